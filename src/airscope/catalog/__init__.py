@@ -1,0 +1,152 @@
+"""The service catalog: which services and infrastructure the platform has.
+
+Read from ``catalog.yaml`` beside this module, or from the file named by
+``AIRSCOPE_CATALOG`` (a temporary catalog in tests, a fork's own services).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOG_ENV = "AIRSCOPE_CATALOG"
+DEFAULT_PATH = Path(__file__).with_name("catalog.yaml")
+INFRASTRUCTURE_KINDS = frozenset({"postgres", "redis"})
+
+
+class CatalogError(ValueError):
+    """The catalog file is malformed; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    module: str
+    requires: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()
+
+    @property
+    def env_name(self) -> str:
+        """The service's name as it appears inside environment variable names."""
+        return self.name.upper().replace("-", "_")
+
+    def exists(self) -> bool:
+        """True once the service's package is in the tree (later issues add them one by one)."""
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except ModuleNotFoundError:
+            return False
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    services: dict[str, Service]
+    infrastructure: dict[str, Infrastructure] = field(default_factory=dict)
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            known = ", ".join(sorted(self.services))
+            raise KeyError(f"no service {name!r} in the catalog (known: {known})") from None
+
+    def start_order(self) -> list[Service]:
+        """Services ordered so that everything a service calls starts before it."""
+        ordered: list[Service] = []
+        done: set[str] = set()
+
+        def visit(service: Service, path: tuple[str, ...]) -> None:
+            if service.name in done:
+                return
+            if service.name in path:
+                cycle = " -> ".join((*path, service.name))
+                raise CatalogError(f"dependency cycle in the catalog: {cycle}")
+            for callee in service.calls:
+                visit(self.services[callee], (*path, service.name))
+            done.add(service.name)
+            ordered.append(service)
+
+        for service in self.services.values():
+            visit(service, ())
+        return ordered
+
+
+def parse(data: dict) -> Catalog:
+    """Builds a Catalog from the YAML document, checking every cross-reference."""
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        raise CatalogError("the catalog needs a top-level 'services' mapping")
+    infrastructure = {}
+    for name, entry in (data.get("infrastructure") or {}).items():
+        if name not in INFRASTRUCTURE_KINDS:
+            raise CatalogError(
+                f"infrastructure {name!r}: unknown kind (known: {sorted(INFRASTRUCTURE_KINDS)})"
+            )
+        infrastructure[name] = Infrastructure(name=name, port=_port(name, entry))
+    services = {}
+    for name, entry in data["services"].items():
+        if not isinstance(entry, dict) or not entry.get("module"):
+            raise CatalogError(f"service {name!r}: needs 'port' and 'module'")
+        services[name] = Service(
+            name=name,
+            port=_port(name, entry),
+            module=entry["module"],
+            requires=tuple(entry.get("requires", ())),
+            calls=tuple(entry.get("calls", ())),
+            external=tuple(entry.get("external", ())),
+        )
+    for service in services.values():
+        for infra in service.requires:
+            if infra not in infrastructure:
+                raise CatalogError(
+                    f"service {service.name!r} requires {infra!r}, which is not in 'infrastructure'"
+                )
+        for callee in service.calls:
+            if callee not in services:
+                raise CatalogError(f"service {service.name!r} calls {callee!r}, which is not a service")
+    ports: dict[int, str] = {}
+    for name, port in [(s.name, s.port) for s in services.values()] + [
+        (i.name, i.port) for i in infrastructure.values()
+    ]:
+        if port in ports:
+            raise CatalogError(f"{name!r} and {ports[port]!r} both use port {port}")
+        ports[port] = name
+    catalog = Catalog(services=services, infrastructure=infrastructure)
+    catalog.start_order()  # rejects cycles now rather than at start-up
+    return catalog
+
+
+def _port(name: str, entry: object) -> int:
+    port = entry.get("port") if isinstance(entry, dict) else None
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise CatalogError(f"{name!r}: 'port' must be an integer from 1 to 65535, got {port!r}")
+    return port
+
+
+def load(path: str | os.PathLike | None = None) -> Catalog:
+    """The catalog at ``path``, else at $AIRSCOPE_CATALOG, else the project's own."""
+    chosen = Path(path or os.environ.get(CATALOG_ENV) or DEFAULT_PATH)
+    return _load_file(chosen.resolve())
+
+
+@cache
+def _load_file(path: Path) -> Catalog:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CatalogError(
+            f"cannot read the catalog {path}: {exc.strerror} (set {CATALOG_ENV} to its path)"
+        ) from exc
+    return parse(yaml.safe_load(text))

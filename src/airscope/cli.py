@@ -1,0 +1,50 @@
+"""The `airscope` command. Each subcommand is a thin shell over the module that does the work."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="airscope")
+def main() -> None:
+    """Run and watch the PyAirtable platform locally."""
+
+
+@main.command()
+def up() -> None:
+    """Start the local platform (PostgreSQL, Redis, every service that exists) and wait until healthy."""
+    from airscope.local.runner import up as run_up
+
+    run_up()
+
+
+@main.command()
+def down() -> None:
+    """Stop everything `airscope up` started. Data stays under var/ (or $AIRSCOPE_HOME)."""
+    from airscope.local.runner import down as run_down
+
+    run_down()
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print figures."""
+
+
+@bench.command()
+@click.option("--rounds", default=5, show_default=True, help="Interleaved rounds per variant.")
+@click.option("--duration", default=8, show_default=True, help="Seconds of wrk load per round.")
+@click.option("--connections", default=32, show_default=True, help="wrk connections (-c).")
+@click.option(
+    "--output",
+    default="docs/performance/overhead.md",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the Markdown table ('-' for none).",
+)
+def overhead(rounds: int, duration: int, connections: int, output: str) -> None:
+    """Telemetry kit overhead against a bare app and the usual libraries, side by side."""
+    from airscope.bench.overhead import run
+
+    run(rounds=rounds, duration=duration, connections=connections, output=None if output == "-" else output)

@@ -1,0 +1,37 @@
+"""The telemetry kit: one call gives a service RED metrics, health, JSON logs and traces.
+
+    from airscope.telemetry import instrument, postgres_check
+    instrument(app, service="platform-services", version="1.2.0", checks=[postgres_check(dsn)])
+
+Everything a service needs is importable from here; the modules starting with ``_`` may move.
+How telemetry leaves the process is configured from the environment (see ``_settings``).
+"""
+
+from airscope.telemetry._health import Check, CheckResult, HealthMonitor
+from airscope.telemetry._instrument import Instrumentation, instrument
+from airscope.telemetry._logging import configure_logging, get_logger, reset_logging
+from airscope.telemetry._metrics import DROPPED, LATENCY_BUCKETS
+from airscope.telemetry._redact import redact, redact_text
+from airscope.telemetry._settings import Settings
+from airscope.telemetry._tracing import configure_tracing
+from airscope.telemetry.checks import http_check, postgres_check, redis_check
+
+__all__ = [
+    "DROPPED",
+    "LATENCY_BUCKETS",
+    "Check",
+    "CheckResult",
+    "HealthMonitor",
+    "Instrumentation",
+    "Settings",
+    "configure_logging",
+    "configure_tracing",
+    "get_logger",
+    "http_check",
+    "instrument",
+    "postgres_check",
+    "redact",
+    "redact_text",
+    "redis_check",
+    "reset_logging",
+]

@@ -1,0 +1,167 @@
+"""Structured JSON logs on stdout: one object a line, for structlog and the standard library alike."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import IO
+
+import orjson
+import structlog
+from opentelemetry import trace
+
+from airscope.telemetry._context import current_request
+from airscope.telemetry._metrics import DROPPED
+from airscope.telemetry._redact import RedactSecrets
+
+# Standard-library loggers whose INFO lines repeat what the access line already says.
+_QUIET_LOGGERS = {"uvicorn.access": logging.WARNING, "httpx": logging.WARNING, "httpcore": logging.WARNING}
+
+
+def add_timestamp(logger, method_name: str, event_dict: dict) -> dict:
+    # RFC 3339, UTC, milliseconds: structlog's TimeStamper gives microseconds or local time.
+    event_dict["timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return event_dict
+
+
+class AddService:
+    """The serving app's name inside a request, else the process's own."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __call__(self, logger, method_name: str, event_dict: dict) -> dict:
+        request = current_request.get()
+        event_dict.setdefault("service", request.service if request else self.service)
+        return event_dict
+
+
+def add_trace_context(logger, method_name: str, event_dict: dict) -> dict:
+    """trace_id and span_id of the current span, request_id of the current request."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    request = current_request.get()
+    if request is not None:
+        event_dict["request_id"] = request.request_id
+    return event_dict
+
+
+def add_logger_name(logger, method_name: str, event_dict: dict) -> dict:
+    record = event_dict.get("_record")
+    event_dict["logger"] = record.name if record is not None else getattr(logger, "name", "app")
+    return event_dict
+
+
+def _render(logger, method_name: str, event_dict: dict) -> bytes:
+    return orjson.dumps(event_dict, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+class LineWriter:
+    """Writes rendered lines to a stream; a failing stream drops the line and counts it.
+
+    A full disk or a closed pipe under stdout must never fail the request that logged.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, name: str = "app") -> None:
+        self._stream = stream
+        self.name = name
+
+    def _write(self, line: bytes | str) -> None:
+        stream = self._stream or sys.stdout
+        try:
+            if isinstance(line, bytes):
+                line = line.decode()
+            stream.write(line + "\n")
+            stream.flush()
+        except (OSError, ValueError):
+            DROPPED.add("logs")
+
+    msg = debug = info = warning = warn = error = critical = exception = fatal = _write
+
+
+class _StdlibHandler(logging.StreamHandler):
+    def __init__(self, writer: LineWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._writer.info(self.format(record))
+        except Exception:
+            DROPPED.add("logs")
+
+
+def shared_processors(service: str) -> list:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        add_logger_name,
+        add_timestamp,
+        AddService(service),
+        add_trace_context,
+        structlog.processors.format_exc_info,
+        RedactSecrets(),
+    ]
+
+
+_handler: _StdlibHandler | None = None
+# Bumped by every configure_logging, so holders of a concrete logger know to fetch a new one.
+generation = 0
+
+
+def configure_logging(service: str, *, level: str = "info", stream: IO[str] | None = None) -> None:
+    """Routes structlog and the standard library's logging to JSON lines on ``stream`` (stdout)."""
+    global _handler, generation
+    generation += 1
+    writer = LineWriter(stream, "root")
+    numeric_level = logging.getLevelNamesMapping()[level.upper()]
+    structlog.configure(
+        processors=[*shared_processors(service), _render],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=lambda name="app", *args: LineWriter(stream, name),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors(service),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _render_str],
+    )
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    _handler = _StdlibHandler(writer)
+    _handler.setFormatter(formatter)
+    root.addHandler(_handler)
+    root.setLevel(numeric_level)
+    for name, quiet_level in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(quiet_level, numeric_level))
+    # uvicorn installs its own handlers on its loggers; send them through the root instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+
+
+def _render_str(logger, method_name: str, event_dict: dict) -> str:
+    return _render(logger, method_name, event_dict).decode()
+
+
+def reset_logging() -> None:
+    """Undoes configure_logging (for tests)."""
+    global _handler, generation
+    generation += 1
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler = None
+    structlog.reset_defaults()
+
+
+def is_configured() -> bool:
+    return _handler is not None
+
+
+def get_logger(name: str = "app"):
+    """A structlog logger whose lines carry ``logger=name``; it follows later reconfiguration."""
+    return structlog.get_logger(name)

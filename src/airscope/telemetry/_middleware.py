@@ -1,0 +1,187 @@
+"""The pure ASGI middleware: RED metrics, the server span, the access line, trace/request ids.
+
+Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, streaming untouched.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+import time
+
+import orjson
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from airscope.telemetry import _logging
+from airscope.telemetry._context import RequestContext, current_request
+from airscope.telemetry._metrics import HttpServerMetrics
+
+# OpenTelemetry's known HTTP methods; anything else is recorded as _OTHER so that a scanner
+# sending invented methods cannot grow the series count.
+KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+OTHER_METHOD = "_OTHER"
+# The one route label of every request that matched no route (404s, scans, redirects).
+UNMATCHED_ROUTE = "_unmatched"
+# Probes and scrapes are counted in metrics but get no span and log at debug only:
+# they arrive every few seconds and would drown the lines an operator reads.
+PROBE_PATHS = frozenset({"/metrics", "/health", "/health/live", "/health/ready"})
+
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,64}")
+_TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+_INTERNAL_ERROR = orjson.dumps({"error": "internal server error"})
+
+
+def route_template(scope: dict, root_path: str) -> str:
+    """The matched route's template, with the prefix of any mount it sits under."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return UNMATCHED_ROUTE
+    mount_prefix = scope.get("root_path", "")[len(root_path) :]
+    return mount_prefix + path if mount_prefix else path
+
+
+class TelemetryMiddleware:
+    def __init__(
+        self,
+        app,
+        *,
+        service: str,
+        metrics: HttpServerMetrics,
+        tracer: trace.Tracer | None,
+        access_log: bool,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.metrics = metrics
+        self.tracer = tracer
+        self.access_log = access_log
+        self._logger = None
+        self._logger_generation = -1
+
+    def _access_logger(self):
+        # A concrete logger is much cheaper per call than structlog's lazy proxy; refetch it
+        # only when logging has been reconfigured.
+        if self._logger_generation != _logging.generation:
+            self._logger = structlog.get_logger("access").bind()
+            self._logger_generation = _logging.generation
+        return self._logger
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        method = scope["method"]
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        probe = path in PROBE_PATHS
+
+        request_id = None
+        carrier = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if _REQUEST_ID.fullmatch(value):
+                    request_id = value.decode()
+            elif name in _TRACE_HEADERS:
+                if carrier is None:
+                    carrier = {}
+                carrier[name.decode()] = value.decode("latin-1")
+        if request_id is None:
+            request_id = secrets.token_hex(8)
+
+        span = None
+        span_token = None
+        sampled = False
+        if self.tracer is not None and not probe:
+            parent = propagate.extract(carrier) if carrier else None
+            span = self.tracer.start_span(
+                method,
+                context=parent,
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": method,
+                    "url.path": path,
+                    "url.scheme": scope.get("scheme", "http"),
+                    "network.protocol.version": scope.get("http_version", "1.1"),
+                    "client.address": (scope.get("client") or ("",))[0],
+                },
+            )
+            span_context = span.get_span_context()
+            span_token = otel_context.attach(trace.set_span_in_context(span))
+            sampled = span_context.trace_flags.sampled
+            trace_id = format(span_context.trace_id, "032x")
+        else:
+            trace_id = format(random.getrandbits(128) or 1, "032x")
+        request_token = current_request.set(RequestContext(self.service, request_id))
+        response_headers = [(b"x-trace-id", trace_id.encode()), (b"x-request-id", request_id.encode())]
+
+        status = 500
+        started = False
+
+        async def send_with_ids(message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message["headers"] = [*message.get("headers", ()), *response_headers]
+            await send(message)
+
+        self.metrics.active.inc()
+        try:
+            await self.app(scope, receive, send_with_ids)
+        except Exception as exc:
+            if span is not None:
+                span.record_exception(exc)
+            self._access_logger().error("unhandled exception", exc_info=exc)
+            if started:
+                raise
+            # Answer here, inside the request's context, so the traceback is logged once with
+            # its trace id instead of again by the server outside it.
+            await send_with_ids(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
+        finally:
+            duration = time.perf_counter() - start
+            self.metrics.active.dec()
+            route = route_template(scope, root_path)
+            child = self.metrics.duration_child(method, route, status)
+            if sampled:
+                child.observe(duration, {"trace_id": trace_id})
+            else:
+                child.observe(duration)
+            if span is not None:
+                span.update_name(f"{method} {route}" if route != UNMATCHED_ROUTE else method)
+                span.set_attribute("http.response.status_code", status)
+                if route != UNMATCHED_ROUTE:
+                    span.set_attribute("http.route", route)
+                if status >= 500:
+                    span.set_attribute("error.type", str(status))
+                    span.set_status(Status(StatusCode.ERROR))
+                span.end()
+            if self.access_log:
+                logger = self._access_logger()
+                (logger.debug if probe else logger.info)(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=path,
+                    status=status,
+                    duration_ms=round(duration * 1000, 3),
+                )
+            current_request.reset(request_token)
+            if span_token is not None:
+                otel_context.detach(span_token)

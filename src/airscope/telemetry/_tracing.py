@@ -1,0 +1,215 @@
+"""How spans leave the process: resource, sampler, exporters, and the client libraries' spans.
+
+The SDK reads the standard OTEL_* variables itself; this module only chooses exporters
+(OTLP/HTTP when an endpoint is set, OTLP JSON lines under AIRSCOPE_TRACE_DIR) and puts each
+behind a bounded queue that counts what it drops.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from google.protobuf.json_format import MessageToDict
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from airscope.telemetry._metrics import DROPPED
+from airscope.telemetry._redact import REDACTED, SECRET_KEY, redact_text
+from airscope.telemetry._settings import Settings
+
+# The SDK warns once per span dropped on a full queue; the count in telemetry_dropped_total says
+# the same without flooding the logs at exactly the moment the system is overloaded.
+logging.getLogger("opentelemetry.sdk._shared_internal").setLevel(logging.ERROR)
+
+
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """A BatchSpanProcessor whose overflow is counted in telemetry_dropped_total{signal="traces"}."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context and span.context.trace_flags.sampled:
+            # The SDK drops silently (beyond a log line) when its bounded deque is full.
+            batch = self._batch_processor
+            if len(batch._queue) >= batch._max_queue_size:
+                DROPPED.add("traces")
+        super().on_end(span)
+
+
+class SafeExporter(SpanExporter):
+    """Redacts secrets from span attributes and events, and counts the spans of a failed export."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self.exporter.export([_redacted(span) for span in spans])
+        except Exception:
+            logging.getLogger(__name__).warning("span export failed", exc_info=True)
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            DROPPED.add("traces", len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+def _clean_attributes(attributes) -> dict | None:
+    """A redacted copy of the attributes, or None when nothing in them is secret."""
+    if not attributes:
+        return None
+    cleaned, changed = {}, False
+    for key, value in attributes.items():
+        if SECRET_KEY.search(key):
+            new = REDACTED
+        elif isinstance(value, str):
+            new = redact_text(value)
+        else:
+            new = value
+        changed = changed or (new is not value and new != value)
+        cleaned[key] = new
+    return cleaned if changed else None
+
+
+def _redacted(span: ReadableSpan) -> ReadableSpan:
+    attributes = _clean_attributes(span.attributes)
+    events = None
+    if span.events:
+        cleaned_events = [_clean_attributes(event.attributes) for event in span.events]
+        if any(c is not None for c in cleaned_events):
+            events = [
+                Event(e.name, c if c is not None else e.attributes, e.timestamp)
+                for e, c in zip(span.events, cleaned_events, strict=True)
+            ]
+    if attributes is None and events is None:
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes if attributes is not None else span.attributes,
+        events=events if events is not None else span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class OtlpJsonFileExporter(SpanExporter):
+    """Appends each batch as one OTLP/JSON ExportTraceServiceRequest line (the OTLP file format).
+
+    No library writes this format from Python; the OpenTelemetry Collector's otlpjsonfile
+    receiver and `airscope trace` read it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        document = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
+        for resource_spans in document.get("resourceSpans", ()):
+            for scope_spans in resource_spans.get("scopeSpans", ()):
+                for span in scope_spans.get("spans", ()):
+                    _hex_ids(span)
+                    for link in span.get("links", ()):
+                        _hex_ids(link)
+        line = orjson.dumps(document) + b"\n"
+        try:
+            # One write() on an O_APPEND file: concurrent instances never interleave a line.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError:
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+
+def _hex_ids(item: dict) -> None:
+    # protobuf's JSON mapping writes bytes as base64; OTLP/JSON wants ids as hex.
+    for key in ("traceId", "spanId", "parentSpanId"):
+        if key in item:
+            item[key] = base64.b64decode(item[key]).hex()
+
+
+def build_resource(service: str, version: str, settings: Settings) -> Resource:
+    instance_id = os.environ.get("AIRSCOPE_INSTANCE_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    # Resource.create merges OTEL_RESOURCE_ATTRIBUTES, which wins where it sets the same key.
+    return Resource.create(
+        {
+            "service.name": service,
+            "service.version": version,
+            # The older key is what Grafana and Tempo's service graphs group by today;
+            # the newer one is the current semantic convention.
+            "deployment.environment": settings.environment,
+            "deployment.environment.name": settings.environment,
+            "service.instance.id": instance_id,
+        }
+    )
+
+
+def build_tracer_provider(service: str, version: str, settings: Settings) -> TracerProvider:
+    provider = TracerProvider(resource=build_resource(service, version, settings))
+    for exporter in _exporters(service, settings):
+        provider.add_span_processor(CountingBatchSpanProcessor(SafeExporter(exporter)))
+    return provider
+
+
+def _exporters(service: str, settings: Settings) -> list[SpanExporter]:
+    exporters: list[SpanExporter] = []
+    if settings.otlp_enabled:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporters.append(OTLPSpanExporter())
+    if settings.trace_dir:
+        exporters.append(OtlpJsonFileExporter(Path(settings.trace_dir) / f"{service}.jsonl"))
+    return exporters
+
+
+_libraries_instrumented = False
+
+
+def instrument_libraries(provider: trace.TracerProvider) -> None:
+    """Client spans for httpx, asyncpg (SQLAlchemy's async driver) and Redis, process-wide, once."""
+    global _libraries_instrumented
+    if _libraries_instrumented:
+        return
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    AsyncPGInstrumentor().instrument(tracer_provider=provider)
+    RedisInstrumentor().instrument(tracer_provider=provider)
+    _libraries_instrumented = True
+
+
+def configure_tracing(service: str, version: str, settings: Settings | None = None) -> trace.TracerProvider:
+    """Sets the process's tracer provider from the environment (once) and returns it."""
+    settings = settings or Settings.from_env()
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider) or settings.tracing_disabled:
+        return current
+    provider = build_tracer_provider(service, version, settings)
+    trace.set_tracer_provider(provider)
+    instrument_libraries(provider)
+    return provider

@@ -1,0 +1,51 @@
+"""Small apps the kit's tests instrument, in-process or served by uvicorn in a subprocess."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from airscope.telemetry import get_logger
+
+
+def sample_app() -> FastAPI:
+    app = FastAPI()
+    log = get_logger("sample")
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict:
+        log.info("item fetched", item_id=item_id)
+        return {"id": item_id}
+
+    @app.post("/items")
+    async def create_item() -> dict:
+        return {"created": True}
+
+    @app.get("/fail")
+    async def fail() -> dict:
+        raise RuntimeError("the handler broke")
+
+    return app
+
+
+def create_relay_app() -> FastAPI:
+    """Served by uvicorn in a subprocess: the kit configured from the environment, as in production.
+
+    ``GET /relay`` calls ``$RELAY_TARGET/items/1`` with httpx, so two of these show propagation.
+    """
+    import os
+
+    import httpx
+
+    from airscope.telemetry import instrument
+
+    app = sample_app()
+    target = os.environ.get("RELAY_TARGET", "")
+
+    @app.get("/relay")
+    async def relay() -> dict:
+        async with httpx.AsyncClient(base_url=target) as client:
+            response = await client.get("/items/1")
+        return {"downstream_status": response.status_code}
+
+    instrument(app, service=os.environ["SAMPLE_SERVICE"], version="1.0.0")
+    return app

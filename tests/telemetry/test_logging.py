@@ -1,0 +1,164 @@
+import io
+import json
+import logging
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from airscope.telemetry import DROPPED, configure_logging, get_logger, reset_logging
+from airscope.telemetry.testing import capture_log_lines
+
+pytestmark = pytest.mark.anyio
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+async def test_every_line_is_json_with_the_fields_and_the_span_ids(kit):
+    async with kit.client() as client:
+        response = await client.get("/items/7", headers={"X-Request-Id": "req-1"})
+    records = kit.logs.records()
+    (server_span,) = kit.spans.get_finished_spans()
+    trace_id = format(server_span.context.trace_id, "032x")
+    span_id = format(server_span.context.span_id, "016x")
+    app_line = next(r for r in records if r["event"] == "item fetched")
+    access = next(r for r in records if r["event"] == "request")
+    for record in (app_line, access):
+        assert TIMESTAMP.match(record["timestamp"])
+        assert record["service"] == "sample"
+        assert record["trace_id"] == trace_id == response.headers["x-trace-id"]
+        assert record["span_id"] == span_id
+        assert record["request_id"] == "req-1"
+    assert app_line["logger"] == "sample" and app_line["level"] == "info" and app_line["item_id"] == 7
+    assert access["logger"] == "access"
+    assert access | {"duration_ms": 0} == access | {
+        "method": "GET",
+        "route": "/items/{item_id}",
+        "path": "/items/7",
+        "status": 200,
+        "duration_ms": 0,
+    }
+    assert len([r for r in records if r["event"] == "request"]) == 1
+
+
+async def test_probe_requests_log_at_debug_only(make_kit):
+    kit = make_kit()
+    async with kit.client() as client:
+        await client.get("/metrics")
+        await client.get("/health/live")
+    probes = [r for r in kit.logs.records() if r["event"] == "request"]
+    assert {r["level"] for r in probes} == {"debug"}
+    assert kit.spans.get_finished_spans() == ()
+
+
+def test_standard_library_logs_share_the_renderer():
+    with capture_log_lines("svc") as logs:
+        logging.getLogger("uvicorn.error").warning("port %d busy", 7000)
+        logging.getLogger("somelib").info("token=abc123 refreshed")
+    first, second = logs.records()
+    assert first["event"] == "port 7000 busy" and first["logger"] == "uvicorn.error"
+    assert first["level"] == "warning" and first["service"] == "svc" and TIMESTAMP.match(first["timestamp"])
+    assert "abc123" not in logs.text and second["event"] == "token=[REDACTED] refreshed"
+
+
+def test_log_level_filters():
+    with capture_log_lines("svc", level="warning") as logs:
+        log = get_logger("x")
+        log.info("hidden")
+        log.warning("shown")
+        logging.getLogger("lib").info("hidden too")
+    assert [r["event"] for r in logs.records()] == ["shown"]
+
+
+def test_a_failing_stdout_drops_and_counts_the_line_instead_of_raising():
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    before = DROPPED.value("logs")
+    configure_logging("svc", stream=FullDisk())
+    try:
+        get_logger("x").info("lost")
+        logging.getLogger("lib").error("lost too")
+    finally:
+        reset_logging()
+    assert DROPPED.value("logs") == before + 2
+
+
+async def test_planted_secrets_never_reach_logs_or_spans():
+    """Secrets in headers, query strings, log arguments, exception texts and outgoing URLs."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from prometheus_client import CollectorRegistry
+
+    from airscope.telemetry import instrument
+    from airscope.telemetry._tracing import SafeExporter
+
+    secrets = [
+        "s3cr3t-header",
+        "s3cr3t-query",
+        "s3cr3t-arg",
+        "s3cr3t-text",
+        "s3cr3t-exc",
+        "s3cr3t-out",
+        "s3cr3t-pw",
+    ]
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(SafeExporter(exported)))
+
+    upstream = FastAPI()
+
+    @upstream.get("/echo")
+    async def echo() -> dict:
+        return {}
+
+    app = FastAPI()
+    log = get_logger("handler")
+
+    @app.get("/login")
+    async def login(api_key: str = "") -> dict:
+        log.info("login", password="s3cr3t-arg", note="Authorization: Bearer s3cr3t-text")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=upstream), base_url="http://up"
+        ) as client:
+            HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+            await client.get("/echo", params={"token": "s3cr3t-out"})
+        return {}
+
+    @app.get("/crash")
+    async def crash() -> dict:
+        raise RuntimeError("could not connect to postgresql://app:s3cr3t-pw@db/app, secret=s3cr3t-exc")
+
+    with capture_log_lines("svc") as logs:
+        instrumentation = instrument(
+            app, service="svc", version="1", registry=CollectorRegistry(), tracer_provider=provider
+        )
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client:
+                headers = {
+                    "Authorization": "Bearer s3cr3t-header",
+                    "Cookie": "session=s3cr3t-header",
+                    "X-API-Key": "s3cr3t-header",
+                }
+                assert (await client.get("/login?api_key=s3cr3t-query", headers=headers)).status_code == 200
+                assert (await client.get("/crash?password=s3cr3t-query", headers=headers)).status_code == 500
+        finally:
+            instrumentation.uninstrument()
+
+    spans = exported.get_finished_spans()
+    assert {s.kind.name for s in spans} >= {"SERVER", "CLIENT"}
+    assert any(e.name == "exception" for s in spans for e in s.events)
+    exported_text = json.dumps(
+        [{**dict(s.attributes), "events": [dict(e.attributes) for e in s.events]} for s in spans]
+    )
+    assert "[REDACTED]" in exported_text
+    assert "[REDACTED]" in logs.text
+    for secret in secrets:
+        assert secret not in logs.text, secret
+        assert secret not in exported_text, secret

@@ -1,0 +1,242 @@
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from airscope.telemetry import DROPPED, Settings
+from airscope.telemetry._tracing import (
+    CountingBatchSpanProcessor,
+    OtlpJsonFileExporter,
+    SafeExporter,
+    build_resource,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, port: int, process: subprocess.Popen, log: Path) -> None:
+        self.port, self.process, self.log = port, process, log
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def serve(tmp_path) -> Iterator:
+    """Starts tests.telemetry.apps:create_relay_app under uvicorn with the given environment."""
+    servers: list[Server] = []
+
+    def start(service: str, **env: str) -> Server:
+        port = free_port()
+        log = tmp_path / f"{service}.log"
+        environment = {**os.environ, "SAMPLE_SERVICE": service, **env}
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
+            if name not in env:
+                environment.pop(name, None)
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "--factory", "tests.telemetry.apps:create_relay_app"),
+                *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
+            ],
+            cwd=REPO,
+            env=environment,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(port, process, log)
+        servers.append(server)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"{service} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+            try:
+                if httpx.get(server.url + "/health/live", timeout=0.5).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                time.sleep(0.05)
+        pytest.fail(f"{service} did not answer within 20 s:\n{log.read_text()[-2000:]}")
+
+    yield start
+    for server in servers:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+
+
+def read_spans(path: Path) -> list[dict]:
+    spans = []
+    for line in path.read_text().splitlines():
+        for resource_spans in json.loads(line)["resourceSpans"]:
+            attributes = {a["key"]: a["value"] for a in resource_spans["resource"]["attributes"]}
+            for scope_spans in resource_spans["scopeSpans"]:
+                for span in scope_spans["spans"]:
+                    spans.append({**span, "service": attributes["service.name"]["stringValue"]})
+    return spans
+
+
+def wait_for_spans(paths: list[Path], count: int, timeout: float = 15) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = [s for p in paths if p.exists() for s in read_spans(p)]
+        if len(spans) >= count or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.1)
+
+
+def test_trace_context_propagates_through_a_real_httpx_call_between_two_uvicorn_apps(serve, tmp_path):
+    env = {"AIRSCOPE_TRACE_DIR": str(tmp_path / "traces"), "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    backend = serve("backend", **env)
+    frontend = serve("frontend", RELAY_TARGET=backend.url, **env)
+
+    response = httpx.get(frontend.url + "/relay", timeout=10)
+    assert response.status_code == 200 and response.json() == {"downstream_status": 200}
+    trace_id = response.headers["x-trace-id"]
+
+    spans = wait_for_spans([tmp_path / "traces" / "frontend.jsonl", tmp_path / "traces" / "backend.jsonl"], 3)
+    in_trace = [s for s in spans if s["traceId"] == trace_id]
+    by_kind = {(s["service"], s["kind"]): s for s in in_trace}
+    # One server span per request (FastAPI's own would be a second), one client span per call.
+    assert sorted((s["service"], s["kind"]) for s in in_trace) == sorted(by_kind)
+    server_front = by_kind[("frontend", 2)]
+    client_front = by_kind[("frontend", 3)]
+    server_back = by_kind[("backend", 2)]
+    assert server_front["name"] == "GET /relay" and "parentSpanId" not in server_front
+    assert client_front["parentSpanId"] == server_front["spanId"]
+    assert server_back["parentSpanId"] == client_front["spanId"]
+    assert server_back["name"] == "GET /items/{item_id}"
+    assert len(trace_id) == 32 and all(len(s["spanId"]) == 16 for s in by_kind.values())
+
+    # The backend's log lines carry the same trace id as the span they were written in.
+    lines = [json.loads(line) for line in backend.log.read_text().splitlines() if line.startswith("{")]
+    item_line = next(line for line in lines if line.get("event") == "item fetched")
+    assert item_line["trace_id"] == trace_id and item_line["span_id"] == server_back["spanId"]
+
+
+def test_an_unreachable_otlp_endpoint_leaves_latency_and_status_untouched(serve):
+    # A blackhole: accepts connections (backlog) and never answers, the worst kind of outage.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(1024)
+    endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+    quick = {"OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}
+    healthy = serve("healthy", OTEL_TRACES_EXPORTER="none", **quick)
+    broken = serve("broken", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, **quick)
+    try:
+        timings = {}
+        with httpx.Client(timeout=10) as client:
+            for server in (healthy, broken, healthy, broken):
+                samples = timings.setdefault(server, [])
+                for _ in range(150):
+                    started = time.perf_counter()
+                    assert client.get(server.url + "/items/1").status_code == 200
+                    samples.append(time.perf_counter() - started)
+            deadline = time.monotonic() + 20
+            while dropped(client, broken) == 0 and time.monotonic() < deadline:
+                client.get(broken.url + "/items/1")
+                time.sleep(0.2)
+            assert dropped(client, broken) > 0
+            assert dropped(client, healthy) == 0
+    finally:
+        blackhole.close()
+    # Not a timing goal: a request blocked on the exporter would take its 1 s timeout or more.
+    assert max(timings[broken]) < 0.5
+    assert statistics.median(timings[broken]) < 3 * statistics.median(timings[healthy]) + 0.005
+
+
+def dropped(client: httpx.Client, server: Server) -> float:
+    for line in client.get(server.url + "/metrics").text.splitlines():
+        if line.startswith('telemetry_dropped_total{signal="traces"}'):
+            return float(line.split()[-1])
+    raise AssertionError("telemetry_dropped_total{signal=traces} missing")
+
+
+class Stuck(SpanExporter):
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def export(self, spans):
+        self.release.wait(5)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.release.set()
+
+
+def test_a_full_span_queue_drops_and_counts():
+    stuck = Stuck()
+    processor = CountingBatchSpanProcessor(stuck, max_queue_size=10, max_export_batch_size=5)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    before = DROPPED.value("traces")
+    for _ in range(100):
+        tracer.start_span("x").end()
+    assert DROPPED.value("traces") - before >= 80
+    stuck.release.set()
+    provider.shutdown()
+
+
+def test_a_failed_export_counts_its_spans_as_dropped():
+    class Failing(SpanExporter):
+        def export(self, spans):
+            raise ConnectionError("collector down")
+
+    provider = TracerProvider()
+    spans = []
+    tracer = provider.get_tracer("test")
+    for _ in range(3):
+        span = tracer.start_span("x")
+        span.end()
+        spans.append(span)
+    before = DROPPED.value("traces")
+    assert SafeExporter(Failing()).export(spans) is SpanExportResult.FAILURE
+    assert DROPPED.value("traces") == before + 3
+
+
+def test_file_exporter_writes_otlp_json_lines_with_hex_ids(tmp_path):
+    path = tmp_path / "svc.jsonl"
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=build_resource("svc", "2.0", Settings(environment="test")))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("parent"), tracer.start_as_current_span("child"):
+        pass
+    # Parent and child in one batch, as the batch processor would hand them over.
+    assert OtlpJsonFileExporter(path).export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
+    (line,) = path.read_text().splitlines()
+    (resource_spans,) = json.loads(line)["resourceSpans"]
+    resource = {a["key"]: a["value"]["stringValue"] for a in resource_spans["resource"]["attributes"]}
+    assert resource["service.name"] == "svc" and resource["service.version"] == "2.0"
+    assert resource["deployment.environment"] == "test" and resource["service.instance.id"]
+    child, parent = resource_spans["scopeSpans"][0]["spans"]
+    assert child["parentSpanId"] == parent["spanId"]
+    assert len(parent["traceId"]) == 32 and int(parent["traceId"], 16)
+    assert child["traceId"] == parent["traceId"]
+
+
+def test_settings_choose_exporters_from_the_environment():
+    assert not Settings.from_env({}).otlp_enabled
+    assert Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}).otlp_enabled
+    assert not Settings.from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}
+    ).otlp_enabled
+    assert Settings.from_env({"AIRSCOPE_TRACE_DIR": "/x"}).trace_dir == "/x"
+    with pytest.raises(ValueError, match="LOG_LEVEL"):
+        Settings.from_env({"LOG_LEVEL": "loud"})
