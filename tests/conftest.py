@@ -1,6 +1,70 @@
+"""Fixtures shared by every test directory: real PostgreSQL and Redis servers, free ports, anyio."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
+from airscope.local.postgres import PostgresServer
+from airscope.local.redis import RedisServer
 
-@pytest.fixture
-def anyio_backend():
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
     return "asyncio"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """Call it for a TCP port nothing listens on right now."""
+    return _free_port
+
+
+@pytest.fixture(scope="session")
+def reachable_tmp() -> Iterator[Callable[[str], Path]]:
+    """Makes temporary directories (0755) outside pytest's 0700 basetemp, so that the postgres
+    user can reach a cluster in them when the tests run as root; removed at the end of the session."""
+    made: list[Path] = []
+
+    def make(prefix: str) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=f"airscope-{prefix}-"))
+        path.chmod(0o755)
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(reachable_tmp: Callable[[str], Path]) -> Iterator[PostgresServer]:
+    """A PostgreSQL started for this session; ``.dsn()`` is the trusted superuser's on ``postgres``."""
+    server = PostgresServer(reachable_tmp("postgres") / "data", _free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(reachable_tmp: Callable[[str], Path]) -> Iterator[RedisServer]:
+    """A Redis started for this session; ``.url`` is ``redis://127.0.0.1:PORT/0``."""
+    server = RedisServer(reachable_tmp("redis") / "data", _free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,16 @@
+"""Local mode: PostgreSQL, Redis and the services as plain background processes on 127.0.0.1.
+
+``runner.up()`` / ``runner.down()`` are ``airscope up`` / ``airscope down``; the servers
+(``postgres.PostgresServer``, ``redis.RedisServer``) also back the test fixtures.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class LocalError(click.ClickException):
+    """Local mode cannot go on; the message names the cause and the fix.
+
+    A ClickException so that ``airscope up`` prints it as a clean error instead of a traceback.
+    """

@@ -1,0 +1,32 @@
+"""Where local mode keeps its state: ``$AIRSCOPE_HOME``, else ``var/`` in the checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "AIRSCOPE_HOME"
+
+
+def home() -> Path:
+    """$AIRSCOPE_HOME, else ``<checkout>/var``, else ``./var`` when installed outside a checkout."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).absolute()
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "airscope").is_dir():
+        return checkout / "var"
+    return Path.cwd() / "var"
+
+
+def log_dir() -> Path:
+    return home() / "log"
+
+
+def run_dir() -> Path:
+    """Pid files, and the PostgreSQL socket directory."""
+    return home() / "run"
+
+
+def data_dir() -> Path:
+    """What survives ``airscope down``: the PostgreSQL cluster and Redis' working directory."""
+    return home() / "data"

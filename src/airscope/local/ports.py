@@ -1,0 +1,86 @@
+"""Ports of local mode: every one can be moved by an environment variable, and a clash names its holder."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+
+from airscope.local import LocalError
+
+_LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
+
+
+def env_var(name: str) -> str:
+    """The variable that moves ``name``'s port: AIRSCOPE_PORT_POSTGRES, AIRSCOPE_PORT_API_GATEWAY, ..."""
+    return "AIRSCOPE_PORT_" + name.upper().replace("-", "_")
+
+
+def port_for(name: str, default: int) -> int:
+    """The port of ``name``: its AIRSCOPE_PORT_<NAME> when set, else ``default``."""
+    var = env_var(name)
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise LocalError(f"{var}={raw!r} is not a port number (1 to 65535)")
+    return int(raw)
+
+
+def ensure_free(port: int, what: str, env_var: str) -> None:
+    """Raises LocalError naming the port, its holder and ``env_var`` when 127.0.0.1:port cannot be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # The servers set SO_REUSEADDR too, so connections in TIME_WAIT are no clash.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise LocalError(f"cannot use port {port} for {what}: {exc.strerror}") from exc
+    by = holder(port) or "a process whose pid is not visible here"
+    raise LocalError(
+        f"port {port} for {what} is already in use by {by}. "
+        f"Stop that process, or move {what} to a free port with {env_var}=<port>."
+    )
+
+
+def holder(port: int) -> str | None:
+    """``pid N (command line)`` of the process listening on TCP ``port``, when /proc shows it."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return f"pid {proc.name} ({_command(proc)})"
+        except OSError:  # gone meanwhile, or another user's process
+            continue
+    return None
+
+
+def _listening_inodes(port: int) -> set[str]:
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == _LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def _command(proc: Path) -> str:
+    try:
+        argv = (proc / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        command = " ".join(arg.decode(errors="replace") for arg in argv)
+    except OSError:
+        return "?"
+    return command if len(command) <= 120 else command[:117] + "..."

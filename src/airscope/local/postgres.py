@@ -1,0 +1,201 @@
+"""A PostgreSQL 15 cluster of our own, run as a plain background process on 127.0.0.1.
+
+Authentication: the superuser ``postgres`` is trusted on the unix socket and on 127.0.0.1
+(a local development cluster, reachable from this machine only); every other role, such as a
+service's own, logs in with its password (scram-sha-256).
+
+PostgreSQL refuses to run as root, so as root initdb and the server run as the ``postgres``
+system user (set uid/gid at exec, as runuser does, with no process in between: the pid we record
+is the postmaster's), and the data and socket directories are chowned to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+
+from airscope.local import LocalError
+from airscope.local.paths import HOME_ENV
+from airscope.local.process import Background, as_user, progress, wait_until
+
+DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
+SUPERUSER = "postgres"
+SYSTEM_USER = "postgres"  # the OS user that runs the server when we are root
+
+PG_HBA = f"""\
+# Written by airscope.local.postgres: superuser trusted from this machine, everyone else by password.
+local all {SUPERUSER} trust
+host  all {SUPERUSER} 127.0.0.1/32 trust
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+"""
+
+
+class PostgresServer:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        run_dir: Path | None = None,
+        log_dir: Path | None = None,
+        bin_dir: Path = DEFAULT_BIN_DIR,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.port = port
+        run_dir = Path(run_dir or self.data_dir.parent).absolute()
+        self.socket_dir = run_dir / "postgres-socket"
+        self.bin_dir = bin_dir
+        self.ready_timeout = ready_timeout
+        self.process = Background(
+            "postgres",
+            run_dir / "postgres.pid",
+            Path(log_dir or self.data_dir.parent).absolute() / "postgres.log",
+        )
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+
+    def __repr__(self) -> str:
+        return f"PostgresServer({str(self.data_dir)!r}, port={self.port})"
+
+    def dsn(self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
+        """A libpq/asyncpg URL; without a password it is the trusted superuser's."""
+        secret = f":{quote(password, safe='')}" if password is not None else ""
+        return f"postgresql://{quote(user, safe='')}{secret}@127.0.0.1:{self.port}/{quote(database, safe='')}"
+
+    def is_running(self) -> bool:
+        return self.process.pid() is not None
+
+    def start(self) -> None:
+        """Creates the cluster when there is none, starts the server, and waits until it takes connections."""
+        if not self.is_running():
+            self._prepare_directories()
+            if not (self.data_dir / "PG_VERSION").exists():
+                self._initdb()
+            self.process.start(
+                [
+                    str(self.bin_dir / "postgres"),
+                    *("-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.socket_dir)),
+                    *("-c", "listen_addresses=127.0.0.1"),
+                ],
+                cwd=self.data_dir,
+                user=self._user,
+            )
+        try:
+            self.wait_ready()
+        except LocalError:
+            self.stop()  # a server that never got ready must not linger holding the port
+            raise
+
+    def wait_ready(self) -> None:
+        wait_until(
+            f"postgres on 127.0.0.1:{self.port}",
+            self._connect,
+            timeout=self.ready_timeout,
+            process=self.process,
+        )
+
+    def stop(self) -> int | None:
+        """Fast shutdown (SIGINT: sessions end, a checkpoint is written); returns the pid it stopped."""
+        return self.process.stop(signal.SIGINT, timeout=30)
+
+    def ensure_database(self, name: str, password: str) -> None:
+        """A login role ``name`` with ``password`` and a database ``name`` owned by it; idempotent."""
+        _run(_ensure_database(self.dsn(), name, password))
+
+    def _connect(self) -> None:
+        _run(_select_one(self.dsn()))
+
+    def _prepare_directories(self) -> None:
+        for directory in (self.data_dir, self.socket_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+            if self._user is not None:
+                entry = pwd.getpwnam(self._user)
+                os.chown(directory, entry.pw_uid, entry.pw_gid)
+            directory.chmod(0o700)  # the server refuses a data directory others can read
+        if self._user is not None:
+            for directory in (self.data_dir, self.socket_dir):
+                self._check_reachable(directory)
+
+    def _check_reachable(self, directory: Path) -> None:
+        if self._as_server_user("test", "-w", str(directory)).returncode == 0:
+            return
+        blocked = next(
+            (d for d in reversed(directory.parents) if self._as_server_user("test", "-x", str(d)).returncode),
+            directory,
+        )
+        raise LocalError(
+            f"PostgreSQL cannot run from {directory}: it runs as the {self._user!r} user (it refuses root), "
+            f"which cannot enter {blocked}. Set {HOME_ENV} to a directory that user can reach "
+            f"(e.g. {HOME_ENV}=/var/tmp/airscope), or open {blocked} to it (chmod o+x {blocked})."
+        )
+
+    def _initdb(self) -> None:
+        with progress(f"creating the PostgreSQL cluster in {self.data_dir}"):
+            result = self._as_server_user(
+                str(self.bin_dir / "initdb"),
+                *("-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust"),
+                *("--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"),
+            )
+            if result.returncode != 0:
+                raise LocalError(f"initdb failed for {self.data_dir}:\n{result.stdout.strip()}")
+            hba = self.data_dir / "pg_hba.conf"
+            hba.write_text(PG_HBA)
+            if self._user is not None:
+                entry = pwd.getpwnam(self._user)
+                os.chown(hba, entry.pw_uid, entry.pw_gid)
+
+    def _as_server_user(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            cwd="/",
+            **as_user(self._user),
+        )
+
+
+def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Runs a coroutine to completion from sync code, even when the caller's thread runs an event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _select_one(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await connection.fetchval("SELECT 1")
+    finally:
+        await connection.close()
+
+
+async def _ensure_database(dsn: str, name: str, password: str) -> None:
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        # format() quotes the identifier and the literal server-side; DDL takes no bind parameters.
+        role_exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+        verb = "ALTER" if role_exists else "CREATE"  # ALTER keeps the password what the caller says
+        await connection.execute(
+            await connection.fetchval(
+                f"SELECT format('{verb} ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", name, password
+            )
+        )
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(
+                await connection.fetchval(
+                    "SELECT format('CREATE DATABASE %I OWNER %I', $1::text, $1::text)", name
+                )
+            )
+    finally:
+        await connection.close()

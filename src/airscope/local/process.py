@@ -1,0 +1,186 @@
+"""Detached background processes, tracked by pid files, and waiting for them with a line of progress.
+
+A pid file holds the pid and the process' start time: after a reboot, or once the pid has been
+reused, a stale file names no live process rather than someone else's.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from airscope.local import LocalError
+
+
+@dataclass(frozen=True)
+class Background:
+    """One background process: its pid file and the log file that takes its stdout and stderr."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,
+    ) -> int:
+        """Starts ``argv`` in its own session (so it outlives us and stops as one group), as ``user``."""
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            child = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=None if env is None else dict(env),
+                cwd=cwd,
+                start_new_session=True,
+                **as_user(user),
+            )
+        started = _start_time(child.pid)
+        tmp = self.pid_file.with_suffix(".tmp")
+        tmp.write_text(f"{child.pid} {started}\n")
+        tmp.replace(self.pid_file)
+        return child.pid
+
+    def pid(self) -> int | None:
+        """The pid of the process when it still runs, else None."""
+        try:
+            pid, started = self.pid_file.read_text().split()
+        except (OSError, ValueError):
+            return None
+        return int(pid) if _start_time(int(pid)) == started else None
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        """Sends ``sig``, waits, then SIGKILLs whatever is left of the group; returns the pid it stopped."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, sig)
+            if not _wait_gone(pid, timeout):
+                print(
+                    f"{self.name} (pid {pid}) ignored {sig.name} for {timeout:.0f}s: killing it",
+                    file=sys.stderr,
+                )
+            _kill_group(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return pid
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            tail = self.log_file.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return f"(no log at {self.log_file})"
+        return f"last lines of {self.log_file}:\n" + "\n".join("  " + line for line in tail)
+
+
+def as_user(user: str | None) -> dict:
+    """Popen arguments that run the child as ``user`` with its groups (what runuser would do)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": os.getgrouplist(user, entry.pw_gid)}
+
+
+@contextmanager
+def progress(what: str) -> Iterator[None]:
+    """Prints ``what ... ok (1.2s)`` (or ``failed``) on stderr around a step that takes a while."""
+    print(f"{what} ...", end=" ", file=sys.stderr, flush=True)
+    began = time.monotonic()
+    try:
+        yield
+    except BaseException:
+        print("failed", file=sys.stderr)
+        raise
+    print(f"ok ({time.monotonic() - began:.1f}s)", file=sys.stderr)
+
+
+def wait_until(what: str, probe: Callable[[], object], *, timeout: float, process: Background) -> None:
+    """Retries ``probe`` until it stops raising; fails early when ``process`` dies, with its log's tail."""
+    try:
+        probe()
+        return
+    except Exception:  # not ready yet: wait below, with a line of progress
+        pass
+    deadline = time.monotonic() + timeout
+    with progress(f"waiting for {what}"):
+        while True:
+            try:
+                probe()
+                return
+            except Exception as exc:
+                cause = f"{type(exc).__name__}: {exc}"
+            if process.pid() is None:
+                raise LocalError(f"{what} did not come up: its process exited.\n{process.log_tail()}")
+            if time.monotonic() > deadline:
+                raise LocalError(
+                    f"{what} was not ready after {timeout:.0f}s (last attempt: {cause}).\n{process.log_tail()}"
+                )
+            time.sleep(0.1)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of process group ``pgid``: what would be orphaned if its leader were gone."""
+    members = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            fields = _stat_fields(int(proc.name))
+            if fields and fields[0] != "Z" and fields[2] == str(pgid):
+                members.append(int(proc.name))
+    return members
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on; the command name before it may hold spaces."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[19] if fields and fields[0] != "Z" else None
+
+
+def _reap(pid: int) -> None:
+    """Collects the exit status when the process is our child (tests), so it does not linger as a zombie."""
+    with suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if _start_time(pid) is None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILLs the leader if it still runs and anything it left behind in its group, and waits for them."""
+    deadline = time.monotonic() + 5
+    while members := group_members(pgid):
+        if time.monotonic() > deadline:
+            raise LocalError(f"processes {members} of group {pgid} survive SIGKILL")
+        for pid in members:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap(pgid)
+        time.sleep(0.05)
+    _reap(pgid)

@@ -1,0 +1,73 @@
+"""A Redis of our own, run as a plain background process on 127.0.0.1, without persistence."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import redis
+
+from airscope.local import LocalError
+from airscope.local.process import Background, wait_until
+
+
+class RedisServer:
+    def __init__(
+        self,
+        dir: Path,
+        port: int,
+        *,
+        run_dir: Path | None = None,
+        log_dir: Path | None = None,
+        ready_timeout: float = 15.0,
+    ) -> None:
+        self.dir = Path(dir).absolute()
+        self.port = port
+        self.ready_timeout = ready_timeout
+        self.process = Background(
+            "redis",
+            Path(run_dir or self.dir.parent).absolute() / "redis.pid",
+            Path(log_dir or self.dir.parent).absolute() / "redis.log",
+        )
+
+    def __repr__(self) -> str:
+        return f"RedisServer({str(self.dir)!r}, port={self.port})"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def is_running(self) -> bool:
+        return self.process.pid() is not None
+
+    def start(self) -> None:
+        """Starts the server unless it runs, and waits until it answers PING."""
+        if not self.is_running():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.process.start(
+                [
+                    "redis-server",
+                    *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)),
+                    # A cache and a queue for local mode: nothing to keep across restarts.
+                    *("--save", "", "--appendonly", "no"),
+                ],
+                cwd=self.dir,
+            )
+        try:
+            self.wait_ready()
+        except LocalError:
+            self.stop()  # a server that never got ready must not linger holding the port
+            raise
+
+    def wait_ready(self) -> None:
+        wait_until(
+            f"redis on 127.0.0.1:{self.port}", self._ping, timeout=self.ready_timeout, process=self.process
+        )
+
+    def stop(self) -> int | None:
+        """SIGTERM: with no save points Redis exits without writing; returns the pid it stopped."""
+        return self.process.stop(signal.SIGTERM, timeout=10)
+
+    def _ping(self) -> None:
+        with redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2) as client:
+            client.ping()

@@ -1,0 +1,197 @@
+"""``airscope up`` and ``airscope down``: the platform as background processes on 127.0.0.1.
+
+``up`` starts PostgreSQL, Redis, then every catalog service whose package is in the tree
+(``uvicorn --factory <module>:create_app``), each gated on its health; what already runs and is
+healthy is left alone. ``down`` stops them in reverse. State lives under ``paths.home()``:
+``log/<name>.log``, ``run/<name>.pid``, ``data/`` (kept by ``down``), ``api-key`` and
+``secrets/`` (mode 0600).
+
+Read: AIRSCOPE_HOME, AIRSCOPE_CATALOG, AIRSCOPE_API_KEY, AIRSCOPE_PORT_<NAME> (each service and
+each infrastructure kind, e.g. AIRSCOPE_PORT_POSTGRES, AIRSCOPE_PORT_API_GATEWAY), LOG_LEVEL.
+
+Set for every service, beside the runner's own environment:
+- AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), LOG_LEVEL (default info);
+- AIRSCOPE_PORT_<NAME> of every service and infrastructure kind, and
+  AIRSCOPE_URL_<NAME>=http://127.0.0.1:<port> of every service (its own included);
+- DATABASE_URL when it requires postgres: its own role and database, both named after it
+  (``llm-orchestrator`` -> ``llm_orchestrator``), password kept in ``secrets/postgres-<name>``;
+- REDIS_URL (``redis://127.0.0.1:<port>/0``) when it requires redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import httpx
+
+from airscope import catalog
+from airscope.catalog import Catalog, Service
+from airscope.local import LocalError, paths, ports
+from airscope.local.postgres import PostgresServer
+from airscope.local.process import Background, wait_until
+from airscope.local.redis import RedisServer
+
+API_KEY_ENV = "AIRSCOPE_API_KEY"
+SERVICE_READY_TIMEOUT = 60.0
+
+
+def up() -> None:
+    cat = catalog.load()
+    home = paths.home()
+    api_key = _api_key(home)
+    infrastructure = _infrastructure(cat)
+    for name, server in infrastructure.items():
+        if not server.is_running():
+            ports.ensure_free(server.port, name, ports.env_var(name))
+        server.start()
+
+    service_ports = {s.name: ports.port_for(s.name, s.port) for s in cat.services.values()}
+    shared_env = _shared_env(home, api_key, service_ports, infrastructure)
+    present = [s for s in cat.start_order() if s.exists()]
+    for service in present:
+        env = shared_env | _dependency_env(service, home, infrastructure)
+        _start_service(service, service_ports[service.name], env, home)
+
+    _summary(cat, present, service_ports, infrastructure, api_key)
+
+
+def down() -> None:
+    cat = catalog.load()
+    run = paths.run_dir()
+    order = [s.name for s in reversed(cat.start_order())]
+    # Services of another catalog (AIRSCOPE_CATALOG changed since `up`) still have pid files.
+    order += sorted(
+        p.stem for p in run.glob("*.pid") if p.stem not in order and p.stem not in cat.infrastructure
+    )
+    stopped = [name for name in order if _service_process(name).stop() is not None]
+    for name, server in reversed(_infrastructure(cat).items()):
+        if server.stop() is not None:
+            stopped.append(name)
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    print(f"data kept in {paths.data_dir()}")
+
+
+def _infrastructure(cat: Catalog) -> dict[str, PostgresServer | RedisServer]:
+    """The catalog's infrastructure in start order (PostgreSQL before Redis)."""
+    kinds = {"postgres": PostgresServer, "redis": RedisServer}
+    return {
+        name: kinds[name](
+            paths.data_dir() / name,
+            ports.port_for(name, cat.infrastructure[name].port),
+            run_dir=paths.run_dir(),
+            log_dir=paths.log_dir(),
+        )
+        for name in kinds
+        if name in cat.infrastructure
+    }
+
+
+def _api_key(home: Path) -> str:
+    return os.environ.get(API_KEY_ENV) or _kept_secret(home / "api-key")
+
+
+def _kept_secret(path: Path) -> str:
+    """The secret in ``path``, generated on first use; the file is the owner's only (0600)."""
+    if path.exists():
+        path.chmod(0o600)
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(value + "\n")
+    return value
+
+
+def _shared_env(
+    home: Path,
+    api_key: str,
+    service_ports: dict[str, int],
+    infrastructure: dict[str, PostgresServer | RedisServer],
+) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            paths.HOME_ENV: str(home),
+            API_KEY_ENV: api_key,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info"),
+        }
+    )
+    for name, server in infrastructure.items():
+        env[ports.env_var(name)] = str(server.port)
+    for name, port in service_ports.items():
+        env[ports.env_var(name)] = str(port)
+        env["AIRSCOPE_URL_" + name.upper().replace("-", "_")] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def _dependency_env(
+    service: Service, home: Path, infrastructure: dict[str, PostgresServer | RedisServer]
+) -> dict[str, str]:
+    env = {}
+    if "postgres" in service.requires:
+        postgres = infrastructure["postgres"]
+        database = service.name.replace("-", "_")
+        password = _kept_secret(home / "secrets" / f"postgres-{database}")
+        postgres.ensure_database(database, password)
+        env["DATABASE_URL"] = postgres.dsn(database, database, password)
+    if "redis" in service.requires:
+        env["REDIS_URL"] = infrastructure["redis"].url
+    return env
+
+
+def _service_process(name: str) -> Background:
+    return Background(name, paths.run_dir() / f"{name}.pid", paths.log_dir() / f"{name}.log")
+
+
+def _start_service(service: Service, port: int, env: dict[str, str], home: Path) -> None:
+    process = _service_process(service.name)
+    if process.pid() is None:
+        ports.ensure_free(port, service.name, ports.env_var(service.name))
+        process.start(
+            [
+                sys.executable,
+                *("-m", "uvicorn", "--factory", f"{service.module}:create_app"),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            env=env,
+            cwd=home,
+        )
+    url = f"http://127.0.0.1:{port}/health/ready"
+
+    def ready() -> None:
+        response = httpx.get(url, timeout=2)
+        if response.status_code != 200:
+            raise LocalError(f"GET {url} answered {response.status_code}")
+
+    try:
+        wait_until(
+            f"{service.name} on 127.0.0.1:{port}", ready, timeout=SERVICE_READY_TIMEOUT, process=process
+        )
+    except LocalError:
+        process.stop()  # a service that never got ready must not linger holding its port
+        raise
+
+
+def _summary(
+    cat: Catalog,
+    present: list[Service],
+    service_ports: dict[str, int],
+    infrastructure: dict[str, PostgresServer | RedisServer],
+    api_key: str,
+) -> None:
+    rows = [
+        (name, server.dsn() if isinstance(server, PostgresServer) else server.url)
+        for name, server in infrastructure.items()
+    ]
+    rows += [(s.name, f"http://127.0.0.1:{service_ports[s.name]}") for s in present]
+    for name, url in rows:
+        print(f"{name:<20} {url}")
+    missing = [s.name for s in cat.start_order() if not s.exists()]
+    if missing:
+        print(f"not in the tree yet: {', '.join(missing)}")
+    print(f"data: {paths.data_dir()}  logs: {paths.log_dir()}")
+    print(f"API key: {api_key}")

@@ -1,0 +1,76 @@
+import pytest
+import yaml
+
+from airscope import catalog
+from airscope.catalog import CatalogError, parse
+
+INTERFACE_PORTS = {
+    "api-gateway": 7000,
+    "mcp-server": 7001,
+    "airtable-gateway": 7002,
+    "llm-orchestrator": 7003,
+    "automation-services": 7006,
+    "platform-services": 7007,
+    "saga-orchestrator": 7008,
+    "frontend": 5173,
+}
+
+
+def test_the_project_catalog_lists_the_eight_services_on_their_interface_ports():
+    loaded = catalog.load()
+    assert {name: s.port for name, s in loaded.services.items()} == INTERFACE_PORTS
+    assert set(loaded.infrastructure) == {"postgres", "redis"}
+    assert all(s.module.startswith("airscope.services.") for s in loaded.services.values())
+
+
+def test_start_order_puts_every_callee_before_its_caller():
+    order = [s.name for s in catalog.load().start_order()]
+    assert sorted(order) == sorted(INTERFACE_PORTS)
+    for service in catalog.load().services.values():
+        for callee in service.calls:
+            assert order.index(callee) < order.index(service.name)
+
+
+def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"services": {"sample": {"port": 7100, "module": "sample_pkg"}}}))
+    monkeypatch.setenv("AIRSCOPE_CATALOG", str(path))
+    loaded = catalog.load()
+    assert list(loaded.services) == ["sample"]
+    assert not loaded.service("sample").exists()
+    with pytest.raises(KeyError, match="known: sample"):
+        loaded.service("nope")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({}, "top-level 'services'"),
+        ({"services": {"a": {"port": 1}}}, "needs 'port' and 'module'"),
+        ({"services": {"a": {"port": 0, "module": "m"}}}, "from 1 to 65535"),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "calls": ["b"]}}},
+            "calls 'b', which is not a service",
+        ),
+        ({"services": {"a": {"port": 1, "module": "m", "requires": ["redis"]}}}, "requires 'redis'"),
+        ({"services": {"a": {"port": 1, "module": "m"}, "b": {"port": 1, "module": "n"}}}, "both use port 1"),
+        ({"services": {}, "infrastructure": {"mysql": {"port": 3306}}}, "unknown kind"),
+        (
+            {
+                "services": {
+                    "a": {"port": 1, "module": "m", "calls": ["b"]},
+                    "b": {"port": 2, "module": "n", "calls": ["a"]},
+                }
+            },
+            "cycle",
+        ),
+    ],
+)
+def test_malformed_catalogs_are_refused_with_the_entry_named(document, message):
+    with pytest.raises(CatalogError, match=message):
+        parse(document)
+
+
+def test_a_missing_catalog_file_names_the_variable(tmp_path):
+    with pytest.raises(CatalogError, match="AIRSCOPE_CATALOG"):
+        catalog.load(tmp_path / "absent.yaml")

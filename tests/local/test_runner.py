@@ -1,0 +1,105 @@
+"""`airscope up` / `airscope down` end to end: real servers, a stand-in service, a temporary home."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airscope.local import LocalError, runner
+from airscope.local.process import Background, group_members
+
+pytestmark = pytest.mark.infra
+
+CATALOG = """\
+services:
+  fake-api:
+    port: 7000
+    module: tests.local.fake_service_app
+    requires: [postgres, redis]
+  not-yet:
+    port: 7001
+    module: airscope.services.not_yet
+    calls: [fake-api]
+infrastructure:
+  postgres: {port: 5432}
+  redis: {port: 6379}
+"""
+
+
+@pytest.fixture
+def home(monkeypatch, reachable_tmp, free_port) -> Path:
+    """A temporary AIRSCOPE_HOME and catalog, every port moved to a free one by its env var."""
+    home = reachable_tmp("home")
+    catalog = home / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    monkeypatch.setenv("AIRSCOPE_HOME", str(home))
+    monkeypatch.setenv("AIRSCOPE_CATALOG", str(catalog))
+    monkeypatch.delenv("AIRSCOPE_API_KEY", raising=False)
+    # The uvicorn child imports the stand-in from the checkout, as this process does.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[2]))
+    for name in ("POSTGRES", "REDIS", "FAKE_API", "NOT_YET"):
+        monkeypatch.setenv(f"AIRSCOPE_PORT_{name}", str(free_port()))
+    yield home
+    runner.down()
+
+
+def _pids(home: Path) -> dict[str, int]:
+    """What runs, by the runner's pid files."""
+    return {
+        p.stem: Background(p.stem, p, home / "log" / f"{p.stem}.log").pid()
+        for p in (home / "run").glob("*.pid")
+    }
+
+
+def test_up_is_idempotent_and_down_stops_everything(home, capsys):
+    runner.up()
+    out = capsys.readouterr().out
+    pids = _pids(home)
+    assert set(pids) == {"postgres", "redis", "fake-api"}
+    assert all(pids.values())
+
+    key_file = home / "api-key"
+    api_key = key_file.read_text().strip()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert f"API key: {api_key}" in out
+    assert "not in the tree yet: not-yet" in out
+    fake_port = int(os.environ["AIRSCOPE_PORT_FAKE_API"])
+    assert f"http://127.0.0.1:{fake_port}" in out
+
+    env = httpx.get(f"http://127.0.0.1:{fake_port}/env").json()
+    assert env["AIRSCOPE_API_KEY"] == api_key
+    assert env["AIRSCOPE_HOME"] == str(home)
+    assert env["DATABASE_URL"].startswith("postgresql://fake_api:")
+    assert env["DATABASE_URL"].endswith(f"@127.0.0.1:{env['AIRSCOPE_PORT_POSTGRES']}/fake_api")
+    assert env["REDIS_URL"] == f"redis://127.0.0.1:{env['AIRSCOPE_PORT_REDIS']}/0"
+    assert env["AIRSCOPE_URL_NOT_YET"] == f"http://127.0.0.1:{env['AIRSCOPE_PORT_NOT_YET']}"
+
+    runner.up()
+    assert _pids(home) == pids
+    assert f"API key: {api_key}" in capsys.readouterr().out
+
+    runner.down()
+    assert "stopped: fake-api, redis, postgres" in capsys.readouterr().out
+    for pid in pids.values():
+        assert group_members(pid) == []
+    assert list((home / "run").glob("*.pid")) == []
+    assert (home / "data" / "postgres" / "PG_VERSION").exists()
+
+    runner.down()
+    assert "nothing was running" in capsys.readouterr().out
+
+
+def test_up_names_a_taken_port_and_its_env_var(home, monkeypatch):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        monkeypatch.setenv("AIRSCOPE_PORT_POSTGRES", str(port))
+        with pytest.raises(LocalError, match=rf"port {port} for postgres .* AIRSCOPE_PORT_POSTGRES="):
+            runner.up()
+    assert _pids(home) == {}
