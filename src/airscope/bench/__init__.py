@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: ``airscope bench overhead`` lives in ``overhead``."""

@@ -1,0 +1,273 @@
+"""The apps the overhead benchmark serves: one trivial endpoint, instrumented ten ways.
+
+Every factory builds a fresh FastAPI app with the same ``GET /hello/{name}``, so the only
+difference between two variants is their telemetry. uvicorn loads each factory by its import
+path (``--factory airscope.bench._overhead_apps:kit_metrics``), one process per variant.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
+from prometheus_client import CollectorRegistry
+
+from airscope import __version__
+
+SERVICE = "overhead-bench"
+ENDPOINT = "/hello/{name}"
+# What the load generator and the checks request.
+PATH = "/hello/world"
+# DropSpans writes this to stderr when its provider shuts down; the runner reads the tally back
+# from the server's log to show that the tracing variants really traced (and how much).
+SPANS_MARKER = "overhead-bench exporter received spans: "
+
+
+def hello_app(flush: Callable[[], object] | None = None) -> FastAPI:
+    """The endpoint; ``flush`` runs as the app shuts down.
+
+    The tracing variants flush their spans that way so that the run can count them: uvicorn
+    re-raises SIGTERM once it has shut down, so the process dies before atexit handlers (where
+    the SDK's tracer provider would flush) run.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if flush is not None:
+            flush()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get(ENDPOINT)
+    async def hello(name: str) -> dict:
+        return {"hello": name}
+
+    return app
+
+
+class DropSpans(SpanExporter):
+    """Accepts every batch and keeps nothing: the cost of making spans without that of shipping them."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        print(f"{SPANS_MARKER}{self.spans}", file=sys.stderr, flush=True)
+
+
+# --- The kit ----------------------------------------------------------------------------------
+
+
+def _kit_provider(sampler: Sampler) -> TracerProvider:
+    """The kit's own span pipeline (as build_tracer_provider makes it) with the final I/O dropped."""
+    from airscope.telemetry import Settings
+    from airscope.telemetry._tracing import CountingBatchSpanProcessor, SafeExporter, build_resource
+
+    provider = TracerProvider(
+        resource=build_resource(SERVICE, __version__, Settings.from_env()), sampler=sampler
+    )
+    provider.add_span_processor(CountingBatchSpanProcessor(SafeExporter(DropSpans())))
+    return provider
+
+
+def _kit(flush: Callable[[], object] | None = None, **options) -> FastAPI:
+    from airscope.telemetry import instrument
+
+    app = hello_app(flush)
+    instrument(app, service=SERVICE, version=__version__, registry=CollectorRegistry(), **options)
+    return app
+
+
+def kit_metrics() -> FastAPI:
+    return _kit(tracing=False, access_log=False)
+
+
+def kit_access_log() -> FastAPI:
+    return _kit(tracing=False, access_log=True)
+
+
+def kit_tracing_100() -> FastAPI:
+    provider = _kit_provider(ParentBased(ALWAYS_ON))
+    return _kit(provider.shutdown, tracer_provider=provider)
+
+
+def kit_tracing_10() -> FastAPI:
+    provider = _kit_provider(ParentBased(TraceIdRatioBased(0.1)))
+    return _kit(provider.shutdown, tracer_provider=provider)
+
+
+def kit_trace_file() -> FastAPI:
+    """As a service runs locally: the kit builds its provider from AIRSCOPE_TRACE_DIR and OTEL_*."""
+    # The provider is the process-wide one the kit sets while instrumenting, looked up at shutdown.
+    return _kit(lambda: trace.get_tracer_provider().shutdown())
+
+
+# --- The libraries people use today -------------------------------------------------------------
+
+
+def _otel_provider() -> TracerProvider:
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
+    provider.add_span_processor(BatchSpanProcessor(DropSpans()))
+    return provider
+
+
+def instrumentator() -> FastAPI:
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    app = hello_app()
+    Instrumentator().instrument(app).expose(app)
+    return app
+
+
+def starlette_exporter() -> FastAPI:
+    from starlette_exporter import PrometheusMiddleware, handle_metrics
+
+    app = hello_app()
+    app.add_middleware(PrometheusMiddleware)
+    app.add_route("/metrics", handle_metrics)
+    return app
+
+
+def otel_fastapi() -> FastAPI:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    provider = _otel_provider()
+    app = hello_app(provider.shutdown)
+    # The provider is passed, not made global: a global one would also switch on FastAPI's own
+    # native tracing, and this row measures the contrib instrumentation alone.
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    return app
+
+
+def _add_trace_ids(logger, method_name: str, event_dict: dict) -> dict:
+    # The usual hand-written processor that puts the trace id on every line for correlation.
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
+
+
+def libraries_full_stack() -> FastAPI:
+    """Instrumentator + OTel FastAPI instrumentation + one structlog JSON line per request."""
+    import structlog
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace_ids,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+    log = structlog.get_logger("access")
+    provider = _otel_provider()
+    app = hello_app(provider.shutdown)
+
+    # The access-log middleware as FastAPI's documentation shows it.
+    @app.middleware("http")
+    async def access_log(request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - start) * 1000, 3),
+        )
+        return response
+
+    Instrumentator().instrument(app).expose(app)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    return app
+
+
+# --- The table of variants ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    factory: Callable[[], FastAPI]
+    # A metric family /metrics must list once a request was served; None for no /metrics.
+    metric: str | None = None
+    # Writes one access line per request (counted afterwards, to show it did).
+    access_log: bool = False
+    # Where its spans go: "dropped" (into DropSpans, whose tally ends up in the log), "file" (the
+    # kit's OTLP JSON file under AIRSCOPE_TRACE_DIR, configured from the environment, which sets
+    # the process-wide tracer provider), or None for no tracing.
+    traces: Literal["dropped", "file"] | None = None
+
+    @property
+    def import_path(self) -> str:
+        return f"{self.factory.__module__}:{self.factory.__qualname__}"
+
+
+KIT_METRIC = "http_server_request_duration_seconds"
+INSTRUMENTATOR_METRIC = "http_requests_total"
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("bare", "bare FastAPI", hello_app),
+    Variant("kit-metrics", "kit: metrics", kit_metrics, metric=KIT_METRIC),
+    Variant("kit-log", "kit: metrics + access log", kit_access_log, metric=KIT_METRIC, access_log=True),
+    Variant(
+        "kit-trace-100",
+        "kit: metrics + log + tracing 100 %",
+        kit_tracing_100,
+        metric=KIT_METRIC,
+        access_log=True,
+        traces="dropped",
+    ),
+    Variant(
+        "kit-trace-10",
+        "kit: metrics + log + tracing 10 %",
+        kit_tracing_10,
+        metric=KIT_METRIC,
+        access_log=True,
+        traces="dropped",
+    ),
+    Variant(
+        "kit-trace-file",
+        "kit: metrics + log + tracing 100 % to its OTLP JSON file",
+        kit_trace_file,
+        metric=KIT_METRIC,
+        access_log=True,
+        traces="file",
+    ),
+    Variant(
+        "instrumentator", "prometheus-fastapi-instrumentator", instrumentator, metric=INSTRUMENTATOR_METRIC
+    ),
+    Variant(
+        "starlette-exporter", "starlette-exporter", starlette_exporter, metric="starlette_requests_total"
+    ),
+    Variant("otel-fastapi", "OTel FastAPI instrumentation 100 %", otel_fastapi, traces="dropped"),
+    Variant(
+        "libraries-full",
+        "instrumentator + OTel FastAPI 100 % + structlog line",
+        libraries_full_stack,
+        metric=INSTRUMENTATOR_METRIC,
+        access_log=True,
+        traces="dropped",
+    ),
+)

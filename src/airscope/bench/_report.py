@@ -1,0 +1,281 @@
+"""The overhead benchmark's Markdown: machine, method, results, and the issue's goals beside them.
+
+Every figure in the tables comes from the run it is given; the only quoted numbers are the issue's
+measurements of the libraries, and those are labelled as quoted.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from airscope.bench._overhead_apps import VARIANTS
+
+# Versions that decide the figures: the server stack, the kit's dependencies, the libraries compared.
+PACKAGES = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "prometheus-client",
+    "opentelemetry-sdk",
+    "structlog",
+    "orjson",
+    "prometheus-fastapi-instrumentator",
+    "starlette-exporter",
+    "opentelemetry-instrumentation-fastapi",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One variant's medians over the rounds, with its ratios to the bare app."""
+
+    key: str
+    label: str
+    rps: float
+    rps_ratio: float
+    p50_ms: float
+    p99_ms: float
+    p99_ratio: float
+    rps_min: float
+    rps_max: float
+    requests: int  # every request wrk completed against it, warm-up included
+    access_lines: int | None
+    spans: int | None
+
+
+@dataclass(frozen=True)
+class Goal:
+    stack: str
+    libraries_in_issue: str  # quoted from the issue, not measured here
+    library_keys: tuple[str, ...]  # this run's rows for the same libraries
+    kit_key: str
+    measure: str  # "rps_ratio" or "p99_ratio"
+    bound: float
+
+    @property
+    def text(self) -> str:
+        return (
+            f"at least {self.bound:.2f}"
+            if self.measure == "rps_ratio"
+            else f"at most {self.bound:g}x bare p99"
+        )
+
+    def met(self, row: Row) -> bool:
+        value = getattr(row, self.measure)
+        return value >= self.bound if self.measure == "rps_ratio" else value <= self.bound
+
+
+GOALS = (
+    Goal(
+        "metrics only",
+        "prometheus-fastapi-instrumentator 0.80, starlette-exporter 0.69",
+        ("instrumentator", "starlette-exporter"),
+        "kit-metrics",
+        "rps_ratio",
+        0.90,
+    ),
+    Goal(
+        "metrics + one JSON access line + tracing at 100 % sampling",
+        "instrumentator + OTel FastAPI instrumentation + structlog line: 0.27 (OTel alone: 0.37)",
+        ("libraries-full", "otel-fastapi"),
+        "kit-trace-100",
+        "rps_ratio",
+        0.60,
+    ),
+    Goal("the same at 10 % head sampling", "(not measured)", (), "kit-trace-10", "rps_ratio", 0.75),
+    Goal(
+        "p99 latency, full stack at 100 % sampling",
+        "OTel instrumentation: 4.5x bare p99",
+        ("otel-fastapi", "libraries-full"),
+        "kit-trace-100",
+        "p99_ratio",
+        1.5,
+    ),
+)
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        # `wrk -v` prints its version before the copyright (and exits 1 for want of a URL).
+        banner = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout
+        wrk = banner.split(" Copyright")[0].strip() or "unknown"
+    except OSError:
+        wrk = "unknown"
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "wrk": wrk,
+        "packages": ", ".join(f"{name} {_version(name)}" for name in PACKAGES),
+    }
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def results_table(rows: Sequence[Row]) -> str:
+    return _table(
+        [
+            "variant",
+            "req/s",
+            "ratio to bare",
+            "p50 ms",
+            "p99 ms",
+            "p99 ratio to bare",
+            "req/s over the rounds",
+        ],
+        [
+            [
+                row.label,
+                f"{row.rps:,.0f}",
+                f"{row.rps_ratio:.2f}",
+                f"{row.p50_ms:.2f}",
+                f"{row.p99_ms:.2f}",
+                f"{row.p99_ratio:.2f}x",
+                f"{row.rps_min:,.0f} to {row.rps_max:,.0f}",
+            ]
+            for row in rows
+        ],
+    )
+
+
+def goals_table(rows: Sequence[Row]) -> str:
+    by_key = {row.key: row for row in rows}
+
+    def measured(goal: Goal, key: str) -> str:
+        row = by_key[key]
+        value = getattr(row, goal.measure)
+        return f"{row.label}: {value:.2f}" + ("x" if goal.measure == "p99_ratio" else "")
+
+    return _table(
+        [
+            "stack",
+            "ratio measured for the libraries people use today (quoted from the issue)",
+            "the same libraries, this run",
+            "our goal",
+            "the kit, this run",
+            "met / not met",
+        ],
+        [
+            [
+                goal.stack,
+                goal.libraries_in_issue,
+                "; ".join(measured(goal, key) for key in goal.library_keys) or "-",
+                goal.text,
+                measured(goal, goal.kit_key),
+                "met" if goal.met(by_key[goal.kit_key]) else "**not met**",
+            ]
+            for goal in GOALS
+        ],
+    )
+
+
+def checks_table(rows: Sequence[Row]) -> str:
+    def per_request(count: int | None, row: Row) -> str:
+        return "-" if count is None else f"{count:,} ({count / row.requests:.2f} per request)"
+
+    return _table(
+        ["variant", "requests served", "access lines written", "spans exported"],
+        [
+            [row.label, f"{row.requests:,}", per_request(row.access_lines, row), per_request(row.spans, row)]
+            for row in rows
+        ],
+    )
+
+
+def markdown(
+    rows: Sequence[Row],
+    *,
+    command: str,
+    rounds: int,
+    duration: int,
+    connections: int,
+    warmup: int,
+    started: datetime,
+    machine_info: Callable[[], dict[str, str]] = machine,
+) -> str:
+    labels = {variant.key: variant.label for variant in VARIANTS}
+    info = "\n".join(f"- {name}: {value}" for name, value in machine_info().items())
+    return f"""# Telemetry kit overhead
+
+Generated by `airscope bench overhead` on {started:%Y-%m-%d %H:%M} UTC; every figure below comes
+from that run. Reproduce with:
+
+```
+{command}
+```
+
+## Machine
+
+{info}
+
+## Method
+
+Each variant is the same FastAPI app (`GET /hello/{{name}}` returning a small JSON object) in
+its own uvicorn process (`--workers 1 --loop uvloop --http httptools --no-access-log`, so the
+only access line is the one being measured), pinned to CPU 0 with `taskset`, with `LOG_LEVEL=info`
+and its stdout and stderr redirected to a file. The load generator,
+`wrk -t1 -c{connections} -d{duration}s --latency`, runs pinned to CPU 1. Before measuring, every
+server must answer `GET /hello/world` with 200 (and list its request metric on `/metrics` where
+it has one), then takes a {warmup} s warm-up run that is discarded. Then {rounds} round(s): each
+round runs every variant once, in an order rotated from round to round, so that drift of the
+machine affects all variants alike. The servers stay up for the whole run: restarting them per
+round would add start-up and warm-up to every round, and an idle server only sleeps, so it does
+not take CPU 0 from the one under load. The table gives per variant the median over the rounds
+of requests per second and of wrk's p50 and p99 latency, and each median's ratio to the bare
+app's.
+
+Spans of the tracing variants go through a batch span processor into an exporter that accepts
+and drops them, so the rows measure making spans, not shipping them. The kit's rows use its own
+pipeline (`CountingBatchSpanProcessor` and the redacting `SafeExporter`); "{labels["kit-trace-file"]}"
+is the kit as a local service runs it, configured from the environment (`AIRSCOPE_TRACE_DIR`)
+and writing OTLP JSON lines to a file. 10 % is head sampling,
+`ParentBased(TraceIdRatioBased(0.1))`. The libraries' full-stack row logs one structlog JSON line
+per request from an `@app.middleware("http")` function, as FastAPI's documentation shows
+middleware, with the trace id added by a processor.
+
+## Results
+
+{results_table(rows)}
+
+## The goals
+
+{goals_table(rows)}
+
+The full-stack goals are judged on "{labels["kit-trace-100"]}", which drops its spans as the
+libraries' rows do.
+
+## Checks
+
+What each server wrote, counted after it stopped: every variant did the work it claims.
+
+{checks_table(rows)}
+"""

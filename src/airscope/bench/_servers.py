@@ -1,0 +1,152 @@
+"""One uvicorn process per variant: started pinned to a CPU, checked, stopped, and read back."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from airscope.bench._overhead_apps import PATH, SPANS_MARKER, Variant
+
+# Ports other parts of the project (or common tools) claim on this machine.
+_RESERVED_PORTS = {5173, 5432, 6379, 9090, 9093, *range(7000, 7101)}
+# A leftover variable of these would change what a variant does: the run sets what it needs.
+_SCRUBBED_PREFIXES = ("OTEL_", "AIRSCOPE_", "FASTAPI_OTEL_", "PROMETHEUS_MULTIPROC")
+# The kit renders compactly (orjson), structlog's JSONRenderer with a space.
+_ACCESS_LINE = re.compile(rb'"event": ?"request"')
+_SPANS_TALLY = re.compile(re.escape(SPANS_MARKER.encode()) + rb"(\d+)")
+# One per span in an OTLP/JSON line ("parentSpanId" does not match: the quote comes first).
+_SPAN_ID = re.compile(rb'"spanId"')
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _RESERVED_PORTS and port not in ports:
+            ports.append(port)
+    return ports
+
+
+class Server:
+    def __init__(self, variant: Variant, port: int, workdir: Path, *, cpu: int) -> None:
+        self.variant = variant
+        self.port = port
+        self.cpu = cpu
+        self.log = workdir / f"{variant.key}.log"
+        self.trace_dir = workdir / "traces" / variant.key
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        return [
+            *("taskset", "-c", str(self.cpu)),
+            *(sys.executable, "-m", "uvicorn", "--factory", self.variant.import_path),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"),
+            # uvicorn's own access log off: the line being measured is the kit's (or structlog's).
+            "--no-access-log",
+            *("--loop", "uvloop", "--http", "httptools"),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        env["LOG_LEVEL"] = "info"
+        if self.variant.traces == "file":
+            env["AIRSCOPE_TRACE_DIR"] = str(self.trace_dir)
+            env["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
+        return env
+
+    def start(self) -> None:
+        # A file, as in production ("logs go to stdout redirected to a file"): a pipe nobody
+        # drains would block the server, /dev/null would make writing the lines free.
+        with self.log.open("wb") as log:
+            self._process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.environment()
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise BenchError(
+                    f"{self.variant.key}: the server on port {self.port} exited.\n{self.log_tail()}"
+                )
+            try:
+                httpx.get(self.base_url + PATH, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise BenchError(
+            f"{self.variant.key}: nothing answered on port {self.port} within {timeout:.0f} s.\n{self.log_tail()}"
+        )
+
+    def check(self) -> None:
+        """The endpoint answers 200 with its JSON, and /metrics (where there is one) lists the metric."""
+        response = httpx.get(self.base_url + PATH, timeout=5.0)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or body != {"hello": "world"}:
+            raise BenchError(
+                f"{self.variant.key}: GET {PATH} answered {response.status_code}: {response.text[:200]}"
+            )
+        if self.variant.metric is not None:
+            metrics = httpx.get(self.base_url + "/metrics", timeout=5.0)
+            if metrics.status_code != 200 or self.variant.metric not in metrics.text:
+                raise BenchError(
+                    f"{self.variant.key}: GET /metrics answered {metrics.status_code} "
+                    f"without {self.variant.metric}: {metrics.text[:200]}"
+                )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, so that uvicorn shuts down cleanly and the tracer provider flushes its spans."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return f"(no log at {self.log})"
+        return f"last lines of {self.log}:\n" + "\n".join(text.splitlines()[-lines:])
+
+    def access_lines(self) -> int:
+        """Access lines in the server's log (read after stop)."""
+        return sum(1 for _ in _matches(self.log, _ACCESS_LINE))
+
+    def spans_exported(self) -> int | None:
+        """Spans that reached the exporter (read after stop, once the provider has flushed)."""
+        if self.variant.traces == "file":
+            return sum(1 for path in self.trace_dir.glob("*.jsonl") for _ in _matches(path, _SPAN_ID))
+        if self.variant.traces == "dropped":
+            tallies = [int(match.group(1)) for match in _matches(self.log, _SPANS_TALLY)]
+            return sum(tallies) if tallies else None
+        return None
+
+
+def _matches(path: Path, pattern: re.Pattern[bytes]) -> Iterator[re.Match[bytes]]:
+    # Line by line: the logs and trace files of a run reach hundreds of megabytes.
+    with path.open("rb") as file:
+        for line in file:
+            yield from pattern.finditer(line)

@@ -1,0 +1,205 @@
+"""The overhead benchmark's logic without the timing: wrk's report, every variant's app, the goals."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airscope.bench import _wrk
+from airscope.bench._overhead_apps import PATH, SPANS_MARKER, VARIANTS, Variant
+from airscope.bench._report import Row, goals_table, markdown
+from airscope.bench._servers import Server
+from airscope.telemetry import reset_logging
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Real reports, recorded from wrk 4.1.0 against the bench's apps while the benchmark was written.
+WRK_REPORT = """\
+Running 3s test @ http://127.0.0.1:38123/hello/world
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.16ms  735.48us  22.49ms   91.41%
+    Req/Sec    10.17k     0.93k   10.90k    86.67%
+  Latency Distribution
+     50%    2.96ms
+     75%    3.06ms
+     90%    3.42ms
+     99%    6.01ms
+  30383 requests in 3.00s, 4.11MB read
+Requests/sec:  10123.57
+Transfer/sec:      1.37MB
+"""
+
+WRK_REPORT_404 = """\
+Running 1s test @ http://127.0.0.1:38123/nope
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   301.94us  137.66us   2.14ms   89.90%
+    Req/Sec    13.52k     1.56k   14.57k    90.91%
+  Latency Distribution
+     50%  215.00us
+     75%  402.00us
+     90%  439.00us
+     99%  756.00us
+  14774 requests in 1.10s, 2.17MB read
+  Non-2xx or 3xx responses: 14774
+Requests/sec:  13429.04
+Transfer/sec:      1.97MB
+"""
+
+WRK_REPORT_TIMEOUTS = """\
+Running 3s test @ http://127.0.0.1:38123/hello/world
+  1 threads and 400 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   419.60ms   37.91ms 945.75ms   80.76%
+    Req/Sec     1.07k     1.17k    3.31k    80.95%
+  Latency Distribution
+     50%  407.60ms
+     75%  426.96ms
+     90%  472.23ms
+     99%  509.35ms
+  2268 requests in 3.04s, 342.46KB read
+  Socket errors: connect 0, read 0, write 0, timeout 23
+Requests/sec:    746.78
+Transfer/sec:    112.76KB
+"""
+
+
+def test_wrk_report_gives_requests_per_second_and_percentiles_in_milliseconds():
+    result = _wrk.parse(WRK_REPORT)
+    assert result == _wrk.WrkResult(
+        rps=10123.57, requests=30383, p50_ms=2.96, p99_ms=6.01, non_2xx=0, socket_errors=0
+    )
+
+
+def test_wrk_microseconds_and_non_2xx_responses():
+    result = _wrk.parse(WRK_REPORT_404)
+    assert result.p50_ms == pytest.approx(0.215)
+    assert result.p99_ms == pytest.approx(0.756)
+    assert result.non_2xx == 14774
+
+
+def test_wrk_socket_errors_are_summed():
+    result = _wrk.parse(WRK_REPORT_TIMEOUTS)
+    assert (result.rps, result.p99_ms, result.socket_errors) == (746.78, 509.35, 23)
+
+
+def test_wrk_output_that_is_no_report_is_an_error():
+    with pytest.raises(_wrk.WrkError, match="not a wrk --latency report"):
+        _wrk.parse("unable to connect to 127.0.0.1:38123 Connection refused")
+
+
+def test_wrk_command_pins_one_thread_to_the_given_cpu():
+    command = _wrk.command("http://127.0.0.1:1/hello/world", duration=8, connections=32, cpu=1)
+    assert command[:3] == ["taskset", "-c", "1"]
+    assert command[4:] == ["-t1", "-c32", "-d8s", "--latency", "http://127.0.0.1:1/hello/world"]
+
+
+@pytest.fixture
+def restore_logging():
+    # The kit's variants configure its JSON logging, the libraries' row structlog: both global.
+    yield
+    reset_logging()
+
+
+async def _serve_once(variant: Variant) -> None:
+    """The checks the benchmark makes before measuring, in-process, with the app's lifespan run."""
+    app = variant.factory()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            response = await client.get(PATH)
+            assert (response.status_code, response.json()) == (200, {"hello": "world"})
+            if variant.metric is not None:
+                metrics = await client.get("/metrics")
+                assert metrics.status_code == 200
+                assert variant.metric in metrics.text
+
+
+IN_PROCESS = [variant for variant in VARIANTS if variant.traces != "file"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("variant", IN_PROCESS, ids=[variant.key for variant in IN_PROCESS])
+async def test_variant_app_answers_on_the_endpoint(variant, restore_logging, capsys):
+    await _serve_once(variant)
+    if variant.traces == "dropped":
+        # Shutting the app down flushed its spans into DropSpans, which reports its tally (that
+        # one request was sampled is left to chance at 10 %).
+        assert re.search(re.escape(SPANS_MARKER) + r"\d+", capsys.readouterr().err)
+
+
+def test_env_configured_variant_answers_and_writes_its_spans(tmp_path):
+    # It sets the process-wide tracer provider (and instruments httpx): a process of its own.
+    [variant] = [variant for variant in VARIANTS if variant.traces == "file"]
+    server = Server(variant, 0, tmp_path, cpu=0)  # never started: lends its environment and counting
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from airscope.bench._overhead_apps import VARIANTS
+        from tests.bench.test_overhead import _serve_once
+
+        asyncio.run(_serve_once(next(v for v in VARIANTS if v.key == {variant.key!r})))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=server.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert server.spans_exported() == 1
+
+
+def _row(key: str, rps_ratio: float = 0.5, p99_ratio: float = 3.0) -> Row:
+    return Row(
+        key=key,
+        label=key,
+        rps=1000 * rps_ratio,
+        rps_ratio=rps_ratio,
+        p50_ms=1.0,
+        p99_ms=p99_ratio,
+        p99_ratio=p99_ratio,
+        rps_min=900 * rps_ratio,
+        rps_max=1100 * rps_ratio,
+        requests=1000,
+        access_lines=None,
+        spans=None,
+    )
+
+
+def test_goals_are_judged_on_the_kits_rows_of_the_run():
+    rows = {variant.key: _row(variant.key) for variant in VARIANTS}
+    rows["kit-metrics"] = _row("kit-metrics", rps_ratio=0.95)
+    rows["kit-trace-100"] = _row("kit-trace-100", rps_ratio=0.59, p99_ratio=1.4)
+    verdicts = [line.rsplit("|", 2)[1].strip() for line in goals_table(list(rows.values())).splitlines()[2:]]
+    # metrics only, full stack at 100 %, at 10 %, p99 at 100 %
+    assert verdicts == ["met", "**not met**", "**not met**", "met"]
+
+
+def test_report_names_the_command_and_the_machine():
+    rows = [_row(variant.key) for variant in VARIANTS]
+    document = markdown(
+        rows,
+        command=".venv/bin/airscope bench overhead --rounds 1",
+        rounds=1,
+        duration=1,
+        connections=1,
+        warmup=2,
+        started=datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+        machine_info=lambda: {"CPU": "Test CPU"},
+    )
+    assert ".venv/bin/airscope bench overhead --rounds 1" in document
+    assert "- CPU: Test CPU" in document
+    assert "2026-01-02 03:04 UTC" in document
