@@ -240,3 +240,13 @@ def test_settings_choose_exporters_from_the_environment():
     assert Settings.from_env({"AIRSCOPE_TRACE_DIR": "/x"}).trace_dir == "/x"
     with pytest.raises(ValueError, match="LOG_LEVEL"):
         Settings.from_env({"LOG_LEVEL": "loud"})
+
+
+def test_spans_are_flushed_when_the_service_stops(serve, tmp_path):
+    # The default 5 s batch delay: only the shutdown flush can have written the span in time.
+    server = serve("stopping", AIRSCOPE_TRACE_DIR=str(tmp_path / "traces"))
+    trace_id = httpx.get(server.url + "/items/1").headers["x-trace-id"]
+    server.process.terminate()
+    server.process.wait(timeout=10)
+    spans = read_spans(tmp_path / "traces" / "stopping.jsonl")
+    assert [s["name"] for s in spans if s["traceId"] == trace_id] == ["GET /items/{item_id}"]

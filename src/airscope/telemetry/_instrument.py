@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
@@ -137,14 +139,24 @@ def instrument(
 
     original_lifespan = app.router.lifespan_context
 
+    # Spans of the provider the kit configured are flushed when the app stops: uvicorn re-raises
+    # SIGTERM after its shutdown, so the SDK's atexit flush would never run.
+    flush_on_exit = provider if tracer_provider is None else None
+
     @asynccontextmanager
     async def lifespan(lifespan_app):
         health.start()
         try:
             async with original_lifespan(lifespan_app) as state:
+                # Everything alive after start-up lives as long as the process: keep it out of
+                # the collector's generations, so full collections (the p99 spikes under load)
+                # walk only what requests allocate.
+                gc.freeze()
                 yield state
         finally:
             await health.stop()
+            if hasattr(flush_on_exit, "force_flush"):
+                await asyncio.to_thread(flush_on_exit.force_flush, 5000)
 
     app.router.lifespan_context = lifespan
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+import time
 from typing import IO
 
 import orjson
@@ -13,15 +13,30 @@ from opentelemetry import trace
 
 from airscope.telemetry._context import current_request
 from airscope.telemetry._metrics import DROPPED
-from airscope.telemetry._redact import RedactSecrets
+from airscope.telemetry._redact import RedactSecrets, redact_text
 
 # Standard-library loggers whose INFO lines repeat what the access line already says.
 _QUIET_LOGGERS = {"uvicorn.access": logging.WARNING, "httpx": logging.WARNING, "httpcore": logging.WARNING}
 
 
+_second: tuple[int, str] = (-1, "")
+
+
+def rfc3339_now() -> str:
+    """Now as RFC 3339, UTC, milliseconds (structlog's TimeStamper gives microseconds or local time).
+
+    The formatted second is cached: a line costs one time() call and one f-string.
+    """
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
+
+
 def add_timestamp(logger, method_name: str, event_dict: dict) -> dict:
-    # RFC 3339, UTC, milliseconds: structlog's TimeStamper gives microseconds or local time.
-    event_dict["timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    event_dict["timestamp"] = rfc3339_now()
     return event_dict
 
 
@@ -97,27 +112,55 @@ class _StdlibHandler(logging.StreamHandler):
 def shared_processors(service: str) -> list:
     return [
         structlog.contextvars.merge_contextvars,
+        structlog.processors.format_exc_info,
+        # Before the kit's own fields: those hold no secret, and redaction is the costly step.
+        RedactSecrets(),
         structlog.processors.add_log_level,
         add_logger_name,
         add_timestamp,
         AddService(service),
         add_trace_context,
-        structlog.processors.format_exc_info,
-        RedactSecrets(),
     ]
 
 
+class AccessLog:
+    """Writes the middleware's access line directly: same fields and format as any other line.
+
+    The middleware already knows every field, so the general processor chain (several dict
+    passes, a span lookup, redaction of fields that cannot hold secrets) would be pure cost on
+    the hottest path of every service. Only ``path`` comes from outside, so only it is redacted.
+    """
+
+    def __init__(self, writer: LineWriter, level: int) -> None:
+        self._writer = writer
+        self.level = level
+
+    def write(self, level: int, fields: dict) -> None:
+        if level < self.level:
+            return
+        fields["path"] = redact_text(fields["path"])
+        line = {
+            "timestamp": rfc3339_now(),
+            "level": _LEVEL_NAMES[level],
+            "logger": "access",
+            "event": "request",
+            **fields,
+        }
+        self._writer.info(orjson.dumps(line))
+
+
+_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info"}
+
 _handler: _StdlibHandler | None = None
-# Bumped by every configure_logging, so holders of a concrete logger know to fetch a new one.
-generation = 0
+_access: AccessLog | None = None
 
 
 def configure_logging(service: str, *, level: str = "info", stream: IO[str] | None = None) -> None:
     """Routes structlog and the standard library's logging to JSON lines on ``stream`` (stdout)."""
-    global _handler, generation
-    generation += 1
+    global _handler, _access
     writer = LineWriter(stream, "root")
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
+    _access = AccessLog(writer, numeric_level)
     structlog.configure(
         processors=[*shared_processors(service), _render],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
@@ -150,8 +193,8 @@ def _render_str(logger, method_name: str, event_dict: dict) -> str:
 
 def reset_logging() -> None:
     """Undoes configure_logging (for tests)."""
-    global _handler, generation
-    generation += 1
+    global _handler, _access
+    _access = None
     if _handler is not None:
         logging.getLogger().removeHandler(_handler)
         _handler = None
@@ -160,6 +203,14 @@ def reset_logging() -> None:
 
 def is_configured() -> bool:
     return _handler is not None
+
+
+def access_log() -> AccessLog:
+    """The access-line writer of the current configuration (stdout at info when unconfigured)."""
+    global _access
+    if _access is None:
+        _access = AccessLog(LineWriter(), logging.INFO)
+    return _access
 
 
 def get_logger(name: str = "app"):

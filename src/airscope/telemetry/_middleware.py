@@ -5,13 +5,12 @@ Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, streaming u
 
 from __future__ import annotations
 
+import logging
 import random
 import re
-import secrets
 import time
 
 import orjson
-import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -62,16 +61,7 @@ class TelemetryMiddleware:
         self.metrics = metrics
         self.tracer = tracer
         self.access_log = access_log
-        self._logger = None
-        self._logger_generation = -1
-
-    def _access_logger(self):
-        # A concrete logger is much cheaper per call than structlog's lazy proxy; refetch it
-        # only when logging has been reconfigured.
-        if self._logger_generation != _logging.generation:
-            self._logger = structlog.get_logger("access").bind()
-            self._logger_generation = _logging.generation
-        return self._logger
+        self._error_log = _logging.get_logger("server")
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -96,29 +86,32 @@ class TelemetryMiddleware:
                     carrier = {}
                 carrier[name.decode()] = value.decode("latin-1")
         if request_id is None:
-            request_id = secrets.token_hex(8)
+            # Correlation, not a secret: no need for the system call behind secrets.token_hex.
+            request_id = format(random.getrandbits(64), "016x")
 
         span = None
         span_token = None
-        sampled = False
+        recording = False
+        span_id = None
         if self.tracer is not None and not probe:
             parent = propagate.extract(carrier) if carrier else None
-            span = self.tracer.start_span(
-                method,
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes={
-                    "http.request.method": method,
-                    "url.path": path,
-                    "url.scheme": scope.get("scheme", "http"),
-                    "network.protocol.version": scope.get("http_version", "1.1"),
-                    "client.address": (scope.get("client") or ("",))[0],
-                },
-            )
+            span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
             span_context = span.get_span_context()
             span_token = otel_context.attach(trace.set_span_in_context(span))
-            sampled = span_context.trace_flags.sampled
             trace_id = format(span_context.trace_id, "032x")
+            span_id = format(span_context.span_id, "016x")
+            # Unsampled spans record nothing; building their attributes would be wasted work.
+            recording = span.is_recording()
+            if recording:
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "url.path": path,
+                        "url.scheme": scope.get("scheme", "http"),
+                        "network.protocol.version": scope.get("http_version", "1.1"),
+                        "client.address": (scope.get("client") or ("",))[0],
+                    }
+                )
         else:
             trace_id = format(random.getrandbits(128) or 1, "032x")
         request_token = current_request.set(RequestContext(self.service, request_id))
@@ -139,9 +132,9 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, send_with_ids)
         except Exception as exc:
-            if span is not None:
+            if recording:
                 span.record_exception(exc)
-            self._access_logger().error("unhandled exception", exc_info=exc)
+            self._error_log.error("unhandled exception", exc_info=exc)
             if started:
                 raise
             # Answer here, inside the request's context, so the traceback is logged once with
@@ -159,29 +152,34 @@ class TelemetryMiddleware:
             self.metrics.active.dec()
             route = route_template(scope, root_path)
             child = self.metrics.duration_child(method, route, status)
-            if sampled:
+            if recording:
                 child.observe(duration, {"trace_id": trace_id})
-            else:
-                child.observe(duration)
-            if span is not None:
-                span.update_name(f"{method} {route}" if route != UNMATCHED_ROUTE else method)
-                span.set_attribute("http.response.status_code", status)
                 if route != UNMATCHED_ROUTE:
-                    span.set_attribute("http.route", route)
+                    span.update_name(f"{method} {route}")
+                    span.set_attributes({"http.route": route, "http.response.status_code": status})
+                else:
+                    span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_attribute("error.type", str(status))
                     span.set_status(Status(StatusCode.ERROR))
+            else:
+                child.observe(duration)
+            if span is not None:
                 span.end()
             if self.access_log:
-                logger = self._access_logger()
-                (logger.debug if probe else logger.info)(
-                    "request",
+                fields = {"service": self.service}
+                if span_id is not None:
+                    fields["trace_id"] = trace_id
+                    fields["span_id"] = span_id
+                fields.update(
+                    request_id=request_id,
                     method=method,
                     route=route,
                     path=path,
                     status=status,
                     duration_ms=round(duration * 1000, 3),
                 )
+                _logging.access_log().write(logging.DEBUG if probe else logging.INFO, fields)
             current_request.reset(request_token)
             if span_token is not None:
                 otel_context.detach(span_token)

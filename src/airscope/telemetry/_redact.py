@@ -32,13 +32,32 @@ def _replace(match: re.Match) -> str:
     return match["userinfo"] + REDACTED
 
 
+# Every match of _SECRET_IN_TEXT contains one of these; most text contains none, and this
+# search is several times cheaper than the full pattern's backtracking over every word.
+_MAYBE_SECRET = re.compile(r"bearer|basic|passw|secret|token|api[-_]?key|authori[sz]ation|://", re.IGNORECASE)
+
+# Log keys repeat endlessly and are few: decide each once.
+_key_verdicts: dict[str, bool] = {}
+
+
+def is_secret_key(key: str) -> bool:
+    verdict = _key_verdicts.get(key)
+    if verdict is None:
+        verdict = bool(SECRET_KEY.search(key))
+        if len(_key_verdicts) < 10_000:  # bounded: keys could come from outside
+            _key_verdicts[key] = verdict
+    return verdict
+
+
 def redact_text(text: str) -> str:
+    if not _MAYBE_SECRET.search(text):
+        return text
     return _SECRET_IN_TEXT.sub(_replace, text)
 
 
 def redact(value: object, key: str | None = None) -> object:
     """A copy of ``value`` with secrets replaced; containers are walked."""
-    if key is not None and SECRET_KEY.search(key):
+    if key is not None and is_secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

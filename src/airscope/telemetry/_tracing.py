@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from airscope.telemetry._metrics import DROPPED
-from airscope.telemetry._redact import REDACTED, SECRET_KEY, redact_text
+from airscope.telemetry._redact import REDACTED, is_secret_key, redact_text
 from airscope.telemetry._settings import Settings
 
 # The SDK warns once per span dropped on a full queue; the count in telemetry_dropped_total says
@@ -73,7 +73,7 @@ def _clean_attributes(attributes) -> dict | None:
         return None
     cleaned, changed = {}, False
     for key, value in attributes.items():
-        if SECRET_KEY.search(key):
+        if is_secret_key(key):
             new = REDACTED
         elif isinstance(value, str):
             new = redact_text(value)
