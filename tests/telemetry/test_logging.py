@@ -1,3 +1,4 @@
+import asyncio
 import io
 import json
 import logging
@@ -162,3 +163,46 @@ async def test_planted_secrets_never_reach_logs_or_spans():
     for secret in secrets:
         assert secret not in logs.text, secret
         assert secret not in exported_text, secret
+
+
+class RecordingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed_at: list[int] = []
+
+    def flush(self) -> None:
+        self.flushed_at.append(len(self.getvalue().splitlines()))
+
+
+async def test_access_lines_of_one_loop_iteration_are_flushed_together_and_errors_at_once():
+    from airscope.telemetry import _logging
+
+    stream = RecordingStream()
+    configure_logging("svc", stream=stream)
+    try:
+        access = _logging.access_log()
+        for status in (200, 201, 202):
+            access.write(logging.INFO, {"path": "/x", "status": status})
+        assert stream.flushed_at == []
+        await asyncio.sleep(0)
+        assert stream.flushed_at == [3]
+        get_logger("x").error("at once")
+        assert stream.flushed_at == [3, 4]
+    finally:
+        reset_logging()
+
+
+async def test_a_failing_flush_counts_every_line_it_held():
+    from airscope.telemetry._logging import LineOutput
+
+    class BrokenPipe(io.StringIO):
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    output = LineOutput(BrokenPipe())
+    before = DROPPED.value("logs")
+    output.write(b'{"event": "a"}', defer=True)
+    output.write(b'{"event": "b"}', defer=True)
+    assert DROPPED.value("logs") == before
+    await asyncio.sleep(0)
+    assert DROPPED.value("logs") == before + 2

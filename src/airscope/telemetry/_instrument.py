@@ -47,15 +47,12 @@ class Instrumentation:
     health: HealthMonitor
     tracer_provider: trace.TracerProvider | None
     _middleware: Middleware = field(repr=False)
-    _routes: list[Route] = field(repr=False)
     _lifespan: Callable = field(repr=False)
     _native_telemetry: dict | None = field(repr=False, default=None)
 
     def uninstrument(self) -> None:
         self.app.user_middleware.remove(self._middleware)
         self.app.middleware_stack = None
-        for route in self._routes:
-            self.app.router.routes.remove(route)
         self.app.router.lifespan_context = self._lifespan
         if self._native_telemetry is not None:
             self.app._telemetry.update(self._native_telemetry)
@@ -128,14 +125,17 @@ def instrument(
         _, body = health_document([], service=service, version=version, commit=settings.commit)
         return HealthJSONResponse(body)
 
-    routes = [
-        Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False),
-        Route("/health", health_endpoint, methods=["GET"], include_in_schema=False),
-        Route("/health/live", live_endpoint, methods=["GET"], include_in_schema=False),
-        Route("/health/ready", ready_endpoint, methods=["GET"], include_in_schema=False),
-    ]
-    # First, so that a service's catch-all route cannot shadow them.
-    app.router.routes[0:0] = routes
+    # Served by the middleware before routing: no service route can shadow them, and the
+    # service's own requests do not pay for matching four more routes first.
+    probes = {
+        route.path: route
+        for route in (
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/health", health_endpoint, methods=["GET"]),
+            Route("/health/live", live_endpoint, methods=["GET"]),
+            Route("/health/ready", ready_endpoint, methods=["GET"]),
+        )
+    }
 
     original_lifespan = app.router.lifespan_context
 
@@ -161,7 +161,12 @@ def instrument(
     app.router.lifespan_context = lifespan
 
     middleware = Middleware(
-        TelemetryMiddleware, service=service, metrics=metrics, tracer=tracer, access_log=access_log
+        TelemetryMiddleware,
+        service=service,
+        metrics=metrics,
+        tracer=tracer,
+        access_log=access_log,
+        probes=probes,
     )
     app.user_middleware.insert(0, middleware)
     return Instrumentation(
@@ -172,7 +177,6 @@ def instrument(
         health=health,
         tracer_provider=provider,
         _middleware=middleware,
-        _routes=routes,
         _lifespan=original_lifespan,
         _native_telemetry=native,
     )

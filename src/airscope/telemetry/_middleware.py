@@ -10,10 +10,13 @@ import random
 import re
 import time
 
+from collections.abc import Mapping
+
 import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.routing import BaseRoute
 
 from airscope.telemetry import _logging
 from airscope.telemetry._context import RequestContext, current_request
@@ -27,9 +30,6 @@ KNOWN_METHODS = frozenset(
 OTHER_METHOD = "_OTHER"
 # The one route label of every request that matched no route (404s, scans, redirects).
 UNMATCHED_ROUTE = "_unmatched"
-# Probes and scrapes are counted in metrics but get no span and log at debug only:
-# they arrive every few seconds and would drown the lines an operator reads.
-PROBE_PATHS = frozenset({"/metrics", "/health", "/health/live", "/health/ready"})
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,64}")
 _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
@@ -55,8 +55,13 @@ class TelemetryMiddleware:
         metrics: HttpServerMetrics,
         tracer: trace.Tracer | None,
         access_log: bool,
+        probes: Mapping[str, BaseRoute],
     ) -> None:
         self.app = app
+        # Probes and scrapes (/metrics, /health...) are served here, counted in metrics, but get
+        # no span and log at debug only: they arrive every few seconds and would drown the lines
+        # an operator reads.
+        self.probes = probes
         self.service = service
         self.metrics = metrics
         self.tracer = tracer
@@ -73,7 +78,7 @@ class TelemetryMiddleware:
             method = OTHER_METHOD
         path = scope["path"]
         root_path = scope.get("root_path", "")
-        probe = path in PROBE_PATHS
+        probe = self.probes.get(path)
 
         request_id = None
         carrier = None
@@ -93,7 +98,7 @@ class TelemetryMiddleware:
         span_token = None
         recording = False
         span_id = None
-        if self.tracer is not None and not probe:
+        if self.tracer is not None and probe is None:
             parent = propagate.extract(carrier) if carrier else None
             span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
             span_context = span.get_span_context()
@@ -130,7 +135,11 @@ class TelemetryMiddleware:
 
         self.metrics.active.inc()
         try:
-            await self.app(scope, receive, send_with_ids)
+            if probe is None:
+                await self.app(scope, receive, send_with_ids)
+            else:
+                scope["route"] = probe
+                await probe.handle(scope, receive, send_with_ids)
         except Exception as exc:
             if recording:
                 span.record_exception(exc)
@@ -179,7 +188,7 @@ class TelemetryMiddleware:
                     status=status,
                     duration_ms=round(duration * 1000, 3),
                 )
-                _logging.access_log().write(logging.DEBUG if probe else logging.INFO, fields)
+                _logging.access_log().write(logging.INFO if probe is None else logging.DEBUG, fields)
             current_request.reset(request_token)
             if span_token is not None:
                 otel_context.detach(span_token)
