@@ -9,7 +9,6 @@ import logging
 import random
 import re
 import time
-
 from collections.abc import Mapping
 
 import orjson
