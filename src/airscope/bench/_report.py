@@ -271,7 +271,8 @@ middleware, with the trace id added by a processor.
 {goals_table(rows)}
 
 The full-stack goals are judged on "{labels["kit-trace-100"]}", which drops its spans as the
-libraries' rows do.
+libraries' rows do. Where the kit's time goes, and why the goals it misses are missed:
+[where-the-time-goes.md](where-the-time-goes.md).
 
 ## Checks
 
