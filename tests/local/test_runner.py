@@ -103,3 +103,15 @@ def test_up_names_a_taken_port_and_its_env_var(home, monkeypatch):
         with pytest.raises(LocalError, match=rf"port {port} for postgres .* AIRSCOPE_PORT_POSTGRES="):
             runner.up()
     assert _pids(home) == {}
+
+
+def test_a_second_up_with_other_ports_names_the_running_ones_and_stops_nothing(home, monkeypatch, free_port):
+    runner.up()
+    running = _pids(home)
+    original = os.environ["AIRSCOPE_PORT_POSTGRES"]
+    monkeypatch.setenv("AIRSCOPE_PORT_POSTGRES", str(free_port()))
+    with pytest.raises(
+        LocalError, match=rf"postgres already runs on port {original} .*AIRSCOPE_PORT_POSTGRES"
+    ):
+        runner.up()
+    assert _pids(home) == running

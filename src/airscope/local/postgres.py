@@ -78,7 +78,10 @@ class PostgresServer:
 
     def start(self) -> None:
         """Creates the cluster when there is none, starts the server, and waits until it takes connections."""
-        if not self.is_running():
+        started = not self.is_running()
+        if not started:
+            self.process.check_port(self.port)
+        else:
             self._prepare_directories()
             if not (self.data_dir / "PG_VERSION").exists():
                 self._initdb()
@@ -90,11 +93,13 @@ class PostgresServer:
                 ],
                 cwd=self.data_dir,
                 user=self._user,
+                port=self.port,
             )
         try:
             self.wait_ready()
         except LocalError:
-            self.stop()  # a server that never got ready must not linger holding the port
+            if started:
+                self.stop()  # a server that never got ready must not linger holding the port
             raise
 
     def wait_ready(self) -> None:

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from airscope.local import LocalError
+from airscope.local import LocalError, ports
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Background:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         user: str | None = None,
+        port: int | None = None,
     ) -> int:
         """Starts ``argv`` in its own session (so it outlives us and stops as one group), as ``user``."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -52,17 +53,33 @@ class Background:
             )
         started = _start_time(child.pid)
         tmp = self.pid_file.with_suffix(".tmp")
-        tmp.write_text(f"{child.pid} {started}\n")
+        tmp.write_text(f"{child.pid} {started} {port or '-'}\n")
         tmp.replace(self.pid_file)
         return child.pid
 
     def pid(self) -> int | None:
         """The pid of the process when it still runs, else None."""
         try:
-            pid, started = self.pid_file.read_text().split()
+            pid, started = self.pid_file.read_text().split()[:2]
         except (OSError, ValueError):
             return None
         return int(pid) if _start_time(int(pid)) == started else None
+
+    def check_port(self, port: int) -> None:
+        """Refuses to treat a process that already runs on another port as the one asked for.
+
+        It stays up: it may serve a platform started with other settings.
+        """
+        try:
+            recorded = self.pid_file.read_text().split()[2]
+        except (OSError, IndexError):
+            return
+        if recorded not in ("-", str(port)):
+            variable = ports.env_var(self.name)
+            raise LocalError(
+                f"{self.name} already runs on port {recorded} (pid {self.pid()}), not on {port}: "
+                f"set {variable}={recorded} as when it was started, or run `airscope down` first."
+            )
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int | None:
         """Sends ``sig``, waits, then SIGKILLs whatever is left of the group; returns the pid it stopped."""

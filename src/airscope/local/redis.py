@@ -42,7 +42,10 @@ class RedisServer:
 
     def start(self) -> None:
         """Starts the server unless it runs, and waits until it answers PING."""
-        if not self.is_running():
+        started = not self.is_running()
+        if not started:
+            self.process.check_port(self.port)
+        else:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.process.start(
                 [
@@ -52,11 +55,13 @@ class RedisServer:
                     *("--save", "", "--appendonly", "no"),
                 ],
                 cwd=self.dir,
+                port=self.port,
             )
         try:
             self.wait_ready()
         except LocalError:
-            self.stop()  # a server that never got ready must not linger holding the port
+            if started:
+                self.stop()  # a server that never got ready must not linger holding the port
             raise
 
     def wait_ready(self) -> None:

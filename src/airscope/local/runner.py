@@ -149,7 +149,10 @@ def _service_process(name: str) -> Background:
 
 def _start_service(service: Service, port: int, env: dict[str, str], home: Path) -> None:
     process = _service_process(service.name)
-    if process.pid() is None:
+    started = process.pid() is None
+    if not started:
+        process.check_port(port)
+    else:
         ports.ensure_free(port, service.name, ports.env_var(service.name))
         process.start(
             [
@@ -159,6 +162,7 @@ def _start_service(service: Service, port: int, env: dict[str, str], home: Path)
             ],
             env=env,
             cwd=home,
+            port=port,
         )
     url = f"http://127.0.0.1:{port}/health/ready"
 
@@ -172,7 +176,8 @@ def _start_service(service: Service, port: int, env: dict[str, str], home: Path)
             f"{service.name} on 127.0.0.1:{port}", ready, timeout=SERVICE_READY_TIMEOUT, process=process
         )
     except LocalError:
-        process.stop()  # a service that never got ready must not linger holding its port
+        if started:
+            process.stop()  # a service that never got ready must not linger holding its port
         raise
 
 
