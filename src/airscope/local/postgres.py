@@ -26,7 +26,7 @@ import asyncpg
 
 from airscope.local import LocalError
 from airscope.local.paths import HOME_ENV
-from airscope.local.process import Background, as_user, progress, wait_until
+from airscope.local.process import Background, as_user, progress, start_gated, wait_until
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
@@ -78,29 +78,24 @@ class PostgresServer:
 
     def start(self) -> None:
         """Creates the cluster when there is none, starts the server, and waits until it takes connections."""
-        started = not self.is_running()
-        if not started:
-            self.process.check_port(self.port)
-        else:
-            self._prepare_directories()
-            if not (self.data_dir / "PG_VERSION").exists():
-                self._initdb()
-            self.process.start(
-                [
-                    str(self.bin_dir / "postgres"),
-                    *("-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.socket_dir)),
-                    *("-c", "listen_addresses=127.0.0.1"),
-                ],
-                cwd=self.data_dir,
-                user=self._user,
-                port=self.port,
-            )
-        try:
-            self.wait_ready()
-        except LocalError:
-            if started:
-                self.stop()  # a server that never got ready must not linger holding the port
-            raise
+        start_gated(
+            self.process, port=self.port, launch=self._launch, wait_ready=self.wait_ready, stop=self.stop
+        )
+
+    def _launch(self) -> None:
+        self._prepare_directories()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self.process.start(
+            [
+                str(self.bin_dir / "postgres"),
+                *("-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.socket_dir)),
+                *("-c", "listen_addresses=127.0.0.1"),
+            ],
+            cwd=self.data_dir,
+            user=self._user,
+            port=self.port,
+        )
 
     def wait_ready(self) -> None:
         wait_until(

@@ -103,6 +103,32 @@ class Background:
         return f"last lines of {self.log_file}:\n" + "\n".join("  " + line for line in tail)
 
 
+def start_gated(
+    process: Background,
+    *,
+    port: int,
+    launch: Callable[[], object],
+    wait_ready: Callable[[], None],
+    stop: Callable[[], object],
+) -> None:
+    """Launches ``process`` unless it already runs (on ``port``), then waits until it is ready.
+
+    A process launched here that never gets ready is stopped, so it cannot linger holding its
+    port; one that was already running is left alone whatever happens.
+    """
+    launched = process.pid() is None
+    if launched:
+        launch()
+    else:
+        process.check_port(port)
+    try:
+        wait_ready()
+    except LocalError:
+        if launched:
+            stop()
+        raise
+
+
 def as_user(user: str | None) -> dict:
     """Popen arguments that run the child as ``user`` with its groups (what runuser would do)."""
     if user is None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import redis
 
-from airscope.local import LocalError
-from airscope.local.process import Background, wait_until
+from airscope.local.process import Background, start_gated, wait_until
 
 
 class RedisServer:
@@ -42,27 +41,22 @@ class RedisServer:
 
     def start(self) -> None:
         """Starts the server unless it runs, and waits until it answers PING."""
-        started = not self.is_running()
-        if not started:
-            self.process.check_port(self.port)
-        else:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self.process.start(
-                [
-                    "redis-server",
-                    *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)),
-                    # A cache and a queue for local mode: nothing to keep across restarts.
-                    *("--save", "", "--appendonly", "no"),
-                ],
-                cwd=self.dir,
-                port=self.port,
-            )
-        try:
-            self.wait_ready()
-        except LocalError:
-            if started:
-                self.stop()  # a server that never got ready must not linger holding the port
-            raise
+        start_gated(
+            self.process, port=self.port, launch=self._launch, wait_ready=self.wait_ready, stop=self.stop
+        )
+
+    def _launch(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.process.start(
+            [
+                "redis-server",
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)),
+                # A cache and a queue for local mode: nothing to keep across restarts.
+                *("--save", "", "--appendonly", "no"),
+            ],
+            cwd=self.dir,
+            port=self.port,
+        )
 
     def wait_ready(self) -> None:
         wait_until(

@@ -31,7 +31,7 @@ from airscope import catalog
 from airscope.catalog import Catalog, Service
 from airscope.local import LocalError, paths, ports
 from airscope.local.postgres import PostgresServer
-from airscope.local.process import Background, wait_until
+from airscope.local.process import Background, start_gated, wait_until
 from airscope.local.redis import RedisServer
 
 API_KEY_ENV = "AIRSCOPE_API_KEY"
@@ -149,10 +149,8 @@ def _service_process(name: str) -> Background:
 
 def _start_service(service: Service, port: int, env: dict[str, str], home: Path) -> None:
     process = _service_process(service.name)
-    started = process.pid() is None
-    if not started:
-        process.check_port(port)
-    else:
+
+    def launch() -> None:
         ports.ensure_free(port, service.name, ports.env_var(service.name))
         process.start(
             [
@@ -164,6 +162,7 @@ def _start_service(service: Service, port: int, env: dict[str, str], home: Path)
             cwd=home,
             port=port,
         )
+
     url = f"http://127.0.0.1:{port}/health/ready"
 
     def ready() -> None:
@@ -171,14 +170,12 @@ def _start_service(service: Service, port: int, env: dict[str, str], home: Path)
         if response.status_code != 200:
             raise LocalError(f"GET {url} answered {response.status_code}")
 
-    try:
+    def wait_ready() -> None:
         wait_until(
             f"{service.name} on 127.0.0.1:{port}", ready, timeout=SERVICE_READY_TIMEOUT, process=process
         )
-    except LocalError:
-        if started:
-            process.stop()  # a service that never got ready must not linger holding its port
-        raise
+
+    start_gated(process, port=port, launch=launch, wait_ready=wait_ready, stop=process.stop)
 
 
 def _summary(
