@@ -30,7 +30,8 @@ def sample_app() -> FastAPI:
 def create_relay_app() -> FastAPI:
     """Served by uvicorn in a subprocess: the kit configured from the environment, as in production.
 
-    ``GET /relay`` calls ``$RELAY_TARGET/items/1`` with httpx, so two of these show propagation.
+    ``GET /relay`` calls ``$RELAY_TARGET/items/1`` with httpx, so two of these show propagation;
+    ``GET /deps`` queries PostgreSQL (``$SAMPLE_DSN``) and Redis (``$SAMPLE_REDIS_URL``).
     """
     import os
 
@@ -46,6 +47,20 @@ def create_relay_app() -> FastAPI:
         async with httpx.AsyncClient(base_url=target) as client:
             response = await client.get("/items/1")
         return {"downstream_status": response.status_code}
+
+    @app.get("/deps")
+    async def deps() -> dict:
+        import asyncpg
+        import redis.asyncio as redis
+
+        connection = await asyncpg.connect(os.environ["SAMPLE_DSN"])
+        try:
+            answer = await connection.fetchval("SELECT 41 + 1")
+        finally:
+            await connection.close()
+        async with redis.Redis.from_url(os.environ["SAMPLE_REDIS_URL"]) as client:
+            await client.set("sample", answer)
+        return {"answer": answer}
 
     instrument(app, service=os.environ["SAMPLE_SERVICE"], version="1.0.0")
     return app

@@ -250,3 +250,30 @@ def test_spans_are_flushed_when_the_service_stops(serve, tmp_path):
     server.process.wait(timeout=10)
     spans = read_spans(tmp_path / "traces" / "stopping.jsonl")
     assert [s["name"] for s in spans if s["traceId"] == trace_id] == ["GET /items/{item_id}"]
+
+
+@pytest.mark.infra
+def test_postgres_and_redis_calls_are_client_spans_under_the_server_span(
+    serve, tmp_path, postgres_server, redis_server
+):
+    server = serve(
+        "deps",
+        AIRSCOPE_TRACE_DIR=str(tmp_path / "traces"),
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        SAMPLE_DSN=postgres_server.dsn(),
+        SAMPLE_REDIS_URL=redis_server.url,
+    )
+    response = httpx.get(server.url + "/deps", timeout=10)
+    assert response.json() == {"answer": 42}
+    trace_id = response.headers["x-trace-id"]
+    spans = [s for s in wait_for_spans([tmp_path / "traces" / "deps.jsonl"], 3) if s["traceId"] == trace_id]
+    (root,) = [s for s in spans if s["kind"] == 2]
+    clients = [s for s in spans if s["kind"] == 3]
+    systems = {
+        attribute["value"]["stringValue"]
+        for span in clients
+        for attribute in span.get("attributes", ())
+        if attribute["key"] in ("db.system", "db.system.name")
+    }
+    assert {"postgresql", "redis"} <= systems
+    assert all(span["parentSpanId"] == root["spanId"] for span in clients)
