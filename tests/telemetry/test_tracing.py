@@ -242,7 +242,7 @@ def test_settings_choose_exporters_from_the_environment():
         Settings.from_env({"LOG_LEVEL": "loud"})
 
 
-def test_spans_are_flushed_when_the_service_stops(serve, tmp_path):
+def test_spans_and_access_lines_are_flushed_when_the_service_stops(serve, tmp_path):
     # The default 5 s batch delay: only the shutdown flush can have written the span in time.
     server = serve("stopping", AIRSCOPE_TRACE_DIR=str(tmp_path / "traces"))
     trace_id = httpx.get(server.url + "/items/1").headers["x-trace-id"]
@@ -250,6 +250,10 @@ def test_spans_are_flushed_when_the_service_stops(serve, tmp_path):
     server.process.wait(timeout=10)
     spans = read_spans(tmp_path / "traces" / "stopping.jsonl")
     assert [s["name"] for s in spans if s["traceId"] == trace_id] == ["GET /items/{item_id}"]
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    assert [
+        line["path"] for line in lines if line.get("trace_id") == trace_id and line["event"] == "request"
+    ] == ["/items/1"]
 
 
 @pytest.mark.infra

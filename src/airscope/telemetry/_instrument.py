@@ -155,6 +155,8 @@ def instrument(
                 yield state
         finally:
             await health.stop()
+            # Requests are over: no access line may wait for a flush that the exit would skip.
+            _logging.flush()
             if hasattr(flush_on_exit, "force_flush"):
                 await asyncio.to_thread(flush_on_exit.force_flush, 5000)
 

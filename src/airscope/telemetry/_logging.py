@@ -191,6 +191,9 @@ class AccessLog:
         }
         self._output.write(orjson.dumps(line), defer=True)
 
+    def flush(self) -> None:
+        self._output.flush()
+
 
 _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info"}
 
@@ -247,6 +250,12 @@ def reset_logging() -> None:
 
 def is_configured() -> bool:
     return _handler is not None
+
+
+def flush() -> None:
+    """Writes out access lines still held back (the app is stopping)."""
+    if _access is not None:
+        _access.flush()
 
 
 def access_log() -> AccessLog:
