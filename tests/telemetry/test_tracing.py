@@ -11,16 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from airscope.telemetry import DROPPED, Settings
-from airscope.telemetry._tracing import (
-    CountingBatchSpanProcessor,
-    OtlpJsonFileExporter,
-    SafeExporter,
-    build_resource,
-)
+from airscope.telemetry._tracing import CountingBatchSpanProcessor, SafeExporter, build_tracer_provider
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -210,25 +204,26 @@ def test_a_failed_export_counts_its_spans_as_dropped():
     assert DROPPED.value("traces") == before + 3
 
 
-def test_file_exporter_writes_otlp_json_lines_with_hex_ids(tmp_path):
-    path = tmp_path / "svc.jsonl"
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=build_resource("svc", "2.0", Settings(environment="test")))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
+def test_the_trace_dir_gets_otlp_json_lines_with_hex_ids_and_the_resource(tmp_path):
+    provider = build_tracer_provider(
+        "svc", "2.0", Settings(environment="test", trace_dir=str(tmp_path / "t"))
+    )
     tracer = provider.get_tracer("test")
     with tracer.start_as_current_span("parent"), tracer.start_as_current_span("child"):
         pass
-    # Parent and child in one batch, as the batch processor would hand them over.
-    assert OtlpJsonFileExporter(path).export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
-    (line,) = path.read_text().splitlines()
-    (resource_spans,) = json.loads(line)["resourceSpans"]
-    resource = {a["key"]: a["value"]["stringValue"] for a in resource_spans["resource"]["attributes"]}
+    provider.shutdown()
+    spans = read_spans(tmp_path / "t" / "svc.jsonl")
+    child, parent = spans
+    assert child["parentSpanId"] == parent["spanId"] and child["traceId"] == parent["traceId"]
+    assert len(parent["traceId"]) == 32 and int(parent["traceId"], 16)
+    assert len(parent["spanId"]) == 16 and int(parent["spanId"], 16)
+    (line,) = (tmp_path / "t" / "svc.jsonl").read_text().splitlines()
+    resource = {
+        a["key"]: a["value"]["stringValue"]
+        for a in json.loads(line)["resourceSpans"][0]["resource"]["attributes"]
+    }
     assert resource["service.name"] == "svc" and resource["service.version"] == "2.0"
     assert resource["deployment.environment"] == "test" and resource["service.instance.id"]
-    child, parent = resource_spans["scopeSpans"][0]["spans"]
-    assert child["parentSpanId"] == parent["spanId"]
-    assert len(parent["traceId"]) == 32 and int(parent["traceId"], 16)
-    assert child["traceId"] == parent["traceId"]
 
 
 def test_settings_choose_exporters_from_the_environment():

@@ -1,13 +1,12 @@
 """How spans leave the process: resource, sampler, exporters, and the client libraries' spans.
 
 The SDK reads the standard OTEL_* variables itself; this module only chooses exporters
-(OTLP/HTTP when an endpoint is set, OTLP JSON lines under AIRSCOPE_TRACE_DIR) and puts each
+(OTLP/HTTP when an endpoint is set, OTLP/JSON lines under AIRSCOPE_TRACE_DIR) and puts each
 behind a bounded queue that counts what it drops.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import socket
@@ -15,10 +14,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
-from google.protobuf.json_format import MessageToDict
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -112,45 +108,6 @@ def _redacted(span: ReadableSpan) -> ReadableSpan:
     )
 
 
-class OtlpJsonFileExporter(SpanExporter):
-    """Appends each batch as one OTLP/JSON ExportTraceServiceRequest line (the OTLP file format).
-
-    No library writes this format from Python; the OpenTelemetry Collector's otlpjsonfile
-    receiver and `airscope trace` read it.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        document = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
-        for resource_spans in document.get("resourceSpans", ()):
-            for scope_spans in resource_spans.get("scopeSpans", ()):
-                for span in scope_spans.get("spans", ()):
-                    _hex_ids(span)
-                    for link in span.get("links", ()):
-                        _hex_ids(link)
-        line = orjson.dumps(document) + b"\n"
-        try:
-            # One write() on an O_APPEND file: concurrent instances never interleave a line.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-        except OSError:
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-
-def _hex_ids(item: dict) -> None:
-    # protobuf's JSON mapping writes bytes as base64; OTLP/JSON wants ids as hex.
-    for key in ("traceId", "spanId", "parentSpanId"):
-        if key in item:
-            item[key] = base64.b64decode(item[key]).hex()
-
-
 def build_resource(service: str, version: str, settings: Settings) -> Resource:
     instance_id = os.environ.get("AIRSCOPE_INSTANCE_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES, which wins where it sets the same key.
@@ -181,7 +138,13 @@ def _exporters(service: str, settings: Settings) -> list[SpanExporter]:
 
         exporters.append(OTLPSpanExporter())
     if settings.trace_dir:
-        exporters.append(OtlpJsonFileExporter(Path(settings.trace_dir) / f"{service}.jsonl"))
+        # One OTLP/JSON ExportTraceServiceRequest a line: what the Collector's otlpjsonfile
+        # receiver and `airscope trace` read.
+        from opentelemetry.exporter.otlp.json.file.trace_exporter import FileSpanExporter
+
+        directory = Path(settings.trace_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        exporters.append(FileSpanExporter(directory / f"{service}.jsonl"))
     return exporters
 
 
