@@ -3,6 +3,7 @@ import string
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
@@ -154,3 +155,21 @@ async def test_uninstrument_removes_routes_middleware_and_metrics():
     assert "x-trace-id" not in response.headers
     # Nothing was left registered: the same registry takes a new instrumentation.
     instrument(sample_app(), service="sample", version="1", registry=registry, tracing=False).uninstrument()
+
+
+async def test_active_requests_counts_the_requests_in_flight(make_kit):
+    app = FastAPI()
+    seen = []
+    holder = {}
+
+    @app.get("/inside")
+    async def inside() -> dict:
+        seen.append(holder["kit"].sample("http_server_active_requests"))
+        return {}
+
+    holder["kit"] = kit = make_kit(app=app)
+    async with kit.client() as client:
+        await client.get("/inside")
+        await client.get("/inside")
+    assert seen == [1, 1]
+    assert kit.sample("http_server_active_requests") == 0

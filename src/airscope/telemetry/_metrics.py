@@ -66,11 +66,15 @@ class HttpServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        # A plain count, read at scrape time: the middleware runs on the event loop's one
+        # thread, so the gauge's lock on every inc() and dec() would buy nothing.
+        self.active_requests = 0
         self.active = Gauge(
             "http_server_active_requests",
             "HTTP server requests in flight.",
             registry=registry,
         )
+        self.active.set_function(lambda: self.active_requests)
         self.build_info = Gauge(
             "service_build_info",
             "Always 1; labels carry the running build.",

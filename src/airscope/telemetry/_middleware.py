@@ -132,7 +132,7 @@ class TelemetryMiddleware:
                 message["headers"] = [*message.get("headers", ()), *response_headers]
             await send(message)
 
-        self.metrics.active.inc()
+        self.metrics.active_requests += 1
         try:
             if probe is None:
                 await self.app(scope, receive, send_with_ids)
@@ -157,7 +157,7 @@ class TelemetryMiddleware:
             await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             duration = time.perf_counter() - start
-            self.metrics.active.dec()
+            self.metrics.active_requests -= 1
             route = route_template(scope, root_path)
             child = self.metrics.duration_child(method, route, status)
             if recording:
