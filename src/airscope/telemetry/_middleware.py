@@ -96,14 +96,12 @@ class TelemetryMiddleware:
         span = None
         span_token = None
         recording = False
-        span_id = None
         if self.tracer is not None and probe is None:
             parent = propagate.extract(carrier) if carrier else None
             span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
             span_context = span.get_span_context()
             span_token = otel_context.attach(trace.set_span_in_context(span))
             trace_id = format(span_context.trace_id, "032x")
-            span_id = format(span_context.span_id, "016x")
             # Unsampled spans record nothing; building their attributes would be wasted work.
             recording = span.is_recording()
             if recording:
@@ -176,9 +174,9 @@ class TelemetryMiddleware:
                 span.end()
             if self.access_log:
                 fields = {"service": self.service}
-                if span_id is not None:
+                if span is not None:
                     fields["trace_id"] = trace_id
-                    fields["span_id"] = span_id
+                    fields["span_id"] = format(span_context.span_id, "016x")
                 fields.update(
                     request_id=request_id,
                     method=method,
