@@ -12,6 +12,7 @@ import pytest
 
 from airscope.local.postgres import PostgresServer
 from airscope.local.redis import RedisServer
+from tests.servers import AppServer
 
 
 @pytest.fixture(scope="session")
@@ -67,4 +68,31 @@ def redis_server(reachable_tmp: Callable[[str], Path]) -> Iterator[RedisServer]:
         server.start()
         yield server
     finally:
+        server.stop()
+
+
+@pytest.fixture
+def run_app(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
+    """Starts apps as uvicorn subprocesses (see ``tests.servers.AppServer``); stopped after the test.
+
+    ``run_app("airscope.services.mcp_server", env={...}, ready_path="/health/ready")``
+    """
+    started: list[AppServer] = []
+
+    def run(
+        module: str,
+        *,
+        env: dict[str, str] | None = None,
+        ready_path: str = "/health/ready",
+        port: int | None = None,
+    ) -> AppServer:
+        server = AppServer(
+            module, port or _free_port(), env=env, log_dir=tmp_path / "logs", ready_path=ready_path
+        )
+        server.start()
+        started.append(server)
+        return server
+
+    yield run
+    for server in reversed(started):
         server.stop()

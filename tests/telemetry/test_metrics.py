@@ -47,7 +47,7 @@ async def test_unhandled_exception_is_a_500_counted_under_its_route(kit):
     async with kit.client() as client:
         response = await client.get("/fail")
     assert response.status_code == 500
-    assert response.json() == {"error": "internal server error"}
+    assert response.json() == {"error": "internal_error", "message": "internal server error"}
     assert kit.sample(f"{DURATION}_count", method="GET", route="/fail", status="500") == 1
     errors = [r for r in kit.logs.records() if r["event"] == "unhandled exception"]
     assert len(errors) == 1 and "the handler broke" in errors[0]["exception"]

@@ -52,9 +52,29 @@ class Infrastructure:
 
 
 @dataclass(frozen=True)
+class Standin:
+    """The dev stand-in for an outside SaaS: local mode serves ``module`` on ``port``."""
+
+    port: int
+    module: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class External:
+    """An outside SaaS: services read its base URL from ``url_env`` and credential from ``key_env``."""
+
+    name: str
+    url_env: str
+    key_env: str
+    standin: Standin
+
+
+@dataclass(frozen=True)
 class Catalog:
     services: dict[str, Service]
     infrastructure: dict[str, Infrastructure] = field(default_factory=dict)
+    external: dict[str, External] = field(default_factory=dict)
 
     def service(self, name: str) -> Service:
         try:
@@ -95,6 +115,7 @@ def parse(data: dict) -> Catalog:
                 f"infrastructure {name!r}: unknown kind (known: {sorted(INFRASTRUCTURE_KINDS)})"
             )
         infrastructure[name] = Infrastructure(name=name, port=_port(name, entry))
+    external = {name: _external(name, entry) for name, entry in (data.get("external") or {}).items()}
     services = {}
     for name, entry in data["services"].items():
         if not isinstance(entry, dict) or not entry.get("module"):
@@ -116,16 +137,37 @@ def parse(data: dict) -> Catalog:
         for callee in service.calls:
             if callee not in services:
                 raise CatalogError(f"service {service.name!r} calls {callee!r}, which is not a service")
+        for saas in service.external:
+            if saas not in external:
+                raise CatalogError(f"service {service.name!r} reaches {saas!r}, which is not in 'external'")
     ports: dict[int, str] = {}
-    for name, port in [(s.name, s.port) for s in services.values()] + [
-        (i.name, i.port) for i in infrastructure.values()
-    ]:
+    for name, port in (
+        [(s.name, s.port) for s in services.values()]
+        + [(i.name, i.port) for i in infrastructure.values()]
+        + [(f"{e.name} stand-in", e.standin.port) for e in external.values()]
+    ):
         if port in ports:
             raise CatalogError(f"{name!r} and {ports[port]!r} both use port {port}")
         ports[port] = name
-    catalog = Catalog(services=services, infrastructure=infrastructure)
+    catalog = Catalog(services=services, infrastructure=infrastructure, external=external)
     catalog.start_order()  # rejects cycles now rather than at start-up
     return catalog
+
+
+def _external(name: str, entry: object) -> External:
+    if not isinstance(entry, dict) or not all(entry.get(k) for k in ("url_env", "key_env", "standin")):
+        raise CatalogError(f"external {name!r}: needs 'url_env', 'key_env' and 'standin'")
+    standin = entry["standin"]
+    if not isinstance(standin, dict) or not standin.get("module"):
+        raise CatalogError(f"external {name!r}: 'standin' needs 'port' and 'module'")
+    return External(
+        name=name,
+        url_env=entry["url_env"],
+        key_env=entry["key_env"],
+        standin=Standin(
+            port=_port(f"{name} stand-in", standin), module=standin["module"], path=standin.get("path", "")
+        ),
+    )
 
 
 def _port(name: str, entry: object) -> int:

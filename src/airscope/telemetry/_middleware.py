@@ -32,7 +32,7 @@ UNMATCHED_ROUTE = "_unmatched"
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,64}")
 _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
-_INTERNAL_ERROR = orjson.dumps({"error": "internal server error"})
+_INTERNAL_ERROR = orjson.dumps({"error": "internal_error", "message": "internal server error"})
 
 
 def route_template(scope: dict, root_path: str) -> str:

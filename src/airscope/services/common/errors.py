@@ -1,0 +1,101 @@
+"""One JSON error shape for every service, each failure logged once, at a level that fits it.
+
+Body: ``{"error": "<code>", "message": "<what went wrong and what to do>"}`` (plus ``details``
+for validation errors). ``code`` is a short snake_case word from a closed set per service, so
+clients and dashboards can branch on it; ``message`` is for people.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from airscope.telemetry import get_logger
+
+log = get_logger("airscope.errors")
+
+
+def _default_level(status: int) -> int:
+    # A client's mistake is routine; a dependency that failed us is worth a warning; our own bug
+    # is an error (the kit logs unhandled exceptions, with their traceback, itself).
+    if status < 500:
+        return logging.INFO
+    return logging.WARNING if status in (502, 503, 504) else logging.ERROR
+
+
+class ServiceError(Exception):
+    """Raise it anywhere in a request: the handler answers it as JSON and logs it once."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        level: int | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.level = _default_level(status) if level is None else level
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def error_response(error: ServiceError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    log.log(exc.level, "request failed", error=exc.code, status=exc.status, reason=exc.message)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and why: the rejected input itself may be large or secret.
+    details = [
+        {"location": ".".join(str(part) for part in e.get("loc", ())), "problem": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    first = details[0] if details else {"location": "request", "problem": "invalid"}
+    error = ServiceError(
+        422,
+        "invalid_request",
+        f"{first['location']}: {first['problem']}",
+        details=details,
+    )
+    return await _service_error(request, error)
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route for {request.method} {request.url.path}"
+    error = ServiceError(exc.status_code, codes.get(exc.status_code, "http_error"), message)
+    error.headers = dict(exc.headers or {})
+    return await _service_error(request, error)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answers ServiceError, validation errors and Starlette's HTTP errors with the JSON shape."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_exception)
