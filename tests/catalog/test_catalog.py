@@ -23,6 +23,14 @@ def test_the_project_catalog_lists_the_eight_services_on_their_interface_ports()
     assert all(s.module.startswith("airscope.services.") for s in loaded.services.values())
 
 
+def test_the_outside_saas_have_stand_ins_on_their_interface_ports():
+    external = catalog.load().external
+    assert {name: e.standin.port for name, e in external.items()} == {"airtable": 7090, "llm": 7091}
+    assert external["llm"].url_env == "LLM_BASE_URL"
+    assert external["llm"].standin.path == "/v1"
+    assert all(e.standin.module.startswith("airscope.standins.") for e in external.values())
+
+
 def test_start_order_puts_every_callee_before_its_caller():
     order = [s.name for s in catalog.load().start_order()]
     assert sorted(order) == sorted(INTERFACE_PORTS)
@@ -55,6 +63,20 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
         ({"services": {"a": {"port": 1, "module": "m", "requires": ["redis"]}}}, "requires 'redis'"),
         ({"services": {"a": {"port": 1, "module": "m"}, "b": {"port": 1, "module": "n"}}}, "both use port 1"),
         ({"services": {}, "infrastructure": {"mysql": {"port": 3306}}}, "unknown kind"),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "external": ["crm"]}}},
+            "reaches 'crm', which is not in 'external'",
+        ),
+        ({"services": {}, "external": {"crm": {"url_env": "CRM_URL"}}}, "needs 'url_env', 'key_env'"),
+        (
+            {
+                "services": {"a": {"port": 7090, "module": "m"}},
+                "external": {
+                    "crm": {"url_env": "U", "key_env": "K", "standin": {"port": 7090, "module": "s"}}
+                },
+            },
+            "both use port 7090",
+        ),
         (
             {
                 "services": {

@@ -1,7 +1,7 @@
 """A stand-in catalog service for the runner's tests (not collected: no ``test_`` prefix).
 
 Ready only when the DATABASE_URL and REDIS_URL the runner gave it work; ``GET /env`` shows
-the variables the runner set.
+the variables the runner set. Also plays an outside SaaS' stand-in (``GET /_admin/health``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,16 @@ def create_app():
             async with redis.asyncio.from_url(os.environ["REDIS_URL"]) as client:
                 await client.ping()
             status, body = 200, {"status": "pass"}
+        elif scope["path"] == "/_admin/health":
+            status, body = 200, {"status": "pass"}
         elif scope["path"] == "/env":
             status, body = (
                 200,
-                {k: v for k, v in os.environ.items() if k.startswith("AIRSCOPE_") or k.endswith("_URL")},
+                {
+                    k: v
+                    for k, v in os.environ.items()
+                    if k.startswith("AIRSCOPE_") or k.endswith(("_URL", "_KEY"))
+                },
             )
         else:
             status, body = 404, {}

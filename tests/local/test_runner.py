@@ -21,10 +21,16 @@ services:
     port: 7000
     module: tests.local.fake_service_app
     requires: [postgres, redis]
+    external: [saas]
   not-yet:
     port: 7001
     module: airscope.services.not_yet
     calls: [fake-api]
+external:
+  saas:
+    url_env: FAKE_SAAS_URL
+    key_env: FAKE_SAAS_KEY
+    standin: {port: 7090, module: tests.local.fake_service_app, path: /v9}
 infrastructure:
   postgres: {port: 5432}
   redis: {port: 6379}
@@ -39,10 +45,11 @@ def home(monkeypatch, reachable_tmp, free_port) -> Path:
     catalog.write_text(CATALOG)
     monkeypatch.setenv("AIRSCOPE_HOME", str(home))
     monkeypatch.setenv("AIRSCOPE_CATALOG", str(catalog))
-    monkeypatch.delenv("AIRSCOPE_API_KEY", raising=False)
+    for variable in ("AIRSCOPE_API_KEY", "AIRSCOPE_JWT_SECRET", "AIRSCOPE_TRACE_DIR", "FAKE_SAAS_URL"):
+        monkeypatch.delenv(variable, raising=False)
     # The uvicorn child imports the stand-in from the checkout, as this process does.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[2]))
-    for name in ("POSTGRES", "REDIS", "FAKE_API", "NOT_YET"):
+    for name in ("POSTGRES", "REDIS", "FAKE_API", "NOT_YET", "STANDIN_SAAS"):
         monkeypatch.setenv(f"AIRSCOPE_PORT_{name}", str(free_port()))
     yield home
     runner.down()
@@ -60,7 +67,7 @@ def test_up_is_idempotent_and_down_stops_everything(home, capsys):
     runner.up()
     out = capsys.readouterr().out
     pids = _pids(home)
-    assert set(pids) == {"postgres", "redis", "fake-api"}
+    assert set(pids) == {"postgres", "redis", "standin-saas", "fake-api"}
     assert all(pids.values())
 
     key_file = home / "api-key"
@@ -78,13 +85,19 @@ def test_up_is_idempotent_and_down_stops_everything(home, capsys):
     assert env["DATABASE_URL"].endswith(f"@127.0.0.1:{env['AIRSCOPE_PORT_POSTGRES']}/fake_api")
     assert env["REDIS_URL"] == f"redis://127.0.0.1:{env['AIRSCOPE_PORT_REDIS']}/0"
     assert env["AIRSCOPE_URL_NOT_YET"] == f"http://127.0.0.1:{env['AIRSCOPE_PORT_NOT_YET']}"
+    assert env["FAKE_SAAS_URL"] == f"http://127.0.0.1:{os.environ['AIRSCOPE_PORT_STANDIN_SAAS']}/v9"
+    assert env["FAKE_SAAS_KEY"] == "local-standin"
+    assert env["AIRSCOPE_TRACE_DIR"] == str(home / "traces")
+    jwt_file = home / "secrets" / "jwt"
+    assert env["AIRSCOPE_JWT_SECRET"] == jwt_file.read_text().strip()
+    assert stat.S_IMODE(jwt_file.stat().st_mode) == 0o600
 
     runner.up()
     assert _pids(home) == pids
     assert f"API key: {api_key}" in capsys.readouterr().out
 
     runner.down()
-    assert "stopped: fake-api, redis, postgres" in capsys.readouterr().out
+    assert "stopped: fake-api, standin-saas, redis, postgres" in capsys.readouterr().out
     for pid in pids.values():
         assert group_members(pid) == []
     assert list((home / "run").glob("*.pid")) == []
@@ -92,6 +105,16 @@ def test_up_is_idempotent_and_down_stops_everything(home, capsys):
 
     runner.down()
     assert "nothing was running" in capsys.readouterr().out
+
+
+def test_a_saas_url_set_by_the_operator_is_used_instead_of_its_stand_in(home, monkeypatch):
+    monkeypatch.setenv("FAKE_SAAS_URL", "https://saas.example/v9")
+    monkeypatch.setenv("FAKE_SAAS_KEY", "real-key")
+    runner.up()
+    assert "standin-saas" not in _pids(home)
+    env = httpx.get(f"http://127.0.0.1:{os.environ['AIRSCOPE_PORT_FAKE_API']}/env").json()
+    assert env["FAKE_SAAS_URL"] == "https://saas.example/v9"
+    assert env["FAKE_SAAS_KEY"] == "real-key"
 
 
 def test_up_names_a_taken_port_and_its_env_var(home, monkeypatch):

@@ -30,3 +30,8 @@ def run_dir() -> Path:
 def data_dir() -> Path:
     """What survives ``airscope down``: the PostgreSQL cluster and Redis' working directory."""
     return home() / "data"
+
+
+def trace_dir() -> Path:
+    """Spans the services export as OTLP JSON lines, one file per service."""
+    return home() / "traces"

@@ -1,25 +1,33 @@
 """``airscope up`` and ``airscope down``: the platform as background processes on 127.0.0.1.
 
-``up`` starts PostgreSQL, Redis, then every catalog service whose package is in the tree
-(``uvicorn --factory <module>:create_app``), each gated on its health; what already runs and is
-healthy is left alone. ``down`` stops them in reverse. State lives under ``paths.home()``:
-``log/<name>.log``, ``run/<name>.pid``, ``data/`` (kept by ``down``), ``api-key`` and
-``secrets/`` (mode 0600).
+``up`` starts PostgreSQL, Redis, the dev stand-ins of the outside SaaS the services reach, then
+every catalog service whose package is in the tree (``uvicorn --factory <module>:create_app``),
+each gated on its health; what already runs and is healthy is left alone. ``down`` stops them in
+reverse. State lives under ``paths.home()``: ``log/<name>.log``, ``run/<name>.pid``, ``data/``
+(kept by ``down``), ``traces/<service>.jsonl``, ``api-key`` and ``secrets/`` (mode 0600).
 
-Read: AIRSCOPE_HOME, AIRSCOPE_CATALOG, AIRSCOPE_API_KEY, AIRSCOPE_PORT_<NAME> (each service and
-each infrastructure kind, e.g. AIRSCOPE_PORT_POSTGRES, AIRSCOPE_PORT_API_GATEWAY), LOG_LEVEL.
+Read: AIRSCOPE_HOME, AIRSCOPE_CATALOG, AIRSCOPE_API_KEY, AIRSCOPE_PORT_<NAME> (each service, each
+infrastructure kind and each stand-in, e.g. AIRSCOPE_PORT_POSTGRES, AIRSCOPE_PORT_API_GATEWAY,
+AIRSCOPE_PORT_STANDIN_LLM), LOG_LEVEL, and each outside SaaS' variables (AIRTABLE_API_URL,
+LLM_BASE_URL...): when its URL variable is set, the services use that real API and its stand-in
+is not started.
 
 Set for every service, beside the runner's own environment:
-- AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), LOG_LEVEL (default info);
+- AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), AIRSCOPE_JWT_SECRET (signs
+  and verifies login tokens; kept in ``secrets/jwt``), LOG_LEVEL (default info),
+  AIRSCOPE_TRACE_DIR (``traces/``: spans as OTLP JSON lines);
 - AIRSCOPE_PORT_<NAME> of every service and infrastructure kind, and
   AIRSCOPE_URL_<NAME>=http://127.0.0.1:<port> of every service (its own included);
 - DATABASE_URL when it requires postgres: its own role and database, both named after it
   (``llm-orchestrator`` -> ``llm_orchestrator``), password kept in ``secrets/postgres-<name>``;
-- REDIS_URL (``redis://127.0.0.1:<port>/0``) when it requires redis.
+- REDIS_URL (``redis://127.0.0.1:<port>/0``) when it requires redis;
+- for each outside SaaS it reaches, the URL and key variables the catalog names, pointing at the
+  stand-in (key ``local-standin``) unless they were set.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import sys
@@ -28,13 +36,15 @@ from pathlib import Path
 import httpx
 
 from airscope import catalog
-from airscope.catalog import Catalog, Service
+from airscope.catalog import Catalog, External, Service
 from airscope.local import LocalError, paths, ports
 from airscope.local.postgres import PostgresServer
 from airscope.local.process import Background, start_gated, wait_until
 from airscope.local.redis import RedisServer
 
 API_KEY_ENV = "AIRSCOPE_API_KEY"
+JWT_SECRET_ENV = "AIRSCOPE_JWT_SECRET"
+STANDIN_KEY = "local-standin"
 SERVICE_READY_TIMEOUT = 60.0
 
 
@@ -51,11 +61,18 @@ def up() -> None:
     service_ports = {s.name: ports.port_for(s.name, s.port) for s in cat.services.values()}
     shared_env = _shared_env(home, api_key, service_ports, infrastructure)
     present = [s for s in cat.start_order() if s.exists()]
+    standins = _standins(cat, present)
+    for saas, port in standins.items():
+        _start_app(_standin_name(saas.name), saas.standin.module, port, shared_env, home, "/_admin/health")
     for service in present:
-        env = shared_env | _dependency_env(service, home, infrastructure)
-        _start_service(service, service_ports[service.name], env, home)
+        env = (
+            shared_env
+            | _dependency_env(service, home, infrastructure)
+            | _external_env(service, cat, standins)
+        )
+        _start_app(service.name, service.module, service_ports[service.name], env, home, "/health/ready")
 
-    _summary(cat, present, service_ports, infrastructure, api_key)
+    _summary(cat, present, service_ports, infrastructure, standins, api_key)
 
 
 def down() -> None:
@@ -66,6 +83,7 @@ def down() -> None:
     order += sorted(
         p.stem for p in run.glob("*.pid") if p.stem not in order and p.stem not in cat.infrastructure
     )
+    order += [_standin_name(name) for name in cat.external if _standin_name(name) not in order]
     stopped = [name for name in order if _service_process(name).stop() is not None]
     for name, server in reversed(_infrastructure(cat).items()):
         if server.stop() is not None:
@@ -87,6 +105,38 @@ def _infrastructure(cat: Catalog) -> dict[str, PostgresServer | RedisServer]:
         for name in kinds
         if name in cat.infrastructure
     }
+
+
+def _standin_name(saas: str) -> str:
+    return f"standin-{saas}"
+
+
+def _standins(cat: Catalog, present: list[Service]) -> dict[External, int]:
+    """The stand-ins to run, with their ports: those of the outside SaaS that a present service
+    reaches and whose URL variable the operator did not point at the real API."""
+    wanted = {name for service in present for name in service.external}
+    return {
+        saas: ports.port_for(_standin_name(saas.name), saas.standin.port)
+        for name, saas in cat.external.items()
+        if name in wanted and not os.environ.get(saas.url_env) and _module_exists(saas.standin.module)
+    }
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _external_env(service: Service, cat: Catalog, standins: dict[External, int]) -> dict[str, str]:
+    env = {}
+    for name in service.external:
+        saas = cat.external[name]
+        if saas in standins:
+            env[saas.url_env] = f"http://127.0.0.1:{standins[saas]}{saas.standin.path}"
+            env[saas.key_env] = os.environ.get(saas.key_env) or STANDIN_KEY
+    return env
 
 
 def _api_key(home: Path) -> str:
@@ -117,7 +167,9 @@ def _shared_env(
         {
             paths.HOME_ENV: str(home),
             API_KEY_ENV: api_key,
+            JWT_SECRET_ENV: os.environ.get(JWT_SECRET_ENV) or _kept_secret(home / "secrets" / "jwt"),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info"),
+            "AIRSCOPE_TRACE_DIR": os.environ.get("AIRSCOPE_TRACE_DIR") or str(paths.trace_dir()),
         }
     )
     for name, server in infrastructure.items():
@@ -147,15 +199,16 @@ def _service_process(name: str) -> Background:
     return Background(name, paths.run_dir() / f"{name}.pid", paths.log_dir() / f"{name}.log")
 
 
-def _start_service(service: Service, port: int, env: dict[str, str], home: Path) -> None:
-    process = _service_process(service.name)
+def _start_app(name: str, module: str, port: int, env: dict[str, str], home: Path, ready_path: str) -> None:
+    """Runs ``module:create_app`` under uvicorn, gated on ``ready_path`` answering 200."""
+    process = _service_process(name)
 
     def launch() -> None:
-        ports.ensure_free(port, service.name, ports.env_var(service.name))
+        ports.ensure_free(port, name, ports.env_var(name))
         process.start(
             [
                 sys.executable,
-                *("-m", "uvicorn", "--factory", f"{service.module}:create_app"),
+                *("-m", "uvicorn", "--factory", f"{module}:create_app"),
                 *("--host", "127.0.0.1", "--port", str(port)),
             ],
             env=env,
@@ -163,7 +216,7 @@ def _start_service(service: Service, port: int, env: dict[str, str], home: Path)
             port=port,
         )
 
-    url = f"http://127.0.0.1:{port}/health/ready"
+    url = f"http://127.0.0.1:{port}{ready_path}"
 
     def ready() -> None:
         response = httpx.get(url, timeout=2)
@@ -171,9 +224,7 @@ def _start_service(service: Service, port: int, env: dict[str, str], home: Path)
             raise LocalError(f"GET {url} answered {response.status_code}")
 
     def wait_ready() -> None:
-        wait_until(
-            f"{service.name} on 127.0.0.1:{port}", ready, timeout=SERVICE_READY_TIMEOUT, process=process
-        )
+        wait_until(f"{name} on 127.0.0.1:{port}", ready, timeout=SERVICE_READY_TIMEOUT, process=process)
 
     start_gated(process, port=port, launch=launch, wait_ready=wait_ready, stop=process.stop)
 
@@ -183,17 +234,19 @@ def _summary(
     present: list[Service],
     service_ports: dict[str, int],
     infrastructure: dict[str, PostgresServer | RedisServer],
+    standins: dict[External, int],
     api_key: str,
 ) -> None:
     rows = [
         (name, server.dsn() if isinstance(server, PostgresServer) else server.url)
         for name, server in infrastructure.items()
     ]
+    rows += [(_standin_name(saas.name), f"http://127.0.0.1:{port}") for saas, port in standins.items()]
     rows += [(s.name, f"http://127.0.0.1:{service_ports[s.name]}") for s in present]
     for name, url in rows:
         print(f"{name:<20} {url}")
     missing = [s.name for s in cat.start_order() if not s.exists()]
     if missing:
         print(f"not in the tree yet: {', '.join(missing)}")
-    print(f"data: {paths.data_dir()}  logs: {paths.log_dir()}")
+    print(f"data: {paths.data_dir()}  logs: {paths.log_dir()}  traces: {paths.trace_dir()}")
     print(f"API key: {api_key}")
