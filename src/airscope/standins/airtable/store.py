@@ -1,0 +1,261 @@
+"""The stand-in's data in SQLite: bases, tables and fields (fixed after seeding) and records.
+
+One connection shared by every request, guarded by a lock: the app's route handlers run in
+threads, and SQLite serialises writers anyway. Record fields are kept as JSON keyed by field name,
+in the table's field order, with blank values left out (as Airtable answers them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import string
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airscope.standins.airtable import seed
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+_ID_LENGTH = 14
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bases (id TEXT PRIMARY KEY, name TEXT NOT NULL, permission_level TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tables (
+    id TEXT PRIMARY KEY, base_id TEXT NOT NULL REFERENCES bases(id), name TEXT NOT NULL, position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fields (
+    id TEXT PRIMARY KEY, table_id TEXT NOT NULL REFERENCES tables(id), name TEXT NOT NULL, type TEXT NOT NULL,
+    options TEXT, position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, table_id TEXT NOT NULL REFERENCES tables(id),
+    created_time TEXT NOT NULL, fields TEXT NOT NULL
+);
+"""
+
+
+def new_id(prefix: str) -> str:
+    """An Airtable-style ID: the prefix (rec, tbl, fld) and 14 random letters and digits."""
+    return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(_ID_LENGTH))
+
+
+def stable_id(prefix: str, key: str) -> str:
+    """An Airtable-style ID derived from ``key``, so the seed gives the same IDs on every start."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return prefix + "".join(_ALPHANUMERIC[byte % len(_ALPHANUMERIC)] for byte in digest[:_ID_LENGTH])
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    name: str
+    type: str
+    options: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type}
+        if self.options is not None:
+            data["options"] = self.options
+        return data
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    base_id: str
+    name: str
+    fields: tuple[Field, ...]
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "primaryFieldId": self.fields[0].id,
+            "fields": [f.to_json() for f in self.fields],
+        }
+
+
+@dataclass(frozen=True)
+class Base:
+    id: str
+    name: str
+    permission_level: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "permissionLevel": self.permission_level}
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    created_time: str
+    fields: dict[str, Any]
+
+    def to_json(self, only: Iterable[str] | None = None) -> dict[str, Any]:
+        fields = self.fields if only is None else {k: v for k, v in self.fields.items() if k in set(only)}
+        return {"id": self.id, "createdTime": self.created_time, "fields": fields}
+
+
+def _ordered(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f.name: values[f.name] for f in table.fields if values.get(f.name) not in (None, "", [])}
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.executescript(_SCHEMA)
+            if self._db.execute("SELECT COUNT(*) FROM bases").fetchone()[0] == 0:
+                self._seed()
+        self._bases, self._tables = self._load_schema()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _seed(self) -> None:
+        base_id = seed.BASE_ID
+        self._db.execute("INSERT INTO bases VALUES (?, ?, 'create')", (base_id, seed.BASE_NAME))
+        created = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+        for t_pos, spec in enumerate(seed.TABLES):
+            table_id = stable_id("tbl", f"{base_id}/{spec.name}")
+            self._db.execute("INSERT INTO tables VALUES (?, ?, ?, ?)", (table_id, base_id, spec.name, t_pos))
+            fields = []
+            for f_pos, field in enumerate(spec.fields):
+                field_id = stable_id("fld", f"{table_id}/{field.name}")
+                options = None if field.options is None else json.dumps(field.options)
+                self._db.execute(
+                    "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)",
+                    (field_id, table_id, field.name, field.type, options, f_pos),
+                )
+                fields.append(Field(field_id, field.name, field.type, field.options))
+            table = Table(table_id, base_id, spec.name, tuple(fields))
+            for r_pos, row in enumerate(spec.rows):
+                self._db.execute(
+                    "INSERT INTO records (id, table_id, created_time, fields) VALUES (?, ?, ?, ?)",
+                    (
+                        stable_id("rec", f"{table_id}/{r_pos}"),
+                        table_id,
+                        _timestamp(created + timedelta(hours=r_pos, minutes=t_pos)),
+                        json.dumps(_ordered(table, row)),
+                    ),
+                )
+
+    def _load_schema(self) -> tuple[list[Base], dict[str, list[Table]]]:
+        with self._lock:
+            bases = [Base(*row) for row in self._db.execute("SELECT id, name, permission_level FROM bases")]
+            field_rows = self._db.execute(
+                "SELECT table_id, id, name, type, options FROM fields ORDER BY position"
+            ).fetchall()
+            table_rows = self._db.execute("SELECT id, base_id, name FROM tables ORDER BY position").fetchall()
+        tables: dict[str, list[Table]] = {base.id: [] for base in bases}
+        for table_id, base_id, name in table_rows:
+            fields = tuple(
+                Field(fid, fname, ftype, None if options is None else json.loads(options))
+                for tid, fid, fname, ftype, options in field_rows
+                if tid == table_id
+            )
+            tables[base_id].append(Table(table_id, base_id, name, fields))
+        return bases, tables
+
+    # Schema: fixed after seeding, so it is answered from memory.
+
+    def bases(self) -> list[Base]:
+        return list(self._bases)
+
+    def has_base(self, base_id: str) -> bool:
+        return base_id in self._tables
+
+    def tables(self, base_id: str) -> list[Table]:
+        return list(self._tables.get(base_id, []))
+
+    def table(self, base_id: str, id_or_name: str) -> Table | None:
+        tables = self._tables.get(base_id, [])
+        return next((t for t in tables if t.id == id_or_name), None) or next(
+            (t for t in tables if t.name == id_or_name), None
+        )
+
+    # Records.
+
+    def records(self, table: Table) -> list[Record]:
+        """Every record of the table, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created_time, fields FROM records WHERE table_id = ? ORDER BY seq", (table.id,)
+            ).fetchall()
+        return [Record(rid, created, json.loads(fields)) for rid, created, fields in rows]
+
+    def record(self, table: Table, record_id: str) -> Record | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, created_time, fields FROM records WHERE table_id = ? AND id = ?",
+                (table.id, record_id),
+            ).fetchone()
+        return None if row is None else Record(row[0], row[1], json.loads(row[2]))
+
+    def missing(self, table: Table, record_ids: Iterable[str]) -> list[str]:
+        """The IDs among ``record_ids`` that are not records of the table."""
+        ids = list(record_ids)
+        with self._lock:
+            found = {
+                row[0]
+                for row in self._db.execute(
+                    f"SELECT id FROM records WHERE table_id = ? AND id IN ({','.join('?' * len(ids))})",
+                    (table.id, *ids),
+                )
+            }
+        return [rid for rid in ids if rid not in found]
+
+    def create(self, table: Table, field_sets: list[dict[str, Any]]) -> list[Record]:
+        now = _timestamp(datetime.now(UTC))
+        records = [Record(new_id("rec"), now, _ordered(table, fields)) for fields in field_sets]
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT INTO records (id, table_id, created_time, fields) VALUES (?, ?, ?, ?)",
+                [(r.id, table.id, r.created_time, json.dumps(r.fields)) for r in records],
+            )
+        return records
+
+    def update(
+        self, table: Table, changes: list[tuple[str, dict[str, Any]]], *, replace: bool
+    ) -> list[Record]:
+        """Merges (or, with ``replace``, sets) each record's fields, all in one transaction.
+
+        The caller has checked that every ID exists (``missing``); a record deleted in between is skipped.
+        """
+        updated = []
+        with self._lock, self._db:
+            for record_id, fields in changes:
+                row = self._db.execute(
+                    "SELECT created_time, fields FROM records WHERE table_id = ? AND id = ?",
+                    (table.id, record_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                merged = fields if replace else {**json.loads(row[1]), **fields}
+                record = Record(record_id, row[0], _ordered(table, merged))
+                self._db.execute(
+                    "UPDATE records SET fields = ? WHERE id = ?", (json.dumps(record.fields), record_id)
+                )
+                updated.append(record)
+        return updated
+
+    def delete(self, table: Table, record_ids: list[str]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "DELETE FROM records WHERE table_id = ? AND id = ?", [(table.id, rid) for rid in record_ids]
+            )

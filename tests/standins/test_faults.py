@@ -1,0 +1,103 @@
+"""The runtime fault switch, through both stand-ins' admin APIs."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from airscope.standins import airtable, llm
+from airscope.standins.faults import FaultSwitch, FaultUpdate
+
+AUTH = {"Authorization": "Bearer test-token"}
+ORDERS = "/v0/appAirscopeDemo01/Orders?pageSize=1"
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> TestClient:
+    monkeypatch.setenv("STANDIN_AIRTABLE_DB", str(tmp_path / "airtable.sqlite"))
+    monkeypatch.setenv("STANDIN_AIRTABLE_RATE_LIMIT", "0")
+    monkeypatch.delenv("STANDIN_LATENCY_MS", raising=False)
+    return TestClient(airtable.create_app(), headers=AUTH)
+
+
+def elapsed(client: TestClient, path: str) -> float:
+    start = time.perf_counter()
+    assert client.get(path).status_code == 200
+    return time.perf_counter() - start
+
+
+def test_starts_without_faults(client: TestClient) -> None:
+    assert client.get("/_admin/health").json() == {"status": "pass"}
+    assert client.get("/_admin/faults").json() == {"error_rate": 0.0, "extra_latency_ms": 0.0, "down": False}
+
+
+def test_down_answers_503_and_leaves_the_admin_api_alone(client: TestClient) -> None:
+    assert client.put("/_admin/faults", json={"down": True}).json()["down"] is True
+    response = client.get(ORDERS)
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "SERVICE_UNAVAILABLE"
+    assert client.get("/_admin/health").status_code == 200
+
+
+def test_error_rate_one_answers_500_every_time(client: TestClient) -> None:
+    client.put("/_admin/faults", json={"error_rate": 1.0})
+    responses = [client.get(ORDERS) for _ in range(5)]
+    assert [r.status_code for r in responses] == [500] * 5
+    assert responses[0].json()["error"]["type"] == "SERVER_ERROR"
+
+
+def test_extra_latency_is_added_to_api_requests(client: TestClient) -> None:
+    assert elapsed(client, ORDERS) < 0.2
+    client.put("/_admin/faults", json={"extra_latency_ms": 300})
+    assert elapsed(client, ORDERS) >= 0.3
+    assert elapsed(client, "/_admin/faults") < 0.2
+
+
+def test_put_changes_only_what_it_names_and_delete_resets(client: TestClient) -> None:
+    client.put("/_admin/faults", json={"down": True, "extra_latency_ms": 50})
+    state = client.put("/_admin/faults", json={"error_rate": 0.5}).json()
+    assert state == {"error_rate": 0.5, "extra_latency_ms": 50.0, "down": True}
+    assert client.delete("/_admin/faults").json() == {
+        "error_rate": 0.0,
+        "extra_latency_ms": 0.0,
+        "down": False,
+    }
+    assert client.get(ORDERS).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body", [{"error_rate": 1.5}, {"extra_latency_ms": -1}, {"down": "sometimes"}, {"latency": 5}]
+)
+def test_bad_fault_settings_are_refused(client: TestClient, body: dict) -> None:
+    assert client.put("/_admin/faults", json=body).status_code == 422
+    assert client.get("/_admin/faults").json()["error_rate"] == 0.0
+
+
+def test_base_latency_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STANDIN_LATENCY_MS", "250")
+    client = TestClient(llm.create_app(), headers=AUTH)
+    assert elapsed(client, "/v1/models") >= 0.25
+    assert elapsed(client, "/_admin/health") < 0.2
+
+
+def test_the_llm_stand_in_fails_in_openai_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STANDIN_LATENCY_MS", raising=False)
+    client = TestClient(llm.create_app(), headers=AUTH)
+    client.put("/_admin/faults", json={"down": True})
+    down = client.get("/v1/models")
+    assert down.status_code == 503
+    assert set(down.json()["error"]) == {"message", "type", "param", "code"}
+    client.put("/_admin/faults", json={"down": False, "error_rate": 1})
+    assert client.get("/v1/models").status_code == 500
+
+
+@pytest.mark.anyio
+async def test_error_rate_fails_about_that_fraction() -> None:
+    switch = FaultSwitch(rng=random.Random(7))
+    switch.update(FaultUpdate(error_rate=0.25))
+    failures = [await switch.failure() for _ in range(400)]
+    assert 60 <= sum(f is not None for f in failures) <= 140
