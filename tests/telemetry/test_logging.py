@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from airscope.telemetry import DROPPED, configure_logging, get_logger, reset_logging
+from airscope.telemetry import DROPPED, configure_logging, get_logger, redact, redact_text, reset_logging
 from airscope.telemetry.testing import capture_log_lines
 
 pytestmark = pytest.mark.anyio
@@ -206,3 +206,19 @@ async def test_a_failing_flush_counts_every_line_it_held():
     assert DROPPED.value("logs") == before
     await asyncio.sleep(0)
     assert DROPPED.value("logs") == before + 2
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("access_token", True),
+        ("refresh-token", True),
+        ("X-API-Key", True),
+        ("gen_ai.usage.input_tokens", False),
+        ("max_tokens", False),
+        ("llm_tokens_total", False),
+    ],
+)
+def test_a_token_is_secret_but_a_token_count_is_not(key, secret):
+    assert (redact("v", key) == "[REDACTED]") is secret
+    assert ("v" not in redact_text(f"{key}=v")) is secret

@@ -7,6 +7,7 @@ Everything a service needs is importable from here; the modules starting with ``
 How telemetry leaves the process is configured from the environment (see ``_settings``).
 """
 
+from airscope.telemetry._context import current_request_id
 from airscope.telemetry._health import Check, CheckResult, HealthMonitor
 from airscope.telemetry._instrument import Instrumentation, instrument
 from airscope.telemetry._logging import configure_logging, get_logger, reset_logging
@@ -26,6 +27,7 @@ __all__ = [
     "Settings",
     "configure_logging",
     "configure_tracing",
+    "current_request_id",
     "get_logger",
     "http_check",
     "instrument",

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 
 REDACTED = "[REDACTED]"
 
-# A key whose value is a secret, whatever the value looks like.
+# A key whose value is a secret, whatever the value looks like. ``token`` but not ``tokens``: a
+# plural is a count (``gen_ai.usage.input_tokens``, ``max_tokens``), which operators need to see.
 SECRET_KEY = re.compile(
-    r"authori[sz]ation|cookie|passw(or)?d|passwd|secret|token|api[-_]?key|x-api-key|credential|private[-_]?key",
+    r"authori[sz]ation|cookie|passw(or)?d|passwd|secret|token(?!s(?![a-z]))|api[-_]?key|x-api-key|credential"
+    r"|private[-_]?key",
     re.IGNORECASE,
 )
 
@@ -17,7 +19,7 @@ SECRET_KEY = re.compile(
 # parameters), and the password part of a URL's user info.
 _SECRET_IN_TEXT = re.compile(
     r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]+=*"
-    r"|(?P<key>\b[\w-]*(?:passw(?:or)?d|passwd|secret|token|api[-_]?key|apikey|authorization)[\w-]*\s*[=:]\s*)"
+    r"|(?P<key>\b[\w-]*(?:passw(?:or)?d|passwd|secret|token(?!s(?![a-z]))|api[-_]?key|apikey|authorization)[\w-]*\s*[=:]\s*)"
     r"(?P<quote>[\"']?)(?:(?:bearer|basic)\s+)?[^\s&\"',;]+"
     r"|(?P<userinfo>://[^/\s:@]+:)[^@/\s]+(?=@)",
     re.IGNORECASE,
