@@ -1,0 +1,305 @@
+"""The Airtable REST client: one pooled httpx client, the per-base limiter, pagination and retries.
+
+Retries: a 429 is retried for every method (Airtable refused it, so nothing happened), after the
+``Retry-After`` it sends; 5xx answers, timeouts and unreachable hosts only for reads, since a
+write may have taken effect. Attempts and the total time spent backing off are both bounded, so a
+caller gets an answer (or a clear error) within a known time. Failures become ``ServiceError``s
+with the codes of the gateway's contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from airscope.services.airtable_gateway.config import Config
+from airscope.services.airtable_gateway.metrics import (
+    RATE_LIMIT_WAIT,
+    RATE_LIMITED_RESPONSES,
+    REQUEST_DURATION,
+    RETRIES,
+)
+from airscope.services.airtable_gateway.ratelimit import RateLimiter
+from airscope.services.common import ServiceError
+from airscope.telemetry import get_logger
+
+log = get_logger(__name__)
+
+PAGE_SIZE = 100  # Airtable's largest page
+MAX_PAGES = 100  # a runaway offset chain must end somewhere
+BACKOFF_BASE_SECONDS = 0.1
+META_LIMITER_KEY = "meta"  # the bases list is not a base's request; it gets a bucket of its own
+
+
+class AirtableClient:
+    def __init__(
+        self,
+        config: Config,
+        limiter: RateLimiter,
+        *,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
+    ) -> None:
+        self._limiter = limiter
+        self._max_attempts = config.max_attempts
+        self._max_retry_wait = config.max_retry_wait_seconds
+        self._backoff_base = backoff_base
+        self._api_url = config.api_url
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_keepalive_connections,
+            )
+        )
+        # httpx has no public view of its pool; the pool it wraps (httpcore's) has one. Reading it
+        # here, not at scrape time, makes a future httpx that moves it fail at start-up, loudly.
+        self._pool = transport._pool
+        self._http = httpx.AsyncClient(
+            base_url=config.api_url,
+            transport=transport,
+            timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
+            headers={"Authorization": f"Bearer {config.api_key}"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def pool_connections(self) -> dict[str, int]:
+        connections = list(self._pool.connections)
+        idle = sum(1 for connection in connections if connection.is_idle())
+        return {"in_use": len(connections) - idle, "idle": idle}
+
+    async def probe(self) -> None:
+        """The health check: Airtable answers our credential (no limiter wait, no retries, no metrics)."""
+        response = await self._http.get("/v0/meta/bases")
+        if response.status_code != 200:
+            raise RuntimeError(f"GET /v0/meta/bases answered {response.status_code}")
+
+    # -- the operations -------------------------------------------------------------------------
+
+    async def list_bases(self) -> list[dict]:
+        return await self._paginate("list_bases", "/v0/meta/bases", "bases", META_LIMITER_KEY, [])
+
+    async def list_tables(self, base_id: str) -> list[dict]:
+        body = await self._request("list_tables", "GET", f"/v0/meta/bases/{_seg(base_id)}/tables", base_id)
+        return body.get("tables", [])
+
+    async def list_records(
+        self,
+        base_id: str,
+        table: str,
+        *,
+        max_records: int,
+        formula: str | None = None,
+        fields: list[str] | None = None,
+        sort_field: str | None = None,
+        sort_direction: str = "asc",
+    ) -> list[dict]:
+        params: list[tuple[str, str | int]] = [
+            ("pageSize", min(PAGE_SIZE, max_records)),
+            ("maxRecords", max_records),
+        ]
+        if formula:
+            params.append(("filterByFormula", formula))
+        params.extend(("fields[]", field) for field in fields or [])
+        if sort_field:
+            params += [("sort[0][field]", sort_field), ("sort[0][direction]", sort_direction)]
+        path = _table_path(base_id, table)
+        records = await self._paginate("list_records", path, "records", base_id, params, limit=max_records)
+        return records[:max_records]
+
+    async def get_record(self, base_id: str, table: str, record_id: str) -> dict:
+        return await self._request(
+            "get_record", "GET", f"{_table_path(base_id, table)}/{_seg(record_id)}", base_id
+        )
+
+    async def create_records(
+        self, base_id: str, table: str, records: list[dict], typecast: bool
+    ) -> list[dict]:
+        body = {"records": records, "typecast": typecast}
+        answer = await self._request(
+            "create_records", "POST", _table_path(base_id, table), base_id, json=body
+        )
+        return answer.get("records", [])
+
+    async def update_records(
+        self, base_id: str, table: str, records: list[dict], typecast: bool
+    ) -> list[dict]:
+        body = {"records": records, "typecast": typecast}
+        answer = await self._request(
+            "update_records", "PATCH", _table_path(base_id, table), base_id, json=body
+        )
+        return answer.get("records", [])
+
+    async def update_record(
+        self, base_id: str, table: str, record_id: str, fields: dict[str, Any], typecast: bool
+    ) -> dict:
+        path = f"{_table_path(base_id, table)}/{_seg(record_id)}"
+        body = {"fields": fields, "typecast": typecast}
+        return await self._request("update_records", "PATCH", path, base_id, json=body)
+
+    async def delete_record(self, base_id: str, table: str, record_id: str) -> dict:
+        path = f"{_table_path(base_id, table)}/{_seg(record_id)}"
+        return await self._request("delete_records", "DELETE", path, base_id)
+
+    # -- the machinery --------------------------------------------------------------------------
+
+    async def _paginate(
+        self,
+        operation: str,
+        path: str,
+        items: str,
+        limiter_key: str,
+        params: list[tuple[str, str | int]],
+        *,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Follows Airtable's ``offset`` until the last page, or until ``limit`` items arrived."""
+        collected: list[dict] = []
+        offset: str | None = None
+        for _ in range(MAX_PAGES):
+            page_params = [*params, ("offset", offset)] if offset else params
+            body = await self._request(operation, "GET", path, limiter_key, params=page_params)
+            collected.extend(body.get(items, []))
+            offset = body.get("offset")
+            if not offset or (limit is not None and len(collected) >= limit):
+                return collected
+        log.warning("pagination stopped", operation=operation, pages=MAX_PAGES)
+        return collected
+
+    async def _request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        limiter_key: str,
+        *,
+        params: list[tuple[str, str | int]] | None = None,
+        json: dict | None = None,
+    ) -> dict:
+        idempotent = method == "GET"
+        backed_off = 0.0
+        for attempt in range(1, self._max_attempts + 1):
+            RATE_LIMIT_WAIT.observe(await self._limiter.acquire(limiter_key))
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(method, path, params=params, json=json)
+            except httpx.TimeoutException as exc:
+                REQUEST_DURATION.labels(operation, "timeout").observe(time.perf_counter() - started)
+                reason, retryable, delay = "timeout", idempotent, self._backoff(attempt)
+                error = ServiceError(
+                    504, "airtable_timeout", f"Airtable did not answer in time ({type(exc).__name__})"
+                )
+            except httpx.TransportError as exc:
+                REQUEST_DURATION.labels(operation, "unreachable").observe(time.perf_counter() - started)
+                reason, retryable, delay = "unreachable", idempotent, self._backoff(attempt)
+                error = ServiceError(
+                    503,
+                    "airtable_unavailable",
+                    f"Airtable is unreachable at {self._api_url} ({type(exc).__name__})",
+                )
+            else:
+                status = response.status_code
+                REQUEST_DURATION.labels(operation, str(status)).observe(time.perf_counter() - started)
+                if status < 300:
+                    return _json_body(response)
+                if status == 429:
+                    RATE_LIMITED_RESPONSES.inc()
+                    retry_after = _retry_after(response)
+                    reason, retryable = "rate_limited", True
+                    delay = retry_after if retry_after is not None else max(1.0, self._backoff(attempt))
+                    error = ServiceError(
+                        503,
+                        "airtable_rate_limited",
+                        "Airtable's rate limit for this base is exhausted; try again later",
+                        headers={"Retry-After": str(math.ceil(delay))},
+                    )
+                elif status >= 500:
+                    reason, retryable, delay = "server_error", idempotent, self._backoff(attempt)
+                    error = ServiceError(
+                        502, "airtable_error", f"Airtable answered {status} ({_airtable_error(response)})"
+                    )
+                else:
+                    raise _client_error(response)
+            if not retryable or attempt == self._max_attempts or backed_off + delay > self._max_retry_wait:
+                raise error
+            RETRIES.labels(operation, reason).inc()
+            log.info(
+                "retrying Airtable request",
+                operation=operation,
+                reason=reason,
+                attempt=attempt,
+                delay_s=round(delay, 3),
+            )
+            await asyncio.sleep(delay)
+            backed_off += delay
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def _backoff(self, attempt: int) -> float:
+        # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
+        step = self._backoff_base * 2 ** (attempt - 1)
+        return step / 2 + random.uniform(0, step / 2)
+
+
+def _seg(value: str) -> str:
+    """One path segment: table names may hold spaces, slashes or question marks."""
+    return quote(value, safe="")
+
+
+def _table_path(base_id: str, table: str) -> str:
+    return f"/v0/{_seg(base_id)}/{_seg(table)}"
+
+
+def _json_body(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ServiceError(502, "airtable_error", "Airtable answered with a body that is not JSON") from None
+    if not isinstance(body, dict):
+        raise ServiceError(502, "airtable_error", "Airtable answered with JSON that is not an object")
+    return body
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None
+
+
+def _airtable_error(response: httpx.Response) -> str:
+    """Airtable's own words: ``{"error": "TYPE"}``, ``{"error": {"type", "message"}}`` or ``{"errors": [...]}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        error = body.get("error")
+        if error is None and isinstance(body.get("errors"), list) and body["errors"]:
+            error = body["errors"][0]
+        if isinstance(error, str):
+            return error
+        if isinstance(error, dict):
+            kind, message = error.get("type") or error.get("error"), error.get("message")
+            return ": ".join(str(part) for part in (kind, message) if part) or f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}"
+
+
+def _client_error(response: httpx.Response) -> ServiceError:
+    status, reason = response.status_code, _airtable_error(response)
+    if status == 404:
+        return ServiceError(404, "not_found", f"Airtable: {reason}")
+    if status in (400, 413, 422):
+        return ServiceError(422, "invalid_request", f"Airtable rejected the request: {reason}")
+    if status in (401, 403):
+        return ServiceError(
+            502,
+            "airtable_auth",
+            f"Airtable refused the gateway's credential ({status} {reason}); check AIRTABLE_API_KEY",
+        )
+    return ServiceError(502, "airtable_error", f"Airtable answered {status} ({reason})")

@@ -1,0 +1,462 @@
+"""airtable-gateway end to end: the real Airtable stand-in and the gateway as subprocesses, real Redis.
+
+One stand-in and one gateway serve the module (each test uses its own table, record or query, so
+the cache of one cannot answer another); tests that need other settings or a broken dependency
+start their own gateway. Metrics are compared before and after, never as absolute values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from airscope.local.redis import RedisServer
+from tests.servers import AppServer, read_spans, scrape, value
+
+pytestmark = pytest.mark.infra
+
+GATEWAY = "airscope.services.airtable_gateway"
+STANDIN = "airscope.standins.airtable"
+BASE = "appAirscopeDemo01"
+UNKNOWN_BASE = "appNoSuchBase0000"
+API_KEY = "patAirscopeTest.0123456789abcdef-secret"
+MODULE_DB, OWN_DB = 9, 10  # Redis databases of this module's gateways, emptied before each starts
+
+
+def _redis_url(server_url: str, db: int) -> str:
+    url = server_url.rsplit("/", 1)[0] + f"/{db}"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
+
+
+def _gateway_env(airtable_url: str, redis_url: str, trace_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "AIRTABLE_API_URL": airtable_url,
+        "AIRTABLE_API_KEY": API_KEY,
+        "REDIS_URL": redis_url,
+        "AIRSCOPE_TRACE_DIR": str(trace_dir),
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("airtable-gateway")
+
+
+@pytest.fixture(scope="module")
+def standin(module_dir: Path, free_port: Callable[[], int]) -> Iterator[AppServer]:
+    env = {"STANDIN_AIRTABLE_DB": str(module_dir / "a.sqlite")}
+    with AppServer(
+        STANDIN, free_port(), env=env, log_dir=module_dir / "logs", ready_path="/_admin/health"
+    ) as app:
+        yield app
+
+
+@pytest.fixture(autouse=True)
+def no_faults(standin: AppServer) -> Iterator[None]:
+    yield
+    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def gateway(module_dir: Path, standin: AppServer, redis_server, free_port) -> Iterator[AppServer]:
+    env = _gateway_env(standin.url, _redis_url(redis_server.url, MODULE_DB), module_dir / "traces")
+    with AppServer(GATEWAY, free_port(), env=env, log_dir=module_dir / "logs") as app:
+        yield app
+
+
+@pytest.fixture
+def api(gateway: AppServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+        yield client
+
+
+def _records(table: str) -> str:
+    return f"/bases/{BASE}/tables/{table}/records"
+
+
+def _burst(url: str, paths: list[str]) -> list[httpx.Response]:
+    """All ``paths`` requested at once, each from its own thread."""
+    with httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(len(paths)) as pool:
+        return list(pool.map(client.get, paths))
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def _check(health: dict, name: str) -> dict:
+    return next(entry[0] for key, entry in health["checks"].items() if key.startswith(f"{name}:"))
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+def test_lists_the_bases_and_the_tables_of_a_base(api: httpx.Client) -> None:
+    bases = api.get("/bases")
+    assert bases.status_code == 200
+    assert {"id": BASE, "name": "Airscope Demo"}.items() <= bases.json()["bases"][0].items()
+
+    tables = api.get(f"/bases/{BASE}/tables").json()["tables"]
+    assert {table["name"] for table in tables} == {"Customers", "Orders", "Products"}
+    assert all({"id", "primaryFieldId", "fields"} <= table.keys() for table in tables)
+
+
+def test_unknown_bases_and_tables_are_404_and_malformed_ids_422(api: httpx.Client) -> None:
+    missing_base = api.get(f"/bases/{UNKNOWN_BASE}/tables")
+    assert missing_base.status_code == 404
+    assert missing_base.json()["error"] == "not_found"
+
+    missing_table = api.get(_records("NoSuchTable"))
+    assert missing_table.status_code == 404
+    assert missing_table.json()["error"] == "not_found"
+    assert missing_table.json()["message"].startswith("Airtable:")
+
+    malformed = api.get("/bases/not-a-base/tables")
+    assert malformed.status_code == 422
+    assert malformed.json()["error"] == "invalid_request"
+
+
+def test_list_records_follows_pagination_up_to_max_records(api: httpx.Client, gateway: AppServer) -> None:
+    # Products has 12 records; 100 more make Airtable answer in two pages of at most 100.
+    for batch in range(10):
+        created = api.post(
+            _records("Products"),
+            json={"records": [{"fields": {"Name": f"Bulk {batch}-{n}", "Stock": n}} for n in range(10)]},
+        )
+        assert created.status_code == 200, created.text
+    before = scrape(gateway.url)
+
+    everything = api.get(_records("Products"), params={"maxRecords": 1000})
+
+    assert everything.status_code == 200
+    records = everything.json()["records"]
+    assert len(records) == 112
+    assert len({record["id"] for record in records}) == 112
+    pages = value(scrape(gateway.url), "airtable_request_duration_seconds_count", operation="list_records")
+    assert pages - value(before, "airtable_request_duration_seconds_count", operation="list_records") == 2
+
+    some = api.get(_records("Products"), params={"maxRecords": 3, "fields": ["Name"]}).json()["records"]
+    assert len(some) == 3
+    assert all(set(record["fields"]) <= {"Name"} for record in some)
+
+
+def test_list_records_filters_and_sorts(api: httpx.Client) -> None:
+    params = {
+        "filterByFormula": '{Status} = "Shipped"',
+        "sort_field": "Amount",
+        "sort_direction": "desc",
+        "maxRecords": 50,
+    }
+    records = api.get(_records("Orders"), params=params).json()["records"]
+    assert records
+    assert {record["fields"]["Status"] for record in records} == {"Shipped"}
+    amounts = [record["fields"]["Amount"] for record in records]
+    assert amounts == sorted(amounts, reverse=True)
+
+
+# -- the cache ----------------------------------------------------------------------------------
+
+
+def test_a_second_read_is_a_cache_hit(api: httpx.Client, gateway: AppServer) -> None:
+    record_id = api.get(_records("Orders"), params={"maxRecords": 1}).json()["records"][0]["id"]
+    before = scrape(gateway.url)
+
+    first = api.get(f"{_records('Orders')}/{record_id}")
+    second = api.get(f"{_records('Orders')}/{record_id}")
+
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    after = scrape(gateway.url)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("airtable_cache_requests_total", operation="get_record", result="miss") == 1
+    assert delta("airtable_cache_requests_total", operation="get_record", result="hit") == 1
+    assert delta("airtable_request_duration_seconds_count", operation="get_record") == 1
+
+
+def test_reads_after_writes_see_the_writes(api: httpx.Client) -> None:
+    created = api.post(_records("Customers"), json={"records": [{"fields": {"Name": "Mary Somerville"}}]})
+    assert created.status_code == 200, created.text
+    (record,) = created.json()["records"]
+    url = f"{_records('Customers')}/{record['id']}"
+    listing = {"maxRecords": 1000, "fields": ["Name"]}
+
+    assert api.get(url).json()["fields"]["Name"] == "Mary Somerville"  # now cached
+    assert "Mary Somerville" in {
+        r["fields"].get("Name") for r in api.get(_records("Customers"), params=listing).json()["records"]
+    }
+
+    updated = api.patch(url, json={"fields": {"City": "Jedburgh"}})
+    assert updated.status_code == 200
+    assert updated.json()["fields"]["City"] == "Jedburgh"
+    assert api.get(url).json()["fields"]["City"] == "Jedburgh"
+
+    batch = api.patch(
+        _records("Customers"), json={"records": [{"id": record["id"], "fields": {"Tier": "Gold"}}]}
+    )
+    assert batch.status_code == 200
+    assert batch.json()["records"][0]["fields"]["Tier"] == "Gold"
+    assert api.get(url).json()["fields"]["Tier"] == "Gold"
+
+    deleted = api.delete(url)
+    assert deleted.status_code == 200
+    assert deleted.json() == {"id": record["id"], "deleted": True}
+    assert api.get(url).status_code == 404
+    names = {
+        r["fields"].get("Name") for r in api.get(_records("Customers"), params=listing).json()["records"]
+    }
+    assert "Mary Somerville" not in names
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def test_bad_input_is_refused_with_a_message(api: httpx.Client) -> None:
+    eleven = api.post(
+        _records("Customers"), json={"records": [{"fields": {"Name": f"n{n}"}} for n in range(11)]}
+    )
+    assert eleven.status_code == 422
+    assert eleven.json()["error"] == "invalid_request"
+    assert "records" in eleven.json()["message"]
+
+    none = api.patch(_records("Customers"), json={"records": []})
+    assert none.status_code == 422
+
+    too_many = api.get(_records("Customers"), params={"maxRecords": 5000})
+    assert too_many.status_code == 422
+    assert "maxRecords" in too_many.json()["message"]
+
+    unknown_field = api.post(_records("Customers"), json={"records": [{"fields": {"No Such Field": 1}}]})
+    assert unknown_field.status_code == 422
+    assert unknown_field.json()["error"] == "invalid_request"
+    assert unknown_field.json()["message"].startswith("Airtable rejected the request:")
+
+    missing_record = api.get(f"{_records('Customers')}/recNoSuchRecord000")
+    assert missing_record.status_code == 404
+
+
+# -- rate limits --------------------------------------------------------------------------------
+
+
+def test_the_client_side_limiter_keeps_a_burst_under_airtables_limit(gateway: AppServer) -> None:
+    before = scrape(gateway.url)
+    # Twelve different queries, so that none is answered from the cache.
+    answers = _burst(gateway.url, [f"{_records('Orders')}?maxRecords={n}" for n in range(1, 13)])
+
+    assert [answer.status_code for answer in answers] == [200] * 12
+    after = scrape(gateway.url)
+    assert value(after, "airtable_rate_limited_responses_total") == value(
+        before, "airtable_rate_limited_responses_total"
+    )
+    assert value(after, "airtable_request_duration_seconds_count", status="429") == value(
+        before, "airtable_request_duration_seconds_count", status="429"
+    )
+    waits = value(after, "airtable_rate_limit_wait_seconds_count") - value(
+        before, "airtable_rate_limit_wait_seconds_count"
+    )
+    waited = value(after, "airtable_rate_limit_wait_seconds_sum") - value(
+        before, "airtable_rate_limit_wait_seconds_sum"
+    )
+    assert waits == 12
+    assert waited >= 5 * 0.9  # at least the five requests beyond the first burst waited about a second
+
+
+def test_429s_from_airtable_are_retried_after_retry_after(
+    run_app, standin: AppServer, redis_server, tmp_path: Path
+) -> None:
+    # A limiter far above Airtable's lets the stand-in refuse part of the burst.
+    env = _gateway_env(
+        standin.url,
+        _redis_url(redis_server.url, OWN_DB),
+        tmp_path / "traces",
+        AIRTABLE_RATE_LIMIT_PER_SECOND="100",
+    )
+    gateway = run_app(GATEWAY, env=env)
+
+    answers = _burst(gateway.url, [f"{_records('Products')}?maxRecords={n}" for n in range(1, 13)])
+
+    assert [answer.status_code for answer in answers] == [200] * 12
+    samples = scrape(gateway.url)
+    refused = value(samples, "airtable_rate_limited_responses_total")
+    assert refused >= 7
+    assert (
+        value(samples, "airtable_retries_total", operation="list_records", reason="rate_limited") == refused
+    )
+
+
+def test_429s_beyond_the_attempts_become_503_with_retry_after(
+    run_app, standin: AppServer, redis_server, tmp_path: Path
+) -> None:
+    env = _gateway_env(
+        standin.url,
+        _redis_url(redis_server.url, OWN_DB),
+        tmp_path / "traces",
+        AIRTABLE_RATE_LIMIT_PER_SECOND="100",
+        AIRTABLE_MAX_ATTEMPTS="1",
+    )
+    gateway = run_app(GATEWAY, env=env)
+
+    answers = _burst(gateway.url, [f"{_records('Customers')}?maxRecords={n}" for n in range(1, 13)])
+
+    refused = [answer for answer in answers if answer.status_code != 200]
+    assert len(refused) >= 7
+    for answer in refused:
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "airtable_rate_limited"
+        assert int(answer.headers["Retry-After"]) >= 1
+
+
+# -- Airtable failing ---------------------------------------------------------------------------
+
+
+def test_airtable_down_is_a_clear_502_and_only_a_warning_in_health(
+    api: httpx.Client, gateway: AppServer, standin: AppServer
+) -> None:
+    before = scrape(gateway.url)
+    httpx.put(standin.url + "/_admin/faults", json={"down": True}, timeout=5).raise_for_status()
+
+    read = api.get(_records("Orders"), params={"maxRecords": 77})
+    write = api.post(_records("Orders"), json={"records": [{"fields": {"Order": "ORD-down"}}]})
+
+    for answer in (read, write):
+        assert answer.status_code == 502
+        assert answer.json()["error"] == "airtable_error"
+        assert "503" in answer.json()["message"]
+    after = scrape(gateway.url)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("airtable_retries_total", operation="list_records", reason="server_error") == 2  # 3 attempts
+    assert delta("airtable_retries_total", operation="create_records") == 0  # a write is never repeated
+    assert delta("airtable_request_duration_seconds_count", operation="list_records", status="503") == 3
+
+    def airtable_warns() -> bool:
+        health = api.get("/health")
+        return health.status_code == 200 and _check(health.json(), "airtable")["status"] == "warn"
+
+    _wait_for(airtable_warns)
+    health = api.get("/health").json()
+    assert health["status"] == "warn"
+    assert _check(health, "redis")["status"] == "pass"
+    assert api.get("/health/ready").status_code == 200
+
+
+def test_a_slow_airtable_is_a_504_after_bounded_retries(
+    run_app, standin: AppServer, redis_server, tmp_path: Path
+) -> None:
+    env = _gateway_env(
+        standin.url, _redis_url(redis_server.url, OWN_DB), tmp_path / "traces", AIRTABLE_TIMEOUT_SECONDS="0.3"
+    )
+    gateway = run_app(GATEWAY, env=env)
+    httpx.put(standin.url + "/_admin/faults", json={"extra_latency_ms": 800}, timeout=5).raise_for_status()
+
+    answer = httpx.get(gateway.url + _records("Orders"), timeout=30)
+
+    assert answer.status_code == 504
+    assert answer.json()["error"] == "airtable_timeout"
+    samples = scrape(gateway.url)
+    assert value(samples, "airtable_retries_total", operation="list_records", reason="timeout") == 2
+    assert (
+        value(samples, "airtable_request_duration_seconds_count", operation="list_records", status="timeout")
+        == 3
+    )
+
+
+def test_an_unreachable_airtable_is_a_503_and_the_service_stays_ready(
+    run_app, redis_server, free_port, tmp_path: Path
+) -> None:
+    env = _gateway_env(
+        f"http://127.0.0.1:{free_port()}", _redis_url(redis_server.url, OWN_DB), tmp_path / "traces"
+    )
+    gateway = run_app(GATEWAY, env=env)
+
+    answer = httpx.get(gateway.url + "/bases", timeout=30)
+
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "airtable_unavailable"
+    samples = scrape(gateway.url)
+    assert (
+        value(
+            samples, "airtable_request_duration_seconds_count", operation="list_bases", status="unreachable"
+        )
+        == 3
+    )
+    health = httpx.get(gateway.url + "/health", timeout=10)
+    assert health.status_code == 200
+    assert _check(health.json(), "airtable")["status"] == "warn"
+    assert httpx.get(gateway.url + "/health/ready", timeout=10).status_code == 200
+
+
+# -- Redis failing ------------------------------------------------------------------------------
+
+
+def test_without_redis_the_gateway_is_unready_but_still_answers(
+    run_app, standin: AppServer, reachable_tmp, free_port, tmp_path: Path
+) -> None:
+    own_redis = RedisServer(reachable_tmp("gateway-redis") / "data", free_port())
+    own_redis.start()
+    try:
+        gateway = run_app(GATEWAY, env=_gateway_env(standin.url, own_redis.url, tmp_path / "traces"))
+        assert httpx.get(gateway.url + "/health/ready", timeout=10).status_code == 200
+    finally:
+        own_redis.stop()
+
+    def redis_fails() -> bool:
+        return httpx.get(gateway.url + "/health", timeout=10).status_code == 503
+
+    _wait_for(redis_fails)
+    health = httpx.get(gateway.url + "/health", timeout=10).json()
+    assert health["status"] == "fail"
+    assert _check(health, "redis")["status"] == "fail"
+    assert httpx.get(gateway.url + "/health/ready", timeout=10).status_code == 503
+
+    # The cache is an optimisation: reads go to Airtable, counted as misses, and the failure is logged.
+    before = scrape(gateway.url)
+    assert httpx.get(gateway.url + f"/bases/{BASE}/tables", timeout=30).status_code == 200
+    after = scrape(gateway.url)
+    misses = {"operation": "list_tables", "result": "miss"}
+    assert (
+        value(after, "airtable_cache_requests_total", **misses)
+        - value(before, "airtable_cache_requests_total", **misses)
+        == 1
+    )
+    assert any(record.get("event", "").startswith("cache unavailable") for record in gateway.log_records())
+
+
+# -- what the gateway exposes -------------------------------------------------------------------
+
+
+def test_the_connection_pool_is_visible(api: httpx.Client, gateway: AppServer) -> None:
+    api.get(_records("Orders"), params={"maxRecords": 2, "fields": ["Order"]})
+    samples = scrape(gateway.url)
+    assert value(samples, "airtable_pool_connections_limit") == 20
+    open_connections = value(samples, "airtable_pool_connections", state="idle") + value(
+        samples, "airtable_pool_connections", state="in_use"
+    )
+    assert 1 <= open_connections <= 20
+
+
+def test_the_api_key_reaches_no_log_line_and_no_span(gateway: AppServer, module_dir: Path) -> None:
+    # Runs last in the module: every request the tests above sent through this gateway is in its logs.
+    records = gateway.log_records()
+    assert any(record.get("logger") == "access" for record in records)
+    assert any(record.get("event") == "retrying Airtable request" for record in records)
+    assert API_KEY not in gateway.log_path.read_text()
+    spans = read_spans(module_dir / "traces")
+    assert any(span["service"] == "airtable-gateway" and span["kind"] == 3 for span in spans)  # client spans
+    assert API_KEY not in (module_dir / "traces" / "airtable-gateway.jsonl").read_text()
