@@ -1,0 +1,292 @@
+"""mcp-server end to end: the SDK's own client against mcp-server, the real airtable-gateway
+(with Redis) and the Airtable stand-in, each a uvicorn subprocess."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from mcp import Client
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult
+from opentelemetry import context, trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from tests.servers import AppServer, read_spans, scrape, value
+
+pytestmark = [pytest.mark.infra, pytest.mark.anyio]
+
+BASE = "appAirscopeDemo01"
+TOOLS = {
+    "list_bases",
+    "list_tables",
+    "search_records",
+    "get_record",
+    "create_record",
+    "update_record",
+    "delete_record",
+    "count_records",
+    "aggregate_field",
+}
+SERVER, CLIENT = 2, 3  # OTLP span kinds
+
+
+@dataclass
+class Stack:
+    mcp: AppServer
+    gateway: AppServer
+    trace_dir: Path
+
+    @property
+    def endpoint(self) -> str:
+        return self.mcp.url + "/mcp"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_server, free_port) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("mcp-server")
+    trace_dir = tmp / "traces"
+    # Spans leave within 100 ms instead of the SDK's 5 s, so the trace test need not wait long.
+    fast_export = {"AIRSCOPE_TRACE_DIR": str(trace_dir), "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    # A Redis database of its own: the gateway caches reads there, and another test module's
+    # stand-in holds other data under the same base id.
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/5"
+    servers: list[AppServer] = []
+
+    def start(module: str, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
+        server = AppServer(module, free_port(), env=env, log_dir=tmp / "logs", ready_path=ready_path)
+        servers.append(server)
+        return server.start()
+
+    try:
+        airtable = start(
+            "airscope.standins.airtable",
+            {"STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite")},
+            ready_path="/_admin/health",
+        )
+        gateway = start(
+            "airscope.services.airtable_gateway",
+            {
+                "AIRTABLE_API_URL": airtable.url,
+                "AIRTABLE_API_KEY": "test",
+                "REDIS_URL": redis_url,
+                **fast_export,
+            },
+        )
+        mcp = start(
+            "airscope.services.mcp_server", {"AIRSCOPE_URL_AIRTABLE_GATEWAY": gateway.url, **fast_export}
+        )
+        yield Stack(mcp=mcp, gateway=gateway, trace_dir=trace_dir)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def payload(result: CallToolResult) -> dict:
+    assert not result.is_error, result.content
+    data = json.loads(result.content[0].text)
+    assert result.structured_content == data
+    return data
+
+
+def error_text(result: CallToolResult) -> str:
+    assert result.is_error
+    return result.content[0].text
+
+
+async def test_lists_every_tool_with_its_input_schema(stack: Stack) -> None:
+    async with Client(stack.endpoint) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+
+    assert set(tools) == TOOLS
+    assert all(tool.description for tool in tools.values())
+    search = tools["search_records"].input_schema
+    assert search["required"] == ["base_id", "table"]
+    assert search["properties"]["max_records"]["default"] == 20
+    assert tools["aggregate_field"].input_schema["properties"]["op"]["enum"] == ["sum", "avg", "min", "max"]
+    assert tools["create_record"].input_schema["properties"]["fields"]["type"] == "object"
+
+
+async def test_reads_bases_tables_and_counts(stack: Stack) -> None:
+    async with Client(stack.endpoint) as client:
+        bases = payload(await client.call_tool("list_bases", {}))
+        tables = payload(await client.call_tool("list_tables", {"base_id": BASE}))
+        gold = payload(
+            await client.call_tool(
+                "count_records", {"base_id": BASE, "table": "Customers", "field": "Tier", "value": "Gold"}
+            )
+        )
+        orders = payload(await client.call_tool("count_records", {"base_id": BASE, "table": "Orders"}))
+        top_price = payload(
+            await client.call_tool(
+                "aggregate_field", {"base_id": BASE, "table": "Products", "field": "Price", "op": "max"}
+            )
+        )
+
+    assert {"id": BASE, "name": "Airscope Demo"}.items() <= bases["bases"][0].items()
+    assert sorted(t["name"] for t in tables["tables"]) == ["Customers", "Orders", "Products"]
+    assert gold == {"count": 8, "capped": False}
+    assert orders["count"] == 30
+    assert top_price["value"] == 800.0 and top_price["values"] == 12
+
+
+async def test_search_keeps_quotes_inside_the_query(stack: Stack) -> None:
+    async with Client(stack.endpoint) as client:
+        created = payload(
+            await client.call_tool(
+                "create_record",
+                {"base_id": BASE, "table": "Customers", "fields": {"Name": 'Dwayne "The Rock" Johnson'}},
+            )
+        )
+        try:
+            quoted = payload(
+                await client.call_tool(
+                    "search_records", {"base_id": BASE, "table": "Customers", "query": '"the rock"'}
+                )
+            )
+            by_field = payload(
+                await client.call_tool(
+                    "search_records",
+                    {"base_id": BASE, "table": "Customers", "query": "lond", "field": "City"},
+                )
+            )
+            attack = payload(
+                await client.call_tool(
+                    "search_records", {"base_id": BASE, "table": "Customers", "query": 'x") , TRUE(), ("'}
+                )
+            )
+        finally:
+            await client.call_tool(
+                "delete_record", {"base_id": BASE, "table": "Customers", "record_id": created["id"]}
+            )
+
+    assert [r["id"] for r in quoted["records"]] == [created["id"]]
+    assert sorted(r["fields"]["Name"] for r in by_field["records"]) == ["Ada Lovelace", "Tim Berners-Lee"]
+    # Had the quote closed the string, TRUE() would have matched every customer.
+    assert attack["records"] == []
+
+
+async def test_create_update_get_delete_roundtrip(stack: Stack) -> None:
+    where = {"base_id": BASE, "table": "Customers"}
+    async with Client(stack.endpoint) as client:
+        created = payload(
+            await client.call_tool(
+                "create_record", {**where, "fields": {"Name": "Mary Jackson", "City": "Hampton"}}
+            )
+        )
+        record = {**where, "record_id": created["id"]}
+        updated = payload(await client.call_tool("update_record", {**record, "fields": {"Tier": "Gold"}}))
+        fetched = payload(await client.call_tool("get_record", record))
+        deleted = payload(await client.call_tool("delete_record", record))
+        gone = error_text(await client.call_tool("get_record", record))
+
+    assert created["id"].startswith("rec") and created["fields"]["Name"] == "Mary Jackson"
+    assert updated["fields"] == {"Name": "Mary Jackson", "City": "Hampton", "Tier": "Gold"}
+    assert fetched["id"] == created["id"] and fetched["fields"] == updated["fields"]
+    assert deleted == {"id": created["id"], "deleted": True}
+    assert "not_found" in gone
+
+
+async def test_failing_call_is_a_tool_error_and_the_session_goes_on(stack: Stack) -> None:
+    before = scrape(stack.mcp.url)
+    # The session llm-orchestrator holds: the initialize handshake over the streamable HTTP client.
+    async with (
+        streamable_http_client(stack.endpoint) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        unknown = await session.call_tool("search_records", {"base_id": BASE, "table": "Nope", "query": "a"})
+        bad_field = await session.call_tool(
+            "count_records", {"base_id": BASE, "table": "Orders", "field": "Status}", "value": "x"}
+        )
+        after_errors = payload(await session.call_tool("list_tables", {"base_id": BASE}))
+    after = scrape(stack.mcp.url)
+
+    assert "table 'Nope' not found in base appAirscopeDemo01" in error_text(unknown)
+    assert "Customers, Orders, Products" in error_text(unknown)
+    assert "cannot reference" in error_text(bad_field)
+    assert len(after_errors["tables"]) == 3
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("mcp_tool_calls_total", tool="search_records", outcome="error") == 1
+    assert moved("mcp_tool_calls_total", tool="count_records", outcome="error") == 1
+    assert moved("mcp_tool_calls_total", tool="list_tables", outcome="ok") == 1
+    assert moved("mcp_tool_duration_seconds_count", tool="list_tables") == 1
+    assert value(after, "mcp_active_sessions") == 0  # the session ended with its last request
+    assert moved("http_server_request_duration_seconds_count", route="/mcp", status="200") >= 4
+
+
+async def test_unknown_tool_is_counted_as_other(stack: Stack) -> None:
+    before = scrape(stack.mcp.url)
+    async with Client(stack.endpoint) as client:
+        result = await client.call_tool("drop_all_tables", {})
+    after = scrape(stack.mcp.url)
+
+    assert result.is_error
+    assert (
+        value(after, "mcp_tool_calls_total", tool="other", outcome="error")
+        - value(before, "mcp_tool_calls_total", tool="other", outcome="error")
+        == 1
+    )
+    assert not any(dict(labels).get("tool") == "drop_all_tables" for _, labels in after)
+
+
+@contextmanager
+def caller_span(trace_id: int, span_id: int) -> Iterator[None]:
+    """Makes the test the caller: its span is the parent the client injects into ``_meta``."""
+    parent = NonRecordingSpan(
+        SpanContext(trace_id=trace_id, span_id=span_id, is_remote=False, trace_flags=TraceFlags.SAMPLED)
+    )
+    token = context.attach(trace.set_span_in_context(parent))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+async def test_tool_call_continues_the_callers_trace_into_airtable_gateway(stack: Stack) -> None:
+    trace_id, span_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
+    async with Client(stack.endpoint) as client:
+        with caller_span(trace_id, span_id):
+            payload(await client.call_tool("list_tables", {"base_id": BASE}))
+
+    wanted = format(trace_id, "032x")
+    deadline = time.monotonic() + 10
+    while True:
+        spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == wanted]
+        gateway_servers = [s for s in spans if s["service"] == "airtable-gateway" and s["kind"] == SERVER]
+        if gateway_servers or time.monotonic() > deadline:
+            break
+        await anyio.sleep(0.1)
+
+    (tool_call,) = [
+        s for s in spans if s["service"] == "mcp-server" and s["name"] == "tools/call list_tables"
+    ]
+    assert tool_call["kind"] == SERVER
+    assert tool_call["parentSpanId"] == format(span_id, "016x")
+    (to_gateway,) = [s for s in spans if s["service"] == "mcp-server" and s["kind"] == CLIENT]
+    assert to_gateway["parentSpanId"] == tool_call["spanId"]
+    (gateway_server,) = gateway_servers
+    assert gateway_server["name"] == "GET /bases/{base_id}/tables"
+    assert gateway_server["parentSpanId"] == to_gateway["spanId"]
+
+
+def test_mcp_answers_at_exactly_mcp_without_a_redirect(stack: Stack) -> None:
+    response = httpx.post(
+        stack.endpoint,
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == 1
