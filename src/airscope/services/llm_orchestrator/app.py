@@ -1,0 +1,166 @@
+"""llm-orchestrator: chat with the user's Airtable data through an LLM and mcp-server's tools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Annotated
+
+import asyncpg
+import redis.asyncio
+import redis.exceptions
+from fastapi import FastAPI, Path, Request
+from pydantic import BaseModel, StringConstraints
+
+import airscope
+from airscope.services.common import ServiceError, install_error_handlers, service_url
+from airscope.services.llm_orchestrator import history, metrics
+from airscope.services.llm_orchestrator.budget import Budget
+from airscope.services.llm_orchestrator.chat import Chat
+from airscope.services.llm_orchestrator.config import Config
+from airscope.services.llm_orchestrator.llm import LLM
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
+
+log = get_logger(__name__)
+
+SESSION_ID = r"^[A-Za-z0-9._-]{1,64}$"
+MAX_MESSAGE_CHARS = 8000
+GAUGE_REFRESH_SECONDS = 10.0
+
+# openai and mcp send with httpx2, which logs every request at info: a line per provider call and
+# per MCP message says nothing that llm_requests_total and the spans do not.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID)]
+
+
+class ChatRequest(BaseModel):
+    message: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+    ]
+    session_id: SessionId | None = None
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class ToolCall(BaseModel):
+    tool: str
+    ok: bool
+
+
+class ChatResponse(BaseModel):
+    session_id: str
+    answer: str
+    model: str
+    usage: Usage
+    cost_usd: float
+    tool_calls: list[ToolCall]
+    steps: int
+
+
+class SessionResponse(BaseModel):
+    session_id: str
+    messages: list[dict]
+
+
+@contextlib.contextmanager
+def _dependency_errors() -> Iterator[None]:
+    """A datastore that fails mid-request answers 503 naming it, like its check in /health."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise ServiceError(503, "redis_unavailable", "Redis is unreachable; try again shortly") from exc
+    except (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.OperatorInterventionError,
+    ) as exc:
+        raise ServiceError(
+            503, "postgres_unavailable", "PostgreSQL is unreachable; try again shortly"
+        ) from exc
+
+
+async def _refresh_gauges(store: history.History, budget: Budget) -> None:
+    # The gauges are shared state in Redis (other replicas chat too, and a day or an activity
+    # window ends without any chat here), so they are re-read on a timer, not only at each chat.
+    while True:
+        try:
+            metrics.LLM_ACTIVE_SESSIONS.set(await store.active_sessions())
+            await budget.spent_today()
+        except redis.exceptions.RedisError as exc:
+            # Redis's own check reports the outage; the gauges keep their last value meanwhile.
+            log.debug("gauge refresh failed", error=type(exc).__name__)
+        await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+
+
+def create_app() -> FastAPI:
+    config = Config.from_env()
+    redis_client = redis.asyncio.Redis.from_url(config.redis_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if config.llm_price is None:
+            log.warning(
+                "model has no price: its calls count as costing 0 against the budget; set LLM_PRICES",
+                model=config.llm_model,
+            )
+        metrics.initialise(config.llm_model, config.daily_budget_usd)
+        pool = await history.create_pool(config.database_url)
+        llm = LLM(config)
+        store = history.History(pool, redis_client)
+        budget = Budget(redis_client, config.daily_budget_usd)
+        app.state.chat = Chat(config, store, budget, llm)
+        refresher = asyncio.create_task(_refresh_gauges(store, budget))
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await llm.close()
+            await pool.close()
+            await redis_client.aclose()
+
+    app = FastAPI(title="llm-orchestrator", version=airscope.__version__, lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.post("/chat")
+    async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+        with _dependency_errors():
+            result = await request.app.state.chat.turn(body.message, body.session_id)
+        return ChatResponse(
+            session_id=result.session_id,
+            answer=result.answer,
+            model=result.model,
+            usage=Usage(input_tokens=result.input_tokens, output_tokens=result.output_tokens),
+            cost_usd=round(result.cost_usd, 8),
+            tool_calls=[ToolCall(**call) for call in result.tool_calls],
+            steps=result.steps,
+        )
+
+    @app.get("/sessions/{session_id}")
+    async def session(
+        session_id: Annotated[str, Path(pattern=SESSION_ID)], request: Request
+    ) -> SessionResponse:
+        with _dependency_errors():
+            messages = await request.app.state.chat.session(session_id)
+        return SessionResponse(session_id=session_id, messages=messages)
+
+    instrument(
+        app,
+        service="llm-orchestrator",
+        version=airscope.__version__,
+        checks=[
+            postgres_check(config.database_url),
+            redis_check(redis_client),
+            # Without mcp-server a chat still answers, only without Airtable data: warn, stay ready.
+            http_check("mcp-server", service_url("mcp-server"), critical=False),
+        ],
+    )
+    return app

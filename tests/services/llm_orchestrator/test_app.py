@@ -1,0 +1,347 @@
+"""llm-orchestrator end to end: real stand-ins, airtable-gateway and mcp-server as subprocesses.
+
+One stack serves the module (starting five processes per test would cost more than the tests);
+the tests that need a differently configured orchestrator start their own next to it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from airscope.local.postgres import PostgresServer
+from tests.servers import AppServer, read_spans, scrape, value
+
+pytestmark = pytest.mark.infra
+
+MODEL = "gpt-4o-mini"
+PRICE_IN, PRICE_OUT = 0.15, 0.60  # gpt-4o-mini in the built-in price table
+ORCHESTRATOR = "airscope.services.llm_orchestrator"
+
+
+class Stack:
+    def __init__(self, tmp: Path, free_port: Callable[[], int], postgres, redis_url: str) -> None:
+        self.tmp = tmp
+        self.free_port = free_port
+        self.trace_dir = tmp / "traces"
+        self.started: list[AppServer] = []
+        postgres.ensure_database("llm_test", "pw")
+        self.database_url = postgres.dsn("llm_test", "llm_test", "pw")
+        self.redis_url = redis_url
+        self.llm = self.start("airscope.standins.llm", {}, ready_path="/_admin/health")
+        self.airtable = self.start(
+            "airscope.standins.airtable",
+            {"STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite")},
+            ready_path="/_admin/health",
+        )
+        self.gateway = self.start(
+            "airscope.services.airtable_gateway",
+            {"AIRTABLE_API_URL": self.airtable.url, "AIRTABLE_API_KEY": "pat-test", "REDIS_URL": redis_url},
+        )
+        self.mcp = self.start(
+            "airscope.services.mcp_server", {"AIRSCOPE_URL_AIRTABLE_GATEWAY": self.gateway.url}
+        )
+        self.orchestrator = self.start_orchestrator()
+
+    def start(self, module: str, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
+        env = {
+            "AIRSCOPE_TRACE_DIR": str(self.trace_dir),
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "AIRSCOPE_HOME": str(self.tmp),
+            **env,
+        }
+        server = AppServer(
+            module, self.free_port(), env=env, log_dir=self.tmp / "logs", ready_path=ready_path
+        )
+        self.started.append(server.start())
+        return server
+
+    def orchestrator_env(self, **overrides: str) -> dict[str, str]:
+        return {
+            "LLM_BASE_URL": self.llm.url + "/v1",
+            "LLM_API_KEY": "sk-test-secret",
+            "LLM_MODEL": MODEL,
+            "LLM_MAX_RETRIES": "2",
+            "LLM_TIMEOUT_SECONDS": "5",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "AIRSCOPE_URL_MCP_SERVER": self.mcp.url,
+            **overrides,
+        }
+
+    def start_orchestrator(self, **overrides: str) -> AppServer:
+        return self.start(ORCHESTRATOR, self.orchestrator_env(**overrides))
+
+    def stop(self) -> None:
+        for server in reversed(self.started):
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, free_port, postgres_server, redis_server) -> Iterator[Stack]:
+    stack = Stack(tmp_path_factory.mktemp("llm-stack"), free_port, postgres_server, redis_server.url)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def llm_faults(stack: Stack) -> Iterator[Callable[..., None]]:
+    def set_faults(**faults) -> None:
+        httpx.put(stack.llm.url + "/_admin/faults", json=faults, timeout=5).raise_for_status()
+
+    yield set_faults
+    httpx.delete(stack.llm.url + "/_admin/faults", timeout=5).raise_for_status()
+
+
+def flush(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+
+
+def chat(
+    server: AppServer, message: str, session_id: str | None = None, timeout: float = 30
+) -> httpx.Response:
+    body = {"message": message} if session_id is None else {"message": message, "session_id": session_id}
+    return httpx.post(server.url + "/chat", json=body, timeout=timeout)
+
+
+def test_chat_lists_the_tables_through_mcp_tools(stack: Stack) -> None:
+    before = scrape(stack.orchestrator.url)
+    response = chat(stack.orchestrator, "List the tables in my base")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    for table in ("Customers", "Orders", "Products"):
+        assert table in body["answer"]
+    assert body["tool_calls"] == [{"tool": "list_bases", "ok": True}, {"tool": "list_tables", "ok": True}]
+    assert body["steps"] == 3 and body["model"] == MODEL
+    usage = body["usage"]
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+    expected_cost = (usage["input_tokens"] * PRICE_IN + usage["output_tokens"] * PRICE_OUT) / 1e6
+    assert body["cost_usd"] == pytest.approx(expected_cost)
+
+    after = scrape(stack.orchestrator.url)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("llm_tokens_total", model=MODEL, type="input") == usage["input_tokens"]
+    assert moved("llm_tokens_total", model=MODEL, type="output") == usage["output_tokens"]
+    assert moved("llm_cost_usd_total", model=MODEL) == pytest.approx(expected_cost)
+    assert moved("llm_requests_total", model=MODEL, outcome="ok") == 3
+    assert moved("llm_request_duration_seconds_count", model=MODEL) == 3
+    assert moved("llm_tool_calls_total", tool="list_bases", outcome="ok") == 1
+    assert moved("llm_tool_calls_total", tool="list_tables", outcome="ok") == 1
+    assert value(after, "llm_active_sessions") >= 1
+    assert value(after, "llm_budget_spent_usd") >= expected_cost
+    assert value(after, "llm_budget_limit_usd") == 10
+
+
+def test_history_is_kept_and_sent_back_to_the_model(stack: Stack) -> None:
+    first = chat(stack.orchestrator, "Which bases do I have?").json()
+    session_id = first["session_id"]
+    assert first["tool_calls"] == [{"tool": "list_bases", "ok": True}]
+    # The base id is in the session's earlier tool result: the model goes straight to list_tables.
+    second = chat(stack.orchestrator, "Show me the schema of the tables", session_id).json()
+    assert second["session_id"] == session_id
+    assert second["tool_calls"] == [{"tool": "list_tables", "ok": True}]
+
+    stored = httpx.get(f"{stack.orchestrator.url}/sessions/{session_id}", timeout=5).json()
+    assert stored["session_id"] == session_id
+    roles = [m["role"] for m in stored["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant"] * 2
+    assert stored["messages"][0]["content"] == "Which bases do I have?"
+    assert stored["messages"][-1]["content"] == second["answer"]
+    assert stored["messages"][1]["tool_calls"][0]["function"]["name"] == "list_bases"
+
+
+def test_provider_errors_are_retried_then_answered_502(stack: Stack, llm_faults) -> None:
+    llm_faults(error_rate=1.0)
+    before = value(scrape(stack.orchestrator.url), "llm_requests_total", model=MODEL, outcome="error")
+    response = chat(stack.orchestrator, "Which bases do I have?")
+    assert response.status_code == 502
+    assert response.json()["error"] == "llm_unavailable"
+    assert "3 attempts" in response.json()["message"]
+    after = value(scrape(stack.orchestrator.url), "llm_requests_total", model=MODEL, outcome="error")
+    assert after - before == 3  # LLM_MAX_RETRIES=2: the first attempt and two retries
+
+
+def test_provider_down_answers_a_clear_502(stack: Stack, llm_faults) -> None:
+    llm_faults(down=True)
+    response = chat(stack.orchestrator, "Which bases do I have?")
+    assert response.status_code == 502
+    assert response.json()["error"] == "llm_unavailable"
+    assert "HTTP 503" in response.json()["message"]
+
+
+def test_provider_unreachable_answers_a_clear_502(stack: Stack) -> None:
+    dead = stack.start_orchestrator(LLM_BASE_URL=f"http://127.0.0.1:{stack.free_port()}/v1")
+    response = chat(dead, "Which bases do I have?")
+    assert response.status_code == 502
+    assert "unreachable" in response.json()["message"]
+
+
+@pytest.fixture(scope="module")
+def strict(stack: Stack) -> AppServer:
+    """An orchestrator allowed one model call per chat and half a second per attempt."""
+    return stack.start_orchestrator(CHAT_MAX_STEPS="1", LLM_TIMEOUT_SECONDS="0.5", LLM_MAX_RETRIES="1")
+
+
+def test_slow_provider_is_504_after_retries(stack: Stack, strict: AppServer, llm_faults) -> None:
+    llm_faults(extra_latency_ms=1500)
+    before = value(scrape(strict.url), "llm_requests_total", model=MODEL, outcome="timeout")
+    response = chat(strict, "Which bases do I have?")
+    assert response.status_code == 504
+    assert response.json()["error"] == "llm_timeout"
+    assert value(scrape(strict.url), "llm_requests_total", model=MODEL, outcome="timeout") - before == 2
+
+
+def test_model_that_never_stops_calling_tools_is_502(strict: AppServer) -> None:
+    response = chat(strict, "List the tables in my base")
+    assert response.status_code == 502
+    assert response.json()["error"] == "llm_no_answer"
+    assert "CHAT_MAX_STEPS" in response.json()["message"]
+
+
+def test_spent_budget_refuses_the_next_chat(stack: Stack, redis_server) -> None:
+    # A Redis database of its own: the budget is per day and shared by everything on one Redis.
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/3"
+    flush(redis_url)
+    tiny = stack.start_orchestrator(LLM_DAILY_BUDGET_USD="0.000001", REDIS_URL=redis_url)
+    assert chat(tiny, "Which bases do I have?").status_code == 200
+    refused = chat(tiny, "Which bases do I have?")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "budget_exhausted"
+    assert "resets at 00:00 UTC" in refused.json()["message"]
+    assert 0 < int(refused.headers["retry-after"]) <= 24 * 3600
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": ""},
+        {"message": "   "},
+        {"message": "x" * 8001},
+        {},
+        {"message": "hi", "session_id": "../../etc"},
+    ],
+)
+def test_bad_input_is_422(stack: Stack, body: dict) -> None:
+    response = httpx.post(stack.orchestrator.url + "/chat", json=body, timeout=5)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_unknown_session_is_404(stack: Stack) -> None:
+    response = httpx.get(f"{stack.orchestrator.url}/sessions/{uuid.uuid4().hex}", timeout=5)
+    assert response.status_code == 404
+    assert response.json()["error"] == "session_not_found"
+
+
+def test_without_mcp_server_chat_answers_without_tools_and_health_warns(stack: Stack) -> None:
+    alone = stack.start_orchestrator(AIRSCOPE_URL_MCP_SERVER=f"http://127.0.0.1:{stack.free_port()}")
+    health = httpx.get(alone.url + "/health", timeout=10)
+    assert health.status_code == 200 and health.json()["status"] == "warn"
+    response = chat(alone, "List the tables in my base")
+    assert response.status_code == 200, response.text
+    assert response.json()["tool_calls"] == []
+
+
+def _chat_spans(stack: Stack, message: str) -> list[dict]:
+    """The spans of one chat's trace, from every service, once its MCP requests are exported."""
+    trace_id = chat(stack.orchestrator, message).headers["x-trace-id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == trace_id]
+        names = [s["name"] for s in spans]
+        if "POST /chat" in names and "tools/call list_tables" in names and names.count("POST /mcp") >= 4:
+            return spans
+        time.sleep(0.2)
+    raise AssertionError(f"spans of trace {trace_id} incomplete: {names}")
+
+
+def _attributes(span: dict) -> dict:
+    return {a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])}
+
+
+def test_genai_spans_name_the_model_and_carry_no_text(stack: Stack) -> None:
+    question = f"List the tables in my base {uuid.uuid4().hex}"
+    spans = _chat_spans(stack, question)
+    genai = [s for s in spans if s["name"] == f"chat {MODEL}"]
+    assert len(genai) == 3
+    for span in genai:
+        attributes = _attributes(span)
+        assert span["kind"] in (3, "SPAN_KIND_CLIENT")
+        assert attributes["gen_ai.operation.name"] == "chat"
+        assert attributes["gen_ai.provider.name"] == "openai"
+        assert attributes["gen_ai.request.model"] == attributes["gen_ai.response.model"] == MODEL
+        assert {"gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"} <= attributes.keys()
+    assert question not in str(spans) and "sk-test-secret" not in str(spans)
+
+
+def test_mcp_requests_join_the_chat_trace(stack: Stack) -> None:
+    spans = _chat_spans(stack, "List the tables in my base")
+    by_id = {s["spanId"]: s for s in spans}
+    # mcp-server's HTTP server spans (traceparent header) and its MCP spans (_meta) both hang
+    # under the orchestrator's MCP client spans, and the gateway's under mcp-server's.
+    for name in ("POST /mcp", "tools/call list_tables"):
+        span = next(s for s in spans if s["name"] == name and s["service"] == "mcp-server")
+        parent = by_id[span["parentSpanId"]]
+        assert parent["service"] == "llm-orchestrator" and parent["name"].startswith("MCP send")
+    assert any(s["service"] == "airtable-gateway" for s in spans)
+
+
+def test_genai_span_token_counts_survive_export(stack: Stack) -> None:
+    spans = _chat_spans(stack, "List the tables in my base")
+    attributes = _attributes(next(s for s in spans if s["name"] == f"chat {MODEL}"))
+    assert int(attributes["gen_ai.usage.input_tokens"]) > 0
+    assert int(attributes["gen_ai.usage.output_tokens"]) > 0
+
+
+def test_postgres_down_makes_health_fail_naming_it(stack: Stack, reachable_tmp, free_port) -> None:
+    postgres = PostgresServer(reachable_tmp("llm-pg") / "data", free_port())
+    postgres.start()
+    try:
+        postgres.ensure_database("llm_down", "pw")
+        server = stack.start_orchestrator(DATABASE_URL=postgres.dsn("llm_down", "llm_down", "pw"))
+        assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+    finally:
+        postgres.stop()
+    deadline = time.monotonic() + 10
+    while (health := httpx.get(server.url + "/health", timeout=10)).status_code != 503:
+        assert time.monotonic() < deadline, health.text
+        time.sleep(0.3)
+    failing = {name for name, results in health.json()["checks"].items() if results[0]["status"] == "fail"}
+    assert {name.split(":")[0] for name in failing} == {"postgres"}
+    response = chat(server, "Which bases do I have?")
+    assert response.status_code == 503
+    assert response.json()["error"] == "postgres_unavailable"
+
+
+def test_starts_while_postgres_is_down_and_serves_once_it_is_back(
+    stack: Stack, reachable_tmp, free_port
+) -> None:
+    postgres = PostgresServer(reachable_tmp("llm-pg-late") / "data", free_port())
+    dsn = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
+    server = stack.start(ORCHESTRATOR, stack.orchestrator_env(DATABASE_URL=dsn), ready_path="/health/live")
+    ready = httpx.get(server.url + "/health/ready", timeout=10)
+    assert ready.status_code == 503 and "postgres" in ready.text
+    assert chat(server, "Which bases do I have?").status_code == 503
+    postgres.start()
+    try:
+        deadline = time.monotonic() + 15
+        while httpx.get(server.url + "/health/ready", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        response = chat(server, "Which bases do I have?")
+        assert response.status_code == 200, response.text
+    finally:
+        postgres.stop()
