@@ -1,0 +1,133 @@
+"""create_app(): the api-gateway, the platform's one public door.
+
+Per request: authenticate (API key or bearer JWT) -> take a token from the client's bucket ->
+forward to the upstream of the route table, or answer /api/health from every service's /health.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import redis.asyncio as redis
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+import airscope
+from airscope.services.api_gateway.auth import Authenticator
+from airscope.services.api_gateway.config import SERVICE, Config
+from airscope.services.api_gateway.health import PlatformHealth, worst
+from airscope.services.api_gateway.metrics import RATE_LIMITED
+from airscope.services.api_gateway.proxy import ROUTES, Proxy, ProxyRoute
+from airscope.services.api_gateway.ratelimit import RateLimiter
+from airscope.services.common import ServiceError, install_error_handlers
+from airscope.telemetry import get_logger, http_check, instrument, redis_check
+
+log = get_logger(__name__)
+
+# Room for a burst of slow chat calls without opening a connection per request.
+UPSTREAM_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+# The limiter runs on every request: a Redis that hangs must cost milliseconds, not seconds.
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
+class HealthJSONResponse(JSONResponse):
+    media_type = "application/health+json"
+
+
+def create_app() -> FastAPI:
+    config = Config.from_env()
+    if not config.api_keys and config.jwt_secret is None:
+        log.warning("no API key and no JWT secret configured: every authenticated route will answer 401")
+    redis_client = redis.Redis.from_url(
+        config.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    )
+    limiter = RateLimiter(redis_client, rate=config.rate_limit_rps, burst=config.rate_limit_burst)
+    authenticator = Authenticator(
+        config.api_keys,
+        jwt_secret=config.jwt_secret,
+        issuer=config.jwt_issuer,
+        audience=config.jwt_audience,
+    )
+    proxy = Proxy(config.upstreams)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Opened here, after instrument(): the httpx instrumentation then sees every request.
+        async with httpx.AsyncClient(limits=UPSTREAM_LIMITS) as client:
+            proxy.client = client
+            try:
+                yield
+            finally:
+                await redis_client.aclose()
+
+    # The gateway's API is its upstreams' APIs: no schema of its own to publish.
+    app = FastAPI(title="airscope api-gateway", lifespan=lifespan, openapi_url=None)
+    install_error_handlers(app)
+
+    async def rate_limit(request: Request, client_id: str) -> None:
+        decision = await limiter.take(client_id)
+        if not decision.allowed:
+            RATE_LIMITED.labels(request.scope["route"].path).inc()
+            retry_after = decision.retry_after_header
+            raise ServiceError(
+                429,
+                "rate_limited",
+                f"too many requests from this client; retry in {retry_after}s",
+                headers={"Retry-After": retry_after},
+            )
+
+    async def authenticated(request: Request) -> str:
+        client_id = authenticator.authenticate(request.headers)
+        await rate_limit(request, client_id)
+        return client_id
+
+    async def anonymous(request: Request) -> None:
+        # Public routes (login, register, health) are limited per address: login is what a
+        # password-guessing script would hammer.
+        await rate_limit(request, "ip:" + (request.client.host if request.client else "unknown"))
+
+    for route in ROUTES:
+        app.add_api_route(
+            route.template,
+            _forwarder(proxy, route, anonymous if route.public else authenticated),
+            methods=list(route.methods),
+        )
+
+    async def own_status() -> str:
+        return worst([result.status for result in await instrumentation.health.results()])
+
+    platform = PlatformHealth(
+        config.health_targets,
+        timeout=config.health_timeout,
+        own_status=own_status,
+        version=airscope.__version__,
+    )
+
+    @app.get("/api/health", dependencies=[Depends(anonymous)])
+    async def api_health() -> Response:
+        assert proxy.client is not None
+        status, body = await platform.document(proxy.client)
+        return HealthJSONResponse(body, status_code=status)
+
+    # Redis is critical: without it no limit is enforced (requests still pass, see ratelimit.py).
+    # Upstreams are not: one of them down leaves every other route working.
+    checks = [redis_check(redis_client)] + [
+        http_check(upstream.name, upstream.url, critical=False)
+        for upstream in config.upstreams.values()
+        if upstream.deployed
+    ]
+    instrumentation = instrument(app, service=SERVICE, version=airscope.__version__, checks=checks)
+    return app
+
+
+def _forwarder(
+    proxy: Proxy, route: ProxyRoute, guard: Callable[[Request], Coroutine[Any, Any, str | None]]
+) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def forward(request: Request, client_id: str | None = Depends(guard)) -> Response:
+        return await proxy.forward(route, request, client_id)
+
+    forward.__name__ = f"forward_{route.upstream.replace('-', '_')}"
+    return forward

@@ -1,0 +1,161 @@
+"""The route table and the forwarding of a request to its upstream service.
+
+The request body is streamed to the upstream; the upstream's answer is read whole (the platform's
+answers are small JSON documents), so its timeout covers the full answer and a failure becomes a
+clean 504/502 instead of a response cut off midway.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+
+from airscope.services.api_gateway.config import Upstream
+from airscope.services.api_gateway.metrics import UPSTREAM_DURATION
+from airscope.services.common import ServiceError
+from airscope.telemetry import current_request_id
+
+ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CREDENTIALS_UPSTREAM = "platform-services"
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """``template`` (the gateway's route) forwards to ``upstream``: the part of the path after the
+    template's literal prefix is appended to ``target``."""
+
+    template: str
+    upstream: str
+    target: str
+    methods: tuple[str, ...] = ANY_METHOD
+    public: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return self.template.split("{", 1)[0]
+
+
+# Specific routes before the catch-alls that would also match them.
+ROUTES = (
+    ProxyRoute("/api/chat", "llm-orchestrator", "/chat", methods=("POST",)),
+    ProxyRoute("/api/chat/{path:path}", "llm-orchestrator", "/"),
+    ProxyRoute("/api/airtable/{path:path}", "airtable-gateway", "/"),
+    ProxyRoute("/api/auth/register", "platform-services", "/auth/register", methods=("POST",), public=True),
+    ProxyRoute("/api/auth/login", "platform-services", "/auth/login", methods=("POST",), public=True),
+    ProxyRoute("/api/auth/{path:path}", "platform-services", "/auth/"),
+    ProxyRoute("/api/automation/{path:path}", "automation-services", "/"),
+    ProxyRoute("/api/sagas", "saga-orchestrator", "/sagas"),
+    ProxyRoute("/api/sagas/{path:path}", "saga-orchestrator", "/sagas/"),
+)
+
+# RFC 9110 §7.6.1, plus what this hop recomputes itself.
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+     "transfer-encoding", "upgrade", "host"}
+)  # fmt: skip
+# Never passed on from the caller: credentials (the gateway checked them), ids the gateway sets
+# itself (a caller must not pose as another client), and the trace context, which the httpx
+# instrumentation writes anew with the gateway's client span as parent.
+CALLER_ONLY = frozenset(
+    {"x-api-key", "authorization", "cookie", "x-client-id", "x-request-id",
+     "traceparent", "tracestate", "baggage"}
+)  # fmt: skip
+# The upstream's own framing and ids: this response is re-framed, and the kit adds its ids.
+UPSTREAM_ONLY = frozenset(
+    {"content-length", "content-encoding", "date", "server", "x-trace-id", "x-request-id"}
+)  # fmt: skip
+NOT_ANSWERED = HOP_BY_HOP | UPSTREAM_ONLY
+_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+
+
+def upstream_path(route: ProxyRoute, request: Request) -> str:
+    """The path to ask the upstream for, still percent-encoded as the caller sent it (so that an
+    encoded ``/`` inside a record name stays one path segment)."""
+    path = (request.scope.get("raw_path") or b"").decode("latin-1")
+    if not path.startswith(route.prefix):  # the caller percent-encoded part of the prefix itself
+        path = quote(request.url.path)
+    rest = path[len(route.prefix) :]
+    if _DOT_SEGMENT.search(rest):
+        # "/api/auth/../admin" must not reach what lies outside the route's prefix upstream.
+        raise ServiceError(400, "invalid_path", "the path must not contain '.' or '..' segments")
+    return route.target + rest
+
+
+def upstream_headers(request: Request, upstream: str, client_id: str | None) -> list[tuple[str, str]]:
+    passed = [
+        (name, value)
+        for name, value in request.headers.items()
+        if name not in HOP_BY_HOP and (name not in CALLER_ONLY or _credential_for(upstream, name))
+    ]
+    request_id = current_request_id()
+    if request_id is not None:
+        passed.append(("x-request-id", request_id))
+    if client_id is not None:
+        passed.append(("x-client-id", client_id))
+    return passed
+
+
+def _credential_for(upstream: str, header: str) -> bool:
+    # platform-services answers /auth/me and friends for the bearer token's owner: it needs the token.
+    return upstream == CREDENTIALS_UPSTREAM and header in ("authorization", "cookie")
+
+
+class Proxy:
+    def __init__(self, upstreams: Mapping[str, Upstream]) -> None:
+        self.upstreams = upstreams
+        self.client: httpx.AsyncClient | None = None  # opened by the app's lifespan
+
+    async def forward(self, route: ProxyRoute, request: Request, client_id: str | None) -> Response:
+        upstream = self.upstreams[route.upstream]
+        if not upstream.deployed:
+            UPSTREAM_DURATION.labels(upstream.name, "not_deployed").observe(0)
+            raise ServiceError(
+                503,
+                "upstream_not_deployed",
+                f"{upstream.name} is not part of this build yet, so {route.template} cannot be served",
+            )
+        assert self.client is not None, "the app's lifespan opens the client"
+        path = upstream_path(route, request)
+        query = request.url.query
+        outgoing = self.client.build_request(
+            request.method,
+            upstream.url + path + (f"?{query}" if query else ""),
+            headers=upstream_headers(request, upstream.name, client_id),
+            # Streamed only when there is a body: a GET must not turn into a chunked upload.
+            content=request.stream() if _has_body(request) else None,
+            timeout=upstream.timeout,
+        )
+        started = time.perf_counter()
+        try:
+            answer = await self.client.send(outgoing)
+        except httpx.TimeoutException:
+            UPSTREAM_DURATION.labels(upstream.name, "timeout").observe(time.perf_counter() - started)
+            raise ServiceError(
+                504, "upstream_timeout", f"{upstream.name} did not answer within {upstream.timeout:g}s"
+            ) from None
+        except httpx.TransportError as exc:
+            UPSTREAM_DURATION.labels(upstream.name, "unreachable").observe(time.perf_counter() - started)
+            raise ServiceError(
+                502, "upstream_unreachable", f"{upstream.name} could not be reached ({type(exc).__name__})"
+            ) from None
+        UPSTREAM_DURATION.labels(upstream.name, str(answer.status_code)).observe(
+            time.perf_counter() - started
+        )
+        response = Response(answer.content, status_code=answer.status_code)
+        response.raw_headers.extend(
+            (name.lower(), value)
+            for name, value in answer.headers.raw
+            if name.lower().decode("latin-1") not in NOT_ANSWERED
+        )
+        return response
+
+
+def _has_body(request: Request) -> bool:
+    return "content-length" in request.headers or "transfer-encoding" in request.headers
