@@ -27,6 +27,24 @@ def down() -> None:
     run_down()
 
 
+@main.command()
+@click.option("--check", is_flag=True, help="Change nothing; fail when a generated file is stale.")
+def gen(check: bool) -> None:
+    """Write the generated files (docs/metrics.md) from their sources."""
+    from airscope import gen as generators
+
+    if check:
+        stale = generators.stale()
+        if stale:
+            raise click.ClickException(
+                f"stale generated files: {', '.join(stale)}; run `.venv/bin/airscope gen` and commit them"
+            )
+        click.echo("generated files are up to date")
+        return
+    changed = generators.write()
+    click.echo(f"wrote {', '.join(changed)}" if changed else "generated files were already up to date")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print figures."""

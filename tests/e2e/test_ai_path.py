@@ -1,0 +1,137 @@
+"""The AI request path end to end, on the platform `airscope up` starts (real PostgreSQL, Redis,
+stand-ins and services as processes, every port moved to a free one, a temporary home).
+
+One chat through the gateway must answer from the stand-in's base, leave one trace across the
+four services with every parent link resolved, move each service's counters by what the request
+did, and leave log lines carrying its trace id.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airscope import catalog
+from airscope.local import ports, runner
+from tests.servers import read_spans, scrape, value
+
+pytestmark = pytest.mark.infra
+
+AI_PATH = ("api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway")
+
+
+@pytest.fixture(scope="module")
+def platform(reachable_tmp, free_port) -> Iterator[dict[str, str]]:
+    """`airscope up` in a temporary home; yields each AI-path service's base URL."""
+    home = reachable_tmp("e2e")
+    cat = catalog.load()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRSCOPE_HOME", str(home))
+        patch.setenv("AIRSCOPE_API_KEY", "e2e-test-key")
+        patch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # spans on disk within the test's patience
+        for variable in ("AIRSCOPE_CATALOG", "AIRSCOPE_TRACE_DIR", "AIRTABLE_API_URL", "LLM_BASE_URL"):
+            patch.delenv(variable, raising=False)
+        names = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
+        for name in names:
+            patch.setenv(ports.env_var(name), str(free_port()))
+        try:
+            runner.up()
+            yield {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in AI_PATH} | {
+                "home": str(home)
+            }
+        finally:
+            runner.down()
+
+
+def _spans_of(trace_dir: Path, trace_id: str, services: set[str], timeout: float = 20.0) -> list[dict]:
+    """The trace's spans once every service wrote some and every parent is there (each process
+    exports on its own schedule; the root span ends last)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = [s for s in read_spans(trace_dir) if s["traceId"] == trace_id]
+        ids = {s["spanId"] for s in spans}
+        complete = services <= {s["service"] for s in spans} and all(
+            s["parentSpanId"] in ids for s in spans if s.get("parentSpanId")
+        )
+        if (complete and any(not s.get("parentSpanId") for s in spans)) or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.2)
+
+
+def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs(platform):
+    before = {name: scrape(platform[name]) for name in AI_PATH}
+
+    response = httpx.post(
+        platform["api-gateway"] + "/api/chat",
+        json={"message": "List the tables in my base"},
+        headers={"X-API-Key": "e2e-test-key"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    for table in ("Customers", "Orders", "Products"):
+        assert table in body["answer"]
+    assert [call["tool"] for call in body["tool_calls"]] == ["list_bases", "list_tables"]
+    trace_id = response.headers["X-Trace-Id"]
+
+    # One trace across the four services, each span's parent inside it, rooted at the gateway.
+    home = Path(platform["home"])
+    spans = _spans_of(home / "traces", trace_id, set(AI_PATH))
+    assert {s["service"] for s in spans} >= set(AI_PATH)
+    by_id = {s["spanId"]: s for s in spans}
+    roots = [s for s in spans if not s.get("parentSpanId")]
+    assert len(roots) == 1 and roots[0]["service"] == "api-gateway", roots
+    assert all(s["parentSpanId"] in by_id for s in spans if s.get("parentSpanId"))
+
+    def server_span(service: str, route_fragment: str) -> dict:
+        return next(
+            s
+            for s in spans
+            if s["service"] == service
+            and s["kind"] in (2, "SPAN_KIND_SERVER")
+            and route_fragment in s["name"]
+        )
+
+    def parent_service(span: dict) -> str:
+        return by_id[span["parentSpanId"]]["service"]
+
+    assert parent_service(server_span("llm-orchestrator", "/chat")) == "api-gateway"
+    assert parent_service(server_span("airtable-gateway", "/tables")) == "mcp-server"
+    assert any(s["service"] == "mcp-server" and "list_tables" in s["name"] for s in spans)
+
+    after = {name: scrape(platform[name]) for name in AI_PATH}
+
+    def moved(service: str, metric: str, **labels: str) -> float:
+        return value(after[service], metric, **labels) - value(before[service], metric, **labels)
+
+    assert (
+        moved(
+            "api-gateway",
+            "gateway_upstream_request_duration_seconds_count",
+            upstream="llm-orchestrator",
+            status="200",
+        )
+        == 1
+    )
+    # Three completions: ask for the bases, then the tables, then answer.
+    assert moved("llm-orchestrator", "llm_requests_total", outcome="ok") == 3
+    assert moved("llm-orchestrator", "llm_tokens_total", type="input") == body["usage"]["input_tokens"]
+    assert moved("llm-orchestrator", "llm_tokens_total", type="output") == body["usage"]["output_tokens"]
+    for tool in ("list_bases", "list_tables"):
+        assert moved("llm-orchestrator", "llm_tool_calls_total", tool=tool, outcome="ok") == 1
+        assert moved("mcp-server", "mcp_tool_calls_total", tool=tool, outcome="ok") == 1
+        assert moved("airtable-gateway", "airtable_cache_requests_total", operation=tool) == 1
+        # Every cache miss went to Airtable, and nothing else did.
+        assert moved("airtable-gateway", "airtable_request_duration_seconds_count", operation=tool) == moved(
+            "airtable-gateway", "airtable_cache_requests_total", operation=tool, result="miss"
+        )
+
+    # Every service on the path logged the request under its trace id.
+    for name in AI_PATH:
+        log = (home / "log" / f"{name}.log").read_text()
+        assert f'"trace_id":"{trace_id}"' in log.replace(" ", ""), f"{name} logged nothing for the trace"
