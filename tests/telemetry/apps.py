@@ -30,7 +30,8 @@ def sample_app() -> FastAPI:
 def create_relay_app() -> FastAPI:
     """Served by uvicorn in a subprocess: the kit configured from the environment, as in production.
 
-    ``GET /relay`` calls ``$RELAY_TARGET/items/1`` with httpx, so two of these show propagation;
+    ``GET /relay`` calls ``$RELAY_TARGET/items/1`` with httpx (``?client=httpx2``: with httpx2, the
+    openai and mcp SDKs' client), so two of these show propagation;
     ``GET /deps`` queries PostgreSQL (``$SAMPLE_DSN``) and Redis (``$SAMPLE_REDIS_URL``).
     """
     import os
@@ -43,10 +44,16 @@ def create_relay_app() -> FastAPI:
     target = os.environ.get("RELAY_TARGET", "")
 
     @app.get("/relay")
-    async def relay() -> dict:
-        async with httpx.AsyncClient(base_url=target) as client:
-            response = await client.get("/items/1")
-        return {"downstream_status": response.status_code}
+    async def relay(client: str = "httpx") -> dict:
+        import httpx2
+
+        module = httpx2 if client == "httpx2" else httpx
+        async with module.AsyncClient(base_url=target) as http:
+            response = await http.get("/items/1")
+        return {
+            "downstream_status": response.status_code,
+            "downstream_request_id": response.headers.get("x-request-id"),
+        }
 
     @app.get("/deps")
     async def deps() -> dict:

@@ -92,13 +92,18 @@ def wait_for_spans(paths: list[Path], count: int, timeout: float = 15) -> list[d
         time.sleep(0.1)
 
 
-def test_trace_context_propagates_through_a_real_httpx_call_between_two_uvicorn_apps(serve, tmp_path):
+@pytest.mark.parametrize("client", ["httpx", "httpx2"])
+def test_trace_context_propagates_through_a_real_httpx_call_between_two_uvicorn_apps(serve, tmp_path, client):
     env = {"AIRSCOPE_TRACE_DIR": str(tmp_path / "traces"), "OTEL_BSP_SCHEDULE_DELAY": "100"}
     backend = serve("backend", **env)
     frontend = serve("frontend", RELAY_TARGET=backend.url, **env)
 
-    response = httpx.get(frontend.url + "/relay", timeout=10)
-    assert response.status_code == 200 and response.json() == {"downstream_status": 200}
+    response = httpx.get(frontend.url + "/relay", params={"client": client}, timeout=10)
+    # The request id the frontend answered with is the one the backend saw.
+    assert response.status_code == 200 and response.json() == {
+        "downstream_status": 200,
+        "downstream_request_id": response.headers["x-request-id"],
+    }
     trace_id = response.headers["x-trace-id"]
 
     spans = wait_for_spans([tmp_path / "traces" / "frontend.jsonl", tmp_path / "traces" / "backend.jsonl"], 3)

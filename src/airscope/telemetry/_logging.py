@@ -17,7 +17,10 @@ from airscope.telemetry._metrics import DROPPED
 from airscope.telemetry._redact import RedactSecrets, redact_text
 
 # Standard-library loggers whose INFO lines repeat what the access line already says.
-_QUIET_LOGGERS = {"uvicorn.access": logging.WARNING, "httpx": logging.WARNING, "httpcore": logging.WARNING}
+_QUIET_LOGGERS = {
+    "uvicorn.access": logging.WARNING,
+    **dict.fromkeys(("httpx", "httpcore", "httpx2", "httpcore2"), logging.WARNING),
+}
 
 
 _second: tuple[int, str] = (-1, "")

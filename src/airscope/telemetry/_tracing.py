@@ -19,6 +19,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from airscope.telemetry._context import current_request_id
 from airscope.telemetry._metrics import DROPPED
 from airscope.telemetry._redact import REDACTED, is_secret_key, redact_text
 from airscope.telemetry._settings import Settings
@@ -151,16 +152,36 @@ def _exporters(service: str, settings: Settings) -> list[SpanExporter]:
 _libraries_instrumented = False
 
 
+def _pass_request_id(span: trace.Span, request: object) -> None:
+    """Outgoing HTTP requests carry the id of the request being served, so one X-Request-Id
+    follows it through every service, as the trace id does."""
+    request_id = current_request_id()
+    headers = getattr(request, "headers", None)
+    if request_id and headers is not None and "x-request-id" not in headers:
+        headers["x-request-id"] = request_id
+
+
+async def _pass_request_id_async(span: trace.Span, request: object) -> None:
+    _pass_request_id(span, request)
+
+
 def instrument_libraries(provider: trace.TracerProvider) -> None:
-    """Client spans for httpx, asyncpg (SQLAlchemy's async driver) and Redis, process-wide, once."""
+    """Client spans for httpx and httpx2 (the openai and mcp SDKs' client), asyncpg (SQLAlchemy's
+    async driver) and Redis, process-wide, once. W3C trace context and X-Request-Id go out with
+    every HTTP request."""
     global _libraries_instrumented
     if _libraries_instrumented:
         return
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    for instrumentor in (HTTPXClientInstrumentor(), HTTPX2ClientInstrumentor()):
+        instrumentor.instrument(
+            tracer_provider=provider,
+            request_hook=_pass_request_id,
+            async_request_hook=_pass_request_id_async,
+        )
     AsyncPGInstrumentor().instrument(tracer_provider=provider)
     RedisInstrumentor().instrument(tracer_provider=provider)
     _libraries_instrumented = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -29,9 +28,6 @@ SESSION_ID = r"^[A-Za-z0-9._-]{1,64}$"
 MAX_MESSAGE_CHARS = 8000
 GAUGE_REFRESH_SECONDS = 10.0
 
-# openai and mcp send with httpx2, which logs every request at info: a line per provider call and
-# per MCP message says nothing that llm_requests_total and the spans do not.
-logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID)]
 

@@ -1,8 +1,8 @@
 """Chat completions from the LLM provider: bounded retries, usage and cost, one GenAI span per attempt.
 
 The SDK's own retries are off: ours count every attempt in ``llm_requests_total`` and give each
-one its span. openai 3.x sends with httpx2, which the telemetry kit does not instrument, so the
-CLIENT span here (OpenTelemetry GenAI semantic conventions) is the only record of the call.
+one its span: a CLIENT span following the OpenTelemetry GenAI semantic conventions (model, token
+counts), with the kit's HTTP client span of the attempt under it.
 Prompts and answers never go into spans: they are user data.
 """
 

@@ -2,9 +2,9 @@
 
 One MCP session per chat request (Streamable HTTP at ``service_url("mcp-server") + "/mcp"``): the
 tool list is fresh for every chat and no connection state outlives a request. The mcp SDK puts
-the current trace context into each request's ``_meta`` itself; the request hook below also puts
-it into the HTTP headers, so mcp-server's HTTP server span joins the same trace (the SDK sends
-with httpx2, which the telemetry kit does not instrument).
+the current trace context into each request's ``_meta`` itself, and the telemetry kit's httpx2
+instrumentation puts it into the HTTP headers, so both mcp-server's HTTP and MCP spans join the
+chat's trace.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import httpx2
 import mcp_types
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from opentelemetry import propagate
 
 from airscope.services.llm_orchestrator import metrics
 from airscope.telemetry import get_logger
@@ -115,10 +114,6 @@ class Toolbox:
         return ToolOutcome(name, False, f"error: {message}")
 
 
-async def _inject_trace_context(request: httpx2.Request) -> None:
-    propagate.inject(request.headers)
-
-
 async def _list_tools(client: Client) -> list[mcp_types.Tool]:
     tools: list[mcp_types.Tool] = []
     cursor = None
@@ -140,7 +135,6 @@ async def open_toolbox(url: str) -> AsyncIterator[Toolbox]:
         http = await stack.enter_async_context(
             httpx2.AsyncClient(
                 timeout=httpx2.Timeout(CALL_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-                event_hooks={"request": [_inject_trace_context]},
             )
         )
         client = await stack.enter_async_context(
