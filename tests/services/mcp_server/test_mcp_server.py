@@ -290,3 +290,26 @@ def test_mcp_answers_at_exactly_mcp_without_a_redirect(stack: Stack) -> None:
 
     assert response.status_code == 200, response.text
     assert response.json()["id"] == 1
+
+
+async def test_without_airtable_gateway_health_fails_naming_it_and_tools_fail_cleanly(
+    tmp_path: Path, free_port
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with AppServer(
+        "airscope.services.mcp_server",
+        free_port(),
+        env={"AIRSCOPE_URL_AIRTABLE_GATEWAY": nowhere},
+        log_dir=tmp_path,
+        ready_path="/health/live",
+    ) as mcp:
+        async with httpx.AsyncClient() as http:
+            health = await http.get(mcp.url + "/health", timeout=10)
+        assert health.status_code == 503
+        failing = [
+            name for name, results in health.json()["checks"].items() if results[0]["status"] == "fail"
+        ]
+        assert [name.split(":")[0] for name in failing] == ["airtable-gateway"]
+        async with Client(mcp.url + "/mcp") as client:
+            result = await client.call_tool("list_bases", {})
+        assert "airtable-gateway" in error_text(result)
