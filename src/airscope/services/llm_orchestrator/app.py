@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import asyncpg
+import httpx
 import redis.asyncio
 import redis.exceptions
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, StringConstraints
 
 import airscope
-from airscope.services.common import ServiceError, install_error_handlers, service_url
+from airscope.services.common import ActivityReporter, ServiceError, install_error_handlers, service_url
 from airscope.services.llm_orchestrator import history, metrics
 from airscope.services.llm_orchestrator.budget import Budget
 from airscope.services.llm_orchestrator.chat import Chat
@@ -113,15 +114,18 @@ def create_app() -> FastAPI:
         budget = Budget(redis_client, config.daily_budget_usd)
         app.state.chat = Chat(config, store, budget, llm)
         refresher = asyncio.create_task(_refresh_gauges(store, budget))
-        try:
-            yield
-        finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
-            await llm.close()
-            await pool.close()
-            await redis_client.aclose()
+        async with httpx.AsyncClient() as activity_client:
+            app.state.activity = ActivityReporter(activity_client, service_url("platform-services"))
+            try:
+                yield
+            finally:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+                await app.state.activity.drain()
+                await llm.close()
+                await pool.close()
+                await redis_client.aclose()
 
     app = FastAPI(title="llm-orchestrator", version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
@@ -130,6 +134,7 @@ def create_app() -> FastAPI:
     async def chat(body: ChatRequest, request: Request) -> ChatResponse:
         with _dependency_errors():
             result = await request.app.state.chat.turn(body.message, body.session_id)
+        request.app.state.activity.report("chat", request.headers.get("x-client-id"))
         return ChatResponse(
             session_id=result.session_id,
             answer=result.answer,
