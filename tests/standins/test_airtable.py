@@ -298,3 +298,97 @@ def test_formula_values() -> None:
     assert compile_formula('search("d", {Name})', ["Name"])(row)
     assert not compile_formula('{Missing} = "x"', ["Missing"])(row)
     assert compile_formula('{Missing} = ""', ["Missing"])(row)
+
+
+# -- tables through the meta API ------------------------------------------------------------------
+
+NEW_TABLE = {
+    "name": "Launch Tasks",
+    "description": "What to do before launch",
+    "fields": [
+        {"name": "Task", "type": "singleLineText"},
+        {
+            "name": "Status",
+            "type": "singleSelect",
+            "options": {"choices": [{"name": "Todo"}, {"name": "Done"}]},
+        },
+        {"name": "Due", "type": "date"},
+    ],
+}
+
+
+def test_creates_a_table_that_takes_records_and_survives_a_restart(client: TestClient, db_env: Path) -> None:
+    created = client.post(f"/v0/meta/bases/{BASE}/tables", json=NEW_TABLE)
+    assert created.status_code == 200, created.text
+    table = created.json()
+    assert re.fullmatch(r"tbl[A-Za-z0-9]{14}", table["id"])
+    assert (table["name"], table["description"]) == ("Launch Tasks", "What to do before launch")
+    assert [f["name"] for f in table["fields"]] == ["Task", "Status", "Due"]
+    assert table["primaryFieldId"] == table["fields"][0]["id"]
+
+    record = client.post(f"/v0/{BASE}/{table['id']}", json={"fields": {"Task": "Ship", "Status": "Todo"}})
+    assert record.status_code == 200, record.text
+    bad = client.post(f"/v0/{BASE}/Launch Tasks", json={"fields": {"Status": "Maybe"}})
+    assert bad.json()["error"]["type"] == "INVALID_VALUE_FOR_COLUMN"
+
+    reopened = TestClient(create_app(), headers=AUTH)
+    tables = reopened.get(f"/v0/meta/bases/{BASE}/tables").json()["tables"]
+    assert tables[-1] == table
+    assert [r["fields"]["Task"] for r in reopened.get(f"/v0/{BASE}/Launch Tasks").json()["records"]] == [
+        "Ship"
+    ]
+
+
+def test_a_taken_table_name_is_refused_ignoring_case(client: TestClient) -> None:
+    taken = client.post(f"/v0/meta/bases/{BASE}/tables", json={**NEW_TABLE, "name": "customers"})
+    assert taken.status_code == 422
+    assert taken.json()["error"]["type"] == "DUPLICATE_TABLE_NAME"
+    names = [t["name"] for t in client.get(f"/v0/meta/bases/{BASE}/tables").json()["tables"]]
+    assert names == ["Customers", "Orders", "Products"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [
+        ({"fields": NEW_TABLE["fields"]}, "INVALID_REQUEST_UNKNOWN"),
+        ({"name": "T", "fields": []}, "INVALID_REQUEST_UNKNOWN"),
+        ({"name": "T", "fields": [{"name": "A", "type": "hologram"}]}, "INVALID_FIELD_TYPE"),
+        (
+            {"name": "T", "fields": [{"name": "A", "type": "number"}, {"name": "a", "type": "email"}]},
+            "DUPLICATE_OR_EMPTY_FIELD_NAME",
+        ),
+    ],
+)
+def test_a_malformed_table_is_refused(client: TestClient, payload: dict, kind: str) -> None:
+    refused = client.post(f"/v0/meta/bases/{BASE}/tables", json=payload)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["type"] == kind
+
+
+def test_creating_in_an_unknown_base_is_404(client: TestClient) -> None:
+    assert client.post("/v0/meta/bases/appNoSuchBase0000/tables", json=NEW_TABLE).status_code == 404
+
+
+def test_renames_and_describes_a_table_by_id_or_name(client: TestClient) -> None:
+    table = client.post(f"/v0/meta/bases/{BASE}/tables", json=NEW_TABLE).json()
+    renamed = client.patch(f"/v0/meta/bases/{BASE}/tables/{table['id']}", json={"name": "[archived] Launch"})
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["name"], renamed.json()["description"]) == (
+        "[archived] Launch",
+        NEW_TABLE["description"],
+    )
+    # The same rename again is no conflict with itself: a retried compensation succeeds.
+    again = client.patch(f"/v0/meta/bases/{BASE}/tables/{table['id']}", json={"name": "[archived] Launch"})
+    assert again.status_code == 200
+    described = client.patch(f"/v0/meta/bases/{BASE}/tables/[archived] Launch", json={"description": "old"})
+    assert described.json()["description"] == "old"
+    assert client.get(f"/v0/{BASE}/Launch Tasks").status_code == 404
+    assert client.get(f"/v0/{BASE}/[archived] Launch").status_code == 200
+
+    taken = client.patch(f"/v0/meta/bases/{BASE}/tables/{table['id']}", json={"name": "Orders"})
+    assert taken.json()["error"]["type"] == "DUPLICATE_TABLE_NAME"
+    assert client.patch(f"/v0/meta/bases/{BASE}/tables/{table['id']}", json={}).status_code == 422
+    assert (
+        client.patch(f"/v0/meta/bases/{BASE}/tables/tblNoSuchTable0000", json={"name": "x"}).status_code
+        == 404
+    )

@@ -460,3 +460,146 @@ def test_the_api_key_reaches_no_log_line_and_no_span(gateway: AppServer, module_
     spans = read_spans(module_dir / "traces")
     assert any(span["service"] == "airtable-gateway" and span["kind"] == 3 for span in spans)  # client spans
     assert API_KEY not in (module_dir / "traces" / "airtable-gateway.jsonl").read_text()
+
+
+# -- tables: create (idempotent) and rename -------------------------------------------------------
+
+
+def _new_table(name: str) -> dict:
+    return {
+        "name": name,
+        "fields": [{"name": "Task", "type": "singleLineText"}, {"name": "Due", "type": "date"}],
+    }
+
+
+def _meta(standin: AppServer, method: str, json: dict | None = None) -> dict:
+    """The stand-in's table list or a new table, straight from it (waiting out its rate limit)."""
+    while True:
+        answer = httpx.request(
+            method,
+            f"{standin.url}/v0/meta/bases/{BASE}/tables",
+            json=json,
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        )
+        if answer.status_code != 429:
+            return answer.raise_for_status().json()
+        time.sleep(float(answer.headers["Retry-After"]))
+
+
+def _tables_named(standin: AppServer, name: str) -> list[dict]:
+    return [table for table in _meta(standin, "GET")["tables"] if table["name"] == name]
+
+
+def test_creates_a_table_and_a_cached_table_list_shows_it(api: httpx.Client, gateway: AppServer) -> None:
+    assert "Sprint Tasks" not in {t["name"] for t in api.get(f"/bases/{BASE}/tables").json()["tables"]}
+    before = scrape(gateway.url)
+
+    created = api.post(
+        f"/bases/{BASE}/tables", json={**_new_table("Sprint Tasks"), "description": "Sprint 1"}
+    )
+
+    assert created.status_code == 201, created.text
+    table = created.json()
+    assert (table["name"], table["description"]) == ("Sprint Tasks", "Sprint 1")
+    assert [f["name"] for f in table["fields"]] == ["Task", "Due"]
+    assert table in api.get(f"/bases/{BASE}/tables").json()["tables"]
+    samples = scrape(gateway.url)
+    assert (
+        value(samples, "airtable_request_duration_seconds_count", operation="create_table")
+        - value(before, "airtable_request_duration_seconds_count", operation="create_table")
+        == 1
+    )
+
+
+def test_an_idempotency_key_makes_a_repeat_replay_the_first_answer(
+    api: httpx.Client, standin: AppServer
+) -> None:
+    key = {"Idempotency-Key": "saga-1:create_tables"}
+    first = api.post(f"/bases/{BASE}/tables", json=_new_table("Replayed Tasks"), headers=key)
+    repeat = api.post(f"/bases/{BASE}/tables", json=_new_table("Replayed Tasks"), headers=key)
+
+    assert (first.status_code, repeat.status_code) == (201, 201)
+    assert repeat.json() == first.json()
+    assert repeat.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(_tables_named(standin, "Replayed Tasks")) == 1
+
+    reused = api.post(f"/bases/{BASE}/tables", json=_new_table("Other Tasks"), headers=key)
+    assert reused.status_code == 422
+    assert reused.json()["error"] == "idempotency_key_reused"
+    assert _tables_named(standin, "Other Tasks") == []
+
+
+def test_concurrent_repeats_of_a_key_create_one_table(gateway: AppServer, standin: AppServer) -> None:
+    httpx.put(standin.url + "/_admin/faults", json={"extra_latency_ms": 400}, timeout=5).raise_for_status()
+    key = {"Idempotency-Key": "saga-2:create_tables"}
+    with httpx.Client(base_url=gateway.url, timeout=30) as client, ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.post(f"/bases/{BASE}/tables", json=_new_table("Raced Tasks"), headers=key),
+                range(4),
+            )
+        )
+
+    assert [answer.status_code for answer in answers] == [201] * 4  # the repeats waited for the first
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert len(_tables_named(standin, "Raced Tasks")) == 1
+
+
+def test_a_taken_table_name_is_409_and_the_refusal_is_replayed(api: httpx.Client) -> None:
+    key = {"Idempotency-Key": "saga-3:create_tables"}
+    for _ in range(2):
+        taken = api.post(f"/bases/{BASE}/tables", json=_new_table("Orders"), headers=key)
+        assert taken.status_code == 409
+        assert taken.json()["error"] == "table_name_taken"
+
+
+def test_a_failed_creation_leaves_the_key_free_for_a_retry(api: httpx.Client, standin: AppServer) -> None:
+    key = {"Idempotency-Key": "saga-4:create_tables"}
+    httpx.put(standin.url + "/_admin/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    failed = api.post(f"/bases/{BASE}/tables", json=_new_table("Retried Tasks"), headers=key)
+    assert failed.status_code == 502
+    assert failed.json()["error"] == "airtable_error"
+    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+
+    retried = api.post(f"/bases/{BASE}/tables", json=_new_table("Retried Tasks"), headers=key)
+
+    assert retried.status_code == 201, retried.text
+    assert len(_tables_named(standin, "Retried Tasks")) == 1
+
+
+def test_a_retry_after_an_uncertain_failure_gets_the_table_the_lost_attempt_made(
+    api: httpx.Client, standin: AppServer
+) -> None:
+    key = {"Idempotency-Key": "saga-5:create_tables"}
+    httpx.put(standin.url + "/_admin/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    assert api.post(f"/bases/{BASE}/tables", json=_new_table("Lost Tasks"), headers=key).status_code == 502
+    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+    # As if Airtable had made the table and only its answer was lost.
+    made = _meta(standin, "POST", _new_table("Lost Tasks"))
+
+    retried = api.post(f"/bases/{BASE}/tables", json=_new_table("Lost Tasks"), headers=key)
+
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["id"] == made["id"]
+    # Without that history the same name is a conflict, not someone else's table handed over.
+    other = api.post(
+        f"/bases/{BASE}/tables", json=_new_table("Lost Tasks"), headers={"Idempotency-Key": "k6"}
+    )
+    assert other.status_code == 409
+
+
+def test_renames_a_table_and_the_cached_list_follows(api: httpx.Client, standin: AppServer) -> None:
+    table = api.post(f"/bases/{BASE}/tables", json=_new_table("Renamed Tasks")).json()
+    assert table in api.get(f"/bases/{BASE}/tables").json()["tables"]
+
+    renamed = api.patch(f"/bases/{BASE}/tables/{table['id']}", json={"name": "[archived] Renamed Tasks"})
+
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == "[archived] Renamed Tasks"
+    names = {t["name"] for t in api.get(f"/bases/{BASE}/tables").json()["tables"]}
+    assert "[archived] Renamed Tasks" in names and "Renamed Tasks" not in names
+    assert api.patch(f"/bases/{BASE}/tables/{table['id']}", json={}).status_code == 422
+    missing = api.patch(f"/bases/{BASE}/tables/tblNoSuchTable0000", json={"name": "x"})
+    assert missing.status_code == 404

@@ -9,17 +9,40 @@ Routes (the contract mcp-server and automation-services call):
   PATCH  /bases/{base_id}/tables/{table}/records          {"records": [{"id", "fields"}] (1..10), "typecast"}
   PATCH  /bases/{base_id}/tables/{table}/records/{record_id}   {"fields", "typecast"}
   DELETE /bases/{base_id}/tables/{table}/records/{record_id}
+  POST   /bases/{base_id}/tables          {"name", "description"?, "fields": [{"name", "type", "options"?}]}
+                                          -> 201 the table; honours Idempotency-Key; 409 table_name_taken
+  PATCH  /bases/{base_id}/tables/{table}  {"name"?, "description"?} -> the table
+
+Airtable's API cannot delete a table, so neither can the gateway: undoing a creation means renaming
+the table (saga-orchestrator's compensation marks it ``[archived] <name>``), and a person deletes
+it in Airtable's UI if it must go.
+
+Idempotency-Key on a table creation: the first answer (the table, or a 4xx refusal) is kept in Redis
+for 24 h under the key and replayed for a repeat with ``Idempotent-Replayed: true``, so a caller that
+retries (a saga step after a timeout) never creates a second table. A repeat that arrives while the
+first is still running waits for its answer, up to a few seconds, then gets 409
+``idempotency_in_progress``; the same key with a different body is 422 ``idempotency_key_reused``.
+A 5xx or timeout leaves unknown whether Airtable created the table: the key is then free for a
+retry, and a retry that finds the name taken answers the table of that name, since the lost attempt
+is what most likely made it. Without Redis a keyed creation is refused (503), never run unguarded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, FastAPI, Path, Query
-from pydantic import BaseModel, Field
+import orjson
+from fastapi import APIRouter, FastAPI, Header, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 import airscope
 from airscope.services.airtable_gateway.cache import ReadCache
@@ -65,7 +88,132 @@ class UpdateRecord(BaseModel):
     typecast: bool = False
 
 
-def build_router(airtable: AirtableClient, cache: ReadCache) -> APIRouter:
+class NewField(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=64)
+    options: dict[str, Any] | None = None
+
+
+class CreateTable(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=20_000)
+    fields: list[NewField] = Field(min_length=1, max_length=500)
+
+
+class UpdateTable(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=20_000)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateTable:
+        if self.name is None and self.description is None:
+            raise ValueError("give a name or a description")
+        return self
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
+
+IDEMPOTENCY_TTL_SECONDS = 86_400
+# Longer than the slowest creation (3 attempts of 10 s plus 10 s of back-off), so a claim outlives
+# its request, yet one left by a crashed gateway frees itself.
+CLAIM_TTL_SECONDS = 60
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+IDEMPOTENCY_POLL_SECONDS = 0.1
+
+# Takes the key unless an answer (or a running request) holds it; an "uncertain" entry (the last
+# attempt failed in a way that leaves unknown whether it took effect) may be taken again.
+# Returns {1 if taken, the previous value or ""}.
+CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current).state ~= 'uncertain' then
+  return {0, current}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {1, current or ''}
+"""
+
+
+class Idempotency:
+    """Runs a keyed request once and replays its answer (see the module docstring)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._claim = redis.register_script(CLAIM)
+
+    async def run(
+        self, scope: str, key: str, request: Any, call: Callable[[bool], Awaitable[dict]]
+    ) -> tuple[dict, bool]:
+        """``call(after_uncertain)``'s answer, or the kept one; the flag says whether it was replayed."""
+        redis_key = "airtable-gateway:idempotency:" + hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+        while True:
+            claimed, previous = await self._redis_call(
+                self._claim(
+                    keys=[redis_key],
+                    args=[_entry("in_progress", fingerprint), CLAIM_TTL_SECONDS],
+                )
+            )
+            if claimed:
+                after_uncertain = bool(previous) and orjson.loads(previous)["fingerprint"] == fingerprint
+                return await self._first(redis_key, fingerprint, call, after_uncertain), False
+            entry = orjson.loads(previous)
+            if entry["fingerprint"] != fingerprint:
+                raise ServiceError(
+                    422, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
+                )
+            if entry["state"] == "done":
+                if "error" in entry:
+                    error = entry["error"]
+                    raise ServiceError(entry["status"], error["error"], error["message"])
+                return entry["body"], True
+            if time.monotonic() >= deadline:
+                raise ServiceError(
+                    409, "idempotency_in_progress", "a request with this Idempotency-Key is still running"
+                )
+            await asyncio.sleep(IDEMPOTENCY_POLL_SECONDS)
+
+    async def _first(
+        self, redis_key: str, fingerprint: str, call: Callable[[bool], Awaitable[dict]], after_uncertain: bool
+    ) -> dict:
+        try:
+            body = await call(after_uncertain)
+        except ServiceError as error:
+            if error.status < 500:  # Airtable refused it: nothing happened, and a repeat gets the same
+                kept = _entry("done", fingerprint, status=error.status, error=error.body())
+                await self._redis_call(self._redis.set(redis_key, kept, ex=IDEMPOTENCY_TTL_SECONDS))
+            else:
+                await self._uncertain(redis_key, fingerprint)
+            raise
+        except BaseException:
+            await self._uncertain(redis_key, fingerprint)
+            raise
+        kept = _entry("done", fingerprint, status=201, body=body)
+        await self._redis_call(self._redis.set(redis_key, kept, ex=IDEMPOTENCY_TTL_SECONDS))
+        return body
+
+    async def _uncertain(self, redis_key: str, fingerprint: str) -> None:
+        # On a Redis failure the claim expires by itself; the error the caller gets is the one that matters.
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.set(redis_key, _entry("uncertain", fingerprint), ex=IDEMPOTENCY_TTL_SECONDS)
+
+    @staticmethod
+    async def _redis_call(call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except (RedisError, OSError) as exc:
+            raise ServiceError(
+                503,
+                "redis_unavailable",
+                f"Redis is unreachable, so an Idempotency-Key cannot be honoured ({exc!r})",
+            ) from exc
+
+
+def _entry(state: str, fingerprint: str, **answer: Any) -> bytes:
+    return orjson.dumps({"state": state, "fingerprint": fingerprint, **answer})
+
+
+def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
     router = APIRouter()
 
     async def write(base_id: str, call: Awaitable[T]) -> T:
@@ -93,6 +241,37 @@ def build_router(airtable: AirtableClient, cache: ReadCache) -> APIRouter:
             return {"tables": await airtable.list_tables(base_id)}
 
         return await cache.get_or_load("list_tables", base_id, {}, load)
+
+    @router.post("/bases/{base_id}/tables", status_code=201)
+    async def create_table(
+        base_id: BaseId, body: CreateTable, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        """Creates a table. Airtable has no API to delete one: see the module docstring."""
+        table = body.model_dump(exclude_none=True)
+
+        async def create(after_uncertain: bool) -> dict:
+            try:
+                return await write(base_id, airtable.create_table(base_id, table))
+            except ServiceError as error:
+                if not (after_uncertain and error.code == "table_name_taken"):
+                    raise
+                # The lost answer of this key's earlier attempt most likely made the table.
+                tables = await airtable.list_tables(base_id)
+                made = next((t for t in tables if t.get("name", "").lower() == body.name.lower()), None)
+                if made is None:
+                    raise
+                return made
+
+        if idempotency_key is None:
+            return JSONResponse(await create(False), status_code=201)
+        answer, replayed = await idempotency.run(f"create_table\0{base_id}", idempotency_key, table, create)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(answer, status_code=201, headers=headers)
+
+    @router.patch("/bases/{base_id}/tables/{table}")
+    async def update_table(base_id: BaseId, table: TableName, body: UpdateTable) -> dict:
+        """Renames and/or re-describes a table (the nearest thing to deleting one Airtable allows)."""
+        return await write(base_id, airtable.update_table(base_id, table, body.model_dump(exclude_none=True)))
 
     @router.get("/bases/{base_id}/tables/{table}/records")
     async def list_records(
@@ -183,7 +362,7 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(build_router(airtable, cache))
+    app.include_router(build_router(airtable, cache, Idempotency(redis)))
     instrument(
         app,
         service=SERVICE,

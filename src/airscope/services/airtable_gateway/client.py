@@ -147,6 +147,20 @@ class AirtableClient:
         path = f"{_table_path(base_id, table)}/{_seg(record_id)}"
         return await self._request("delete_records", "DELETE", path, base_id)
 
+    async def create_table(self, base_id: str, table: dict[str, Any]) -> dict:
+        """Creates a table (``{"name", "description"?, "fields"}``); a taken name is 409 ``table_name_taken``.
+
+        Airtable's API has no call that deletes a table: whoever must undo a creation can only
+        rename it (``update_table``) or ask a person to delete it in the UI.
+        """
+        path = f"/v0/meta/bases/{_seg(base_id)}/tables"
+        return await self._request("create_table", "POST", path, base_id, json=table)
+
+    async def update_table(self, base_id: str, table: str, changes: dict[str, Any]) -> dict:
+        """Renames and/or re-describes a table (``{"name"?, "description"?}``)."""
+        path = f"/v0/meta/bases/{_seg(base_id)}/tables/{_seg(table)}"
+        return await self._request("update_table", "PATCH", path, base_id, json=changes)
+
     # -- the machinery --------------------------------------------------------------------------
 
     async def _paginate(
@@ -294,6 +308,8 @@ def _client_error(response: httpx.Response) -> ServiceError:
     status, reason = response.status_code, _airtable_error(response)
     if status == 404:
         return ServiceError(404, "not_found", f"Airtable: {reason}")
+    if status == 422 and reason.startswith("DUPLICATE_TABLE_NAME"):
+        return ServiceError(409, "table_name_taken", f"Airtable: {reason}")
     if status in (400, 413, 422):
         return ServiceError(422, "invalid_request", f"Airtable rejected the request: {reason}")
     if status in (401, 403):

@@ -18,6 +18,8 @@ OPERATIONS = (
     "create_records",
     "update_records",
     "delete_records",
+    "create_table",
+    "update_table",
 )
 CACHED_OPERATIONS = ("list_bases", "list_tables", "list_records", "get_record")
 RETRY_REASONS = ("rate_limited", "server_error", "timeout", "unreachable")

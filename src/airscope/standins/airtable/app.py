@@ -10,10 +10,16 @@ Environment:
 - ``STANDIN_AIRTABLE_TOKEN``: when set, the only bearer token accepted; else any bearer token is.
 - ``STANDIN_LATENCY_MS``: base latency of every API request (see ``airscope.standins.faults``).
 
+Tables are created with ``POST /v0/meta/bases/{baseId}/tables`` ``{"name", "description"?, "fields":
+[{"name", "type", "options"?}]}`` (the first field is the primary one) and renamed or re-described with
+``PATCH /v0/meta/bases/{baseId}/tables/{tableIdOrName}`` ``{"name"?, "description"?}``; both answer the
+table. Like Airtable's, the API has no way to delete a table.
+
 Errors have Airtable's shapes: 401 ``AUTHENTICATION_REQUIRED``; 404 ``{"error": "NOT_FOUND"}`` (unknown
 base, route or record) or ``{"error": {"type": "TABLE_NOT_FOUND" | "MODEL_ID_NOT_FOUND", "message"}}``;
 422 ``{"error": {"type": "INVALID_REQUEST_UNKNOWN" | "UNKNOWN_FIELD_NAME" | "INVALID_VALUE_FOR_COLUMN" |
-"INVALID_FILTER_BY_FORMULA" | "INVALID_RECORDS" | "LIST_RECORDS_ITERATOR_NOT_AVAILABLE", "message"}}``;
+"INVALID_FILTER_BY_FORMULA" | "INVALID_RECORDS" | "LIST_RECORDS_ITERATOR_NOT_AVAILABLE" | "DUPLICATE_TABLE_NAME" |
+"INVALID_FIELD_TYPE" | "DUPLICATE_OR_EMPTY_FIELD_NAME", "message"}}``;
 429 ``{"errors": [{"error": "RATE_LIMIT_REACHED", "message"}]}`` with ``Retry-After``.
 """
 
@@ -37,11 +43,29 @@ from starlette.responses import JSONResponse
 from airscope.services.common import env_int
 from airscope.standins.airtable.formula import FormulaError, Row, compile_formula
 from airscope.standins.airtable.ratelimit import RateLimiter
-from airscope.standins.airtable.store import Record, Store, Table
+from airscope.standins.airtable.store import NewField, Record, Store, Table, TableNameTaken
 from airscope.standins.faults import install_faults
 
 MAX_PAGE_SIZE = 100
 MAX_BATCH = 10
+MAX_NAME_CHARS = 255
+# The field types a created table may have: the ones whose values the stand-in checks, plus a few
+# whose values it takes as they come.
+FIELD_TYPES = frozenset(
+    {
+        "singleLineText",
+        "multilineText",
+        "email",
+        "url",
+        "phoneNumber",
+        "number",
+        "currency",
+        "percent",
+        "date",
+        "checkbox",
+        "singleSelect",
+    }
+)
 
 Payload = Annotated[dict[str, Any], Body()]
 
@@ -200,6 +224,56 @@ def _sorted(table: Table, records: list[Record], request: Request) -> list[Recor
     return records
 
 
+# Table schema -------------------------------------------------------------------------------
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
+        raise _error(
+            422,
+            "INVALID_REQUEST_UNKNOWN",
+            f"Invalid request: {what} must be 1 to {MAX_NAME_CHARS} characters",
+        )
+    return value.strip()
+
+
+def _description(payload: dict[str, Any]) -> str | None:
+    description = payload.get("description")
+    if description is not None and not isinstance(description, str):
+        raise _error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: 'description' must be a string")
+    return description
+
+
+def _new_fields(items: Any) -> list[NewField]:
+    if not isinstance(items, list) or not items:
+        raise _error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: 'fields' must be a non-empty list")
+    fields, seen = [], set()
+    for item in items:
+        if not isinstance(item, dict):
+            raise _error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: every field must be an object")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip() or name.strip().lower() in seen:
+            raise _error(
+                422, "DUPLICATE_OR_EMPTY_FIELD_NAME", f"Field names must be unique and non-empty: {name!r}"
+            )
+        seen.add(name.strip().lower())
+        if item.get("type") not in FIELD_TYPES:
+            raise _error(
+                422, "INVALID_FIELD_TYPE", f"Unsupported field type {item.get('type')!r} for {name!r}"
+            )
+        options = item.get("options")
+        if options is not None and not isinstance(options, dict):
+            raise _error(
+                422, "INVALID_REQUEST_UNKNOWN", f"Invalid request: options of {name!r} must be an object"
+            )
+        fields.append(NewField(name.strip(), item["type"], options))
+    return fields
+
+
+def _name_taken(name: str) -> AirtableError:
+    return _error(422, "DUPLICATE_TABLE_NAME", f'A table named "{name}" already exists in this base')
+
+
 # App ----------------------------------------------------------------------------------------
 
 
@@ -268,6 +342,29 @@ def create_app() -> FastAPI:
         if not store.has_base(base_id):
             raise _not_found()
         return {"tables": [table.to_json() for table in store.tables(base_id)]}
+
+    @api.post("/meta/bases/{base_id}/tables")
+    def create_table(base_id: str, payload: Payload) -> dict[str, Any]:
+        if not store.has_base(base_id):
+            raise _not_found()
+        name = _name(payload.get("name"), "'name'")
+        description, fields = _description(payload), _new_fields(payload.get("fields"))
+        try:
+            return store.create_table(base_id, name, description, fields).to_json()
+        except TableNameTaken:
+            raise _name_taken(name) from None
+
+    @api.patch("/meta/bases/{base_id}/tables/{table_id_or_name}")
+    def update_table(base_id: str, table_id_or_name: str, payload: Payload) -> dict[str, Any]:
+        table = table_of(base_id, table_id_or_name)
+        name = None if payload.get("name") is None else _name(payload["name"], "'name'")
+        description = _description(payload)
+        if name is None and description is None:
+            raise _error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: give a 'name' or a 'description'")
+        try:
+            return store.update_table(table, name, description).to_json()
+        except TableNameTaken:
+            raise _name_taken(name or table.name) from None
 
     @api.get("/{base_id}/{table_id_or_name}")
     def list_records(

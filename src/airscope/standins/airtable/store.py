@@ -1,4 +1,5 @@
-"""The stand-in's data in SQLite: bases, tables and fields (fixed after seeding) and records.
+"""The stand-in's data in SQLite: bases, tables and fields (seeded, then grown and renamed through the
+meta API; Airtable has no API that deletes a table, so neither has the stand-in) and records.
 
 One connection shared by every request, guarded by a lock: the app's route handlers run in
 threads, and SQLite serialises writers anyway. Record fields are kept as JSON keyed by field name,
@@ -14,7 +15,7 @@ import sqlite3
 import string
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ _ID_LENGTH = 14
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bases (id TEXT PRIMARY KEY, name TEXT NOT NULL, permission_level TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tables (
-    id TEXT PRIMARY KEY, base_id TEXT NOT NULL REFERENCES bases(id), name TEXT NOT NULL, position INTEGER NOT NULL
+    id TEXT PRIMARY KEY, base_id TEXT NOT NULL REFERENCES bases(id), name TEXT NOT NULL, position INTEGER NOT NULL,
+    description TEXT
 );
 CREATE TABLE IF NOT EXISTS fields (
     id TEXT PRIMARY KEY, table_id TEXT NOT NULL REFERENCES tables(id), name TEXT NOT NULL, type TEXT NOT NULL,
@@ -69,23 +71,35 @@ class Field:
         return data
 
 
+class TableNameTaken(Exception):
+    """Another table of the base already has this name."""
+
+
+@dataclass(frozen=True)
+class NewField:
+    """A field of a table being created (``options`` as the meta API takes them)."""
+
+    name: str
+    type: str
+    options: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class Table:
     id: str
     base_id: str
     name: str
     fields: tuple[Field, ...]
+    description: str | None = None
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "primaryFieldId": self.fields[0].id,
-            "fields": [f.to_json() for f in self.fields],
-        }
+        data: dict[str, Any] = {"id": self.id, "name": self.name}
+        if self.description:  # Airtable leaves an empty description out
+            data["description"] = self.description
+        return {**data, "primaryFieldId": self.fields[0].id, "fields": [f.to_json() for f in self.fields]}
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,7 @@ class Store:
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
+            self._add_description_column()
             if self._db.execute("SELECT COUNT(*) FROM bases").fetchone()[0] == 0:
                 self._seed()
         self._bases, self._tables = self._load_schema()
@@ -127,13 +142,22 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def _add_description_column(self) -> None:
+        # Files made before tables could be created lack the column; CREATE TABLE IF NOT EXISTS keeps them.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(tables)")}
+        if "description" not in columns:
+            self._db.execute("ALTER TABLE tables ADD COLUMN description TEXT")
+
     def _seed(self) -> None:
         base_id = seed.BASE_ID
         self._db.execute("INSERT INTO bases VALUES (?, ?, 'create')", (base_id, seed.BASE_NAME))
         created = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
         for t_pos, spec in enumerate(seed.TABLES):
             table_id = stable_id("tbl", f"{base_id}/{spec.name}")
-            self._db.execute("INSERT INTO tables VALUES (?, ?, ?, ?)", (table_id, base_id, spec.name, t_pos))
+            self._db.execute(
+                "INSERT INTO tables (id, base_id, name, position) VALUES (?, ?, ?, ?)",
+                (table_id, base_id, spec.name, t_pos),
+            )
             fields = []
             for f_pos, field in enumerate(spec.fields):
                 field_id = stable_id("fld", f"{table_id}/{field.name}")
@@ -161,18 +185,20 @@ class Store:
             field_rows = self._db.execute(
                 "SELECT table_id, id, name, type, options FROM fields ORDER BY position"
             ).fetchall()
-            table_rows = self._db.execute("SELECT id, base_id, name FROM tables ORDER BY position").fetchall()
+            table_rows = self._db.execute(
+                "SELECT id, base_id, name, description FROM tables ORDER BY position"
+            ).fetchall()
         tables: dict[str, list[Table]] = {base.id: [] for base in bases}
-        for table_id, base_id, name in table_rows:
+        for table_id, base_id, name, description in table_rows:
             fields = tuple(
                 Field(fid, fname, ftype, None if options is None else json.loads(options))
                 for tid, fid, fname, ftype, options in field_rows
                 if tid == table_id
             )
-            tables[base_id].append(Table(table_id, base_id, name, fields))
+            tables[base_id].append(Table(table_id, base_id, name, fields, description))
         return bases, tables
 
-    # Schema: fixed after seeding, so it is answered from memory.
+    # Schema: read from memory, changed only through create_table and update_table (under the lock).
 
     def bases(self) -> list[Base]:
         return list(self._bases)
@@ -188,6 +214,54 @@ class Store:
         return next((t for t in tables if t.id == id_or_name), None) or next(
             (t for t in tables if t.name == id_or_name), None
         )
+
+    def _check_name_free(self, base_id: str, name: str, table_id: str | None = None) -> None:
+        # Airtable's table names are unique within a base, ignoring case. Checked under the lock, so
+        # two requests racing for one name cannot both win.
+        for table in self._tables.get(base_id, []):
+            if table.name.lower() == name.lower() and table.id != table_id:
+                raise TableNameTaken(name)
+
+    def create_table(self, base_id: str, name: str, description: str | None, fields: list[NewField]) -> Table:
+        """A new table at the end of the base; the first field is its primary field."""
+        table_id = new_id("tbl")
+        made = tuple(Field(new_id("fld"), f.name, f.type, f.options) for f in fields)
+        table = Table(table_id, base_id, name, made, description)
+        with self._lock, self._db:
+            self._check_name_free(base_id, name)
+            self._db.execute(
+                "INSERT INTO tables (id, base_id, name, position, description) VALUES (?, ?, ?, ?, ?)",
+                (table_id, base_id, name, len(self._tables[base_id]), description),
+            )
+            self._db.executemany(
+                "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (f.id, table_id, f.name, f.type, None if f.options is None else json.dumps(f.options), i)
+                    for i, f in enumerate(made)
+                ],
+            )
+            self._tables[base_id] = [*self._tables[base_id], table]
+        return table
+
+    def update_table(self, table: Table, name: str | None, description: str | None) -> Table:
+        """Renames and/or re-describes the table; None leaves that property as it is. Renaming a table
+        to its own name is no change, not a conflict."""
+        with self._lock, self._db:
+            current = next(t for t in self._tables[table.base_id] if t.id == table.id)
+            changed = replace(
+                current,
+                name=current.name if name is None else name,
+                description=current.description if description is None else description,
+            )
+            self._check_name_free(table.base_id, changed.name, table.id)
+            self._db.execute(
+                "UPDATE tables SET name = ?, description = ? WHERE id = ?",
+                (changed.name, changed.description, table.id),
+            )
+            self._tables[table.base_id] = [
+                changed if t.id == table.id else t for t in self._tables[table.base_id]
+            ]
+        return changed
 
     # Records.
 

@@ -1,0 +1,171 @@
+"""saga-orchestrator: multi-service workflows (sagas) that finish or are undone, surviving restarts.
+
+Routes:
+  POST /sagas/onboarding  {"workspace_name", "base_id"?, "owner"?}  (?wait=true waits up to 30 s)
+                          -> 202 the saga as started, or 201 the saga as ended when waited for
+  GET  /sagas/{id}        -> the saga and its steps
+  GET  /sagas             ?status=running|completed|compensating|compensated|failed&limit=
+
+In the lifespan a background loop renews this process's lease on the sagas it drives and claims
+the ones whose process stopped renewing (it crashed): that is how a restart resumes, or
+compensates, the sagas in flight. Its first pass runs at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated
+
+import asyncpg
+import httpx
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, StringConstraints
+
+import airscope
+from airscope.services.common import ActivityReporter, ServiceError, install_error_handlers
+from airscope.services.saga_orchestrator import metrics, onboarding
+from airscope.services.saga_orchestrator.config import Config
+from airscope.services.saga_orchestrator.engine import Engine, new_owner_id
+from airscope.services.saga_orchestrator.store import SagaStatus, Store, create_pool
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check
+
+log = get_logger(__name__)
+
+SERVICE = "saga-orchestrator"
+MAX_WAIT_SECONDS = 30.0
+SAGA_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class OnboardingRequest(BaseModel):
+    workspace_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    base_id: Annotated[str, StringConstraints(pattern=r"^app[A-Za-z0-9]{14}$")] = onboarding.DEFAULT_BASE_ID
+    owner: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = (
+        None
+    )
+
+
+@contextlib.contextmanager
+def _postgres_errors() -> Iterator[None]:
+    """PostgreSQL failing mid-request answers 503 naming it, like its check in /health."""
+    try:
+        yield
+    except (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.OperatorInterventionError,
+    ) as exc:
+        raise ServiceError(
+            503, "postgres_unavailable", "PostgreSQL is unreachable; try again shortly"
+        ) from exc
+
+
+async def _keep_sagas_owned(engine: Engine, store: Store, every_seconds: float) -> None:
+    """Renews the leases of the sagas this process drives and resumes abandoned ones, forever."""
+    while True:
+        try:
+            await store.renew(engine.running())
+            await engine.resume_abandoned()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The postgres check reports the outage; sagas wait, written, until it is back.
+            log.warning("cannot renew or resume sagas", error=repr(exc))
+        await asyncio.sleep(every_seconds)
+
+
+def create_app() -> FastAPI:
+    config = Config.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = await create_pool(config.database_url)
+        client = httpx.AsyncClient(timeout=httpx.Timeout(config.step_timeout_seconds))
+        store = Store(pool, new_owner_id(), config.lease_seconds)
+        saga = onboarding.definition(
+            client,
+            platform_url=config.platform_url,
+            airtable_gateway_url=config.airtable_gateway_url,
+            automation_url=config.automation_url,
+        )
+        metrics.initialise({saga.name: saga.step_names})
+        engine = Engine(
+            store,
+            {saga.name: saga},
+            step_timeout_seconds=config.step_timeout_seconds,
+            step_max_attempts=config.step_max_attempts,
+            compensation_max_attempts=config.compensation_max_attempts,
+        )
+        app.state.engine, app.state.store = engine, store
+        app.state.activity = ActivityReporter(client, config.platform_url)
+        keeper = asyncio.create_task(_keep_sagas_owned(engine, store, config.lease_seconds / 3))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            in_flight = engine.running()
+            await engine.close()
+            # A graceful stop hands the sagas in flight over at once instead of after their lease.
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await store.release(in_flight)
+            await app.state.activity.drain()
+            await client.aclose()
+            await pool.close()
+
+    app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.post("/sagas/onboarding", status_code=202)
+    async def start_onboarding(body: OnboardingRequest, request: Request, wait: bool = False) -> JSONResponse:
+        engine: Engine = request.app.state.engine
+        client_id = request.headers.get("x-client-id")
+        saga_input = {
+            "workspace_name": body.workspace_name,
+            "base_id": body.base_id,
+            "owner": body.owner or client_id,
+        }
+        with _postgres_errors():
+            state = await engine.start(onboarding.NAME, saga_input)
+        request.app.state.activity.report("saga", client_id)
+        log.info("saga started", saga_id=state.id, saga=state.saga)
+        if wait:
+            await engine.wait(state.id, MAX_WAIT_SECONDS)
+            with _postgres_errors():
+                state = await request.app.state.store.get(state.id) or state
+        return JSONResponse(state.to_json(), status_code=201 if state.finished else 202)
+
+    @app.get("/sagas/{saga_id}")
+    async def get_saga(saga_id: Annotated[str, Path(pattern=SAGA_ID)], request: Request) -> dict:
+        with _postgres_errors():
+            state = await request.app.state.store.get(saga_id)
+        if state is None:
+            raise ServiceError(404, "not_found", f"no saga {saga_id}")
+        return state.to_json()
+
+    @app.get("/sagas")
+    async def list_sagas(
+        request: Request,
+        status: SagaStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict:
+        with _postgres_errors():
+            sagas = await request.app.state.store.list(status, limit)
+        return {"sagas": [state.to_json() for state in sagas]}
+
+    instrument(
+        app,
+        service=SERVICE,
+        version=airscope.__version__,
+        checks=[
+            postgres_check(config.database_url),
+            # A service that is down fails the step that needs it (retried, then compensated):
+            # reported as a warning, but no reason to take this one out of rotation.
+            http_check("platform-services", config.platform_url, critical=False),
+            http_check("airtable-gateway", config.airtable_gateway_url, critical=False),
+            http_check("automation-services", config.automation_url, critical=False),
+        ],
+    )
+    return app
