@@ -1,0 +1,93 @@
+"""create_app(): the frontend, the UI the platform's users see.
+
+- ``GET /`` and ``/static/*``: the page (plain HTML, CSS and JavaScript; no build step).
+- ``/api/{path}``: forwarded to the api-gateway (proxy.py), so the page calls its own origin.
+- ``POST /rum``: what the page measures about itself (rum.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+import airscope
+from airscope.services.common import install_error_handlers
+from airscope.services.frontend.config import SERVICE, Config
+from airscope.services.frontend.proxy import GatewayProxy
+from airscope.services.frontend.rum import ClientBuckets, RumReceiver
+from airscope.telemetry import http_check, instrument
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Room for a few users' slow chat calls and uploads without a connection per request.
+GATEWAY_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# The page loads only its own scripts and styles and talks only to its own origin: an injected
+# script or a framing page gets nowhere.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Unversioned file names: the browser revalidates (ETag) instead of keeping an old app.js.
+    "Cache-Control": "no-cache",
+}
+
+
+class UIFiles(StaticFiles):
+    def file_response(self, *args, **kwargs) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+
+def create_app() -> FastAPI:
+    config = Config.from_env()
+    proxy = GatewayProxy(config.gateway_url, config.gateway_timeout)
+    rum = RumReceiver(
+        ClientBuckets(
+            rate=config.rum_rate_per_second, burst=config.rum_burst, max_clients=config.rum_max_clients
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Opened here, after instrument(): the httpx instrumentation then sees every request.
+        async with httpx.AsyncClient(limits=GATEWAY_LIMITS) as client:
+            proxy.client = client
+            yield
+
+    app = FastAPI(title="airscope frontend", lifespan=lifespan, openapi_url=None)
+    install_error_handlers(app)
+    files = UIFiles(directory=STATIC_DIR)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+    # A route rather than a mount: its template is what the kit's metrics and spans name it by.
+    @app.get("/static/{path:path}", include_in_schema=False)
+    async def static(path: str, request: Request) -> Response:
+        return await files.get_response(path, request.scope)
+
+    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def api(request: Request) -> Response:
+        return await proxy.forward(request)
+
+    @app.post("/rum", status_code=204)
+    async def receive_rum(request: Request) -> Response:
+        return await rum.receive(request)
+
+    # Not critical: without the gateway the page still loads and says what is down.
+    instrument(
+        app,
+        service=SERVICE,
+        version=airscope.__version__,
+        checks=[http_check("api-gateway", config.gateway_url, critical=False)],
+    )
+    return app
