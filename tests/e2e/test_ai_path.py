@@ -1,5 +1,4 @@
-"""The AI request path end to end, on the platform `airscope up` starts (real PostgreSQL, Redis,
-stand-ins and services as processes, every port moved to a free one, a temporary home).
+"""The AI request path end to end, on the platform `airscope up` starts (tests/e2e/conftest.py).
 
 One chat through the gateway must answer from the stand-in's base, leave one trace across the
 four services with every parent link resolved, move each service's counters by what the request
@@ -8,44 +7,18 @@ did, and leave log lines carrying its trace id.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from airscope import catalog
-from airscope.local import ports, runner
+from tests.e2e.conftest import API_KEY
 from tests.servers import read_spans, scrape, value
 
 pytestmark = pytest.mark.infra
 
 AI_PATH = ("api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway")
-
-
-@pytest.fixture(scope="module")
-def platform(reachable_tmp, free_port) -> Iterator[dict[str, str]]:
-    """`airscope up` in a temporary home; yields each AI-path service's base URL."""
-    home = reachable_tmp("e2e")
-    cat = catalog.load()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRSCOPE_HOME", str(home))
-        patch.setenv("AIRSCOPE_API_KEY", "e2e-test-key")
-        patch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # spans on disk within the test's patience
-        for variable in ("AIRSCOPE_CATALOG", "AIRSCOPE_TRACE_DIR", "AIRTABLE_API_URL", "LLM_BASE_URL"):
-            patch.delenv(variable, raising=False)
-        names = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
-        for name in names:
-            patch.setenv(ports.env_var(name), str(free_port()))
-        try:
-            runner.up()
-            yield {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in AI_PATH} | {
-                "home": str(home)
-            }
-        finally:
-            runner.down()
 
 
 def _spans_of(trace_dir: Path, trace_id: str, services: set[str], timeout: float = 20.0) -> list[dict]:
@@ -69,7 +42,7 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
     response = httpx.post(
         platform["api-gateway"] + "/api/chat",
         json={"message": "List the tables in my base"},
-        headers={"X-API-Key": "e2e-test-key"},
+        headers={"X-API-Key": API_KEY},
         timeout=60,
     )
     assert response.status_code == 200, response.text
@@ -80,7 +53,7 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
     trace_id = response.headers["X-Trace-Id"]
 
     # One trace across the four services, each span's parent inside it, rooted at the gateway.
-    home = Path(platform["home"])
+    home = platform.home
     spans = _spans_of(home / "traces", trace_id, set(AI_PATH))
     assert {s["service"] for s in spans} >= set(AI_PATH)
     by_id = {s["spanId"]: s for s in spans}

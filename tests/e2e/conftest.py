@@ -1,0 +1,58 @@
+"""The whole local platform, as `airscope up` starts it, shared by the end-to-end tests.
+
+Real PostgreSQL, Redis, stand-ins and every service as processes, every port moved to a free one,
+in a temporary home; started once per session (about 10 s) and stopped at its end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from airscope import catalog
+from airscope.local import ports, runner
+
+API_KEY = "e2e-test-key"
+
+
+@dataclass(frozen=True)
+class Platform:
+    home: Path
+    urls: dict[str, str]
+
+    def __getitem__(self, service: str) -> str:
+        return self.urls[service]
+
+    @property
+    def api(self) -> str:
+        return self.urls["api-gateway"] + "/api"
+
+
+@pytest.fixture(scope="session")
+def platform(reachable_tmp, free_port) -> Iterator[Platform]:
+    home = reachable_tmp("e2e")
+    cat = catalog.load()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRSCOPE_HOME", str(home))
+        patch.setenv("AIRSCOPE_API_KEY", API_KEY)
+        patch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # spans on disk within the tests' patience
+        for variable in (
+            "AIRSCOPE_CATALOG",
+            "AIRSCOPE_TRACE_DIR",
+            "AIRSCOPE_JWT_SECRET",
+            *(e.url_env for e in cat.external.values()),
+        ):
+            patch.delenv(variable, raising=False)
+        names = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
+        for name in names:
+            patch.setenv(ports.env_var(name), str(free_port()))
+        try:
+            runner.up()
+            urls = {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in names}
+            yield Platform(home=home, urls=urls)
+        finally:
+            runner.down()

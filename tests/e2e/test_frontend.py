@@ -1,0 +1,139 @@
+"""The UI in a real headless Chromium, on the platform `airscope up` starts (tests/e2e/conftest.py).
+
+A user registers, signs in and asks the chat for the base's tables; then the page throws an error
+and is hidden. The frontend's /metrics and log must show what the browser measured (page views,
+the error, web vitals, the time to the first chat answer), and the trace id of the traceparent
+the page sent with the chat must reach the api-gateway's spans.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.servers import read_spans, scrape
+
+pytestmark = pytest.mark.infra
+
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def eventually(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Polls ``check`` (an assertion) until it passes or ``timeout`` seconds have gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError as failure:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: {failure}") from None
+        time.sleep(0.25)
+
+
+def hide(page: Page) -> None:
+    """What switching tabs does: the page becomes hidden, and its visibilitychange listeners run."""
+    page.evaluate(
+        """() => {
+            Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+            Object.defineProperty(document, "hidden", {value: true, configurable: true});
+            document.dispatchEvent(new Event("visibilitychange", {bubbles: true}));
+        }"""
+    )
+
+
+def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, page):
+    frontend, home = platform["frontend"], platform.home
+    before = scrape(frontend)
+    chat_traceparents: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            chat_traceparents.append(request.headers.get("traceparent", ""))
+            if request.url.endswith("/api/chat")
+            else None
+        ),
+    )
+
+    page.goto(frontend + "/")
+    page.wait_for_selector("#view-signin:not([hidden])")
+    page.fill("#signin-email", f"ada-{uuid.uuid4().hex[:8]}@example.com")
+    page.fill("#signin-password", "correct horse battery")
+    page.fill("#signin-name", "Ada")
+    page.click("#register-submit")
+    try:
+        page.wait_for_selector("#view-chat:not([hidden])", timeout=20_000)
+    except Exception:
+        pytest.fail(f"sign-in did not reach the chat: {page.inner_text('#signin-message')!r}")
+
+    page.fill("#chat-input", "List the tables in my base")
+    page.click("#chat-send")
+    page.wait_for_selector("#chat-log li.assistant .trace", timeout=60_000)
+    answer = page.inner_text("#chat-log li.assistant")
+    for table in ("Customers", "Orders", "Products"):
+        assert table in answer
+    assert "list_tables" in answer  # the tool calls are shown
+
+    page.click("#throw-error")
+    page.wait_for_timeout(300)  # the first chat answer is measured on the next frame
+    hide(page)
+
+    def moved(metric: str, **labels: str) -> float:
+        after = scrape(frontend)
+        wanted = set(labels.items())
+        return sum(v for (n, ls), v in after.items() if n == metric and wanted <= ls) - sum(
+            v for (n, ls), v in before.items() if n == metric and wanted <= ls
+        )
+
+    def browser_reported() -> None:
+        assert moved("rum_page_views_total", page="signin") >= 1
+        assert moved("rum_page_views_total", page="chat") >= 1
+        assert moved("rum_js_errors_total", kind="error", page="chat") == 1
+        assert moved("rum_web_vital_seconds_count", name="FCP") >= 1
+        assert moved("rum_web_vital_seconds_count", name="TTFB") >= 1
+        assert moved("rum_time_to_first_chat_answer_seconds_count") == 1
+        assert moved("rum_beacons_total", outcome="accepted") >= 1
+        assert moved("rum_beacons_total", outcome="rejected_malformed") == 0
+
+    eventually(browser_reported, 15, "the frontend's RUM metrics")
+
+    log = (home / "log" / "frontend.log").read_text()
+    for line in (
+        "rum page view",
+        "rum web vital",
+        "rum first chat answer",
+        "test error thrown on the chat view",
+    ):
+        assert line in log, f"no {line!r} in the frontend's log"
+
+    # The chat's trace, started in the page, crossed the frontend into the gateway.
+    [traceparent] = chat_traceparents
+    trace_id, page_span_id = TRACEPARENT.fullmatch(traceparent).groups()
+
+    def trace_reached_the_gateway() -> None:
+        spans = [s for s in read_spans(home / "traces") if s["traceId"] == trace_id]
+        assert any(s["service"] == "api-gateway" for s in spans), "no api-gateway span"
+        frontend_server = [
+            s for s in spans if s["service"] == "frontend" and not s["name"].startswith("POST /rum")
+        ]
+        assert any(s.get("parentSpanId") == page_span_id for s in frontend_server)
+
+    eventually(trace_reached_the_gateway, 20, "the chat's trace")
+    assert f'"trace_id_client":"{trace_id}"' in log.replace(" ", "")  # the first answer's RUM line
