@@ -30,7 +30,7 @@ def down() -> None:
 @main.command()
 @click.option("--check", is_flag=True, help="Change nothing; fail when a generated file is stale.")
 def gen(check: bool) -> None:
-    """Write the generated files (docs/metrics.md) from their sources."""
+    """Write the generated files (deploy/, docs/metrics.md) from the catalog and the code."""
     from airscope import gen as generators
 
     if check:
@@ -43,6 +43,31 @@ def gen(check: bool) -> None:
         return
     changed = generators.write()
     click.echo(f"wrote {', '.join(changed)}" if changed else "generated files were already up to date")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check(as_json: bool) -> None:
+    """Check the generated stack statically: promtool, amtool, PromQL against exported metrics,
+    dashboards, the backends' configs and the compose file. Exits 1 on any problem."""
+    import json
+
+    from airscope import gen as generators
+    from airscope.stack import checks
+
+    root = generators.checkout()
+    results = []
+    for description, problems in checks.run(root):
+        results.append({"check": description, "problems": problems})
+        if not as_json:
+            click.echo(f"{'ok' if not problems else 'FAILED':6} {description}")
+            for problem in problems:
+                click.echo("       - " + problem.replace("\n", "\n         "))
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    failed = sum(len(r["problems"]) for r in results)
+    if failed:
+        raise click.ClickException(f"{failed} problem(s) in the generated stack")
 
 
 @main.group()

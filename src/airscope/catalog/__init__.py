@@ -17,10 +17,27 @@ import yaml
 CATALOG_ENV = "AIRSCOPE_CATALOG"
 DEFAULT_PATH = Path(__file__).with_name("catalog.yaml")
 INFRASTRUCTURE_KINDS = frozenset({"postgres", "redis"})
+TIERS = (1, 2, 3)
+# What a service gets for a key that neither it nor the catalog's 'defaults' sets.
+BUILTIN_DEFAULTS = {
+    "owner": "platform-team",
+    "tier": 2,
+    "slo": {"availability": 0.99, "latency_seconds": 0.5, "latency_target": 0.95},
+    "memory_limit": 256,
+}
 
 
 class CatalogError(ValueError):
     """The catalog file is malformed; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True)
+class SLO:
+    """Availability: share of requests without a 5xx. Latency: share faster than the threshold."""
+
+    availability: float
+    latency_seconds: float
+    latency_target: float
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,10 @@ class Service:
     requires: tuple[str, ...] = ()
     calls: tuple[str, ...] = ()
     external: tuple[str, ...] = ()
+    owner: str = BUILTIN_DEFAULTS["owner"]
+    tier: int = BUILTIN_DEFAULTS["tier"]
+    slo: SLO = SLO(**BUILTIN_DEFAULTS["slo"])
+    memory_limit_mib: int = BUILTIN_DEFAULTS["memory_limit"]
 
     @property
     def env_name(self) -> str:
@@ -116,10 +137,12 @@ def parse(data: dict) -> Catalog:
             )
         infrastructure[name] = Infrastructure(name=name, port=_port(name, entry))
     external = {name: _external(name, entry) for name, entry in (data.get("external") or {}).items()}
+    defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
     services = {}
     for name, entry in data["services"].items():
         if not isinstance(entry, dict) or not entry.get("module"):
             raise CatalogError(f"service {name!r}: needs 'port' and 'module'")
+        settings = {**defaults, **entry}
         services[name] = Service(
             name=name,
             port=_port(name, entry),
@@ -127,6 +150,10 @@ def parse(data: dict) -> Catalog:
             requires=tuple(entry.get("requires", ())),
             calls=tuple(entry.get("calls", ())),
             external=tuple(entry.get("external", ())),
+            owner=str(settings["owner"]),
+            tier=_tier(name, settings["tier"]),
+            slo=_slo(name, {**defaults["slo"], **(entry.get("slo") or {})}),
+            memory_limit_mib=_memory_limit(name, settings["memory_limit"]),
         )
     for service in services.values():
         for infra in service.requires:
@@ -168,6 +195,36 @@ def _external(name: str, entry: object) -> External:
             port=_port(f"{name} stand-in", standin), module=standin["module"], path=standin.get("path", "")
         ),
     )
+
+
+def _tier(name: str, tier: object) -> int:
+    if tier not in TIERS:
+        raise CatalogError(f"service {name!r}: 'tier' must be one of {TIERS}, got {tier!r}")
+    return int(tier)
+
+
+def _slo(name: str, slo: dict) -> SLO:
+    # The latency SLI counts requests in the histogram bucket at the threshold, so the threshold
+    # must be one of the kit's bucket boundaries.
+    from airscope.telemetry import LATENCY_BUCKETS
+
+    for key in ("availability", "latency_target"):
+        if not isinstance(slo.get(key), float) or not 0.5 <= slo[key] < 1:
+            raise CatalogError(
+                f"service {name!r}: slo.{key} must be a fraction in [0.5, 1), got {slo.get(key)!r}"
+            )
+    if slo.get("latency_seconds") not in LATENCY_BUCKETS:
+        raise CatalogError(
+            f"service {name!r}: slo.latency_seconds must be a latency bucket "
+            f"{list(LATENCY_BUCKETS)}, got {slo.get('latency_seconds')!r}"
+        )
+    return SLO(float(slo["availability"]), float(slo["latency_seconds"]), float(slo["latency_target"]))
+
+
+def _memory_limit(name: str, mib: object) -> int:
+    if not isinstance(mib, int) or mib < 32:
+        raise CatalogError(f"service {name!r}: 'memory_limit' must be whole MiB (at least 32), got {mib!r}")
+    return mib
 
 
 def _port(name: str, entry: object) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from airscope import stack
 from airscope.gen import metrics_reference
 
-GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (metrics_reference.generate,)
+GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (metrics_reference.generate, stack.generate)
 
 
 def checkout() -> Path:

@@ -41,19 +41,23 @@ class MetricDoc:
     help: str
 
 
-def service_metrics(module: str) -> list[MetricDoc]:
-    """The metrics defined in ``<module>.metrics``, in definition order."""
+def service_metric_objects(module: str) -> list[MetricWrapperBase]:
+    """The metric objects defined in ``<module>.metrics``, in definition order."""
     try:
         metrics = importlib.import_module(f"{module}.metrics")
     except ModuleNotFoundError:
         return []
+    return [value for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)]
+
+
+def service_metrics(module: str) -> list[MetricDoc]:
+    """The documentation of each metric of ``<module>.metrics``."""
     docs = []
-    for value in vars(metrics).values():
-        if isinstance(value, MetricWrapperBase):
-            (family,) = value.describe()
-            name = family.name + ("_total" if family.type == "counter" else "")
-            # prometheus-client keeps the label names only on this attribute; describe() omits them.
-            docs.append(MetricDoc(name, family.type, tuple(value._labelnames), family.documentation))
+    for metric in service_metric_objects(module):
+        (family,) = metric.describe()
+        name = family.name + ("_total" if family.type == "counter" else "")
+        # prometheus-client keeps the label names only on this attribute; describe() omits them.
+        docs.append(MetricDoc(name, family.type, tuple(metric._labelnames), family.documentation))
     return docs
 
 

@@ -1,0 +1,23 @@
+"""``airscope check``: every static check of the generated stack, for what cannot run here too.
+
+Each module exposes ``check(root) -> list[str]`` (problems, each naming the file and what is wrong)
+over the files under ``root/deploy``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+# (module, what it checks): the order `airscope check` reports them in.
+CHECKS = (
+    ("tools", "Prometheus and Alertmanager configs and rules (promtool, amtool)"),
+    ("promql", "PromQL of rules and dashboards parses and names exported metrics"),
+)
+
+
+def run(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """Yields (description, problems) per check, as each finishes."""
+    for module, description in CHECKS:
+        yield description, importlib.import_module(f"airscope.stack.checks.{module}").check(root)

@@ -1,0 +1,277 @@
+"""Recording and alerting rules, from the catalog's SLOs and limits and the thresholds in ``settings``.
+
+Recording rules name what dashboards and alerts share (level:metric:operations, Prometheus' naming
+practice); alerts read them, so a panel and the alert beside it can never disagree.
+"""
+
+from __future__ import annotations
+
+from airscope.catalog import Catalog, Service
+from airscope.stack import _yaml, settings
+from airscope.stack.settings import SERVICES_JOB
+
+RECORDING_PATH = "deploy/prometheus/rules/recording.yml"
+ALERTS_PATH = "deploy/prometheus/rules/alerts.yml"
+
+DURATION = "http_server_request_duration_seconds"
+REQUESTS = f'{DURATION}_count{{job="{SERVICES_JOB}"}}'
+ERRORS = f'{DURATION}_count{{job="{SERVICES_JOB}", status=~"5.."}}'
+
+
+def _le(seconds: float) -> str:
+    """The bucket matcher: prometheus-client writes every boundary as a float (le="1.0"), and so does
+    Prometheus 3 after normalising, so one exact form matches in both 2.x and 3.x."""
+    return f'le="{float(seconds)!r}"'
+
+
+def _red(by: str, prefix: str) -> list[dict]:
+    names = {
+        "service": (settings.REQUESTS_RATE, settings.ERRORS_RATIO, settings.LATENCY_QUANTILE),
+        "service_route": (
+            settings.ROUTE_REQUESTS_RATE,
+            settings.ROUTE_ERRORS_RATIO,
+            settings.ROUTE_LATENCY_QUANTILE,
+        ),
+    }[prefix]
+    window = settings.RATE_WINDOW
+    rules = [
+        {"record": names[0], "expr": f"sum by ({by}) (rate({REQUESTS}[{window}]))"},
+        {
+            "record": names[1],
+            "expr": f"sum by ({by}) (rate({ERRORS}[{window}]))\n/\nsum by ({by}) (rate({REQUESTS}[{window}]))",
+        },
+    ]
+    for quantile in settings.QUANTILES:
+        rules.append(
+            {
+                "record": names[2],
+                "expr": (
+                    f"histogram_quantile({quantile},\n"
+                    f'  sum by ({by}, le) (rate({DURATION}_bucket{{job="{SERVICES_JOB}"}}[{window}])))'
+                ),
+                "labels": {"quantile": quantile},
+            }
+        )
+    return rules
+
+
+def _service_constants(service: Service) -> list[dict]:
+    """The catalog's per-service numbers as series, so one generic rule can divide by them."""
+    labels = {"service": service.name}
+    values = (
+        (settings.slo_objective("availability"), service.slo.availability),
+        (settings.slo_objective("latency"), service.slo.latency_target),
+        (settings.LATENCY_THRESHOLD, service.slo.latency_seconds),
+        (settings.MEMORY_LIMIT, service.memory_limit_mib * 1024 * 1024),
+    )
+    return [{"record": name, "expr": f"vector({value})", "labels": labels} for name, value in values]
+
+
+def _slo_ratios(catalog: Catalog) -> list[dict]:
+    rules = []
+    for window in settings.SLO_WINDOWS:
+        rules.append(
+            {
+                "record": settings.slo_errors_ratio("availability", window),
+                "expr": (
+                    f"sum by (service) (rate({ERRORS}[{window}]))\n/\n"
+                    f"sum by (service) (rate({REQUESTS}[{window}]))"
+                ),
+            }
+        )
+        # The latency threshold differs per service and is a bucket boundary: one rule each.
+        for service in catalog.services.values():
+            selector = f'job="{SERVICES_JOB}", service="{service.name}"'
+            rules.append(
+                {
+                    "record": settings.slo_errors_ratio("latency", window),
+                    "expr": (
+                        f"1 - (\n  sum by (service) (rate({DURATION}_bucket{{{selector}, "
+                        f"{_le(service.slo.latency_seconds)}}}[{window}]))\n  /\n"
+                        f"  sum by (service) (rate({DURATION}_count{{{selector}}}[{window}]))\n)"
+                    ),
+                    "labels": {"service": service.name},
+                }
+            )
+        for sli in settings.SLIS:
+            rules.append(
+                {
+                    "record": settings.slo_burn_rate(sli, window),
+                    "expr": (
+                        f"{settings.slo_errors_ratio(sli, window)}\n"
+                        f"/ on (service)\n(1 - {settings.slo_objective(sli)})"
+                    ),
+                }
+            )
+    return rules
+
+
+def recording(catalog: Catalog) -> dict:
+    constants = [rule for service in catalog.services.values() for rule in _service_constants(service)]
+    return {
+        "groups": [
+            {
+                "name": "airscope-red",
+                "rules": [
+                    {"record": settings.SERVICE_UP, "expr": f'max by (service) (up{{job="{SERVICES_JOB}"}})'},
+                    *_red("service", "service"),
+                    *_red("service, route", "service_route"),
+                ],
+            },
+            {"name": "airscope-catalog", "rules": constants},
+            # Long windows are costly and change slowly: a slower interval for this group.
+            {"name": "airscope-slo", "interval": "30s", "rules": _slo_ratios(catalog)},
+        ]
+    }
+
+
+def _runbook(alert: str) -> str:
+    return f"{settings.RUNBOOK_BASE_URL}/{alert}.md"
+
+
+def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels) -> dict:
+    """Every alert gets severity, a summary, a description and its runbook from this one place."""
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity, **labels},
+        "annotations": {"summary": summary, "description": description, "runbook_url": _runbook(name)},
+    }
+
+
+def _service_down(catalog: Catalog) -> dict:
+    # A container that is gone is not a target at all (docker_sd lists running containers), so
+    # `up == 0` alone would miss it: absent() per catalog service covers that.
+    absent = "\nor\n".join(
+        f'absent(up{{job="{SERVICES_JOB}", service="{s.name}"}})' for s in catalog.services.values()
+    )
+    return _alert(
+        "ServiceDown",
+        f"{settings.SERVICE_UP} == 0\nor\nmax by (service) (\n{absent}\n)",
+        "30s",
+        "critical",
+        "{{ $labels.service }} is down",
+        "No instance of {{ $labels.service }} has answered a Prometheus scrape for 30 seconds.",
+    )
+
+
+def _dependency_failure(name: str, exporter_up: str, check: str, what: str) -> list[dict]:
+    return [
+        _alert(
+            name,
+            f"{exporter_up} == 0",
+            "30s",
+            "critical",
+            f"{what} is unreachable",
+            f"The {what} exporter cannot connect to {what} ({{{{ $labels.instance }}}}).",
+            source="exporter",
+        ),
+        _alert(
+            name,
+            f'min by (service) (health_check_status{{job="{SERVICES_JOB}", check="{check}"}}) == 0',
+            "30s",
+            "critical",
+            f"{{{{ $labels.service }}}} cannot reach {what}",
+            f"The {check} health check of {{{{ $labels.service }}}} has failed for 30 seconds.",
+            source="health_check",
+        ),
+    ]
+
+
+def _burn_rate_alerts() -> list[dict]:
+    alerts = []
+    for sli, name in (("availability", "ErrorBudgetBurn"), ("latency", "LatencyBudgetBurn")):
+        for severity, long, short, factor, for_ in settings.BURN_RATE_ALERTS:
+            alerts.append(
+                _alert(
+                    name,
+                    f"{settings.slo_burn_rate(sli, long)} > {factor}\n"
+                    f"and\n{settings.slo_burn_rate(sli, short)} > {factor}",
+                    for_,
+                    severity,
+                    f"{{{{ $labels.service }}}} is burning its {sli} error budget {factor}x too fast",
+                    f"Over the last {long} (and still over {short}) {{{{ $labels.service }}}} spends its "
+                    f"{settings.SLO_PERIOD} {sli} error budget at {{{{ $value | humanize }}}} times the "
+                    "sustainable rate.",
+                    window=long,
+                )
+            )
+    return alerts
+
+
+def alerts(catalog: Catalog) -> dict:
+    quantile = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
+    fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs", mountpoint!~"/(run|var/lib/docker)/.*"'
+    free = f"node_filesystem_avail_bytes{{{fs}}} / node_filesystem_size_bytes{{{fs}}}"
+    rules = [
+        _service_down(catalog),
+        _alert(
+            "HighErrorRate",
+            f"{settings.ERRORS_RATIO} > {settings.ERROR_RATIO_THRESHOLD}",
+            "1m",
+            "critical",
+            "{{ $labels.service }} answers {{ $value | humanizePercentage }} of requests with 5xx",
+            f"More than {settings.ERROR_RATIO_THRESHOLD:.0%} of {{{{ $labels.service }}}}'s answers over "
+            "5 minutes were server errors.",
+        ),
+        _alert(
+            "HighLatency",
+            f"{quantile}\n> on (service)\n{settings.LATENCY_THRESHOLD}",
+            "2m",
+            "warning",
+            "{{ $labels.service }} p95 latency is {{ $value | humanizeDuration }}",
+            "The 95th percentile of {{ $labels.service }}'s request duration over 5 minutes is above "
+            "its SLO latency threshold from the catalog.",
+        ),
+        *_dependency_failure("DatabaseConnectionFailure", 'pg_up{job="postgres"}', "postgres", "PostgreSQL"),
+        *_dependency_failure("RedisConnectionFailure", 'redis_up{job="redis"}', "redis", "Redis"),
+        _alert(
+            "DiskSpaceLow",
+            f"{free} < {settings.DISK_FREE_WARNING}",
+            "5m",
+            "warning",
+            "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
+            f"Less than {settings.DISK_FREE_WARNING:.0%} of the filesystem is free.",
+        ),
+        _alert(
+            "DiskSpaceLow",
+            f"{free} < {settings.DISK_FREE_CRITICAL}",
+            "2m",
+            "critical",
+            "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
+            f"Less than {settings.DISK_FREE_CRITICAL:.0%} of the filesystem is free: databases and "
+            "Prometheus will soon fail to write.",
+        ),
+        _alert(
+            "HighMemoryUsage",
+            f'max by (service) (process_resident_memory_bytes{{job="{SERVICES_JOB}"}})\n'
+            f"/ on (service)\n{settings.MEMORY_LIMIT}\n> {settings.MEMORY_USAGE_THRESHOLD}",
+            "2m",
+            "warning",
+            "{{ $labels.service }} uses {{ $value | humanizePercentage }} of its memory limit",
+            "The resident memory of an instance of {{ $labels.service }} is above "
+            f"{settings.MEMORY_USAGE_THRESHOLD:.0%} of the limit in the catalog; the next spike "
+            "can get it killed.",
+            scope="service",
+        ),
+        _alert(
+            "HighMemoryUsage",
+            f"node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < {settings.HOST_MEMORY_AVAILABLE}",
+            "5m",
+            "warning",
+            "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its memory available",
+            f"Less than {settings.HOST_MEMORY_AVAILABLE:.0%} of the host's memory is available.",
+            scope="host",
+        ),
+        *_burn_rate_alerts(),
+    ]
+    return {"groups": [{"name": "airscope-alerts", "rules": rules}]}
+
+
+def generate(catalog: Catalog) -> dict[str, str]:
+    head = _yaml.header("rules.py")
+    return {
+        RECORDING_PATH: _yaml.dump(recording(catalog), head),
+        ALERTS_PATH: _yaml.dump(alerts(catalog), head),
+    }

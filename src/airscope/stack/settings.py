@@ -1,0 +1,165 @@
+"""The stack's one config: every interval, threshold, image, port and shared name, each with its reason.
+
+Like a monitoring mixin's config file: the generators read these and the catalog, nothing else, so
+a value changes in one place and every file that uses it follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- profiles -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    environment: str  # the `environment` external label and log label
+    scrape_interval: str
+    evaluation_interval: str
+    # Alertmanager grouping: how long to wait for more alerts of a new group, and between updates.
+    group_wait: str
+    group_interval: str
+    repeat_interval_critical: str
+    repeat_interval_warning: str
+
+
+# Production: 15 s is Prometheus' customary interval, fine enough for 5m rate windows (20 samples).
+COMPOSE = Profile("compose", "production", "15s", "15s", "30s", "5m", "1h", "4h")
+# Local: 5 s so that `make up`, `airscope status` and the drills see a change within seconds.
+LOCAL = Profile("local", "local", "5s", "5s", "5s", "30s", "1h", "4h")
+PROFILES = (COMPOSE, LOCAL)
+
+CLUSTER = "airscope"  # the `cluster` external label: tells this deployment's series apart in Mimir
+
+# --- pinned images (compose) ----------------------------------------------------------------------
+# Exact versions, never `latest`: a redeploy must not change what runs. Sources in docs/deployment.md.
+IMAGES = {
+    "python": "python:3.11-slim-bookworm",
+    "postgres": "postgres:15.14-bookworm",
+    "redis": "redis:7.4.6-bookworm",
+    "prometheus": "prom/prometheus:v3.14.0",
+    "alertmanager": "prom/alertmanager:v0.34.0",
+    "grafana": "grafana/grafana:13.2.0",
+    "loki": "grafana/loki:3.7.6",
+    "alloy": "grafana/alloy:v1.18.1",
+    # 2.x keys and the 2.x image: Tempo 3.0 removed the ingester and compactor blocks this config uses.
+    "tempo": "grafana/tempo:2.10.8",
+    "jaeger": "jaegertracing/jaeger:2.20.0",
+    "mimir": "grafana/mimir:3.1.2",
+    "node-exporter": "prom/node-exporter:v1.9.1",
+    "cadvisor": "gcr.io/cadvisor/cadvisor:v0.52.1",
+    "redis-exporter": "oliver006/redis_exporter:v1.77.0",
+    "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
+    "blackbox-exporter": "prom/blackbox-exporter:v0.27.0",
+}
+
+# --- ports inside the compose network ---------------------------------------------------------------
+PORTS = {
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "grafana": 3000,
+    "loki": 3100,
+    "alloy": 12345,
+    "otlp-grpc": 4317,  # Alloy's OTLP receiver (services export there), Tempo's and Jaeger's too
+    "otlp-http": 4318,
+    "tempo": 3200,
+    "jaeger": 16686,
+    "mimir": 9009,
+    "node-exporter": 9100,
+    "cadvisor": 8080,
+    "redis-exporter": 9121,
+    "postgres-exporter": 9187,
+    "blackbox-exporter": 9115,
+}
+
+# --- Prometheus jobs (the `job` label; rules and dashboards select on these) ----------------------
+SERVICES_JOB = "services"  # every instance of every catalog service; carries `service`
+EXPORTER_JOBS = {
+    "node": "node-exporter",
+    "cadvisor": "cadvisor",
+    "redis": "redis-exporter",
+    "postgres": "postgres-exporter",
+}
+BLACKBOX_JOB = "blackbox"  # probes every service's /health/live from outside the process
+STACK_JOBS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "tempo", "mimir")
+
+# Container labels that put a compose container into the `services` job (docker_sd). Docker label
+# names are sanitised for Prometheus: `airscope.service` becomes
+# `__meta_docker_container_label_airscope_service`.
+SCRAPE_LABEL = "airscope.scrape"
+SERVICE_LABEL = "airscope.service"
+METRICS_PORT_LABEL = "airscope.metrics-port"
+NETWORK = "airscope"  # the compose network; targets are addressed by their IP on it
+
+# --- retention -------------------------------------------------------------------------------------
+PROMETHEUS_RETENTION_TIME = "15d"  # Mimir keeps the long term; local disk holds two weeks
+PROMETHEUS_RETENTION_SIZE = "10GB"  # whichever comes first
+LOKI_RETENTION = "744h"  # 31 days: a month of incidents is searchable
+TRACE_RETENTION = "336h"  # 14 days of traces (Tempo's default)
+MIMIR_RETENTION = "8760h"  # a year of metrics for capacity planning
+
+# --- recording rules: the names dashboards and alerts share ----------------------------------------
+RATE_WINDOW = "5m"
+QUANTILES = ("0.5", "0.95", "0.99")
+REQUESTS_RATE = "service:http_server_requests:rate5m"
+ERRORS_RATIO = "service:http_server_errors:ratio_rate5m"  # share of 5xx answers
+LATENCY_QUANTILE = "service:http_server_request_duration_seconds:histogram_quantile5m"  # {quantile}
+ROUTE_REQUESTS_RATE = "service_route:http_server_requests:rate5m"
+ROUTE_ERRORS_RATIO = "service_route:http_server_errors:ratio_rate5m"
+ROUTE_LATENCY_QUANTILE = "service_route:http_server_request_duration_seconds:histogram_quantile5m"
+SERVICE_UP = "service:up:max"  # 1 while at least one instance of the service answers scrapes
+
+# SLOs. Windows of the multi-window, multi-burn-rate alerts (Google SRE workbook, ch. 5, table 5-8)
+# over a 30-day budget: (severity, long window, short window, burn-rate factor, for).
+SLO_PERIOD = "30d"
+BURN_RATE_ALERTS = (
+    ("critical", "1h", "5m", 14.4, "2m"),  # 2% of the budget in an hour
+    ("critical", "6h", "30m", 6, "15m"),  # 5% in six hours
+    ("warning", "1d", "2h", 3, "1h"),  # 10% in a day
+    ("warning", "3d", "6h", 1, "3h"),  # 10% in three days
+)
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+SLIS = ("availability", "latency")
+
+
+def slo_errors_ratio(sli: str, window: str) -> str:
+    """The share of bad events of an SLI over a window, by service."""
+    return f"service:slo_{sli}_errors:ratio_rate{window}"
+
+
+def slo_objective(sli: str) -> str:
+    return f"service:slo_{sli}:objective"
+
+
+def slo_burn_rate(sli: str, window: str) -> str:
+    return f"service:slo_{sli}:burn_rate{window}"
+
+
+LATENCY_THRESHOLD = "service:slo_latency_threshold:seconds"
+MEMORY_LIMIT = "service:memory_limit:bytes"
+
+# --- alert thresholds -------------------------------------------------------------------------------
+ERROR_RATIO_THRESHOLD = 0.05  # 5% of answers are 5xx: users notice, and noise stays far below it
+DISK_FREE_WARNING = 0.15  # 15% free: days of headroom on a typical volume to act calmly
+DISK_FREE_CRITICAL = 0.05  # 5% free: Prometheus, Loki and PostgreSQL fail soon
+MEMORY_USAGE_THRESHOLD = 0.9  # 90% of the catalog's limit: the OOM killer is one spike away
+HOST_MEMORY_AVAILABLE = 0.1  # under 10% of the host's memory available
+
+# Where runbook_url points: docs/runbooks/<AlertName>.md under this base. Change it to where your
+# fork's docs are browsable.
+RUNBOOK_BASE_URL = "https://github.com/pyairtable/airscope/blob/main/docs/runbooks"
+
+# --- Grafana datasource uids (dashboards and datasources refer to each other by these) ---------------
+DATASOURCE_UIDS = {
+    "prometheus": "prometheus",
+    "mimir": "mimir",
+    "loki": "loki",
+    "tempo": "tempo",
+    "jaeger": "jaeger",
+    "alertmanager": "alertmanager",
+}
+
+# Log labels Alloy sets (everything else in a line stays in the line or structured metadata).
+LOG_LABELS = ("service", "level", "environment")
+LOG_STRUCTURED_METADATA = ("trace_id", "span_id")

@@ -1,0 +1,248 @@
+"""The generated Prometheus configs, rules and Alertmanager configs: shape, the catalog in them, and
+promtool proving the key rules fire."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from airscope import catalog, stack
+from airscope.cli import main
+from airscope.stack import alertmanager, prometheus, rules, settings
+from airscope.stack.checks import promql, tools
+
+
+def load(files: dict[str, str], path: str) -> dict:
+    return yaml.safe_load(files[path])
+
+
+def job(config: dict, name: str) -> dict:
+    (found,) = [j for j in config["scrape_configs"] if j["job_name"] == name]
+    return found
+
+
+def test_generation_is_deterministic():
+    assert stack.generate() == stack.generate()
+
+
+def test_compose_discovers_labelled_containers_and_writes_to_mimir():
+    config = load(stack.generate(), prometheus.COMPOSE_PATH)
+    services = job(config, settings.SERVICES_JOB)
+    (docker,) = services["docker_sd_configs"]
+    assert docker["filters"] == [{"name": "label", "values": ["airscope.scrape=true"]}]
+    relabel = {tuple(r.get("source_labels", ())): r for r in services["relabel_configs"]}
+    assert relabel[("__meta_docker_container_label_airscope_service",)]["target_label"] == "service"
+    assert config["remote_write"][0]["url"] == "http://mimir:9009/api/v1/push"
+    assert config["global"]["scrape_interval"] == "15s"
+
+
+def test_local_profile_finds_every_target_through_file_sd():
+    config = load(stack.generate(), prometheus.LOCAL_PATH)
+    assert config["global"]["scrape_interval"] == "5s"
+    for scrape in config["scrape_configs"]:
+        assert "static_configs" not in scrape, scrape["job_name"]
+        assert scrape["file_sd_configs"][0]["files"] == [f"targets/{scrape['job_name']}.json"]
+    assert "cadvisor" not in {j["job_name"] for j in config["scrape_configs"]}
+
+
+def test_a_ninth_service_is_probed_alerted_on_and_inhibited_with_no_other_edit(ninth_service):
+    files = stack.generate()
+    compose = load(files, prometheus.COMPOSE_PATH)
+    probes = job(compose, settings.BLACKBOX_JOB)["static_configs"]
+    assert {
+        "targets": ["http://billing-service:7109/health/live"],
+        "labels": {"service": ninth_service},
+    } in probes
+
+    recorded = load(files, rules.RECORDING_PATH)["groups"]
+    constants = {
+        (r["record"], r["labels"]["service"]): r["expr"]
+        for g in recorded
+        for r in g["rules"]
+        if "service" in r.get("labels", {})
+    }
+    assert constants[(settings.slo_objective("availability"), ninth_service)] == "vector(0.999)"
+    assert constants[(settings.LATENCY_THRESHOLD, ninth_service)] == "vector(0.25)"
+    assert constants[(settings.MEMORY_LIMIT, ninth_service)] == f"vector({300 * 1024 * 1024})"
+
+    alerts = load(files, rules.ALERTS_PATH)["groups"][0]["rules"]
+    service_down = next(a for a in alerts if a["alert"] == "ServiceDown")
+    assert f'service="{ninth_service}"' in service_down["expr"]
+
+    inhibit = load(files, alertmanager.COMPOSE_PATH)["inhibit_rules"]
+    database = next(r for r in inhibit if 'alertname="DatabaseConnectionFailure"' in r["source_matchers"])
+    assert ninth_service in database["target_matchers"][1]
+
+
+def test_every_alert_carries_severity_summary_description_and_its_runbook():
+    alerts = load(stack.generate(), rules.ALERTS_PATH)["groups"][0]["rules"]
+    names = {a["alert"] for a in alerts}
+    assert names >= {
+        "ServiceDown",
+        "HighErrorRate",
+        "HighLatency",
+        "DatabaseConnectionFailure",
+        "RedisConnectionFailure",
+        "DiskSpaceLow",
+        "HighMemoryUsage",
+        "ErrorBudgetBurn",
+        "LatencyBudgetBurn",
+    }
+    for alert in alerts:
+        assert alert["labels"]["severity"] in {"critical", "warning"}, alert["alert"]
+        assert alert["annotations"]["summary"] and alert["annotations"]["description"], alert["alert"]
+        assert alert["annotations"]["runbook_url"].endswith(f"/docs/runbooks/{alert['alert']}.md")
+
+
+def test_critical_alerts_page_and_reach_chat_and_receivers_hold_no_secret():
+    config = load(stack.generate(), alertmanager.COMPOSE_PATH)
+    pager, chat = config["route"]["routes"]
+    assert (pager["receiver"], pager["matchers"], pager["continue"]) == (
+        "pager",
+        ['severity="critical"'],
+        True,
+    )
+    assert chat["receiver"] == "chat"
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert receivers["pager"]["pagerduty_configs"][0]["routing_key_file"].startswith("/run/secrets/")
+    assert receivers["chat"]["slack_configs"][0]["api_url_file"].startswith("/run/secrets/")
+
+
+def test_local_receivers_are_webhooks_to_the_url_local_mode_gives():
+    text = alertmanager.render(catalog.load(), settings.LOCAL, receiver_url="http://127.0.0.1:9555/hook")
+    urls = [r["webhook_configs"][0]["url"] for r in yaml.safe_load(text)["receivers"]]
+    assert urls == ["http://127.0.0.1:9555/hook/pager", "http://127.0.0.1:9555/hook/chat"]
+
+
+def test_the_generated_stack_passes_promtool_amtool_and_the_promql_check(deployed):
+    assert tools.check(deployed) == []
+    assert promql.check(deployed) == []
+
+
+def test_the_promql_check_names_a_broken_expression_and_an_unknown_metric(deployed):
+    path = deployed / rules.ALERTS_PATH
+    text = path.read_text()
+    text = text.replace("expr: service:http_server_errors:ratio_rate5m > 0.05", "expr: sum(rate(nope[5m])")
+    text = text.replace("node_memory_MemTotal_bytes", "node_memory_MemTotl_bytes")
+    path.write_text(text)
+    problems = promql.check(deployed)
+    assert any("HighErrorRate" in p and "does not parse" in p for p in problems), problems
+    assert any("HighMemoryUsage" in p and "'node_memory_MemTotl_bytes'" in p for p in problems), problems
+
+
+def test_the_tools_check_reports_promtools_complaint(deployed):
+    path = deployed / rules.RECORDING_PATH
+    path.write_text(
+        path.read_text().replace("groups:", "groups:\n- name: broken\n  rules:\n  - record: x\n", 1)
+    )
+    problems = tools.check(deployed)
+    assert problems[0].startswith(f"{tools.RULES_DIR}: promtool check rules failed")
+    assert "record: x" in problems[0] or "expr" in problems[0], problems[0]
+
+
+def test_airscope_check_exits_non_zero_and_names_the_problem(deployed, monkeypatch):
+    from airscope import gen
+    from airscope.stack import checks
+
+    monkeypatch.setattr(gen, "checkout", lambda: deployed)
+    monkeypatch.setattr(checks, "CHECKS", (("promql", "PromQL"),))
+    assert CliRunner().invoke(main, ["check"]).exit_code == 0
+    path = deployed / rules.ALERTS_PATH
+    path.write_text(path.read_text().replace("node_memory_MemTotal_bytes", "node_memory_MemTotl_bytes"))
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert "node_memory_MemTotl_bytes" in result.output
+
+
+# --- the rules' behaviour, proven by promtool -------------------------------------------------------
+
+
+def promtool_test(deployed, tmp_path, body: str) -> subprocess.CompletedProcess:
+    rules_dir = deployed / tools.RULES_DIR
+    test = tmp_path / "test.yml"
+    test.write_text(
+        f"rule_files: [{rules_dir / 'recording.yml'}, {rules_dir / 'alerts.yml'}]\n"
+        "evaluation_interval: 15s\n" + textwrap.dedent(body)
+    )
+    return subprocess.run(
+        ["promtool", "test", "rules", str(test)], capture_output=True, text=True, timeout=120
+    )
+
+
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool is installed by make bootstrap"
+)
+
+
+@needs_promtool
+def test_high_error_rate_fires_per_service_above_five_percent_and_not_below(deployed, tmp_path):
+    series = 'http_server_request_duration_seconds_count{job="services", service="%s", route="/x", method="GET", status="%s"}'
+    result = promtool_test(
+        deployed,
+        tmp_path,
+        f"""
+        tests:
+          - interval: 15s
+            input_series:
+              - series: '{series % ("api-gateway", "200")}'
+                values: '0+90x40'
+              - series: '{series % ("api-gateway", "500")}'
+                values: '0+10x40'
+              - series: '{series % ("mcp-server", "200")}'
+                values: '0+97x40'
+              - series: '{series % ("mcp-server", "500")}'
+                values: '0+3x40'
+            alert_rule_test:
+              - eval_time: 8m
+                alertname: HighErrorRate
+                exp_alerts:
+                  - exp_labels: {{severity: critical, service: api-gateway}}
+                    exp_annotations:
+                      summary: api-gateway answers 10% of requests with 5xx
+                      description: More than 5% of api-gateway's answers over 5 minutes were server errors.
+                      runbook_url: {settings.RUNBOOK_BASE_URL}/HighErrorRate.md
+        """,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_service_down_fires_for_a_service_that_stopped_answering_and_one_that_vanished(deployed, tmp_path):
+    others = "\n".join(
+        f"""              - series: 'up{{job="services", service="{name}", instance="{name}:1"}}'
+                values: '1x20'"""
+        for name in catalog.load().services
+        if name not in ("frontend", "mcp-server")
+    )
+    result = promtool_test(
+        deployed,
+        tmp_path,
+        f"""
+        tests:
+          - interval: 15s
+            input_series:
+{others}
+              - series: 'up{{job="services", service="frontend", instance="frontend:1"}}'
+                values: '1 1 0x20'
+            alert_rule_test:
+              - eval_time: 2m
+                alertname: ServiceDown
+                exp_alerts:
+                  - exp_labels: {{severity: critical, service: frontend}}
+                    exp_annotations:
+                      summary: frontend is down
+                      description: No instance of frontend has answered a Prometheus scrape for 30 seconds.
+                      runbook_url: {settings.RUNBOOK_BASE_URL}/ServiceDown.md
+                  - exp_labels: {{severity: critical, service: mcp-server}}
+                    exp_annotations:
+                      summary: mcp-server is down
+                      description: No instance of mcp-server has answered a Prometheus scrape for 30 seconds.
+                      runbook_url: {settings.RUNBOOK_BASE_URL}/ServiceDown.md
+        """,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
