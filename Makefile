@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `.venv/bin/airscope --help`.
-.PHONY: up down test lint bootstrap bench-overhead
+.PHONY: up down test lint stack-check bootstrap bench-overhead
 
 VENV := .venv/bin
 
@@ -16,7 +16,12 @@ lint: bootstrap
 	@$(VENV)/ruff check src tests
 	@$(VENV)/ruff format --check src tests
 
-test: bootstrap lint
+# The generated files are current, and pass every static check (promtool, amtool, PromQL, ...).
+stack-check: bootstrap
+	@$(VENV)/airscope gen --check
+	@$(VENV)/airscope check
+
+test: bootstrap lint stack-check
 	@$(VENV)/pytest
 
 bench-overhead: bootstrap
