@@ -11,7 +11,7 @@ import importlib
 
 from airscope import catalog as service_catalog
 
-GENERATORS = ("prometheus", "rules", "alertmanager")
+GENERATORS = ("prometheus", "rules", "alertmanager", "grafana")
 
 
 def generate() -> dict[str, str]:

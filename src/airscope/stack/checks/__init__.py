@@ -14,6 +14,7 @@ from pathlib import Path
 CHECKS = (
     ("tools", "Prometheus and Alertmanager configs and rules (promtool, amtool)"),
     ("promql", "PromQL of rules and dashboards parses and names exported metrics"),
+    ("dashboards", "Grafana dashboards round-trip through the SDK; datasources link to each other"),
 )
 
 

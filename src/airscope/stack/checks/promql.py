@@ -8,9 +8,7 @@ check that catches it.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import promql_parser
@@ -20,9 +18,10 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from airscope import catalog as service_catalog
 from airscope.gen.metrics_reference import service_metric_objects
+from airscope.stack import grafana
 
 RULES_DIR = "deploy/prometheus/rules"
-DASHBOARDS_DIR = "deploy/grafana/dashboards"
+DASHBOARDS_DIR = grafana.dashboards.DIRECTORY
 
 # Metrics of the parts we deploy but do not write, as their docs name them.
 EXTERNAL_METRICS = {
@@ -110,21 +109,12 @@ def _rules(root: Path) -> list[dict]:
     ]
 
 
-def _dashboard_expressions(root: Path) -> Iterator[tuple[str, str]]:
-    for path in sorted((root / DASHBOARDS_DIR).glob("*.json")):
-        dashboard = json.loads(path.read_text())
-        for panel in _panels(dashboard.get("panels", [])):
-            for target in panel.get("targets", []) or []:
-                datasource = target.get("datasource") or panel.get("datasource") or {}
-                if datasource.get("type") == "prometheus" and target.get("expr"):
-                    where = f"{path.relative_to(root)} panel {panel.get('title')!r} {target.get('refId')}"
-                    yield where, target["expr"]
-
-
-def _panels(panels: Iterable[dict]) -> Iterator[dict]:
-    for panel in panels:
-        yield panel
-        yield from _panels(panel.get("panels", []) or [])
+def _dashboard_expressions(root: Path) -> list[tuple[str, str]]:
+    files = {
+        str(path.relative_to(root)): path.read_text()
+        for path in sorted((root / DASHBOARDS_DIR).glob("*.json"))
+    }
+    return grafana.promql_expressions(files)
 
 
 def metric_names(expr: str) -> set[str]:
@@ -151,7 +141,7 @@ def check(root: Path) -> list[str]:
     recorded = {rule["record"] for rule in rules if "record" in rule}
     known = exported_metrics() | recorded | set().union(*EXTERNAL_METRICS.values())
     expressions = [(f"{RULES_DIR} {rule.get('record') or rule.get('alert')}", rule["expr"]) for rule in rules]
-    expressions += list(_dashboard_expressions(root))
+    expressions += _dashboard_expressions(root)
     problems = []
     for where, expr in expressions:
         try:
