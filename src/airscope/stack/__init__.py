@@ -11,7 +11,7 @@ import importlib
 
 from airscope import catalog as service_catalog
 
-GENERATORS = ("prometheus", "rules", "alertmanager", "grafana")
+GENERATORS = ("prometheus", "rules", "alertmanager", "grafana", "loki", "alloy", "tempo", "jaeger", "mimir")
 
 
 def generate() -> dict[str, str]:

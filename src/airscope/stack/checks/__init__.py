@@ -15,6 +15,7 @@ CHECKS = (
     ("tools", "Prometheus and Alertmanager configs and rules (promtool, amtool)"),
     ("promql", "PromQL of rules and dashboards parses and names exported metrics"),
     ("dashboards", "Grafana dashboards round-trip through the SDK; datasources link to each other"),
+    ("backends", "Loki, Alloy, Tempo, Jaeger and Mimir configs use documented keys and wire up"),
 )
 
 
