@@ -11,7 +11,18 @@ import importlib
 
 from airscope import catalog as service_catalog
 
-GENERATORS = ("prometheus", "rules", "alertmanager", "grafana", "loki", "alloy", "tempo", "jaeger", "mimir")
+GENERATORS = (
+    "prometheus",
+    "rules",
+    "alertmanager",
+    "grafana",
+    "loki",
+    "alloy",
+    "tempo",
+    "jaeger",
+    "mimir",
+    "compose",
+)
 
 
 def generate() -> dict[str, str]:

@@ -77,7 +77,7 @@ def _blackbox_job(discovery: dict, exporter: dict) -> dict:
     return {
         "job_name": settings.BLACKBOX_JOB,
         "metrics_path": "/probe",
-        "params": {"module": ["http_2xx"]},
+        "params": {"module": [settings.BLACKBOX_MODULE]},
         **discovery,
         "relabel_configs": _probe_relabelling(exporter),
     }

@@ -82,6 +82,7 @@ EXPORTER_JOBS = {
     "postgres": "postgres-exporter",
 }
 BLACKBOX_JOB = "blackbox"  # probes every service's /health/live from outside the process
+BLACKBOX_MODULE = "http_2xx"  # the blackbox exporter module those probes use
 STACK_JOBS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "tempo", "mimir")
 
 # Container labels that put a compose container into the `services` job (docker_sd). Docker label

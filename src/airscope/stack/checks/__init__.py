@@ -16,6 +16,7 @@ CHECKS = (
     ("promql", "PromQL of rules and dashboards parses and names exported metrics"),
     ("dashboards", "Grafana dashboards round-trip through the SDK; datasources link to each other"),
     ("backends", "Loki, Alloy, Tempo, Jaeger and Mimir configs use documented keys and wire up"),
+    ("compose", "the compose file: compose-spec schema, docker-compose config, images, ports, mounts"),
 )
 
 

@@ -1,0 +1,314 @@
+"""The production compose file and the files beside it: the catalog in them, what check() catches,
+and PostgreSQL's init script run against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import asyncpg
+import pytest
+import yaml
+
+from airscope import catalog
+from airscope.services.common import config as service_config
+from airscope.stack import compose, prometheus, settings
+from airscope.stack.checks import compose as compose_check
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def generated() -> dict[str, str]:
+    return compose.generate(catalog.load())
+
+
+def document(files: dict[str, str] | None = None) -> dict:
+    return yaml.safe_load((files or generated())[compose.PATH])
+
+
+def example(files: dict[str, str]) -> dict[str, str | None]:
+    """.env.example as {name: value}, None for a commented-out default."""
+    found = {}
+    for line in files[compose.ENV_EXAMPLE_PATH].splitlines():
+        name, sep, value = line.removeprefix("# ").partition("=")
+        if sep and name.isupper() and " " not in name:
+            found[name] = None if line.startswith("#") else value
+    return found
+
+
+@pytest.fixture
+def checkout(deployed: Path) -> Path:
+    """Every generated stack file, the compose files and the hand-written Dockerfile on disk."""
+    for relative, content in generated().items():
+        path = deployed / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    shutil.copy(CHECKOUT / compose.DOCKERFILE_PATH, deployed / compose.DOCKERFILE_PATH)
+    return deployed
+
+
+def rewrite(root: Path, change) -> None:
+    path = root / compose.PATH
+    spec = yaml.safe_load(path.read_text())
+    change(spec)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
+def test_generation_is_deterministic():
+    first = generated()
+    assert first == generated()
+    assert set(first) == {
+        compose.PATH,
+        compose.ENV_EXAMPLE_PATH,
+        compose.BLACKBOX_PATH,
+        compose.POSTGRES_INIT_PATH,
+    }
+
+
+def test_every_catalog_service_runs_from_the_one_image_with_its_command_labels_and_limit():
+    services = document()["services"]
+    apps = list(catalog.load().services.values())
+    builders = [name for name, spec in services.items() if "build" in spec]
+    assert builders == [apps[0].name]
+    assert services[apps[0].name]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+    for service in apps:
+        spec = services[service.name]
+        assert spec["image"] == "airscope:${AIRSCOPE_VERSION:-latest}"
+        assert spec["command"] == [
+            *("uvicorn", "--factory", f"{service.module}:create_app"),
+            *("--host", "0.0.0.0", "--port", str(service.port)),
+        ]
+        assert spec["labels"] == {
+            "airscope.scrape": "true",
+            "airscope.service": service.name,
+            "airscope.metrics-port": str(service.port),
+        }
+        assert spec["mem_limit"] == f"{service.memory_limit_mib}m"
+        assert f"http://127.0.0.1:{service.port}/health/live" in spec["healthcheck"]["test"][-1]
+        assert spec["restart"] == "unless-stopped"
+        assert spec["logging"]["driver"] == "json-file"
+        assert spec["environment"]["AIRSCOPE_ENVIRONMENT"] == "production"
+        assert spec["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://alloy:4318"
+        assert spec["environment"]["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+
+
+def test_only_the_gateway_the_frontend_and_grafana_are_published_on_the_bind_address():
+    published = {name: spec["ports"] for name, spec in document()["services"].items() if "ports" in spec}
+    assert published == {
+        "api-gateway": ["${AIRSCOPE_BIND_ADDRESS:-0.0.0.0}:7000:7000"],
+        "frontend": ["${AIRSCOPE_BIND_ADDRESS:-0.0.0.0}:5173:5173"],
+        "grafana": ["${AIRSCOPE_BIND_ADDRESS:-0.0.0.0}:3000:3000"],
+    }
+
+
+def test_a_service_finds_every_other_by_its_compose_name(monkeypatch):
+    environment = document()["services"]["api-gateway"]["environment"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for service in catalog.load().services.values():
+        assert service_config.service_url(service.name) == f"http://{service.name}:{service.port}"
+
+
+def test_services_reach_their_own_database_redis_and_the_saas_they_use():
+    services = document()["services"]
+    llm = services["llm-orchestrator"]
+    env = llm["environment"]
+    password = "${POSTGRES_PASSWORD_LLM_ORCHESTRATOR:?set POSTGRES_PASSWORD_LLM_ORCHESTRATOR in deploy/.env}"
+    assert env["DATABASE_URL"] == f"postgresql://llm_orchestrator:{password}@postgres:5432/llm_orchestrator"
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert env["LLM_BASE_URL"] == "${LLM_BASE_URL:-https://api.openai.com/v1}"
+    assert env["LLM_API_KEY"].startswith("${LLM_API_KEY:?")
+    assert "AIRTABLE_API_KEY" not in env
+    assert llm["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+        "mcp-server": {"condition": "service_started"},
+        "platform-services": {"condition": "service_started"},
+    }
+    assert services["airtable-gateway"]["environment"]["AIRTABLE_API_URL"] == (
+        "${AIRTABLE_API_URL:-https://api.airtable.com}"
+    )
+    assert "DATABASE_URL" not in services["mcp-server"]["environment"]
+    hosts = services["mcp-server"]["environment"]["MCP_ALLOWED_HOSTS"].split(",")
+    assert {"mcp-server:7001", "mcp-server", "127.0.0.1:7001"} <= set(hosts)
+    assert services["api-gateway"]["environment"]["AIRSCOPE_API_KEYS"] == "${AIRSCOPE_API_KEYS:-}"
+
+
+def test_stores_and_the_stack_run_from_settings_images_on_the_named_network():
+    spec = document()
+    services = spec["services"]
+    for name, image in settings.IMAGES.items():
+        if name != "python":
+            assert services[name]["image"] == image
+    assert spec["networks"] == {"default": {"name": settings.NETWORK}}
+    assert services["redis"]["command"] == ["redis-server", "--appendonly", "yes"]
+    assert "--storage.tsdb.retention.time=15d" in services["prometheus"]["command"]
+    assert "--web.enable-remote-write-receiver" in services["prometheus"]["command"]
+    assert services["alertmanager"]["secrets"] == ["pagerduty_routing_key", "slack_webhook_url"]
+    assert spec["secrets"]["slack_webhook_url"] == {"environment": "SLACK_WEBHOOK_URL"}
+    assert services["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"].startswith(
+        "postgresql://monitoring:${POSTGRES_MONITORING_PASSWORD:?"
+    )
+    named = {m.split(":")[0] for s in services.values() for m in s.get("volumes", ()) if isinstance(m, str)}
+    assert set(spec["volumes"]) == named
+
+
+def test_secrets_are_required_from_env_and_never_defaulted():
+    files = generated()
+    text = files[compose.PATH]
+    values = example(files)
+    for name in ("AIRSCOPE_JWT_SECRET", "GRAFANA_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "AIRTABLE_API_KEY"):
+        assert f"${{{name}:?" in text
+        assert f"${{{name}:-" not in text
+        assert values[name] == ""
+    assert "change-me" not in text + files[compose.ENV_EXAMPLE_PATH]
+
+
+def test_env_example_lists_every_variable_the_compose_file_reads():
+    files = generated()
+    values = example(files)
+    assert compose.referenced(document(files)) == set(values)
+    assert values["OTEL_TRACES_SAMPLER_ARG"] is None  # commented: compose's default 0.1 applies
+    assert "# OTEL_TRACES_SAMPLER_ARG=0.1" in files[compose.ENV_EXAMPLE_PATH]
+    assert values["PAGERDUTY_ROUTING_KEY"] == ""
+
+
+def test_the_blackbox_exporter_has_every_module_prometheus_probes_with():
+    files = {**generated(), **prometheus.generate(catalog.load())}
+    modules = yaml.safe_load(files[compose.BLACKBOX_PATH])["modules"]
+    scrape = yaml.safe_load(files[prometheus.COMPOSE_PATH])["scrape_configs"]
+    used = {m for job in scrape for m in job.get("params", {}).get("module", ())}
+    assert used and used <= set(modules)
+    assert modules[compose.HEALTH_JSON]["http"]["headers"] == {"Accept": "application/health+json"}
+
+
+def test_the_dockerfile_starts_from_the_python_image_in_settings():
+    lines = (CHECKOUT / compose.DOCKERFILE_PATH).read_text().splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("FROM ")] == [settings.IMAGES["python"]]
+
+
+def test_check_passes_on_the_generated_files(checkout):
+    assert compose_check.check(checkout) == []
+
+
+def test_check_reports_an_unpinned_image_and_an_extra_published_port(checkout):
+    def corrupt(spec: dict) -> None:
+        spec["services"]["redis"]["image"] = "redis:latest"
+        spec["services"]["loki"]["image"] = "grafana/loki"
+        spec["services"]["prometheus"]["ports"] = ["9090:9090"]
+
+    rewrite(checkout, corrupt)
+    problems = compose_check.check(checkout)
+    assert any("services.redis.image 'redis:latest'" in p and "not an exact version" in p for p in problems)
+    assert any("services.loki.image 'grafana/loki' has no tag" in p for p in problems), problems
+    assert any("services.prometheus.ports" in p for p in problems), problems
+    assert len(problems) == 3, problems
+
+
+def test_check_reports_missing_files_labels_dangling_depends_on_and_a_wrong_base_image(checkout):
+    (checkout / "deploy/loki/loki.yml").unlink()
+
+    def corrupt(spec: dict) -> None:
+        del spec["services"]["frontend"]["labels"]["airscope.service"]
+        spec["services"]["grafana"]["depends_on"]["pyroscope"] = {"condition": "service_started"}
+        del spec["services"]["saga-orchestrator"]
+
+    rewrite(checkout, corrupt)
+    dockerfile = checkout / compose.DOCKERFILE_PATH
+    dockerfile.write_text(dockerfile.read_text().replace(settings.IMAGES["python"], "python:3.12-slim"))
+    problems = "\n".join(compose_check.check(checkout))
+    assert "services.loki.volumes mounts ./loki/loki.yml" in problems
+    assert "services.frontend.labels.airscope.service is None" in problems
+    assert "services.grafana.depends_on names pyroscope" in problems
+    assert "catalog service saga-orchestrator has no container" in problems
+    assert "FROM is python:3.12-slim" in problems
+
+
+def test_check_relays_docker_compose_and_schema_complaints(checkout):
+    # A named volume nobody declared: valid against the schema, refused by compose's loader.
+    rewrite(checkout, lambda spec: spec["services"]["redis"]["volumes"].append("undeclared-data:/backup"))
+    (problem,) = compose_check.check(checkout)
+    assert problem.startswith(f"{compose.PATH}: docker-compose config rejects it")
+    assert "undeclared-data" in problem
+
+    rewrite(checkout, lambda spec: spec["services"]["redis"].update(imagee="typo"))
+    problems = compose_check.check(checkout)
+    assert any("compose-spec schema" in p and "imagee" in p for p in problems), problems
+
+
+def test_check_reports_a_variable_env_example_does_not_explain(checkout):
+    rewrite(checkout, lambda spec: spec["services"]["redis"].update(environment={"TZ": "${TZ:-UTC}"}))
+    assert compose_check.check(checkout) == [
+        f"{compose.ENV_EXAMPLE_PATH}: does not list TZ, which {compose.PATH} reads"
+    ]
+
+
+def test_a_ninth_service_gets_its_container_database_and_variables(ninth_service, checkout):
+    files = generated()
+    services = document(files)["services"]
+    spec = services[ninth_service]
+    assert spec["command"][2] == "airscope.services.billing_service:create_app"
+    assert spec["command"][-1] == "7109"
+    assert spec["labels"]["airscope.service"] == ninth_service
+    assert spec["labels"]["airscope.metrics-port"] == "7109"
+    assert spec["mem_limit"] == "300m"
+    assert spec["environment"]["DATABASE_URL"].endswith("@postgres:5432/billing_service")
+    assert spec["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert "POSTGRES_PASSWORD_BILLING_SERVICE" in services["postgres"]["environment"]
+    assert (
+        services["api-gateway"]["environment"]["AIRSCOPE_URL_BILLING_SERVICE"]
+        == "http://billing-service:7109"
+    )
+    assert example(files)["POSTGRES_PASSWORD_BILLING_SERVICE"] == ""
+    assert "airscope_database billing_service" in files[compose.POSTGRES_INIT_PATH]
+    assert compose_check.check(checkout) == []
+
+
+# Names of their own: the session's PostgreSQL is shared with the services' tests.
+INIT_CATALOG = catalog.parse(
+    {
+        "infrastructure": {"postgres": {"port": 5432}},
+        "services": {
+            "init-check-alpha": {"port": 7801, "module": "init.alpha", "requires": ["postgres"]},
+            "init-check-beta": {"port": 7802, "module": "init.beta", "requires": ["postgres"]},
+            "init-check-gamma": {"port": 7803, "module": "init.gamma"},
+        },
+    }
+)
+
+
+@pytest.mark.infra
+def test_the_init_script_makes_each_service_a_role_and_database_and_can_run_again(postgres_server, tmp_path):
+    script = tmp_path / "init-databases.sh"
+    script.write_text(compose.postgres_init(INIT_CATALOG))
+    assert "init_check_gamma" not in script.read_text()
+    databases = ["init_check_alpha", "init_check_beta"]
+    passwords = {f"POSTGRES_PASSWORD_{db.upper()}": f"{db}-pw'\"$x" for db in databases}
+    passwords["POSTGRES_MONITORING_PASSWORD"] = "monitoring-pw"
+    env = {**os.environ, **passwords, "PGHOST": "127.0.0.1", "PGPORT": str(postgres_server.port)}
+    for _ in range(2):
+        done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    async def connect_as_each() -> None:
+        for db in databases:
+            password = passwords[f"POSTGRES_PASSWORD_{db.upper()}"]
+            connection = await asyncpg.connect(postgres_server.dsn(db, db, password))
+            try:
+                await connection.execute("CREATE TABLE IF NOT EXISTS owned_here (id int)")
+            finally:
+                await connection.close()
+        connection = await asyncpg.connect(postgres_server.dsn("postgres", "monitoring", "monitoring-pw"))
+        try:
+            assert await connection.fetchval("SELECT pg_has_role('monitoring', 'pg_monitor', 'member')")
+        finally:
+            await connection.close()
+
+    asyncio.run(connect_as_each())
+    del env["POSTGRES_PASSWORD_INIT_CHECK_BETA"]
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD_INIT_CHECK_BETA is not set" in done.stderr
