@@ -108,6 +108,18 @@ MONITORING_PASSWORD = Variable(
     f"Password of the read-only `{MONITORING_ROLE}` role postgres-exporter connects as.",
     random=True,
 )
+# The LLM provider's model and pricing: OpenAI's defaults fit the default LLM_BASE_URL; another
+# provider needs its own model name.
+LLM_TUNING = (
+    Variable("LLM_MODEL", "Model llm-orchestrator asks the LLM provider for.", "gpt-4o-mini"),
+    Variable(
+        "LLM_PRICES",
+        "JSON of USD prices per million tokens by model, for llm_cost_usd_total and the budget "
+        '(e.g. {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}); empty: the built-in prices.',
+        "",
+    ),
+    Variable("LLM_DAILY_BUDGET_USD", "Daily LLM spend in USD after which chats are refused with 429.", "10"),
+)
 GRAFANA_ADMIN_USER = Variable("GRAFANA_ADMIN_USER", "Grafana's administrator login.", "admin")
 GRAFANA_ADMIN_PASSWORD = Variable(
     "GRAFANA_ADMIN_PASSWORD", "Grafana's administrator password: Grafana is published.", random=True
@@ -155,7 +167,7 @@ def variables(catalog: Catalog) -> list[Variable]:
     found.append(MONITORING_PASSWORD)
     for name in catalog.external:
         found += _external_variables(catalog, name)
-    return [*found, GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD, *SECRETS.values()]
+    return [*found, *LLM_TUNING, GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD, *SECRETS.values()]
 
 
 # --- small pieces every container shares -----------------------------------------------------------
@@ -227,6 +239,8 @@ def _extra_environment(service: Service) -> dict[str, str]:
         # use, with and without the port, and the loopback the healthcheck uses.
         hosts = (f"{service.name}:{service.port}", service.name, f"localhost:{service.port}")
         return {"MCP_ALLOWED_HOSTS": ",".join((*hosts, f"127.0.0.1:{service.port}"))}
+    if service.name == "llm-orchestrator":
+        return {variable.name: variable.ref() for variable in LLM_TUNING}
     return {}
 
 
