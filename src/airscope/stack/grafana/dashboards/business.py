@@ -231,16 +231,21 @@ def airtable() -> Topic:
                         ],
                         unit="percentunit",
                     ),
-                    graph(
-                        "Pool connections",
-                        [
-                            prom(f"sum by (state) ({series('airtable_pool_connections')})", "{{state}}"),
-                            prom(f"sum({series('airtable_pool_connections_limit')})", "limit"),
-                        ],
-                    ),
+                    _pool("airtable_pool_connections"),
                 ],
             ),
         ),
+    )
+
+
+def _pool(metric: str):
+    """A connection pool's connections by state (in_use, idle) against its limit (``<metric>_limit``)."""
+    return graph(
+        "Pool connections",
+        [
+            prom(f"sum by (state) ({series(metric)})", "{{state}}"),
+            prom(f"sum({series(metric + '_limit')})", "limit"),
+        ],
     )
 
 
@@ -294,13 +299,7 @@ def users() -> Topic:
                         _quantiles("db_query_duration_seconds", by="operation", legend="{{operation}}"),
                         unit="s",
                     ),
-                    graph(
-                        "Pool connections",
-                        [
-                            prom(f"sum by (state) ({series('db_pool_connections')})", "{{state}}"),
-                            prom(f"sum({series('db_pool_connections_limit')})", "limit"),
-                        ],
-                    ),
+                    _pool("db_pool_connections"),
                 ],
             ),
         ),
