@@ -1,7 +1,8 @@
 """The whole local platform, as `airscope up` starts it, shared by the end-to-end tests.
 
-Real PostgreSQL, Redis, stand-ins and every service as processes, every port moved to a free one,
-in a temporary home; started once per session (about 10 s) and stopped at its end.
+Real PostgreSQL, Redis, stand-ins, every service, the exporters, Prometheus and Alertmanager as
+processes under supervisord, every port moved to a free one, in a temporary home; started once per
+session (about 15 s) and stopped at its end.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from airscope import catalog
-from airscope.local import ports, runner
+from airscope.local import observability, ports, runner
 
 API_KEY = "e2e-test-key"
 
@@ -48,6 +49,7 @@ def platform(reachable_tmp, free_port) -> Iterator[Platform]:
         ):
             patch.delenv(variable, raising=False)
         names = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
+        names += list(observability.DEFAULT_PORTS)
         for name in names:
             patch.setenv(ports.env_var(name), str(free_port()))
         try:

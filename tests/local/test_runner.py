@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airscope.local import LocalError, runner
-from airscope.local.process import Background, group_members
+from airscope.local import LocalError, observability, ports, runner
+from airscope.local.process import group_members
+from airscope.local.supervisor import Supervisor
 
 pytestmark = pytest.mark.infra
 
@@ -49,25 +50,28 @@ def home(monkeypatch, reachable_tmp, free_port) -> Path:
         monkeypatch.delenv(variable, raising=False)
     # The uvicorn child imports the stand-in from the checkout, as this process does.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[2]))
-    for name in ("POSTGRES", "REDIS", "FAKE_API", "NOT_YET", "STANDIN_SAAS"):
-        monkeypatch.setenv(f"AIRSCOPE_PORT_{name}", str(free_port()))
+    for name in ("postgres", "redis", "fake-api", "not-yet", "standin-saas", *observability.DEFAULT_PORTS):
+        monkeypatch.setenv(ports.env_var(name), str(free_port()))
     yield home
     runner.down()
 
 
+OBSERVABILITY = set(observability.DEFAULT_PORTS)
+
+
 def _pids(home: Path) -> dict[str, int]:
-    """What runs, by the runner's pid files."""
-    return {
-        p.stem: Background(p.stem, p, home / "log" / f"{p.stem}.log").pid()
-        for p in (home / "run").glob("*.pid")
-    }
+    """What runs under the home's supervisord, by program."""
+    sup = Supervisor(home)
+    if not sup.running():
+        return {}
+    return {name: pid for name in sup.names() if (pid := sup.pid(name))}
 
 
 def test_up_is_idempotent_and_down_stops_everything(home, capsys):
     runner.up()
     out = capsys.readouterr().out
     pids = _pids(home)
-    assert set(pids) == {"postgres", "redis", "standin-saas", "fake-api"}
+    assert set(pids) == {"postgres", "redis", "standin-saas", "fake-api", *OBSERVABILITY}
     assert all(pids.values())
 
     key_file = home / "api-key"
@@ -97,10 +101,12 @@ def test_up_is_idempotent_and_down_stops_everything(home, capsys):
     assert f"API key: {api_key}" in capsys.readouterr().out
 
     runner.down()
-    assert "stopped: fake-api, standin-saas, redis, postgres" in capsys.readouterr().out
+    stopped = capsys.readouterr().out
+    assert "fake-api, standin-saas, redis, postgres" in stopped
+    assert stopped.index("prometheus") < stopped.index("fake-api")
     for pid in pids.values():
         assert group_members(pid) == []
-    assert list((home / "run").glob("*.pid")) == []
+    assert not Supervisor(home).running()
     assert (home / "data" / "postgres" / "PG_VERSION").exists()
 
     runner.down()

@@ -83,24 +83,32 @@ class PostgresServer:
         )
 
     def _launch(self) -> None:
+        self.prepare()
+        self.process.start(self.argv(), cwd=self.data_dir, user=self.user, port=self.port)
+
+    def prepare(self) -> None:
+        """The directories, owned by the server's user, and the cluster when there is none."""
         self._prepare_directories()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        self.process.start(
-            [
-                str(self.bin_dir / "postgres"),
-                *("-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.socket_dir)),
-                *("-c", "listen_addresses=127.0.0.1"),
-            ],
-            cwd=self.data_dir,
-            user=self._user,
-            port=self.port,
-        )
+
+    def argv(self) -> list[str]:
+        """The server's command line (run it from the data directory, as ``user``)."""
+        return [
+            str(self.bin_dir / "postgres"),
+            *("-D", str(self.data_dir), "-p", str(self.port), "-k", str(self.socket_dir)),
+            *("-c", "listen_addresses=127.0.0.1"),
+        ]
+
+    @property
+    def user(self) -> str | None:
+        """The system user the server runs as: ``postgres`` when we are root (it refuses root)."""
+        return self._user
 
     def wait_ready(self) -> None:
         wait_until(
             f"postgres on 127.0.0.1:{self.port}",
-            self._connect,
+            self.probe,
             timeout=self.ready_timeout,
             process=self.process,
         )
@@ -113,7 +121,8 @@ class PostgresServer:
         """A login role ``name`` with ``password`` and a database ``name`` owned by it; idempotent."""
         _run(_ensure_database(self.dsn(), name, password))
 
-    def _connect(self) -> None:
+    def probe(self) -> None:
+        """Raises unless the server takes connections."""
         _run(_select_one(self.dsn()))
 
     def _prepare_directories(self) -> None:

@@ -47,26 +47,26 @@ class RedisServer:
 
     def _launch(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.process.start(
-            [
-                "redis-server",
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)),
-                # A cache and a queue for local mode: nothing to keep across restarts.
-                *("--save", "", "--appendonly", "no"),
-            ],
-            cwd=self.dir,
-            port=self.port,
-        )
+        self.process.start(self.argv(), cwd=self.dir, port=self.port)
+
+    def argv(self) -> list[str]:
+        return [
+            "redis-server",
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)),
+            # A cache and a queue for local mode: nothing to keep across restarts.
+            *("--save", "", "--appendonly", "no"),
+        ]
 
     def wait_ready(self) -> None:
         wait_until(
-            f"redis on 127.0.0.1:{self.port}", self._ping, timeout=self.ready_timeout, process=self.process
+            f"redis on 127.0.0.1:{self.port}", self.probe, timeout=self.ready_timeout, process=self.process
         )
 
     def stop(self) -> int | None:
         """SIGTERM: with no save points Redis exits without writing; returns the pid it stopped."""
         return self.process.stop(signal.SIGTERM, timeout=10)
 
-    def _ping(self) -> None:
+    def probe(self) -> None:
+        """Raises unless the server answers PING."""
         with redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2) as client:
             client.ping()

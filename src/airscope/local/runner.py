@@ -1,21 +1,26 @@
-"""``airscope up`` and ``airscope down``: the platform as background processes on 127.0.0.1.
+"""``airscope up`` and ``airscope down``: the platform and its observability as processes on 127.0.0.1.
 
-``up`` starts PostgreSQL, Redis, the dev stand-ins of the outside SaaS the services reach, then
-every catalog service whose package is in the tree (``uvicorn --factory <module>:create_app``),
-each gated on its health; what already runs and is healthy is left alone. ``down`` stops them in
-reverse. State lives under ``paths.home()``: ``log/<name>.log``, ``run/<name>.pid``, ``data/``
-(kept by ``down``), ``traces/<service>.jsonl``, ``api-key`` and ``secrets/`` (mode 0600).
+``up`` starts supervisord (``supervisor.py``), then, each gated on its own health and in dependency
+order: PostgreSQL and Redis, the dev stand-ins of the outside SaaS the services reach, every
+instance of every catalog service whose package is in the tree (``uvicorn --factory
+<module>:create_app``), the exporters, Alertmanager with its webhook receiver, and Prometheus
+(``observability.py``). What already runs and is healthy is left alone. ``down`` stops everything
+in reverse, then supervisord. State lives under ``paths.home()``: ``log/<program>.log``,
+``data/`` (kept by ``down``), ``traces/``, ``alerts/``, ``prometheus/`` (config, rules, file_sd
+targets), ``instances.json`` (the instances of ``airscope scale``), ``api-key`` and ``secrets/``
+(mode 0600).
 
 Read: AIRSCOPE_HOME, AIRSCOPE_CATALOG, AIRSCOPE_API_KEY, AIRSCOPE_PORT_<NAME> (each service, each
-infrastructure kind and each stand-in, e.g. AIRSCOPE_PORT_POSTGRES, AIRSCOPE_PORT_API_GATEWAY,
-AIRSCOPE_PORT_STANDIN_LLM), LOG_LEVEL, and each outside SaaS' variables (AIRTABLE_API_URL,
-LLM_BASE_URL...): when its URL variable is set, the services use that real API and its stand-in
-is not started.
+infrastructure kind, each stand-in and each observability component, e.g. AIRSCOPE_PORT_POSTGRES,
+AIRSCOPE_PORT_API_GATEWAY, AIRSCOPE_PORT_STANDIN_LLM, AIRSCOPE_PORT_PROMETHEUS), LOG_LEVEL, and
+each outside SaaS' variables (AIRTABLE_API_URL, LLM_BASE_URL...): when its URL variable is set,
+the services use that real API and its stand-in is not started.
 
 Set for every service, beside the runner's own environment:
 - AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), AIRSCOPE_JWT_SECRET (signs
   and verifies login tokens; kept in ``secrets/jwt``), LOG_LEVEL (default info),
-  AIRSCOPE_TRACE_DIR (``traces/``: spans as OTLP JSON lines);
+  AIRSCOPE_TRACE_DIR (``traces/``: spans as OTLP JSON lines), AIRSCOPE_INSTANCE_ID (the program
+  name: ``api-gateway``, ``api-gateway@2``);
 - AIRSCOPE_PORT_<NAME> of every service and infrastructure kind, and
   AIRSCOPE_URL_<NAME>=http://127.0.0.1:<port> of every service (its own included);
 - DATABASE_URL when it requires postgres: its own role and database, both named after it
@@ -27,69 +32,281 @@ Set for every service, beside the runner's own environment:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import os
 import secrets
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from airscope import catalog
 from airscope.catalog import Catalog, External, Service
-from airscope.local import LocalError, paths, ports
+from airscope.local import LocalError, observability, paths, ports
 from airscope.local.postgres import PostgresServer
-from airscope.local.process import Background, start_gated, wait_until
+from airscope.local.process import Background, wait_until
 from airscope.local.redis import RedisServer
+from airscope.local.supervisor import Program, Supervisor
 
 API_KEY_ENV = "AIRSCOPE_API_KEY"
 JWT_SECRET_ENV = "AIRSCOPE_JWT_SECRET"
+INSTANCE_ENV = "AIRSCOPE_INSTANCE_ID"
 STANDIN_KEY = "local-standin"
 SERVICE_READY_TIMEOUT = 60.0
 
 
-def up() -> None:
+@dataclass
+class Platform:
+    """What `up` works out before it starts anything: reused by scale, start and status."""
+
+    catalog: Catalog
+    home: Path
+    api_key: str
+    infrastructure: dict[str, PostgresServer | RedisServer]
+    service_ports: dict[str, int]
+    standins: dict[External, int]
+    shared_env: dict[str, str]
+    observability_ports: dict[str, int]
+
+    @property
+    def present(self) -> list[Service]:
+        return [s for s in self.catalog.start_order() if s.exists()]
+
+    def service_env(self, service: Service, program: str, port: int) -> dict[str, str]:
+        env = (
+            self.shared_env
+            | _dependency_env(service, self.home, self.infrastructure)
+            | _external_env(service, self.catalog, self.standins)
+        )
+        env[INSTANCE_ENV] = program
+        env[ports.env_var(service.name)] = str(port)
+        return env
+
+
+def platform() -> Platform:
     cat = catalog.load()
     home = paths.home()
     api_key = _api_key(home)
     infrastructure = _infrastructure(cat)
-    for name, server in infrastructure.items():
-        if not server.is_running():
-            ports.ensure_free(server.port, name, ports.env_var(name))
-        server.start()
-
     service_ports = {s.name: ports.port_for(s.name, s.port) for s in cat.services.values()}
-    shared_env = _shared_env(home, api_key, service_ports, infrastructure)
     present = [s for s in cat.start_order() if s.exists()]
-    standins = _standins(cat, present)
-    for saas, port in standins.items():
-        _start_app(_standin_name(saas.name), saas.standin.module, port, shared_env, home, "/_admin/health")
-    for service in present:
-        env = (
-            shared_env
-            | _dependency_env(service, home, infrastructure)
-            | _external_env(service, cat, standins)
-        )
-        _start_app(service.name, service.module, service_ports[service.name], env, home, "/health/ready")
+    return Platform(
+        catalog=cat,
+        home=home,
+        api_key=api_key,
+        infrastructure=infrastructure,
+        service_ports=service_ports,
+        standins=_standins(cat, present),
+        shared_env=_shared_env(home, api_key, service_ports, infrastructure),
+        observability_ports=observability.local_ports(),
+    )
 
-    _summary(cat, present, service_ports, infrastructure, standins, api_key)
+
+def up() -> None:
+    began = time.monotonic()
+    plat = platform()
+    sup = Supervisor(plat.home)
+    sup.ensure_running()
+    _start_infrastructure(sup, plat)
+    for saas, port in plat.standins.items():
+        name = _standin_name(saas.name)
+        argv = _uvicorn(saas.standin.module, port)
+        _start(
+            sup,
+            Program(name, argv, env=plat.shared_env, cwd=plat.home),
+            port,
+            _http_ready(port, "/_admin/health"),
+        )
+    instances = load_instances(plat)
+    for service in plat.present:
+        for program, port in instances[service.name].items():
+            start_instance(sup, plat, service, program, port)
+    _start_observability(sup, plat, instances)
+    save_instances(plat.home, instances)
+    _summary(plat, instances, time.monotonic() - began, sup)
 
 
 def down() -> None:
-    cat = catalog.load()
-    run = paths.run_dir()
-    order = [s.name for s in reversed(cat.start_order())]
-    # Services of another catalog (AIRSCOPE_CATALOG changed since `up`) still have pid files.
-    order += sorted(
-        p.stem for p in run.glob("*.pid") if p.stem not in order and p.stem not in cat.infrastructure
-    )
-    order += [_standin_name(name) for name in cat.external if _standin_name(name) not in order]
-    stopped = [name for name in order if _service_process(name).stop() is not None]
-    for name, server in reversed(_infrastructure(cat).items()):
-        if server.stop() is not None:
-            stopped.append(name)
+    home = paths.home()
+    sup = Supervisor(home)
+    stopped = sup.shutdown(_stop_order(catalog.load(), home)) if sup.running() else []
+    stopped += _stop_legacy_pid_files()
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     print(f"data kept in {paths.data_dir()}")
+
+
+def _stop_order(cat: Catalog, home: Path) -> list[str]:
+    programs = [component.program.name for component in reversed(_observability_programs())]
+    instances = _read_instances(home)
+    for service in reversed(cat.start_order()):
+        programs += sorted(instances.get(service.name, {service.name: 0}), reverse=True)
+    programs += [_standin_name(name) for name in cat.external]
+    programs += list(reversed(list(cat.infrastructure)))
+    return programs
+
+
+def _observability_programs() -> list[observability.Component]:
+    """The components by name only (stop order); their binaries need not be installed to stop them."""
+    names = list(observability.DEFAULT_PORTS)
+    return [observability.Component(Program(name, ()), 0) for name in names]
+
+
+def _stop_legacy_pid_files() -> list[str]:
+    """Processes an earlier airscope started with pid files, before supervisord ran them."""
+    stopped = []
+    for pid_file in sorted(paths.run_dir().glob("*.pid")):
+        if pid_file.name == "supervisord.pid":
+            continue
+        process = Background(pid_file.stem, pid_file, paths.log_dir() / f"{pid_file.stem}.log")
+        if process.stop() is not None:
+            stopped.append(pid_file.stem)
+    return stopped
+
+
+# --- starting one program, gated on its health ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Supervised:
+    """What wait_until needs of a process: whether it may still come up, and its log."""
+
+    sup: Supervisor
+    name: str
+
+    def pid(self) -> int | None:
+        # BACKOFF: it exited during start-up; supervisord would retry, but the cause is in the log now.
+        state = self.sup.state(self.name)
+        return 1 if state in ("RUNNING", "STARTING") else None
+
+    def log_tail(self, lines: int = 20) -> str:
+        return self.sup.log_tail(self.name, lines)
+
+
+def _start(
+    sup: Supervisor,
+    program: Program,
+    port: int,
+    probe: Callable[[], object],
+    timeout: float = SERVICE_READY_TIMEOUT,
+) -> None:
+    """Starts ``program`` on ``port`` unless it runs, then waits for ``probe``; one launched here that
+    never gets ready is stopped, so it cannot linger holding its port."""
+    variable = ports.env_var(program.name.split("@")[0])
+    launched = sup.state(program.name) not in ("RUNNING", "STARTING")
+    if launched:
+        ports.ensure_free(port, program.name, variable)
+    else:
+        running_on = sup.defined_port(program.name)
+        if running_on not in (None, port):
+            # It stays up: it may serve a platform started with other settings.
+            raise LocalError(
+                f"{program.name} already runs on port {running_on} (pid {sup.pid(program.name)}), "
+                f"not on {port}: set "
+                f"{variable}={running_on} as when it was started, or run `airscope down` first."
+            )
+    program = dataclasses.replace(program, port=port)
+    sup.define(program)
+    sup.start(program.name)
+    try:
+        wait_until(
+            f"{program.name} on 127.0.0.1:{port}",
+            probe,
+            timeout=timeout,
+            process=_Supervised(sup, program.name),
+        )
+    except LocalError:
+        if launched:
+            sup.stop(program.name)
+        raise
+
+
+def wait_ready(sup: Supervisor, program: str, port: int) -> None:
+    """Waits until ``program`` (started by supervisord) passes the health gate `up` uses for it."""
+    plat = platform()
+    name = program.split("@")[0]
+    if name in plat.infrastructure:
+        probe = plat.infrastructure[name].probe
+    elif name in plat.catalog.services:
+        probe = _http_ready(port, "/health/ready")
+    elif name in observability.READY_PATHS:
+        probe = _http_ready(port, observability.READY_PATHS[name])
+    else:
+        probe = _http_ready(port, "/_admin/health")  # a stand-in
+    wait_until(
+        f"{program} on 127.0.0.1:{port}",
+        probe,
+        timeout=SERVICE_READY_TIMEOUT,
+        process=_Supervised(sup, program),
+    )
+
+
+def _http_ready(port: int, path: str) -> Callable[[], None]:
+    url = f"http://127.0.0.1:{port}{path}"
+
+    def ready() -> None:
+        response = httpx.get(url, timeout=2)
+        if response.status_code != 200:
+            raise LocalError(f"GET {url} answered {response.status_code}")
+
+    return ready
+
+
+def _uvicorn(module: str, port: int) -> tuple[str, ...]:
+    return (
+        sys.executable,
+        *("-m", "uvicorn", "--factory", f"{module}:create_app"),
+        *("--host", "127.0.0.1", "--port", str(port)),
+    )
+
+
+def _start_infrastructure(sup: Supervisor, plat: Platform) -> None:
+    for name, server in plat.infrastructure.items():
+        if isinstance(server, PostgresServer):
+            if sup.state(name) not in ("RUNNING", "STARTING"):
+                ports.ensure_free(server.port, name, ports.env_var(name))
+                server.prepare()
+            # Fast shutdown (SIGINT): sessions end, a checkpoint is written.
+            program = Program(
+                name,
+                tuple(server.argv()),
+                cwd=server.data_dir,
+                user=server.user,
+                stop_signal="INT",
+                stop_wait=30,
+            )
+        else:
+            server.dir.mkdir(parents=True, exist_ok=True)
+            program = Program(name, tuple(server.argv()), cwd=server.dir)
+        _start(sup, program, server.port, server.probe, timeout=server.ready_timeout)
+
+
+def start_instance(sup: Supervisor, plat: Platform, service: Service, program: str, port: int) -> None:
+    env = plat.service_env(service, program, port)
+    _start(
+        sup,
+        Program(program, _uvicorn(service.module, port), env=env, cwd=plat.home),
+        port,
+        _http_ready(port, "/health/ready"),
+    )
+
+
+def _start_observability(sup: Supervisor, plat: Platform, instances: dict[str, dict[str, int]]) -> None:
+    at = plat.observability_ports
+    observability.write_configs(plat.catalog, plat.home, at)
+    observability.write_targets(plat.home, instances, at)
+    postgres = plat.infrastructure["postgres"].port if "postgres" in plat.infrastructure else 0
+    redis = plat.infrastructure["redis"].port if "redis" in plat.infrastructure else 0
+    for component in observability.components(plat.home, at, postgres, redis):
+        if component.program.name == "postgres-exporter" and not postgres:
+            continue
+        if component.program.name == "redis-exporter" and not redis:
+            continue
+        _start(sup, component.program, component.port, _http_ready(component.port, component.ready_path))
 
 
 def _infrastructure(cat: Catalog) -> dict[str, PostgresServer | RedisServer]:
@@ -105,6 +322,38 @@ def _infrastructure(cat: Catalog) -> dict[str, PostgresServer | RedisServer]:
         for name in kinds
         if name in cat.infrastructure
     }
+
+
+# --- instances (airscope scale) ---------------------------------------------------------------------
+
+
+def _instances_file(home: Path) -> Path:
+    return home / "instances.json"
+
+
+def _read_instances(home: Path) -> dict[str, dict[str, int]]:
+    try:
+        return json.loads(_instances_file(home).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def load_instances(plat: Platform) -> dict[str, dict[str, int]]:
+    """Each present service's instances (program -> port): the first on the service's port, the
+    others where `airscope scale` put them."""
+    kept = _read_instances(plat.home)
+    instances = {}
+    for service in plat.present:
+        members = {p: port for p, port in kept.get(service.name, {}).items() if p != service.name}
+        instances[service.name] = {service.name: plat.service_ports[service.name], **members}
+    return instances
+
+
+def save_instances(home: Path, instances: dict[str, dict[str, int]]) -> None:
+    path = _instances_file(home)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(instances, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
 
 
 def _standin_name(saas: str) -> str:
@@ -195,58 +444,25 @@ def _dependency_env(
     return env
 
 
-def _service_process(name: str) -> Background:
-    return Background(name, paths.run_dir() / f"{name}.pid", paths.log_dir() / f"{name}.log")
-
-
-def _start_app(name: str, module: str, port: int, env: dict[str, str], home: Path, ready_path: str) -> None:
-    """Runs ``module:create_app`` under uvicorn, gated on ``ready_path`` answering 200."""
-    process = _service_process(name)
-
-    def launch() -> None:
-        ports.ensure_free(port, name, ports.env_var(name))
-        process.start(
-            [
-                sys.executable,
-                *("-m", "uvicorn", "--factory", f"{module}:create_app"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            env=env,
-            cwd=home,
-            port=port,
-        )
-
-    url = f"http://127.0.0.1:{port}{ready_path}"
-
-    def ready() -> None:
-        response = httpx.get(url, timeout=2)
-        if response.status_code != 200:
-            raise LocalError(f"GET {url} answered {response.status_code}")
-
-    def wait_ready() -> None:
-        wait_until(f"{name} on 127.0.0.1:{port}", ready, timeout=SERVICE_READY_TIMEOUT, process=process)
-
-    start_gated(process, port=port, launch=launch, wait_ready=wait_ready, stop=process.stop)
-
-
-def _summary(
-    cat: Catalog,
-    present: list[Service],
-    service_ports: dict[str, int],
-    infrastructure: dict[str, PostgresServer | RedisServer],
-    standins: dict[External, int],
-    api_key: str,
-) -> None:
+def _summary(plat: Platform, instances: dict[str, dict[str, int]], elapsed: float, sup: Supervisor) -> None:
     rows = [
         (name, server.dsn() if isinstance(server, PostgresServer) else server.url)
-        for name, server in infrastructure.items()
+        for name, server in plat.infrastructure.items()
     ]
-    rows += [(_standin_name(saas.name), f"http://127.0.0.1:{port}") for saas, port in standins.items()]
-    rows += [(s.name, f"http://127.0.0.1:{service_ports[s.name]}") for s in present]
+    rows += [(_standin_name(saas.name), f"http://127.0.0.1:{port}") for saas, port in plat.standins.items()]
+    for service in plat.present:
+        rows += [(program, f"http://127.0.0.1:{port}") for program, port in instances[service.name].items()]
+    at = plat.observability_ports
+    rows += [
+        ("prometheus", f"http://127.0.0.1:{at['prometheus']}"),
+        ("alertmanager", f"http://127.0.0.1:{at['alertmanager']}"),
+    ]
     for name, url in rows:
         print(f"{name:<20} {url}")
-    missing = [s.name for s in cat.start_order() if not s.exists()]
+    missing = [s.name for s in plat.catalog.start_order() if not s.exists()]
     if missing:
         print(f"not in the tree yet: {', '.join(missing)}")
     print(f"data: {paths.data_dir()}  logs: {paths.log_dir()}  traces: {paths.trace_dir()}")
-    print(f"API key: {api_key}")
+    rss, count = sup.memory()
+    print(f"all healthy in {elapsed:.1f}s; memory: {rss / 2**20:.0f} MiB RSS in {count} processes")
+    print(f"API key: {plat.api_key}")

@@ -1,0 +1,84 @@
+"""``airscope stop|start NAME`` and ``airscope scale SERVICE N`` on the running local platform.
+
+A stopped program stays stopped (supervisord restarts only what exits on its own) and stays a
+Prometheus target, so its alert fires; ``scale`` adds or removes instances while the rest run and
+rewrites the file_sd files, which Prometheus reads again within seconds.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from airscope.local import LocalError, observability, runner
+from airscope.local.supervisor import Supervisor
+
+MAX_INSTANCES = 10
+
+
+def _running_supervisor(plat: runner.Platform) -> Supervisor:
+    sup = Supervisor(plat.home)
+    if not sup.running():
+        raise LocalError(f"the local platform is not running (home {plat.home}): start it with `make up`")
+    return sup
+
+
+def programs_of(sup: Supervisor, name: str) -> list[str]:
+    """The programs ``name`` means: a service's every instance, or one program by its exact name."""
+    known = sup.names()
+    matched = [p for p in known if p == name or p.startswith(f"{name}@")]
+    if not matched:
+        raise LocalError(f"no program {name!r} in the local platform (known: {', '.join(sorted(known))})")
+    return sorted(matched)
+
+
+def stop(name: str) -> list[str]:
+    plat = runner.platform()
+    sup = _running_supervisor(plat)
+    names = programs_of(sup, name)
+    for program in names:
+        sup.stop(program)
+    return names
+
+
+def start(name: str) -> list[str]:
+    """Starts the programs of ``name`` again and waits until each is ready (up's own gate)."""
+    plat = runner.platform()
+    sup = _running_supervisor(plat)
+    names = programs_of(sup, name)
+    for program in names:
+        sup.start(program)
+        port = sup.defined_port(program)
+        if port:
+            runner.wait_ready(sup, program, port)
+    return names
+
+
+def scale(service_name: str, count: int) -> dict[str, int]:
+    """Runs ``count`` instances of the service; returns them (program -> port)."""
+    if not 1 <= count <= MAX_INSTANCES:
+        raise LocalError(f"scale to 1..{MAX_INSTANCES} instances, not {count}")
+    plat = runner.platform()
+    service = plat.catalog.service(service_name)
+    if not service.exists():
+        raise LocalError(f"{service_name} is not in the tree yet: nothing to scale")
+    sup = _running_supervisor(plat)
+    instances = runner.load_instances(plat)
+    members = instances[service.name]
+    wanted = [service.name] + [f"{service.name}@{k}" for k in range(2, count + 1)]
+    for program in wanted:
+        if program not in members:
+            members[program] = _free_port()
+            runner.start_instance(sup, plat, service, program, members[program])
+    for program in [p for p in members if p not in wanted]:
+        sup.remove(program)
+        del members[program]
+    runner.save_instances(plat.home, instances)
+    observability.write_targets(plat.home, instances, plat.observability_ports)
+    return dict(members)
+
+
+def _free_port() -> int:
+    """A port the kernel just gave out: scaled instances need no fixed ports, file_sd finds them."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

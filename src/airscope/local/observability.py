@@ -1,0 +1,248 @@
+"""The local observability stack: the exporters, Prometheus, Alertmanager and its webhook receiver,
+with their configs rendered by the same generators as ``deploy/`` (the local profile), and the
+``file_sd`` target files that tell Prometheus what runs where.
+
+Every port can move (``AIRSCOPE_PORT_<NAME>``), which is why Prometheus finds every target, itself
+included, through ``file_sd`` files written here: a moved port or a new instance needs no restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from airscope.catalog import Catalog
+from airscope.local import LocalError, ports
+from airscope.local.supervisor import Program
+from airscope.stack import _yaml, alertmanager, prometheus, rules, settings
+from airscope.stack.settings import LOCAL
+
+# Local defaults: the ports the same components use in compose, plus the receiver's own.
+DEFAULT_PORTS = {
+    "node-exporter": settings.PORTS["node-exporter"],
+    "redis-exporter": settings.PORTS["redis-exporter"],
+    "postgres-exporter": settings.PORTS["postgres-exporter"],
+    "blackbox-exporter": settings.PORTS["blackbox-exporter"],
+    "alert-receiver": 9097,
+    "alertmanager": settings.PORTS["alertmanager"],
+    "prometheus": settings.PORTS["prometheus"],
+}
+BINARIES = {  # program -> (Debian binary, its package)
+    "node-exporter": ("prometheus-node-exporter", "prometheus-node-exporter"),
+    "redis-exporter": ("prometheus-redis-exporter", "prometheus-redis-exporter"),
+    "postgres-exporter": ("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
+    "blackbox-exporter": ("prometheus-blackbox-exporter", "prometheus-blackbox-exporter"),
+    "alertmanager": ("prometheus-alertmanager", "prometheus-alertmanager"),
+    "prometheus": ("prometheus", "prometheus"),
+}
+JOBS = {  # file_sd job -> the program it scrapes
+    "node": "node-exporter",
+    "redis": "redis-exporter",
+    "postgres": "postgres-exporter",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+}
+READY_PATHS = {
+    "node-exporter": "/metrics",
+    "redis-exporter": "/metrics",
+    "postgres-exporter": "/metrics",
+    "blackbox-exporter": "/metrics",
+    "alert-receiver": "/health/live",
+    "alertmanager": "/-/ready",
+    "prometheus": "/-/ready",
+}
+PROMETHEUS_RETENTION = ("7d", "2GB")  # local history: a week, bounded on disk
+
+
+@dataclass(frozen=True)
+class Component:
+    program: Program
+    port: int
+
+    @property
+    def ready_path(self) -> str:
+        return READY_PATHS[self.program.name]
+
+
+def local_ports() -> dict[str, int]:
+    return {name: ports.port_for(name, default) for name, default in DEFAULT_PORTS.items()}
+
+
+def _binary(name: str) -> str:
+    binary, package = BINARIES[name]
+    found = shutil.which(binary)
+    if found is None:
+        raise LocalError(
+            f"{binary} is not installed: install the Debian package {package} (`make up` runs "
+            "scripts/bootstrap.sh, which installs every package of scripts/debian-packages.txt)"
+        )
+    return found
+
+
+def prometheus_dir(home: Path) -> Path:
+    return home / "prometheus"
+
+
+def targets_dir(home: Path) -> Path:
+    return prometheus_dir(home) / prometheus.LOCAL_TARGETS_DIR
+
+
+def write_configs(catalog: Catalog, home: Path, at: dict[str, int]) -> None:
+    """The local profile's configs, rendered by the stack generators into ``home``."""
+    config_dir = prometheus_dir(home)
+    rules_dir = config_dir / "rules"
+    rules_dir.mkdir(parents=True, exist_ok=True)
+    targets_dir(home).mkdir(parents=True, exist_ok=True)
+    header = _yaml.header("prometheus.py")
+    _replace(config_dir / "prometheus.yml", _yaml.dump(prometheus.local(catalog), header))
+    for relative, content in rules.generate(catalog).items():
+        _replace(rules_dir / Path(relative).name, content)
+    receiver = f"http://127.0.0.1:{at['alert-receiver']}/alerts"
+    _replace(home / "alertmanager" / "alertmanager.yml", alertmanager.render(catalog, LOCAL, receiver))
+    from airscope.stack import compose  # the blackbox modules are compose's; imported late (Grafana SDK)
+
+    _replace(home / "blackbox" / "blackbox.yml", _yaml.dump(compose.blackbox(), _yaml.header("compose.py")))
+
+
+def components(home: Path, at: dict[str, int], postgres_port: int, redis_port: int) -> list[Component]:
+    """In start order: the exporters and the receiver first, Prometheus last (so its first scrape
+    finds everything up)."""
+    data = home / "data"
+    listen = {name: f"127.0.0.1:{port}" for name, port in at.items()}
+    return [
+        Component(
+            Program(
+                "node-exporter",
+                (
+                    _binary("node-exporter"),
+                    f"--web.listen-address={listen['node-exporter']}",
+                    # The collectors the rules and dashboards read; the rest cost scrape time.
+                    "--collector.disable-defaults",
+                    *("--collector.cpu", "--collector.meminfo", "--collector.filesystem"),
+                    "--collector.loadavg",
+                ),
+            ),
+            at["node-exporter"],
+        ),
+        Component(
+            Program(
+                "redis-exporter",
+                (
+                    _binary("redis-exporter"),
+                    *("-redis.addr", f"redis://127.0.0.1:{redis_port}"),
+                    *("-web.listen-address", listen["redis-exporter"]),
+                ),
+            ),
+            at["redis-exporter"],
+        ),
+        Component(
+            Program(
+                "postgres-exporter",
+                (_binary("postgres-exporter"), f"--web.listen-address={listen['postgres-exporter']}"),
+                # The local cluster trusts its superuser from 127.0.0.1: no password to keep.
+                env={
+                    **os.environ,
+                    "DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres?sslmode=disable",
+                },
+            ),
+            at["postgres-exporter"],
+        ),
+        Component(
+            Program(
+                "blackbox-exporter",
+                (
+                    _binary("blackbox-exporter"),
+                    f"--config.file={home / 'blackbox' / 'blackbox.yml'}",
+                    f"--web.listen-address={listen['blackbox-exporter']}",
+                ),
+            ),
+            at["blackbox-exporter"],
+        ),
+        Component(
+            Program(
+                "alert-receiver",
+                (
+                    sys.executable,
+                    *("-m", "uvicorn", "--factory", "airscope.local.alert_receiver:create_app"),
+                    *("--host", "127.0.0.1", "--port", str(at["alert-receiver"]), "--log-level", "warning"),
+                ),
+                env={**os.environ, "AIRSCOPE_HOME": str(home)},
+            ),
+            at["alert-receiver"],
+        ),
+        Component(
+            Program(
+                "alertmanager",
+                (
+                    _binary("alertmanager"),
+                    f"--config.file={home / 'alertmanager' / 'alertmanager.yml'}",
+                    f"--storage.path={data / 'alertmanager'}",
+                    f"--web.listen-address={listen['alertmanager']}",
+                    "--cluster.listen-address=",  # one instance: no gossip port to open
+                ),
+            ),
+            at["alertmanager"],
+        ),
+        Component(
+            Program(
+                "prometheus",
+                (
+                    _binary("prometheus"),
+                    f"--config.file={prometheus_dir(home) / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={data / 'prometheus'}",
+                    f"--storage.tsdb.retention.time={PROMETHEUS_RETENTION[0]}",
+                    f"--storage.tsdb.retention.size={PROMETHEUS_RETENTION[1]}",
+                    f"--web.listen-address={listen['prometheus']}",
+                    # The first alert is otherwise held back up to a minute after start-up.
+                    "--rules.alert.resend-delay=1s",
+                    "--enable-feature=exemplar-storage",
+                    "--web.enable-lifecycle",
+                ),
+                cwd=prometheus_dir(home),
+                stop_wait=30,
+            ),
+            at["prometheus"],
+        ),
+    ]
+
+
+def write_targets(home: Path, instances: dict[str, dict[str, int]], at: dict[str, int]) -> None:
+    """The file_sd files: every service instance (with its `service` label), its /health/live
+    probe through the blackbox exporter, and each exporter and stack component."""
+    directory = targets_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    services = []
+    probes = []
+    for service, members in sorted(instances.items()):
+        for program, port in sorted(members.items()):
+            # instance: the program name (api-gateway, api-gateway@2) reads better than an address.
+            labels = {"service": service, "instance": program}
+            services.append({"targets": [f"127.0.0.1:{port}"], "labels": labels})
+            probes.append(
+                {
+                    "targets": [f"http://127.0.0.1:{port}/health/live"],
+                    "labels": {**labels, "exporter": f"127.0.0.1:{at['blackbox-exporter']}"},
+                }
+            )
+    _replace_json(directory / f"{settings.SERVICES_JOB}.json", services)
+    _replace_json(directory / f"{settings.BLACKBOX_JOB}.json", probes)
+    for job, program in JOBS.items():
+        _replace_json(directory / f"{job}.json", [{"targets": [f"127.0.0.1:{at[program]}"]}])
+
+
+def _replace(path: Path, content: str) -> None:
+    """Write-then-rename: a reader (Prometheus' file_sd, a reload) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text() == content:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(content)
+    tmp.replace(path)
+
+
+def _replace_json(path: Path, data: object) -> None:
+    _replace(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
