@@ -55,7 +55,8 @@ def _inhibitions(catalog: Catalog) -> list[dict]:
         {
             "source_matchers": ['severity="critical"'],
             "target_matchers": ['severity="warning"'],
-            "equal": ["alertname", "service"],
+            # instance and mountpoint too: a full disk must not mute the warning of another one.
+            "equal": ["alertname", "service", "instance", "mountpoint"],
         },
     ]
     for alert, infrastructure in (
