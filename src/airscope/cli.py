@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand runs (or --help lists it), so every
+    `airscope` call does not pay for every module's imports. Click's documented lazy-loading pattern."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={"load": "airscope.local.load:load_command"},
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="airscope")
 def main() -> None:
     """Run and watch the PyAirtable platform locally."""

@@ -1,0 +1,387 @@
+"""`airscope load` against a small in-process fake gateway: the mix, the pacing, the in-flight bound,
+and a summary that counts exactly what the gateway saw."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import click
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from airscope.local import load
+from airscope.standins.airtable import create_app as airtable_standin
+from airscope.standins.llm.rules import decide
+
+KEY = "test-key"
+
+# The gateway's route templates, written out here so the module's mapping is checked, not copied.
+TEMPLATES = (
+    (re.compile(r"^/api/chat$"), "/api/chat"),
+    (re.compile(r"^/api/chat/.+"), "/api/chat/{path:path}"),
+    (re.compile(r"^/api/airtable/.+"), "/api/airtable/{path:path}"),
+    (re.compile(r"^/api/auth/register$"), "/api/auth/register"),
+    (re.compile(r"^/api/auth/login$"), "/api/auth/login"),
+    (re.compile(r"^/api/automation/.+"), "/api/automation/{path:path}"),
+    (re.compile(r"^/api/sagas/.+"), "/api/sagas/{path:path}"),
+    (re.compile(r"^/api/health$"), "/api/health"),
+)
+
+
+class FakeGateway:
+    """Answers like the platform behind the gateway would, and counts what it saw by route template."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str, int]] = Counter()
+        self.users: dict[str, str] = {}
+        self.tokens: set[str] = set()
+        self.by_bearer = 0
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if path == "/health/live":
+            return 200, {"status": "pass"}
+        template = next(t for pattern, t in TEMPLATES if pattern.match(path))
+        status, payload = self._route(method, path, template, headers, body)
+        self.seen[(method, template, status)] += 1
+        return status, payload
+
+    def _route(self, method: str, path: str, template: str, headers: dict[str, str], body: bytes):
+        if template in ("/api/auth/register", "/api/auth/login"):
+            credentials = json.loads(body)
+            email, password = credentials["email"], credentials["password"]
+            if template == "/api/auth/register":
+                if email in self.users:
+                    return 409, {"error": "email_taken"}
+                self.users[email] = password
+                return 201, {"email": email}
+            if self.users.get(email) != password:
+                return 401, {"error": "invalid_credentials"}
+            token = f"tok-{len(self.tokens)}"
+            self.tokens.add(token)
+            return 200, {"access_token": token, "expires_in": 900, "refresh_token": "r"}
+        if template == "/api/health":
+            return 200, {"status": "pass"}
+        bearer = headers.get("authorization", "").removeprefix("Bearer ")
+        if headers.get("x-api-key") != KEY and bearer not in self.tokens:
+            return 401, {"error": "invalid_api_key"}
+        self.by_bearer += bearer in self.tokens
+        if template == "/api/chat":
+            return 200, {"session_id": "s-1", "answer": "ok"}
+        if path == "/api/automation/files":
+            return 202, {"id": "f-1", "status": "queued"}
+        if path == "/api/sagas/onboarding":
+            return 202, {"id": "saga-1"}
+        return 200, {"ok": True}
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        status, payload = self.answer(request.method, request.url.path, dict(request.headers), request.read())
+        return httpx.Response(status, json=payload)
+
+
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def settings(**overrides: Any) -> load.Settings:
+    return load.Settings(**{"gateway": "http://gateway.test", "api_key": KEY, **overrides})
+
+
+# The mix ---------------------------------------------------------------------------------------
+
+
+def test_the_mix_follows_the_weights():
+    mix = load.Mix(seed=1, tag="t")
+    plans = [mix.next() for _ in range(20_000)]
+    flows = Counter(action.flow for action in plans)
+    total_weight = sum(load.WEIGHTS.values())
+    for flow, weight in load.WEIGHTS.items():
+        assert flows[flow] / len(plans) == pytest.approx(weight / total_weight, abs=0.015), flow
+    assert flows["sagas"] == min(flows.values())  # sagas least
+    assert {flow for flow, _ in flows.most_common(2)} == {"chat", "records"}  # chat and records most
+    auth = Counter(action.kind for action in plans if action.flow == "auth")
+    assert set(auth) == {"register", "login", "wrong_password"}
+    records = Counter(action.kind for action in plans if action.flow == "records")
+    assert set(records) == set(load.RECORD_KINDS)
+
+
+def test_a_seed_plans_the_same_actions_and_the_tag_only_renames():
+    def plan(seed: int, tag: str) -> list[load.Action]:
+        mix = load.Mix(seed, tag)
+        return [mix.next() for _ in range(500)]
+
+    def shape(plans: list[load.Action]) -> list[tuple[str, str]]:
+        return [(action.flow, action.kind) for action in plans]
+
+    plans = plan(7, "a")
+    assert plans == plan(7, "a")
+    renamed = plan(7, "b")
+    assert shape(renamed) == shape(plans)
+    assert renamed != plans  # emails, workspace names and generated rows carry the tag
+    assert shape(plan(8, "a")) != shape(plans)
+
+
+def test_names_that_must_be_fresh_are_unique_within_a_run():
+    mix = load.Mix(seed=3, tag="run1")
+    plans = [mix.next() for _ in range(2000)]
+    emails = [a.params["email"] for a in plans if a.flow == "auth"]
+    workspaces = [a.params["workspace_name"] for a in plans if a.flow == "sagas"]
+    assert len(emails) == len(set(emails)) and all("run1" in e for e in emails)
+    assert len(workspaces) == len(set(workspaces)) and all("run1" in w for w in workspaces)
+
+
+def test_chat_messages_make_the_llm_standin_call_tools():
+    tools = ["list_bases", "list_tables", "search_records", "count_records"]
+    first_calls = {m: decide([{"role": "user", "content": m}], tools).tool_call for m in load.CHAT_MESSAGES}
+    calling = [m for m, call in first_calls.items() if call is not None]
+    assert len(calling) == len(load.CHAT_MESSAGES) - 1  # one plain question, answered without a tool
+    assert {call.name for call in first_calls.values() if call} == {"list_bases", "list_tables"}
+
+
+@pytest.fixture
+def airtable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[TestClient]:
+    monkeypatch.setenv("STANDIN_AIRTABLE_DB", str(tmp_path / "airtable.sqlite"))
+    monkeypatch.setenv("STANDIN_AIRTABLE_RATE_LIMIT", "0")
+    monkeypatch.delenv("STANDIN_AIRTABLE_TOKEN", raising=False)
+    monkeypatch.delenv("STANDIN_LATENCY_MS", raising=False)
+    with TestClient(airtable_standin(), headers={"Authorization": "Bearer t"}) as client:
+        yield client
+
+
+def test_generated_rows_fit_the_seeded_tables(airtable: TestClient):
+    mix = load.Mix(seed=11, tag="t")
+    creations = [a for a in (mix.next() for _ in range(600)) if a.kind == "create_record"]
+    uploads = [a for a in (mix.next() for _ in range(600)) if a.kind == "upload"]
+    assert {a.params["table"] for a in creations} == set(load.TABLES)
+    for action in creations:  # without typecast: the values are of each field's own type
+        answer = airtable.post(
+            f"/v0/{load.BASE_ID}/{action.params['table']}",
+            json={"records": [{"fields": action.params["fields"]}]},
+        )
+        assert answer.status_code == 200, answer.text
+    for action in uploads:
+        header = action.params["csv"].splitlines()[0].split(",")
+        assert header == [spec.name for spec in load.TABLES[action.params["table"]].fields]
+        assert 2 <= len(action.params["csv"].splitlines()) <= 6
+
+
+# Pacing ----------------------------------------------------------------------------------------
+
+
+async def ticks(rps: float, duration: float, stalls: dict[int, float] | None = None) -> list[float]:
+    """When each tick came, from the start; ``stalls``: tick -> seconds the loop then spends."""
+    clock, times = FakeClock(), []
+    async for i in load.schedule(rps, duration, clock=clock, sleep=clock.sleep):
+        times.append(clock.now - 1000.0)
+        clock.now += (stalls or {}).get(i, 0.0)
+    return times
+
+
+def test_schedule_starts_each_action_at_its_own_time():
+    assert asyncio.run(ticks(4, 2)) == pytest.approx([0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75])
+
+
+def test_a_late_tick_fires_at_once_and_the_rate_does_not_drift():
+    times = asyncio.run(ticks(10, 1, stalls={2: 0.35}))  # ticks 3, 4 and 5 come overdue
+    assert len(times) == 10
+    assert times[3:6] == pytest.approx([0.55, 0.55, 0.55])  # fired together, none dropped
+    assert times[6:] == pytest.approx([0.6, 0.7, 0.8, 0.9])  # back on the original grid
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (load.percentile(values, 0.5), load.percentile(values, 0.95)) == (50.0, 95.0)
+    assert load.percentile([0.3], 0.95) == 0.3
+
+
+# A run against the fake gateway ------------------------------------------------------------------
+
+
+def test_the_summary_counts_exactly_what_the_gateway_saw():
+    fake, clock = FakeGateway(), FakeClock()
+    run = load.Load(
+        settings(rps=50, duration=8, seed=42),
+        tag="t",
+        transport=httpx.MockTransport(fake.handler),
+        clock=clock,
+        sleep=clock.sleep,
+        poll_delay=0,
+    )
+    asyncio.run(run.run())
+    summary = run.tally.as_json()
+
+    counted = Counter({(r["method"], r["route"], r["status"]): r["count"] for r in summary["requests"]})
+    assert counted == fake.seen
+    assert {route for _, route, _ in counted} == {t for _, t in TEMPLATES}  # every flow was exercised
+    totals = summary["totals"]
+    assert totals["actions"] == 400 and totals["skipped"] == 0
+    assert totals["sent"] == totals["answered"] == sum(fake.seen.values()) == totals["ok"]
+    assert totals["errors"] == 0
+    # The wrong passwords are refusals under their own status, and expected ones.
+    (refused,) = [r for r in summary["requests"] if r["route"] == "/api/auth/login" and r["status"] == 401]
+    assert refused["count"] == refused["ok"] > 0
+    assert fake.by_bearer > 0  # some requests went with a login's token instead of the key
+    latency = {(r["method"], r["route"]): r["count"] for r in summary["latency"]}
+    assert sum(latency.values()) == totals["sent"]
+    assert sum(flow["planned"] for flow in summary["flows"].values()) == 400
+
+    text = load.render({**settings().__dict__, "elapsed_seconds": 8.0, "interrupted": False, **summary})
+    assert re.search(r"^POST\s+/api/auth/login\s+401\s+\d+\s+\d+$", text, re.MULTILINE)
+    assert "p95 ms" in text
+
+
+def test_an_unexpected_answer_and_no_answer_are_errors():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health/live":
+            return httpx.Response(200)
+        if request.url.path == "/api/airtable/bases":
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(503, json={"error": "upstream_unreachable"})
+
+    clock = FakeClock()
+    run = load.Load(
+        settings(rps=10, duration=1),
+        weights={"records": 1},
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    asyncio.run(run.run())
+    summary = run.tally.as_json()
+    assert summary["totals"]["errors"] == summary["totals"]["sent"] == 10
+    statuses = {(r["status"], r["error"]) for r in summary["requests"]}
+    assert statuses <= {(503, None), (None, "ReadTimeout")} and (None, "ReadTimeout") in statuses
+
+
+def test_actions_beyond_the_in_flight_bound_are_skipped_not_queued():
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/health/live":
+            await asyncio.sleep(0.2)  # real time, while the fake clock rushes through the schedule
+        return httpx.Response(200, json={})
+
+    clock = FakeClock()
+    run = load.Load(
+        settings(rps=1000, duration=0.02, max_in_flight=3),
+        weights={"health": 1},
+        transport=httpx.MockTransport(slow),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    asyncio.run(run.run())
+    totals = run.tally.as_json()["totals"]
+    assert (totals["actions"], totals["sent"], totals["skipped"]) == (20, 3, 17)
+    assert run.tally.as_json()["flows"] == {"health": {"planned": 20, "skipped": 17}}
+
+
+def test_an_unreachable_gateway_names_the_url_and_make_up():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    run = load.Load(settings(), transport=httpx.MockTransport(refuse))
+    with pytest.raises(click.ClickException) as caught:
+        asyncio.run(run.run())
+    assert "http://gateway.test" in caught.value.message and "make up" in caught.value.message
+    assert run.tally.sent == 0
+
+
+# The command -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("2m", 120), ("90", 90), ("1.5m", 90), ("1h", 3600)]
+)
+def test_durations(text: str, seconds: float):
+    assert load.Duration().convert(text, None, None) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "0s", "-5", "2d"])
+def test_bad_durations_are_refused(text: str):
+    with pytest.raises(click.BadParameter):
+        load.Duration().convert(text, None, None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def gateway_url() -> Iterator[str]:
+    """The fake gateway served over a real socket, for the command as a user runs it."""
+    fake = FakeGateway()
+
+    async def endpoint(request: Request) -> Response:
+        status, payload = fake.answer(
+            request.method, request.url.path, dict(request.headers), await request.body()
+        )
+        return JSONResponse(payload, status_code=status)
+
+    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_the_command_runs_and_prints_json(gateway_url: str, tmp_path):
+    (tmp_path / "api-key").write_text(KEY + "\n")  # as `make up` keeps it
+    result = CliRunner().invoke(
+        load.load_command,
+        ["--gateway", gateway_url, "--rps", "20", "--duration", "1s", "--seed", "5", "--json"],
+        env={"AIRSCOPE_HOME": str(tmp_path), "AIRSCOPE_API_KEY": None},
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["seed"] == 5 and summary["gateway"] == gateway_url
+    assert summary["totals"]["actions"] == 20
+    assert summary["totals"]["sent"] == sum(r["count"] for r in summary["requests"]) > 0
+    assert summary["totals"]["errors"] == 0  # the key was read from the file and sent
+    assert summary["started_at"].endswith("Z") and summary["ended_at"] >= summary["started_at"]
+    assert re.search(r"sent \d+\s+ok \d+\s+errors 0", result.stderr)  # the progress line
+
+
+def test_the_command_names_the_url_when_nothing_listens():
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = CliRunner().invoke(load.load_command, ["--gateway", url], env={"AIRSCOPE_API_KEY": KEY})
+    assert result.exit_code == 1
+    assert url in result.stderr and "make up" in result.stderr
+
+
+def test_the_command_says_where_the_key_comes_from(tmp_path):
+    result = CliRunner().invoke(
+        load.load_command, [], env={"AIRSCOPE_HOME": str(tmp_path), "AIRSCOPE_API_KEY": None}
+    )
+    assert result.exit_code == 1
+    assert "AIRSCOPE_API_KEY" in result.stderr and "make up" in result.stderr
+    assert str(tmp_path / "api-key") in result.stderr
