@@ -27,7 +27,7 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    lazy={"load": "airscope.local.load:load_command"},
+    lazy={"load": "airscope.local.load:load_command", "logs": "airscope.local.logs:logs_command"},
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="airscope")
@@ -178,7 +178,7 @@ def check(as_json: bool) -> None:
         raise click.ClickException(f"{failed} problem(s) in the generated stack")
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={"logs": "airscope.bench.logs:bench_logs_command"})
 def bench() -> None:
     """Benchmarks that print figures."""
 

@@ -47,7 +47,7 @@ import httpx
 
 from airscope import catalog
 from airscope.catalog import Catalog, External, Service
-from airscope.local import LocalError, observability, paths, ports
+from airscope.local import LocalError, logs, observability, paths, ports
 from airscope.local.postgres import PostgresServer
 from airscope.local.process import Background, wait_until
 from airscope.local.redis import RedisServer
@@ -110,6 +110,7 @@ def platform() -> Platform:
 def up() -> None:
     began = time.monotonic()
     plat = platform()
+    logs.apply_retention(paths.log_dir())
     sup = Supervisor(plat.home)
     sup.ensure_running()
     _start_infrastructure(sup, plat)
