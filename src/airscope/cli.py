@@ -27,7 +27,12 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    lazy={"load": "airscope.local.load:load_command", "logs": "airscope.local.logs:logs_command"},
+    lazy={
+        "load": "airscope.local.load:load_command",
+        "logs": "airscope.local.logs:logs_command",
+        "trace": "airscope.local.traces:trace_command",
+        "traces": "airscope.local.traces:traces_command",
+    },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="airscope")

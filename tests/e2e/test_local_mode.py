@@ -103,3 +103,33 @@ def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platfo
 
 def _assert_equal(actual: object, expected: object) -> None:
     assert actual == expected, actual
+
+
+def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_trace_id(platform: Platform):
+    answer = httpx.post(
+        platform.api + "/chat",
+        headers={"X-API-Key": "e2e-test-key"},
+        json={"message": "List the bases"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    trace_id = answer.headers["x-trace-id"]
+
+    def traced() -> dict:
+        result = CliRunner().invoke(main, ["trace", trace_id, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    trace = eventually(traced)
+    assert {"api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway"} <= set(trace["services"])
+
+    def logged() -> set[str]:
+        result = CliRunner().invoke(main, ["logs", "--trace", trace_id, "--json", "--limit", "0"])
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+        assert all(line["trace_id"] == trace_id for line in lines)
+        services = {line["service"] for line in lines}
+        assert {"api-gateway", "llm-orchestrator"} <= services, services
+        return services
+
+    eventually(logged)

@@ -15,6 +15,9 @@ LOG_LEVEL = "LOG_LEVEL"  # debug|info|warning|error; default info
 ENVIRONMENT = "AIRSCOPE_ENVIRONMENT"  # deployment.environment of spans; default "local"
 COMMIT = "AIRSCOPE_COMMIT"  # service_build_info{commit}; default "unknown"
 TRACE_DIR = "AIRSCOPE_TRACE_DIR"  # when set, spans are also written there as OTLP JSON lines
+# service.instance.id, and the name of the trace file (<instance id>.jsonl, else <service>.jsonl), so
+# that scaled instances of one service do not write one file; default: host name + random.
+INSTANCE_ID = "AIRSCOPE_INSTANCE_ID"
 TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"  # "otlp" (default when an endpoint is set), "none"
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
@@ -29,6 +32,7 @@ class Settings:
     environment: str = "local"
     commit: str = "unknown"
     trace_dir: str | None = None
+    instance_id: str | None = None
     otlp_enabled: bool = False
     tracing_disabled: bool = False
 
@@ -45,6 +49,7 @@ class Settings:
             environment=env.get(ENVIRONMENT, "local"),
             commit=env.get(COMMIT, "unknown"),
             trace_dir=env.get(TRACE_DIR) or None,
+            instance_id=env.get(INSTANCE_ID) or None,
             otlp_enabled="otlp" in exporters or (has_endpoint and "none" not in exporters),
             tracing_disabled=env.get(SDK_DISABLED, "").strip().lower() == "true",
         )

@@ -8,7 +8,6 @@ behind a bounded queue that counts what it drops.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Sequence
@@ -110,7 +109,7 @@ def _redacted(span: ReadableSpan) -> ReadableSpan:
 
 
 def build_resource(service: str, version: str, settings: Settings) -> Resource:
-    instance_id = os.environ.get("AIRSCOPE_INSTANCE_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    instance_id = settings.instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES, which wins where it sets the same key.
     return Resource.create(
         {
@@ -145,7 +144,7 @@ def _exporters(service: str, settings: Settings) -> list[SpanExporter]:
 
         directory = Path(settings.trace_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        exporters.append(FileSpanExporter(directory / f"{service}.jsonl"))
+        exporters.append(FileSpanExporter(directory / f"{settings.instance_id or service}.jsonl"))
     return exporters
 
 
