@@ -105,8 +105,13 @@ def scale(service: str, count: int) -> None:
     """Run COUNT instances of SERVICE on free ports; Prometheus finds them through file_sd."""
     from airscope.local import control
 
-    for program, port in control.scale(service, count).items():
+    instances = control.scale(service, count)
+    for program, port in instances.items():
         click.echo(f"{program:<28} http://127.0.0.1:{port}")
+    seconds = control.wait_discovered(service, set(instances))
+    click.echo(
+        f"Prometheus scrapes all {len(instances)} instance(s) of {service}, {seconds:.1f}s after the change"
+    )
 
 
 @main.command()
