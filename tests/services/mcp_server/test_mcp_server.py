@@ -265,13 +265,16 @@ async def test_tool_call_continues_the_callers_trace_into_airtable_gateway(stack
     while True:
         spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == wanted]
         gateway_servers = [s for s in spans if s["service"] == "airtable-gateway" and s["kind"] == SERVER]
-        if gateway_servers or time.monotonic() > deadline:
+        tool_calls = [
+            s for s in spans if s["service"] == "mcp-server" and s["name"] == "tools/call list_tables"
+        ]
+        # Each process exports on its own schedule, and the tool call's span ends only after
+        # its answer has been sent: wait for both sides, not only the first to arrive.
+        if (gateway_servers and tool_calls) or time.monotonic() > deadline:
             break
         await anyio.sleep(0.1)
 
-    (tool_call,) = [
-        s for s in spans if s["service"] == "mcp-server" and s["name"] == "tools/call list_tables"
-    ]
+    (tool_call,) = tool_calls
     assert tool_call["kind"] == SERVER
     assert tool_call["parentSpanId"] == format(span_id, "016x")
     (to_gateway,) = [s for s in spans if s["service"] == "mcp-server" and s["kind"] == CLIENT]
