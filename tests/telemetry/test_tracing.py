@@ -281,3 +281,27 @@ def test_postgres_and_redis_calls_are_client_spans_under_the_server_span(
     }
     assert {"postgresql", "redis"} <= systems
     assert all(span["parentSpanId"] == root["spanId"] for span in clients)
+
+
+@pytest.mark.anyio
+async def test_calls_made_untraced_make_no_spans_and_the_next_ones_do():
+    from fastapi import FastAPI
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    from airscope.telemetry import untraced
+    from airscope.telemetry.testing import in_memory_tracer_provider
+
+    provider, spans = in_memory_tracer_provider()
+    upstream = FastAPI()
+
+    @upstream.get("/tick")
+    async def tick() -> dict:
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream), base_url="http://up") as client:
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+        with untraced():
+            await client.get("/tick")
+        assert spans.get_finished_spans() == ()
+        await client.get("/tick")
+    assert [span.name for span in spans.get_finished_spans()] == ["GET"]

@@ -14,7 +14,7 @@ from airscope.telemetry._logging import configure_logging, get_logger, reset_log
 from airscope.telemetry._metrics import DROPPED, LATENCY_BUCKETS
 from airscope.telemetry._redact import redact, redact_text
 from airscope.telemetry._settings import Settings
-from airscope.telemetry._tracing import configure_tracing
+from airscope.telemetry._tracing import configure_tracing, untraced
 from airscope.telemetry.checks import http_check, postgres_check, redis_check
 
 __all__ = [
@@ -36,4 +36,5 @@ __all__ = [
     "redact_text",
     "redis_check",
     "reset_logging",
+    "untraced",
 ]

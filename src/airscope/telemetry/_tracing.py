@@ -7,6 +7,7 @@ behind a bounded queue that counts what it drops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -196,3 +198,10 @@ def configure_tracing(service: str, version: str, settings: Settings | None = No
     trace.set_tracer_provider(provider)
     instrument_libraries(provider)
     return provider
+
+
+def untraced() -> contextlib.AbstractContextManager:
+    """For background timers (gauge refreshes, heartbeats, queue polling, lease renewals): the
+    calls made inside make no spans, so no one-span trace of nobody's request appears every few
+    seconds. Work a timer starts for real (a job, a resumed saga) opens its own span instead."""
+    return suppress_instrumentation()

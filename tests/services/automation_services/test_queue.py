@@ -169,3 +169,53 @@ async def test_a_worker_retries_a_failing_job_and_gives_up_after_the_last_attemp
     assert attempts == [0, 1, 2]
     assert given_up == ["gateway down"]
     assert await client.llen(queue.processing_key) == 0
+
+
+async def test_each_job_is_one_consumer_span_and_polling_makes_none(client: Redis, monkeypatch) -> None:
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    from airscope.services.automation_services import queue as queue_module
+    from airscope.telemetry import untraced
+    from airscope.telemetry.testing import in_memory_tracer_provider
+
+    provider, spans = in_memory_tracer_provider()
+    monkeypatch.setattr(queue_module, "_tracer", provider.get_tracer("test"))
+    RedisInstrumentor().instrument(tracer_provider=provider)
+    queue = Queue(client, "test", max_attempts=1, backoff_seconds=0.01)
+    handled = asyncio.Event()
+
+    class Handler:
+        async def handle(self, job: Job) -> None:
+            await client.get("airscope:test:touched")  # a call the job makes
+            handled.set()
+            if job.id == "bad":
+                raise RuntimeError("bad row")
+
+        async def give_up(self, job: Job, reason: str) -> None:
+            pass
+
+    worker = asyncio.create_task(consume(queue, Handler()))
+    try:
+        await asyncio.sleep(1.5)  # idle polling: more than one take() round trip
+        assert spans.get_finished_spans() == ()
+        with untraced():  # the test's own calls
+            await queue.enqueue("good")
+        await asyncio.wait_for(handled.wait(), timeout=5)
+        handled.clear()
+        with untraced():
+            await queue.enqueue("bad")
+        await asyncio.wait_for(handled.wait(), timeout=5)
+        await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        RedisInstrumentor().uninstrument()
+
+    jobs = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert [(s.name, s.attributes["messaging.message.id"]) for s in jobs] == [
+        ("test process", "good"),
+        ("test process", "bad"),
+    ]
+    assert [s.status.status_code for s in jobs] == [StatusCode.UNSET, StatusCode.ERROR]
+    roots = {s.context.trace_id for s in jobs}
+    assert {s.context.trace_id for s in spans.get_finished_spans()} == roots  # nothing else is a trace

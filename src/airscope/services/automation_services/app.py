@@ -40,7 +40,7 @@ from airscope.services.automation_services.store import IdempotencyConflict, Sto
 from airscope.services.automation_services.worker import Gateway, Importer
 from airscope.services.automation_services.workflows import NotRunnable, Runner, Scheduler, start_run
 from airscope.services.common import ActivityReporter, ServiceError, install_error_handlers, service_url
-from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
 
 log = get_logger(__name__)
 
@@ -110,8 +110,9 @@ async def _refresh_gauges(queues: list[Queue]) -> None:
     while True:
         for queue in queues:
             try:
-                metrics.QUEUE_DEPTH.labels(queue.name).set(await queue.depth())
-                metrics.QUEUE_OLDEST_JOB_AGE.labels(queue.name).set(await queue.oldest_age_seconds())
+                with untraced():  # a timer, not anyone's request: no trace
+                    metrics.QUEUE_DEPTH.labels(queue.name).set(await queue.depth())
+                    metrics.QUEUE_OLDEST_JOB_AGE.labels(queue.name).set(await queue.oldest_age_seconds())
             except redis.exceptions.RedisError as exc:
                 # Redis's own check reports the outage; the gauges keep their last value meanwhile.
                 log.debug("gauge refresh failed", queue=queue.name, error=type(exc).__name__)

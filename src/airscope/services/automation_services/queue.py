@@ -30,12 +30,15 @@ from typing import Any, Protocol
 
 import orjson
 import redis.exceptions
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from airscope.services.automation_services import metrics
-from airscope.telemetry import get_logger
+from airscope.telemetry import get_logger, untraced
 
 log = get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 PREFIX = "automation:queue"
 DEAD_LETTERS_KEPT = 1000
@@ -244,7 +247,9 @@ async def consume(queue: Queue, handler: Handler) -> None:
     """One worker: takes jobs one at a time until cancelled."""
     while True:
         try:
-            job = await queue.take()
+            # Polling is no one's request: traced, it would be a one-span trace every second.
+            with untraced():
+                job = await queue.take()
         except redis.exceptions.RedisError as exc:
             # Redis's own check reports the outage; the worker waits for it to come back.
             log.debug("queue unavailable", queue=queue.name, error=type(exc).__name__)
@@ -252,21 +257,37 @@ async def consume(queue: Queue, handler: Handler) -> None:
             continue
         if job is None:
             continue
-        try:
-            await handler.handle(job)
-        except asyncio.CancelledError:
-            with contextlib.suppress(redis.exceptions.RedisError):
-                await queue.release(job)
-            raise
-        except Exception as exc:
-            await _failed(queue, handler, job, exc)
-            continue
-        try:
-            await queue.ack(job)
-        except redis.exceptions.RedisError as exc:
-            # The job stays in the processing list and runs again after recovery; its handler
-            # finds it finished and does nothing.
-            log.warning("job not acknowledged", queue=queue.name, job=job.id, error=type(exc).__name__)
+        # Each job is one trace: its database, Redis and airtable-gateway calls nest under it.
+        with _tracer.start_as_current_span(
+            f"{queue.name} process",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "redis",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": queue.name,
+                "messaging.message.id": job.id,
+            },
+        ):
+            await _process(queue, handler, job)
+
+
+async def _process(queue: Queue, handler: Handler, job: Job) -> None:
+    try:
+        await handler.handle(job)
+    except asyncio.CancelledError:
+        with contextlib.suppress(redis.exceptions.RedisError):
+            await queue.release(job)
+        raise
+    except Exception as exc:
+        trace.get_current_span().set_status(trace.Status(trace.StatusCode.ERROR, _reason(exc)))
+        await _failed(queue, handler, job, exc)
+        return
+    try:
+        await queue.ack(job)
+    except redis.exceptions.RedisError as exc:
+        # The job stays in the processing list and runs again after recovery; its handler
+        # finds it finished and does nothing.
+        log.warning("job not acknowledged", queue=queue.name, job=job.id, error=type(exc).__name__)
 
 
 async def _failed(queue: Queue, handler: Handler, job: Job, exc: Exception) -> None:
@@ -287,8 +308,10 @@ async def maintain(queues: Sequence[Queue], interval_seconds: float = MAINTENANC
     while True:
         for queue in queues:
             try:
-                await queue.heartbeat()
-                if requeued := await queue.recover():
+                with untraced():  # housekeeping, not anyone's request
+                    await queue.heartbeat()
+                    requeued = await queue.recover()
+                if requeued:
                     log.info("jobs of a stopped worker requeued", queue=queue.name, jobs=requeued)
             except redis.exceptions.RedisError as exc:
                 log.debug("queue maintenance failed", queue=queue.name, error=type(exc).__name__)

@@ -22,7 +22,7 @@ from airscope.services.automation_services import metrics
 from airscope.services.automation_services.queue import Job, Queue
 from airscope.services.automation_services.store import Store
 from airscope.services.automation_services.worker import Gateway, GatewayRejected
-from airscope.telemetry import get_logger
+from airscope.telemetry import get_logger, untraced
 
 log = get_logger(__name__)
 
@@ -118,7 +118,9 @@ class Scheduler:
     async def run(self, tick_seconds: float = SCHEDULER_TICK_SECONDS) -> None:
         while True:
             try:
-                await self.tick()
+                # A timer, not anyone's request; a run it starts is traced when its job is processed.
+                with untraced():
+                    await self.tick()
             except (
                 OSError,
                 asyncpg.PostgresError,

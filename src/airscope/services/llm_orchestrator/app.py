@@ -21,7 +21,7 @@ from airscope.services.llm_orchestrator.budget import Budget
 from airscope.services.llm_orchestrator.chat import Chat
 from airscope.services.llm_orchestrator.config import Config
 from airscope.services.llm_orchestrator.llm import LLM
-from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
 
 log = get_logger(__name__)
 
@@ -88,8 +88,9 @@ async def _refresh_gauges(store: history.History, budget: Budget) -> None:
     # window ends without any chat here), so they are re-read on a timer, not only at each chat.
     while True:
         try:
-            metrics.LLM_ACTIVE_SESSIONS.set(await store.active_sessions())
-            await budget.spent_today()
+            with untraced():  # a timer, not anyone's request: no trace
+                metrics.LLM_ACTIVE_SESSIONS.set(await store.active_sessions())
+                await budget.spent_today()
         except redis.exceptions.RedisError as exc:
             # Redis's own check reports the outage; the gauges keep their last value meanwhile.
             log.debug("gauge refresh failed", error=type(exc).__name__)

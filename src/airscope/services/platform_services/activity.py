@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from airscope.services.platform_services import metrics
 from airscope.services.platform_services.db import Database, is_outage, timed
 from airscope.services.platform_services.models import ActivityEvent
-from airscope.telemetry import get_logger
+from airscope.telemetry import get_logger, untraced
 
 log = get_logger(__name__)
 
@@ -71,8 +71,9 @@ async def keep_active_users_current(db: Database, interval_seconds: float) -> No
     await db.migrated.wait()
     while True:
         try:
-            async with db.sessions() as session:
-                metrics.ACTIVE_USERS.set(await active_users(session))
+            with untraced():  # a timer, not anyone's request: no trace
+                async with db.sessions() as session:
+                    metrics.ACTIVE_USERS.set(await active_users(session))
         except Exception as error:
             if not is_outage(error):
                 log.exception("active users not counted")

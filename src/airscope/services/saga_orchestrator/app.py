@@ -30,7 +30,7 @@ from airscope.services.saga_orchestrator import metrics, onboarding
 from airscope.services.saga_orchestrator.config import Config
 from airscope.services.saga_orchestrator.engine import Engine, new_owner_id
 from airscope.services.saga_orchestrator.store import SagaStatus, Store, create_pool
-from airscope.telemetry import get_logger, http_check, instrument, postgres_check
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check, untraced
 
 log = get_logger(__name__)
 
@@ -67,8 +67,9 @@ async def _keep_sagas_owned(engine: Engine, store: Store, every_seconds: float) 
     """Renews the leases of the sagas this process drives and resumes abandoned ones, forever."""
     while True:
         try:
-            await store.renew(engine.running())
-            await engine.resume_abandoned()
+            with untraced():  # a timer, not anyone's request; a resumed saga opens its own trace
+                await store.renew(engine.running())
+                await engine.resume_abandoned()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # The postgres check reports the outage; sagas wait, written, until it is back.
             log.warning("cannot renew or resume sagas", error=repr(exc))

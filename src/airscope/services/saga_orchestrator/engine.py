@@ -28,16 +28,18 @@ learns the outcome); what remains shows as the step's error in the saga.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import httpx
+from opentelemetry import trace
 
 from airscope.services.saga_orchestrator import metrics
 from airscope.services.saga_orchestrator.store import (
@@ -53,6 +55,7 @@ from airscope.services.saga_orchestrator.store import (
 from airscope.telemetry import get_logger
 
 log = get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 5.0
@@ -147,7 +150,8 @@ class Engine:
         for saga_id in claimed:
             if saga_id not in self._tasks:
                 log.info("resuming saga", saga_id=saga_id)
-                self._launch(saga_id)
+                # Its own trace: not the timer's context, which makes no spans.
+                self._launch(saga_id, self._resume(saga_id), contextvars.Context())
         return claimed
 
     def running(self) -> list[str]:
@@ -160,12 +164,21 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _launch(self, saga_id: str) -> None:
-        task = asyncio.create_task(self.run(saga_id), name=f"saga {saga_id}")
+    def _launch(
+        self,
+        saga_id: str,
+        run: Coroutine[Any, Any, None] | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        task = asyncio.create_task(run or self.run(saga_id), name=f"saga {saga_id}", context=context)
         self._tasks[saga_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(saga_id, None))
 
     # -- driving one saga -----------------------------------------------------------------------
+
+    async def _resume(self, saga_id: str) -> None:
+        with _tracer.start_as_current_span("saga resume", attributes={"saga.id": saga_id}):
+            await self.run(saga_id)
 
     async def run(self, saga_id: str) -> None:
         """Drives the saga from its written state to its end."""
