@@ -16,6 +16,8 @@ import pytest
 
 from airscope import catalog
 from airscope.local import observability, ports, runner
+from airscope.local.process import group_members
+from airscope.local.supervisor import Supervisor
 
 API_KEY = "e2e-test-key"
 
@@ -57,4 +59,10 @@ def platform(reachable_tmp, free_port) -> Iterator[Platform]:
             urls = {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in names}
             yield Platform(home=home, urls=urls)
         finally:
+            supervisor = Supervisor(home)
+            names = supervisor.names() if supervisor.running() else []
+            started = [pid for name in names if (pid := supervisor.pid(name))]
             runner.down()
+        # `airscope down` leaves no process behind: no program, nor anything a program started.
+        assert not supervisor.running()
+        assert {pid: members for pid in started if (members := group_members(pid))} == {}
