@@ -236,12 +236,12 @@ def test_service_down_fires_for_a_service_that_stopped_answering_and_one_that_va
                   - exp_labels: {{severity: critical, service: frontend}}
                     exp_annotations:
                       summary: frontend is down
-                      description: No instance of frontend has answered a Prometheus scrape for 30 seconds.
+                      description: No instance of frontend has answered a Prometheus scrape for 1m.
                       runbook_url: {settings.RUNBOOK_BASE_URL}/ServiceDown.md
                   - exp_labels: {{severity: critical, service: mcp-server}}
                     exp_annotations:
                       summary: mcp-server is down
-                      description: No instance of mcp-server has answered a Prometheus scrape for 30 seconds.
+                      description: No instance of mcp-server has answered a Prometheus scrape for 1m.
                       runbook_url: {settings.RUNBOOK_BASE_URL}/ServiceDown.md
         """,
     )

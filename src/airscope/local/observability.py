@@ -99,8 +99,9 @@ def write_configs(catalog: Catalog, home: Path, at: dict[str, int]) -> None:
     targets_dir(home).mkdir(parents=True, exist_ok=True)
     header = _yaml.header("prometheus.py")
     _replace(config_dir / "prometheus.yml", _yaml.dump(prometheus.local(catalog), header))
-    for relative, content in rules.generate(catalog).items():
-        _replace(rules_dir / Path(relative).name, content)
+    header = _yaml.header("rules.py")
+    _replace(rules_dir / Path(rules.RECORDING_PATH).name, _yaml.dump(rules.recording(catalog), header))
+    _replace(rules_dir / Path(rules.ALERTS_PATH).name, _yaml.dump(rules.alerts(catalog, LOCAL), header))
     receiver = f"http://127.0.0.1:{at['alert-receiver']}/alerts"
     _replace(home / "alertmanager" / "alertmanager.yml", alertmanager.render(catalog, LOCAL, receiver))
     from airscope.stack import compose  # the blackbox modules are compose's; imported late (Grafana SDK)

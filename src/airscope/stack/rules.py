@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from airscope.catalog import Catalog, Service
 from airscope.stack import _yaml, settings
-from airscope.stack.settings import SERVICES_JOB
+from airscope.stack.settings import COMPOSE, LOCAL, SERVICES_JOB, Profile, alert_for
 
 RECORDING_PATH = "deploy/prometheus/rules/recording.yml"
 ALERTS_PATH = "deploy/prometheus/rules/alerts.yml"
+# The local profile's alerts differ in their `for` only; written beside its prometheus.yml.
+LOCAL_ALERTS_PATH = "deploy/local/rules/alerts.yml"
 
 DURATION = "http_server_request_duration_seconds"
 REQUESTS = f'{DURATION}_count{{job="{SERVICES_JOB}"}}'
@@ -140,28 +142,30 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str, descrip
     }
 
 
-def _service_down(catalog: Catalog) -> dict:
+def _service_down(catalog: Catalog, profile: Profile) -> dict:
     # A container that is gone is not a target at all (docker_sd lists running containers), so
     # `up == 0` alone would miss it: absent() per catalog service covers that.
     absent = "\nor\n".join(
         f'absent(up{{job="{SERVICES_JOB}", service="{s.name}"}})' for s in catalog.services.values()
     )
+    for_ = alert_for("ServiceDown", profile)
     return _alert(
         "ServiceDown",
         f"{settings.SERVICE_UP} == 0\nor\nmax by (service) (\n{absent}\n)",
-        "30s",
+        for_,
         "critical",
         "{{ $labels.service }} is down",
-        "No instance of {{ $labels.service }} has answered a Prometheus scrape for 30 seconds.",
+        f"No instance of {{{{ $labels.service }}}} has answered a Prometheus scrape for {for_}.",
     )
 
 
-def _dependency_failure(name: str, exporter_up: str, check: str, what: str) -> list[dict]:
+def _dependency_failure(name: str, exporter_up: str, check: str, what: str, profile: Profile) -> list[dict]:
+    for_ = alert_for(name, profile)
     return [
         _alert(
             name,
             f"{exporter_up} == 0",
-            "30s",
+            for_,
             "critical",
             f"{what} is unreachable",
             f"The {what} exporter cannot connect to {what} ({{{{ $labels.instance }}}}).",
@@ -170,10 +174,10 @@ def _dependency_failure(name: str, exporter_up: str, check: str, what: str) -> l
         _alert(
             name,
             f'min by (service) (health_check_status{{job="{SERVICES_JOB}", check="{check}"}}) == 0',
-            "30s",
+            for_,
             "critical",
             f"{{{{ $labels.service }}}} cannot reach {what}",
-            f"The {check} health check of {{{{ $labels.service }}}} has failed for 30 seconds.",
+            f"The {check} health check of {{{{ $labels.service }}}} has failed for {for_}.",
             source="health_check",
         ),
     ]
@@ -200,16 +204,16 @@ def _burn_rate_alerts() -> list[dict]:
     return alerts
 
 
-def alerts(catalog: Catalog) -> dict:
+def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
     quantile = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
     fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs", mountpoint!~"/(run|var/lib/docker)/.*"'
     free = f"node_filesystem_avail_bytes{{{fs}}} / node_filesystem_size_bytes{{{fs}}}"
     rules = [
-        _service_down(catalog),
+        _service_down(catalog, profile),
         _alert(
             "HighErrorRate",
             f"{settings.ERRORS_RATIO} > {settings.ERROR_RATIO_THRESHOLD}",
-            "1m",
+            alert_for("HighErrorRate", profile),
             "critical",
             "{{ $labels.service }} answers {{ $value | humanizePercentage }} of requests with 5xx",
             f"More than {settings.ERROR_RATIO_THRESHOLD:.0%} of {{{{ $labels.service }}}}'s answers over "
@@ -218,18 +222,20 @@ def alerts(catalog: Catalog) -> dict:
         _alert(
             "HighLatency",
             f"{quantile}\n> on (service)\n{settings.LATENCY_THRESHOLD}",
-            "2m",
+            alert_for("HighLatency", profile),
             "warning",
             "{{ $labels.service }} p95 latency is {{ $value | humanizeDuration }}",
             "The 95th percentile of {{ $labels.service }}'s request duration over 5 minutes is above "
             "its SLO latency threshold from the catalog.",
         ),
-        *_dependency_failure("DatabaseConnectionFailure", 'pg_up{job="postgres"}', "postgres", "PostgreSQL"),
-        *_dependency_failure("RedisConnectionFailure", 'redis_up{job="redis"}', "redis", "Redis"),
+        *_dependency_failure(
+            "DatabaseConnectionFailure", 'pg_up{job="postgres"}', "postgres", "PostgreSQL", profile
+        ),
+        *_dependency_failure("RedisConnectionFailure", 'redis_up{job="redis"}', "redis", "Redis", profile),
         _alert(
             "DiskSpaceLow",
             f"{free} < {settings.DISK_FREE_WARNING}",
-            "5m",
+            alert_for("DiskSpaceLow:warning", profile),
             "warning",
             "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
             f"Less than {settings.DISK_FREE_WARNING:.0%} of the filesystem is free.",
@@ -237,7 +243,7 @@ def alerts(catalog: Catalog) -> dict:
         _alert(
             "DiskSpaceLow",
             f"{free} < {settings.DISK_FREE_CRITICAL}",
-            "2m",
+            alert_for("DiskSpaceLow:critical", profile),
             "critical",
             "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
             f"Less than {settings.DISK_FREE_CRITICAL:.0%} of the filesystem is free: databases and "
@@ -247,7 +253,7 @@ def alerts(catalog: Catalog) -> dict:
             "HighMemoryUsage",
             f'max by (service) (process_resident_memory_bytes{{job="{SERVICES_JOB}"}})\n'
             f"/ on (service)\n{settings.MEMORY_LIMIT}\n> {settings.MEMORY_USAGE_THRESHOLD}",
-            "2m",
+            alert_for("HighMemoryUsage:service", profile),
             "warning",
             "{{ $labels.service }} uses {{ $value | humanizePercentage }} of its memory limit",
             "The resident memory of an instance of {{ $labels.service }} is above "
@@ -258,7 +264,7 @@ def alerts(catalog: Catalog) -> dict:
         _alert(
             "HighMemoryUsage",
             f"node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes < {settings.HOST_MEMORY_AVAILABLE}",
-            "5m",
+            alert_for("HighMemoryUsage:host", profile),
             "warning",
             "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its memory available",
             f"Less than {settings.HOST_MEMORY_AVAILABLE:.0%} of the host's memory is available.",
@@ -273,5 +279,6 @@ def generate(catalog: Catalog) -> dict[str, str]:
     head = _yaml.header("rules.py")
     return {
         RECORDING_PATH: _yaml.dump(recording(catalog), head),
-        ALERTS_PATH: _yaml.dump(alerts(catalog), head),
+        ALERTS_PATH: _yaml.dump(alerts(catalog, COMPOSE), head),
+        LOCAL_ALERTS_PATH: _yaml.dump(alerts(catalog, LOCAL), head),
     }

@@ -147,6 +147,28 @@ DISK_FREE_CRITICAL = 0.05  # 5% free: Prometheus, Loki and PostgreSQL fail soon
 MEMORY_USAGE_THRESHOLD = 0.9  # 90% of the catalog's limit: the OOM killer is one spike away
 HOST_MEMORY_AVAILABLE = 0.1  # under 10% of the host's memory available
 
+# How long each alert's condition must hold before it fires, per profile: (compose, local).
+# Production waits out a restart or a slow scrape (each missed 15 s scrape is a quarter minute);
+# local mode scrapes every 5 s and its drills prove time-to-notify, so it waits a few scrapes.
+# The reason for each is in docs/alerting.md.
+ALERT_FOR = {
+    "ServiceDown": ("1m", "10s"),
+    "DatabaseConnectionFailure": ("1m", "10s"),
+    "RedisConnectionFailure": ("1m", "10s"),
+    "HighErrorRate": ("2m", "30s"),
+    "HighLatency": ("5m", "30s"),
+    "HighMemoryUsage:service": ("5m", "30s"),
+    "HighMemoryUsage:host": ("5m", "5m"),
+    "DiskSpaceLow:warning": ("15m", "15m"),
+    "DiskSpaceLow:critical": ("5m", "1m"),
+}
+
+
+def alert_for(key: str, profile: Profile) -> str:
+    compose, local = ALERT_FOR[key]
+    return local if profile is LOCAL else compose
+
+
 # Where runbook_url points: docs/runbooks/<AlertName>.md under this base. Change it to where your
 # fork's docs are browsable.
 RUNBOOK_BASE_URL = "https://github.com/pyairtable/airscope/blob/main/docs/runbooks"

@@ -11,8 +11,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-PROMETHEUS_CONFIGS = ("deploy/prometheus/prometheus.yml", "deploy/local/prometheus.yml")
 RULES_DIR = "deploy/prometheus/rules"
+# Each Prometheus config with the rule files it reads as rules/*.yml: local mode writes the shared
+# recording rules beside its own alerts (which differ in their `for` only).
+PROMETHEUS_CONFIGS = {
+    "deploy/prometheus/prometheus.yml": (
+        "deploy/prometheus/rules/recording.yml",
+        "deploy/prometheus/rules/alerts.yml",
+    ),
+    "deploy/local/prometheus.yml": ("deploy/prometheus/rules/recording.yml", "deploy/local/rules/alerts.yml"),
+}
 ALERTMANAGER_CONFIGS = ("deploy/alertmanager/alertmanager.yml", "deploy/local/alertmanager.yml")
 PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
 
@@ -30,17 +38,18 @@ def _run(tool: str, *args: str, cwd: Path | None = None) -> str | None:
 
 def check(root: Path) -> list[str]:
     problems = []
-    rules = sorted((root / RULES_DIR).glob("*.yml"))
-    if not rules:
-        problems.append(f"{RULES_DIR}: no rule files")
-    elif complaint := _run("promtool", "check", "rules", *map(str, rules)):
+    rules = sorted({path for files in PROMETHEUS_CONFIGS.values() for path in files})
+    if missing := [path for path in rules if not (root / path).is_file()]:
+        problems.append(f"rule files missing: {', '.join(missing)}")
+    elif complaint := _run("promtool", "check", "rules", *(str(root / path) for path in rules)):
         problems.append(f"{RULES_DIR}: promtool check rules failed:\n{complaint}")
-    for config in PROMETHEUS_CONFIGS:
-        # Both profiles read rules/*.yml beside the config (local mode copies them there), so
-        # promtool, which resolves rule files too, checks a copy laid out the same way.
+    for config, rule_files in PROMETHEUS_CONFIGS.items():
+        # promtool resolves rule files too: it checks a copy laid out as Prometheus reads it.
         with tempfile.TemporaryDirectory() as scratch:
             shutil.copy(root / config, Path(scratch) / "prometheus.yml")
-            shutil.copytree(root / RULES_DIR, Path(scratch) / "rules")
+            (Path(scratch) / "rules").mkdir()
+            for path in rule_files:
+                shutil.copy(root / path, Path(scratch) / "rules" / Path(path).name)
             complaint = _run("promtool", "check", "config", "prometheus.yml", cwd=Path(scratch))
         if complaint:
             problems.append(f"{config}: promtool check config failed:\n{complaint}")
