@@ -92,6 +92,7 @@ def test_up_is_idempotent_and_down_stops_everything(home, capsys):
     assert env["FAKE_SAAS_URL"] == f"http://127.0.0.1:{os.environ['AIRSCOPE_PORT_STANDIN_SAAS']}/v9"
     assert env["FAKE_SAAS_KEY"] == "local-standin"
     assert env["AIRSCOPE_TRACE_DIR"] == str(home / "traces")
+    assert env["AIRSCOPE_DRILLS"] == "1"
     jwt_file = home / "secrets" / "jwt"
     assert env["AIRSCOPE_JWT_SECRET"] == jwt_file.read_text().strip()
     assert stat.S_IMODE(jwt_file.stat().st_mode) == 0o600

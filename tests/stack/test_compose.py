@@ -91,6 +91,8 @@ def test_every_catalog_service_runs_from_the_one_image_with_its_command_labels_a
         assert spec["restart"] == "unless-stopped"
         assert spec["logging"]["driver"] == "json-file"
         assert spec["environment"]["AIRSCOPE_ENVIRONMENT"] == "production"
+        # Drill switches inject faults; the kit refuses them in production, and compose never asks.
+        assert "AIRSCOPE_DRILLS" not in spec["environment"]
         assert spec["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://alloy:4318"
         assert spec["environment"]["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
 

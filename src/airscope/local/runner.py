@@ -20,7 +20,7 @@ Set for every service, beside the runner's own environment:
 - AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), AIRSCOPE_JWT_SECRET (signs
   and verifies login tokens; kept in ``secrets/jwt``), LOG_LEVEL (default info),
   AIRSCOPE_TRACE_DIR (``traces/``: spans as OTLP JSON lines), AIRSCOPE_INSTANCE_ID (the program
-  name: ``api-gateway``, ``api-gateway@2``);
+  name: ``api-gateway``, ``api-gateway@2``), AIRSCOPE_DRILLS=1 (the drill switches);
 - AIRSCOPE_PORT_<NAME> of every service and infrastructure kind, and
   AIRSCOPE_URL_<NAME>=http://127.0.0.1:<port> of every service (its own included);
 - DATABASE_URL when it requires postgres: its own role and database, both named after it
@@ -56,6 +56,7 @@ from airscope.local.supervisor import Program, Supervisor
 API_KEY_ENV = "AIRSCOPE_API_KEY"
 JWT_SECRET_ENV = "AIRSCOPE_JWT_SECRET"
 INSTANCE_ENV = "AIRSCOPE_INSTANCE_ID"
+DRILLS_ENV = "AIRSCOPE_DRILLS"
 STANDIN_KEY = "local-standin"
 SERVICE_READY_TIMEOUT = 60.0
 
@@ -420,6 +421,7 @@ def _shared_env(
             JWT_SECRET_ENV: os.environ.get(JWT_SECRET_ENV) or _kept_secret(home / "secrets" / "jwt"),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info"),
             "AIRSCOPE_TRACE_DIR": os.environ.get("AIRSCOPE_TRACE_DIR") or str(paths.trace_dir()),
+            DRILLS_ENV: "1",  # `airscope drill memory` needs the services' drill switches
         }
     )
     for name, server in infrastructure.items():

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from airscope.telemetry import _logging, _tracing
+from airscope.telemetry._drills import drill_routes
 from airscope.telemetry._health import (
     DEFAULT_CACHE_TTL,
     DEFAULT_INTERVAL,
@@ -134,6 +135,7 @@ def instrument(
             Route("/health", health_endpoint, methods=["GET"]),
             Route("/health/live", live_endpoint, methods=["GET"]),
             Route("/health/ready", ready_endpoint, methods=["GET"]),
+            *(drill_routes(service) if settings.drills else ()),
         )
     }
 

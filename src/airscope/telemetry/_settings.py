@@ -22,6 +22,10 @@ TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"  # "otlp" (default when an endpoint is 
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
+# "1" mounts the drill switches (faults a service puts on itself for `airscope drill`); refused in
+# production. Local mode sets it; the compose file never does.
+DRILLS = "AIRSCOPE_DRILLS"
+PRODUCTION = "production"
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -35,6 +39,7 @@ class Settings:
     instance_id: str | None = None
     otlp_enabled: bool = False
     tracing_disabled: bool = False
+    drills: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,12 +49,20 @@ class Settings:
             raise ValueError(f"{LOG_LEVEL}={env[LOG_LEVEL]!r} is not one of {', '.join(LEVELS)}")
         exporters = {e.strip() for e in env.get(TRACES_EXPORTER, "").split(",") if e.strip()}
         has_endpoint = bool(env.get(OTLP_ENDPOINT) or env.get(OTLP_TRACES_ENDPOINT))
+        environment = env.get(ENVIRONMENT, "local")
+        drills = env.get(DRILLS, "").strip() == "1"
+        if drills and environment == PRODUCTION:
+            raise ValueError(
+                f"{DRILLS}=1 is refused when {ENVIRONMENT}={PRODUCTION}: drill switches inject faults; "
+                f"unset {DRILLS}"
+            )
         return cls(
             log_level=level,
-            environment=env.get(ENVIRONMENT, "local"),
+            environment=environment,
             commit=env.get(COMMIT, "unknown"),
             trace_dir=env.get(TRACE_DIR) or None,
             instance_id=env.get(INSTANCE_ID) or None,
             otlp_enabled="otlp" in exporters or (has_endpoint and "none" not in exporters),
             tracing_disabled=env.get(SDK_DISABLED, "").strip().lower() == "true",
+            drills=drills,
         )
