@@ -28,6 +28,7 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
+        "drill": "airscope.local.drills.run:drill_command",
         "load": "airscope.local.load:load_command",
         "logs": "airscope.local.logs:logs_command",
         "trace": "airscope.local.traces:trace_command",

@@ -127,7 +127,7 @@ def test_the_generated_stack_passes_promtool_amtool_and_the_promql_check(deploye
 def test_the_promql_check_names_a_broken_expression_and_an_unknown_metric(deployed):
     path = deployed / rules.ALERTS_PATH
     text = path.read_text()
-    text = text.replace("expr: service:http_server_errors:ratio_rate5m > 0.05", "expr: sum(rate(nope[5m])")
+    text = text.replace("service:http_server_errors:ratio_rate5m > 0.05", "sum(rate(nope[5m])")
     text = text.replace("node_memory_MemTotal_bytes", "node_memory_MemTotl_bytes")
     path.write_text(text)
     problems = promql.check(deployed)
@@ -204,7 +204,7 @@ def test_high_error_rate_fires_per_service_above_five_percent_and_not_below(depl
                   - exp_labels: {{severity: critical, service: api-gateway}}
                     exp_annotations:
                       summary: api-gateway answers 10% of requests with 5xx
-                      description: More than 5% of api-gateway's answers over 5 minutes were server errors.
+                      description: More than 5% of api-gateway's answers over 5 minutes, and over the last 1m, were server errors.
                       runbook_url: {settings.RUNBOOK_BASE_URL}/HighErrorRate.md
         """,
     )

@@ -170,7 +170,8 @@ def _dependency_failure(name: str, exporter_up: str, check: str, what: str, prof
             f"{what} is unreachable",
             f"The {what} exporter cannot connect to {what} ({{{{ $labels.instance }}}}).",
             source="exporter",
-        ),
+        )
+        | {"keep_firing_for": settings.DEPENDENCY_KEEP_FIRING[profile.name]},
         _alert(
             name,
             f'min by (service) (health_check_status{{job="{SERVICES_JOB}", check="{check}"}}) == 0',
@@ -206,27 +207,33 @@ def _burn_rate_alerts() -> list[dict]:
 
 def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
     quantile = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
+    short = profile.short_window
     fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs", mountpoint!~"/(run|var/lib/docker)/.*"'
     free = f"node_filesystem_avail_bytes{{{fs}}} / node_filesystem_size_bytes{{{fs}}}"
     rules = [
         _service_down(catalog, profile),
         _alert(
             "HighErrorRate",
-            f"{settings.ERRORS_RATIO} > {settings.ERROR_RATIO_THRESHOLD}",
+            f"{settings.ERRORS_RATIO} > {settings.ERROR_RATIO_THRESHOLD}\nand on (service)\n"
+            f"(\n  sum by (service) (rate({ERRORS}[{short}]))\n/\n"
+            f"  sum by (service) (rate({REQUESTS}[{short}]))\n) > {settings.ERROR_RATIO_THRESHOLD}",
             alert_for("HighErrorRate", profile),
             "critical",
             "{{ $labels.service }} answers {{ $value | humanizePercentage }} of requests with 5xx",
             f"More than {settings.ERROR_RATIO_THRESHOLD:.0%} of {{{{ $labels.service }}}}'s answers over "
-            "5 minutes were server errors.",
+            f"5 minutes, and over the last {short}, were server errors.",
         ),
         _alert(
             "HighLatency",
-            f"{quantile}\n> on (service)\n{settings.LATENCY_THRESHOLD}",
+            f"{quantile}\n> on (service)\n{settings.LATENCY_THRESHOLD}\nand on (service)\n"
+            f"histogram_quantile(0.95,\n  sum by (service, le) "
+            f'(rate({DURATION}_bucket{{job="{SERVICES_JOB}"}}[{short}])))\n'
+            f"> on (service)\n{settings.LATENCY_THRESHOLD}",
             alert_for("HighLatency", profile),
             "warning",
             "{{ $labels.service }} p95 latency is {{ $value | humanizeDuration }}",
-            "The 95th percentile of {{ $labels.service }}'s request duration over 5 minutes is above "
-            "its SLO latency threshold from the catalog.",
+            "The 95th percentile of {{ $labels.service }}'s request duration over 5 minutes, and over "
+            f"the last {short}, is above its SLO latency threshold from the catalog.",
         ),
         *_dependency_failure(
             "DatabaseConnectionFailure", 'pg_up{job="postgres"}', "postgres", "PostgreSQL", profile

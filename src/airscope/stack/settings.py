@@ -22,12 +22,18 @@ class Profile:
     group_interval: str
     repeat_interval_critical: str
     repeat_interval_warning: str
+    # The short window HighErrorRate and HighLatency must also exceed their threshold over (the SRE
+    # workbook's multi-window idea): a 5m window alone keeps an alert firing for minutes after the
+    # fault is gone. Four scrapes or more, so that rate() has samples to work with.
+    short_window: str
 
 
 # Production: 15 s is Prometheus' customary interval, fine enough for 5m rate windows (20 samples).
-COMPOSE = Profile("compose", "production", "15s", "15s", "30s", "5m", "1h", "4h")
-# Local: 5 s so that `make up`, `airscope status` and the drills see a change within seconds.
-LOCAL = Profile("local", "local", "5s", "5s", "5s", "30s", "1h", "4h")
+COMPOSE = Profile("compose", "production", "15s", "15s", "30s", "5m", "1h", "4h", "1m")
+# Local: 5 s so that `make up`, `airscope status` and the drills see a change within seconds; one
+# fault's alerts turn pending together, so 2 s of grouping is enough, and a resolution is told
+# within 10 s.
+LOCAL = Profile("local", "local", "5s", "5s", "2s", "10s", "1h", "4h", "30s")
 PROFILES = (COMPOSE, LOCAL)
 
 CLUSTER = "airscope"  # the `cluster` external label: tells this deployment's series apart in Mimir
@@ -162,6 +168,11 @@ ALERT_FOR = {
     "DiskSpaceLow:warning": ("15m", "15m"),
     "DiskSpaceLow:critical": ("5m", "1m"),
 }
+
+# How long the exporter's connection-failure alerts keep firing once PostgreSQL or Redis is back:
+# the services' own health checks (run every 10 s, then scraped and evaluated) see the return
+# later, and the alerts the exporter's one inhibits would otherwise page for seconds after recovery.
+DEPENDENCY_KEEP_FIRING = {"compose": "1m", "local": "20s"}
 
 
 def alert_for(key: str, profile: Profile) -> str:

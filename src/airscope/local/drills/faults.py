@@ -1,0 +1,278 @@
+"""The faults a drill injects into the running local platform, how each is healed, and the traffic
+that makes a fault visible where only requests can show it (errors, latency).
+
+Each fault is real: a program stopped, a stand-in made to fail or slow down through its fault
+switch, a service made to hold memory through its drill switch, a small filesystem filled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from airscope.local import control, runner
+from airscope.local.supervisor import Supervisor
+from airscope.standins.airtable.seed import BASE_ID
+from airscope.standins.airtable.seed import TABLES as SEED_TABLES
+
+
+class DrillError(Exception):
+    """A drill cannot run now; the message names the cause and the fix."""
+
+
+class Unsupported(DrillError):
+    """This machine cannot make the fault at all (the drill is skipped, not failed)."""
+
+
+@dataclass
+class Target:
+    """The running local platform a drill works on."""
+
+    plat: runner.Platform
+    sup: Supervisor
+
+    @classmethod
+    def current(cls) -> Target:
+        plat = runner.platform()
+        sup = Supervisor(plat.home)
+        if not sup.running():
+            raise DrillError(f"the local platform is not running (home {plat.home}): start it with `make up`")
+        return cls(plat, sup)
+
+    def url(self, program: str) -> str:
+        ports = {**self.plat.service_ports, **self.plat.observability_ports}
+        ports |= {f"standin-{saas.name}": port for saas, port in self.plat.standins.items()}
+        return f"http://127.0.0.1:{ports[program]}"
+
+    def standin(self, saas: str) -> str:
+        if not any(s.name == saas for s in self.plat.standins):
+            raise DrillError(
+                f"this drill switches faults on the {saas} stand-in, which is not running: its URL variable "
+                "points at the real service; unset it and `make up` again"
+            )
+        return self.url(f"standin-{saas}")
+
+
+class Fault:
+    what = ""
+
+    def prepare(self, target: Target) -> None:
+        """Checks that the fault can be injected here; raises DrillError naming the fix."""
+
+    def inject(self, target: Target) -> None:
+        raise NotImplementedError
+
+    def heal(self, target: Target) -> None:
+        raise NotImplementedError
+
+    def cleanup(self, target: Target) -> None:
+        """Undoes whatever the drill left (always runs, after a failure too)."""
+
+
+@dataclass
+class StopProgram(Fault):
+    program: str
+
+    @property
+    def what(self) -> str:
+        return f"`airscope stop {self.program}`; healed by `airscope start {self.program}`"
+
+    def prepare(self, target: Target) -> None:
+        try:
+            control.programs_of(target.sup, self.program)
+        except Exception as exc:
+            raise DrillError(str(exc)) from None
+
+    def inject(self, target: Target) -> None:
+        control.stop(self.program)
+
+    def heal(self, target: Target) -> None:
+        control.start(self.program)
+
+    def cleanup(self, target: Target) -> None:
+        if any(target.sup.pid(p) is None for p in control.programs_of(target.sup, self.program)):
+            control.start(self.program)
+
+
+@dataclass
+class StandinFault(Fault):
+    saas: str
+    change: dict
+
+    @property
+    def what(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.change.items())
+        return f"the {self.saas} stand-in's fault switch: {settings}"
+
+    def prepare(self, target: Target) -> None:
+        target.standin(self.saas)
+
+    def inject(self, target: Target) -> None:
+        httpx.put(
+            f"{target.standin(self.saas)}/_admin/faults", json=self.change, timeout=5
+        ).raise_for_status()
+
+    def heal(self, target: Target) -> None:
+        httpx.delete(f"{target.standin(self.saas)}/_admin/faults", timeout=5).raise_for_status()
+
+    cleanup = heal
+
+
+def resident_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class HoldMemory(Fault):
+    service: str
+    share_of_limit: float = 0.95  # above HighMemoryUsage's 90%, below the limit itself
+
+    @property
+    def what(self) -> str:
+        return (
+            f"{self.service}'s drill switch holds memory up to {self.share_of_limit:.0%} of its catalog limit"
+        )
+
+    def _pid(self, target: Target) -> int:
+        pid = target.sup.pid(self.service)
+        if pid is None:
+            raise DrillError(f"{self.service} is not running: `airscope start {self.service}`")
+        return pid
+
+    def prepare(self, target: Target) -> None:
+        self._pid(target)
+        answer = httpx.delete(f"{target.url(self.service)}/_drill/memory", timeout=5)
+        if answer.status_code == 404:
+            raise DrillError(
+                f"{self.service} has no drill switch: it was started without AIRSCOPE_DRILLS=1; "
+                "`make down && make up` starts every service with it"
+            )
+        answer.raise_for_status()
+
+    def inject(self, target: Target) -> None:
+        limit = target.plat.catalog.services[self.service].memory_limit_mib * 1024 * 1024
+        wanted = int(limit * self.share_of_limit) - resident_bytes(self._pid(target))
+        answer = httpx.put(
+            f"{target.url(self.service)}/_drill/memory", json={"bytes": max(wanted, 0)}, timeout=60
+        )
+        answer.raise_for_status()
+
+    def heal(self, target: Target) -> None:
+        httpx.delete(f"{target.url(self.service)}/_drill/memory", timeout=10).raise_for_status()
+
+    def cleanup(self, target: Target) -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the service is gone; so is the memory it held
+            self.heal(target)
+
+
+@dataclass
+class FillDisk(Fault):
+    """A 64 MiB ext4 filesystem on a loop device under the local home, filled to 97%."""
+
+    size_mib: int = 64
+    fill_share: float = 0.97  # below DiskSpaceLow's critical 5% free
+    mountpoint: Path = field(init=False)
+    what = "a 64 MiB ext4 loop filesystem under var/drills/disk, filled to 97%"
+
+    def _paths(self, target: Target) -> tuple[Path, Path]:
+        base = target.plat.home / "drills"
+        self.mountpoint = base / "disk"
+        return base / "disk.img", self.mountpoint
+
+    def prepare(self, target: Target) -> None:
+        self._paths(target)
+        missing = [tool for tool in ("mount", "umount", "mkfs.ext4") if shutil.which(tool) is None]
+        if os.geteuid() != 0 or missing:
+            raise Unsupported(
+                "the disk drill mounts a loop filesystem, which needs root and mount/mkfs.ext4 "
+                f"({'not root' if os.geteuid() != 0 else 'missing: ' + ', '.join(missing)}); "
+                "the DiskSpaceLow rule unit test (tests/stack/rules/DiskSpaceLow.test.yml) proves the rule instead"
+            )
+
+    def inject(self, target: Target) -> None:
+        image, mountpoint = self._paths(target)
+        mountpoint.mkdir(parents=True, exist_ok=True)
+        with image.open("wb") as file:
+            file.truncate(self.size_mib * 1024 * 1024)
+        for argv in (
+            ["mkfs.ext4", "-q", "-F", "-m", "0", str(image)],
+            ["mount", "-o", "loop", str(image), str(mountpoint)],
+        ):
+            done = subprocess.run(argv, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise Unsupported(
+                    f"{' '.join(argv[:2])} failed ({done.stderr.strip()}): this machine cannot mount a loop "
+                    "filesystem; the DiskSpaceLow rule unit test proves the rule instead"
+                )
+        usage = shutil.disk_usage(mountpoint)
+        fill = int(usage.total * self.fill_share) - (usage.total - usage.free)
+        subprocess.run(["fallocate", "-l", str(fill), str(mountpoint / "fill")], check=True)
+
+    def heal(self, target: Target) -> None:
+        (self.mountpoint / "fill").unlink(missing_ok=True)
+
+    def cleanup(self, target: Target) -> None:
+        image, mountpoint = self._paths(target)
+        if os.path.ismount(mountpoint):
+            subprocess.run(["umount", str(mountpoint)], capture_output=True)
+        image.unlink(missing_ok=True)
+
+
+class Traffic:
+    """Steady requests through the api-gateway for the whole drill, paced whatever their latency (a
+    slowed dependency must not slow the traffic that shows it): list-records reads of the demo
+    base, each with its own maxRecords so that airtable-gateway's cache cannot answer them and
+    every one reaches Airtable (the stand-in)."""
+
+    def __init__(self, target: Target, rps: float = 2.0, max_in_flight: int = 16) -> None:
+        self.gateway = target.url("api-gateway")
+        self.headers = {"X-API-Key": target.plat.api_key}
+        self.interval = 1 / rps
+        self.statuses: Counter[int | str] = Counter()
+        self._stop = threading.Event()
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="drill traffic")
+        self._pacer = threading.Thread(target=self._run, name="drill traffic pacer", daemon=True)
+        self._path = f"/api/airtable/bases/{BASE_ID}/tables/{SEED_TABLES[0].name}/records"
+        self._client = httpx.Client(base_url=self.gateway, headers=self.headers, timeout=30)
+
+    def __enter__(self) -> Traffic:
+        self._pacer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._pacer.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+    def _send(self, n: int) -> None:
+        try:
+            answer = self._client.get(self._path, params={"maxRecords": n % 1000 + 1})
+            self.statuses[answer.status_code] += 1
+        except httpx.HTTPError as exc:
+            self.statuses[type(exc).__name__] += 1
+        finally:
+            self._slots.release()
+
+    def _run(self) -> None:
+        sent = 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            if self._slots.acquire(blocking=False):
+                sent += 1
+                self._pool.submit(self._send, sent)
+            else:
+                self.statuses["skipped"] += 1  # every slot waits on a slow answer
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))

@@ -1,0 +1,55 @@
+"""``airscope drill all`` keeps its measured times in docs/alerting.md, between two markers."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from airscope.local.drills.scenarios import RESOLVE_WITHIN
+
+START = "<!-- drill results: written by `airscope drill all`; edits between these markers are lost -->"
+END = "<!-- end of drill results -->"
+
+
+def _cell(seconds: float | None, bound: float) -> str:
+    if seconds is None:
+        return "**not notified**"
+    return f"{seconds} s" if seconds <= bound else f"**{seconds} s** (over)"
+
+
+def table(results, when: datetime | None = None) -> str:
+    when = when or datetime.now(UTC)
+    lines = [
+        f"Measured on {when:%Y-%m-%d %H:%M} UTC by `airscope drill all` ({platform.node()}, "
+        f"{platform.system()} {platform.release()}).",
+        "",
+        "| drill | expected alert | fault to notification (bound) | healing to resolved (bound) | also fired | unexpected |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        if r.skipped or r.error:
+            status = f"skipped: {r.skipped}" if r.skipped else f"**failed**: {r.error}"
+            lines.append(f"| `{r.scenario}` | `{r.expected}` | {status} | | | |")
+            continue
+        lines.append(
+            f"| `{r.scenario}` | `{r.expected}` "
+            f"| {_cell(r.notified_after_seconds, r.notify_bound_seconds)} ({r.notify_bound_seconds:.0f} s) "
+            f"| {_cell(r.resolved_after_seconds, RESOLVE_WITHIN)} ({RESOLVE_WITHIN:.0f} s) "
+            f"| {', '.join(f'`{a}`' for a in r.also_fired) or 'none'} "
+            f"| {', '.join(f'`{a}`' for a in r.unexpected) or 'none'} |"
+        )
+    return "\n".join(lines)
+
+
+def write(results, path: Path | None = None) -> Path:
+    from airscope.gen import checkout
+
+    path = path or checkout() / "docs" / "alerting.md"
+    text = path.read_text() if path.exists() else f"# Alerting\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n## Drill results\n\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{table(results)}\n{END}{tail}")
+    return path

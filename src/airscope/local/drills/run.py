@@ -1,0 +1,333 @@
+"""``airscope drill SCENARIO``: inject a fault into the running local platform, wait for its alert at
+the local receiver, heal, wait for the resolved notification, and say how long each took.
+
+A drill fails (exit 1) when the expected alert is not notified within its bound, its resolution is
+not notified within RESOLVE_WITHIN of healing, or any other alert fires that the fault does not
+explain. Alerts already active when the drill began are left out (and named), so drills can run
+back to back while a slow budget alert of an earlier one winds down.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import click
+import httpx
+
+from airscope.local import alert_receiver
+from airscope.local.drills import scenarios
+from airscope.local.drills.faults import DrillError, Target, Traffic, Unsupported
+from airscope.local.drills.scenarios import RESOLVE_WITHIN, Scenario
+from airscope.local.drills.watch import Notifications, active_alerts, describe, key, matches
+from airscope.local.load import Duration
+
+QUIET_WAIT = 180.0  # how long a drill waits for its own alert from an earlier run to resolve
+QUIET_SETTLE = 45.0  # after the quiet load: above the longest local `for` of a request alert (30 s)
+POLL = 0.5
+
+
+@dataclass
+class Result:
+    scenario: str
+    fault: str
+    expected: str
+    notify_bound_seconds: float
+    notified_after_seconds: float | None = None
+    resolved_after_seconds: float | None = None
+    unexpected: list[str] = field(default_factory=list)
+    also_fired: list[str] = field(default_factory=list)  # tolerated: the same fault explains them
+    already_active: list[str] = field(default_factory=list)
+    traffic: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    skipped: str | None = None  # the fault cannot be made on this machine; the reason
+
+    @property
+    def passed(self) -> bool:
+        if self.skipped:
+            return True
+        return (
+            self.error is None
+            and not self.unexpected
+            and self.notified_after_seconds is not None
+            and self.notified_after_seconds <= self.notify_bound_seconds
+            and self.resolved_after_seconds is not None
+            and self.resolved_after_seconds <= RESOLVE_WITHIN
+        )
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "passed": self.passed}
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _wait_quiet(target: Target, scenario: Scenario) -> list[dict]:
+    """The alerts active now, once none of them is the one this drill expects."""
+    alertmanager = target.url("alertmanager")
+    deadline = time.monotonic() + QUIET_WAIT
+    while True:
+        active = active_alerts(alertmanager)
+        mine = [labels for labels in active if matches(labels, scenario.expect)]
+        if not mine:
+            return active
+        if time.monotonic() > deadline:
+            raise DrillError(
+                f"{describe(mine[0])} is still active from before this drill ({QUIET_WAIT:.0f} s waited): "
+                "heal what raises it (`airscope alerts` shows it), then drill again"
+            )
+        _say(f"waiting for {describe(mine[0])} from before this drill to resolve ...")
+        time.sleep(5)
+
+
+class Watch:
+    """Everything notified since the drill began, sorted into the expected alert and the rest."""
+
+    def __init__(self, scenario: Scenario, already: list[dict], result: Result) -> None:
+        self.scenario = scenario
+        self.already = {key(labels) for labels in already}
+        self.result = result
+        self.notifications = Notifications(alert_receiver.notifications_file())
+        self.fired: datetime | None = None
+        self.resolved: datetime | None = None
+        self.expected_keys: set = set()
+
+    def poll(self) -> None:
+        for seen in self.notifications.new():
+            labels = seen.labels
+            if matches(labels, self.scenario.expect):
+                self.expected_keys.add(key(labels))
+                if seen.status == "firing" and self.fired is None:
+                    self.fired = seen.at
+                elif seen.status == "resolved" and self.fired is not None:
+                    # Resolved once every alert of the expectation has resolved (one per instance...).
+                    self.expected_keys.discard(key(labels))
+                    if not self.expected_keys:
+                        self.resolved = seen.at
+                continue
+            if seen.status != "firing" or key(labels) in self.already:
+                continue
+            name = describe(labels)
+            if any(matches(labels, tolerated) for tolerated in self.scenario.tolerate):
+                if name not in self.result.also_fired:
+                    self.result.also_fired.append(name)
+            elif name not in self.result.unexpected:
+                self.result.unexpected.append(name)
+                _say(f"  unexpected: {name}")
+
+
+def _wait(what: str, done, bound: float, watch: Watch) -> bool:
+    began = time.monotonic()
+    _say(f"  waiting for {what} (at most {bound:.0f} s) ...")
+    while time.monotonic() - began < bound:
+        watch.poll()
+        if done():
+            return True
+        time.sleep(POLL)
+    return False
+
+
+def run(scenario: Scenario, target: Target) -> Result:
+    fault = scenario.fault
+    result = Result(scenario.name, fault.what, describe(scenario.expect), scenario.notify_within)
+    _say(f"drill {scenario.name}: {scenario.doc}")
+    try:
+        fault.prepare(target)
+        already = _wait_quiet(target, scenario)
+        result.already_active = [describe(labels) for labels in already]
+        watch = Watch(scenario, already, result)
+        traffic = Traffic(target) if scenario.traffic else None
+        try:
+            if traffic:
+                traffic.__enter__()
+                time.sleep(3)  # a baseline of answered requests before the fault
+            injected = datetime.now(UTC)
+            fault.inject(target)
+            _say(f"  fault injected: {fault.what}")
+            # Waits past the bound (twice it) so that a late alert is still measured, and failed.
+            if _wait(
+                f"{result.expected} to be notified", lambda: watch.fired, 2 * scenario.notify_within, watch
+            ):
+                result.notified_after_seconds = round((watch.fired - injected).total_seconds(), 1)
+                _say(f"  notified after {result.notified_after_seconds} s")
+            healed = datetime.now(UTC)
+            fault.heal(target)
+            _say("  healed")
+            if watch.fired and _wait(
+                "its resolved notification", lambda: watch.resolved, 2 * RESOLVE_WITHIN, watch
+            ):
+                result.resolved_after_seconds = round((watch.resolved - healed).total_seconds(), 1)
+                _say(f"  resolved after {result.resolved_after_seconds} s")
+        finally:
+            if traffic:
+                traffic.__exit__(None, None, None)
+                result.traffic = {
+                    str(status): count for status, count in sorted(traffic.statuses.items(), key=str)
+                }
+            fault.cleanup(target)
+    except Unsupported as exc:
+        result.skipped = str(exc)
+    except (DrillError, httpx.HTTPError) as exc:
+        result.error = str(exc) if isinstance(exc, DrillError) else f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def render(result: Result) -> str:
+    def seconds(value: float | None, bound: float) -> str:
+        if value is None:
+            return f"NOT within {2 * bound:.0f} s (bound {bound:.0f} s)"
+        return f"{value} s (bound {bound:.0f} s){'' if value <= bound else '  OVER THE BOUND'}"
+
+    verdict = "SKIPPED" if result.skipped else "PASSED" if result.passed else "FAILED"
+    lines = [
+        f"drill {result.scenario}: {verdict}",
+        f"  fault:      {result.fault}",
+        f"  expected:   {result.expected}",
+    ]
+    if result.skipped or result.error:
+        lines.append(f"  {'why' if result.skipped else 'error'}:{' ' * 6}{result.skipped or result.error}")
+    else:
+        lines += [
+            f"  notified:   {seconds(result.notified_after_seconds, result.notify_bound_seconds)} after the fault",
+            f"  resolved:   {seconds(result.resolved_after_seconds, RESOLVE_WITHIN)} after healing",
+            f"  unexpected: {', '.join(result.unexpected) or 'none'}",
+        ]
+        if result.also_fired:
+            lines.append(f"  also fired (the same fault explains them): {', '.join(result.also_fired)}")
+        if result.already_active:
+            lines.append(f"  left out, active before the drill: {', '.join(result.already_active)}")
+        if result.traffic:
+            lines.append("  traffic:    " + ", ".join(f"{s}: {n}" for s, n in result.traffic.items()))
+    return "\n".join(lines)
+
+
+@dataclass
+class QuietResult:
+    duration_seconds: float
+    rps: float
+    sent: int
+    fired: list[str] = field(default_factory=list)  # notified while or after the load ran
+    pending: list[str] = field(default_factory=list)  # on their way to firing when it ended
+    already_active: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.fired and not self.pending
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "passed": self.passed}
+
+
+def _pending(target: Target) -> list[dict]:
+    answer = httpx.get(f"{target.url('prometheus')}/api/v1/alerts", timeout=5)
+    answer.raise_for_status()
+    return [a["labels"] for a in answer.json()["data"]["alerts"] if a["state"] == "pending"]
+
+
+def quiet(target: Target, duration: float, rps: float) -> QuietResult:
+    """Normal traffic (`airscope load`) for ``duration``, then as long as the longest local `for` of
+    the request alerts: no alert may fire or be pending that was not active before."""
+    import asyncio
+    import random
+
+    from airscope.local import load
+
+    already = active_alerts(target.url("alertmanager"))
+    seen = {key(labels) for labels in already}
+    result = QuietResult(duration, rps, 0, already_active=[describe(labels) for labels in already])
+    notifications = Notifications(alert_receiver.notifications_file())
+    settings = load.Settings(
+        gateway=target.url("api-gateway"),
+        api_key=target.plat.api_key,
+        rps=rps,
+        duration=duration,
+        seed=random.SystemRandom().randrange(2**31),
+    )
+    run_load = load.Load(settings)
+    _say(f"quiet: {rps} actions/s for {duration:.0f} s through the gateway; no alert may fire")
+    asyncio.run(run_load.run(load.Progress(run_load.tally, duration)))
+    result.sent = run_load.tally.sent
+    _say(f"  load done ({result.sent} requests); watching {QUIET_SETTLE:.0f} s more ...")
+    deadline = time.monotonic() + QUIET_SETTLE
+    while time.monotonic() < deadline:
+        for notified in notifications.new():
+            name = describe(notified.labels)
+            if notified.status == "firing" and key(notified.labels) not in seen and name not in result.fired:
+                result.fired.append(name)
+                _say(f"  fired: {name}")
+        time.sleep(1)
+    result.pending = [describe(labels) for labels in _pending(target) if key(labels) not in seen]
+    return result
+
+
+def render_quiet(result: QuietResult) -> str:
+    lines = [
+        f"drill quiet: {'PASSED' if result.passed else 'FAILED'}",
+        f"  load:       {result.rps} actions/s for {result.duration_seconds:.0f} s, {result.sent} requests",
+        f"  fired:      {', '.join(result.fired) or 'none'}",
+        f"  pending:    {', '.join(result.pending) or 'none'}",
+    ]
+    if result.already_active:
+        lines.append(f"  left out, active before: {', '.join(result.already_active)}")
+    return "\n".join(lines)
+
+
+@click.command("drill")
+@click.argument("scenario", type=click.Choice([*scenarios.scenarios(), "all", "quiet"]))
+@click.option(
+    "--service",
+    default=scenarios.DEFAULT_SERVICE,
+    show_default=True,
+    help="The service service-down stops and memory fills.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--duration",
+    type=Duration(),
+    default="5m",
+    show_default=True,
+    help="With `quiet`: how long the load runs.",
+)
+@click.option(
+    "--rps", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="With `quiet`."
+)
+@click.option(
+    "--write-docs/--no-write-docs",
+    default=True,
+    show_default=True,
+    help="With `all`: write the measured times into docs/alerting.md.",
+)
+def drill_command(
+    scenario: str, service: str, as_json: bool, duration: float, rps: float, write_docs: bool
+) -> None:
+    """Inject a fault into the local platform, wait for its alert, heal it, wait for the resolved
+    notification; exit 1 when an alert is late, missing or unexpected. `all` runs every drill;
+    `quiet` runs normal load and fails if anything fires."""
+    known = scenarios.scenarios(service)
+    try:
+        target = Target.current()
+    except DrillError as exc:
+        raise click.ClickException(str(exc)) from None
+    if service not in target.plat.catalog.services:
+        raise click.BadParameter(f"{service!r} is not a catalog service", param_hint="--service")
+    if scenario == "quiet":
+        outcome = quiet(target, duration, rps)
+        click.echo(json.dumps(outcome.as_json(), indent=2) if as_json else render_quiet(outcome))
+        sys.exit(0 if outcome.passed else 1)
+    chosen = list(known.values()) if scenario == "all" else [known[scenario]]
+    results = [run(s, target) for s in chosen]
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        click.echo("\n\n".join(render(r) for r in results))
+    if scenario == "all" and write_docs:
+        from airscope.local.drills import report
+
+        path = report.write(results)
+        click.echo(f"\nmeasured times written to {path}", err=True)
+    if not all(r.passed for r in results):
+        sys.exit(1)

@@ -1,0 +1,90 @@
+"""Every drill: its fault, the alert that must reach a human and how soon, and the alerts the same
+fault may rightly raise beside it.
+
+The bounds are the goals of docs/alerting.md for the local profile (5 s scrapes, the local `for`s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airscope.local.drills.faults import FillDisk, HoldMemory, StandinFault, StopProgram
+from airscope.local.drills.watch import Labels
+
+RESOLVE_WITHIN = 60.0  # seconds from healing to the resolved notification
+DEFAULT_SERVICE = "mcp-server"  # the target of service-down and memory unless --service names another
+QUICK = ("service-down", "redis-down", "postgres-down", "error-burst")  # the drills `make test` runs
+
+# What a burst of errors or slowness also spends: the budgets are meant to notice it.
+BUDGETS = ({"alertname": "ErrorBudgetBurn"}, {"alertname": "LatencyBudgetBurn"})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fault: object  # a faults.Fault
+    expect: Labels
+    notify_within: float
+    tolerate: tuple[Labels, ...] = ()
+    traffic: bool = False  # requests through the gateway for the whole drill
+    doc: str = field(default="")
+
+
+def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
+    found = [
+        Scenario(
+            "service-down",
+            StopProgram(service),
+            {"alertname": "ServiceDown", "service": service},
+            30,
+            doc=f"{service} stopped (every instance)",
+        ),
+        Scenario(
+            "redis-down",
+            StopProgram("redis"),
+            {"alertname": "RedisConnectionFailure", "source": "exporter"},
+            30,
+            doc="Redis stopped",
+        ),
+        Scenario(
+            "postgres-down",
+            StopProgram("postgres"),
+            {"alertname": "DatabaseConnectionFailure", "source": "exporter"},
+            30,
+            doc="PostgreSQL stopped",
+        ),
+        Scenario(
+            "error-burst",
+            StandinFault("airtable", {"error_rate": 1.0}),
+            {"alertname": "HighErrorRate", "service": "airtable-gateway"},
+            90,
+            # The gateway passes airtable-gateway's 502s on; retries of failing reads take longer.
+            tolerate=({"alertname": "HighErrorRate"}, {"alertname": "HighLatency"}, *BUDGETS),
+            traffic=True,
+            doc="Airtable (the stand-in) answers every request with 500",
+        ),
+        Scenario(
+            "latency",
+            StandinFault("airtable", {"extra_latency_ms": 1500}),
+            {"alertname": "HighLatency", "service": "airtable-gateway"},
+            90,
+            tolerate=({"alertname": "HighLatency"}, *BUDGETS),
+            traffic=True,
+            doc="Airtable (the stand-in) answers 1.5 s later (airtable-gateway's threshold is 1 s)",
+        ),
+        Scenario(
+            "memory",
+            HoldMemory(service),
+            {"alertname": "HighMemoryUsage", "service": service, "scope": "service"},
+            90,
+            doc=f"{service} holds 95% of its catalog memory limit",
+        ),
+        Scenario(
+            "disk",
+            FillDisk(),
+            {"alertname": "DiskSpaceLow", "severity": "critical"},
+            90,
+            doc="a 64 MiB filesystem filled to 97%",
+        ),
+    ]
+    return {scenario.name: scenario for scenario in found}
