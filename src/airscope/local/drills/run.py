@@ -22,7 +22,7 @@ from airscope.local import alert_receiver
 from airscope.local.drills import scenarios
 from airscope.local.drills.faults import DrillError, Target, Traffic, Unsupported
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, Scenario
-from airscope.local.drills.watch import Notifications, active_alerts, describe, key, matches
+from airscope.local.drills.watch import Notifications, active_alerts, describe, key, matches, rule_alerts
 from airscope.local.load import Duration
 
 QUIET_WAIT = 180.0  # how long a drill waits for its own alert from an earlier run to resolve
@@ -66,12 +66,16 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _before(target: Target) -> list[dict]:
+    """Alerts an earlier fault started: active in Alertmanager, or pending or firing in Prometheus."""
+    return [*active_alerts(target.url("alertmanager")), *rule_alerts(target.url("prometheus"))]
+
+
 def _wait_quiet(target: Target, scenario: Scenario) -> list[dict]:
-    """The alerts active now, once none of them is the one this drill expects."""
-    alertmanager = target.url("alertmanager")
+    """The alerts active or pending now, once none of them is the one this drill expects."""
     deadline = time.monotonic() + QUIET_WAIT
     while True:
-        active = active_alerts(alertmanager)
+        active = _before(target)
         mine = [labels for labels in active if matches(labels, scenario.expect)]
         if not mine:
             return active
@@ -138,7 +142,7 @@ def run(scenario: Scenario, target: Target) -> Result:
     try:
         fault.prepare(target)
         already = _wait_quiet(target, scenario)
-        result.already_active = [describe(labels) for labels in already]
+        result.already_active = sorted({describe(labels) for labels in already})
         watch = Watch(scenario, already, result)
         traffic = Traffic(target) if scenario.traffic else None
         try:
@@ -211,7 +215,7 @@ class QuietResult:
     rps: float
     sent: int
     fired: list[str] = field(default_factory=list)  # notified while or after the load ran
-    pending: list[str] = field(default_factory=list)  # on their way to firing when it ended
+    pending: list[str] = field(default_factory=list)  # pending or firing in Prometheus when it ended
     already_active: list[str] = field(default_factory=list)
 
     @property
@@ -222,12 +226,6 @@ class QuietResult:
         return {**asdict(self), "passed": self.passed}
 
 
-def _pending(target: Target) -> list[dict]:
-    answer = httpx.get(f"{target.url('prometheus')}/api/v1/alerts", timeout=5)
-    answer.raise_for_status()
-    return [a["labels"] for a in answer.json()["data"]["alerts"] if a["state"] == "pending"]
-
-
 def quiet(target: Target, duration: float, rps: float) -> QuietResult:
     """Normal traffic (`airscope load`) for ``duration``, then as long as the longest local `for` of
     the request alerts: no alert may fire or be pending that was not active before."""
@@ -236,9 +234,9 @@ def quiet(target: Target, duration: float, rps: float) -> QuietResult:
 
     from airscope.local import load
 
-    already = active_alerts(target.url("alertmanager"))
+    already = _before(target)
     seen = {key(labels) for labels in already}
-    result = QuietResult(duration, rps, 0, already_active=[describe(labels) for labels in already])
+    result = QuietResult(duration, rps, 0, already_active=sorted({describe(labels) for labels in already}))
     notifications = Notifications(alert_receiver.notifications_file())
     settings = load.Settings(
         gateway=target.url("api-gateway"),
@@ -260,7 +258,8 @@ def quiet(target: Target, duration: float, rps: float) -> QuietResult:
                 result.fired.append(name)
                 _say(f"  fired: {name}")
         time.sleep(1)
-    result.pending = [describe(labels) for labels in _pending(target) if key(labels) not in seen]
+    rules = rule_alerts(target.url("prometheus"))
+    result.pending = [describe(labels) for labels in rules if key(labels) not in seen]
     return result
 
 

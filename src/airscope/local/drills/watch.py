@@ -21,19 +21,20 @@ def matches(labels: Labels, matcher: Labels) -> bool:
     return all(labels.get(name) == value for name, value in matcher.items())
 
 
+# Prometheus' external labels: on what Alertmanager holds, not on what Prometheus evaluates.
+EXTERNAL = ("cluster", "environment")
+
+
 def describe(labels: Labels) -> str:
     """``AlertName{label="value", ...}`` without the labels every alert has."""
-    shown = {
-        k: v
-        for k, v in sorted(labels.items())
-        if k not in ("alertname", "severity", "cluster", "environment")
-    }
+    shown = {k: v for k, v in sorted(labels.items()) if k not in ("alertname", "severity", *EXTERNAL)}
     inner = ", ".join(f'{k}="{v}"' for k, v in shown.items())
     return f"{labels.get('alertname', '?')}{{{inner}}}"
 
 
 def key(labels: Labels) -> frozenset[tuple[str, str]]:
-    return frozenset(labels.items())
+    """One alert, whether Alertmanager or Prometheus tells of it."""
+    return frozenset((k, v) for k, v in labels.items() if k not in EXTERNAL and k != "alertstate")
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,10 @@ def active_alerts(alertmanager: str) -> list[Labels]:
     answer = httpx.get(f"{alertmanager}/api/v2/alerts", params={"active": "true"}, timeout=5)
     answer.raise_for_status()
     return [alert["labels"] for alert in answer.json()]
+
+
+def rule_alerts(prometheus: str) -> list[Labels]:
+    """Every alert Prometheus evaluates as pending or firing."""
+    answer = httpx.get(f"{prometheus}/api/v1/alerts", timeout=5)
+    answer.raise_for_status()
+    return [alert["labels"] for alert in answer.json()["data"]["alerts"]]
