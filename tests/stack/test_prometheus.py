@@ -1,13 +1,8 @@
-"""The generated Prometheus configs, rules and Alertmanager configs: shape, the catalog in them, and
-promtool proving the key rules fire."""
+"""The generated Prometheus configs, rules and Alertmanager configs: shape, the catalog in them, and the
+checks that validate them. The rules' behaviour is proven in test_alert_rules.py."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import textwrap
-
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -157,92 +152,3 @@ def test_airscope_check_exits_non_zero_and_names_the_problem(deployed, monkeypat
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 1
     assert "node_memory_MemTotl_bytes" in result.output
-
-
-# --- the rules' behaviour, proven by promtool -------------------------------------------------------
-
-
-def promtool_test(deployed, tmp_path, body: str) -> subprocess.CompletedProcess:
-    rules_dir = deployed / tools.RULES_DIR
-    test = tmp_path / "test.yml"
-    test.write_text(
-        f"rule_files: [{rules_dir / 'recording.yml'}, {rules_dir / 'alerts.yml'}]\n"
-        "evaluation_interval: 15s\n" + textwrap.dedent(body)
-    )
-    return subprocess.run(
-        ["promtool", "test", "rules", str(test)], capture_output=True, text=True, timeout=120
-    )
-
-
-needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool is installed by make bootstrap"
-)
-
-
-@needs_promtool
-def test_high_error_rate_fires_per_service_above_five_percent_and_not_below(deployed, tmp_path):
-    series = 'http_server_request_duration_seconds_count{job="services", service="%s", route="/x", method="GET", status="%s"}'
-    result = promtool_test(
-        deployed,
-        tmp_path,
-        f"""
-        tests:
-          - interval: 15s
-            input_series:
-              - series: '{series % ("api-gateway", "200")}'
-                values: '0+90x40'
-              - series: '{series % ("api-gateway", "500")}'
-                values: '0+10x40'
-              - series: '{series % ("mcp-server", "200")}'
-                values: '0+97x40'
-              - series: '{series % ("mcp-server", "500")}'
-                values: '0+3x40'
-            alert_rule_test:
-              - eval_time: 8m
-                alertname: HighErrorRate
-                exp_alerts:
-                  - exp_labels: {{severity: critical, service: api-gateway}}
-                    exp_annotations:
-                      summary: api-gateway answers 10% of requests with 5xx
-                      description: More than 5% of api-gateway's answers over 5 minutes, and over the last 1m, were server errors.
-                      runbook_url: {settings.RUNBOOK_BASE_URL}/HighErrorRate.md
-        """,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@needs_promtool
-def test_service_down_fires_for_a_service_that_stopped_answering_and_one_that_vanished(deployed, tmp_path):
-    others = "\n".join(
-        f"""              - series: 'up{{job="services", service="{name}", instance="{name}:1"}}'
-                values: '1x20'"""
-        for name in catalog.load().services
-        if name not in ("frontend", "mcp-server")
-    )
-    result = promtool_test(
-        deployed,
-        tmp_path,
-        f"""
-        tests:
-          - interval: 15s
-            input_series:
-{others}
-              - series: 'up{{job="services", service="frontend", instance="frontend:1"}}'
-                values: '1 1 0x20'
-            alert_rule_test:
-              - eval_time: 2m
-                alertname: ServiceDown
-                exp_alerts:
-                  - exp_labels: {{severity: critical, service: frontend}}
-                    exp_annotations:
-                      summary: frontend is down
-                      description: No instance of frontend has answered a Prometheus scrape for 1m.
-                      runbook_url: {settings.RUNBOOK_BASE_URL}/ServiceDown.md
-                  - exp_labels: {{severity: critical, service: mcp-server}}
-                    exp_annotations:
-                      summary: mcp-server is down
-                      description: No instance of mcp-server has answered a Prometheus scrape for 1m.
-                      runbook_url: {settings.RUNBOOK_BASE_URL}/ServiceDown.md
-        """,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
