@@ -160,3 +160,15 @@ def test_the_promql_in_the_runbooks_selects_what_exists():
             checked += 1
             assert names <= known, f"{path.name}: `{span}` selects unknown {sorted(names - known)}"
     assert checked, "no PromQL found in the runbooks"
+
+
+@pytest.mark.parametrize("key", sorted(settings.ALERT_FOR))
+def test_each_runbook_quotes_its_alerts_for_in_both_profiles(key: str):
+    compose, local = settings.ALERT_FOR[key]
+    text = (RUNBOOKS / f"{key.split(':')[0]}.md").read_text()
+    meaning = text.split("## Meaning", 1)[1].split("\n## ", 1)[0]
+    assert f"**{compose}**" in meaning, f"{key}: the Meaning section does not quote `for: {compose}`"
+    if local != compose:
+        assert f"local mode: {local}" in meaning, (
+            f"{key}: the Meaning section does not quote local `for: {local}`"
+        )
