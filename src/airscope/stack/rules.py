@@ -160,7 +160,7 @@ def _service_down(catalog: Catalog, profile: Profile) -> dict:
 
 
 def _dependency_failure(name: str, exporter_up: str, check: str, what: str, profile: Profile) -> list[dict]:
-    for_ = alert_for(name, profile)
+    for_, checks_for = alert_for(name, profile), alert_for(f"{name}:health_check", profile)
     return [
         _alert(
             name,
@@ -175,10 +175,10 @@ def _dependency_failure(name: str, exporter_up: str, check: str, what: str, prof
         _alert(
             name,
             f'min by (service) (health_check_status{{job="{SERVICES_JOB}", check="{check}"}}) == 0',
-            for_,
+            checks_for,
             "critical",
             f"{{{{ $labels.service }}}} cannot reach {what}",
-            f"The {check} health check of {{{{ $labels.service }}}} has failed for {for_}.",
+            f"The {check} health check of {{{{ $labels.service }}}} has failed for {checks_for}.",
             source="health_check",
         ),
     ]

@@ -161,6 +161,10 @@ ALERT_FOR = {
     "ServiceDown": ("1m", "10s"),
     "DatabaseConnectionFailure": ("1m", "10s"),
     "RedisConnectionFailure": ("1m", "10s"),
+    # Twice the exporter's: when the store itself is down, the exporter's alert (the cause) must be
+    # firing first, or Alertmanager has nothing to inhibit the services' alerts (the symptoms) with.
+    "DatabaseConnectionFailure:health_check": ("2m", "20s"),
+    "RedisConnectionFailure:health_check": ("2m", "20s"),
     "HighErrorRate": ("2m", "30s"),
     "HighLatency": ("5m", "30s"),
     "HighMemoryUsage:service": ("5m", "30s"),
