@@ -1,18 +1,26 @@
 """The runbooks the generated alerts link to: one page per alert, each with the same sections, all
-listed in docs/runbooks/README.md, whose service table agrees with the catalog."""
+listed in docs/runbooks/README.md, whose service table agrees with the catalog. What the pages quote
+follows the code: each alert's `for` in both profiles (settings), every `airscope` command (parsed by
+the real CLI), the dashboards and panels (the generated ones), Loki's labels, and each drill."""
 
 from __future__ import annotations
 
 import functools
+import json
 import re
+import shlex
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
 from airscope import catalog, stack
+from airscope.cli import main
+from airscope.local.drills.scenarios import scenarios
 from airscope.stack import settings
 from airscope.stack.checks import promql
+from airscope.stack.grafana.dashboards.logs import LEVELS
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -63,6 +71,38 @@ def table_rows(text: str, header_start: str) -> list[list[str]]:
             break
         rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
     return rows
+
+
+def section(text: str, heading: str) -> str:
+    """The body of the second-level section ``heading``, wrapped lines joined (code spans wrap too)."""
+    body = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.sub(r"\s*\n\s*", " ", body)
+
+
+def code_spans(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", re.sub(r"\s*\n\s*", " ", text))
+
+
+def runbooks() -> list[Path]:
+    return sorted(RUNBOOKS / f"{name}.md" for name in alert_names())
+
+
+@functools.cache
+def dashboards() -> list[dict]:
+    return [
+        json.loads(content)
+        for path, content in generated().items()
+        if path.startswith("deploy/grafana/dashboards/")
+    ]
+
+
+def panel_titles(board: dict) -> set[str]:
+    titles, pending = set(), list(board["panels"])
+    while pending:
+        panel = pending.pop()
+        titles.add(panel.get("title"))
+        pending.extend(panel.get("panels", []))  # the panels of a collapsed row
+    return titles
 
 
 def test_the_rules_name_a_runbook_per_alert():
@@ -162,13 +202,193 @@ def test_the_promql_in_the_runbooks_selects_what_exists():
     assert checked, "no PromQL found in the runbooks"
 
 
-@pytest.mark.parametrize("key", sorted(settings.ALERT_FOR))
-def test_each_runbook_quotes_its_alerts_for_in_both_profiles(key: str):
-    compose, local = settings.ALERT_FOR[key]
-    text = (RUNBOOKS / f"{key.split(':')[0]}.md").read_text()
-    meaning = text.split("## Meaning", 1)[1].split("\n## ", 1)[0]
-    assert f"**{compose}**" in meaning, f"{key}: the Meaning section does not quote `for: {compose}`"
-    if local != compose:
-        assert f"local mode: {local}" in meaning, (
-            f"{key}: the Meaning section does not quote local `for: {local}`"
+# A `for` as the runbooks quote it: the compose profile's in bold, then the local profile's.
+FOR_QUOTE = re.compile(r"for \*\*(\w+)\*\* \(local mode: (\w+)[;)]")
+
+
+@pytest.mark.parametrize("alert", sorted({key.split(":")[0] for key in settings.ALERT_FOR}))
+def test_each_runbook_quotes_its_alerts_for_in_both_profiles(alert: str):
+    """Every (compose, local) pair of settings.ALERT_FOR for this alert is quoted in the Meaning
+    section and in the index's row, and no other: a changed value leaves a stale quote that fails."""
+    expected = sorted(value for key, value in settings.ALERT_FOR.items() if key.split(":")[0] == alert)
+    meaning = section((RUNBOOKS / f"{alert}.md").read_text(), "Meaning")
+    assert sorted(FOR_QUOTE.findall(meaning)) == expected, (
+        f"{alert}.md: Meaning must quote each rule's `for` as 'for **COMPOSE** (local mode: LOCAL)', "
+        f"with (compose, local) = {expected} from settings.ALERT_FOR"
+    )
+    (row,) = [
+        cells for cells in table_rows(INDEX.read_text(), "| alert | severity |") if f"[{alert}]" in cells[0]
+    ]
+    assert sorted(FOR_QUOTE.findall(row[2])) == expected, f"README.md's row of {alert} must quote {expected}"
+
+
+@pytest.mark.parametrize(
+    ("alert", "sli"), [("ErrorBudgetBurn", "availability"), ("LatencyBudgetBurn", "latency")]
+)
+def test_the_burn_rate_tables_match_the_settings(alert: str, sli: str):
+    """The burn-rate alerts' `for` is settings.BURN_RATE_ALERTS' in both profiles; their table says so."""
+    rows = table_rows((RUNBOOKS / f"{alert}.md").read_text(), "| label `window` |")
+    expected = [
+        [
+            f"`{long}`",
+            f"`{settings.slo_burn_rate(sli, long)} > {factor:g} and {settings.slo_burn_rate(sli, short)} > {factor:g}`",
+            for_,
+            severity,
+        ]
+        for severity, long, short, factor, for_ in settings.BURN_RATE_ALERTS
+    ]
+    assert [cells[:4] for cells in rows] == expected, (
+        f"{alert}.md: the table must follow settings.BURN_RATE_ALERTS"
+    )
+
+
+# What a placeholder in a runbook's command stands for when the command is parsed.
+PLACEHOLDERS = {"<service>": "api-gateway", "<trace_id>": "4bf92f3577b34da6a3ce929d0e0e4736"}
+AIRSCOPE_COMMAND = re.compile(r"(?:\.venv/bin/)?airscope [a-z]")  # not a dashboard title, `airscope / ...`
+
+
+def parse_command(command: str) -> None:
+    """Parse ``command`` as `airscope` would, without running it: click raises a UsageError for an
+    unknown command or option, a missing or extra argument, or a value its type or callback refuses."""
+    for placeholder, example in PLACEHOLDERS.items():
+        command = command.replace(placeholder, example)
+    unknown = re.findall(r"<[^>]*>", command)
+    assert not unknown, f"`{command}`: no example value for {unknown}; add one to PLACEHOLDERS"
+    _, *args = shlex.split(command)
+    group: click.Group = main
+    ctx = click.Context(main, info_name="airscope")
+    while True:
+        if not args:
+            raise click.UsageError("no subcommand", ctx)
+        name, *args = args
+        # get_command, not the group's `commands`: it imports the LazyGroup's lazy subcommands.
+        command_object = group.get_command(ctx, name)
+        if command_object is None:
+            raise click.UsageError(f"no such command {name!r}", ctx)
+        if not isinstance(command_object, click.Group):
+            command_object.make_context(name, args, parent=ctx)
+            return
+        group, ctx = command_object, click.Context(command_object, info_name=name, parent=ctx)
+
+
+def runbook_commands() -> list[tuple[str, str]]:
+    found = [
+        (path.name, span)
+        for path in sorted(RUNBOOKS.glob("*.md"))
+        for span in code_spans(path.read_text())
+        if AIRSCOPE_COMMAND.match(span)
+    ]
+    return list(dict.fromkeys(found))  # a command given twice on a page is checked once
+
+
+def test_the_runbooks_give_airscope_commands():
+    subcommands = {shlex.split(span)[1] for _, span in runbook_commands()}
+    assert {"status", "alerts", "logs", "traces", "trace", "drill"} <= subcommands
+
+
+@pytest.mark.parametrize(("page", "command"), runbook_commands(), ids=lambda value: value)
+def test_every_airscope_command_in_the_runbooks_parses(page: str, command: str):
+    try:
+        parse_command(command)
+    except click.UsageError as error:
+        pytest.fail(f"{page}: `{command}` is not a valid airscope command: {error.format_message()}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ".venv/bin/airscope logs -s api-gateway --no-such-option",
+        ".venv/bin/airscope no-such-command",
+        ".venv/bin/airscope traces --errors extra",
+        ".venv/bin/airscope traces --since soon",
+        ".venv/bin/airscope trace <service>",
+        ".venv/bin/airscope drill no-such-scenario",
+        ".venv/bin/airscope scale <service>",
+        ".venv/bin/airscope bench logs --no-such-option",
+    ],
+)
+def test_the_command_check_refuses_what_the_cli_refuses(command: str):
+    with pytest.raises(click.UsageError):
+        parse_command(command)
+
+
+TRACEQL_INTRINSICS = {"status", "duration", "kind", "name"}
+
+
+def query_language(span: str) -> str | None:
+    """'traceql' or 'logql' for a query in a code span (both start with a selector in braces), else None."""
+    if not span.startswith("{") or "}" not in span:
+        return None
+    names = re.findall(r"([\w.]+)\s*(?:=~|!~|!=|>=|<=|=|>|<)", span[1 : span.index("}")])
+    if any("." in name for name in names) or TRACEQL_INTRINSICS & set(names):
+        return "traceql"
+    return "logql"
+
+
+DASHBOARD = re.compile(r"`(airscope / [^`]+)` \(uid `([\w-]+)`")
+
+
+@pytest.mark.parametrize("path", runbooks(), ids=lambda path: path.stem)
+def test_first_checks_give_status_dashboard_logs_and_traces(path: Path):
+    """The requirement: status, a dashboard (title and uid), a log query and a trace search, each as
+    an airscope command for the local platform and as LogQL or TraceQL for production."""
+    checks = section(path.read_text(), "First checks")
+    spans = code_spans(checks)
+    assert ".venv/bin/airscope status" in spans, f"{path.name}: no `.venv/bin/airscope status`"
+    assert ".venv/bin/airscope alerts" in spans, f"{path.name}: no `.venv/bin/airscope alerts`"
+    for command in ("logs", "traces", "trace"):
+        assert any(span.startswith(f".venv/bin/airscope {command} ") for span in spans), (
+            f"{path.name}: First checks give no `.venv/bin/airscope {command} ...`"
         )
+    assert DASHBOARD.search(checks), f"{path.name}: no dashboard named as `airscope / Title` (uid `uid`)"
+    languages = {query_language(span) for span in spans}
+    assert "logql" in languages, f"{path.name}: no LogQL for Loki in First checks"
+    assert "traceql" in languages, f"{path.name}: no TraceQL for Tempo in First checks"
+
+
+def test_the_dashboards_and_panels_named_exist():
+    """Every `airscope / Title` (uid `uid`) is a generated dashboard, every /d/uid link one, and every
+    *panel* a First checks section names is a panel of one."""
+    boards = {board["uid"]: board["title"] for board in dashboards()}
+    panels = set().union(*(panel_titles(board) for board in dashboards()))
+    named = 0
+    for path in RUNBOOKS.glob("*.md"):
+        text = re.sub(r"\s*\n\s*", " ", path.read_text())
+        for title, uid in DASHBOARD.findall(text):
+            named += 1
+            assert boards.get(uid) == title, f"{path.name}: no dashboard {title!r} with uid {uid!r}"
+        for uid in re.findall(r"/d/([\w-]+)", text):
+            assert uid in boards, f"{path.name}: link to /d/{uid}, no such dashboard"
+        if path != INDEX:
+            prose = re.sub(r"`[^`]*`", "", section(path.read_text(), "First checks"))  # `24 * 3600`
+            for panel in re.findall(r"(?<![*\w])\*([^*]+)\*(?![*\w])", prose):
+                assert panel in panels, f"{path.name}: no dashboard has a panel *{panel}*"
+    assert named, "no dashboard named in the runbooks"
+
+
+def test_the_logql_selects_only_alloys_labels_and_real_levels():
+    """Loki's labels are the ones Alloy sets (settings.LOG_LABELS), its levels those the services write."""
+    checked = 0
+    for path in RUNBOOKS.glob("*.md"):
+        for span in code_spans(path.read_text()):
+            if query_language(span) != "logql":
+                continue
+            checked += 1
+            selector = span[1 : span.index("}")]
+            labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selector))
+            assert labels <= set(settings.LOG_LABELS), (
+                f"{path.name}: `{span}` selects {labels - set(settings.LOG_LABELS)}"
+            )
+            for values in re.findall(r'level\s*=~?\s*"([^"]+)"', selector):
+                assert set(values.split("|")) <= set(LEVELS), f"{path.name}: `{span}`: no such level"
+    assert checked, "no LogQL found in the runbooks"
+
+
+@pytest.mark.parametrize("scenario", sorted(scenarios().values(), key=lambda s: s.name), ids=lambda s: s.name)
+def test_each_drill_is_named_in_the_runbook_of_its_alert(scenario):
+    text = (RUNBOOKS / f"{scenario.expect['alertname']}.md").read_text()
+    wanted = f"Reproduce it: `.venv/bin/airscope drill {scenario.name}"
+    assert any(
+        re.search(re.escape(wanted) + r"[ `]", section(text, name))
+        for name in ("First checks", "Remediation")
+    ), f"{scenario.expect['alertname']}.md: First checks or Remediation must say '{wanted}`'"
