@@ -26,6 +26,15 @@ def _le(seconds: float) -> str:
     return f'le="{float(seconds)!r}"'
 
 
+def _error_ratio(by: str, window: str) -> str:
+    # A service that never answered a 5xx has no 5xx series at all: `or ... * 0` makes its ratio 0
+    # (a dashboard shows 0%, not "No data") instead of no answer.
+    return (
+        f"(\n  sum by ({by}) (rate({ERRORS}[{window}]))\nor\n  sum by ({by}) (rate({REQUESTS}[{window}])) * 0\n)\n"
+        f"/\nsum by ({by}) (rate({REQUESTS}[{window}]))"
+    )
+
+
 def _red(by: str, prefix: str) -> list[dict]:
     names = {
         "service": (settings.REQUESTS_RATE, settings.ERRORS_RATIO, settings.LATENCY_QUANTILE),
@@ -40,7 +49,7 @@ def _red(by: str, prefix: str) -> list[dict]:
         {"record": names[0], "expr": f"sum by ({by}) (rate({REQUESTS}[{window}]))"},
         {
             "record": names[1],
-            "expr": f"sum by ({by}) (rate({ERRORS}[{window}]))\n/\nsum by ({by}) (rate({REQUESTS}[{window}]))",
+            "expr": _error_ratio(by, window),
         },
     ]
     for quantile in settings.QUANTILES:
@@ -75,10 +84,7 @@ def _slo_ratios(catalog: Catalog) -> list[dict]:
         rules.append(
             {
                 "record": settings.slo_errors_ratio("availability", window),
-                "expr": (
-                    f"sum by (service) (rate({ERRORS}[{window}]))\n/\n"
-                    f"sum by (service) (rate({REQUESTS}[{window}]))"
-                ),
+                "expr": _error_ratio("service", window),
             }
         )
         # The latency threshold differs per service and is a bucket boundary: one rule each.

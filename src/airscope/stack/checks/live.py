@@ -1,0 +1,272 @@
+"""The dashboards against a running Prometheus: every Prometheus query of every generated panel
+returns data, and the numbers with a ground truth match it.
+
+The ground truth is what `airscope load` sent (its own counts per method, route and status, and
+its own latencies). Prometheus' counters, read just before and well after the load, must count
+exactly the same requests; its p95 per route must fall in the client's bucket or the next one
+(a histogram knows a latency only to its bucket, and the server's time excludes the network).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from airscope.stack import settings
+from airscope.telemetry import LATENCY_BUCKETS
+
+DASHBOARDS_DIR = "deploy/grafana/dashboards"
+PROMETHEUS_SOURCES = {settings.DATASOURCE_UIDS["prometheus"], settings.DATASOURCE_UIDS["mimir"]}
+# What Grafana puts for its own variables when a dashboard is viewed at the local profile's 5 s
+# scrape interval: $__rate_interval is at least four scrapes.
+GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s"}
+REQUESTS = "http_server_request_duration_seconds_count"
+GATEWAY = "api-gateway"  # where the load enters: its counts are the ones the client's can match
+# After the last request: one scrape (5 s locally) puts every counter in Prometheus, and one run of
+# the slower SLO rule group (30 s) records the burn rates the SLO panels show.
+SETTLE_SECONDS = 30 + 5 + 1
+
+# Panels that are rightly empty under normal load, with why. Keyed by (dashboard title, panel
+# title); a value of None means for every value of the dashboard's variables, else for those listed.
+MAY_BE_EMPTY: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("airscope / Overview", "Firing alerts"): None,  # nothing fires under normal load
+    # Only a real browser sends web vitals (the frontend's e2e test drives one; `airscope load` doesn't).
+    ("airscope / Frontend (real users)", "Web vitals p75 by name"): None,
+    ("airscope / Frontend (real users)", "Cumulative layout shift p75 by page"): None,
+}
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    dashboard: str
+    panel: str
+    expr: str
+    variables: tuple[tuple[str, str], ...]  # the dashboard variables' values it was expanded with
+
+    def name(self) -> str:
+        where = ", ".join(f"{k}={v}" for k, v in self.variables)
+        return f"{self.dashboard} / {self.panel}" + (f" [{where}]" if where else "")
+
+
+def _panels(panels: list[dict]) -> Iterator[dict]:
+    for panel in panels:
+        yield panel
+        yield from _panels(panel.get("panels", []))  # a collapsed row keeps its panels inside
+
+
+def _options(dashboard: dict) -> dict[str, list[str]]:
+    return {
+        variable["name"]: [
+            o["value"] for o in variable.get("options", []) if o.get("value") not in (None, "$__all")
+        ]
+        for variable in dashboard.get("templating", {}).get("list", [])
+    }
+
+
+def panel_queries(root: Path) -> list[PanelQuery]:
+    """Every Prometheus query of every panel, once per value of the dashboard variables it uses."""
+    queries = []
+    for path in sorted((root / DASHBOARDS_DIR).glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        options = _options(dashboard)
+        for panel in _panels(dashboard.get("panels", [])):
+            panel_source = (panel.get("datasource") or {}).get("uid")
+            for target in panel.get("targets", []):
+                source = (target.get("datasource") or {}).get("uid") or panel_source
+                expr = target.get("expr")
+                if source not in PROMETHEUS_SOURCES or not expr:
+                    continue
+                used = sorted(name for name in options if re.search(rf"\$\{{?{name}\b", expr))
+                for values in itertools.product(*(options[name] for name in used)):
+                    text = expr
+                    for name, value in [*zip(used, values, strict=True), *GRAFANA_VARIABLES.items()]:
+                        text = re.sub(rf"\$\{{?{name}\}}?", value, text)
+                    queries.append(
+                        PanelQuery(
+                            dashboard["title"], panel["title"], text, tuple(zip(used, values, strict=True))
+                        )
+                    )
+    return queries
+
+
+class Prometheus:
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=30)
+
+    def _data(self, path: str, params: dict) -> list[dict]:
+        answer = self.client.get(path, params=params)
+        body = answer.json()
+        if answer.status_code != 200 or body.get("status") != "success":
+            raise ValueError(body.get("error") or answer.text)
+        return body["data"]["result"]
+
+    def instant(self, expr: str, at: float) -> list[dict]:
+        return self._data("/api/v1/query", {"query": expr, "time": at})
+
+    def has_data(self, expr: str, start: float, end: float) -> bool:
+        return bool(
+            self._data("/api/v1/query_range", {"query": expr, "start": start, "end": end, "step": 15})
+        )
+
+
+def empty_panels(root: Path, prometheus: Prometheus, start: float, end: float) -> list[str]:
+    """The panels (per variable value) whose every query returned nothing over [start, end]."""
+    by_panel: dict[tuple, list[PanelQuery]] = {}
+    for query in panel_queries(root):
+        by_panel.setdefault((query.dashboard, query.panel, query.variables), []).append(query)
+    problems = []
+    for (dashboard, panel, variables), queries in by_panel.items():
+        allowed = MAY_BE_EMPTY.get((dashboard, panel), ())
+        if allowed is None or any(value in allowed for _, value in variables):
+            continue
+        try:
+            if not any(prometheus.has_data(q.expr, start, end) for q in queries):
+                problems.append(f"{queries[0].name()}: no data ({queries[0].expr})")
+        except ValueError as exc:
+            problems.append(f"{queries[0].name()}: Prometheus refused the query: {exc}")
+    return problems
+
+
+# --- ground truth ------------------------------------------------------------------------------------
+
+
+def _counts(prometheus: Prometheus, service: str, at: float) -> Counter:
+    result = prometheus.instant(
+        f'sum by (method, route, status) ({REQUESTS}{{job="{settings.SERVICES_JOB}", service="{service}"}})',
+        at,
+    )
+    return Counter(
+        {
+            (r["metric"]["method"], r["metric"]["route"], int(r["metric"]["status"])): float(r["value"][1])
+            for r in result
+        }
+    )
+
+
+def count_mismatches(
+    prometheus: Prometheus, sent: dict[tuple[str, str, int], int], start: float, end: float, service: str
+) -> list[str]:
+    """Where the gateway's counters, read at ``start`` and ``end``, do not count exactly what was sent.
+
+    ``sent`` maps (method, route template, status) to the client's count; only routes in it are
+    compared (probes and scrapes reach the gateway too)."""
+    before, after = _counts(prometheus, service, start), _counts(prometheus, service, end)
+    routes = {(method, route) for method, route, _ in sent}
+    counted = {
+        key: after[key] - before[key] for key in after if key[:2] in routes and after[key] - before[key]
+    }
+    problems = []
+    for key in sorted(set(counted) | set(sent), key=str):
+        if counted.get(key, 0) != sent.get(key, 0):
+            method, route, status = key
+            problems.append(
+                f"{method} {route} {status}: the client sent {sent.get(key, 0)}, "
+                f"Prometheus counted {counted.get(key, 0):g}"
+            )
+    return problems
+
+
+def bucket_index(seconds: float) -> int:
+    return next((i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound), len(LATENCY_BUCKETS))
+
+
+def p95_mismatches(
+    prometheus: Prometheus,
+    client_p95: dict[tuple[str, str], float],
+    window_seconds: int,
+    end: float,
+    service: str,
+    at_least: int = 20,
+    counts: dict[tuple[str, str], int] | None = None,
+) -> list[str]:
+    """Routes whose p95 from the histogram is more than one bucket away from the client's.
+
+    Routes with fewer than ``at_least`` requests are skipped: their p95 is one request's latency."""
+    result = prometheus.instant(
+        "histogram_quantile(0.95, sum by (le, method, route) (increase("
+        f'http_server_request_duration_seconds_bucket{{job="{settings.SERVICES_JOB}", service="{service}"}}'
+        f"[{window_seconds}s])))",
+        end,
+    )
+    server = {(r["metric"]["method"], r["metric"]["route"]): float(r["value"][1]) for r in result}
+    problems = []
+    for key, seconds in sorted(client_p95.items()):
+        if counts is not None and counts.get(key, 0) < at_least:
+            continue
+        if key not in server:
+            problems.append(f"{key[0]} {key[1]}: no histogram in Prometheus")
+            continue
+        client_bucket, server_bucket = bucket_index(seconds), bucket_index(server[key])
+        if abs(client_bucket - server_bucket) > 1:
+            problems.append(
+                f"{key[0]} {key[1]}: p95 {server[key] * 1000:.0f} ms in Prometheus, {seconds * 1000:.0f} ms "
+                "at the client: more than one bucket apart"
+            )
+    return problems
+
+
+# --- one run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class LiveReport:
+    sent: int
+    window_seconds: int
+    panels: int
+    empty: list[str]
+    counts: list[str]
+    p95: list[str]
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self.empty, *self.counts, *self.p95]
+
+
+def run(
+    root: Path, prometheus_url: str, gateway: str, api_key: str, duration: float, rps: float
+) -> LiveReport:
+    """`airscope load` for ``duration``, then every check above over its window."""
+    import asyncio
+    import random
+    import time
+
+    from airscope.local import load
+
+    prometheus = Prometheus(prometheus_url)
+    settings_ = load.Settings(
+        gateway=gateway,
+        api_key=api_key,
+        rps=rps,
+        duration=duration,
+        seed=random.SystemRandom().randrange(2**31),
+    )
+    run_load = load.Load(settings_)
+    start = time.time()
+    asyncio.run(run_load.run(load.Progress(run_load.tally, duration)))
+    time.sleep(SETTLE_SECONDS)
+    end = time.time()
+    tally = run_load.tally
+    sent = Counter()
+    for (method, route, status, _), n in tally.counts.items():
+        if status is not None:
+            sent[(method, route, status)] += n
+    latencies = {key: sorted(values) for key, values in tally.latencies.items()}
+    client_p95 = {key: load.percentile(values, 0.95) for key, values in latencies.items() if values}
+    window = int(end - start) + 1
+    return LiveReport(
+        sent=tally.sent,
+        window_seconds=window,
+        panels=len(panel_queries(root)),
+        empty=empty_panels(root, prometheus, start, end),
+        counts=count_mismatches(prometheus, dict(sent), start, end, GATEWAY),
+        p95=p95_mismatches(
+            prometheus, client_p95, window, end, GATEWAY, counts={k: len(v) for k, v in latencies.items()}
+        ),
+    )
