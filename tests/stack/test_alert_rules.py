@@ -1,12 +1,16 @@
 """Every alert is proven by promtool: its tests beside the rules (tests/stack/rules/<AlertName>.test.yml)
 fire with the right labels and annotations, stay quiet below the threshold and before `for`.
 
-They test the checked-in production rules (deploy/prometheus/rules); `make test` fails first when
-those are stale. The local profile's alerts are the same but for `for`, checked here too.
+They test the checked-in compose rules (deploy/prometheus/rules), the ones that page humans in
+production; tests/gen proves those current. The local profile's alerts are the same but for their
+waits, checked here too.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,43 +19,80 @@ import pytest
 import yaml
 
 from airscope import stack
-from airscope.stack import rules
+from airscope.stack import rules, settings
 
+ROOT = Path(__file__).resolve().parents[2]
 RULE_TESTS = Path(__file__).parent / "rules"
 # The labels that tell one rule of an alert from another of the same name.
 VARIANT_LABELS = ("severity", "source", "scope", "window")
 
 needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool is installed by make bootstrap"
+    shutil.which("promtool") is None, reason="promtool is not on PATH (make bootstrap installs it)"
 )
 
 
+@functools.cache
+def generated() -> dict[str, str]:
+    return stack.generate()
+
+
+def groups(path: str) -> list[dict]:
+    return yaml.safe_load(generated()[path])["groups"]
+
+
+def alert_rules(path: str) -> list[dict]:
+    return [rule for group in groups(path) for rule in group["rules"]]
+
+
+def rule_test_files() -> list[Path]:
+    return sorted(RULE_TESTS.glob("*.test.yml"))
+
+
 def promtool_test(path: Path) -> subprocess.CompletedProcess:
+    # From the file's directory: its rule_files are relative to it.
     return subprocess.run(
         ["promtool", "test", "rules", path.name], cwd=path.parent, capture_output=True, text=True, timeout=120
     )
 
 
-def alert_rules(path: str) -> list[dict]:
-    return [rule for group in yaml.safe_load(stack.generate()[path])["groups"] for rule in group["rules"]]
-
-
 def variant(labels: dict) -> tuple:
-    return tuple((name, labels.get(name)) for name in VARIANT_LABELS if name in labels)
+    return tuple((name, labels[name]) for name in VARIANT_LABELS if name in labels)
+
+
+def seconds(duration: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+)([smhd])", duration)
+    assert "".join(n + u for n, u in parts) == duration, f"not a duration this test reads: {duration}"
+    return sum(int(n) * units[u] for n, u in parts)
 
 
 @needs_promtool
-@pytest.mark.parametrize("path", sorted(RULE_TESTS.glob("*.test.yml")), ids=lambda p: p.name.split(".")[0])
-def test_the_rule_tests_pass(path: Path):
+@pytest.mark.parametrize("path", rule_test_files(), ids=lambda p: p.name.split(".")[0])
+def test_promtool_passes_the_rule_tests(path: Path):
     result = promtool_test(path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, f"promtool test rules {path.name}:\n{result.stdout}{result.stderr}"
 
 
-def test_every_alert_and_each_of_its_rules_is_tested_firing_and_quiet():
-    for rule in alert_rules(rules.ALERTS_PATH):
+@pytest.mark.parametrize("path", rule_test_files(), ids=lambda p: p.name.split(".")[0])
+def test_each_rule_test_evaluates_the_compose_rules_as_compose_prometheus_does(path: Path):
+    test = yaml.safe_load(path.read_text())
+    assert [(path.parent / f).resolve() for f in test["rule_files"]] == [
+        ROOT / rules.RECORDING_PATH,
+        ROOT / rules.ALERTS_PATH,
+    ]
+    assert test["evaluation_interval"] == settings.COMPOSE.evaluation_interval
+    # Every recording group before the alerts, so that each `for` is timed from the evaluation
+    # the condition first holds at, the same in every run.
+    names = [g["name"] for g in groups(rules.RECORDING_PATH) + groups(rules.ALERTS_PATH)]
+    assert test["group_eval_order"] == names
+
+
+def test_every_alert_has_a_rule_test_that_fires_each_of_its_rules_and_stays_quiet():
+    alerts = alert_rules(rules.ALERTS_PATH)
+    assert {p.name.removesuffix(".test.yml") for p in rule_test_files()} == {a["alert"] for a in alerts}
+    for rule in alerts:
         name = rule["alert"]
         path = RULE_TESTS / f"{name}.test.yml"
-        assert path.exists(), f"{name} has no rule test: write {path.relative_to(Path.cwd())}"
         cases = [
             case
             for test in yaml.safe_load(path.read_text())["tests"]
@@ -65,31 +106,44 @@ def test_every_alert_and_each_of_its_rules_is_tested_firing_and_quiet():
         )
 
 
-def test_local_alerts_differ_from_production_only_in_for_and_never_wait_longer():
-    def seconds(duration: str) -> int:
-        units = {"s": 1, "m": 60, "h": 3600}
-        return int(duration[:-1]) * units[duration[-1]]
-
-    production, local = alert_rules(rules.ALERTS_PATH), alert_rules(rules.LOCAL_ALERTS_PATH)
-    assert [r["alert"] for r in local] == [r["alert"] for r in production]
-    for prod, loc in zip(production, local, strict=True):
-        assert seconds(loc["for"]) <= seconds(prod["for"]), prod["alert"]
-        assert (
-            loc["labels"] == prod["labels"]
-            and loc["annotations"]["summary"] == prod["annotations"]["summary"]
+def test_local_alerts_are_the_compose_ones_but_for_their_waits_and_never_wait_longer():
+    """Local mode's drills prove the compose alerts: only `for`, keep_firing_for and the short window
+    of HighErrorRate and HighLatency (settings.Profile.short_window) may differ, and the text that
+    quotes them."""
+    compose, local = alert_rules(rules.ALERTS_PATH), alert_rules(rules.LOCAL_ALERTS_PATH)
+    assert [r["alert"] for r in local] == [r["alert"] for r in compose]
+    short, local_short = settings.COMPOSE.short_window, settings.LOCAL.short_window
+    for prod, loc in zip(compose, local, strict=True):
+        what = f"{prod['alert']} {prod['labels']}"
+        assert seconds(loc["for"]) <= seconds(prod["for"]), what
+        expected = copy.deepcopy(prod)
+        expected["for"] = loc["for"]
+        if "keep_firing_for" in prod:
+            assert seconds(loc.get("keep_firing_for", "0s")) <= seconds(prod["keep_firing_for"]), what
+            expected["keep_firing_for"] = loc.get("keep_firing_for")
+        expected["expr"] = prod["expr"].replace(f"[{short}]", f"[{local_short}]")
+        expected["annotations"]["description"] = (
+            prod["annotations"]["description"]
+            .replace(f"for {prod['for']}.", f"for {loc['for']}.")
+            .replace(f"the last {short},", f"the last {local_short},")
         )
-        if prod["alert"] not in ("HighErrorRate", "HighLatency"):  # their short window is the profile's
-            assert loc["expr"] == prod["expr"], prod["alert"]
-        assert ("keep_firing_for" in loc) == ("keep_firing_for" in prod), prod["alert"]
+        assert loc == expected, what
 
 
 @needs_promtool
 def test_a_wrong_expectation_fails(tmp_path: Path):
+    # The same layout as the checkout, so the file's relative rule_files resolve.
+    shutil.copytree(ROOT / "deploy/prometheus/rules", tmp_path / "deploy/prometheus/rules")
     original = RULE_TESTS / "ServiceDown.test.yml"
-    broken = tmp_path / "rules" / original.name
-    broken.parent.mkdir()
-    text = original.read_text().replace("../../../deploy", str(Path(__file__).parents[2] / "deploy"))
-    wrong = text.replace("service: frontend}", "service: mcp-server-nope}", 1)
+    copied = tmp_path / original.relative_to(ROOT)
+    copied.parent.mkdir(parents=True)
+    shutil.copy(original, copied)
+    assert promtool_test(copied).returncode == 0, "the untouched copy must pass, or nothing below is proven"
+
+    text = copied.read_text()
+    wrong = text.replace("{severity: critical, service: frontend}", "{severity: warning, service: frontend}")
     assert wrong != text
-    broken.write_text(wrong)
-    assert promtool_test(broken).returncode != 0
+    copied.write_text(wrong)
+    result = promtool_test(copied)
+    assert result.returncode != 0
+    assert 'service="frontend", severity="warning"' in result.stdout + result.stderr
