@@ -248,6 +248,8 @@ def run(
         seed=random.SystemRandom().randrange(2**31),
     )
     run_load = load.Load(settings_)
+    # Requests that ended just before must be in a scrape older than `start`, or they count in it.
+    time.sleep(6)
     start = time.time()
     asyncio.run(run_load.run(load.Progress(run_load.tally, duration)))
     time.sleep(SETTLE_SECONDS)
