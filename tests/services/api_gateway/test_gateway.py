@@ -202,7 +202,9 @@ def test_the_upstreams_server_span_is_a_child_of_the_gateways_client_span(gatewa
     while True:
         spans = [s for s in read_spans(trace_dir) if s["traceId"] == trace_id]
         upstream = [s for s in spans if s["service"] == "echo-upstream" and s["kind"] == 2]
-        if upstream or time.monotonic() > deadline:
+        gateway = [s for s in spans if s["service"] == "api-gateway"]
+        # Each process exports on its own schedule: wait for both sides of the call.
+        if (upstream and len(gateway) >= 2) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     by_id = {s["spanId"]: s for s in spans}
