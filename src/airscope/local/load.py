@@ -702,6 +702,21 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def send(gateway: str, api_key: str, rps: float, duration: float) -> Tally:
+    """A load with a random seed and its progress line, for the commands that check what it did
+    (`airscope drill quiet`, `airscope check --live`); answers what it sent."""
+    settings = Settings(
+        gateway=gateway,
+        api_key=api_key,
+        rps=rps,
+        duration=duration,
+        seed=random.SystemRandom().randrange(2**31),
+    )
+    run = Load(settings)
+    asyncio.run(run.run(Progress(run.tally, duration)))
+    return run.tally
+
+
 @click.command("load")
 @click.option(
     "--rps",

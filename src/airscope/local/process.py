@@ -185,6 +185,11 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def resident_bytes(pid: int) -> int:
+    """The process's resident memory (/proc/PID/statm); OSError once it is gone."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat from field 3 (state) on; the command name before it may hold spaces."""
     try:

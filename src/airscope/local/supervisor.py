@@ -24,6 +24,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from airscope.local import LocalError
+from airscope.local.process import resident_bytes
 
 LOG_MAX_BYTES = "10MB"  # per file; older output moves to .1, .2, ... (retention: airscope.local.logs)
 LOG_BACKUPS = 5
@@ -250,7 +251,6 @@ class Supervisor:
         groups = {info["pid"] for info in self.rpc.supervisor.getAllProcessInfo() if info["pid"]}
         daemon = self._daemon_pid()
         total = count = 0
-        page = os.sysconf("SC_PAGE_SIZE")
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -258,7 +258,7 @@ class Supervisor:
                 stat = (entry / "stat").read_text()
                 pgid = int(stat.rsplit(")", 1)[1].split()[2])
                 if pgid in groups or int(entry.name) == daemon:
-                    total += int((entry / "statm").read_text().split()[1]) * page
+                    total += resident_bytes(int(entry.name))
                     count += 1
             except (OSError, ValueError, IndexError):
                 continue

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from airscope.local import control, runner
+from airscope.local.process import resident_bytes
 from airscope.local.supervisor import Supervisor
 from airscope.standins.airtable.seed import BASE_ID
 from airscope.standins.airtable.seed import TABLES as SEED_TABLES
@@ -126,10 +127,6 @@ class StandinFault(Fault):
         httpx.delete(f"{target.standin(self.saas)}/_admin/faults", timeout=5).raise_for_status()
 
     cleanup = heal
-
-
-def resident_bytes(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass

@@ -229,26 +229,14 @@ class QuietResult:
 def quiet(target: Target, duration: float, rps: float) -> QuietResult:
     """Normal traffic (`airscope load`) for ``duration``, then as long as the longest local `for` of
     the request alerts: no alert may fire or be pending that was not active before."""
-    import asyncio
-    import random
-
     from airscope.local import load
 
     already = _before(target)
     seen = {key(labels) for labels in already}
     result = QuietResult(duration, rps, 0, already_active=sorted({describe(labels) for labels in already}))
     notifications = Notifications(alert_receiver.notifications_file())
-    settings = load.Settings(
-        gateway=target.url("api-gateway"),
-        api_key=target.plat.api_key,
-        rps=rps,
-        duration=duration,
-        seed=random.SystemRandom().randrange(2**31),
-    )
-    run_load = load.Load(settings)
     _say(f"quiet: {rps} actions/s for {duration:.0f} s through the gateway; no alert may fire")
-    asyncio.run(run_load.run(load.Progress(run_load.tally, duration)))
-    result.sent = run_load.tally.sent
+    result.sent = load.send(target.url("api-gateway"), target.plat.api_key, rps, duration).sent
     _say(f"  load done ({result.sent} requests); watching {QUIET_SETTLE:.0f} s more ...")
     deadline = time.monotonic() + QUIET_SETTLE
     while time.monotonic() < deadline:

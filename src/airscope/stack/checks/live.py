@@ -233,28 +233,17 @@ def run(
     root: Path, prometheus_url: str, gateway: str, api_key: str, duration: float, rps: float
 ) -> LiveReport:
     """`airscope load` for ``duration``, then every check above over its window."""
-    import asyncio
-    import random
     import time
 
     from airscope.local import load
 
     prometheus = Prometheus(prometheus_url)
-    settings_ = load.Settings(
-        gateway=gateway,
-        api_key=api_key,
-        rps=rps,
-        duration=duration,
-        seed=random.SystemRandom().randrange(2**31),
-    )
-    run_load = load.Load(settings_)
     # Requests that ended just before must be in a scrape older than `start`, or they count in it.
     time.sleep(6)
     start = time.time()
-    asyncio.run(run_load.run(load.Progress(run_load.tally, duration)))
+    tally = load.send(gateway, api_key, rps, duration)
     time.sleep(SETTLE_SECONDS)
     end = time.time()
-    tally = run_load.tally
     sent = Counter()
     for (method, route, status, _), n in tally.counts.items():
         if status is not None:
