@@ -73,3 +73,13 @@ async def test_unknown_tool_goes_back_to_the_model_as_an_error_counted_as_other(
     assert (outcome.tool, outcome.ok) == ("drop_everything", False)
     assert "unknown tool 'drop_everything'" in outcome.text
     assert REGISTRY.get_sample_value("llm_tool_calls_total", labels) == before + 1
+
+
+@pytest.mark.anyio
+async def test_toolbox_leaves_the_shared_http_client_open_for_the_next_chat() -> None:
+    # Port 9 (discard) is closed here: the session fails, the chat goes on without tools, and the
+    # process-wide client must still serve the next chat.
+    async with tools.mcp_http_client() as http:
+        async with tools.open_toolbox("http://127.0.0.1:9/mcp", http) as toolbox:
+            assert not toolbox.available
+        assert not http.is_closed

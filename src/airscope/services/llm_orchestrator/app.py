@@ -21,6 +21,7 @@ from airscope.services.llm_orchestrator.budget import Budget
 from airscope.services.llm_orchestrator.chat import Chat
 from airscope.services.llm_orchestrator.config import Config
 from airscope.services.llm_orchestrator.llm import LLM
+from airscope.services.llm_orchestrator.tools import mcp_http_client
 from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
 
 log = get_logger(__name__)
@@ -113,9 +114,9 @@ def create_app() -> FastAPI:
         llm = LLM(config)
         store = history.History(pool, redis_client)
         budget = Budget(redis_client, config.daily_budget_usd)
-        app.state.chat = Chat(config, store, budget, llm)
         refresher = asyncio.create_task(_refresh_gauges(store, budget))
-        async with httpx.AsyncClient() as activity_client:
+        async with httpx.AsyncClient() as activity_client, mcp_http_client() as mcp_http:
+            app.state.chat = Chat(config, store, budget, llm, mcp_http)
             app.state.activity = ActivityReporter(activity_client, service_url("platform-services"))
             try:
                 yield

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+import httpx2
+
 from airscope.services.common import ServiceError
 from airscope.services.llm_orchestrator import metrics
 from airscope.services.llm_orchestrator.budget import Budget
@@ -45,11 +47,14 @@ class ChatResult:
 
 
 class Chat:
-    def __init__(self, config: Config, history: History, budget: Budget, llm: LLM) -> None:
+    def __init__(
+        self, config: Config, history: History, budget: Budget, llm: LLM, mcp_http: httpx2.AsyncClient
+    ) -> None:
         self.config = config
         self.history = history
         self.budget = budget
         self.llm = llm
+        self.mcp_http = mcp_http
 
     async def session(self, session_id: str) -> list[dict]:
         messages = await self.history.load(session_id)
@@ -68,7 +73,7 @@ class Chat:
         earlier = await self.history.load(session_id) or []
         new: list[dict] = [{"role": "user", "content": message}]
         result = ChatResult(session_id=session_id, answer="", model=self.config.llm_model)
-        async with open_toolbox(self.config.mcp_url) as toolbox:
+        async with open_toolbox(self.config.mcp_url, self.mcp_http) as toolbox:
             system = {
                 "role": "system",
                 "content": system_prompt(self.config.airtable_base_id, toolbox.available),

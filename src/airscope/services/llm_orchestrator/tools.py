@@ -1,7 +1,9 @@
 """mcp-server's tools for the model: listed over MCP, offered as OpenAI function tools, called on request.
 
 One MCP session per chat request (Streamable HTTP at ``service_url("mcp-server") + "/mcp"``): the
-tool list is fresh for every chat and no connection state outlives a request. The mcp SDK puts
+tool list is fresh for every chat and no session state outlives a request. The HTTP client under
+the sessions is one per process (``mcp_http_client``): a new one per chat built a TLS context each
+time, half of this service's CPU per chat, and opened a new connection. The mcp SDK puts
 the current trace context into each request's ``_meta`` itself, and the telemetry kit's httpx2
 instrumentation puts it into the HTTP headers, so both mcp-server's HTTP and MCP spans join the
 chat's trace.
@@ -126,17 +128,18 @@ async def _list_tools(client: Client) -> list[mcp_types.Tool]:
     return tools
 
 
+def mcp_http_client() -> httpx2.AsyncClient:
+    """The HTTP client every chat's MCP session shares; the caller closes it at shutdown."""
+    return httpx2.AsyncClient(timeout=httpx2.Timeout(CALL_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS))
+
+
 @asynccontextmanager
-async def open_toolbox(url: str) -> AsyncIterator[Toolbox]:
-    """mcp-server's tools for one chat; an empty toolbox when mcp-server cannot be reached, so the
-    chat still answers (without Airtable data, which the system prompt then tells the model)."""
+async def open_toolbox(url: str, http: httpx2.AsyncClient) -> AsyncIterator[Toolbox]:
+    """mcp-server's tools for one chat over ``http`` (left open); an empty toolbox when mcp-server
+    cannot be reached, so the chat still answers (without Airtable data, which the system prompt
+    then tells the model)."""
     stack = AsyncExitStack()
     try:
-        http = await stack.enter_async_context(
-            httpx2.AsyncClient(
-                timeout=httpx2.Timeout(CALL_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-            )
-        )
         client = await stack.enter_async_context(
             Client(streamable_http_client(url, http_client=http), read_timeout_seconds=CALL_TIMEOUT_SECONDS)
         )
