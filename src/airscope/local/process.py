@@ -190,6 +190,16 @@ def resident_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def proportional_bytes(pid: int) -> int:
+    """The process's proportional share of memory (PSS: each shared page divided among the processes
+    that map it), the figure that adds up over processes: PostgreSQL's backends all map its shared
+    buffers, and their RSS would count them once each. OSError once it is gone."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return resident_bytes(pid)
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat from field 3 (state) on; the command name before it may hold spaces."""
     try:

@@ -467,5 +467,5 @@ def _summary(plat: Platform, instances: dict[str, dict[str, int]], elapsed: floa
         print(f"not in the tree yet: {', '.join(missing)}")
     print(f"data: {paths.data_dir()}  logs: {paths.log_dir()}  traces: {paths.trace_dir()}")
     rss, count = sup.memory()
-    print(f"all healthy in {elapsed:.1f}s; memory: {rss / 2**20:.0f} MiB RSS in {count} processes")
+    print(f"all healthy in {elapsed:.1f}s; memory: {rss / 2**20:.0f} MiB (PSS) in {count} processes")
     print(f"API key: {plat.api_key}")

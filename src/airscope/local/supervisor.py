@@ -24,7 +24,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from airscope.local import LocalError
-from airscope.local.process import resident_bytes
+from airscope.local.process import proportional_bytes
 
 LOG_MAX_BYTES = "10MB"  # per file; older output moves to .1, .2, ... (retention: airscope.local.logs)
 LOG_BACKUPS = 5
@@ -245,23 +245,41 @@ class Supervisor:
         ]
         return "\n".join(lines) + "\n"
 
-    def memory(self) -> tuple[int, int]:
-        """(resident bytes, process count) of supervisord and every process of its programs' groups
-        (a PostgreSQL backend, a uvicorn worker) as /proc shows them."""
-        groups = {info["pid"] for info in self.rpc.supervisor.getAllProcessInfo() if info["pid"]}
-        daemon = self._daemon_pid()
-        total = count = 0
+    def processes(self) -> dict[str, list[int]]:
+        """Every running program's processes: its main process and all its descendants (PostgreSQL's
+        backends start sessions of their own, so a process group would miss them); supervisord itself
+        under "supervisord"."""
+        roots = {info["pid"]: info["name"] for info in self.rpc.supervisor.getAllProcessInfo() if info["pid"]}
+        parents: dict[int, int] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                stat = (entry / "stat").read_text()
-                pgid = int(stat.rsplit(")", 1)[1].split()[2])
-                if pgid in groups or int(entry.name) == daemon:
-                    total += resident_bytes(int(entry.name))
-                    count += 1
-            except (OSError, ValueError, IndexError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):  # ended since the listing
                 continue
+        found: dict[str, list[int]] = {name: [] for name in roots.values()}
+        for pid in parents:
+            ancestor, hops = pid, 0
+            while ancestor not in roots and ancestor in parents and hops < 64:
+                ancestor, hops = parents[ancestor], hops + 1
+            if ancestor in roots:
+                found[roots[ancestor]].append(pid)
+        if daemon := self._daemon_pid():
+            found["supervisord"] = [daemon]
+        return found
+
+    def memory(self) -> tuple[int, int]:
+        """(bytes of memory, process count) of supervisord and every process of its programs, each
+        process counted by its proportional share (PSS), so that shared pages count once."""
+        total = count = 0
+        for pids in self.processes().values():
+            for pid in pids:
+                try:
+                    total += proportional_bytes(pid)
+                except OSError:  # ended since the listing
+                    continue
+                count += 1
         return total, count
 
 
