@@ -43,6 +43,13 @@ TEMPLATES = (
 )
 
 
+CHAT_ANSWER = {
+    "usage": {"input_tokens": 120, "output_tokens": 9},
+    "steps": 3,
+    "tool_calls": [{"tool": "list_bases", "ok": True}, {"tool": "list_tables", "ok": False}],
+}
+
+
 class FakeGateway:
     """Answers like the platform behind the gateway would, and counts what it saw by route template."""
 
@@ -51,6 +58,7 @@ class FakeGateway:
         self.users: dict[str, str] = {}
         self.tokens: set[str] = set()
         self.by_bearer = 0
+        self.file_rows: list[int] = []  # rows of each upload, in order
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if path == "/health/live":
@@ -81,11 +89,19 @@ class FakeGateway:
             return 401, {"error": "invalid_api_key"}
         self.by_bearer += bearer in self.tokens
         if template == "/api/chat":
-            return 200, {"session_id": "s-1", "answer": "ok"}
+            return 200, {"session_id": "s-1", "answer": "ok", **CHAT_ANSWER}
         if path == "/api/automation/files":
-            return 202, {"id": "f-1", "status": "queued"}
+            csv_text = body.split(b"Content-Type: text/csv\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0]
+            self.file_rows.append(len(csv_text.splitlines()) - 1)
+            return 202, {"id": f"f-{len(self.file_rows)}", "status": "queued"}
+        if path.startswith("/api/automation/files/"):  # every other file is still waiting when polled
+            if int(path.rsplit("-", 1)[1]) % 2:
+                return 200, {"status": "queued", "rows_imported": 0, "rows_failed": 0}
+            return 200, {"status": "partial", "rows_imported": 2, "rows_failed": 1}
         if path == "/api/sagas/onboarding":
-            return 202, {"id": "saga-1"}
+            return 202, {"id": "saga-1", "status": "running"}
+        if path == "/api/sagas/saga-1":
+            return 200, {"id": "saga-1", "status": "compensated"}
         return 200, {"ok": True}
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -254,6 +270,75 @@ def test_the_summary_counts_exactly_what_the_gateway_saw():
     assert "p95 ms" in text
 
 
+def test_the_domain_is_what_the_answers_proved():
+    fake, clock = FakeGateway(), FakeClock()
+    run = load.Load(
+        settings(rps=50, duration=8, seed=42),
+        tag="t",
+        transport=httpx.MockTransport(fake.handler),
+        clock=clock,
+        sleep=clock.sleep,
+        poll_delay=0,
+    )
+    asyncio.run(run.run())
+    domain = run.tally.as_json()["domain"]
+
+    chats = fake.seen[("POST", "/api/chat", 200)]
+    assert domain["chats"] == chats > 0
+    assert domain["tokens"] == {"input": 120 * chats, "output": 9 * chats}
+    assert domain["completions"] == 3 * chats
+    assert domain["tool_calls"] == {
+        "list_bases": {"ok": chats, "error": 0},
+        "list_tables": {"ok": 0, "error": chats},
+    }
+    logins, refused = fake.seen[("POST", "/api/auth/login", 200)], fake.seen[("POST", "/api/auth/login", 401)]
+    assert logins > 0 and refused > 0
+    assert domain["logins"] == {"success": logins, "invalid_credentials": refused}
+    assert domain["tokens_issued"] == {"access": logins, "refresh": logins}
+    assert domain["registered"] == fake.seen[("POST", "/api/auth/register", 201)] > 0
+    # Odd files were still queued when polled: accepted, their ending unknown.
+    ended, waiting = fake.file_rows[1::2], fake.file_rows[0::2]
+    assert domain["files"] == {"partial": len(ended), "pending": len(waiting)}
+    assert domain["rows"] == {"imported": 2 * len(ended), "rejected": len(ended), "pending": sum(waiting)}
+    started = fake.seen[("POST", "/api/sagas/{path:path}", 202)]
+    assert domain["sagas"] == {"compensated": started} and started > 0
+    assert domain["unproven"] == {}
+
+
+def test_only_an_answer_proves_work_and_a_5xx_or_none_proves_neither_way():
+    def answer(code: int, **body: Any) -> httpx.Response:
+        return httpx.Response(code, json=body)
+
+    domain = load.Domain()
+    domain.chat(answer(200, usage={"input_tokens": 50, "output_tokens": 5}, steps=1, tool_calls=[]))
+    domain.chat(answer(401, error="invalid_api_key"))  # refused before any work
+    domain.chat(answer(504, error="upstream_timeout"))  # the model may have answered meanwhile
+    domain.chat(None)
+    assert (domain.chats, domain.tokens, domain.unproven["chat"]) == (1, {"input": 50, "output": 5}, 2)
+
+    domain.login(answer(200, access_token="a", refresh_token="r", expires_in=900))
+    domain.login(answer(401, error="invalid_credentials"))
+    domain.login(answer(429, error="too_many_attempts"))  # platform-services locked the account
+    domain.login(answer(429, error="rate_limited"))  # the gateway's limit: platform-services saw nothing
+    domain.login(answer(502, error="upstream_unreachable"))
+    assert domain.logins == {"success": 1, "invalid_credentials": 1, "rate_limited": 1}
+    assert domain.tokens_issued == {"access": 1, "refresh": 1}
+    assert domain.unproven["login"] == 1
+
+    assert domain.upload(answer(202, id="f-1", status="queued"), rows=4) == "f-1"
+    domain.file_polled(answer(200, status="processing"), rows=4)
+    assert (domain.files, domain.rows) == ({"pending": 1}, {"pending": 4})
+    domain.file_polled(answer(200, status="completed", rows_imported=4, rows_failed=0), rows=4)
+    assert domain.upload(answer(415, error="unsupported_type"), rows=2) is None
+    assert +domain.files == {"completed": 1} and +domain.rows == {"imported": 4}
+
+    assert domain.saga(answer(201, id="s-1", status="completed")) is None  # ended: nothing to poll
+    assert domain.saga(answer(202, id="s-2", status="running")) == "s-2"
+    domain.saga_polled(answer(200, id="s-2", status="failed"))
+    assert domain.saga(None) is None
+    assert +domain.sagas == {"completed": 1, "failed": 1} and domain.unproven["saga"] == 1
+
+
 def test_an_unexpected_answer_and_no_answer_are_errors():
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/health/live":
@@ -367,6 +452,9 @@ def test_the_command_runs_and_prints_json(gateway_url: str, tmp_path):
     assert summary["totals"]["actions"] == 20
     assert summary["totals"]["sent"] == sum(r["count"] for r in summary["requests"]) > 0
     assert summary["totals"]["errors"] == 0  # the key was read from the file and sent
+    assert summary["domain"]["chats"] == sum(
+        r["count"] for r in summary["requests"] if r["route"] == "/api/chat" and r["status"] == 200
+    )
     assert summary["started_at"].endswith("Z") and summary["ended_at"] >= summary["started_at"]
     assert re.search(r"sent \d+\s+ok \d+\s+errors 0", result.stderr)  # the progress line
 

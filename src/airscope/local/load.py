@@ -3,7 +3,7 @@
 Every flow the gateway serves, in a weighted mix (``WEIGHTS``): chat messages that make the LLM
 stand-in call MCP tools (``standins/llm/rules.py``), Airtable reads and now and then a record
 created in the seeded demo base, registrations, logins and wrong passwords, CSV uploads whose
-columns are a seeded table's (polled once), onboarding sagas, and the aggregated health.
+columns are a seeded table's (polled once), onboarding sagas (polled once), and the aggregated health.
 
 Open loop: action ``i`` starts at ``i / rps`` whatever the earlier ones are doing. A closed loop
 would slow down with the platform and hide its latency (coordinated omission). At most
@@ -17,6 +17,8 @@ be fresh on every run (emails, workspace names) carry a per-run tag.
 The summary counts each answered request under (method, the gateway's route template, status), the
 labels of the gateway's ``http_server_request_duration_seconds``, so it is the ground truth a
 dashboard is checked against. The reachability probe at the start (``GET /health/live``) is not in it.
+Beside it, ``Domain`` keeps what the answers prove the platform did (tokens, logins, imports, sagas):
+the ground truth of the domain dashboards.
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ class Mix:
             "table": table.name,
             "filename": f"load-{self.tag}-{seq}.csv",
             "csv": to_csv(table, rows),
+            "rows": len(rows),
         }
 
     def _health(self, seq: int) -> tuple[str, dict[str, Any]]:
@@ -247,6 +250,139 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
+FILE_ENDS = ("completed", "partial", "failed")  # automation-services' final import statuses
+SAGA_ENDS = ("completed", "compensated", "failed")  # saga-orchestrator's final saga statuses
+PENDING = "pending"  # accepted, but no answer has shown it ended yet
+
+
+def _unproven(response: httpx.Response | None) -> bool:
+    # A 4xx is a refusal before any work; a 5xx or no answer may come after the work was done.
+    return response is None or response.status_code >= 500
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) else 0  # a field missing from an answer proves nothing
+
+
+@dataclass
+class Domain:
+    """What the platform's answers prove it did: the ground truth of the domain dashboards.
+
+    Only an answer counts: tokens from a chat answered 200, an import's outcome once a polled
+    status shows it. A request answered 5xx or not at all proves nothing either way (the platform
+    may have done the work before failing), so it is counted in ``unproven`` instead."""
+
+    chats: int = 0  # POST /api/chat answered 200
+    tokens: Counter[str] = field(default_factory=Counter)  # input, output: those answers' usage
+    completions: int = 0  # the model's answers within those chats (their steps)
+    tool_calls: Counter[tuple[str, bool]] = field(default_factory=Counter)  # (tool, ok) as answered
+    registered: int = 0
+    logins: Counter[str] = field(default_factory=Counter)  # by auth_attempts_total's outcome
+    tokens_issued: Counter[str] = field(default_factory=Counter)  # access, refresh: in login answers
+    files: Counter[str] = field(default_factory=Counter)  # accepted uploads by last polled status
+    rows: Counter[str] = field(default_factory=Counter)  # their rows: imported, rejected, pending
+    sagas: Counter[str] = field(default_factory=Counter)  # started sagas by last answered status
+    unproven: Counter[str] = field(default_factory=Counter)  # chat, register, login, upload, saga
+
+    def chat(self, response: httpx.Response | None) -> None:
+        if _unproven(response):
+            self.unproven["chat"] += 1
+            return
+        if response.status_code != 200:
+            return
+        body = _json(response)
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        self.chats += 1
+        self.tokens["input"] += _count(usage.get("input_tokens"))
+        self.tokens["output"] += _count(usage.get("output_tokens"))
+        self.completions += _count(body.get("steps"))
+        for call in body.get("tool_calls") or ():
+            if isinstance(call, dict) and isinstance(call.get("tool"), str):
+                self.tool_calls[(call["tool"], call.get("ok") is True)] += 1
+
+    def register(self, response: httpx.Response | None) -> None:
+        if _unproven(response):
+            self.unproven["register"] += 1
+        elif response.status_code == 201:
+            self.registered += 1
+
+    def login(self, response: httpx.Response | None) -> None:
+        if _unproven(response):
+            self.unproven["login"] += 1
+            return
+        status, body = response.status_code, _json(response)
+        if status == 200:
+            self.logins["success"] += 1
+            self.tokens_issued.update(
+                t for t in ("access", "refresh") if isinstance(body.get(f"{t}_token"), str)
+            )
+        elif status == 401:
+            self.logins["invalid_credentials"] += 1
+        elif status == 429 and body.get("error") == "too_many_attempts":  # the account's lockout
+            self.logins["rate_limited"] += 1
+
+    def upload(self, response: httpx.Response | None, rows: int) -> str | None:
+        """Counts an accepted file as pending; answers its id, to poll."""
+        if _unproven(response):
+            self.unproven["upload"] += 1
+            return None
+        file_id = _json(response).get("id")
+        if not response.is_success or not isinstance(file_id, str | int):
+            return None
+        self.files[PENDING] += 1
+        self.rows[PENDING] += rows
+        return str(file_id)
+
+    def file_polled(self, response: httpx.Response | None, rows: int) -> None:
+        body = _json(response) if response is not None and response.status_code == 200 else {}
+        if body.get("status") in FILE_ENDS:
+            self.files[PENDING] -= 1
+            self.files[body["status"]] += 1
+            self.rows[PENDING] -= rows
+            self.rows["imported"] += _count(body.get("rows_imported"))
+            self.rows["rejected"] += _count(body.get("rows_failed"))
+
+    def saga(self, response: httpx.Response | None) -> str | None:
+        """Counts a started saga under its answered status; answers its id while it is pending."""
+        if _unproven(response):
+            self.unproven["saga"] += 1
+            return None
+        body = _json(response)
+        if not response.is_success or not isinstance(body.get("id"), str):
+            return None
+        ended = body.get("status") in SAGA_ENDS
+        self.sagas[body["status"] if ended else PENDING] += 1
+        return None if ended else body["id"]
+
+    def saga_polled(self, response: httpx.Response | None) -> None:
+        body = _json(response) if response is not None and response.status_code == 200 else {}
+        if body.get("status") in SAGA_ENDS:
+            self.sagas[PENDING] -= 1
+            self.sagas[body["status"]] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        tool_calls: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "error": 0})
+        for (tool, ok), n in sorted(self.tool_calls.items()):
+            tool_calls[tool]["ok" if ok else "error"] += n
+
+        def counts(counter: Counter[str]) -> dict[str, int]:
+            return dict(sorted((+counter).items()))  # without the zeros a polled ending leaves
+
+        return {
+            "chats": self.chats,
+            "tokens": counts(self.tokens),
+            "completions": self.completions,
+            "tool_calls": dict(tool_calls),
+            "registered": self.registered,
+            "logins": counts(self.logins),
+            "tokens_issued": counts(self.tokens_issued),
+            "files": counts(self.files),
+            "rows": counts(self.rows),
+            "sagas": counts(self.sagas),
+            "unproven": counts(self.unproven),
+        }
+
+
 @dataclass
 class Tally:
     """Everything sent and answered, by (method, route, status); ``status`` None: no answer."""
@@ -254,6 +390,7 @@ class Tally:
     counts: Counter[tuple[str, str, int | None, str | None]] = field(default_factory=Counter)
     as_expected: Counter[tuple[str, str, int | None, str | None]] = field(default_factory=Counter)
     latencies: defaultdict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    domain: Domain = field(default_factory=Domain)
     planned: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     sent: int = 0
@@ -320,7 +457,13 @@ class Tally:
             "ok": self.ok,
             "errors": self.errors,
         }
-        return {"requests": requests, "latency": latency, "flows": flows, "totals": totals}
+        return {
+            "requests": requests,
+            "latency": latency,
+            "flows": flows,
+            "totals": totals,
+            "domain": self.domain.as_json(),
+        }
 
 
 # Sending -------------------------------------------------------------------------------------
@@ -399,6 +542,7 @@ class Driver:
         response = await self.send(
             "POST", "/api/chat", json={"message": params["message"]}, use_token=params["use_token"]
         )
+        self.tally.domain.chat(response)
         session_id = _json(response).get("session_id") if response and response.is_success else None
         if params["read_session"] and isinstance(session_id, str):
             await self.send("GET", f"/api/chat/sessions/{session_id}", use_token=params["use_token"])
@@ -429,6 +573,7 @@ class Driver:
         account = Account(params["email"], params["password"])
         body = {"email": account.email, "password": account.password, "display_name": "Load Test"}
         response = await self.send("POST", "/api/auth/register", json=body, authenticated=False)
+        self.tally.domain.register(response)
         if response is not None and response.is_success:
             self.accounts.append(account)
 
@@ -439,6 +584,7 @@ class Driver:
         account = self.accounts[int(params["pick"] * len(self.accounts))]
         body = {"email": account.email, "password": account.password}
         response = await self.send("POST", "/api/auth/login", json=body, authenticated=False)
+        self.tally.domain.login(response)
         tokens = _json(response) if response is not None and response.is_success else {}
         if isinstance(tokens.get("access_token"), str):
             self.token = (tokens["access_token"], self.clock() + float(tokens.get("expires_in", 0)))
@@ -451,7 +597,8 @@ class Driver:
         account = candidates[int(params["pick"] * len(candidates))]
         account.wrong += 1  # before sending: concurrent actions must not push it past the limit
         body = {"email": account.email, "password": WRONG_PASSWORD}
-        await self.send("POST", "/api/auth/login", json=body, authenticated=False, expect=(401,))
+        response = await self.send("POST", "/api/auth/login", json=body, authenticated=False, expect=(401,))
+        self.tally.domain.login(response)
 
     async def _upload(self, params: dict[str, Any]) -> None:
         response = await self.send(
@@ -461,21 +608,28 @@ class Driver:
             data={"base_id": BASE_ID, "table": params["table"]},
             use_token=params["use_token"],
         )
-        file_id = _json(response).get("id") if response is not None and response.is_success else None
-        if isinstance(file_id, str | int):
+        file_id = self.tally.domain.upload(response, params["rows"])
+        if file_id is not None:
             await self.sleep(self.poll_delay)
-            await self.send("GET", f"/api/automation/files/{file_id}", use_token=params["use_token"])
+            polled = await self.send("GET", f"/api/automation/files/{file_id}", use_token=params["use_token"])
+            self.tally.domain.file_polled(polled, params["rows"])
 
     async def _health(self, params: dict[str, Any]) -> None:
         await self.send("GET", HEALTH_ROUTE, authenticated=False)
 
     async def _saga(self, params: dict[str, Any]) -> None:
-        await self.send(
+        response = await self.send(
             "POST",
             "/api/sagas/onboarding",
             json={"workspace_name": params["workspace_name"]},
             use_token=params["use_token"],
         )
+        # The saga runs on after its 202: one look later tells how it ended, as for an upload.
+        saga_id = self.tally.domain.saga(response)
+        if saga_id is not None:
+            await self.sleep(self.poll_delay)
+            polled = await self.send("GET", f"/api/sagas/{saga_id}", use_token=params["use_token"])
+            self.tally.domain.saga_polled(polled)
 
 
 # The run -------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ The ground truth is what `airscope load` sent (its own counts per method, route 
 its own latencies). Prometheus' counters, read just before and well after the load, must count
 exactly the same requests; its p95 per route must fall in the client's bucket or the next one
 (a histogram knows a latency only to its bucket, and the server's time excludes the network).
+The domain counters (tokens, tool calls, logins, imports, sagas) must count what the load's
+answers prove the platform did (``domain_truths``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from airscope import catalog as service_catalog
+from airscope.local import load
 from airscope.stack import settings
 from airscope.telemetry import LATENCY_BUCKETS
 
@@ -32,6 +37,7 @@ GATEWAY = "api-gateway"  # where the load enters: its counts are the ones the cl
 # After the last request: one scrape (5 s locally) puts every counter in Prometheus, and one run of
 # the slower SLO rule group (30 s) records the burn rates the SLO panels show.
 SETTLE_SECONDS = 30 + 5 + 1
+SCRAPE_WAIT_SECONDS = 30  # six scrapes locally
 
 # Panels that are rightly empty under normal load, with why. Keyed by (dashboard title, panel
 # title); a value of None means for every value of the dashboard's variables, else for those listed.
@@ -212,7 +218,213 @@ def p95_mismatches(
     return problems
 
 
+# --- the domain's ground truth ------------------------------------------------------------------------
+
+Bounds = tuple[float, float | None]  # at least, at most (None: no upper bound)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What one domain counter must have counted over the window, per value of ``by`` ("" for the
+    sum): within ``bounds``, and within ``unlisted`` for a value the load has no count for."""
+
+    panel: str
+    counter: str  # the metric with its label filters
+    by: str | None
+    bounds: dict[str, Bounds]
+    unlisted: Bounds = (0, 0)
+
+
+def _within(proven: float, slack: float | None) -> Bounds:
+    return (proven, None if slack is None else proven + slack)
+
+
+def domain_truths(domain: load.Domain) -> list[Truth]:
+    """Each domain counter a dashboard panel shows, against what the load's answers prove.
+
+    Exact where each event is counted once and only the load makes it; a request the platform
+    answered 5xx or not at all (``domain.unproven``) may or may not have done its work, so it widens
+    the upper bound by what one such request can count (without bound for a chat: its tokens are
+    unknown). Imports and sagas whose ending no answer showed (``pending``) may have ended either way.
+    """
+    job = f'job="{settings.SERVICES_JOB}"'
+    unproven = domain.unproven
+    chats = None if unproven["chat"] else 0  # an unanswered chat's tokens and tool calls are unknown
+    ok_calls = Counter({tool: n for (tool, ok), n in domain.tool_calls.items() if ok})
+    failed_calls = sum(n for (_, ok), n in domain.tool_calls.items() if not ok)
+    files = {outcome: domain.files[outcome] for outcome in load.FILE_ENDS}
+    pending_files = domain.files[load.PENDING] + unproven["upload"]
+    pending_rows = None if unproven["upload"] else domain.rows[load.PENDING]
+    sagas = {outcome: domain.sagas[outcome] for outcome in load.SAGA_ENDS}
+    pending_sagas = domain.sagas[load.PENDING] + unproven["saga"]
+    logins, login_slack = domain.logins, unproven["login"]
+    return [
+        Truth(
+            "LLM / Tokens/s by model and type",
+            f"llm_tokens_total{{{job}}}",
+            "type",
+            {kind: _within(domain.tokens[kind], chats) for kind in ("input", "output")},
+        ),
+        Truth(
+            "LLM / Requests/s by model and outcome",
+            f'llm_requests_total{{{job}, outcome="ok"}}',
+            None,
+            {"": _within(domain.completions, chats)},
+        ),
+        # llm-orchestrator counts a name mcp-server does not list under tool="other": errors are
+        # compared in sum, successes (always a listed tool) per tool.
+        Truth(
+            "LLM / Tool calls/s by tool and outcome",
+            f'llm_tool_calls_total{{{job}, outcome="ok"}}',
+            "tool",
+            {tool: _within(n, chats) for tool, n in ok_calls.items()},
+            unlisted=_within(0, chats),
+        ),
+        Truth(
+            "LLM / Tool calls/s by tool and outcome",
+            f'llm_tool_calls_total{{{job}, outcome="error"}}',
+            None,
+            {"": _within(failed_calls, chats)},
+        ),
+        # A call the model made that succeeded went through mcp-server, which counted it as ok too.
+        Truth(
+            "MCP / Calls/s by tool",
+            f'mcp_tool_calls_total{{{job}, outcome="ok"}}',
+            "tool",
+            {tool: _within(n, chats) for tool, n in ok_calls.items()},
+            unlisted=_within(0, chats),
+        ),
+        # The gateway checks bearer tokens itself: only logins count auth attempts here.
+        Truth(
+            "Users / Auth attempts/s by method and outcome",
+            f'auth_attempts_total{{{job}, method="password"}}',
+            "outcome",
+            {outcome: _within(logins[outcome], login_slack) for outcome in logins},
+            unlisted=_within(0, login_slack),
+        ),
+        Truth(
+            "Users / Tokens issued/s by type",
+            f"auth_tokens_issued_total{{{job}}}",
+            "type",
+            {kind: _within(domain.tokens_issued[kind], login_slack) for kind in ("access", "refresh")},
+        ),
+        Truth(
+            "Users / Activity events/s by type",
+            f"activity_events_total{{{job}}}",
+            "type",
+            {
+                "login": _within(logins["success"], login_slack),
+                "chat": _within(domain.chats, unproven["chat"]),
+                "upload": _within(domain.files.total(), unproven["upload"]),
+                "saga": _within(domain.sagas.total(), unproven["saga"]),
+            },
+        ),
+        Truth(
+            "Automation / Files/s by type and outcome",
+            f'automation_files_processed_total{{{job}, type="csv"}}',
+            None,
+            {"": _within(domain.files.total(), unproven["upload"])},
+        ),
+        Truth(
+            "Automation / Files/s by type and outcome",
+            f'automation_files_processed_total{{{job}, type="csv"}}',
+            "outcome",
+            {outcome: _within(n, pending_files) for outcome, n in files.items()},
+        ),
+        # Every csv-import run is a file's import: the scheduled runs are record-count's.
+        Truth(
+            "Automation / Workflow runs/s by workflow and status",
+            f'automation_workflow_runs_total{{{job}, workflow="csv-import"}}',
+            "status",
+            {
+                "succeeded": _within(files["completed"] + files["partial"], pending_files),
+                "failed": _within(files["failed"], pending_files),
+            },
+        ),
+        Truth(
+            "Automation / Records imported/s and rows rejected/s",
+            f"automation_records_imported_total{{{job}}}",
+            None,
+            {"": _within(domain.rows["imported"], pending_rows)},
+        ),
+        Truth(
+            "Automation / Records imported/s and rows rejected/s",
+            f'automation_row_errors_total{{{job}, type="csv"}}',
+            None,
+            {"": _within(domain.rows["rejected"], pending_rows)},
+        ),
+        Truth(
+            "Sagas / Sagas ended/s by saga and outcome",
+            f'saga_runs_total{{{job}, saga="onboarding"}}',
+            None,
+            {"": _within(domain.sagas.total(), unproven["saga"])},
+        ),
+        Truth(
+            "Sagas / Sagas ended/s by saga and outcome",
+            f'saga_runs_total{{{job}, saga="onboarding"}}',
+            "outcome",
+            {outcome: _within(n, pending_sagas) for outcome, n in sagas.items()},
+        ),
+    ]
+
+
+def _totals(prometheus: Prometheus, truth: Truth, at: float) -> Counter:
+    grouping = f" by ({truth.by})" if truth.by else ""
+    result = prometheus.instant(f"sum{grouping} ({truth.counter})", at)
+    return Counter({r["metric"].get(truth.by or "", ""): float(r["value"][1]) for r in result})
+
+
+def _expected(bounds: Bounds) -> str:
+    low, high = bounds
+    if high is None:
+        return f"at least {low:g}"
+    return f"{low:g}" if high == low else f"{low:g} to {high:g}"
+
+
+def domain_mismatches(prometheus: Prometheus, domain: load.Domain, start: float, end: float) -> list[str]:
+    """Where a domain counter's increase from ``start`` to ``end`` is outside what the load's
+    answers prove (``domain_truths``)."""
+    problems = []
+    for truth in domain_truths(domain):
+        before, after = _totals(prometheus, truth, start), _totals(prometheus, truth, end)
+        for value in sorted(set(truth.bounds) | set(after)):
+            counted = after[value] - before[value]
+            low, high = bounds = truth.bounds.get(value, truth.unlisted)
+            if counted < low or (high is not None and counted > high):
+                where = f" {truth.by}={value}" if truth.by else ""
+                problems.append(
+                    f"{truth.panel}: {truth.counter}{where}: the load's answers prove {_expected(bounds)}, "
+                    f"Prometheus counted {counted:g}"
+                )
+    return problems
+
+
 # --- one run ---------------------------------------------------------------------------------------
+
+
+def _fresh_scrapes(prometheus: Prometheus, since: float, services: Collection[str]) -> bool:
+    selector = f'up{{job="{settings.SERVICES_JOB}"}}'
+    now = time.time()
+    up = prometheus.instant(selector, now)
+    taken = {
+        r["metric"]["instance"]: float(r["value"][1])
+        for r in prometheus.instant(f"timestamp({selector})", now)
+    }
+    fresh = [r["value"][1] == "1" and taken.get(r["metric"]["instance"], 0) > since for r in up]
+    return all(fresh) and {r["metric"]["service"] for r in up} >= set(services)
+
+
+def wait_for_scrape(
+    prometheus: Prometheus, since: float, services: Collection[str], timeout: float = SCRAPE_WAIT_SECONDS
+) -> None:
+    """Until every instance of every service in ``services`` has a scrape taken after ``since``,
+    for at most ``timeout`` (then the counts show what is missing). A fixed sleep is not enough:
+    Prometheus finds a just-started platform's targets over several seconds, and a scrape can fail
+    or come late on a busy machine; the window would start from a reading older than ``since``,
+    or from none at all, and count earlier work as the load's."""
+    deadline = time.monotonic() + timeout
+    while not _fresh_scrapes(prometheus, since, services) and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 @dataclass
@@ -223,23 +435,20 @@ class LiveReport:
     empty: list[str]
     counts: list[str]
     p95: list[str]
+    domain: list[str]
 
     @property
     def problems(self) -> list[str]:
-        return [*self.empty, *self.counts, *self.p95]
+        return [*self.empty, *self.counts, *self.p95, *self.domain]
 
 
 def run(
     root: Path, prometheus_url: str, gateway: str, api_key: str, duration: float, rps: float
 ) -> LiveReport:
     """`airscope load` for ``duration``, then every check above over its window."""
-    import time
-
-    from airscope.local import load
-
     prometheus = Prometheus(prometheus_url)
     # Requests that ended just before must be in a scrape older than `start`, or they count in it.
-    time.sleep(6)
+    wait_for_scrape(prometheus, time.time(), service_catalog.load().services)
     start = time.time()
     tally = load.send(gateway, api_key, rps, duration)
     time.sleep(SETTLE_SECONDS)
@@ -260,4 +469,5 @@ def run(
         p95=p95_mismatches(
             prometheus, client_p95, window, end, GATEWAY, counts={k: len(v) for k, v in latencies.items()}
         ),
+        domain=domain_mismatches(prometheus, tally.domain, start, end),
     )
