@@ -64,6 +64,10 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
         ({"services": {"a": {"port": 1, "module": "m"}, "b": {"port": 1, "module": "n"}}}, "both use port 1"),
         ({"services": {}, "infrastructure": {"mysql": {"port": 3306}}}, "unknown kind"),
         (
+            {"services": {"a": {"port": 1, "module": "m", "high_latency_seconds": 0.3}}},
+            "'high_latency_seconds' must be a latency bucket",
+        ),
+        (
             {"services": {"a": {"port": 1, "module": "m", "external": ["crm"]}}},
             "reaches 'crm', which is not in 'external'",
         ),
@@ -96,3 +100,16 @@ def test_malformed_catalogs_are_refused_with_the_entry_named(document, message):
 def test_a_missing_catalog_file_names_the_variable(tmp_path):
     with pytest.raises(CatalogError, match="AIRSCOPE_CATALOG"):
         catalog.load(tmp_path / "absent.yaml")
+
+
+def test_high_latency_threshold_is_the_measured_one_else_the_slos():
+    catalog = parse(
+        {
+            "services": {
+                "measured": {"port": 1, "module": "m", "high_latency_seconds": 2.5},
+                "unmeasured": {"port": 2, "module": "n", "slo": {"latency_seconds": 0.75}},
+            }
+        }
+    )
+    assert catalog.services["measured"].alert_latency_seconds == 2.5
+    assert catalog.services["unmeasured"].alert_latency_seconds == 0.75

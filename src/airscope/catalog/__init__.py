@@ -52,6 +52,12 @@ class Service:
     tier: int = BUILTIN_DEFAULTS["tier"]
     slo: SLO = SLO(**BUILTIN_DEFAULTS["slo"])
     memory_limit_mib: int = BUILTIN_DEFAULTS["memory_limit"]
+    high_latency_seconds: float | None = None  # None: HighLatency compares p95 to the SLO's threshold
+
+    @property
+    def alert_latency_seconds(self) -> float:
+        """The p95 above which HighLatency fires: measured (``high_latency_seconds``), else the SLO's."""
+        return self.high_latency_seconds or self.slo.latency_seconds
 
     @property
     def env_name(self) -> str:
@@ -154,6 +160,7 @@ def parse(data: dict) -> Catalog:
             tier=_tier(name, settings["tier"]),
             slo=_slo(name, {**defaults["slo"], **(entry.get("slo") or {})}),
             memory_limit_mib=_memory_limit(name, settings["memory_limit"]),
+            high_latency_seconds=_high_latency(name, entry.get("high_latency_seconds")),
         )
     for service in services.values():
         for infra in service.requires:
@@ -219,6 +226,20 @@ def _slo(name: str, slo: dict) -> SLO:
             f"{list(LATENCY_BUCKETS)}, got {slo.get('latency_seconds')!r}"
         )
     return SLO(float(slo["availability"]), float(slo["latency_seconds"]), float(slo["latency_target"]))
+
+
+def _high_latency(name: str, seconds: object) -> float | None:
+    # A bucket boundary, for the reason the SLO's threshold is one.
+    from airscope.telemetry import LATENCY_BUCKETS
+
+    if seconds is None:
+        return None
+    if seconds not in LATENCY_BUCKETS:
+        raise CatalogError(
+            f"service {name!r}: 'high_latency_seconds' must be a latency bucket {list(LATENCY_BUCKETS)}, "
+            f"got {seconds!r}"
+        )
+    return float(seconds)
 
 
 def _memory_limit(name: str, mib: object) -> int:

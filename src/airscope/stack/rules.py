@@ -73,6 +73,7 @@ def _service_constants(service: Service) -> list[dict]:
         (settings.slo_objective("availability"), service.slo.availability),
         (settings.slo_objective("latency"), service.slo.latency_target),
         (settings.LATENCY_THRESHOLD, service.slo.latency_seconds),
+        (settings.HIGH_LATENCY_THRESHOLD, service.alert_latency_seconds),
         (settings.MEMORY_LIMIT, service.memory_limit_mib * 1024 * 1024),
     )
     return [{"record": name, "expr": f"vector({value})", "labels": labels} for name, value in values]
@@ -231,15 +232,16 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
         ),
         _alert(
             "HighLatency",
-            f"{quantile}\n> on (service)\n{settings.LATENCY_THRESHOLD}\nand on (service)\n"
+            f"{quantile}\n> on (service)\n{settings.HIGH_LATENCY_THRESHOLD}\nand on (service)\n"
             f"histogram_quantile(0.95,\n  sum by (service, le) "
             f'(rate({DURATION}_bucket{{job="{SERVICES_JOB}"}}[{short}])))\n'
-            f"> on (service)\n{settings.LATENCY_THRESHOLD}",
+            f"> on (service)\n{settings.HIGH_LATENCY_THRESHOLD}",
             alert_for("HighLatency", profile),
             "warning",
             "{{ $labels.service }} p95 latency is {{ $value | humanizeDuration }}",
             "The 95th percentile of {{ $labels.service }}'s request duration over 5 minutes, and over "
-            f"the last {short}, is above its SLO latency threshold from the catalog.",
+            f"the last {short}, is above its HighLatency threshold from the catalog (a multiple of its "
+            "p95 at normal load, docs/performance-baselines.md).",
         ),
         *_dependency_failure(
             "DatabaseConnectionFailure", 'pg_up{job="postgres"}', "postgres", "PostgreSQL", profile

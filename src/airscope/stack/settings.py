@@ -144,6 +144,8 @@ def slo_burn_rate(sli: str, window: str) -> str:
 
 
 LATENCY_THRESHOLD = "service:slo_latency_threshold:seconds"
+# HighLatency's: the catalog's high_latency_seconds (derived from the baselines), else the SLO's.
+HIGH_LATENCY_THRESHOLD = "service:high_latency_threshold:seconds"
 MEMORY_LIMIT = "service:memory_limit:bytes"
 
 # --- alert thresholds -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airscope import catalog
 from airscope.local.drills.faults import FillDisk, HoldMemory, StandinFault, StopProgram
 from airscope.local.drills.watch import Labels
 
@@ -31,7 +32,13 @@ class Scenario:
     doc: str = field(default="")
 
 
+# The latency drill slows Airtable to this multiple of airtable-gateway's HighLatency threshold:
+# every request lands in the bucket above the threshold, well under the 10 s Airtable timeout.
+LATENCY_FACTOR = 1.5
+
+
 def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
+    slow = catalog.load().services["airtable-gateway"].alert_latency_seconds * LATENCY_FACTOR
     found = [
         Scenario(
             "service-down",
@@ -68,12 +75,13 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
         ),
         Scenario(
             "latency",
-            StandinFault("airtable", {"extra_latency_ms": 1500}),
+            StandinFault("airtable", {"extra_latency_ms": slow * 1000}),
             {"alertname": "HighLatency", "service": "airtable-gateway"},
             90,
             tolerate=({"alertname": "HighLatency"}, *BUDGETS),
-            traffic=8,  # 2 requests/s of 1.5 s each: about 3 at once
-            doc="Airtable (the stand-in) answers 1.5 s later (airtable-gateway's threshold is 1 s)",
+            traffic=8,  # 8 requests in flight through the gateway, most of them waiting on Airtable
+            doc=f"Airtable (the stand-in) answers {slow:g} s later ({LATENCY_FACTOR:g}x airtable-gateway's "
+            "HighLatency threshold)",
         ),
         Scenario(
             "memory",

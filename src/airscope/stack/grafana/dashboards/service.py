@@ -54,10 +54,11 @@ def _summary():
             steps=panels.thresholds((settings.ERROR_RATIO_THRESHOLD, "red")),
         ),
         panels.stat_panel(
-            "p95 latency / SLO threshold",
+            "p95 latency / alert and SLO thresholds",
             [
                 prom(latency, "p95", instant=True),
-                prom(rule(settings.LATENCY_THRESHOLD, ONLY), "threshold", instant=True),
+                prom(rule(settings.HIGH_LATENCY_THRESHOLD, ONLY), "HighLatency above", instant=True),
+                prom(rule(settings.LATENCY_THRESHOLD, ONLY), "SLO threshold", instant=True),
             ],
             unit="s",
         ),
