@@ -260,3 +260,16 @@ def test_overhead_rows_are_read_from_the_kept_overhead_document() -> None:
     rows = baselines.overhead_rows(ROOT)
     assert rows and rows[0].startswith("| variant |") and any("bare FastAPI" in row for row in rows)
     assert Counter(row.count("|") for row in rows).most_common(1)[0][1] == len(rows)
+
+
+def test_the_kept_documents_are_what_the_kept_figures_render(tmp_path: Path) -> None:
+    # Like `airscope gen --check` for measured documents: a change to the report's code must come
+    # with the documents written again (`airscope bench --from-json docs/performance/baselines.json`).
+    (tmp_path / baselines.OVERHEAD_DOC).parent.mkdir(parents=True)
+    (tmp_path / baselines.OVERHEAD_DOC).write_text((ROOT / baselines.OVERHEAD_DOC).read_text())
+    kept = json.loads((ROOT / baselines.JSON_PATH).read_text())
+    baselines.render_all(kept, tmp_path)
+    for document in (baselines.MARKDOWN_PATH, capacity.MARKDOWN_PATH):
+        assert (tmp_path / document).read_text() == (ROOT / document).read_text(), (
+            f"{document} is stale: run `airscope bench --from-json {baselines.JSON_PATH}`"
+        )

@@ -362,7 +362,10 @@ def _process_table(result: dict) -> str:
     header = ["process"] + [f"{p['mix']} {p['rate']:g}/s: CPU cores, MiB" for p in picks]
     programs = sorted(
         {name for p in picks for name in _with_load_generator(p)},
-        key=lambda name: -max(_with_load_generator(p).get(name, {}).get("cpu_cores", 0) for p in picks),
+        key=lambda name: (
+            -max(_with_load_generator(p).get(name, {}).get("cpu_cores", 0) for p in picks),
+            name,
+        ),
     )
     rows = []
     for name in programs:
