@@ -23,8 +23,10 @@ OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 def entry(
     ts: str, event: str, *, level: str = "info", service: str = "api-gateway", **fields: object
 ) -> bytes:
-    """A service's log line as the kit writes it (orjson, compact, its key order)."""
-    record = {"event": event, **fields, "level": level, "logger": "app", "timestamp": f"2026-11-28T{ts}Z"}
+    """A service's log line as the kit writes it (orjson, compact, its key order); ``ts`` is a time of
+    day on a fixed date, or a whole timestamp."""
+    timestamp = ts if "T" in ts else f"2026-11-28T{ts}Z"
+    record = {"event": event, **fields, "level": level, "logger": "app", "timestamp": timestamp}
     return orjson.dumps({**record, "service": service})
 
 
@@ -117,7 +119,8 @@ def test_grep_matches_a_substring_of_the_raw_line_json_or_not(log_dir: Path) -> 
 
 def test_since_filters_by_timestamp_and_reads_no_older_file(log_dir: Path, monkeypatch) -> None:
     now = datetime.now(UTC)
-    stamp = lambda ago: logs.format_timestamp(now - timedelta(minutes=ago))[11:23]  # noqa: E731
+    # Whole timestamps: a time of day alone would put "now" on another date after midnight.
+    stamp = lambda ago: logs.format_timestamp(now - timedelta(minutes=ago))  # noqa: E731
     write(log_dir / "api-gateway.log", entry(stamp(20), "old"), entry(stamp(0), "new"))
     # Written recently, so only its lines tell that it is older: the current file's already did.
     recent_backup = write(log_dir / "api-gateway.log.1", entry(stamp(25), "older"))
