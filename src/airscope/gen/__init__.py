@@ -11,9 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from airscope import stack
-from airscope.gen import metrics_reference
+from airscope.gen import metrics_reference, reference
 
-GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (metrics_reference.generate, stack.generate)
+GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (
+    metrics_reference.generate,
+    reference.generate,
+    stack.generate,
+)
 
 
 def checkout() -> Path:
