@@ -20,15 +20,24 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+_handed_out: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    # The kernel may hand the same free port out twice before anyone listens on it: a platform
+    # asking for twenty ports at once then gets a collision. Never give one out twice.
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
-    """Call it for a TCP port nothing listens on right now."""
+    """Call it for a TCP port nothing listens on right now, and not handed out before."""
     return _free_port
 
 
