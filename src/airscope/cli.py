@@ -31,6 +31,7 @@ class LazyGroup(click.Group):
         "drill": "airscope.local.drills.run:drill_command",
         "load": "airscope.local.load:load_command",
         "logs": "airscope.local.logs:logs_command",
+        "train": "airscope.local.drills.training:train_command",
         "trace": "airscope.local.traces:trace_command",
         "traces": "airscope.local.traces:traces_command",
     },
@@ -149,7 +150,7 @@ def alerts(as_json: bool) -> None:
 @main.command()
 @click.option("--check", is_flag=True, help="Change nothing; fail when a generated file is stale.")
 def gen(check: bool) -> None:
-    """Write the generated files (deploy/, docs/metrics.md) from the catalog and the code."""
+    """Write the generated files (deploy/, docs/metrics.md, docs/reference.md) from the catalog and the code."""
     from airscope import gen as generators
 
     if check:

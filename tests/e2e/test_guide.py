@@ -45,7 +45,7 @@ GUIDE = ROOT / "docs" / "guide.md"
 DASHBOARDS = ROOT / grafana.dashboards.DIRECTORY
 PROMPT = "$ "
 # Subcommands that change what runs or inject faults: never in the runnable set.
-CHANGES_THE_PLATFORM = {"up", "down", "stop", "start", "scale", "drill", "load", "bench"}
+CHANGES_THE_PLATFORM = {"up", "down", "stop", "start", "scale", "drill", "train", "load", "bench"}
 API_KEY_FILE = "$(cat var/api-key)"
 TRACE_ID = "<trace-id>"
 NOTHING_MATCHED = re.compile(r"^no matching (line|trace) ")

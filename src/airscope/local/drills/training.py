@@ -1,0 +1,409 @@
+"""``airscope train``: the drills' faults, injected blind for a trainee to find.
+
+``train start`` picks one fault (or, for a game day, several that touch different things) at random,
+injects it and says only that something is wrong; ``train answer CAUSE`` tells the trainee whether
+CAUSE is what was injected, with a hint on a wrong guess; ``train end`` heals everything and says
+what it was. The faults and scenarios are the drills' own.
+
+Every fault persists by itself (a stopped program, the stand-in's fault switch, memory held by the
+drill switch, a filled filesystem), so nothing has to stay running for it but the traffic that
+errors and latency need: ``train start`` adds it to supervisord as the program ``training-traffic``
+(the drills' own traffic), which ``train end`` removes and ``airscope down`` stops with the rest.
+
+What was injected is kept in ``<home>/training/session.json`` (mode 0600) and is never printed
+before ``train end``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import signal
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import httpx
+
+from airscope import catalog
+from airscope.local import LocalError, paths
+from airscope.local.drills.faults import (
+    DrillError,
+    FillDisk,
+    HoldMemory,
+    StandinFault,
+    StopProgram,
+    Target,
+    Traffic,
+    Unsupported,
+)
+from airscope.local.drills.scenarios import DEFAULT_SERVICE, Scenario, scenarios
+from airscope.local.drills.watch import active_alerts, describe
+from airscope.local.supervisor import Program
+
+TRAFFIC_PROGRAM = "training-traffic"
+GUIDE = "docs/guide.md"
+
+STORE_HINT = (
+    "Is everything up? Not only the services: `airscope alerts` names the exporter that cannot reach its "
+    f'store, and the store\'s own log says why (`airscope logs`). ({GUIDE}, "Is everything up?")'
+)
+# Where to look after a wrong answer, by the scenario not yet found: the signal, not the cause.
+HINTS = {
+    "service-down": "Is everything up? `airscope status`: which instance has neither a passing /health nor "
+    f'up=1? ({GUIDE}, "Is everything up?")',
+    "redis-down": STORE_HINT,
+    "postgres-down": STORE_HINT,
+    "error-burst": "What is failing? The error % per service in `airscope status`, then `airscope traces "
+    "--errors`: follow a failing request down to the deepest span in error, and what it called. "
+    f'({GUIDE}, "What is failing?", "Which request?")',
+    "latency": "What is slow? p95 per service in `airscope status`, then `airscope traces --min-duration 2s`: "
+    f'which span of a slow request holds the time, and what does it wait on? ({GUIDE}, "What is slow?")',
+    "memory": "Not every fault is in the requests: `airscope alerts`, then each service's resident memory "
+    'against its limit (Prometheus: process_resident_memory_bytes{job="services"}; in Grafana, the '
+    f'Process resources row of airscope / Service). ({GUIDE}, "Why?")',
+    "disk": "Everything answers: look below the services, at the machine the stores write to: "
+    "`airscope alerts`, then the free share of each filesystem (Prometheus: node_filesystem_avail_bytes / "
+    f'node_filesystem_size_bytes). ({GUIDE}, "Why?")',
+}
+
+
+class TrainingError(Exception):
+    """A training command cannot do what it was asked; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One fault of a training session: a drill scenario, and the service it targets."""
+
+    scenario: str
+    service: str = DEFAULT_SERVICE
+
+    def build(self) -> Scenario:
+        return scenarios(self.service)[self.scenario]
+
+    @property
+    def cause(self) -> str:
+        """The answer that names this fault, one of ``causes()``."""
+        match self.scenario:
+            case "service-down":
+                return f"{self.service} down"
+            case "memory":
+                return f"memory leak in {self.service}"
+        return FIXED_CAUSES[self.scenario]
+
+    @property
+    def touches(self) -> str:
+        """What the fault acts on; two faults of one session never act on the same thing (healing one
+        would heal both, or a stopped service could not hold memory)."""
+        match self.build().fault:
+            case StopProgram(program=program):
+                return program
+            case StandinFault(saas=saas):
+                return f"standin-{saas}"
+            case HoldMemory(service=service):
+                return service
+            case FillDisk():
+                return "disk"
+        raise TypeError(f"no target known for the fault of {self.scenario}")
+
+
+FIXED_CAUSES = {
+    "redis-down": "redis down",
+    "postgres-down": "postgres down",
+    "error-burst": "airtable errors",
+    "latency": "airtable slow",
+    "disk": "disk full",
+}
+
+
+def services() -> list[str]:
+    """The services in the tree: the ones a training fault can stop."""
+    return [service.name for service in catalog.load().start_order() if service.exists()]
+
+
+def causes(names: list[str]) -> list[str]:
+    """The closed list of answers: every service down, each fixed cause, a leak in any service."""
+    return [
+        *(f"{name} down" for name in names),
+        *FIXED_CAUSES.values(),
+        *(f"memory leak in {name}" for name in names),
+    ]
+
+
+def choose(
+    rng: random.Random, pool: list[str], names: list[str], count: int, service: str | None = None
+) -> list[Pick]:
+    """``count`` scenarios of ``pool`` in random order, none acting on what another acts on. The
+    service-down fault stops ``service``, else a random one of ``names``; memory fills ``service``,
+    else the drills' default."""
+    candidates = list(pool)
+    rng.shuffle(candidates)
+    picked: list[Pick] = []
+    for scenario in candidates:
+        if len(picked) == count:
+            break
+        if scenario == "service-down":
+            pick = Pick(scenario, service or rng.choice(names))
+        else:
+            pick = Pick(scenario, service or DEFAULT_SERVICE)
+        if pick.touches not in {other.touches for other in picked}:
+            picked.append(pick)
+    if len(picked) < count:
+        raise TrainingError(
+            f"only {len(picked)} of the faults {', '.join(pool)} can be in at once, not {count}: "
+            "name more scenarios or ask for fewer faults"
+        )
+    return picked
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Session:
+    seed: int
+    picks: list[Pick]
+    started_at: str = field(default_factory=_now)
+    answers: list[dict] = field(default_factory=list)  # {"at", "cause", "right"}, in order
+
+    @staticmethod
+    def path() -> Path:
+        return paths.home() / "training" / "session.json"
+
+    @classmethod
+    def load(cls) -> Session:
+        try:
+            kept = json.loads(cls.path().read_text())
+        except FileNotFoundError:
+            raise TrainingError("no training session is running: `airscope train start` begins one") from None
+        return cls(
+            kept["seed"], [Pick(**pick) for pick in kept["picks"]], kept["started_at"], kept["answers"]
+        )
+
+    def save(self) -> None:
+        path = self.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump(asdict(self), file, indent=2)
+        path.chmod(0o600)  # O_CREAT's mode applies only to a new file
+
+    @property
+    def found(self) -> list[str]:
+        return [answer["cause"] for answer in self.answers if answer["right"]]
+
+    def missing(self) -> list[Pick]:
+        return [pick for pick in self.picks if pick.cause not in self.found]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    right: bool
+    text: str
+
+
+def normalize(words: tuple[str, ...] | list[str], known: list[str]) -> str:
+    """The cause the words name (any case, any spacing), or TrainingError listing the known ones."""
+    cause = " ".join(" ".join(words).lower().split())
+    if cause not in known:
+        raise TrainingError(f"{cause!r} is not a known cause; `airscope train causes` lists them")
+    return cause
+
+
+def answer(session: Session, cause: str) -> Verdict:
+    """Records the answer and judges it against what was injected."""
+    if cause in session.found:
+        return Verdict(True, f"right, and already found: {cause}")
+    right = cause in {pick.cause for pick in session.picks}
+    session.answers.append({"at": _now(), "cause": cause, "right": right})
+    missing = session.missing()
+    if not right and not missing:
+        return Verdict(False, f"wrong: it is not {cause}, and every fault is found already.")
+    if right:
+        if not missing:
+            return Verdict(
+                True, f"right: {cause}. That was every fault; `airscope train end` heals and scores."
+            )
+        return Verdict(True, f"right: {cause}. {len(missing)} more fault(s) to find.")
+    return Verdict(False, f"wrong: it is not {cause}.\nhint: {HINTS[missing[0].scenario]}")
+
+
+def _usable(target: Target, pool: list[str], named: bool, service: str | None) -> list[str]:
+    """The scenarios of ``pool`` this platform can make; a named one that it cannot is an error."""
+    usable = []
+    for name in pool:
+        try:
+            Pick(name, service or DEFAULT_SERVICE).build().fault.prepare(target)
+        except (DrillError, httpx.HTTPError) as exc:
+            if named:
+                raise TrainingError(f"{name} cannot be injected here: {exc}") from None
+            if not isinstance(exc, Unsupported):
+                click.echo(f"left out {name}: {exc}", err=True)
+            continue
+        usable.append(name)
+    return usable
+
+
+def start(
+    target: Target, pool: list[str], named: bool, count: int, seed: int, service: str | None
+) -> Session:
+    if Session.path().exists():
+        raise TrainingError("a training session is running: `airscope train end` first")
+    picks = choose(random.Random(seed), _usable(target, pool, named, service), services(), count, service)
+    for pick in picks:
+        pick.build().fault.prepare(target)
+    session = Session(seed, picks)
+    session.save()  # before injecting: `train end` heals whatever a failed start left in
+    try:
+        _start_traffic(target, max(1, *(pick.build().traffic for pick in picks)))
+        for pick in picks:
+            pick.build().fault.inject(target)
+    except BaseException:  # Ctrl-C included: leave nothing injected behind a failed start
+        heal(target, session)
+        raise
+    return session
+
+
+def _start_traffic(target: Target, in_flight: int) -> None:
+    """The drills' traffic as a supervisord program, so that it outlives this command."""
+    argv = (sys.executable, "-m", "airscope.local.drills.training", str(in_flight))
+    target.sup.define(Program(TRAFFIC_PROGRAM, argv, env=target.plat.shared_env, cwd=target.plat.home))
+    target.sup.start(TRAFFIC_PROGRAM)
+
+
+def heal(target: Target, session: Session) -> list[str]:
+    """Stops the traffic and undoes every fault (cleanup is the drills' undo-whatever-is-left, safe
+    when the trainee fixed it already); ends the session once all healed. Returns what failed."""
+    failed = []
+    # Whatever one undo raises, the others still run; each failure is reported.
+    try:
+        target.sup.remove(TRAFFIC_PROGRAM)
+    except Exception as exc:
+        failed.append(f"{TRAFFIC_PROGRAM}: {exc}")
+    for pick in reversed(session.picks):
+        try:
+            pick.build().fault.cleanup(target)
+        except Exception as exc:
+            failed.append(f"{pick.cause}: {exc}")
+    if not failed:
+        Session.path().unlink(missing_ok=True)
+    return failed
+
+
+def _since(started_at: str, at: str) -> str:
+    seconds = int((datetime.fromisoformat(at) - datetime.fromisoformat(started_at)).total_seconds())
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def score(session: Session, ended_at: str) -> str:
+    lines = [f"training over after {_since(session.started_at, ended_at)} (seed {session.seed}); it was:"]
+    for pick in session.picks:
+        scenario = pick.build()
+        when = next((a["at"] for a in session.answers if a["cause"] == pick.cause and a["right"]), None)
+        found = f"found after {_since(session.started_at, when)}" if when else "NOT found"
+        lines.append(f"  {pick.cause:<28} {found:<18} (drill {scenario.name}: {scenario.doc})")
+    wrong = [a["cause"] for a in session.answers if not a["right"]]
+    lines.append(f"  wrong answers: {', '.join(wrong) or 'none'}")
+    return "\n".join(lines)
+
+
+def _target() -> Target:
+    try:
+        return Target.current()
+    except DrillError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("train")
+def train_command() -> None:
+    """Blind drills: a fault you are not told, a page, and a check of the cause you find
+    (docs/training/)."""
+
+
+@train_command.command("start")
+@click.argument("pool", nargs=-1, type=click.Choice(list(scenarios())))
+@click.option("--faults", default=1, show_default=True, type=click.IntRange(min=1), help="How many at once.")
+@click.option("--seed", type=int, help="Pick the same faults again (default: random, kept secret).")
+@click.option(
+    "--service", help="The service service-down stops and memory fills (default: any, and mcp-server)."
+)
+def start_command(pool: tuple[str, ...], faults: int, seed: int | None, service: str | None) -> None:
+    """Inject FAULTS of the drill scenarios POOL (default: all) at random, without saying which."""
+    target = _target()
+    if service is not None and service not in services():
+        raise click.BadParameter(f"{service!r} is not a service of the tree", param_hint="--service")
+    try:
+        already = [describe(labels) for labels in active_alerts(target.url("alertmanager"))]
+    except httpx.HTTPError:
+        already = []  # the trainee's first finding, then
+    seed = secrets.randbelow(2**32) if seed is None else seed
+    try:
+        start(target, list(pool or scenarios()), bool(pool), faults, seed, service)
+    except (TrainingError, DrillError, LocalError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if already:
+        click.echo(f"active before the fault, not part of it: {', '.join(already)}")
+    click.echo(
+        f"{'a fault is' if faults == 1 else f'{faults} faults are'} in; you have been paged, see "
+        "`airscope alerts`.\nName the cause with `airscope train answer CAUSE` (`airscope train causes` "
+        "lists them); `airscope train end` heals and says what it was."
+    )
+
+
+@train_command.command("causes")
+def causes_command() -> None:
+    """The causes `train answer` knows."""
+    click.echo("\n".join(causes(services())))
+
+
+@train_command.command("answer")
+@click.argument("cause", nargs=-1, required=True)
+def answer_command(cause: tuple[str, ...]) -> None:
+    """Is CAUSE what was injected? Exit 0 if so, 1 if not (with a hint). CAUSE is one of `train
+    causes`, quoted or not: `airscope train answer redis down`."""
+    try:
+        session = Session.load()
+        verdict = answer(session, normalize(cause, causes(services())))
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    session.save()
+    click.echo(verdict.text)
+    if not verdict.right:
+        sys.exit(1)
+
+
+@train_command.command("end")
+def end_command() -> None:
+    """Heal every fault of the session, stop its traffic, and say what it was."""
+    try:
+        session = Session.load()
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    ended_at = _now()
+    failed = heal(_target(), session)
+    click.echo(score(session, ended_at))
+    if failed:
+        raise click.ClickException(
+            "could not heal: " + "; ".join(failed) + "\n(the session is kept: `airscope train end` again)"
+        )
+    click.echo("healed; the alerts resolve within about a minute (`airscope alerts`)")
+
+
+def _run_traffic(in_flight: int) -> None:
+    """The ``training-traffic`` program: the drills' traffic until supervisord stops it."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Traffic(Target.current(), max_in_flight=in_flight) as traffic:
+        while not stop.wait(60):
+            print(f"answers so far: {dict(traffic.statuses)}", flush=True)
+
+
+if __name__ == "__main__":
+    _run_traffic(int(sys.argv[1]))
