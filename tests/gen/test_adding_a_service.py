@@ -5,6 +5,7 @@ names checked for the service; then `make up`'s plan for it, and the app itself 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from airscope import catalog, gen
 from airscope.catalog import Catalog
 from airscope.cli import main
-from airscope.local import observability, runner
+from airscope.local import observability, ports, runner
 from airscope.stack import compose, prometheus, rules, settings
 from airscope.stack.grafana import dashboard_path, walk_panels
 from tests.servers import scrape, value
@@ -180,6 +181,9 @@ def test_every_file_the_guide_names_is_generated(sample_catalog: Catalog):
 
 def test_make_up_starts_it_and_prometheus_finds_it(sample_catalog: Catalog, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AIRSCOPE_HOME", str(tmp_path))
+    # The catalog's ports, as a plain `make up` uses them (the e2e platform moves every one).
+    for variable in [name for name in os.environ if name.startswith(ports.env_var(""))]:
+        monkeypatch.delenv(variable)
     plat = runner.platform()
     assert NAME in [service.name for service in plat.present]
     instances = runner.load_instances(plat)
