@@ -150,6 +150,29 @@ def test_dot_segments_cannot_leave_the_routes_prefix(gateway) -> None:
     assert answer.json()["error"] == "invalid_path"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/airtable/metrics",
+        "/api/chat/health",
+        "/api/chat/health/ready",
+        "/api/chat/_drill/memory",
+        "/api/airtable/_admin/faults",
+        "/api/airtable/%6detrics",  # percent-encoded, as the upstream decodes it
+        "/api/airtable//metrics",
+    ],
+)
+def test_internal_routes_of_the_upstreams_are_not_reachable_through_the_gateway(gateway, path) -> None:
+    answer = httpx.put(gateway.url + path, headers={"X-API-Key": API_KEY})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"] == "not_found"
+
+
+def test_routes_that_only_start_like_an_internal_one_are_forwarded(gateway) -> None:
+    answer = httpx.get(gateway.url + "/api/airtable/metrics-of-sales", headers={"X-API-Key": API_KEY})
+    assert answer.status_code == 200 and answer.json()["path"] == "/metrics-of-sales"
+
+
 # --- what is forwarded ---------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from starlette.requests import Request
@@ -73,6 +73,10 @@ UPSTREAM_ONLY = frozenset(
 )  # fmt: skip
 NOT_ANSWERED = HOP_BY_HOP | UPSTREAM_ONLY
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+# What every service serves beside its API (the kit's /metrics and health probes, the local drill
+# switch) and the stand-ins' fault switches: for Prometheus, the orchestrator and the drills on the
+# inside, never for a caller of the public API. Matched on the decoded path the upstream will route.
+_INTERNAL = re.compile(r"^/(?:metrics|health|_drill|_admin)(?:/|$)")
 
 
 def upstream_path(route: ProxyRoute, request: Request) -> str:
@@ -85,7 +89,10 @@ def upstream_path(route: ProxyRoute, request: Request) -> str:
     if _DOT_SEGMENT.search(rest):
         # "/api/auth/../admin" must not reach what lies outside the route's prefix upstream.
         raise ServiceError(400, "invalid_path", "the path must not contain '.' or '..' segments")
-    return route.target + rest
+    target = route.target + rest
+    if _INTERNAL.match(re.sub("/+", "/", unquote(target))):
+        raise ServiceError(404, "not_found", f"no route {request.url.path}")
+    return target
 
 
 def upstream_headers(request: Request, upstream: str, client_id: str | None) -> list[tuple[str, str]]:
