@@ -53,20 +53,46 @@ async def test_unhandled_exception_is_a_500_counted_under_its_route(kit):
     assert len(errors) == 1 and "the handler broke" in errors[0]["exception"]
 
 
-async def test_a_thousand_random_paths_and_methods_add_no_series(kit):
+def _every_series(kit) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for metric in kit.registry.collect()
+        for sample in metric.samples
+    }
+
+
+async def test_ten_thousand_hostile_paths_methods_headers_and_queries_add_no_series(kit):
     rng = random.Random(7)
+
+    def junk(k: int) -> str:
+        return "".join(rng.choices(string.ascii_letters + string.digits + "-_.~%<>'\"{}$", k=k))
+
     async with kit.client() as client:
-        await client.get("/no-such-page")
-        await client.request("BREW", "/no-such-page")
-        before = kit.series(f"{DURATION}_count")
-        for _ in range(1000):
-            path = "/" + "/".join(
-                "".join(rng.choices(string.ascii_letters + string.digits + "-_.~%", k=rng.randint(1, 12)))
-                for _ in range(rng.randint(1, 4))
+        before: set = set()
+        for n in range(11_000):
+            # The first thousand meet every closed-set combination once (method _OTHER on a real
+            # route, a 405...); the next ten thousand must add nothing.
+            if n == 1_000:
+                before = _every_series(kit)
+            path = rng.choice(
+                [
+                    "/" + "/".join(junk(rng.randint(1, 12)) for _ in range(rng.randint(1, 4))),
+                    f"/items/{junk(8)}",  # a real route with a hostile parameter: 422 under its template
+                ]
             )
             method = rng.choice(["GET", "BREW", "PROPFIND", "X" * rng.randint(1, 20)])
-            await client.request(method, path)
-    assert kit.series(f"{DURATION}_count") == before
+            headers = {
+                "User-Agent": junk(30),
+                "X-Client-Id": junk(16),
+                "X-Request-Id": junk(16),
+                "traceparent": f"00-{junk(32)}-{junk(16)}-01",
+                "X-Forwarded-For": f"10.{n % 256}.{n // 256 % 256}.1",
+            }
+            await client.request(method, path, params={junk(5): junk(10)}, headers=headers)
+    # Counts moved; no metric gained a series (a label value) from anything a caller sent.
+    assert _every_series(kit) == before
+    values = {value for _, labels in before for _, value in labels}
+    assert not any(set(value) & set("<>'\"$%") for value in values), values  # none of the junk's characters
     assert kit.sample(f"{DURATION}_count", method="_OTHER", route="_unmatched", status="404") > 0
 
 
