@@ -186,7 +186,7 @@ def bucket_index(seconds: float) -> int:
 def p95_mismatches(
     prometheus: Prometheus,
     client_p95: dict[tuple[str, str], float],
-    window_seconds: int,
+    start: float,
     end: float,
     service: str,
     at_least: int = 20,
@@ -194,13 +194,17 @@ def p95_mismatches(
 ) -> list[str]:
     """Routes whose p95 from the histogram is more than one bucket away from the client's.
 
-    Routes with fewer than ``at_least`` requests are skipped: their p95 is one request's latency."""
-    result = prometheus.instant(
-        "histogram_quantile(0.95, sum by (le, method, route) (increase("
+    The buckets' exact growth between the readings at ``start`` and ``end`` (``@``), not
+    ``increase()``: its extrapolation scales each bucket by how far its own count is from zero, which
+    skews a quantile of a few dozen requests towards the buckets earlier requests filled. Routes
+    with fewer than ``at_least`` requests are skipped: their p95 is one request's latency."""
+    selector = (
         f'http_server_request_duration_seconds_bucket{{job="{settings.SERVICES_JOB}", service="{service}"}}'
-        f"[{window_seconds}s])))",
-        end,
     )
+    at_end, at_start = f"{selector} @ {end:.3f}", f"{selector} @ {start:.3f}"
+    # A series first seen inside the window has no reading at the start: all of it is growth.
+    growth = f"({at_end} - {at_start}) or ({at_end} unless {at_start})"
+    result = prometheus.instant(f"histogram_quantile(0.95, sum by (le, method, route) ({growth}))", end)
     server = {(r["metric"]["method"], r["metric"]["route"]): float(r["value"][1]) for r in result}
     problems = []
     for key, seconds in sorted(client_p95.items()):
@@ -467,7 +471,7 @@ def run(
         empty=empty_panels(root, prometheus, start, end),
         counts=count_mismatches(prometheus, dict(sent), start, end, GATEWAY),
         p95=p95_mismatches(
-            prometheus, client_p95, window, end, GATEWAY, counts={k: len(v) for k, v in latencies.items()}
+            prometheus, client_p95, start, end, GATEWAY, counts={k: len(v) for k, v in latencies.items()}
         ),
         domain=domain_mismatches(prometheus, tally.domain, start, end),
     )
