@@ -8,7 +8,8 @@ session (about 15 s) and stopped at its end.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,18 @@ from airscope.local.process import group_members
 from airscope.local.supervisor import Supervisor
 
 API_KEY = "e2e-test-key"
+
+
+def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:
+    """``check()``'s result once it stops raising AssertionError, retried for ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 @dataclass(frozen=True)

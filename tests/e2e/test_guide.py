@@ -25,8 +25,6 @@ import json
 import os
 import re
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +36,7 @@ from airscope.local import observability
 from airscope.stack import grafana, rules, settings
 from airscope.stack.checks import promql
 from airscope.stack.checks.dashboards import MATCHER_LABEL, SELECTOR
-from tests.e2e.conftest import API_KEY, Platform
+from tests.e2e.conftest import API_KEY, Platform, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "guide.md"
@@ -192,17 +190,6 @@ def test_relative_links_resolve():
 # --- on the platform ------------------------------------------------------------------------------
 
 
-def eventually(check: Callable[[], object], timeout: float = PATIENCE) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.5)
-
-
 def default_ports() -> dict[str, int]:
     """Each program's port on a platform started with no AIRSCOPE_PORT_* set: the guide's ports."""
     cat = catalog.load()
@@ -238,7 +225,7 @@ def chat(platform: Platform) -> dict:
         assert {"api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway"} <= set(trace["services"])
         return trace
 
-    return {"trace_id": trace_id, "services": eventually(traced)["services"]}
+    return {"trace_id": trace_id, "services": eventually(traced, timeout=PATIENCE)["services"]}
 
 
 def run(command: str) -> subprocess.CompletedProcess:

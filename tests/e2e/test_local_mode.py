@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,20 +13,11 @@ from click.testing import CliRunner
 
 from airscope import catalog
 from airscope.cli import main
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import Platform, eventually
+
+PATIENCE = 45.0  # a start or a restart under supervisord's back-off
 
 pytestmark = pytest.mark.infra
-
-
-def eventually(check: Callable[[], object], timeout: float = 45.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.5)
 
 
 def query(platform: Platform, promql: str) -> list[dict]:
@@ -43,7 +33,7 @@ def test_prometheus_scrapes_every_service_with_its_service_label(platform: Platf
         up = {r["metric"]["service"]: r["value"][1] for r in query(platform, 'up{job="services"}')}
         assert up == dict.fromkeys(services, "1"), up
 
-    eventually(all_up)
+    eventually(all_up, timeout=PATIENCE)
     for name in services:
         assert httpx.get(platform[name] + "/health", timeout=5).status_code == 200, name
 
@@ -55,7 +45,7 @@ def test_status_exits_zero_when_all_is_healthy(platform: Platform):
         assert result.exit_code == 0, report
         return report
 
-    report = eventually(healthy)
+    report = eventually(healthy, timeout=PATIENCE)
     assert {row["service"] for row in report["services"]} == set(catalog.load().services)
     assert all(row["up"] == 1 and row["health"] == "pass" for row in report["services"])
 
@@ -87,7 +77,7 @@ def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platfo
             checks = query(platform, 'health_check_status{job="services", check="redis"}')
             assert {r["metric"]["service"]: r["value"][1] for r in checks} == dict.fromkeys(dependents, "0")
 
-        eventually(failing)
+        eventually(failing, timeout=PATIENCE)
     finally:
         result = CliRunner().invoke(main, ["start", "redis"])
         assert result.exit_code == 0, result.output
@@ -98,7 +88,7 @@ def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platfo
         checks = query(platform, 'health_check_status{job="services", check="redis"}')
         assert {r["value"][1] for r in checks} == {"1"}
 
-    eventually(healed)
+    eventually(healed, timeout=PATIENCE)
 
 
 def _assert_equal(actual: object, expected: object) -> None:
@@ -123,7 +113,7 @@ def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_tr
         assert {"api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway"} <= set(trace["services"])
         return trace
 
-    eventually(traced)
+    eventually(traced, timeout=PATIENCE)
 
     def logged() -> set[str]:
         result = CliRunner().invoke(main, ["logs", "--trace", trace_id, "--json", "--limit", "0"])
@@ -134,4 +124,4 @@ def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_tr
         assert {"api-gateway", "llm-orchestrator"} <= services, services
         return services
 
-    eventually(logged)
+    eventually(logged, timeout=PATIENCE)

@@ -4,29 +4,16 @@ On the platform `airscope up` starts (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import Platform, eventually
 
 pytestmark = pytest.mark.infra
 
 BASE = "appAirscopeDemo01"
-
-
-def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
