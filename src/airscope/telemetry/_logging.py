@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import sys
+import threading
 import time
 from typing import IO
 
@@ -78,29 +81,155 @@ def _render(logger, method_name: str, event_dict: dict) -> bytes:
     return orjson.dumps(event_dict, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
-class LineOutput:
-    """Where rendered lines go (stdout by default); a failing stream drops lines and counts them.
+# Bytes of rendered lines a descriptor's writer thread may hold (a few thousand lines); beyond, new
+# lines are dropped and counted, so a stdout no one drains costs bounded memory and no latency.
+MAX_PENDING_BYTES = 4 << 20
+# How long a stopping service waits for its held lines to reach a stdout that may be stuck.
+DRAIN_SECONDS = 2.0
 
-    A full disk or a closed pipe under stdout must never fail the request that logged.
-    Access lines (``defer=True``) written during one event-loop iteration are flushed together
-    at its end: under load that is one write() for many lines instead of one each, and each
-    write() released the GIL to a busy exporter thread for up to a switch interval. Every other
-    line (errors above all) is flushed at once, so none is lost if the process dies.
+
+class DescriptorWriter:
+    """Writes lines to a file descriptor from a thread of its own, behind a bounded buffer.
+
+    Any descriptor can block a write: a pipe no one drains (a stalled log collector), a terminal
+    on hold, a hung disk; written from the event loop, that stops every request. A thread and a
+    bounded buffer, the span processor's own design, rather than O_NONBLOCK on stdout: that flag
+    belongs to the open file description, which stderr, child processes and an interactive shell
+    share, and would make their writes fail.
+    """
+
+    def __init__(self, fd: int, max_bytes: int = MAX_PENDING_BYTES) -> None:
+        self.fd = fd
+        self.max_bytes = max_bytes
+        self.pending_bytes = 0  # held or being written; never above max_bytes
+        self._lines: list[bytes] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def write(self, line: bytes) -> None:
+        """Holds one line (with its newline) for the thread; drops and counts it when full."""
+        with self._lock:
+            if self.pending_bytes + len(line) > self.max_bytes:
+                DROPPED.add("logs")
+                return
+            self._lines.append(line)
+            self.pending_bytes += len(line)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"log-writer-{self.fd}", daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        """Wakes the thread for what is held (it does not wait for the write)."""
+        with self._lock:
+            if self._lines:
+                self._wake.notify()
+
+    def drain(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds until every held line is written; True when they are."""
+        with self._lock:
+            if self._lines:
+                self._wake.notify()
+            return self._idle.wait_for(lambda: self.pending_bytes == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: self._lines)
+                lines, self._lines = self._lines, []
+            data = b"".join(lines)
+            try:
+                _write_all(self.fd, data)
+            except OSError:
+                DROPPED.add("logs", len(lines))
+            with self._lock:
+                self.pending_bytes -= len(data)
+                if self.pending_bytes == 0:
+                    self._idle.notify_all()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class StreamWriter:
+    """Writes lines straight into an in-memory stream (tests' buffers), which cannot block."""
+
+    def __init__(self, stream: IO) -> None:
+        self.stream = stream
+
+    def write(self, line: bytes) -> None:
+        binary = getattr(self.stream, "buffer", None)
+        if binary is not None:
+            binary.write(line)
+        else:
+            self.stream.write(line.decode())
+
+    def flush(self) -> None:
+        binary = getattr(self.stream, "buffer", None)
+        if binary is not None:
+            binary.flush()
+        self.stream.flush()
+
+
+# One writer per descriptor, for the process's life: every configuration writing to stdout shares it.
+_descriptor_writers: dict[int, DescriptorWriter] = {}
+
+
+def writer_for(stream: IO) -> DescriptorWriter | StreamWriter:
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        return StreamWriter(stream)
+    writer = _descriptor_writers.get(fd)
+    if writer is None:
+        writer = _descriptor_writers[fd] = DescriptorWriter(fd)
+    return writer
+
+
+def _forget_writers() -> None:
+    # A forked child has none of the parent's threads: its writers start afresh.
+    _descriptor_writers.clear()
+
+
+def _drain_writers() -> None:
+    # The threads are daemons (a stuck stdout must not keep a process alive): write what they hold.
+    for writer in list(_descriptor_writers.values()):
+        writer.drain(DRAIN_SECONDS)
+
+
+os.register_at_fork(after_in_child=_forget_writers)
+atexit.register(_drain_writers)
+
+
+class LineOutput:
+    """Where rendered lines go (stdout by default); a failing or stuck stream drops lines and counts them.
+
+    A full disk, a closed pipe or a pipe no one drains under stdout must never fail or slow the
+    request that logged: a real descriptor is written by a thread behind a bounded buffer
+    (DescriptorWriter). Access lines (``defer=True``) written during one event-loop iteration are
+    handed over together at its end; every other line (errors above all) at once.
     """
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
+        self._writer: tuple[IO, DescriptorWriter | StreamWriter] | None = None
         self._pending = 0
         self._flush_scheduled = False
 
-    def write(self, line: bytes | str, defer: bool = False) -> None:
+    def writer(self) -> DescriptorWriter | StreamWriter:
         stream = self._stream or sys.stdout
+        # Cached per stream object: stdout is looked up on every line, and tests swap it.
+        if self._writer is None or self._writer[0] is not stream:
+            self._writer = (stream, writer_for(stream))
+        return self._writer[1]
+
+    def write(self, line: bytes | str, defer: bool = False) -> None:
         try:
-            binary = getattr(stream, "buffer", None)
-            if binary is not None and isinstance(line, bytes):
-                binary.write(line + b"\n")
-            else:
-                stream.write((line.decode() if isinstance(line, bytes) else line) + "\n")
+            self.writer().write((line.encode() if isinstance(line, str) else line) + b"\n")
         except (OSError, ValueError):
             DROPPED.add("logs")
             return
@@ -120,14 +249,17 @@ class LineOutput:
     def flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, 0
-        stream = self._stream or sys.stdout
         try:
-            binary = getattr(stream, "buffer", None)
-            if binary is not None:
-                binary.flush()
-            stream.flush()
+            self.writer().flush()
         except (OSError, ValueError):
             DROPPED.add("logs", pending)
+
+    def drain(self, timeout: float) -> None:
+        """Flushes, then waits up to ``timeout`` seconds for a descriptor's thread to write it all."""
+        self.flush()
+        writer = self.writer()
+        if isinstance(writer, DescriptorWriter):
+            writer.drain(timeout)
 
 
 class LineWriter:
@@ -194,8 +326,8 @@ class AccessLog:
         }
         self._output.write(orjson.dumps(line), defer=True)
 
-    def flush(self) -> None:
-        self._output.flush()
+    def drain(self) -> None:
+        self._output.drain(DRAIN_SECONDS)
 
 
 _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info"}
@@ -256,9 +388,9 @@ def is_configured() -> bool:
 
 
 def flush() -> None:
-    """Writes out access lines still held back (the app is stopping)."""
+    """Writes out the lines still held back, waiting a bounded time for stdout (the app is stopping)."""
     if _access is not None:
-        _access.flush()
+        _access.drain()
 
 
 def access_log() -> AccessLog:

@@ -8,7 +8,10 @@ behind a bounded queue that counts what it drops.
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import logging
+import os
 import socket
 import uuid
 from collections.abc import Sequence
@@ -140,14 +143,63 @@ def _exporters(service: str, settings: Settings) -> list[SpanExporter]:
 
         exporters.append(OTLPSpanExporter())
     if settings.trace_dir:
-        # One OTLP/JSON ExportTraceServiceRequest a line: what the Collector's otlpjsonfile
-        # receiver and `airscope trace` read.
-        from opentelemetry.exporter.otlp.json.file.trace_exporter import FileSpanExporter
-
-        directory = Path(settings.trace_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        exporters.append(FileSpanExporter(directory / f"{settings.instance_id or service}.jsonl"))
+        exporters.append(SpanFile(Path(settings.trace_dir) / f"{settings.instance_id or service}.jsonl"))
     return exporters
+
+
+class SpanFile(SpanExporter):
+    """One OTLP/JSON ExportTraceServiceRequest a line (the SDK's FileSpanExporter's format): what the
+    Collector's otlpjsonfile receiver and `airscope trace` read. Each batch's line lands whole or
+    not at all.
+
+    The SDK's exporter writes through a buffered stream: on a full disk the bytes that did not fit
+    stay in its buffer, to be written mid-line once space returns, and every failed batch logs a
+    traceback. Here a batch is one write() to an O_APPEND descriptor, a short write is cut back off,
+    the failed batch is counted (by SafeExporter) and one warning marks the file failing, one line
+    its recovery. The file is opened on first use, so an unwritable trace directory stops no service.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._failing = False
+        self._log = logging.getLogger(__name__)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
+
+        line = (json.dumps(encode_spans(spans).to_dict(), separators=(",", ":")) + "\n").encode()
+        try:
+            self._append(line)
+        except OSError as error:
+            if not self._failing:
+                self._log.warning(
+                    "span file %s not writable (%s): dropping spans until it is", self.path, error
+                )
+            self._failing = True
+            return SpanExportResult.FAILURE
+        if self._failing:
+            self._log.info("span file %s writable again", self.path)
+            self._failing = False
+        return SpanExportResult.SUCCESS
+
+    def _append(self, line: bytes) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        written = os.write(self._fd, line)
+        if written < len(line):
+            # Only a full disk (or a file size limit) shortens a write to a regular file.
+            os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - written)
+            raise OSError(errno.ENOSPC, f"only {written} of {len(line)} bytes written")
+
+    def shutdown(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 _libraries_instrumented = False
