@@ -45,9 +45,19 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def is_outage(error: BaseException) -> bool:
-    return isinstance(error, OUTAGE_ERRORS) or (
-        isinstance(error, exc.DBAPIError) and error.connection_invalidated
-    )
+    """Whether ``error``, or what caused it, says PostgreSQL cannot be reached right now.
+
+    The cause counts: SQLAlchemy wraps what asyncpg raises while the server shuts down or starts
+    up (CannotConnectNowError, an operator intervention) in a plain DBAPIError, not in one of the
+    classes above."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OUTAGE_ERRORS) or (
+            isinstance(seen, exc.DBAPIError) and seen.connection_invalidated
+        ):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def unavailable() -> ServiceError:
