@@ -63,6 +63,8 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
     frontend, home = platform["frontend"], platform.home
     before = scrape(frontend)
     chat_traceparents: list[str] = []
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     page.on(
         "request",
         lambda request: (
@@ -90,6 +92,9 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
     for table in ("Customers", "Orders", "Products"):
         assert table in answer
     assert "list_tables" in answer  # the tool calls are shown
+
+    # Everything above ran under the frontend's Content-Security-Policy without one violation.
+    assert [text for text in console if "Content Security Policy" in text] == []
 
     page.click("#throw-error")
     page.wait_for_timeout(300)  # the first chat answer is measured on the next frame

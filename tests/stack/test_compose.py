@@ -1,10 +1,12 @@
-"""The production compose file and the files beside it: the catalog in them, what check() catches,
-and PostgreSQL's init script run against a real server."""
+"""The production compose file and the files beside it: the catalog in them, how every container is
+confined and what it is never given, what check() catches, and PostgreSQL's init script run against
+a real server."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -167,6 +169,151 @@ def test_secrets_are_required_from_env_and_never_defaulted():
         assert f"${{{name}:-" not in text
         assert values[name] == ""
     assert "change-me" not in text + files[compose.ENV_EXAMPLE_PATH]
+
+
+# --- exposure: defaults, users, file systems, privileges, switches -----------------------------------
+
+# The only containers that may run as root, and why (compose.py says the same where it builds them).
+RUNS_AS_ROOT = {
+    "prometheus": "docker_sd reads the Docker API socket (root:docker, the group id varies by host)",
+    "alloy": "reads container logs through the Docker API socket; its image runs as root",
+    "cadvisor": "privileged: the cgroups and disk statistics of every container",
+    "mimir": "its image declares no user, and its new data volume is root-owned",
+}
+# Root writing a volume the image's own user owns needs CAP_DAC_OVERRIDE; privileged has them all.
+KEEP_CAPABILITIES = {"prometheus", "alloy", "cadvisor"}
+WRITABLE_ROOT_FILESYSTEM = {"cadvisor"}  # privileged; nothing known about what it writes
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET")
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+])?")
+REQUIRED = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}")
+USERINFO_PASSWORD = re.compile(r"://[^/:@\s]+:([^@\s]*)@")
+
+
+def strings(node: object, where: str = "") -> list[tuple[str, str]]:
+    """Every string in a compose document (keys too), with where it is."""
+    if isinstance(node, str):
+        return [(where, node)]
+    if isinstance(node, dict):
+        found = []
+        for key, item in node.items():
+            found += [(f"{where}.{key}", str(key)), *strings(item, f"{where}.{key}")]
+        return found
+    if isinstance(node, list):
+        return [pair for index, item in enumerate(node) for pair in strings(item, f"{where}[{index}]")]
+    return []
+
+
+def defaulted_passwords(spec: dict) -> list[str]:
+    """Every place a password or secret may get a value other than the one deploy/.env must give."""
+    found = []
+    for where, text in strings(spec):
+        for name, operator in REFERENCE.findall(text):
+            if SECRET_NAME.search(name) and operator != ":?":
+                found.append(f"{where}: ${{{name}{operator}...}} is not required")
+        for password in USERINFO_PASSWORD.findall(text):
+            if not REQUIRED.fullmatch(password):
+                found.append(f"{where}: the URL's password {password!r} is not a required variable")
+    for name, service in spec["services"].items():
+        for key, value in dict(service.get("environment", {})).items():
+            if SECRET_NAME.search(key) and not REQUIRED.fullmatch(str(value)):
+                found.append(f"services.{name}.environment.{key}: {value!r} is not a required variable")
+    return found
+
+
+def test_no_password_or_secret_has_a_default_or_a_literal_value():
+    spec = document()
+    assert defaulted_passwords(spec) == []
+    grafana = spec["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+
+    services = spec["services"]
+    services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] = "${GRAFANA_ADMIN_PASSWORD:-admin}"
+    services["redis"]["environment"] = {"REDIS_PASSWORD": "hunter2"}
+    dsn = services["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"]
+    services["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"] = re.sub(
+        r":\$\{[^}]*\}@", ":monitoring@", dsn
+    )
+    found = "\n".join(defaulted_passwords(spec))
+    assert "${GRAFANA_ADMIN_PASSWORD:-...} is not required" in found
+    assert "services.redis.environment.REDIS_PASSWORD: 'hunter2'" in found
+    assert "the URL's password 'monitoring'" in found
+
+
+def test_every_container_runs_as_a_non_root_user_but_the_few_allowed():
+    services = document()["services"]
+    as_root = set()
+    for name, spec in services.items():
+        uid = str(spec.get("user", "")).split(":")[0]
+        if uid in ("root", "0"):
+            as_root.add(name)
+        else:  # never left to the image's default, which may be root
+            assert uid.isdigit() and int(uid) > 0, f"{name} runs as {spec.get('user')!r}"
+    assert as_root == set(RUNS_AS_ROOT)
+    for service in catalog.load().services.values():
+        assert services[service.name]["user"] == compose.APP_USER
+
+
+def test_the_image_of_our_services_runs_as_the_non_root_user_compose_names():
+    lines = (CHECKOUT / compose.DOCKERFILE_PATH).read_text().splitlines()
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users[-1] == compose.APP_USER
+    assert not users[-1].startswith("0")
+
+
+def test_root_filesystems_are_read_only_with_scratch_space_in_tmpfs():
+    services = document()["services"]
+    for name, spec in services.items():
+        if name in WRITABLE_ROOT_FILESYSTEM:
+            assert "read_only" not in spec
+            continue
+        assert spec["read_only"] is True, name
+        mounts = {entry.split(":")[0]: entry for entry in spec["tmpfs"]}
+        assert "size=" in mounts["/tmp"], name  # tmpfs is memory: bounded
+    assert "/run/postgresql" in [entry.split(":")[0] for entry in services["postgres"]["tmpfs"]]
+
+
+def test_no_container_gains_privileges_and_all_but_a_few_drop_every_capability():
+    services = document()["services"]
+    for name, spec in services.items():
+        assert spec["security_opt"] == ["no-new-privileges:true"], name
+        assert "cap_add" not in spec, name
+        assert spec.get("cap_drop") == (None if name in KEEP_CAPABILITIES else ["ALL"]), name
+        for shared in ("network_mode", "pid", "ipc", "userns_mode"):
+            assert spec.get(shared) != "host", f"{name} shares the host's {shared}"
+    assert {name for name, spec in services.items() if spec.get("privileged")} == {"cadvisor"}
+    assert {name for name, spec in services.items() if "devices" in spec} == {"cadvisor"}
+
+
+def test_grafana_asks_everyone_to_sign_in_and_lets_nobody_sign_up():
+    env = document()["services"]["grafana"]["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_AUTH_DISABLE_LOGIN_FORM"] == "false"
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert env["GF_SECURITY_COOKIE_SECURE"] == "${GRAFANA_COOKIE_SECURE:-false}"
+
+
+def test_the_gateway_answers_cross_origin_calls_from_the_frontend_origin_in_deploy_env_only():
+    services = document()["services"]
+    origins = "${AIRSCOPE_FRONTEND_ORIGIN:?set AIRSCOPE_FRONTEND_ORIGIN in deploy/.env}"
+    assert services["api-gateway"]["environment"]["AIRSCOPE_CORS_ORIGINS"] == origins
+    others = [
+        name for name, spec in services.items() if "AIRSCOPE_CORS_ORIGINS" in spec.get("environment", {})
+    ]
+    assert others == ["api-gateway"]
+
+
+def test_no_stand_in_runs_and_no_drill_switch_is_set():
+    files = generated()
+    text = files[compose.PATH] + files[compose.ENV_EXAMPLE_PATH]
+    assert "AIRSCOPE_DRILLS" not in text
+    assert "standin" not in text.lower()
+    for saas in catalog.load().external.values():
+        assert saas.standin.module not in text
+        assert f":{saas.standin.port}" not in text
+    services = document(files)["services"]
+    for service in catalog.load().services.values():
+        assert services[service.name]["environment"]["AIRSCOPE_ENVIRONMENT"] == "production"
 
 
 def test_env_example_lists_every_variable_the_compose_file_reads():

@@ -1,14 +1,21 @@
-"""The runtime fault switch, through both stand-ins' admin APIs."""
+"""The runtime fault switch, through both stand-ins' admin APIs, and the stand-ins' refusal to start
+in production."""
 
 from __future__ import annotations
 
+import importlib
+import os
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from airscope import catalog
+from airscope.services.common import ConfigError
 from airscope.standins import airtable, llm
 from airscope.standins.faults import FaultSwitch, FaultUpdate
 
@@ -101,3 +108,34 @@ async def test_error_rate_fails_about_that_fraction() -> None:
     switch.update(FaultUpdate(error_rate=0.25))
     failures = [await switch.failure() for _ in range(400)]
     assert 60 <= sum(f is not None for f in failures) <= 140
+
+
+# --- never in production -------------------------------------------------------------------------
+
+STANDINS = sorted(saas.standin.module for saas in catalog.load().external.values())
+
+
+@pytest.mark.parametrize("module", STANDINS)
+def test_a_stand_in_refuses_to_be_created_in_production(module, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRSCOPE_ENVIRONMENT", "production")
+    monkeypatch.setenv("STANDIN_AIRTABLE_DB", str(tmp_path / "airtable.sqlite"))
+    with pytest.raises(ConfigError, match="AIRSCOPE_ENVIRONMENT=production"):
+        importlib.import_module(module).create_app()
+    assert list(tmp_path.iterdir()) == []  # refused before it made anything
+
+    monkeypatch.setenv("AIRSCOPE_ENVIRONMENT", "staging")
+    assert importlib.import_module(module).create_app().state.faults is not None
+
+
+@pytest.mark.parametrize("module", STANDINS)
+def test_a_stand_in_process_exits_in_production_naming_the_variable(module, free_port):
+    env = {**os.environ, "AIRSCOPE_ENVIRONMENT": "production"}
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", f"{module}:create_app", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "AIRSCOPE_ENVIRONMENT=production" in done.stderr

@@ -8,6 +8,11 @@ role and a database for each service that requires it).
 `docker compose -f deploy/docker-compose.yml up -d` runs it from the checkout, so every path in it is
 relative to deploy/. Only the gateway, the frontend and Grafana publish ports; everything else talks
 on the `airscope` network, the one Prometheus' docker_sd relabelling keeps targets on.
+
+Every container is confined (see _confined): a non-root user, a read-only root filesystem with
+tmpfs where it writes scratch files, no capabilities and no-new-privileges; the few that run as root
+say why where they are built. No password has a default, and no dev stand-in or drill switch is in
+the file.
 """
 
 from __future__ import annotations
@@ -44,6 +49,26 @@ HEALTH_JSON = "http_health_json"
 
 # Base URLs of the outside SaaS a service reaches when the operator sets none (production APIs).
 EXTERNAL_URLS = {"airtable": "https://api.airtable.com", "llm": "https://api.openai.com/v1"}
+
+# Who each container runs as: the uid[:gid] its image's Dockerfile declares (postgres and redis: the
+# user their entrypoints switch to), written out so that the file says it and a changed image default
+# cannot turn a container into root unnoticed. Numeric: several images have no /etc/passwd.
+APP_USER = "10001:10001"  # deploy/Dockerfile's airscope user
+IMAGE_USERS = {
+    "postgres": "999:999",  # postgres; the data volume starts as the image's directory, owned by it
+    "redis": "999:999",  # redis; likewise /data
+    "alertmanager": "65534:65534",  # nobody
+    "grafana": "472:0",  # grafana, in the root group as the image has it
+    "loki": "10001:10001",
+    "tempo": "10001:10001",
+    "jaeger": "10001",
+    "node-exporter": "65534:65534",
+    "redis-exporter": "59000:59000",
+    "postgres-exporter": "65534:65534",
+    "blackbox-exporter": "6170",  # blackbox_exporter (http probes only: no ICMP, no raw sockets)
+}
+# Scratch space where the root filesystem is read-only; bounded, since tmpfs counts as memory.
+TMP = "/tmp:mode=1777,size=64m"
 
 # Python services: a probe with the interpreter the image already has (it has no curl or wget).
 HEALTH_PROBE = (
@@ -94,6 +119,12 @@ API_KEYS = Variable(
     "(`openssl rand -hex 32` each). Empty: only sign-in tokens are accepted.",
     "",
 )
+FRONTEND_ORIGIN = Variable(
+    "AIRSCOPE_FRONTEND_ORIGIN",
+    "The origin users' browsers load the frontend from, scheme://host[:port] as the address bar shows "
+    "it (e.g. https://airscope.example.com or http://203.0.113.7:5173): the only origin whose pages "
+    "the gateway answers cross-origin (CORS). Several: comma-separated. No wildcard.",
+)
 LOG_LEVEL = Variable("LOG_LEVEL", "Every service's log level: debug, info, warning or error.", "info")
 SAMPLE_RATIO = Variable(
     "OTEL_TRACES_SAMPLER_ARG",
@@ -123,6 +154,12 @@ LLM_TUNING = (
 GRAFANA_ADMIN_USER = Variable("GRAFANA_ADMIN_USER", "Grafana's administrator login.", "admin")
 GRAFANA_ADMIN_PASSWORD = Variable(
     "GRAFANA_ADMIN_PASSWORD", "Grafana's administrator password: Grafana is published.", random=True
+)
+GRAFANA_COOKIE_SECURE = Variable(
+    "GRAFANA_COOKIE_SECURE",
+    "true when users reach Grafana over https (a reverse proxy in front of it): its session cookie is "
+    "then never sent over plain http. Over plain http it must stay false, or sign-in cannot keep a session.",
+    "false",
 )
 # Alertmanager reads these through compose secrets (files under /run/secrets), never from a config file.
 SECRETS = {
@@ -162,12 +199,14 @@ def _external_variables(catalog: Catalog, name: str) -> tuple[Variable, Variable
 
 def variables(catalog: Catalog) -> list[Variable]:
     """Every variable the compose file may read, in the order .env.example explains them."""
-    found = [VERSION, COMMIT, BIND_ADDRESS, JWT_SECRET, API_KEYS, LOG_LEVEL, SAMPLE_RATIO, POSTGRES_PASSWORD]
+    found = [VERSION, COMMIT, BIND_ADDRESS, JWT_SECRET, API_KEYS, FRONTEND_ORIGIN, LOG_LEVEL, SAMPLE_RATIO]
+    found.append(POSTGRES_PASSWORD)
     found += [_database_password(s) for s in catalog.services.values() if "postgres" in s.requires]
     found.append(MONITORING_PASSWORD)
     for name in catalog.external:
         found += _external_variables(catalog, name)
-    return [*found, *LLM_TUNING, GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD, *SECRETS.values()]
+    grafana = (GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD, GRAFANA_COOKIE_SECURE)
+    return [*found, *LLM_TUNING, *grafana, *SECRETS.values()]
 
 
 # --- small pieces every container shares -----------------------------------------------------------
@@ -209,6 +248,20 @@ def _container(image: str, **spec: object) -> dict:
     return {"image": image, **spec, "restart": "unless-stopped", "logging": _logging()}
 
 
+def _confined(
+    user: str, *, writable: tuple[str, ...] = (TMP,), read_only: bool = True, capabilities: bool = False
+) -> dict:
+    """Who the container runs as, a read-only root filesystem with tmpfs at ``writable``, no
+    capabilities unless ``capabilities``, and no-new-privileges: no setuid binary in the image can
+    gain what the container was not given."""
+    spec: dict[str, object] = {"user": user}
+    if read_only:
+        spec |= {"read_only": True, "tmpfs": list(writable)}
+    if not capabilities:
+        spec["cap_drop"] = ["ALL"]
+    return spec | {"security_opt": ["no-new-privileges:true"]}
+
+
 def _after(*names: str, healthy: tuple[str, ...] = ()) -> dict:
     """depends_on: started for those it merely talks to, healthy for the stores it cannot work without."""
     return {
@@ -233,7 +286,7 @@ def _service_urls(catalog: Catalog) -> dict[str, str]:
 def _extra_environment(service: Service) -> dict[str, str]:
     """What one service needs beyond the rest (its config.py reads it)."""
     if service.name == "api-gateway":
-        return {"AIRSCOPE_API_KEYS": API_KEYS.ref()}
+        return {"AIRSCOPE_API_KEYS": API_KEYS.ref(), "AIRSCOPE_CORS_ORIGINS": FRONTEND_ORIGIN.ref()}
     if service.name == "mcp-server":
         # Its DNS-rebinding protection rejects any Host header not listed: the name other containers
         # use, with and without the port, and the loopback the healthcheck uses.
@@ -278,6 +331,8 @@ def _app(service: Service, catalog: Catalog, builds: bool) -> dict:
     return _container(
         f"airscope:{VERSION.ref()}",
         **image,
+        # /tmp: uploads larger than Starlette's in-memory spool (automation-services' CSV files).
+        **_confined(APP_USER),
         command=[
             *("uvicorn", "--factory", f"{service.module}:create_app"),
             *("--host", "0.0.0.0", "--port", str(port)),
@@ -303,6 +358,8 @@ def _postgres(catalog: Catalog) -> dict:
     init = _bind(_from_deploy(POSTGRES_INIT_PATH), "/docker-entrypoint-initdb.d/init-databases.sh")
     return _container(
         settings.IMAGES["postgres"],
+        # /run/postgresql: the server's socket and lock file (the init scripts' server listens there).
+        **_confined(IMAGE_USERS["postgres"], writable=(TMP, "/run/postgresql:mode=1777,size=1m")),
         environment={v.name: v.ref() for v in (POSTGRES_PASSWORD, *passwords, MONITORING_PASSWORD)},
         volumes=["postgres-data:/var/lib/postgresql/data", init],
         # Over TCP: while the init script runs, the image's temporary server listens on the socket only,
@@ -314,6 +371,7 @@ def _postgres(catalog: Catalog) -> dict:
 def _redis() -> dict:
     return _container(
         settings.IMAGES["redis"],
+        **_confined(IMAGE_USERS["redis"]),
         command=["redis-server", "--appendonly", "yes"],  # queued uploads survive a restart
         volumes=["redis-data:/data"],
         healthcheck=_healthcheck("CMD-SHELL", "redis-cli ping | grep -q PONG"),
@@ -325,8 +383,10 @@ def _prometheus() -> dict:
     config = f"/etc/prometheus/{PurePosixPath(prometheus.COMPOSE_PATH).name}"
     return _container(
         settings.IMAGES["prometheus"],
-        # docker_sd reads the Docker API, whose socket only root and the host's docker group may open.
-        user="root",
+        # Root: docker_sd reads the Docker API, whose socket only root and the host's docker group (its
+        # id differs from host to host) may open; whoever opens it is root on the host anyway. Its
+        # capabilities stay: root writes the data volume the image's nobody owns (CAP_DAC_OVERRIDE).
+        **_confined("root", capabilities=True),
         command=[
             f"--config.file={config}",
             "--storage.tsdb.path=/prometheus",
@@ -350,6 +410,7 @@ def _alertmanager() -> dict:
     mount, config = _config_file(alertmanager.COMPOSE_PATH, "/etc/alertmanager")
     return _container(
         settings.IMAGES["alertmanager"],
+        **_confined(IMAGE_USERS["alertmanager"]),
         command=[
             f"--config.file={config}",
             "--storage.path=/alertmanager",
@@ -365,9 +426,16 @@ def _grafana() -> dict:
     port = settings.PORTS["grafana"]
     return _container(
         settings.IMAGES["grafana"],
+        # Its image logs to the console only (run.sh sets log.mode), so the data volume is all it writes.
+        **_confined(IMAGE_USERS["grafana"]),
         environment={
             "GF_SECURITY_ADMIN_USER": GRAFANA_ADMIN_USER.ref(),
             "GF_SECURITY_ADMIN_PASSWORD": GRAFANA_ADMIN_PASSWORD.ref(),
+            "GF_SECURITY_COOKIE_SECURE": GRAFANA_COOKIE_SECURE.ref(),
+            # Published: nobody sees a dashboard without signing in, and only the admin adds users.
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_AUTH_DISABLE_LOGIN_FORM": "false",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
         },
         volumes=[
             "grafana-data:/var/lib/grafana",
@@ -384,6 +452,9 @@ def _loki() -> dict:
     mount, config = _config_file(loki.PATH, "/etc/loki")
     return _container(
         settings.IMAGES["loki"],
+        **_confined(IMAGE_USERS["loki"]),
+        # On the volume: whatever a default names relative to the working directory (the ruler's WAL).
+        working_dir=loki.DATA_DIR,
         command=[f"-config.file={config}"],
         volumes=[mount, f"loki-data:{loki.DATA_DIR}"],
         # Distroless since 3.6 (no shell, no wget): the binary probes its own /ready.
@@ -401,6 +472,10 @@ def _alloy() -> dict:
     )
     return _container(
         settings.IMAGES["alloy"],
+        # Root, as its image runs (its Dockerfile calls non-root experimental): it reads container logs
+        # through the Docker API socket, and writes the data volume the image's alloy user owns, so its
+        # capabilities stay (CAP_DAC_OVERRIDE).
+        **_confined("root", capabilities=True),
         command=[
             "run",
             f"--server.http.listen-addr=0.0.0.0:{port}",  # the image's default is localhost
@@ -418,6 +493,8 @@ def _tempo() -> dict:
     # Distroless with no self-check: no healthcheck; Prometheus' `up` for the tempo job watches it.
     return _container(
         settings.IMAGES["tempo"],
+        **_confined(IMAGE_USERS["tempo"]),
+        working_dir=tempo.DATA_DIR,
         command=[f"-config.file={config}"],
         volumes=[mount, f"tempo-data:{tempo.DATA_DIR}"],
         depends_on=_after("prometheus"),
@@ -428,6 +505,7 @@ def _jaeger() -> dict:
     mount, config = _config_file(jaeger.PATH, "/etc/jaeger")
     return _container(
         settings.IMAGES["jaeger"],
+        **_confined(IMAGE_USERS["jaeger"]),
         command=[f"--config={config}"],
         volumes=[mount],
         healthcheck=_http_probe(jaeger.HEALTH_PORT, "/status"),
@@ -439,6 +517,10 @@ def _mimir() -> dict:
     # Distroless: no healthcheck; Prometheus' `up` for the mimir job watches it.
     return _container(
         settings.IMAGES["mimir"],
+        # Root without capabilities: the image declares no user, and its data volume (a path the image
+        # lacks) is created owned by root. The working directory takes its activity-tracker file.
+        **_confined("root"),
+        working_dir=mimir.DATA_DIR,
         command=[f"-config.file={config}"],
         volumes=[mount, f"mimir-data:{mimir.DATA_DIR}"],
     )
@@ -447,6 +529,7 @@ def _mimir() -> dict:
 def _node_exporter() -> dict:
     return _container(
         settings.IMAGES["node-exporter"],
+        **_confined(IMAGE_USERS["node-exporter"]),
         command=["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/rootfs"],
         volumes=[
             _bind("/proc", "/host/proc"),
@@ -461,6 +544,9 @@ def _node_exporter() -> dict:
 def _cadvisor() -> dict:
     return _container(
         settings.IMAGES["cadvisor"],
+        # Root and privileged, with its root filesystem writable: the cgroup and disk statistics of
+        # every container on the host. A privileged container has every capability, whatever cap_drop says.
+        **_confined("root", read_only=False, capabilities=True),
         # Containers only, and no finer than Prometheus reads them: cAdvisor's own CPU stays small.
         command=["--docker_only=true", f"--housekeeping_interval={settings.COMPOSE.scrape_interval}"],
         volumes=[
@@ -480,6 +566,7 @@ def _redis_exporter() -> dict:
     # Built FROM scratch: nothing to run a healthcheck with.
     return _container(
         settings.IMAGES["redis-exporter"],
+        **_confined(IMAGE_USERS["redis-exporter"]),
         environment={"REDIS_ADDR": f"redis://redis:{REDIS_PORT}"},
         depends_on=_after(healthy=("redis",)),
     )
@@ -490,6 +577,7 @@ def _postgres_exporter() -> dict:
     dsn = f"postgresql://{MONITORING_ROLE}:{password}@postgres:{POSTGRES_PORT}/postgres?sslmode=disable"
     return _container(
         settings.IMAGES["postgres-exporter"],
+        **_confined(IMAGE_USERS["postgres-exporter"]),
         environment={"DATA_SOURCE_NAME": dsn},
         depends_on=_after(healthy=("postgres",)),
         healthcheck=_http_probe(settings.PORTS["postgres-exporter"], "/"),
@@ -500,6 +588,7 @@ def _blackbox_exporter() -> dict:
     mount, config = _config_file(BLACKBOX_PATH, "/etc/blackbox_exporter")
     return _container(
         settings.IMAGES["blackbox-exporter"],
+        **_confined(IMAGE_USERS["blackbox-exporter"]),
         command=[f"--config.file={config}"],
         volumes=[mount],
         healthcheck=_http_probe(settings.PORTS["blackbox-exporter"], "/-/healthy"),

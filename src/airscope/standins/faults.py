@@ -11,11 +11,15 @@ Admin API (never affected by the faults themselves):
 Every other request (the provider's API) first waits the base latency (``STANDIN_LATENCY_MS``,
 default 0) plus ``extra_latency_ms``; then, when ``down``, answers 503, else with probability
 ``error_rate`` answers 500. Each stand-in supplies the body in its provider's error shape.
+
+A switch that makes the platform fail on request has no place in production: every stand-in calls
+``refuse_production()`` first and will not start when ``AIRSCOPE_ENVIRONMENT=production``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -26,12 +30,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from airscope.services.common import env_float
+from airscope.services.common import ConfigError, env_float
+from airscope.telemetry._settings import ENVIRONMENT, PRODUCTION
 
 ADMIN_PREFIX = "/_admin"
 
 # (status, message) -> the provider's JSON error body for that status.
 ErrorBody = Callable[[int, str], dict[str, Any]]
+
+
+def refuse_production() -> None:
+    """Raises when the environment is production: stand-ins and their fault switch are dev tooling."""
+    # AIRSCOPE_ENVIRONMENT, the telemetry kit's: `production` (compose sets it) refuses the stand-ins.
+    if os.environ.get(ENVIRONMENT, "") == PRODUCTION:
+        raise ConfigError(
+            f"{ENVIRONMENT}={PRODUCTION}: the dev stand-ins (and their /_admin/faults switch) refuse to "
+            "start in production; point the services at the real API instead"
+        )
 
 
 @dataclass(frozen=True)

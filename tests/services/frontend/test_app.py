@@ -60,8 +60,38 @@ def test_the_page_and_its_files_are_served_with_their_content_types(frontend, pa
     assert answer.status_code == 200
     assert answer.headers["content-type"] == content_type
     assert marker in answer.text
-    assert "script-src 'self'" in answer.headers["content-security-policy"]
-    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-cache"
+
+
+def policy(header: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as {directive: sources}."""
+    directives = (part.split() for part in header.split(";") if part.strip())
+    return {name: sources for name, *sources in directives}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/static/app.js"),
+        ("GET", "/static/nothing.js"),  # an error
+        ("GET", "/api/chat/sessions/s-1"),  # the gateway's answer, passed on
+        ("POST", "/rum"),
+        ("GET", "/health"),  # the telemetry kit's own
+    ],
+)
+def test_every_answer_carries_the_security_headers(frontend, method, path):
+    headers = httpx.request(method, frontend.url + path).headers
+    csp = policy(headers["content-security-policy"])
+    # Only the page's own files: no inline script or style, no eval, no plugin, no other origin.
+    for directive in ("default-src", "script-src", "style-src", "connect-src"):
+        assert csp[directive] == ["'self'"], directive
+    assert csp["object-src"] == csp["frame-ancestors"] == csp["base-uri"] == ["'none'"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    permissions = dict(rule.strip().split("=") for rule in headers["permissions-policy"].split(","))
+    assert permissions["camera"] == permissions["microphone"] == permissions["geolocation"] == "()"
 
 
 def test_the_vendored_web_vitals_keeps_its_licence(frontend):

@@ -14,23 +14,31 @@ import httpx
 import redis.asyncio as redis
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.middleware.cors import CORSMiddleware
 
 import airscope
 from airscope.services.api_gateway.auth import Authenticator
 from airscope.services.api_gateway.config import SERVICE, Config
 from airscope.services.api_gateway.health import PlatformHealth, worst
 from airscope.services.api_gateway.metrics import RATE_LIMITED
-from airscope.services.api_gateway.proxy import ROUTES, Proxy, ProxyRoute
+from airscope.services.api_gateway.proxy import ANY_METHOD, ROUTES, Proxy, ProxyRoute
 from airscope.services.api_gateway.ratelimit import RateLimiter
 from airscope.services.common import ServiceError, install_error_handlers
 from airscope.telemetry import get_logger, http_check, instrument, redis_check
 
 log = get_logger(__name__)
 
-# Room for a burst of slow chat calls without opening a connection per request.
-UPSTREAM_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+# Room for a burst of slow chat calls without opening a connection per request. An idle connection
+# is dropped well before the upstream's uvicorn closes it (--timeout-keep-alive, 5 s): at equal
+# timeouts a request sent as the server closes fails with RemoteProtocolError (a soak saw /api/health
+# answer 503 every few minutes so, when an upstream's connection had been idle for about 5 s).
+UPSTREAM_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
 # The limiter runs on every request: a Redis that hangs must cost milliseconds, not seconds.
 REDIS_TIMEOUT_SECONDS = 0.5
+# What the frontend's pages send and read across origins. Credentials travel in headers (a bearer
+# token or an API key), never in cookies: no credentialed CORS.
+CORS_HEADERS = ("Authorization", "X-API-Key", "traceparent", "tracestate", "X-Request-Id")
+CORS_EXPOSED = ("X-Trace-Id", "X-Request-Id", "Retry-After")
 
 
 class HealthJSONResponse(JSONResponse):
@@ -66,6 +74,15 @@ def create_app() -> FastAPI:
     # The gateway's API is its upstreams' APIs: no schema of its own to publish.
     app = FastAPI(title="airscope api-gateway", lifespan=lifespan, openapi_url=None)
     install_error_handlers(app)
+    # Added before instrument(), so inside the kit's middleware: preflights are measured and traced.
+    # An origin not listed gets no Access-Control-Allow-Origin, so its pages cannot read an answer.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=config.cors_origins,
+        allow_methods=ANY_METHOD,
+        allow_headers=CORS_HEADERS,
+        expose_headers=CORS_EXPOSED,
+    )
 
     async def rate_limit(request: Request, client_id: str) -> None:
         decision = await limiter.take(client_id)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from airscope import catalog
-from airscope.services.common import env_float, env_int, env_str, service_url
+from airscope.services.common import ConfigError, env_float, env_int, env_str, service_url
 
 SERVICE = "api-gateway"
+FRONTEND = "frontend"
+CORS_ORIGINS_ENV = "AIRSCOPE_CORS_ORIGINS"
+# scheme://host[:port], as a browser sends it in Origin: no path, no wildcard.
+ORIGIN = re.compile(r"https?://[^/?#*\s]+")
 
 # An LLM answer with a few tool rounds takes tens of seconds; everything else answers in well under 10.
 DEFAULT_TIMEOUTS = {"llm-orchestrator": 60.0}
@@ -39,6 +44,9 @@ class Config:
     # Every catalog service but the gateway itself, with the URL /api/health asks.
     health_targets: Mapping[str, Upstream]
     health_timeout: float
+    # The origins whose pages may call the gateway from a browser (CORS): the frontend's. By default
+    # the origin of AIRSCOPE_URL_FRONTEND, which local mode sets; compose sets the public one.
+    cors_origins: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> Config:
@@ -56,7 +64,21 @@ class Config:
             upstreams={name: targets[name] for name in services[SERVICE].calls},
             health_targets=targets,
             health_timeout=env_float("GATEWAY_HEALTH_TIMEOUT_SECONDS", 2.0, minimum=0.01),
+            cors_origins=parse_origins(
+                env_str(CORS_ORIGINS_ENV, service_url(FRONTEND) if FRONTEND in services else "")
+            ),
         )
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of origins, each as a browser sends it (lower case, no trailing /)."""
+    origins = [origin.strip().rstrip("/").lower() for origin in raw.split(",") if origin.strip()]
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"{CORS_ORIGINS_ENV}: {origin!r} is not an origin: scheme://host[:port], no path, no wildcard"
+            )
+    return tuple(dict.fromkeys(origins))
 
 
 def _upstream(service: catalog.Service) -> Upstream:

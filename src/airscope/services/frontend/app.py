@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
+from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import airscope
 from airscope.services.common import install_error_handlers
@@ -25,18 +27,45 @@ from airscope.telemetry import http_check, instrument
 STATIC_DIR = Path(__file__).parent / "static"
 # Room for a few users' slow chat calls and uploads without a connection per request.
 GATEWAY_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-# The page loads only its own scripts and styles and talks only to its own origin: an injected
-# script or a framing page gets nowhere.
-PAGE_HEADERS = {
+# On every response. The page loads only its own scripts and styles (no inline script or style, no
+# eval) and talks only to its own origin: an injected script does not run, and no other site may
+# frame the page (clickjacking) or learn where its users came from.
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
     "Referrer-Policy": "no-referrer",
-    # Unversioned file names: the browser revalidates (ETag) instead of keeping an old app.js.
-    "Cache-Control": "no-cache",
+    # Nothing the page does needs these; a script injected despite the CSP gets none of them either.
+    "Permissions-Policy": (
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+        "payment=(), usb=()"
+    ),
 }
+# Unversioned file names: the browser revalidates (ETag) instead of keeping an old app.js.
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+class SecurityHeaders:
+    """Sets SECURITY_HEADERS on every response, whoever made it (a route, the proxy, an error)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class UIFiles(StaticFiles):
@@ -90,4 +119,6 @@ def create_app() -> FastAPI:
         version=airscope.__version__,
         checks=[http_check("api-gateway", config.gateway_url, critical=False)],
     )
+    # After instrument(): outside the kit's middleware, so its own answers (/health, /metrics) get them too.
+    app.add_middleware(SecurityHeaders)
     return app

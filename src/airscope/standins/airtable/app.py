@@ -44,7 +44,7 @@ from airscope.services.common import env_int
 from airscope.standins.airtable.formula import FormulaError, Row, compile_formula
 from airscope.standins.airtable.ratelimit import RateLimiter
 from airscope.standins.airtable.store import NewField, Record, Store, Table, TableNameTaken
-from airscope.standins.faults import install_faults
+from airscope.standins.faults import install_faults, refuse_production
 
 MAX_PAGE_SIZE = 100
 MAX_BATCH = 10
@@ -284,6 +284,7 @@ def _batch(items: Any, what: str) -> list[Any]:
 
 
 def create_app() -> FastAPI:
+    refuse_production()
     settings = Settings.from_env()
     app = FastAPI(title="Airtable stand-in", docs_url=None, redoc_url=None, openapi_url=None)
     if settings.db_path is None:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from airscope.standins.faults import install_faults
+from airscope.standins.faults import install_faults, refuse_production
 from airscope.standins.llm.rules import Reply, decide, offered_tools
 from airscope.standins.llm.tokens import compact_json, usage
 
@@ -95,6 +95,7 @@ def completion(request: ChatRequest) -> dict[str, Any]:
 
 
 def create_app() -> FastAPI:
+    refuse_production()
     required_key = os.environ.get("STANDIN_LLM_API_KEY") or None
     app = FastAPI(title="LLM stand-in", docs_url=None, redoc_url=None, openapi_url=None)
 
