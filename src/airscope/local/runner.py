@@ -422,6 +422,12 @@ def _shared_env(
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info"),
             "AIRSCOPE_TRACE_DIR": os.environ.get("AIRSCOPE_TRACE_DIR") or str(paths.trace_dir()),
             DRILLS_ENV: "1",  # `airscope drill memory` needs the services' drill switches
+            # Every local client (browser, `airscope load`, the drills) reaches the gateway from
+            # 127.0.0.1, so the per-client failed-login limit would count them all as one caller and
+            # turn the load's deliberate wrong passwords into 429s within minutes.
+            "PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT": os.environ.get(
+                "PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT", "100000"
+            ),
         }
     )
     for name, server in infrastructure.items():

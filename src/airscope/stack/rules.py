@@ -212,6 +212,44 @@ def _burn_rate_alerts() -> list[dict]:
     return alerts
 
 
+def _login_abuse(profile: Profile) -> list[dict]:
+    """Failed password logins (platform-services' metrics): one client at its per-client limit,
+    or most logins failing everywhere."""
+    limited = 'auth_login_rate_limited_total{job="services", scope="client"}'
+    password = 'auth_attempts_total{job="services", method="password"'
+    failed = f'sum by (service) (rate({password}, outcome!="success"}}[5m]))'
+    tried = f"sum by (service) (rate({password}}}[5m]))"
+    client_for, platform_for = (
+        alert_for("LoginAbuse:client", profile),
+        alert_for("LoginAbuse:platform", profile),
+    )
+    return [
+        _alert(
+            "LoginAbuse",
+            f"sum by (service) (increase({limited}[5m])) > 0",
+            client_for,
+            "warning",
+            "{{ $labels.service }} refuses logins from a client that failed on many accounts",
+            "Over the last 5 minutes a client address reached PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT "
+            "failed logins, whatever the accounts, and was refused: credential stuffing from one "
+            "address.",
+            scope="client",
+        ),
+        _alert(
+            "LoginAbuse",
+            f"{failed}\n/ on (service)\n{tried}\n> {settings.LOGIN_FAILURE_RATIO}\nand on (service)\n"
+            f"{failed}\n> {settings.LOGIN_FAILURES_PER_SECOND}",
+            platform_for,
+            "warning",
+            "{{ $value | humanizePercentage }} of password logins at {{ $labels.service }} fail",
+            f"More than {settings.LOGIN_FAILURE_RATIO:.0%} of password logins over 5 minutes failed "
+            f"(wrong credentials or refused by a limit), more than {settings.LOGIN_FAILURES_PER_SECOND:g} "
+            "a second: credential stuffing or password guessing spread over many addresses.",
+            scope="platform",
+        ),
+    ]
+
+
 def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
     quantile = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
     short = profile.short_window
@@ -286,6 +324,7 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
             scope="host",
         ),
         *_burn_rate_alerts(),
+        *_login_abuse(profile),
     ]
     return {"groups": [{"name": "airscope-alerts", "rules": rules}]}
 

@@ -154,6 +154,11 @@ DISK_FREE_WARNING = 0.15  # 15% free: days of headroom on a typical volume to ac
 DISK_FREE_CRITICAL = 0.05  # 5% free: Prometheus, Loki and PostgreSQL fail soon
 MEMORY_USAGE_THRESHOLD = 0.9  # 90% of the catalog's limit: the OOM killer is one spike away
 HOST_MEMORY_AVAILABLE = 0.1  # under 10% of the host's memory available
+# LoginAbuse{scope="platform"}: most password logins fail, and many do. Real users get about one in
+# five wrong (the load generator's mix: 27%); credential stuffing fails almost always. The rate
+# floor keeps a handful of typos at a quiet hour from counting as "most".
+LOGIN_FAILURE_RATIO = 0.5
+LOGIN_FAILURES_PER_SECOND = 0.2  # 12 a minute, on one service
 
 # How long each alert's condition must hold before it fires, per profile: (compose, local).
 # Production waits out a restart or a slow scrape (each missed 15 s scrape is a quarter minute);
@@ -173,6 +178,10 @@ ALERT_FOR = {
     "HighMemoryUsage:host": ("5m", "5m"),
     "DiskSpaceLow:warning": ("15m", "15m"),
     "DiskSpaceLow:critical": ("5m", "1m"),
+    # A client at its limit of failed logins is abuse already: warn once it persists a scrape or so.
+    "LoginAbuse:client": ("1m", "10s"),
+    # Failed logins everywhere (stuffing spread over many addresses): a sustained pattern, not a burst.
+    "LoginAbuse:platform": ("5m", "30s"),
 }
 
 # How long the exporter's connection-failure alerts keep firing once PostgreSQL or Redis is back:

@@ -88,14 +88,26 @@ def test_a_wrong_key_is_refused_without_naming_any_key() -> None:
     assert not any(key in error.message for key in KEYS)
 
 
-def test_every_key_is_compared_even_when_the_first_matches(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+@pytest.mark.parametrize(
+    "presented", [*KEYS, "wrong-key", "x" * 500], ids=["first", "second", "wrong", "long"]
+)
+def test_the_key_check_is_constant_time_in_construction(
+    monkeypatch: pytest.MonkeyPatch, presented: str
+) -> None:
+    """No early exit and nothing length-dependent: whichever key matches, or none, every configured
+    key is compared once, with compare_digest, on two digests of one length. (A timing
+    measurement would be noise on a shared machine; the construction is what holds.)"""
+    compared: list[tuple[bytes, bytes]] = []
     compare = hmac.compare_digest
 
-    def counting(a: bytes, b: bytes) -> bool:
-        calls.append(b)
+    def recording(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
         return compare(a, b)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", counting)
-    authenticator().authenticate({"x-api-key": KEYS[0]})
-    assert len(calls) == len(KEYS)
+    monkeypatch.setattr(auth.hmac, "compare_digest", recording)
+    try:
+        authenticator().authenticate({"x-api-key": presented})
+    except ServiceError:
+        assert presented not in KEYS
+    assert [known for _, known in compared] == [hashlib.sha256(key.encode()).digest() for key in KEYS]
+    assert {len(a) for a, _ in compared} | {len(b) for _, b in compared} == {32}

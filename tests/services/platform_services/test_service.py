@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -76,8 +77,12 @@ def register(url: str, email: str, password: str, **extra: str) -> httpx.Respons
     )
 
 
-def login(url: str, email: str, password: str) -> httpx.Response:
-    response = httpx.post(url + "/auth/login", json={"email": email, "password": password}, timeout=10)
+def login(url: str, email: str, password: str, client: str | None = None) -> httpx.Response:
+    """``client``: the address the api-gateway would name in X-Forwarded-For."""
+    headers = {"X-Forwarded-For": client} if client else {}
+    response = httpx.post(
+        url + "/auth/login", json={"email": email, "password": password}, headers=headers, timeout=10
+    )
     if response.status_code == 200:
         SECRETS.extend([response.json()["access_token"], response.json()["refresh_token"]])
     return response
@@ -127,6 +132,46 @@ def test_register_login_me(service: AppServer) -> None:
     missing = httpx.get(service.url + "/auth/me", timeout=5)
     assert missing.status_code == 401 and missing.json()["error"] == "invalid_token"
     assert "Bearer" in missing.headers["WWW-Authenticate"]
+
+
+def forged_token(user_id: str, case: str) -> str:
+    """An access token for ``user_id`` that is wrong in one way only (``case``)."""
+    now = int(time.time())
+    claims = {
+        "iss": "platform-services",
+        "aud": "airscope",
+        "sub": user_id,
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
+    if case == "alg-none":
+        return jwt.encode(claims, None, algorithm="none")
+    if case == "wrong-signature":
+        return jwt.encode(claims, JWT_SECRET[::-1], algorithm="HS256")
+    if case == "expired":
+        claims.update(iat=now - 120, exp=now - 60)
+    elif case == "wrong-audience":
+        claims["aud"] = "another-api"
+    elif case == "wrong-issuer":
+        claims["iss"] = "someone-else"
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
+FORGED = ("alg-none", "wrong-signature", "expired", "wrong-audience", "wrong-issuer")
+
+
+@pytest.mark.parametrize("case", FORGED)
+def test_auth_me_refuses_a_forged_or_stale_token_with_401(service: AppServer, case: str) -> None:
+    _, _, user = account(service.url)
+    assert me(service.url, forged_token(user["id"], "valid")).status_code == 200  # the control
+    before = scrape(service.url)
+    refused = me(service.url, forged_token(user["id"], case))
+    assert refused.status_code == 401
+    assert refused.json()["error"] == ("expired_token" if case == "expired" else "invalid_token")
+    assert refused.headers["WWW-Authenticate"].startswith('Bearer realm="airscope", error="invalid_token"')
+    outcome = "expired" if case == "expired" else "invalid_token"
+    assert moved_by(before, scrape(service.url), "auth_attempts_total", method="token", outcome=outcome) == 1
 
 
 def test_the_gateway_accepts_the_access_token(service: AppServer) -> None:
@@ -212,21 +257,57 @@ def test_logout_revokes_the_refresh_token(service: AppServer) -> None:
     assert again.status_code == 204
 
 
+def moved_by(before: dict, after: dict, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
 def test_repeated_failed_logins_are_limited_per_account(service: AppServer) -> None:
     email, password, _ = account(service.url)
     other_email, other_password, _ = account(service.url)
     before = scrape(service.url)
-    for _ in range(5):
-        assert login(service.url, email, new_password()).status_code == 401
+    for attempt in range(5):  # from five addresses: the account's limit counts them all
+        assert login(service.url, email, new_password(), client=f"192.0.2.{attempt}").status_code == 401
     limited = login(service.url, email, password)  # even the right password, now
     assert limited.status_code == 429 and limited.json()["error"] == "too_many_attempts"
+    assert "this account" in limited.json()["message"]
     assert 1 <= int(limited.headers["Retry-After"]) <= 900
     assert login(service.url, other_email, other_password).status_code == 200  # others are not affected
     after = scrape(service.url)
-    rate_limited = value(after, "auth_attempts_total", method="password", outcome="rate_limited") - value(
-        before, "auth_attempts_total", method="password", outcome="rate_limited"
+    assert moved_by(before, after, "auth_attempts_total", method="password", outcome="rate_limited") == 1
+    assert moved_by(before, after, "auth_login_rate_limited_total", scope="account") == 1
+    assert moved_by(before, after, "auth_login_rate_limited_total", scope="client") == 0
+
+
+def test_repeated_failed_logins_are_limited_per_client(run_app, database_url: str) -> None:
+    """Credential stuffing: one client, a few tries on each of many accounts, each account far from
+    its own limit. The client's own address is what counts, not what it claims further left."""
+    server = run_app(MODULE, env=service_env(database_url, PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT="3"))
+    stuffer, bystander = "203.0.113.7", "198.51.100.9"
+    victims = [account(server.url) for _ in range(4)]
+    before = scrape(server.url)
+    for email, _, _ in victims[:3]:
+        assert login(server.url, email, new_password(), client=stuffer).status_code == 401
+    email, password, _ = victims[3]
+    for claimed in (stuffer, f"{bystander}, {stuffer}"):  # a forged hop to the left changes nothing
+        limited = login(server.url, email, password, client=claimed)
+        assert limited.status_code == 429 and limited.json()["error"] == "too_many_attempts"
+        assert "this client address" in limited.json()["message"]
+        assert 1 <= int(limited.headers["Retry-After"]) <= 900
+    assert login(server.url, email, password, client=bystander).status_code == 200  # the account is fine
+    after = scrape(server.url)
+    assert moved_by(before, after, "auth_login_rate_limited_total", scope="client") == 2
+    assert moved_by(before, after, "auth_login_rate_limited_total", scope="account") == 0
+    assert moved_by(before, after, "auth_attempts_total", method="password", outcome="rate_limited") == 2
+    assert (
+        moved_by(before, after, "auth_attempts_total", method="password", outcome="invalid_credentials") == 3
     )
-    assert rate_limited == 1
+
+    def refused_clients() -> list[str]:
+        event = "login refused: too many failed logins from this client"
+        return [r["client"] for r in server.log_records() if r.get("event") == event]
+
+    wait_for(lambda: len(refused_clients()) == 2)  # the address to block, for the operator
+    assert set(refused_clients()) == {stuffer}
 
 
 def analytics(url: str, days: int) -> list[dict]:

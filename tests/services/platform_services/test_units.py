@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from airscope.services.common import ConfigError
+from airscope.services.platform_services.auth import UNKNOWN_CLIENT, client_key
 from airscope.services.platform_services.config import sqlalchemy_url
 from airscope.services.platform_services.passwords import Passwords
 from airscope.services.platform_services.tokens import (
@@ -92,3 +93,23 @@ def test_database_url_gets_the_asyncpg_driver() -> None:
     assert sqlalchemy_url("postgres://u@h/db").startswith("postgresql+asyncpg://")
     with pytest.raises(ConfigError):
         sqlalchemy_url("mysql://u@h/db")
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "peer", "client"),
+    [
+        ([], "10.0.0.5", "10.0.0.5"),  # no proxy in front: the peer
+        (["203.0.113.7"], "10.0.0.5", "203.0.113.7"),  # what the gateway wrote
+        (["198.51.100.1, 203.0.113.7"], "10.0.0.5", "203.0.113.7"),  # a forged hop to the left
+        (["198.51.100.1", "203.0.113.7"], "10.0.0.5", "203.0.113.7"),  # two headers: the last
+        (["not-an-address"], "10.0.0.5", "10.0.0.5"),  # garbage names no new client
+        (["not-an-address"], None, UNKNOWN_CLIENT),
+        (["2001:db8:1:2:aaaa::1"], None, "2001:db8:1:2::/64"),  # IPv6 by its /64
+        (["[2001:db8:1:2::ffff]"], None, "2001:db8:1:2::/64"),
+        (["::ffff:203.0.113.7"], None, "203.0.113.7"),  # IPv4-mapped is the IPv4 address
+    ],
+)
+def test_the_client_of_a_login_is_the_right_most_forwarded_hop(
+    forwarded_for: list[str], peer: str | None, client: str
+) -> None:
+    assert client_key(forwarded_for, peer) == client

@@ -61,10 +61,10 @@ HOP_BY_HOP = frozenset(
      "transfer-encoding", "upgrade", "host"}
 )  # fmt: skip
 # Never passed on from the caller: credentials (the gateway checked them), ids the gateway sets
-# itself (a caller must not pose as another client), and the trace context, which the httpx
-# instrumentation writes anew with the gateway's client span as parent.
+# itself (a caller must not pose as another client, nor as another address), and the trace
+# context, which the httpx instrumentation writes anew with the gateway's client span as parent.
 CALLER_ONLY = frozenset(
-    {"x-api-key", "authorization", "cookie", "x-client-id", "x-request-id",
+    {"x-api-key", "authorization", "cookie", "x-client-id", "x-request-id", "x-forwarded-for",
      "traceparent", "tracestate", "baggage"}
 )  # fmt: skip
 # The upstream's own framing and ids: this response is re-framed, and the kit adds its ids.
@@ -106,6 +106,12 @@ def upstream_headers(request: Request, upstream: str, client_id: str | None) -> 
         passed.append(("x-request-id", request_id))
     if client_id is not None:
         passed.append(("x-client-id", client_id))
+    if request.client is not None:
+        # The one address the gateway itself saw (its own rate limit's): platform-services limits
+        # failed logins per client by it. Whatever X-Forwarded-For the caller sent is gone above;
+        # uvicorn already resolved it where it came from a trusted proxy (FORWARDED_ALLOW_IPS,
+        # e.g. the frontend's /api proxy).
+        passed.append(("x-forwarded-for", request.client.host))
     return passed
 
 

@@ -1,15 +1,23 @@
 """Registration, login, token refresh and logout, and who a bearer token belongs to.
 
-Failed password logins are limited per account in PostgreSQL (``login_failures``), so every
-replica and a restart see the same count: after PLATFORM_LOGIN_MAX_FAILURES failures within
-PLATFORM_LOGIN_WINDOW_SECONDS the address answers 429 until the oldest leaves the window. The
-limit is checked before the password is, so a locked address costs no hashing.
+Failed password logins are limited in PostgreSQL (``login_failures``), so every replica and a
+restart see the same counts, twice over:
+
+- per account: PLATFORM_LOGIN_MAX_FAILURES failures for one email within
+  PLATFORM_LOGIN_WINDOW_SECONDS (password guessing against one account);
+- per client: PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT failures from one client address within the
+  same window, whatever the accounts (credential stuffing: one client, many accounts).
+
+Either answers 429 with Retry-After (until the oldest failure leaves the window) and a message
+naming the limit. The limits are checked before the password is, so a locked caller costs no hashing.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,8 +37,17 @@ from airscope.services.platform_services.tokens import (
     hash_refresh_token,
     new_refresh_token,
 )
+from airscope.telemetry import get_logger
+
+log = get_logger(__name__)
 
 BEARER_CHALLENGE = 'Bearer realm="airscope"'
+UNKNOWN_CLIENT = "unknown"
+# What a refused login is told, by the limit that refused it (metrics.LOGIN_LIMIT_SCOPES).
+LIMIT_MESSAGES = {
+    "account": "too many failed logins for this account; try again later",
+    "client": "too many failed logins from this client address, whatever the accounts; try again later",
+}
 
 
 @dataclass(frozen=True)
@@ -60,12 +77,38 @@ def _token_refusal(code: str, message: str) -> ServiceError:
     )
 
 
+def client_key(forwarded_for: Sequence[str], peer: str | None) -> str:
+    """Who is logging in, for the per-client limit: the right-most ``X-Forwarded-For`` hop.
+
+    The api-gateway replaces whatever X-Forwarded-For its caller sent with the one address it saw
+    (api_gateway/proxy.py), and a proxy appends to the header: the right-most hop is the one the
+    last proxy in front of this service wrote, so nothing a caller puts to the left of it counts.
+    Without the header (a caller inside the platform) or with a hop that is no IP address, the
+    peer's address. An IPv6 client counts by its /64: one host gets a whole /64 to rotate through.
+    """
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    for candidate in ([hops[-1]] if hops else []) + [peer or ""]:
+        try:
+            address = ipaddress.ip_address(candidate.strip("[]"))
+        except ValueError:
+            continue
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                return str(address.ipv4_mapped)
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)
+    return UNKNOWN_CLIENT
+
+
 class Auth:
     def __init__(self, config: Config, passwords: Passwords) -> None:
         self.passwords = passwords
         self.access_tokens = AccessTokens(config.jwt_secret, config.access_token_ttl_seconds)
         self.refresh_ttl = timedelta(seconds=config.refresh_token_ttl_seconds)
-        self.max_failures = config.login_max_failures
+        self.max_failures = {
+            "account": config.login_max_failures,
+            "client": config.login_max_failures_per_client,
+        }
         self.failure_window = timedelta(seconds=config.login_window_seconds)
 
     async def register(
@@ -77,23 +120,38 @@ class Auth:
         except users.EmailTaken:
             raise ServiceError(409, "email_taken", "an account with this email exists already") from None
 
-    async def login(self, session: AsyncSession, email: str, password: str) -> TokenPair:
+    async def login(self, session: AsyncSession, email: str, password: str, client: str) -> TokenPair:
+        """``client`` is client_key()'s answer for the request."""
         # Read, then let the connection go while the password is hashed (tens of milliseconds).
         async with session.begin():
-            failures, retry_after = await users.recent_failures(session, email, self.failure_window)
-            user = None if failures >= self.max_failures else await users.by_email(session, email)
-        if failures >= self.max_failures:
+            account, of_client = await users.recent_failures(session, email, client, self.failure_window)
+            # The broader limit first: a stuffing client is told so whichever account it tries.
+            refusing = next(
+                (
+                    (scope, failures)
+                    for scope, failures in (("client", of_client), ("account", account))
+                    if failures.count >= self.max_failures[scope]
+                ),
+                None,
+            )
+            user = None if refusing else await users.by_email(session, email)
+        if refusing is not None:
+            scope, failures = refusing
             _attempt("password", "rate_limited")
+            metrics.LOGIN_RATE_LIMITED.labels(scope).inc()
+            if scope == "client":
+                # What an operator blocks (LoginAbuse's runbook); an account's email is never logged.
+                log.warning("login refused: too many failed logins from this client", client=client)
             raise ServiceError(
                 429,
                 "too_many_attempts",
-                "too many failed logins for this account; try again later",
-                headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+                LIMIT_MESSAGES[scope],
+                headers={"Retry-After": str(max(1, math.ceil(failures.retry_after)))},
             )
         matched = await self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not matched:
             async with session.begin():
-                await users.add_failure(session, email, self.failure_window)
+                await users.add_failure(session, email, client, self.failure_window)
             _attempt("password", "invalid_credentials")
             raise _invalid_credentials()
         rehashed = (

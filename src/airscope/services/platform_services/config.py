@@ -28,6 +28,7 @@ class Config:
     db_pool_size: int
     db_max_overflow: int
     login_max_failures: int
+    login_max_failures_per_client: int
     login_window_seconds: int
     active_users_refresh_seconds: float
 
@@ -43,6 +44,10 @@ class Config:
             db_pool_size=env_int("PLATFORM_DB_POOL_SIZE", 10, minimum=1),
             db_max_overflow=env_int("PLATFORM_DB_MAX_OVERFLOW", 5, minimum=0),
             login_max_failures=env_int("PLATFORM_LOGIN_MAX_FAILURES", 5, minimum=1),
+            # Many accounts tried from one address (credential stuffing). Far above what one
+            # office behind a NAT gets wrong in a window; a load generator posing as many users
+            # from one address needs it raised.
+            login_max_failures_per_client=env_int("PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT", 100, minimum=1),
             login_window_seconds=env_int("PLATFORM_LOGIN_WINDOW_SECONDS", 900, minimum=1),
             active_users_refresh_seconds=env_float(
                 "PLATFORM_ACTIVE_USERS_REFRESH_SECONDS", 15.0, minimum=0.1

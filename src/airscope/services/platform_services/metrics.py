@@ -12,6 +12,8 @@ AUTH_OUTCOMES_BY_METHOD = {
     "refresh": ("success", "invalid_token", "expired"),
     "token": ("success", "invalid_token", "expired"),
 }
+# Which limit refused a login: too many failures for the account, or from the client address.
+LOGIN_LIMIT_SCOPES = ("account", "client")
 TOKEN_TYPES = ("access", "refresh")
 ACTIVITY_TYPES = ("login", "chat", "upload", "saga")
 # Every query the service sends has one of these names.
@@ -49,6 +51,15 @@ AUTH_ATTEMPTS = Counter(
     "token at /auth/me) and outcome (success, invalid_credentials, invalid_token, expired, rate_limited).",
     ["method", "outcome"],
 )
+LOGIN_RATE_LIMITED = Counter(
+    "auth_login_rate_limited_total",
+    "Password logins refused with 429 before the password was checked, by the limit that refused "
+    "them (scope: account, PLATFORM_LOGIN_MAX_FAILURES failures for the address within "
+    "PLATFORM_LOGIN_WINDOW_SECONDS; client, PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT failures from one "
+    "client address, any accounts: credential stuffing). Each is also one "
+    'auth_attempts_total{method="password", outcome="rate_limited"}.',
+    ["scope"],
+)
 AUTH_TOKENS_ISSUED = Counter(
     "auth_tokens_issued_total",
     "Tokens issued at login and refresh, by type (access, refresh).",
@@ -85,6 +96,8 @@ DB_POOL_CONNECTIONS_LIMIT = Gauge(
 for _method, _outcomes in AUTH_OUTCOMES_BY_METHOD.items():
     for _outcome in _outcomes:
         AUTH_ATTEMPTS.labels(_method, _outcome)
+for _scope in LOGIN_LIMIT_SCOPES:
+    LOGIN_RATE_LIMITED.labels(_scope)
 for _type in TOKEN_TYPES:
     AUTH_TOKENS_ISSUED.labels(_type)
 for _type in ACTIVITY_TYPES:

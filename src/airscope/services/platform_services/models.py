@@ -51,13 +51,18 @@ class RefreshToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed password login, kept for the per-account limit's window."""
+    """A failed password login, kept for the per-account and per-client limits' window."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("login_failures_email_failed_at", "email", "failed_at"),)
+    __table_args__ = (
+        Index("login_failures_email_failed_at", "email", "failed_at"),
+        Index("login_failures_client_failed_at", "client", "failed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
+    # The caller's address as the api-gateway saw it (an IPv6 caller by its /64); see auth.client_key.
+    client: Mapped[str | None] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

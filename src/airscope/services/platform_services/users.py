@@ -1,11 +1,12 @@
-"""User accounts and the failed logins counted against them, in PostgreSQL."""
+"""User accounts and the failed logins counted against them and their clients, in PostgreSQL."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,33 +48,53 @@ async def update_password_hash(session: AsyncSession, user_id: uuid.UUID, passwo
         await session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
 
 
-async def recent_failures(session: AsyncSession, email: str, window: timedelta) -> tuple[int, float]:
-    """Failed logins for ``email`` within ``window``, and the seconds until the oldest leaves it."""
-    since = func.now() - window
+@dataclass(frozen=True)
+class Failures:
+    """Failed logins within the window, and the seconds until the oldest of them leaves it."""
+
+    count: int
+    retry_after: float
+
+
+async def recent_failures(
+    session: AsyncSession, email: str, client: str, window: timedelta
+) -> tuple[Failures, Failures]:
+    """The failed logins of the account ``email`` and of the client ``client``, in one query."""
+    of_account, of_client = LoginFailure.email == email, LoginFailure.client == client
     with timed("login_failures"):
-        count, oldest, now = (
+        row = (
             await session.execute(
-                select(func.count(), func.min(LoginFailure.failed_at), func.now()).where(
-                    LoginFailure.email == email, LoginFailure.failed_at > since
-                )
+                select(
+                    func.count().filter(of_account),
+                    func.min(LoginFailure.failed_at).filter(of_account),
+                    func.count().filter(of_client),
+                    func.min(LoginFailure.failed_at).filter(of_client),
+                    func.now(),
+                ).where(or_(of_account, of_client), LoginFailure.failed_at > func.now() - window)
             )
         ).one()
-    return count, _seconds_until(oldest + window, now) if oldest is not None else 0.0
+    account_count, account_oldest, client_count, client_oldest, now = row
+    return (
+        Failures(account_count, _seconds_left(account_oldest, window, now)),
+        Failures(client_count, _seconds_left(client_oldest, window, now)),
+    )
 
 
-def _seconds_until(moment: datetime, now: datetime) -> float:
-    return max((moment - now).total_seconds(), 0.0)
+def _seconds_left(oldest: datetime | None, window: timedelta, now: datetime) -> float:
+    return 0.0 if oldest is None else max((oldest + window - now).total_seconds(), 0.0)
 
 
-async def add_failure(session: AsyncSession, email: str, window: timedelta) -> None:
-    """Records a failed login; the address's failures older than the window go at the same time."""
+async def add_failure(session: AsyncSession, email: str, client: str, window: timedelta) -> None:
+    """Records a failed login; the account's and the client's failures older than the window go
+    at the same time."""
     with timed("insert_login_failure"):
         await session.execute(
             delete(LoginFailure).where(
-                LoginFailure.email == email, LoginFailure.failed_at <= func.now() - window
+                or_(LoginFailure.email == email, LoginFailure.client == client),
+                LoginFailure.failed_at <= func.now() - window,
             )
         )
-        await session.execute(insert(LoginFailure).values(email=email))
+        await session.execute(insert(LoginFailure).values(email=email, client=client))
 
 
 async def clear_failures(session: AsyncSession, email: str) -> None:
