@@ -50,7 +50,8 @@ from airscope.services.airtable_gateway.client import AirtableClient
 from airscope.services.airtable_gateway.config import Config
 from airscope.services.airtable_gateway.metrics import POOL_CONNECTIONS, POOL_CONNECTIONS_LIMIT
 from airscope.services.airtable_gateway.ratelimit import RateLimiter
-from airscope.services.common import ServiceError, install_error_handlers
+from airscope.services.common import ServiceError, errors, install_error_handlers
+from airscope.services.common.storable import STORABLE
 from airscope.telemetry import Check, instrument, redis_check
 
 SERVICE = "airtable-gateway"
@@ -65,12 +66,12 @@ T = TypeVar("T")
 
 
 class NewRecord(BaseModel):
-    fields: dict[str, Any]
+    fields: Annotated[dict[str, Any], STORABLE]
 
 
 class RecordUpdate(BaseModel):
     id: str = Field(min_length=1, max_length=64)
-    fields: dict[str, Any]
+    fields: Annotated[dict[str, Any], STORABLE]
 
 
 class CreateRecords(BaseModel):
@@ -84,14 +85,14 @@ class UpdateRecords(BaseModel):
 
 
 class UpdateRecord(BaseModel):
-    fields: dict[str, Any]
+    fields: Annotated[dict[str, Any], STORABLE]
     typecast: bool = False
 
 
 class NewField(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=64)
-    options: dict[str, Any] | None = None
+    options: Annotated[dict[str, Any], STORABLE] | None = None
 
 
 class CreateTable(BaseModel):
@@ -214,7 +215,8 @@ def _entry(state: str, fingerprint: str, **answer: Any) -> bytes:
 
 
 def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
-    router = APIRouter()
+    # Every route but /bases names a base, a table or a record Airtable may not have.
+    router = APIRouter(responses=errors(404))
 
     async def write(base_id: str, call: Awaitable[T]) -> T:
         """Runs a write, then makes the base's cached reads unreachable, so a read after it sees it."""
@@ -242,7 +244,7 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
 
         return await cache.get_or_load("list_tables", base_id, {}, load)
 
-    @router.post("/bases/{base_id}/tables", status_code=201)
+    @router.post("/bases/{base_id}/tables", status_code=201, responses=errors(409))
     async def create_table(
         base_id: BaseId, body: CreateTable, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
@@ -268,7 +270,7 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(answer, status_code=201, headers=headers)
 
-    @router.patch("/bases/{base_id}/tables/{table}")
+    @router.patch("/bases/{base_id}/tables/{table}", responses=errors(409))
     async def update_table(base_id: BaseId, table: TableName, body: UpdateTable) -> dict:
         """Renames and/or re-describes a table (the nearest thing to deleting one Airtable allows)."""
         return await write(base_id, airtable.update_table(base_id, table, body.model_dump(exclude_none=True)))

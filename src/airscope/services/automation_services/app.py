@@ -39,7 +39,14 @@ from airscope.services.automation_services.queue import Queue, consume, maintain
 from airscope.services.automation_services.store import IdempotencyConflict, Store
 from airscope.services.automation_services.worker import Gateway, Importer
 from airscope.services.automation_services.workflows import NotRunnable, Runner, Scheduler, start_run
-from airscope.services.common import ActivityReporter, ServiceError, install_error_handlers, service_url
+from airscope.services.common import (
+    ActivityReporter,
+    ServiceError,
+    errors,
+    install_error_handlers,
+    service_url,
+)
+from airscope.services.common.storable import STORABLE, problem
 from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
 
 log = get_logger(__name__)
@@ -52,15 +59,35 @@ MAX_FILENAME_CHARS = 255
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 GAUGE_REFRESH_SECONDS = 2.0
 
+# The upload reads its form itself (size limits before parsing), so FastAPI cannot describe it.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "base_id", "table"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "a CSV or JSON file"},
+                        "base_id": {"type": "string", "description": "the Airtable base to import into"},
+                        "table": {"type": "string", "description": "the table to import into"},
+                    },
+                }
+            }
+        },
+    }
+}
+
 ResourceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
 class NewWorkflow(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
     kind: Literal["csv-import", "record-count"]
-    workspace_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    workspace_id: Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE] | None = None
     schedule_seconds: Annotated[int, Field(ge=5, le=7 * 24 * 3600)] | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: Annotated[dict[str, Any], STORABLE] = Field(default_factory=dict)
 
     @field_validator("config")
     @classmethod
@@ -101,6 +128,8 @@ def _form_text(form: Any, name: str) -> str:
     value = form.get(name)
     if not isinstance(value, str) or not value.strip():
         raise _invalid(f"the form field {name!r} is required")
+    if (found := problem(value)) is not None:
+        raise _invalid(f"the form field {name!r}: {found}")
     return value.strip()
 
 
@@ -169,7 +198,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
 
-    @app.post("/files", status_code=202)
+    @app.post("/files", status_code=202, responses=errors(413, 415, 422), openapi_extra=UPLOAD_BODY)
     async def upload(request: Request) -> dict[str, Any]:
         limit = config.max_upload_bytes
         length = request.headers.get("content-length", "")
@@ -200,6 +229,8 @@ def create_app() -> FastAPI:
             if len(table) > MAX_TABLE_CHARS:
                 raise _invalid(f"table must be at most {MAX_TABLE_CHARS} characters")
             filename = (part.filename or f"upload.{file_type}")[:MAX_FILENAME_CHARS]
+            if (found := problem(filename)) is not None:
+                raise _invalid(f"the file name: {found}")
         finally:
             await form.close()
         try:
@@ -231,7 +262,7 @@ def create_app() -> FastAPI:
             "table": table,
         }
 
-    @app.get("/files/{file_id}")
+    @app.get("/files/{file_id}", responses=errors(404))
     async def file_status(file_id: ResourceId, request: Request) -> dict[str, Any]:
         with _dependency_errors():
             found = await request.app.state.store.file(file_id)
@@ -244,7 +275,7 @@ def create_app() -> FastAPI:
         with _dependency_errors():
             return await request.app.state.store.workflows()
 
-    @app.post("/workflows", status_code=201)
+    @app.post("/workflows", status_code=201, responses=errors(409))
     async def create_workflow(
         body: NewWorkflow,
         request: Request,
@@ -272,11 +303,11 @@ def create_app() -> FastAPI:
             raise ServiceError(404, "not_found", f"no workflow {workflow_id}")
         return workflow
 
-    @app.get("/workflows/{workflow_id}")
+    @app.get("/workflows/{workflow_id}", responses=errors(404))
     async def get_workflow(workflow_id: ResourceId, request: Request) -> dict[str, Any]:
         return await _workflow(request, workflow_id)
 
-    @app.delete("/workflows/{workflow_id}", status_code=204)
+    @app.delete("/workflows/{workflow_id}", status_code=204, responses=errors(409))
     async def delete_workflow(workflow_id: ResourceId, request: Request) -> Response:
         with _dependency_errors():
             workflow = await request.app.state.store.workflow(workflow_id)
@@ -289,7 +320,7 @@ def create_app() -> FastAPI:
             await request.app.state.store.delete_workflow(workflow_id)
         return Response(status_code=204)
 
-    @app.post("/workflows/{workflow_id}/runs", status_code=202)
+    @app.post("/workflows/{workflow_id}/runs", status_code=202, responses=errors(404, 409))
     async def run_workflow(workflow_id: ResourceId, request: Request) -> dict[str, Any]:
         workflow = await _workflow(request, workflow_id)
         if workflow["deleted_at"] is not None:
@@ -302,7 +333,7 @@ def create_app() -> FastAPI:
         log.info("run started", workflow=workflow_id, run=run["id"])
         return run
 
-    @app.get("/workflows/{workflow_id}/runs")
+    @app.get("/workflows/{workflow_id}/runs", responses=errors(404))
     async def workflow_runs(
         workflow_id: ResourceId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:

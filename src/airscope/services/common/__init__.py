@@ -2,7 +2,7 @@
 
 from airscope.services.common.activity import ActivityReporter
 from airscope.services.common.config import ConfigError, env_float, env_int, env_str, service_url
-from airscope.services.common.errors import ServiceError, install_error_handlers
+from airscope.services.common.errors import ServiceError, errors, install_error_handlers
 
 __all__ = [
     "ActivityReporter",
@@ -11,6 +11,7 @@ __all__ = [
     "env_float",
     "env_int",
     "env_str",
+    "errors",
     "install_error_handlers",
     "service_url",
 ]

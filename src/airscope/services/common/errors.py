@@ -8,11 +8,13 @@ clients and dashboards can branch on it; ``message`` is for people.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from airscope.telemetry import get_logger
@@ -56,6 +58,19 @@ class ServiceError(Exception):
         return body
 
 
+class ErrorBody(BaseModel):
+    """The error shape, as the OpenAPI documents describe it."""
+
+    error: str
+    message: str
+    details: Any = None
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route that answers these error statuses (with the error shape)."""
+    return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
 def error_response(error: ServiceError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
@@ -95,7 +110,45 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answers ServiceError, validation errors and Starlette's HTTP errors with the JSON shape."""
+    """Answers ServiceError, validation errors and Starlette's HTTP errors with the JSON shape, and
+    says so in the app's OpenAPI document."""
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
+    _document_error_answers(app)
+
+
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def _document_error_answers(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body (HTTPValidationError), not the one ``_validation_error``
+    sends, and not the 400 Starlette answers a body it cannot parse (not UTF-8, say); clients and
+    the fuzzer (`airscope fuzz`) read the document, so it must name what is sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for answer in responses.values():
+                    if (
+                        answer.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+                        == _FASTAPI_422
+                    ):
+                        answer["content"] = error
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "400", {"description": "The body cannot be parsed", "content": error}
+                    )
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it

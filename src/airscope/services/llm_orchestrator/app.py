@@ -15,7 +15,14 @@ from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, StringConstraints
 
 import airscope
-from airscope.services.common import ActivityReporter, ServiceError, install_error_handlers, service_url
+from airscope.services.common import (
+    ActivityReporter,
+    ServiceError,
+    errors,
+    install_error_handlers,
+    service_url,
+)
+from airscope.services.common.storable import STORABLE
 from airscope.services.llm_orchestrator import history, metrics
 from airscope.services.llm_orchestrator.budget import Budget
 from airscope.services.llm_orchestrator.chat import Chat
@@ -36,7 +43,7 @@ SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID)]
 
 class ChatRequest(BaseModel):
     message: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS), STORABLE
     ]
     session_id: SessionId | None = None
 
@@ -132,7 +139,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="llm-orchestrator", version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
 
-    @app.post("/chat")
+    @app.post("/chat", responses=errors(404, 429))
     async def chat(body: ChatRequest, request: Request) -> ChatResponse:
         with _dependency_errors():
             result = await request.app.state.chat.turn(body.message, body.session_id)
@@ -147,7 +154,7 @@ def create_app() -> FastAPI:
             steps=result.steps,
         )
 
-    @app.get("/sessions/{session_id}")
+    @app.get("/sessions/{session_id}", responses=errors(404))
     async def session(
         session_id: Annotated[str, Path(pattern=SESSION_ID)], request: Request
     ) -> SessionResponse:

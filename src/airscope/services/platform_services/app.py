@@ -27,9 +27,10 @@ from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import airscope
-from airscope.services.common import ServiceError, install_error_handlers
+from airscope.services.common import ServiceError, errors, install_error_handlers
+from airscope.services.common.storable import STORABLE
 from airscope.services.platform_services import activity, workspaces
-from airscope.services.platform_services.auth import Auth
+from airscope.services.platform_services.auth import Auth, client_key
 from airscope.services.platform_services.config import Config
 from airscope.services.platform_services.db import Database
 from airscope.services.platform_services.models import User
@@ -46,20 +47,22 @@ Email = Annotated[
     StringConstraints(
         strip_whitespace=True, to_lower=True, min_length=3, max_length=254, pattern=EMAIL_PATTERN
     ),
+    STORABLE,
 ]
 # Login takes any address-like text: a malformed one simply matches no account.
 LoginEmail = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=254)
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=254), STORABLE
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-RefreshTokenText = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+RefreshTokenText = Annotated[str, StringConstraints(min_length=1, max_length=512), STORABLE]
 
 
 class RegisterRequest(BaseModel):
     email: Email
     password: Password
     display_name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
+        | None
     ) = None
 
 
@@ -92,7 +95,7 @@ class TokensOut(BaseModel):
 
 class ActivityRequest(BaseModel):
     type: Literal["login", "chat", "upload", "saga"]
-    user: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    user: Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE]
 
 
 class DayCounts(BaseModel):
@@ -105,8 +108,8 @@ class ActivityReport(BaseModel):
 
 
 class WorkspaceRequest(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    owner: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
+    owner: Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE] | None = None
 
 
 class WorkspaceList(BaseModel):
@@ -153,18 +156,21 @@ def create_app() -> FastAPI:
     app.state.db = db
     install_error_handlers(app)
 
-    @app.post("/auth/register", status_code=201)
+    @app.post("/auth/register", status_code=201, responses=errors(409))
     async def register(body: RegisterRequest, session: Session) -> UserOut:
         return UserOut.of(await auth.register(session, body.email, body.password, body.display_name))
 
-    @app.post("/auth/login")
-    async def login(body: LoginRequest, session: Session) -> TokensOut:
-        pair = await auth.login(session, body.email, body.password)
+    @app.post("/auth/login", responses=errors(401, 429))
+    async def login(body: LoginRequest, session: Session, request: Request) -> TokensOut:
+        client = client_key(
+            request.headers.getlist("x-forwarded-for"), request.client.host if request.client else None
+        )
+        pair = await auth.login(session, body.email, body.password, client)
         return TokensOut(
             access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
         )
 
-    @app.post("/auth/refresh")
+    @app.post("/auth/refresh", responses=errors(401))
     async def refresh(body: RefreshRequest, session: Session) -> TokensOut:
         pair = await auth.refresh(session, body.refresh_token)
         return TokensOut(
@@ -176,11 +182,13 @@ def create_app() -> FastAPI:
         await auth.logout(session, body.refresh_token)
         return Response(status_code=204)
 
-    @app.get("/auth/me")
+    @app.get("/auth/me", responses=errors(401))
     async def me(session: Session, authorization: Annotated[str | None, Header()] = None) -> UserOut:
         return UserOut.of(await auth.user_for(session, authorization))
 
-    @app.post("/activity", status_code=202)
+    @app.post(
+        "/activity", status_code=202, response_class=Response, responses={202: {"description": "Counted"}}
+    )
     async def report_activity(body: ActivityRequest, session: Session) -> Response:
         async with session.begin():
             await activity.record(session, body.type, body.user)
@@ -223,7 +231,7 @@ def create_app() -> FastAPI:
             found = await workspaces.list_all(session, include_deleted=include_deleted, limit=limit)
         return WorkspaceList(workspaces=[workspaces.WorkspaceOut.of(w) for w in found])
 
-    @app.get("/workspaces/{workspace_id}")
+    @app.get("/workspaces/{workspace_id}", responses=errors(404))
     async def get_workspace(workspace_id: str, session: Session) -> workspaces.WorkspaceOut:
         async with session.begin():
             found = await workspaces.get(session, _workspace_id(workspace_id))
@@ -231,7 +239,7 @@ def create_app() -> FastAPI:
             raise ServiceError(404, "not_found", "no such workspace")
         return workspaces.WorkspaceOut.of(found)
 
-    @app.delete("/workspaces/{workspace_id}", status_code=204)
+    @app.delete("/workspaces/{workspace_id}", status_code=204, responses=errors(404))
     async def delete_workspace(workspace_id: str, session: Session) -> Response:
         if not await workspaces.soft_delete(session, _workspace_id(workspace_id)):
             raise ServiceError(404, "not_found", "no such workspace")

@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StringConstraints
 
 import airscope
-from airscope.services.common import ActivityReporter, ServiceError, install_error_handlers
+from airscope.services.common import ActivityReporter, ServiceError, errors, install_error_handlers
+from airscope.services.common.storable import STORABLE
 from airscope.services.saga_orchestrator import metrics, onboarding
 from airscope.services.saga_orchestrator.config import Config
 from airscope.services.saga_orchestrator.engine import Engine, new_owner_id
@@ -40,11 +41,14 @@ SAGA_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 
 
 class OnboardingRequest(BaseModel):
-    workspace_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    workspace_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE
+    ]
     base_id: Annotated[str, StringConstraints(pattern=r"^app[A-Za-z0-9]{14}$")] = onboarding.DEFAULT_BASE_ID
-    owner: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = (
-        None
-    )
+    owner: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), STORABLE]
+        | None
+    ) = None
 
 
 @contextlib.contextmanager
@@ -119,7 +123,11 @@ def create_app() -> FastAPI:
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
 
-    @app.post("/sagas/onboarding", status_code=202)
+    @app.post(
+        "/sagas/onboarding",
+        status_code=202,
+        responses={201: {"description": "With ?wait=true: the saga finished within the wait"}},
+    )
     async def start_onboarding(body: OnboardingRequest, request: Request, wait: bool = False) -> JSONResponse:
         engine: Engine = request.app.state.engine
         client_id = request.headers.get("x-client-id")
@@ -138,7 +146,7 @@ def create_app() -> FastAPI:
                 state = await request.app.state.store.get(state.id) or state
         return JSONResponse(state.to_json(), status_code=201 if state.finished else 202)
 
-    @app.get("/sagas/{saga_id}")
+    @app.get("/sagas/{saga_id}", responses=errors(404))
     async def get_saga(saga_id: Annotated[str, Path(pattern=SAGA_ID)], request: Request) -> dict:
         with _postgres_errors():
             state = await request.app.state.store.get(saga_id)
