@@ -29,8 +29,10 @@ class LazyGroup(click.Group):
     cls=LazyGroup,
     lazy={
         "drill": "airscope.local.drills.run:drill_command",
+        "fuzz": "airscope.local.fuzz:fuzz_command",
         "load": "airscope.local.load:load_command",
         "logs": "airscope.local.logs:logs_command",
+        "soak": "airscope.bench.soak:soak_command",
         "train": "airscope.local.drills.training:train_command",
         "trace": "airscope.local.traces:trace_command",
         "traces": "airscope.local.traces:traces_command",
@@ -245,7 +247,12 @@ def _rates(value: str) -> tuple[float, ...]:
 
 
 @main.group(
-    cls=LazyGroup, lazy={"logs": "airscope.bench.logs:bench_logs_command"}, invoke_without_command=True
+    cls=LazyGroup,
+    lazy={
+        "logs": "airscope.bench.logs:bench_logs_command",
+        "telemetry-outage": "airscope.bench.telemetry_outage:telemetry_outage_command",
+    },
+    invoke_without_command=True,
 )
 @click.option(
     "--mixed",
