@@ -5,6 +5,7 @@ a real server."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
 import shutil
@@ -147,7 +148,7 @@ def test_stores_and_the_stack_run_from_settings_images_on_the_named_network():
     for name, image in settings.IMAGES.items():
         if name != "python":
             assert services[name]["image"] == image
-    assert spec["networks"] == {"default": {"name": settings.NETWORK}}
+    assert spec["networks"]["default"]["name"] == settings.NETWORK
     assert services["redis"]["command"] == ["redis-server", "--appendonly", "yes"]
     assert "--storage.tsdb.retention.time=15d" in services["prometheus"]["command"]
     assert "--web.enable-remote-write-receiver" in services["prometheus"]["command"]
@@ -301,6 +302,18 @@ def test_the_gateway_answers_cross_origin_calls_from_the_frontend_origin_in_depl
         name for name, spec in services.items() if "AIRSCOPE_CORS_ORIGINS" in spec.get("environment", {})
     ]
     assert others == ["api-gateway"]
+
+
+def test_the_gateway_believes_x_forwarded_for_from_the_frontend_address_alone():
+    compose = document()
+    subnet = ipaddress.ip_network(compose["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    frontend = compose["services"]["frontend"]["networks"]["default"]["ipv4_address"]
+    assert ipaddress.ip_address(frontend) in subnet
+    assert compose["services"]["api-gateway"]["environment"]["FORWARDED_ALLOW_IPS"] == frontend
+    trusting = [
+        n for n, spec in compose["services"].items() if "FORWARDED_ALLOW_IPS" in spec.get("environment", {})
+    ]
+    assert trusting == ["api-gateway"]
 
 
 def test_no_stand_in_runs_and_no_drill_switch_is_set():

@@ -286,7 +286,13 @@ def _service_urls(catalog: Catalog) -> dict[str, str]:
 def _extra_environment(service: Service) -> dict[str, str]:
     """What one service needs beyond the rest (its config.py reads it)."""
     if service.name == "api-gateway":
-        return {"AIRSCOPE_API_KEYS": API_KEYS.ref(), "AIRSCOPE_CORS_ORIGINS": FRONTEND_ORIGIN.ref()}
+        return {
+            "AIRSCOPE_API_KEYS": API_KEYS.ref(),
+            "AIRSCOPE_CORS_ORIGINS": FRONTEND_ORIGIN.ref(),
+            # uvicorn believes X-Forwarded-For from the frontend's proxy only: browser users count as
+            # themselves in the per-client limits, and a direct caller cannot claim another address.
+            "FORWARDED_ALLOW_IPS": settings.FRONTEND_ADDRESS,
+        }
     if service.name == "mcp-server":
         # Its DNS-rebinding protection rejects any Host header not listed: the name other containers
         # use, with and without the port, and the loopback the healthcheck uses.
@@ -328,6 +334,12 @@ def _app(service: Service, catalog: Catalog, builds: bool) -> dict:
         image = {"pull_policy": "never"}
     port = service.port
     published = {"ports": _published(port)} if service.name in PUBLISHED else {}
+    # The one address the api-gateway believes X-Forwarded-For from.
+    fixed_address = (
+        {"networks": {"default": {"ipv4_address": settings.FRONTEND_ADDRESS}}}
+        if service.name == "frontend"
+        else {}
+    )
     return _container(
         f"airscope:{VERSION.ref()}",
         **image,
@@ -347,6 +359,7 @@ def _app(service: Service, catalog: Catalog, builds: bool) -> dict:
         healthcheck=_healthcheck("CMD", "python", "-c", HEALTH_PROBE.format(port=port)),
         depends_on=_after(*service.calls, healthy=service.requires),
         **published,
+        **fixed_address,
     )
 
 
@@ -629,7 +642,9 @@ def compose(catalog: Catalog) -> dict:
         "name": PROJECT,
         "services": services,
         # The default network, named so that docker_sd's relabelling finds targets on it.
-        "networks": {"default": {"name": settings.NETWORK}},
+        "networks": {
+            "default": {"name": settings.NETWORK, "ipam": {"config": [{"subnet": settings.NETWORK_SUBNET}]}}
+        },
         "volumes": _volumes(services),
         "secrets": {name: {"environment": variable.name} for name, variable in SECRETS.items()},
     }

@@ -98,6 +98,10 @@ SCRAPE_LABEL = "airscope.scrape"
 SERVICE_LABEL = "airscope.service"
 METRICS_PORT_LABEL = "airscope.metrics-port"
 NETWORK = "airscope"  # the compose network; targets are addressed by their IP on it
+# The compose network's addresses, fixed so that the api-gateway can trust X-Forwarded-For from the
+# frontend alone (the address its per-client limits see); change it if it collides with a host network.
+NETWORK_SUBNET = "172.28.0.0/24"
+FRONTEND_ADDRESS = "172.28.0.10"
 
 # --- retention -------------------------------------------------------------------------------------
 PROMETHEUS_RETENTION_TIME = "15d"  # Mimir keeps the long term; local disk holds two weeks
