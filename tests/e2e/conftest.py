@@ -7,6 +7,7 @@ session (about 15 s) and stopped at its end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -48,14 +49,16 @@ class Platform:
         return self.urls["api-gateway"] + "/api"
 
 
-@pytest.fixture(scope="session")
-def platform(reachable_tmp, free_port) -> Iterator[Platform]:
-    home = reachable_tmp("e2e")
+@contextlib.contextmanager
+def moved_ports_environment(home: Path, free_port: Callable[[], int], **extra: str) -> Iterator[list[str]]:
+    """The environment of a local platform in ``home`` with every port moved to a free one and no
+    outside setting leaking in; yields the names of its programs."""
     cat = catalog.load()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRSCOPE_HOME", str(home))
         patch.setenv("AIRSCOPE_API_KEY", API_KEY)
-        patch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # spans on disk within the tests' patience
+        for variable, value in extra.items():
+            patch.setenv(variable, value)
         for variable in (
             "AIRSCOPE_CATALOG",
             "AIRSCOPE_TRACE_DIR",
@@ -67,10 +70,21 @@ def platform(reachable_tmp, free_port) -> Iterator[Platform]:
         names += list(observability.DEFAULT_PORTS)
         for name in names:
             patch.setenv(ports.env_var(name), str(free_port()))
+        yield names
+
+
+def platform_urls(names: list[str]) -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in names}
+
+
+@pytest.fixture(scope="session")
+def platform(reachable_tmp, free_port) -> Iterator[Platform]:
+    home = reachable_tmp("e2e")
+    # OTEL_BSP_SCHEDULE_DELAY: spans on disk within the tests' patience.
+    with moved_ports_environment(home, free_port, OTEL_BSP_SCHEDULE_DELAY="100") as names:
         try:
             runner.up()
-            urls = {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in names}
-            yield Platform(home=home, urls=urls)
+            yield Platform(home=home, urls=platform_urls(names))
         finally:
             supervisor = Supervisor(home)
             names = supervisor.names() if supervisor.running() else []

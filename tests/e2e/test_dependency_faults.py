@@ -27,10 +27,10 @@ import httpx
 import pytest
 
 from airscope import catalog
-from airscope.local import observability, ports, runner
+from airscope.local import runner
 from airscope.local.supervisor import Supervisor
 from airscope.standins.airtable.seed import BASE_ID
-from tests.e2e.conftest import API_KEY, Platform, eventually
+from tests.e2e.conftest import Platform, eventually, moved_ports_environment, platform_urls
 
 pytestmark = pytest.mark.infra
 
@@ -48,28 +48,10 @@ FINISHED = ("completed", "compensated")
 def faulty(reachable_tmp, free_port) -> Iterator[Platform]:
     """A whole local platform for this module alone: its faults must not reach the shared one."""
     home = reachable_tmp("faults")
-    cat = catalog.load()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRSCOPE_HOME", str(home))
-        patch.setenv("AIRSCOPE_API_KEY", API_KEY)
-        patch.setenv("SAGA_LEASE_SECONDS", str(LEASE_SECONDS))
-        for variable in (
-            "AIRSCOPE_CATALOG",
-            "AIRSCOPE_TRACE_DIR",
-            "AIRSCOPE_JWT_SECRET",
-            *(e.url_env for e in cat.external.values()),
-        ):
-            patch.delenv(variable, raising=False)
-        names = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
-        names += list(observability.DEFAULT_PORTS)
-        for name in names:
-            patch.setenv(ports.env_var(name), str(free_port()))
+    with moved_ports_environment(home, free_port, SAGA_LEASE_SECONDS=str(LEASE_SECONDS)) as names:
         try:
             runner.up()
-            yield Platform(
-                home=home,
-                urls={name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in names},
-            )
+            yield Platform(home=home, urls=platform_urls(names))
         finally:
             runner.down()
 
