@@ -9,6 +9,7 @@ the command itself against `make up`'s platform, or here with AIRSCOPE_FUZZ_EXAM
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tests.servers import AppServer
 pytestmark = pytest.mark.infra
 
 EXAMPLES = int(os.environ.get("AIRSCOPE_FUZZ_EXAMPLES", "25"))
-API_KEY = "fuzz-test-api-key"
+API_KEY = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
 TARGETS = (
     "airtable-gateway",
     "automation-services",
@@ -76,11 +77,11 @@ def platform(
                 for s in cat.services.values()
             },
             "AIRSCOPE_API_KEY": API_KEY,
-            "AIRSCOPE_JWT_SECRET": "fuzz-test-jwt-secret-" + "x" * 32,
+            "AIRSCOPE_JWT_SECRET": secrets.token_urlsafe(32),
             "AIRTABLE_API_URL": airtable.url,
-            "AIRTABLE_API_KEY": "fuzz-test-airtable-key",
+            "AIRTABLE_API_KEY": secrets.token_urlsafe(16),
             "LLM_BASE_URL": llm.url + "/v1",
-            "LLM_API_KEY": "fuzz-test-llm-key",
+            "LLM_API_KEY": secrets.token_urlsafe(16),
             # The fuzzer is one client sending as fast as it can: the gateway's limit would turn
             # most of its cases into 429s that never reach a handler.
             "GATEWAY_RATE_LIMIT_RPS": "100000",
