@@ -107,7 +107,12 @@ async def _refresh_gauges(store: history.History, budget: Budget) -> None:
 
 def create_app() -> FastAPI:
     config = Config.from_env()
-    redis_client = redis.asyncio.Redis.from_url(config.redis_url)
+    # A pooled connection idle across a Redis restart is dead: health_check_interval pings one idle
+    # for over 5 s before use and reconnects, instead of failing a chat-session read long after Redis
+    # came back (the fault test caught one). The timeouts keep a hung Redis from stalling a request.
+    redis_client = redis.asyncio.Redis.from_url(
+        config.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0, health_check_interval=5
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
