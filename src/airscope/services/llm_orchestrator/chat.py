@@ -73,6 +73,22 @@ class Chat:
         earlier = await self.history.load(session_id) or []
         new: list[dict] = [{"role": "user", "content": message}]
         result = ChatResult(session_id=session_id, answer="", model=self.config.llm_model)
+        try:
+            outcome = await self._converse(earlier, new, result)
+        except Exception:
+            metrics.LLM_CHATS.labels("failed").inc()
+            raise
+        finally:
+            if result.input_tokens:  # a chat the provider never answered has no tokens to show
+                metrics.LLM_CHAT_INPUT_TOKENS.labels(self.config.llm_model).observe(result.input_tokens)
+        metrics.LLM_CHATS.labels(outcome).inc()
+        await self.history.append(session_id, new)
+        metrics.LLM_ACTIVE_SESSIONS.set(await self.history.touch(session_id))
+        return result
+
+    async def _converse(self, earlier: list[dict], new: list[dict], result: ChatResult) -> str:
+        """Asks the model, runs the tools it asks for, until it answers; the chat's outcome label."""
+        last_tool_failed = False
         async with open_toolbox(self.config.mcp_url, self.mcp_http) as toolbox:
             system = {
                 "role": "system",
@@ -89,7 +105,9 @@ class Chat:
                 if not reply.tool_calls:
                     result.answer = reply.content or ""
                     new.append({"role": "assistant", "content": result.answer})
-                    break
+                    if not toolbox.available:
+                        return "no_tools"
+                    return "tool_failure" if last_tool_failed else "answered"
                 new.append(
                     {
                         "role": "assistant",
@@ -103,13 +121,10 @@ class Chat:
                     outcome = await toolbox.call(name, arguments)
                     result.tool_calls.append({"tool": outcome.tool, "ok": outcome.ok})
                     new.append({"role": "tool", "tool_call_id": call.id, "content": outcome.text})
-            else:
-                raise ServiceError(
-                    502,
-                    "llm_no_answer",
-                    f"the model did not answer within {self.config.chat_max_steps} steps (CHAT_MAX_STEPS); "
-                    "it kept calling tools. Ask a narrower question.",
-                )
-        await self.history.append(session_id, new)
-        metrics.LLM_ACTIVE_SESSIONS.set(await self.history.touch(session_id))
-        return result
+                    last_tool_failed = not outcome.ok
+        raise ServiceError(
+            502,
+            "llm_no_answer",
+            f"the model did not answer within {self.config.chat_max_steps} steps (CHAT_MAX_STEPS); "
+            "it kept calling tools. Ask a narrower question.",
+        )

@@ -11,6 +11,15 @@ LLM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 
 OUTCOMES = ("ok", "error", "timeout", "rate_limited", "rejected")
 TOKEN_TYPES = ("input", "output")
 TOOL_OUTCOMES = ("ok", "error")
+# How a chat ended, as far as the platform can know it:
+# - answered: the model answered, and no tool call it had just made had failed;
+# - tool_failure: the model answered right after a tool call failed, so its answer reports a failure;
+# - no_tools: mcp-server was unreachable, so the model answered without Airtable data;
+# - failed: no answer at all (the provider failed, or the model kept calling tools).
+CHAT_OUTCOMES = ("answered", "tool_failure", "no_tools", "failed")
+# Input tokens of one chat, all its completions together: a question and its answer take about
+# 1-3k; a base whose schema no longer fits shows as a shift to the right.
+CHAT_TOKEN_BUCKETS = (250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000, 32000, 64000)
 # The tool label for a name the model asked for that mcp-server did not list.
 OTHER_TOOL = "other"
 
@@ -43,6 +52,25 @@ LLM_TOOL_CALLS = Counter(
     "and outcome (ok, error: unknown tool, bad arguments, or the tool failed).",
     ["tool", "outcome"],
 )
+LLM_CHATS = Counter(
+    "llm_chats_total",
+    "Chat turns by how they ended (answered; tool_failure: the answer came right after a failed tool "
+    "call and so reports a failure; no_tools: answered without Airtable data, mcp-server unreachable; "
+    "failed: no answer).",
+    ["outcome"],
+)
+LLM_CHAT_INPUT_TOKENS = Histogram(
+    "llm_chat_input_tokens",
+    "Input tokens of one chat turn, every completion of it summed, as the provider reported them.",
+    ["model"],
+    buckets=CHAT_TOKEN_BUCKETS,
+)
+LLM_TOOL_RESULTS_TRUNCATED = Counter(
+    "llm_tool_results_truncated_total",
+    "Tool results cut to fit the model's context (whole items left out, over-long values shortened), "
+    "by tool (as listed by mcp-server).",
+    ["tool"],
+)
 LLM_ACTIVE_SESSIONS = Gauge(
     "llm_active_sessions",
     "Distinct chat sessions with a message in the last 15 minutes (all replicas: read it with max()), "
@@ -66,4 +94,7 @@ def initialise(model: str, budget_usd: float) -> None:
     for token_type in TOKEN_TYPES:
         LLM_TOKENS.labels(model, token_type)
     LLM_COST.labels(model)
+    LLM_CHAT_INPUT_TOKENS.labels(model)
+    for chat_outcome in CHAT_OUTCOMES:
+        LLM_CHATS.labels(chat_outcome)
     LLM_BUDGET_LIMIT.set(budget_usd)
