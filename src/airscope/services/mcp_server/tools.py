@@ -1,19 +1,26 @@
 """The MCP tools: Airtable through airtable-gateway's REST API.
 
-Each tool answers a JSON object (sent as text content and as structured content). A failure the
-caller can act on (unknown table, bad field name, airtable-gateway down) raises ``ToolError``,
-which the SDK turns into an ``isError`` result carrying the message; the session goes on.
+Each tool answers a JSON object, as structured content and as its compact JSON in a text block (the
+SDK's default text is indented JSON, mostly whitespace that a model pays for in tokens). Answers hold
+what a model needs to answer, not all Airtable says: a table is its id, name, primary field and field
+names and types (no field options); a record its id and fields. Lists that grow with the base are
+paged (``list_tables``: ``total`` and ``next_offset``) or bounded (``search_records``: ``more``).
+
+A failure the caller can act on (unknown table, bad field name, airtable-gateway down) raises
+``ToolError``, which the SDK turns into an ``isError`` result carrying the message; the session goes on.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from airscope.services.mcp_server.formula import FormulaError, equals_formula, search_formula
@@ -39,12 +46,17 @@ TEXT_FIELD_TYPES = frozenset(
 )
 # airtable-gateway's ceiling for maxRecords: as many records as count and aggregate look at.
 MAX_SCANNED_RECORDS = 1000
+# Tables per list_tables page: about 1,000 tokens of a model's context for tables of a few fields.
+TABLES_PER_PAGE = 20
 
 BaseId = Annotated[str, Field(description="Airtable base id, like appXXXXXXXXXXXXXX (see list_bases).")]
 Table = Annotated[str, Field(description="Table name or table id (see list_tables).")]
 RecordId = Annotated[str, Field(description="Record id, like recXXXXXXXXXXXXXX.")]
 FieldName = Annotated[str, Field(description="Field (column) name, as list_tables shows it.")]
 FieldValues = Annotated[dict[str, Any], Field(description="Field values by field name.")]
+# Declared as the tools' result type: the SDK advertises it as the output schema and checks the
+# structured content against it, while the tool writes the text block itself (compact JSON).
+Answer = Annotated[CallToolResult, dict[str, Any]]
 
 # Hints for clients that confirm before a change; every tool not listed only reads.
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -100,6 +112,30 @@ def _error_message(response: httpx.Response) -> str:
     return f"airtable-gateway answered {response.status_code}"
 
 
+def answer(data: dict[str, Any]) -> CallToolResult:
+    """``data`` as structured content and as compact JSON text, what a model reads."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def table_summary(table: dict[str, Any]) -> dict[str, Any]:
+    """What a model needs of a table's schema: no field ids, options or descriptions."""
+    fields = table.get("fields", [])
+    primary = next((f for f in fields if f.get("id") == table.get("primaryFieldId")), None)
+    primary = primary or (fields[0] if fields else {})
+    return {
+        "id": table.get("id"),
+        "name": table.get("name"),
+        "primary_field": primary.get("name"),
+        "fields": {f.get("name"): f.get("type") for f in fields},
+    }
+
+
+def record_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without its createdTime."""
+    return {"id": record.get("id"), "fields": record.get("fields", {})}
+
+
 def _formula(build, *args: Any) -> str:
     try:
         return build(*args)
@@ -117,13 +153,29 @@ class AirtableTools:
         for name in TOOL_NAMES:
             server.add_tool(getattr(self, name), annotations=ANNOTATIONS.get(name, READ_ONLY))
 
-    async def list_bases(self) -> dict[str, Any]:
-        """List the Airtable bases this platform can reach: id, name, permission level."""
-        return await self.gateway.request("GET", "/bases")
+    async def list_bases(self) -> Answer:
+        """List the Airtable bases this platform can reach: id and name."""
+        bases = (await self.gateway.request("GET", "/bases"))["bases"]
+        return answer({"bases": [{"id": b.get("id"), "name": b.get("name")} for b in bases]})
 
-    async def list_tables(self, base_id: BaseId) -> dict[str, Any]:
-        """List the tables of a base with their fields (names and types)."""
-        return await self.gateway.request("GET", f"/bases/{_segment(base_id, 'base_id')}/tables")
+    async def list_tables(
+        self,
+        base_id: BaseId,
+        name_contains: Annotated[
+            str, Field(description="Only tables whose name contains this text (case-insensitive).")
+        ] = "",
+        offset: Annotated[int, Field(ge=0, description="Start here; the last page's next_offset.")] = 0,
+    ) -> Answer:
+        """List a base's tables: id, name, primary field and fields (name: type), 20 per page;
+        total counts them all, next_offset is there when more follow."""
+        tables = await self._tables(base_id)
+        if name_contains:
+            tables = [t for t in tables if name_contains.lower() in str(t.get("name", "")).lower()]
+        page = tables[offset : offset + TABLES_PER_PAGE]
+        data: dict[str, Any] = {"tables": [table_summary(t) for t in page], "total": len(tables)}
+        if offset + TABLES_PER_PAGE < len(tables):
+            data["next_offset"] = offset + TABLES_PER_PAGE
+        return answer(data)
 
     async def search_records(
         self,
@@ -135,37 +187,53 @@ class AirtableTools:
         field: Annotated[
             str, Field(description="Only search this field; empty searches every text field.")
         ] = "",
+        fields: Annotated[
+            list[str], Field(description="Only return these fields of each record; empty returns all.")
+        ] = [],  # noqa: B006 - the SDK validates a fresh copy per call; it is never mutated
         max_records: Annotated[int, Field(ge=1, le=100, description="At most this many records.")] = 20,
-    ) -> dict[str, Any]:
-        """Find records of a table whose field (or any text field) contains the query text."""
-        params: dict[str, Any] = {"maxRecords": max_records}
+    ) -> Answer:
+        """Find records of a table whose field (or any text field) contains the query text;
+        more is true when more records matched."""
+        # One record more than asked tells whether more matched, without counting them all.
+        params: dict[str, Any] = {"maxRecords": max_records + 1}
         if query:
-            fields = [field] if field else await self._text_fields(base_id, table)
-            params["filterByFormula"] = _formula(search_formula, query, fields)
-        return await self.gateway.request("GET", self.gateway.records_path(base_id, table), params=params)
+            searched = [field] if field else await self._text_fields(base_id, table)
+            params["filterByFormula"] = _formula(search_formula, query, searched)
+        if fields:
+            params["fields"] = fields
+        records = await self._records(base_id, table, params)
+        return answer(
+            {
+                "records": [record_summary(r) for r in records[:max_records]],
+                "more": len(records) > max_records,
+            }
+        )
 
-    async def get_record(self, base_id: BaseId, table: Table, record_id: RecordId) -> dict[str, Any]:
+    async def get_record(self, base_id: BaseId, table: Table, record_id: RecordId) -> Answer:
         """Get one record by id."""
-        return await self.gateway.request("GET", self.gateway.records_path(base_id, table, record_id))
+        record = await self.gateway.request("GET", self.gateway.records_path(base_id, table, record_id))
+        return answer(record_summary(record))
 
-    async def create_record(self, base_id: BaseId, table: Table, fields: FieldValues) -> dict[str, Any]:
+    async def create_record(self, base_id: BaseId, table: Table, fields: FieldValues) -> Answer:
         """Create a record with the given field values; answers the new record with its id."""
         created = await self.gateway.request(
             "POST", self.gateway.records_path(base_id, table), json={"records": [{"fields": fields}]}
         )
-        return created["records"][0]
+        return answer(record_summary(created["records"][0]))
 
     async def update_record(
         self, base_id: BaseId, table: Table, record_id: RecordId, fields: FieldValues
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Change the given fields of a record (others stay as they are); answers the record."""
-        return await self.gateway.request(
+        updated = await self.gateway.request(
             "PATCH", self.gateway.records_path(base_id, table, record_id), json={"fields": fields}
         )
+        return answer(record_summary(updated))
 
-    async def delete_record(self, base_id: BaseId, table: Table, record_id: RecordId) -> dict[str, Any]:
+    async def delete_record(self, base_id: BaseId, table: Table, record_id: RecordId) -> Answer:
         """Delete a record by id."""
-        return await self.gateway.request("DELETE", self.gateway.records_path(base_id, table, record_id))
+        deleted = await self.gateway.request("DELETE", self.gateway.records_path(base_id, table, record_id))
+        return answer({"id": deleted.get("id", record_id), "deleted": bool(deleted.get("deleted", True))})
 
     async def count_records(
         self,
@@ -173,8 +241,8 @@ class AirtableTools:
         table: Table,
         field: Annotated[str, Field(description="Only count records where this field equals value.")] = "",
         value: Annotated[str, Field(description="The value the field must equal.")] = "",
-    ) -> dict[str, Any]:
-        """Count the records of a table, or those whose field equals a value."""
+    ) -> Answer:
+        """Count the records of a table, or those whose field equals a value; capped: at least count."""
         params: dict[str, Any] = {"maxRecords": MAX_SCANNED_RECORDS}
         if field:
             params["filterByFormula"] = _formula(equals_formula, field, value)
@@ -182,7 +250,7 @@ class AirtableTools:
         elif value:
             raise ToolError("value needs a field to compare it with")
         records = await self._records(base_id, table, params)
-        return {"count": len(records), "capped": len(records) >= MAX_SCANNED_RECORDS}
+        return answer({"count": len(records), "capped": len(records) >= MAX_SCANNED_RECORDS})
 
     async def aggregate_field(
         self,
@@ -190,7 +258,7 @@ class AirtableTools:
         table: Table,
         field: FieldName,
         op: Annotated[Literal["sum", "avg", "min", "max"], Field(description="The aggregate to compute.")],
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Sum, average, minimum or maximum of a numeric field over a table's records."""
         params = {"maxRecords": MAX_SCANNED_RECORDS, "fields": [field]}
         records = await self._records(base_id, table, params)
@@ -208,24 +276,34 @@ class AirtableTools:
             "min": min,
             "max": max,
         }
-        return {
-            "field": field,
-            "op": op,
-            "value": aggregates[op](numbers),
-            "values": len(numbers),
-            "capped": len(records) >= MAX_SCANNED_RECORDS,
-        }
+        return answer(
+            {
+                "field": field,
+                "op": op,
+                "value": aggregates[op](numbers),
+                "values": len(numbers),
+                "capped": len(records) >= MAX_SCANNED_RECORDS,
+            }
+        )
 
     async def _records(self, base_id: str, table: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         page = await self.gateway.request("GET", self.gateway.records_path(base_id, table), params=params)
         return page["records"]
 
+    async def _tables(self, base_id: str) -> list[dict[str, Any]]:
+        return (await self.gateway.request("GET", f"/bases/{_segment(base_id, 'base_id')}/tables"))["tables"]
+
     async def _text_fields(self, base_id: str, table: str) -> list[str]:
-        tables = (await self.list_tables(base_id))["tables"]
+        tables = await self._tables(base_id)
         found = next((t for t in tables if table in (t.get("id"), t.get("name"))), None)
         if found is None:
-            names = ", ".join(t.get("name", "?") for t in tables)
-            raise ToolError(f"table {table!r} not found in base {base_id}; its tables: {names}")
+            # A base may have hundreds of tables: name the likeliest, not all of them.
+            names = [str(t.get("name", "?")) for t in tables]
+            likely = difflib.get_close_matches(table, names, n=5, cutoff=0.4) or names[:5]
+            raise ToolError(
+                f"table {table!r} not found in base {base_id} ({len(names)} tables; "
+                f"closest: {', '.join(likely)}); list_tables with name_contains finds one"
+            )
         fields = [f["name"] for f in found.get("fields", []) if f.get("type") in TEXT_FIELD_TYPES]
         if not fields:
             raise ToolError(f"table {table!r} has no text field to search; name a field")
