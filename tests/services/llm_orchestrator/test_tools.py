@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import mcp_types
 import pytest
 from prometheus_client import REGISTRY
 
 from airscope.services.llm_orchestrator import tools
+from airscope.services.llm_orchestrator.fit import Fitted
 
 
 def _tool(name: str, schema: dict, description: str | None = "Lists the tables of a base.") -> mcp_types.Tool:
@@ -17,7 +20,12 @@ def test_mcp_tool_becomes_a_function_tool() -> None:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
-        "properties": {"base_id": {"type": "string", "title": "Base Id"}},
+        "title": "list_tablesArguments",
+        "properties": {
+            "base_id": {"type": "string", "title": "Base Id"},
+            # A property may be called "title": only schema titles go.
+            "title": {"type": "string", "title": "Title"},
+        },
         "required": ["base_id"],
     }
     assert tools.openai_tool(_tool("list_tables", schema)) == {
@@ -27,7 +35,7 @@ def test_mcp_tool_becomes_a_function_tool() -> None:
             "description": "Lists the tables of a base.",
             "parameters": {
                 "type": "object",
-                "properties": {"base_id": {"type": "string", "title": "Base Id"}},
+                "properties": {"base_id": {"type": "string"}, "title": {"type": "string"}},
                 "required": ["base_id"],
             },
         },
@@ -46,22 +54,68 @@ def test_tool_whose_name_no_provider_accepts_is_left_out() -> None:
     assert toolbox.names == {"list_bases"}
 
 
-def test_result_text_joins_text_blocks_and_falls_back_to_structured_content() -> None:
+def test_result_text_reads_structured_content_as_compact_json_and_keeps_other_text() -> None:
     text = mcp_types.CallToolResult(
         content=[mcp_types.TextContent(text='{"a": 1}'), mcp_types.TextContent(text="more")]
     )
-    assert tools.result_text(text) == '{"a": 1}\nmore'
+    assert tools.result_text(text) == Fitted('{"a": 1}\nmore', cut=False)
     structured = mcp_types.CallToolResult(content=[], structured_content={"tables": ["Customers"]})
-    assert tools.result_text(structured) == '{"tables": ["Customers"]}'
+    assert tools.result_text(structured) == Fitted('{"tables":["Customers"]}', cut=False)
+    indented = mcp_types.CallToolResult(content=[mcp_types.TextContent(text='{\n  "count": 3\n}')])
+    assert tools.result_text(indented) == Fitted('{"count":3}', cut=False)
 
 
-def test_long_result_is_cut() -> None:
+def test_long_json_result_loses_whole_items_and_stays_valid_json() -> None:
+    records = [{"id": f"rec{n:014d}", "fields": {"Name": f"Customer {n}"}} for n in range(2_000)]
     result = mcp_types.CallToolResult(
-        content=[mcp_types.TextContent(text="x" * (tools.MAX_RESULT_CHARS + 7))]
+        content=[mcp_types.TextContent(text="(indented)")],
+        structured_content={"records": records, "more": True},
     )
-    text = tools.result_text(result)
-    assert text.startswith("x" * tools.MAX_RESULT_CHARS)
-    assert text.endswith("[cut: 7 more characters]")
+    fitted = tools.result_text(result)
+    data = json.loads(fitted.text)
+    assert fitted.cut and len(fitted.text) <= tools.MAX_RESULT_CHARS
+    assert data["records"] == records[: len(data["records"])]
+    assert data["omitted"] == {"records": 2_000 - len(data["records"])}
+
+
+def test_long_plain_text_or_error_is_cut_with_a_marker() -> None:
+    result = mcp_types.CallToolResult(
+        content=[mcp_types.TextContent(text="x" * (tools.MAX_RESULT_CHARS + 7))], is_error=True
+    )
+    fitted = tools.result_text(result)
+    assert fitted.cut and fitted.text.startswith("x" * tools.MAX_RESULT_CHARS)
+    assert fitted.text.endswith("[cut: 7 more characters]")
+
+
+class _Client:
+    """The MCP client's edge: answers every call with one result."""
+
+    def __init__(self, result: mcp_types.CallToolResult) -> None:
+        self.result = result
+
+    async def call_tool(
+        self, name: str, arguments: dict, read_timeout_seconds: float
+    ) -> mcp_types.CallToolResult:
+        return self.result
+
+
+@pytest.mark.anyio
+async def test_a_result_cut_to_fit_is_counted_by_tool_and_the_call_is_ok() -> None:
+    labels = {"tool": "search_records"}
+    before = REGISTRY.get_sample_value("llm_tool_results_truncated_total", labels) or 0
+    big = mcp_types.CallToolResult(
+        content=[], structured_content={"records": [{"fields": {"Notes": "n" * 900}} for _ in range(50)]}
+    )
+    toolbox = tools.Toolbox(_Client(big), [_tool("search_records", {})])  # type: ignore[arg-type]
+    outcome = await toolbox.call("search_records", "{}")
+    small = await tools.Toolbox(  # type: ignore[arg-type]
+        _Client(mcp_types.CallToolResult(content=[], structured_content={"count": 3})),
+        [_tool("search_records", {})],
+    ).call("search_records", "{}")
+
+    assert outcome.ok and json.loads(outcome.text)["omitted"]["records"] > 0
+    assert small.ok and small.text == '{"count":3}'
+    assert REGISTRY.get_sample_value("llm_tool_results_truncated_total", labels) == before + 1
 
 
 @pytest.mark.anyio

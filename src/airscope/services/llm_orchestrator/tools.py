@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 import mcp_types
@@ -23,13 +24,15 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from airscope.services.llm_orchestrator import metrics
+from airscope.services.llm_orchestrator.fit import Fitted, fit
 from airscope.telemetry import get_logger
 
 log = get_logger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 CALL_TIMEOUT_SECONDS = 30.0
-# A tool answer goes into every later prompt of the chat; a large one is cut to bound the tokens.
+# A tool answer goes into every later prompt of the chat; a large one is fitted (by whole items, see
+# fit.py) to bound the tokens: about 5,000.
 MAX_RESULT_CHARS = 20_000
 MAX_LIST_PAGES = 10
 # What OpenAI (and compatible providers) accept as a function name.
@@ -40,7 +43,9 @@ def openai_tool(tool: mcp_types.Tool) -> dict | None:
     """An MCP tool as an OpenAI function tool; None when its name is not a valid function name."""
     if not FUNCTION_NAME.match(tool.name):
         return None
-    parameters = {key: value for key, value in (tool.input_schema or {}).items() if key != "$schema"}
+    parameters = {
+        key: value for key, value in _without_titles(tool.input_schema or {}).items() if key != "$schema"
+    }
     parameters.setdefault("type", "object")
     if parameters["type"] == "object":
         parameters.setdefault("properties", {})
@@ -54,14 +59,41 @@ def openai_tool(tool: mcp_types.Tool) -> dict | None:
     }
 
 
-def result_text(result: mcp_types.CallToolResult) -> str:
-    """What the model reads of a tool result: its text blocks, else its structured content."""
+def _without_titles(schema: Any) -> Any:
+    """A JSON schema without pydantic's ``title``s, which repeat each name and cost tokens per call."""
+    if isinstance(schema, list):
+        return [_without_titles(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    cleaned = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            # Keys here are names (a property may be called "title"); their values are schemas.
+            cleaned[key] = {name: _without_titles(item) for name, item in value.items()}
+        else:
+            cleaned[key] = _without_titles(value)
+    return cleaned
+
+
+def result_text(result: mcp_types.CallToolResult) -> Fitted:
+    """What the model reads of a tool result, within ``MAX_RESULT_CHARS`` and still valid JSON: the
+    structured content (else the text, when it is JSON) fitted by whole items; other text is cut."""
     text = "\n".join(block.text for block in result.content if isinstance(block, mcp_types.TextContent))
-    if not text and result.structured_content is not None:
-        text = json.dumps(result.structured_content, default=str)
-    if len(text) > MAX_RESULT_CHARS:
-        text = text[:MAX_RESULT_CHARS] + f"\n[cut: {len(text) - MAX_RESULT_CHARS} more characters]"
-    return text
+    data = result.structured_content
+    if data is None and not result.is_error:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    if data is not None and not result.is_error:
+        return fit(data, MAX_RESULT_CHARS)
+    if len(text) <= MAX_RESULT_CHARS:
+        return Fitted(text, cut=False)
+    return Fitted(
+        text[:MAX_RESULT_CHARS] + f" [cut: {len(text) - MAX_RESULT_CHARS} more characters]", cut=True
+    )
 
 
 @dataclass(frozen=True)
@@ -105,10 +137,12 @@ class Toolbox:
         except Exception as exc:  # the connection, the protocol or the server: the model hears why
             log.warning("tool call failed", tool=name, error=type(exc).__name__, reason=str(exc)[:300])
             return self._failed(name, name, f"the tool could not be called: {exc or type(exc).__name__}")
-        text = result_text(result)
+        fitted = result_text(result)
+        if fitted.cut:
+            metrics.LLM_TOOL_RESULTS_TRUNCATED.labels(name).inc()
         outcome = "error" if result.is_error else "ok"
         metrics.LLM_TOOL_CALLS.labels(name, outcome).inc()
-        return ToolOutcome(name, not result.is_error, text)
+        return ToolOutcome(name, not result.is_error, fitted.text)
 
     @staticmethod
     def _failed(label: str, name: str, message: str) -> ToolOutcome:

@@ -49,11 +49,12 @@ MAX_SCANNED_RECORDS = 1000
 # Tables per list_tables page: about 1,000 tokens of a model's context for tables of a few fields.
 TABLES_PER_PAGE = 20
 
-BaseId = Annotated[str, Field(description="Airtable base id, like appXXXXXXXXXXXXXX (see list_bases).")]
-Table = Annotated[str, Field(description="Table name or table id (see list_tables).")]
-RecordId = Annotated[str, Field(description="Record id, like recXXXXXXXXXXXXXX.")]
-FieldName = Annotated[str, Field(description="Field (column) name, as list_tables shows it.")]
-FieldValues = Annotated[dict[str, Any], Field(description="Field values by field name.")]
+# Descriptions are short: every tool's schema goes into every completion of a chat, in tokens.
+BaseId = Annotated[str, Field(description="Base id (app...).")]
+Table = Annotated[str, Field(description="Table name or id.")]
+RecordId = Annotated[str, Field(description="Record id (rec...).")]
+FieldName = Annotated[str, Field(description="Field name.")]
+FieldValues = Annotated[dict[str, Any], Field(description="Values by field name.")]
 # Declared as the tools' result type: the SDK advertises it as the output schema and checks the
 # structured content against it, while the tool writes the text block itself (compact JSON).
 Answer = Annotated[CallToolResult, dict[str, Any]]
@@ -154,20 +155,17 @@ class AirtableTools:
             server.add_tool(getattr(self, name), annotations=ANNOTATIONS.get(name, READ_ONLY))
 
     async def list_bases(self) -> Answer:
-        """List the Airtable bases this platform can reach: id and name."""
+        """The Airtable bases this platform can reach: id and name."""
         bases = (await self.gateway.request("GET", "/bases"))["bases"]
         return answer({"bases": [{"id": b.get("id"), "name": b.get("name")} for b in bases]})
 
     async def list_tables(
         self,
         base_id: BaseId,
-        name_contains: Annotated[
-            str, Field(description="Only tables whose name contains this text (case-insensitive).")
-        ] = "",
-        offset: Annotated[int, Field(ge=0, description="Start here; the last page's next_offset.")] = 0,
+        name_contains: Annotated[str, Field(description="Only names containing this.")] = "",
+        offset: Annotated[int, Field(ge=0, description="A next_offset.")] = 0,
     ) -> Answer:
-        """List a base's tables: id, name, primary field and fields (name: type), 20 per page;
-        total counts them all, next_offset is there when more follow."""
+        """A base's tables (id, name, primary field, field types), 20 a page; next_offset if more."""
         tables = await self._tables(base_id)
         if name_contains:
             tables = [t for t in tables if name_contains.lower() in str(t.get("name", "")).lower()]
@@ -181,19 +179,12 @@ class AirtableTools:
         self,
         base_id: BaseId,
         table: Table,
-        query: Annotated[
-            str, Field(description="Text to look for, case-insensitive; empty lists records.")
-        ] = "",
-        field: Annotated[
-            str, Field(description="Only search this field; empty searches every text field.")
-        ] = "",
-        fields: Annotated[
-            list[str], Field(description="Only return these fields of each record; empty returns all.")
-        ] = [],  # noqa: B006 - the SDK validates a fresh copy per call; it is never mutated
-        max_records: Annotated[int, Field(ge=1, le=100, description="At most this many records.")] = 20,
+        query: Annotated[str, Field(description="Text to find; empty lists records.")] = "",
+        field: Annotated[str, Field(description="Only search this field.")] = "",
+        fields: Annotated[list[str], Field(description="Only return these fields.")] = [],  # noqa: B006 - the SDK validates a fresh copy per call; it is never mutated
+        max_records: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> Answer:
-        """Find records of a table whose field (or any text field) contains the query text;
-        more is true when more records matched."""
+        """Records whose field (or any text field) contains the query; more: more matched."""
         # One record more than asked tells whether more matched, without counting them all.
         params: dict[str, Any] = {"maxRecords": max_records + 1}
         if query:
@@ -215,7 +206,7 @@ class AirtableTools:
         return answer(record_summary(record))
 
     async def create_record(self, base_id: BaseId, table: Table, fields: FieldValues) -> Answer:
-        """Create a record with the given field values; answers the new record with its id."""
+        """Create a record; answers it with its id."""
         created = await self.gateway.request(
             "POST", self.gateway.records_path(base_id, table), json={"records": [{"fields": fields}]}
         )
@@ -224,7 +215,7 @@ class AirtableTools:
     async def update_record(
         self, base_id: BaseId, table: Table, record_id: RecordId, fields: FieldValues
     ) -> Answer:
-        """Change the given fields of a record (others stay as they are); answers the record."""
+        """Change the given fields of a record; answers the record."""
         updated = await self.gateway.request(
             "PATCH", self.gateway.records_path(base_id, table, record_id), json={"fields": fields}
         )
@@ -239,10 +230,10 @@ class AirtableTools:
         self,
         base_id: BaseId,
         table: Table,
-        field: Annotated[str, Field(description="Only count records where this field equals value.")] = "",
-        value: Annotated[str, Field(description="The value the field must equal.")] = "",
+        field: Annotated[str, Field(description="Only count where this field equals value.")] = "",
+        value: str = "",
     ) -> Answer:
-        """Count the records of a table, or those whose field equals a value; capped: at least count."""
+        """Count a table's records (where field equals value); capped: at least count."""
         params: dict[str, Any] = {"maxRecords": MAX_SCANNED_RECORDS}
         if field:
             params["filterByFormula"] = _formula(equals_formula, field, value)
@@ -257,9 +248,9 @@ class AirtableTools:
         base_id: BaseId,
         table: Table,
         field: FieldName,
-        op: Annotated[Literal["sum", "avg", "min", "max"], Field(description="The aggregate to compute.")],
+        op: Literal["sum", "avg", "min", "max"],
     ) -> Answer:
-        """Sum, average, minimum or maximum of a numeric field over a table's records."""
+        """Sum, average, minimum or maximum of a numeric field."""
         params = {"maxRecords": MAX_SCANNED_RECORDS, "fields": [field]}
         records = await self._records(base_id, table, params)
         numbers = [
