@@ -31,7 +31,7 @@ external:
   saas:
     url_env: FAKE_SAAS_URL
     key_env: FAKE_SAAS_KEY
-    standin: {port: 7090, module: tests.local.fake_service_app, path: /v9}
+    standin: {port: 7090, module: tests.local.fake_service_app, path: /v9, env: {FAKE_SAAS_ACCOUNT: demo}}
 infrastructure:
   postgres: {port: 5432}
   redis: {port: 6379}
@@ -46,7 +46,13 @@ def home(monkeypatch, reachable_tmp, free_port) -> Path:
     catalog.write_text(CATALOG)
     monkeypatch.setenv("AIRSCOPE_HOME", str(home))
     monkeypatch.setenv("AIRSCOPE_CATALOG", str(catalog))
-    for variable in ("AIRSCOPE_API_KEY", "AIRSCOPE_JWT_SECRET", "AIRSCOPE_TRACE_DIR", "FAKE_SAAS_URL"):
+    for variable in (
+        "AIRSCOPE_API_KEY",
+        "AIRSCOPE_JWT_SECRET",
+        "AIRSCOPE_TRACE_DIR",
+        "FAKE_SAAS_URL",
+        "FAKE_SAAS_ACCOUNT",
+    ):
         monkeypatch.delenv(variable, raising=False)
     # The uvicorn child imports the stand-in from the checkout, as this process does.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[2]))
@@ -122,6 +128,21 @@ def test_a_saas_url_set_by_the_operator_is_used_instead_of_its_stand_in(home, mo
     env = httpx.get(f"http://127.0.0.1:{os.environ['AIRSCOPE_PORT_FAKE_API']}/env").json()
     assert env["FAKE_SAAS_URL"] == "https://saas.example/v9"
     assert env["FAKE_SAAS_KEY"] == "real-key"
+
+
+def test_a_running_stand_in_gives_every_service_its_env_unless_the_operator_set_it(home, monkeypatch):
+    not_yet = runner.platform().catalog.services["not-yet"]  # requires nothing: no server is asked
+
+    def env() -> dict[str, str]:
+        return runner.platform().service_env(not_yet, "not-yet", 7001)
+
+    # not-yet reaches no SaaS itself, yet what the stand-in's data implies (its account) is for all.
+    assert env()["FAKE_SAAS_ACCOUNT"] == "demo"
+    monkeypatch.setenv("FAKE_SAAS_ACCOUNT", "mine")
+    assert env()["FAKE_SAAS_ACCOUNT"] == "mine"
+    monkeypatch.delenv("FAKE_SAAS_ACCOUNT")
+    monkeypatch.setenv("FAKE_SAAS_URL", "https://saas.example/v9")  # the real SaaS: no stand-in runs
+    assert "FAKE_SAAS_ACCOUNT" not in env()
 
 
 def test_up_names_a_taken_port_and_its_env_var(home, monkeypatch):

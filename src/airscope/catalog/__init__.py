@@ -85,6 +85,9 @@ class Standin:
     port: int
     module: str
     path: str = ""
+    # Variables every service gets while the stand-in runs (what its seeded data implies), as
+    # (name, value) pairs: a stand-in is a dictionary key, so hashable.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,9 +202,18 @@ def _external(name: str, entry: object) -> External:
         url_env=entry["url_env"],
         key_env=entry["key_env"],
         standin=Standin(
-            port=_port(f"{name} stand-in", standin), module=standin["module"], path=standin.get("path", "")
+            port=_port(f"{name} stand-in", standin),
+            module=standin["module"],
+            path=standin.get("path", ""),
+            env=_standin_env(name, standin.get("env", {})),
         ),
     )
+
+
+def _standin_env(name: str, env: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise CatalogError(f"external {name!r}: 'standin.env' must map variable names to strings")
+    return tuple((str(key), value) for key, value in env.items())
 
 
 def _tier(name: str, tier: object) -> int:

@@ -381,7 +381,12 @@ def _module_exists(module: str) -> bool:
 
 
 def _external_env(service: Service, cat: Catalog, standins: dict[External, int]) -> dict[str, str]:
-    env = {}
+    # What a running stand-in's data implies (the demo base's id) is for every service.
+    env = {
+        variable: os.environ.get(variable) or value
+        for saas in standins
+        for variable, value in saas.standin.env
+    }
     for name in service.external:
         saas = cat.external[name]
         if saas in standins:
