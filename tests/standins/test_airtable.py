@@ -16,6 +16,7 @@ from airscope.standins.airtable.formula import FormulaError, Row, compile_formul
 from tests.servers import AppServer
 
 BASE = "appAirscopeDemo01"
+LOAD_BASE = "appAirscopeLoad01"
 AUTH = {"Authorization": "Bearer test-token"}
 RECORD_ID = re.compile(r"^rec[A-Za-z0-9]{14}$")
 
@@ -50,7 +51,10 @@ def all_records(client: TestClient, table: str, **params: object) -> list[dict]:
 
 def test_lists_the_demo_base_and_its_tables(client: TestClient) -> None:
     assert client.get("/v0/meta/bases").json() == {
-        "bases": [{"id": BASE, "name": "Airscope Demo", "permissionLevel": "create"}]
+        "bases": [
+            {"id": BASE, "name": "Airscope Demo", "permissionLevel": "create"},
+            {"id": LOAD_BASE, "name": "Airscope Load", "permissionLevel": "create"},
+        ]
     }
     tables = client.get(f"/v0/meta/bases/{BASE}/tables").json()["tables"]
     assert [t["name"] for t in tables] == ["Customers", "Orders", "Products"]
@@ -392,3 +396,128 @@ def test_renames_and_describes_a_table_by_id_or_name(client: TestClient) -> None
         client.patch(f"/v0/meta/bases/{BASE}/tables/tblNoSuchTable0000", json={"name": "x"}).status_code
         == 404
     )
+
+
+# -- what Airtable's clients send besides (pyairtable's own calls: test_airtable_contract.py) ----------
+
+
+def test_list_records_by_post_takes_the_query_as_a_body(client: TestClient) -> None:
+    url = f"/v0/{BASE}/Orders/listRecords"
+    body = {
+        "filterByFormula": "{Quantity} >= 3",
+        "sort": [{"field": "Amount", "direction": "desc"}],
+        "fields": ["Order", "Amount", "Quantity"],
+        "pageSize": 5,
+        "maxRecords": 8,
+    }
+    first = client.post(url, json=body).json()
+    second = client.post(url, json={**body, "offset": first["offset"]}).json()
+    assert "offset" not in second
+    records = first["records"] + second["records"]
+    amounts = [r["fields"]["Amount"] for r in records]
+    assert len(records) == 8 and amounts == sorted(amounts, reverse=True)
+    assert all(
+        r["fields"]["Quantity"] >= 3 and set(r["fields"]) == {"Order", "Amount", "Quantity"} for r in records
+    )
+    for bad in (
+        {"pageSize": 101},
+        {"pageSize": "5"},
+        {"fields": "Order"},
+        {"sort": ["Amount"]},
+        {"colour": 1},
+    ):
+        refused = client.post(url, json=bad)
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"]["type"] == "INVALID_REQUEST_UNKNOWN"
+
+
+def test_fields_by_id_and_cell_format_string(client: TestClient) -> None:
+    products = client.get(f"/v0/meta/bases/{BASE}/tables").json()["tables"][2]
+    ids = {f["name"]: f["id"] for f in products["fields"]}
+    by_id = client.get(
+        f"/v0/{BASE}/Products", params={"returnFieldsByFieldId": "true", "maxRecords": 1}
+    ).json()
+    record = by_id["records"][0]
+    assert set(record["fields"]) == set(ids.values())
+    assert (
+        client.get(f"/v0/{BASE}/Products/{record['id']}", params={"returnFieldsByFieldId": 1}).json()
+        == record
+    )
+    created = client.post(
+        f"/v0/{BASE}/Products", json={"fields": {"Name": "Id'd"}, "returnFieldsByFieldId": True}
+    ).json()
+    assert created["fields"] == {ids["Name"]: "Id'd"}
+
+    strings = {
+        "cellFormat": "string",
+        "timeZone": "UTC",
+        "userLocale": "en-us",
+        "fields[]": ["Price", "Stock"],
+    }
+    first = client.get(f"/v0/{BASE}/Products", params=strings).json()["records"][0]["fields"]
+    assert first == {"Price": "149.00", "Stock": "0"}
+    assert client.get(f"/v0/{BASE}/Products", params={"cellFormat": "string"}).status_code == 422
+    assert client.get(f"/v0/{BASE}/Products", params={"cellFormat": "csv"}).status_code == 422
+
+
+def test_views_and_the_schemas_airtable_answers(client: TestClient) -> None:
+    tables = client.get(f"/v0/meta/bases/{BASE}/tables", params={"include[]": "visibleFieldIds"}).json()[
+        "tables"
+    ]
+    for table in tables:
+        (view,) = table["views"]
+        assert re.fullmatch(r"viw[A-Za-z0-9]{14}", view["id"])
+        assert (view["name"], view["type"]) == ("Grid view", "grid")
+        assert view["visibleFieldIds"] == [f["id"] for f in table["fields"]]
+    plain = client.get(f"/v0/meta/bases/{BASE}/tables").json()["tables"]
+    assert all("visibleFieldIds" not in t["views"][0] for t in plain)
+    tier = next(f for f in plain[0]["fields"] if f["name"] == "Tier")
+    assert [(c["name"], c["color"]) for c in tier["options"]["choices"]] == [
+        ("Bronze", "blueLight2"),
+        ("Silver", "cyanLight2"),
+        ("Gold", "tealLight2"),
+    ]
+    assert all(re.fullmatch(r"sel[A-Za-z0-9]{14}", c["id"]) for c in tier["options"]["choices"])
+    view_id = plain[1]["views"][0]["id"]
+    assert (
+        client.get(f"/v0/{BASE}/Orders", params={"view": view_id}).json()
+        == client.get(f"/v0/{BASE}/Orders").json()
+    )
+    unknown = client.get(f"/v0/{BASE}/Orders", params={"view": "Kanban"})
+    assert (unknown.status_code, unknown.json()["error"]["type"]) == (422, "VIEW_NAME_NOT_FOUND")
+
+
+def test_created_fields_get_airtables_default_options(client: TestClient) -> None:
+    table = client.post(f"/v0/meta/bases/{BASE}/tables", json=NEW_TABLE).json()
+    status, due = table["fields"][1], table["fields"][2]
+    assert [c["name"] for c in status["options"]["choices"]] == ["Todo", "Done"]
+    assert all(c["id"].startswith("sel") and c["color"] for c in status["options"]["choices"])
+    assert due["options"] == {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}
+    assert [v["name"] for v in table["views"]] == ["Grid view"]
+    # typecast adds an unknown choice to the field, as Airtable does; without it the value is refused.
+    url = f"/v0/{BASE}/{table['id']}"
+    assert client.post(url, json={"fields": {"Status": "Blocked"}}).status_code == 422
+    assert client.post(url, json={"fields": {"Status": "Blocked"}, "typecast": True}).status_code == 200
+    after = client.get(f"/v0/meta/bases/{BASE}/tables").json()["tables"][-1]["fields"][1]
+    assert [c["name"] for c in after["options"]["choices"]] == ["Todo", "Done", "Blocked"]
+    assert after["options"]["choices"][:2] == status["options"]["choices"]
+
+
+def test_bases_page_with_an_offset(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("airscope.standins.airtable.app.BASES_PAGE_SIZE", 1)
+    first = client.get("/v0/meta/bases").json()
+    assert [b["id"] for b in first["bases"]] == [BASE]
+    second = client.get("/v0/meta/bases", params={"offset": first["offset"]}).json()
+    assert [b["id"] for b in second["bases"]] == [LOAD_BASE] and "offset" not in second
+    bad = client.get("/v0/meta/bases", params={"offset": "nonsense"})
+    assert (bad.status_code, bad.json()["error"]["type"]) == (422, "INVALID_OFFSET_VALUE")
+
+
+def test_single_quotes_and_orderings_as_pyairtable_writes_them() -> None:
+    row = Row("recAAAAAAAAAAAAAA", {"Name": "O'Neil \\ Jr", "Amount": 12.5})
+    assert compile_formula(r"{Name}='O\'Neil \\ Jr'", ["Name"])(row)
+    assert compile_formula("AND({Amount}>10, {Amount}<=12.5, {Amount}>='12')", ["Amount"])(row)
+    assert not compile_formula("{Amount}<10", ["Amount"])(row)
+    assert compile_formula("{Missing}<1", ["Missing"])(row)  # a blank is 0
+    with pytest.raises(FormulaError):
+        compile_formula(r"'bad \" escape'", ["Name"])

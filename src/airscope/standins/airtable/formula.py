@@ -1,14 +1,16 @@
 """The subset of Airtable's formula language that ``filterByFormula`` accepts in the stand-in.
 
-Supported (what mcp-server emits):
+Supported (what mcp-server emits, and what pyairtable's ``match()`` and comparison helpers build):
 
-- string literals in double quotes, with the escapes ``\\"`` and ``\\\\`` (nothing else);
-  numbers (``42``, ``-1.5``); field references ``{Field Name}`` (no ``}`` inside);
+- string literals in double quotes, with the escapes ``\\"`` and ``\\\\`` (nothing else), or in
+  single quotes, with ``\\'`` and ``\\\\`` (pyairtable's ``quoted()``); numbers (``42``, ``-1.5``);
+  field references ``{Field Name}`` (no ``}`` inside);
 - ``LOWER(x)``; ``SEARCH(needle, haystack)`` (1-based position, 0 when absent);
-  ``AND(a, ...)``, ``OR(a, ...)``; ``RECORD_ID()``; ``a = b``.
+  ``AND(a, ...)``, ``OR(a, ...)``; ``RECORD_ID()``; ``a = b``; ``a < b``, ``a > b``, ``a <= b``, ``a >= b``.
 
 Function names are case-insensitive, as in Airtable. ``=`` compares numbers as numbers (a number
 and a numeric string too) and everything else as text, case-sensitively; a blank field is ``""``.
+The orderings compare numbers as numbers (a blank field as 0) and everything else as text.
 A record is kept when the formula's value is truthy (non-zero number, non-empty text, true).
 Anything else — another function, operator, an unknown field — is rejected with
 :class:`FormulaError`, which the app answers as Airtable's 422 ``INVALID_FILTER_BY_FORMULA``.
@@ -36,11 +38,11 @@ Expr = Callable[[Row], Any]
 
 _TOKEN = re.compile(
     r"""\s*(?:
-      (?P<string>"(?:[^"\\]|\\.)*")
+      (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<field>\{[^{}]*\})
     | (?P<number>-?\d+(?:\.\d+)?)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<punct>[(),=])
+    | (?P<punct><=|>=|[(),=<>])
     )""",
     re.VERBOSE | re.DOTALL,
 )
@@ -48,8 +50,10 @@ _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
 def _unescape(literal: str) -> str:
+    quote = literal[0]
+
     def one(match: re.Match[str]) -> str:
-        if match.group(1) not in ('"', "\\"):
+        if match.group(1) not in (quote, "\\"):
             raise FormulaError(f"unsupported escape \\{match.group(1)} in a string")
         return match.group(1)
 
@@ -98,6 +102,17 @@ def _equals(left: Any, right: Any) -> bool:
     return _text(left) == _text(right)
 
 
+def _ordered(operator: str, left: Any, right: Any) -> bool:
+    a, b = _number(0 if left in (None, "") else left), _number(0 if right in (None, "") else right)
+    pair: tuple[Any, Any] = (a, b) if a is not None and b is not None else (_text(left), _text(right))
+    return {
+        "<": pair[0] < pair[1],
+        ">": pair[0] > pair[1],
+        "<=": pair[0] <= pair[1],
+        ">=": pair[0] >= pair[1],
+    }[operator]
+
+
 def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value != ""
@@ -143,10 +158,15 @@ class _Parser:
 
     def comparison(self) -> Expr:
         left = self.term()
-        if self.peek() == ("punct", "="):
+        token = self.peek()
+        if token == ("punct", "="):
             self.position += 1
             right = self.term()
             return lambda row: _equals(left(row), right(row))
+        if token is not None and token[0] == "punct" and token[1] in ("<", ">", "<=", ">="):
+            self.position += 1
+            right, operator = self.term(), token[1]
+            return lambda row: _ordered(operator, left(row), right(row))
         return left
 
     def term(self) -> Expr:

@@ -1,17 +1,29 @@
-"""The demo base every fresh stand-in database starts with: "Airscope Demo" (``appAirscopeDemo01``).
+"""The bases every stand-in database has: seeded when the file is new, and added to an older file
+that lacks one (a ``var/`` made before ``appAirscopeLoad01`` existed has the demo base alone).
 
-Three tables — Customers (24 records), Orders (30), Products (12) — with text, email, number, date
-and single-select fields. Records are made from fixed lists, so every start seeds the same data
-(same record IDs too), and there are enough rows to page through with a small ``pageSize``.
+- "Airscope Demo" (``appAirscopeDemo01``): three tables — Customers (24 records), Orders (30),
+  Products (12) — with text, email, number, date and single-select fields. Records are made from
+  fixed lists, so every start seeds the same data (same record IDs too), and there are enough rows to
+  page through with a small ``pageSize``. The README's chat answers and the tests read it as seeded.
+- "Airscope Load" (``appAirscopeLoad01``): where ``airscope load``'s onboarding sagas add their
+  "<workspace> Tasks" tables, so the demo base keeps its three. An Airtable base always has at least
+  one table (its API creates a base only with tables, and the last table cannot be deleted), so it
+  starts with one small table, "About" (one record saying what the base is for).
+
+The grown tables (``POST /_admin/bases/{baseId}/grow``) are made here too: "Grown 001", "Grown 002",
+... with the fields ``GROWN_FIELDS`` and deterministic records (``grown_row``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 BASE_ID = "appAirscopeDemo01"
 BASE_NAME = "Airscope Demo"
+LOAD_BASE_ID = "appAirscopeLoad01"
+LOAD_BASE_NAME = "Airscope Load"
 
 
 @dataclass(frozen=True)
@@ -138,3 +150,71 @@ ORDERS = SeedTable(
 )
 
 TABLES = (CUSTOMERS, ORDERS, PRODUCTS)
+
+ABOUT = SeedTable(
+    name="About",
+    fields=(SeedField("Name", "singleLineText"), SeedField("Notes", "multilineText")),
+    rows=(
+        {
+            "Name": "Airscope Load",
+            "Notes": 'The base of `airscope load`: its onboarding sagas add their "<workspace> Tasks" '
+            "tables here, so the demo base keeps its three tables.",
+        },
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SeedBase:
+    id: str
+    name: str
+    tables: tuple[SeedTable, ...]
+
+
+BASES = (SeedBase(BASE_ID, BASE_NAME, TABLES), SeedBase(LOAD_BASE_ID, LOAD_BASE_NAME, (ABOUT,)))
+
+
+# Grown tables (the admin grow endpoint) ---------------------------------------------------------
+
+GROWN_STATUSES = ("Todo", "Doing", "Done")
+GROWN_FIELDS = (
+    SeedField("Item", "singleLineText"),
+    SeedField("Notes", "multilineText"),
+    SeedField("Amount", "number", {"precision": 2}),
+    SeedField("Status", "singleSelect", _choices(*GROWN_STATUSES)),
+    SeedField("Due", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
+)
+GROWN_NOTES_CHARS = 1200
+_NOTE_SENTENCES = (
+    "The sensor readings were checked against the gateway's log and they matched.",
+    "Follow up with the customer about the delivery window for next week.",
+    "Stock was counted twice; the second count agrees with the system's figure.",
+    "Invoice sent, payment expected within thirty days of the order date.",
+    "The support plan renews automatically unless it is cancelled in writing.",
+    "Bring the spare batteries and the mounting brackets to the training day.",
+    "The dashboard export ran overnight and the totals were within a cent.",
+)
+
+
+def grown_table_name(number: int) -> str:
+    return f"Grown {number:03d}"
+
+
+def grown_notes(table: int, row: int) -> str:
+    """About 1,200 characters of text, the same for the same table and row on every call."""
+    parts, index = [f"Notes for item {table}-{row}."], table * 7 + row
+    while sum(len(part) + 1 for part in parts) <= GROWN_NOTES_CHARS:
+        parts.append(_NOTE_SENTENCES[index % len(_NOTE_SENTENCES)])
+        index += 1
+    return " ".join(parts)[:GROWN_NOTES_CHARS].rstrip()
+
+
+def grown_row(table: int, row: int) -> dict[str, Any]:
+    """Record ``row`` (from 1) of grown table ``table`` (from 1): the same on every call."""
+    return {
+        "Item": f"Item {table}-{row}",
+        "Notes": grown_notes(table, row),
+        "Amount": round((table * 7919 + row * 104729) % 100000 / 100, 2),
+        "Status": GROWN_STATUSES[(row - 1) % len(GROWN_STATUSES)],
+        "Due": (date(2026, 1, 1) + timedelta(days=(table * 31 + row) % 365)).isoformat(),
+    }

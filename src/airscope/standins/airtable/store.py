@@ -4,6 +4,15 @@ meta API; Airtable has no API that deletes a table, so neither has the stand-in)
 One connection shared by every request, guarded by a lock: the app's route handlers run in
 threads, and SQLite serialises writers anyway. Record fields are kept as JSON keyed by field name,
 in the table's field order, with blank values left out (as Airtable answers them).
+
+Field options are answered as Airtable answers them, whatever a table was created with
+(``field_options``): single-select choices with an ``id`` (``sel...``) and a ``color``, numbers and
+percents with a ``precision``, currencies with a ``precision`` and a ``symbol``, dates with a
+``dateFormat`` of both ``name`` and ``format``, checkboxes with a ``color`` and an ``icon``. Every
+table has one view, "Grid view" (``viw...``, type ``grid``), showing every field and every record.
+
+``grow`` adds many tables of generated records in one transaction (the admin endpoint behind drills
+and load tests); ``add_choices`` is what ``typecast`` does with a single-select value it does not know.
 """
 
 from __future__ import annotations
@@ -25,6 +34,29 @@ from airscope.standins.airtable import seed
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _ID_LENGTH = 14
 
+GRID_VIEW = "Grid view"
+# The colors Airtable gives new single-select choices, in its order.
+CHOICE_COLORS = (
+    "blueLight2",
+    "cyanLight2",
+    "tealLight2",
+    "greenLight2",
+    "yellowLight2",
+    "orangeLight2",
+    "redLight2",
+    "pinkLight2",
+    "purpleLight2",
+    "grayLight2",
+)
+# Airtable's date formats: name -> its format string.
+DATE_FORMATS = {
+    "local": "l",
+    "friendly": "LL",
+    "us": "M/D/YYYY",
+    "european": "D/M/YYYY",
+    "iso": "YYYY-MM-DD",
+}
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bases (id TEXT PRIMARY KEY, name TEXT NOT NULL, permission_level TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tables (
@@ -39,6 +71,7 @@ CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, table_id TEXT NOT NULL REFERENCES tables(id),
     created_time TEXT NOT NULL, fields TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS records_by_table ON records (table_id, seq);
 """
 
 
@@ -53,6 +86,39 @@ def stable_id(prefix: str, key: str) -> str:
     return prefix + "".join(_ALPHANUMERIC[byte % len(_ALPHANUMERIC)] for byte in digest[:_ID_LENGTH])
 
 
+def field_options(field_id: str, field_type: str, options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The options as Airtable answers them: what was given, completed with Airtable's defaults.
+
+    Idempotent, and deterministic for a field (a choice's ID derives from the field's ID and its name),
+    so options stored before this existed answer the same on every start.
+    """
+    given = dict(options or {})
+    if field_type == "singleSelect":
+        choices = [c for c in given.get("choices") or [] if isinstance(c, Mapping) and "name" in c]
+        given["choices"] = [
+            {
+                "id": choice.get("id") or stable_id("sel", f"{field_id}/{choice['name']}"),
+                "name": choice["name"],
+                "color": choice.get("color") or CHOICE_COLORS[i % len(CHOICE_COLORS)],
+            }
+            for i, choice in enumerate(choices)
+        ]
+        return given
+    if field_type in ("number", "percent"):
+        return {"precision": 0, **given}
+    if field_type == "currency":
+        return {"precision": 2, "symbol": "$", **given}
+    if field_type == "date":
+        date_format = given.get("dateFormat")
+        date_format = dict(date_format) if isinstance(date_format, Mapping) else {}
+        name = date_format.get("name") if date_format.get("name") in DATE_FORMATS else "iso"
+        given["dateFormat"] = {"name": name, "format": DATE_FORMATS[name]}
+        return given
+    if field_type == "checkbox":
+        return {"color": "greenBright", "icon": "check", **given}
+    return given or None
+
+
 def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -64,6 +130,14 @@ class Field:
     type: str
     options: dict[str, Any] | None
 
+    @classmethod
+    def made(cls, field_id: str, name: str, field_type: str, options: Mapping[str, Any] | None) -> Field:
+        """A field with its options completed as Airtable answers them (``field_options``)."""
+        return cls(field_id, name, field_type, field_options(field_id, field_type, options))
+
+    def choice_names(self) -> set[str]:
+        return {c["name"] for c in (self.options or {}).get("choices", [])}
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type}
         if self.options is not None:
@@ -73,6 +147,10 @@ class Field:
 
 class TableNameTaken(Exception):
     """Another table of the base already has this name."""
+
+
+class FieldNameTaken(Exception):
+    """Another field of the table already has this name."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +171,32 @@ class Table:
     description: str | None = None
 
     def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
+        """The field of that name, else of that ID (Airtable takes either where it takes a field)."""
+        return next((f for f in self.fields if f.name == name), None) or next(
+            (f for f in self.fields if f.id == name), None
+        )
 
-    def to_json(self) -> dict[str, Any]:
+    def views(self, visible_field_ids: bool = False) -> list[dict[str, Any]]:
+        """Every table's one view: "Grid view", every field visible, every record in creation order."""
+        view: dict[str, Any] = {
+            "id": stable_id("viw", f"{self.id}/{GRID_VIEW}"),
+            "name": GRID_VIEW,
+            "type": "grid",
+        }
+        if visible_field_ids:
+            view["visibleFieldIds"] = [f.id for f in self.fields]
+        return [view]
+
+    def to_json(self, visible_field_ids: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "name": self.name}
         if self.description:  # Airtable leaves an empty description out
             data["description"] = self.description
-        return {**data, "primaryFieldId": self.fields[0].id, "fields": [f.to_json() for f in self.fields]}
+        return {
+            **data,
+            "primaryFieldId": self.fields[0].id,
+            "fields": [f.to_json() for f in self.fields],
+            "views": self.views(visible_field_ids),
+        }
 
 
 @dataclass(frozen=True)
@@ -123,6 +220,18 @@ class Record:
         return {"id": self.id, "createdTime": self.created_time, "fields": fields}
 
 
+def _options_json(field: Field) -> str | None:
+    return None if field.options is None else json.dumps(field.options)
+
+
+def _new_table(
+    base_id: str, name: str, description: str | None, fields: Iterable[NewField | seed.SeedField]
+) -> Table:
+    """A table with new IDs; the first field is its primary field."""
+    made = tuple(Field.made(new_id("fld"), f.name, f.type, f.options) for f in fields)
+    return Table(new_id("tbl"), base_id, name, made, description)
+
+
 def _ordered(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     return {f.name: values[f.name] for f in table.fields if values.get(f.name) not in (None, "", [])}
 
@@ -135,8 +244,7 @@ class Store:
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
             self._add_description_column()
-            if self._db.execute("SELECT COUNT(*) FROM bases").fetchone()[0] == 0:
-                self._seed()
+            self._seed_missing()
         self._bases, self._tables = self._load_schema()
 
     def close(self) -> None:
@@ -148,11 +256,18 @@ class Store:
         if "description" not in columns:
             self._db.execute("ALTER TABLE tables ADD COLUMN description TEXT")
 
-    def _seed(self) -> None:
-        base_id = seed.BASE_ID
-        self._db.execute("INSERT INTO bases VALUES (?, ?, 'create')", (base_id, seed.BASE_NAME))
+    def _seed_missing(self) -> None:
+        # Every seed base this file lacks: all of them when it is new, the newer ones in an older file.
+        present = {row[0] for row in self._db.execute("SELECT id FROM bases")}
+        for spec in seed.BASES:
+            if spec.id not in present:
+                self._seed(spec)
+
+    def _seed(self, base: seed.SeedBase) -> None:
+        base_id = base.id
+        self._db.execute("INSERT INTO bases VALUES (?, ?, 'create')", (base_id, base.name))
         created = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
-        for t_pos, spec in enumerate(seed.TABLES):
+        for t_pos, spec in enumerate(base.tables):
             table_id = stable_id("tbl", f"{base_id}/{spec.name}")
             self._db.execute(
                 "INSERT INTO tables (id, base_id, name, position) VALUES (?, ?, ?, ?)",
@@ -160,13 +275,14 @@ class Store:
             )
             fields = []
             for f_pos, field in enumerate(spec.fields):
-                field_id = stable_id("fld", f"{table_id}/{field.name}")
-                options = None if field.options is None else json.dumps(field.options)
+                made = Field.made(
+                    stable_id("fld", f"{table_id}/{field.name}"), field.name, field.type, field.options
+                )
                 self._db.execute(
                     "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)",
-                    (field_id, table_id, field.name, field.type, options, f_pos),
+                    (made.id, table_id, made.name, made.type, _options_json(made), f_pos),
                 )
-                fields.append(Field(field_id, field.name, field.type, field.options))
+                fields.append(made)
             table = Table(table_id, base_id, spec.name, tuple(fields))
             for r_pos, row in enumerate(spec.rows):
                 self._db.execute(
@@ -181,20 +297,23 @@ class Store:
 
     def _load_schema(self) -> tuple[list[Base], dict[str, list[Table]]]:
         with self._lock:
-            bases = [Base(*row) for row in self._db.execute("SELECT id, name, permission_level FROM bases")]
+            bases = [
+                Base(*row)
+                for row in self._db.execute("SELECT id, name, permission_level FROM bases ORDER BY rowid")
+            ]
             field_rows = self._db.execute(
                 "SELECT table_id, id, name, type, options FROM fields ORDER BY position"
             ).fetchall()
             table_rows = self._db.execute(
                 "SELECT id, base_id, name, description FROM tables ORDER BY position"
             ).fetchall()
+        fields_by_table: dict[str, list[Field]] = {}
+        for tid, fid, fname, ftype, options in field_rows:
+            made = Field.made(fid, fname, ftype, None if options is None else json.loads(options))
+            fields_by_table.setdefault(tid, []).append(made)
         tables: dict[str, list[Table]] = {base.id: [] for base in bases}
         for table_id, base_id, name, description in table_rows:
-            fields = tuple(
-                Field(fid, fname, ftype, None if options is None else json.loads(options))
-                for tid, fid, fname, ftype, options in field_rows
-                if tid == table_id
-            )
+            fields = tuple(fields_by_table.get(table_id, []))
             tables[base_id].append(Table(table_id, base_id, name, fields, description))
         return bases, tables
 
@@ -224,24 +343,95 @@ class Store:
 
     def create_table(self, base_id: str, name: str, description: str | None, fields: list[NewField]) -> Table:
         """A new table at the end of the base; the first field is its primary field."""
-        table_id = new_id("tbl")
-        made = tuple(Field(new_id("fld"), f.name, f.type, f.options) for f in fields)
-        table = Table(table_id, base_id, name, made, description)
+        table = _new_table(base_id, name, description, fields)
         with self._lock, self._db:
             self._check_name_free(base_id, name)
-            self._db.execute(
-                "INSERT INTO tables (id, base_id, name, position, description) VALUES (?, ?, ?, ?, ?)",
-                (table_id, base_id, name, len(self._tables[base_id]), description),
-            )
-            self._db.executemany(
-                "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (f.id, table_id, f.name, f.type, None if f.options is None else json.dumps(f.options), i)
-                    for i, f in enumerate(made)
-                ],
-            )
+            self._insert_table(table)
             self._tables[base_id] = [*self._tables[base_id], table]
         return table
+
+    def _insert_table(self, table: Table) -> None:
+        """Under the lock, in a transaction: the table at the end of its base, and its fields."""
+        self._db.execute(
+            "INSERT INTO tables (id, base_id, name, position, description) VALUES (?, ?, ?, ?, ?)",
+            (table.id, table.base_id, table.name, len(self._tables[table.base_id]), table.description),
+        )
+        self._db.executemany(
+            "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)",
+            [(f.id, table.id, f.name, f.type, _options_json(f), i) for i, f in enumerate(table.fields)],
+        )
+
+    def add_field(self, table: Table, field: NewField) -> Field:
+        """A new field at the end of the table (names unique within a table, ignoring case)."""
+        made = Field.made(new_id("fld"), field.name, field.type, field.options)
+        with self._lock, self._db:
+            current = next(t for t in self._tables[table.base_id] if t.id == table.id)
+            if any(f.name.lower() == made.name.lower() for f in current.fields):
+                raise FieldNameTaken(made.name)
+            self._db.execute(
+                "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?)",
+                (made.id, table.id, made.name, made.type, _options_json(made), len(current.fields)),
+            )
+            changed = replace(current, fields=(*current.fields, made))
+            self._tables[table.base_id] = [
+                changed if t.id == table.id else t for t in self._tables[table.base_id]
+            ]
+        return made
+
+    def add_choices(self, table: Table, field_name: str, names: Iterable[str]) -> Table:
+        """Adds single-select choices the field lacks (what Airtable's ``typecast`` does); the table
+        as it is now."""
+        with self._lock, self._db:
+            current = next(t for t in self._tables[table.base_id] if t.id == table.id)
+            field = current.field(field_name)
+            if field is None or field.type != "singleSelect":
+                return current
+            known = field.choice_names()
+            new = [name for name in dict.fromkeys(names) if name not in known]
+            if not new:
+                return current
+            choices = [*(field.options or {}).get("choices", []), *({"name": name} for name in new)]
+            changed_field = Field.made(
+                field.id, field.name, field.type, {**(field.options or {}), "choices": choices}
+            )
+            self._db.execute(
+                "UPDATE fields SET options = ? WHERE id = ?", (_options_json(changed_field), field.id)
+            )
+            changed = replace(
+                current, fields=tuple(changed_field if f.id == field.id else f for f in current.fields)
+            )
+            self._tables[table.base_id] = [
+                changed if t.id == table.id else t for t in self._tables[table.base_id]
+            ]
+        return changed
+
+    def grow(self, base_id: str, tables: int, records_per_table: int) -> tuple[int, int, int]:
+        """Adds the tables "Grown 001" to "Grown <tables>" that the base lacks (a taken name is skipped),
+        each with ``records_per_table`` generated records, in one transaction.
+
+        Answers (tables created, records created, tables in the base now).
+        """
+        now = _timestamp(datetime.now(UTC))
+        with self._lock, self._db:
+            taken = {t.name.lower() for t in self._tables[base_id]}
+            made: list[Table] = []
+            rows: list[tuple[str, str, str, str]] = []
+            for number in range(1, tables + 1):
+                name = seed.grown_table_name(number)
+                if name.lower() in taken:
+                    continue
+                table = _new_table(base_id, name, None, seed.GROWN_FIELDS)
+                self._insert_table(table)
+                self._tables[base_id] = [*self._tables[base_id], table]
+                made.append(table)
+                rows += [
+                    (new_id("rec"), table.id, now, json.dumps(_ordered(table, seed.grown_row(number, row))))
+                    for row in range(1, records_per_table + 1)
+                ]
+            self._db.executemany(
+                "INSERT INTO records (id, table_id, created_time, fields) VALUES (?, ?, ?, ?)", rows
+            )
+            return len(made), len(rows), len(self._tables[base_id])
 
     def update_table(self, table: Table, name: str | None, description: str | None) -> Table:
         """Renames and/or re-describes the table; None leaves that property as it is. Renaming a table
