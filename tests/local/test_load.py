@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from airscope.local import load
+from airscope.services.saga_orchestrator.app import OnboardingRequest
 from airscope.standins.airtable import create_app as airtable_standin
 from airscope.standins.llm.rules import decide
 
@@ -59,6 +60,7 @@ class FakeGateway:
         self.tokens: set[str] = set()
         self.by_bearer = 0
         self.file_rows: list[int] = []  # rows of each upload, in order
+        self.saga_bodies: list[dict[str, Any]] = []
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if path == "/health/live":
@@ -99,6 +101,7 @@ class FakeGateway:
                 return 200, {"status": "queued", "rows_imported": 0, "rows_failed": 0}
             return 200, {"status": "partial", "rows_imported": 2, "rows_failed": 1}
         if path == "/api/sagas/onboarding":
+            self.saga_bodies.append(json.loads(body))
             return 202, {"id": "saga-1", "status": "running"}
         if path == "/api/sagas/saga-1":
             return 200, {"id": "saga-1", "status": "compensated"}
@@ -217,6 +220,19 @@ async def ticks(rps: float, duration: float, stalls: dict[int, float] | None = N
     return times
 
 
+def test_sagas_go_to_the_load_base_that_the_standin_seeds(airtable: TestClient):
+    mix = load.Mix(seed=5, tag="t")
+    sagas = [a for a in (mix.next() for _ in range(400)) if a.flow == "sagas"]
+    assert sagas
+    for action in sagas:  # what saga-orchestrator's POST /sagas/onboarding takes
+        body = OnboardingRequest(workspace_name=action.params["workspace_name"], base_id=load.LOAD_BASE_ID)
+        assert body.base_id == "appAirscopeLoad01"
+    bases = [b["id"] for b in airtable.get("/v0/meta/bases").json()["bases"]]
+    assert bases == [load.BASE_ID, load.LOAD_BASE_ID]
+    tables = airtable.get(f"/v0/meta/bases/{load.BASE_ID}/tables").json()["tables"]
+    assert [t["name"] for t in tables] == [t.name for t in load.SEED_TABLES]
+
+
 def test_schedule_starts_each_action_at_its_own_time():
     assert asyncio.run(ticks(4, 2)) == pytest.approx([0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75])
 
@@ -302,6 +318,9 @@ def test_the_domain_is_what_the_answers_proved():
     assert domain["rows"] == {"imported": 2 * len(ended), "rejected": len(ended), "pending": sum(waiting)}
     started = fake.seen[("POST", "/api/sagas/{path:path}", 202)]
     assert domain["sagas"] == {"compensated": started} and started > 0
+    # In the load base: the demo base keeps its three tables however many sagas run.
+    assert len(fake.saga_bodies) == started
+    assert {body["base_id"] for body in fake.saga_bodies} == {"appAirscopeLoad01"}
     assert domain["unproven"] == {}
 
 

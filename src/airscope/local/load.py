@@ -4,6 +4,8 @@ Every flow the gateway serves, in a weighted mix (``WEIGHTS``): chat messages th
 stand-in call MCP tools (``standins/llm/rules.py``), Airtable reads and now and then a record
 created in the seeded demo base, registrations, logins and wrong passwords, CSV uploads whose
 columns are a seeded table's (polled once), onboarding sagas (polled once), and the aggregated health.
+The sagas run in the stand-in's load base (``LOAD_BASE_ID``): each adds a "<workspace> Tasks" table,
+and in the demo base they would bury the three tables its chat answers and the docs name.
 
 Open loop: action ``i`` starts at ``i / rps`` whatever the earlier ones are doing. A closed loop
 would slow down with the platform and hide its latency (coordinated omission). At most
@@ -46,7 +48,7 @@ import httpx
 
 import airscope
 from airscope.local import paths, ports
-from airscope.standins.airtable.seed import BASE_ID, SeedTable
+from airscope.standins.airtable.seed import BASE_ID, LOAD_BASE_ID, SeedTable
 from airscope.standins.airtable.seed import TABLES as SEED_TABLES
 
 DEFAULT_GATEWAY_PORT = 7000
@@ -621,7 +623,7 @@ class Driver:
         response = await self.send(
             "POST",
             "/api/sagas/onboarding",
-            json={"workspace_name": params["workspace_name"]},
+            json={"workspace_name": params["workspace_name"], "base_id": LOAD_BASE_ID},
             use_token=params["use_token"],
         )
         # The saga runs on after its 202: one look later tells how it ended, as for an upload.
