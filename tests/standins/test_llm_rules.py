@@ -310,8 +310,23 @@ def test_a_table_list_cut_by_the_orchestrator_is_partial() -> None:
 
 
 def test_a_base_id_in_the_question_is_used_directly() -> None:
-    reply = decide([user(f"What is the schema of {BASE}?")], TOOLS)
+    reply = decide([user(f"How many orders are in {BASE}?")], TOOLS)
     assert reply.tool_call == ToolCall("list_tables", {"base_id": BASE})
+    # A list of tables names the base, so it learns the base's name first (once).
+    answer, calls, _ = converse(FakeAirtable(), f"What is the schema of {BASE}?")
+    assert calls == [ToolCall("list_bases", {}), ToolCall("list_tables", {"base_id": BASE})]
+    assert answer == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
+    messages = [user(f"What is the schema of {BASE}?")]
+    messages = answered(messages, decide(messages, TOOLS), {"bases": []})
+    assert decide(messages, TOOLS).tool_call == ToolCall("list_tables", {"base_id": BASE})
+    messages = answered(messages, decide(messages, TOOLS), TABLES)
+    assert (
+        decide(messages, TOOLS).text
+        == "The base appAirscopeDemo01 has 3 tables: Customers, Orders, Products."
+    )
+    assert decide([user(f"List the tables of {BASE}")], ["list_tables"]).tool_call == ToolCall(
+        "list_tables", {"base_id": BASE}
+    )
 
 
 def test_list_bases() -> None:
@@ -333,11 +348,22 @@ def test_with_two_bases_my_base_is_the_first_and_a_named_base_is_that_one() -> N
     assert answer == "The base Airscope Load has 1 table: About."
 
 
+SYSTEM = f"You are Airscope's assistant. The user's base is {BASE}; use it unless they name another."
+
+
 def test_the_system_prompt_names_the_base() -> None:
-    system = f"You are Airscope's assistant. The user's base is {BASE}; use it unless they name another."
-    answer, calls, _ = converse(FakeAirtable(), "How many records are in Orders?", system=system)
+    airtable = FakeAirtable(grown=100, bases=2)
+    answer, calls, _ = converse(airtable, "How many records are in Orders?", system=SYSTEM)
     assert names(calls) == ["list_tables", "count_records"]
     assert answer == "There are 30 records in Orders."
+    answer, calls, _ = converse(airtable, "How many records are in Grown 087?", system=SYSTEM)
+    assert names(calls) == ["list_tables", "list_tables", "count_records"]
+    answer, calls, _ = converse(FakeAirtable(), "List the tables in my base", system=SYSTEM)
+    assert calls == [ToolCall("list_bases", {}), ToolCall("list_tables", {"base_id": BASE})]
+    assert answer == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
+    answer, calls, _ = converse(FakeAirtable(bases=2), "List the tables in Airscope Load", system=SYSTEM)
+    assert calls == [ToolCall("list_bases", {}), ToolCall("list_tables", {"base_id": LOAD})]
+    assert answer == "The base Airscope Load has 1 table: About."
 
 
 # Counting -----------------------------------------------------------------------------------------
@@ -703,7 +729,7 @@ def test_only_offered_tools_are_called() -> None:
 
 
 def test_a_failed_tool_is_reported_not_retried() -> None:
-    messages = [user(f"List the tables of {BASE}")]
+    messages = [user(f"How many orders are in {BASE}?")]
     first = decide(messages, TOOLS)
     final = decide(answered(messages, first, "Error: airtable-gateway answered 503"), TOOLS)
     assert final.text == "The tool list_tables failed: Error: airtable-gateway answered 503"

@@ -19,7 +19,9 @@ you", ...):
    from Customers." Without a record id nothing is deleted: the answer asks for one.
 4. "tables" or "schema" → ``list_tables(base_id)`` (with ``name_contains`` when the goal says
    "named/called/containing/matching X"); "The base Airscope Demo has 3 tables: Customers, Orders,
-   Products."
+   Products." The answer names the base: when no ``list_bases`` result of the conversation has it
+   (the base id came from the goal or the system prompt), ``list_bases`` is called first, once; a
+   base it lacks is named by its id.
 5. "bases" → ``list_bases()``; "You have 1 base: Airscope Demo (appAirscopeDemo01)."
 6. a record id → ``get_record(base_id, table, record_id)``; "Record rec... in Customers: Name: Ada
    Lovelace; Email: ...; City: London; ..." (fields in the table's order).
@@ -711,6 +713,10 @@ class _Planner:
             query = ""
         result = self.conversation.latest_result("list_tables", for_goal=True, **arguments)
         if result is None:
+            # The answer names the base: learn its name first when the conversation lacks it.
+            named = any(b.get("id") == self.base_id for b in _known_bases(self.conversation))
+            if not named and "list_bases" in self.tools and not self.conversation.called("list_bases"):
+                return self.call("list_bases")
             return self.call("list_tables", **arguments)
         return Reply(text=answer_tables(result.value, self.base_name(), matching=query))
 
