@@ -146,7 +146,8 @@ async def test_reads_bases_tables_and_counts(stack: Stack) -> None:
         "Customer Since": "date",
     }
     assert tables["total"] == len(tables["tables"]) and "next_offset" not in tables
-    assert gold == {"count": 8, "capped": False}
+    assert tables["base"] == {"id": BASE, "name": "Airscope Demo"}
+    assert gold == {"table": "Customers", "count": 8, "capped": False}
     assert orders["count"] == 30
     assert top_price["value"] == 800.0 and top_price["values"] == 12
 
@@ -271,7 +272,8 @@ async def test_tool_call_continues_the_callers_trace_into_airtable_gateway(stack
     trace_id, span_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
     async with Client(stack.endpoint) as client:
         with caller_span(trace_id, span_id):
-            payload(await client.call_tool("list_tables", {"base_id": BASE}))
+            # One gateway request: list_tables and the record tools read the table list too.
+            payload(await client.call_tool("list_bases", {}))
 
     wanted = format(trace_id, "032x")
     deadline = time.monotonic() + 10
@@ -279,7 +281,7 @@ async def test_tool_call_continues_the_callers_trace_into_airtable_gateway(stack
         spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == wanted]
         gateway_servers = [s for s in spans if s["service"] == "airtable-gateway" and s["kind"] == SERVER]
         tool_calls = [
-            s for s in spans if s["service"] == "mcp-server" and s["name"] == "tools/call list_tables"
+            s for s in spans if s["service"] == "mcp-server" and s["name"] == "tools/call list_bases"
         ]
         # Each process exports on its own schedule, and the tool call's span ends only after
         # its answer has been sent: wait for both sides, not only the first to arrive.
@@ -293,7 +295,7 @@ async def test_tool_call_continues_the_callers_trace_into_airtable_gateway(stack
     (to_gateway,) = [s for s in spans if s["service"] == "mcp-server" and s["kind"] == CLIENT]
     assert to_gateway["parentSpanId"] == tool_call["spanId"]
     (gateway_server,) = gateway_servers
-    assert gateway_server["name"] == "GET /bases/{base_id}/tables"
+    assert gateway_server["name"] == "GET /bases"
     assert gateway_server["parentSpanId"] == to_gateway["spanId"]
 
 
@@ -352,6 +354,25 @@ async def test_answers_are_compact_json_and_search_says_when_more_matched(stack:
     assert all(set(r) == {"id", "fields"} and set(r["fields"]) == {"Name", "City"} for r in three["records"])
     assert three["more"] is True
     assert [r["fields"]["Name"] for r in one["records"]] == ["Ada Lovelace"] and one["more"] is False
+
+
+async def test_a_table_named_in_another_case_or_number_is_found(stack: Stack) -> None:
+    async with Client(stack.endpoint) as client:
+        counted = payload(await client.call_tool("count_records", {"base_id": BASE, "table": "customers"}))
+        found = payload(
+            await client.call_tool("search_records", {"base_id": BASE, "table": "customer", "query": "ada"})
+        )
+        summed = payload(
+            await client.call_tool(
+                "aggregate_field", {"base_id": BASE, "table": "ORDERS", "field": "Quantity", "op": "sum"}
+            )
+        )
+
+    assert counted == {"table": "Customers", "count": 24, "capped": False}
+    assert found["table"] == "Customers" and [r["fields"]["Name"] for r in found["records"]] == [
+        "Ada Lovelace"
+    ]
+    assert summed["table"] == "Orders" and summed["value"] == sum(1 + n % 4 for n in range(30))
 
 
 async def test_list_tables_pages_a_base_that_has_grown_and_filters_by_name(stack: Stack) -> None:

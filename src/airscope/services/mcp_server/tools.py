@@ -51,7 +51,7 @@ TABLES_PER_PAGE = 20
 
 # Descriptions are short: every tool's schema goes into every completion of a chat, in tokens.
 BaseId = Annotated[str, Field(description="Base id (app...).")]
-Table = Annotated[str, Field(description="Table name or id.")]
+Table = Annotated[str, Field(description="Table name (any case) or id.")]
 RecordId = Annotated[str, Field(description="Record id (rec...).")]
 FieldName = Annotated[str, Field(description="Field name.")]
 FieldValues = Annotated[dict[str, Any], Field(description="Values by field name.")]
@@ -156,8 +156,7 @@ class AirtableTools:
 
     async def list_bases(self) -> Answer:
         """The Airtable bases this platform can reach: id and name."""
-        bases = (await self.gateway.request("GET", "/bases"))["bases"]
-        return answer({"bases": [{"id": b.get("id"), "name": b.get("name")} for b in bases]})
+        return answer({"bases": [{"id": b.get("id"), "name": b.get("name")} for b in await self._bases()]})
 
     async def list_tables(
         self,
@@ -165,12 +164,17 @@ class AirtableTools:
         name_contains: Annotated[str, Field(description="Only names containing this.")] = "",
         offset: Annotated[int, Field(ge=0, description="A next_offset.")] = 0,
     ) -> Answer:
-        """A base's tables (id, name, primary field, field types), 20 a page; next_offset if more."""
+        """A base (id, name) and its tables (id, name, primary field, fields), 20 a page; next_offset if more."""
         tables = await self._tables(base_id)
+        base = next((b for b in await self._bases() if b.get("id") == base_id), {"id": base_id})
         if name_contains:
             tables = [t for t in tables if name_contains.lower() in str(t.get("name", "")).lower()]
         page = tables[offset : offset + TABLES_PER_PAGE]
-        data: dict[str, Any] = {"tables": [table_summary(t) for t in page], "total": len(tables)}
+        data: dict[str, Any] = {
+            "base": {"id": base_id, "name": base.get("name", base_id)},
+            "tables": [table_summary(t) for t in page],
+            "total": len(tables),
+        }
         if offset + TABLES_PER_PAGE < len(tables):
             data["next_offset"] = offset + TABLES_PER_PAGE
         return answer(data)
@@ -186,15 +190,17 @@ class AirtableTools:
     ) -> Answer:
         """Records whose field (or any text field) contains the query; more: more matched."""
         # One record more than asked tells whether more matched, without counting them all.
+        found = await self._table(base_id, table)
         params: dict[str, Any] = {"maxRecords": max_records + 1}
         if query:
-            searched = [field] if field else await self._text_fields(base_id, table)
+            searched = [field] if field else self._text_fields(found)
             params["filterByFormula"] = _formula(search_formula, query, searched)
         if fields:
             params["fields"] = fields
-        records = await self._records(base_id, table, params)
+        records = await self._records(base_id, found["name"], params)
         return answer(
             {
+                "table": found["name"],
                 "records": [record_summary(r) for r in records[:max_records]],
                 "more": len(records) > max_records,
             }
@@ -202,11 +208,13 @@ class AirtableTools:
 
     async def get_record(self, base_id: BaseId, table: Table, record_id: RecordId) -> Answer:
         """Get one record by id."""
+        table = (await self._table(base_id, table))["name"]
         record = await self.gateway.request("GET", self.gateway.records_path(base_id, table, record_id))
         return answer(record_summary(record))
 
     async def create_record(self, base_id: BaseId, table: Table, fields: FieldValues) -> Answer:
         """Create a record; answers it with its id."""
+        table = (await self._table(base_id, table))["name"]
         created = await self.gateway.request(
             "POST", self.gateway.records_path(base_id, table), json={"records": [{"fields": fields}]}
         )
@@ -216,6 +224,7 @@ class AirtableTools:
         self, base_id: BaseId, table: Table, record_id: RecordId, fields: FieldValues
     ) -> Answer:
         """Change the given fields of a record; answers the record."""
+        table = (await self._table(base_id, table))["name"]
         updated = await self.gateway.request(
             "PATCH", self.gateway.records_path(base_id, table, record_id), json={"fields": fields}
         )
@@ -223,6 +232,7 @@ class AirtableTools:
 
     async def delete_record(self, base_id: BaseId, table: Table, record_id: RecordId) -> Answer:
         """Delete a record by id."""
+        table = (await self._table(base_id, table))["name"]
         deleted = await self.gateway.request("DELETE", self.gateway.records_path(base_id, table, record_id))
         return answer({"id": deleted.get("id", record_id), "deleted": bool(deleted.get("deleted", True))})
 
@@ -234,6 +244,7 @@ class AirtableTools:
         value: str = "",
     ) -> Answer:
         """Count a table's records (where field equals value); capped: at least count."""
+        table = (await self._table(base_id, table))["name"]
         params: dict[str, Any] = {"maxRecords": MAX_SCANNED_RECORDS}
         if field:
             params["filterByFormula"] = _formula(equals_formula, field, value)
@@ -241,7 +252,7 @@ class AirtableTools:
         elif value:
             raise ToolError("value needs a field to compare it with")
         records = await self._records(base_id, table, params)
-        return answer({"count": len(records), "capped": len(records) >= MAX_SCANNED_RECORDS})
+        return answer({"table": table, "count": len(records), "capped": len(records) >= MAX_SCANNED_RECORDS})
 
     async def aggregate_field(
         self,
@@ -251,6 +262,7 @@ class AirtableTools:
         op: Literal["sum", "avg", "min", "max"],
     ) -> Answer:
         """Sum, average, minimum or maximum of a numeric field."""
+        table = (await self._table(base_id, table))["name"]
         params = {"maxRecords": MAX_SCANNED_RECORDS, "fields": [field]}
         records = await self._records(base_id, table, params)
         numbers = [
@@ -269,6 +281,7 @@ class AirtableTools:
         }
         return answer(
             {
+                "table": table,
                 "field": field,
                 "op": op,
                 "value": aggregates[op](numbers),
@@ -281,12 +294,23 @@ class AirtableTools:
         page = await self.gateway.request("GET", self.gateway.records_path(base_id, table), params=params)
         return page["records"]
 
+    async def _bases(self) -> list[dict[str, Any]]:
+        return (await self.gateway.request("GET", "/bases"))["bases"]
+
     async def _tables(self, base_id: str) -> list[dict[str, Any]]:
         return (await self.gateway.request("GET", f"/bases/{_segment(base_id, 'base_id')}/tables"))["tables"]
 
-    async def _text_fields(self, base_id: str, table: str) -> list[str]:
+    async def _table(self, base_id: str, table: str) -> dict[str, Any]:
+        """The table ``table`` names: its id or name, else its name in another case or number
+        ("customers", "Customer"), as a person or a model writes it; else an error naming the likeliest."""
         tables = await self._tables(base_id)
-        found = next((t for t in tables if table in (t.get("id"), t.get("name"))), None)
+        wanted = table.strip().lower()
+        forms = {wanted, wanted.removesuffix("s"), wanted + "s"}
+        found = (
+            next((t for t in tables if table in (t.get("id"), t.get("name"))), None)
+            or next((t for t in tables if str(t.get("name", "")).lower() == wanted), None)
+            or next((t for t in tables if str(t.get("name", "")).lower() in forms), None)
+        )
         if found is None:
             # A base may have hundreds of tables: name the likeliest, not all of them.
             names = [str(t.get("name", "?")) for t in tables]
@@ -295,7 +319,11 @@ class AirtableTools:
                 f"table {table!r} not found in base {base_id} ({len(names)} tables; "
                 f"closest: {', '.join(likely)}); list_tables with name_contains finds one"
             )
-        fields = [f["name"] for f in found.get("fields", []) if f.get("type") in TEXT_FIELD_TYPES]
+        return found
+
+    @staticmethod
+    def _text_fields(table: dict[str, Any]) -> list[str]:
+        fields = [f["name"] for f in table.get("fields", []) if f.get("type") in TEXT_FIELD_TYPES]
         if not fields:
-            raise ToolError(f"table {table!r} has no text field to search; name a field")
+            raise ToolError(f"table {table.get('name')!r} has no text field to search; name a field")
         return fields

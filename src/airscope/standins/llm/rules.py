@@ -679,7 +679,10 @@ class _Planner:
         return Reply(tool_call=ToolCall(name, arguments))
 
     def base_name(self) -> str:
-        for base in _known_bases(self.conversation):
+        # list_tables names its base too, so a chat that starts from the base id needs no list_bases.
+        tables = self.conversation.latest("list_tables") or {}
+        named = [tables["base"]] if isinstance(tables.get("base"), dict) else []
+        for base in [*_known_bases(self.conversation), *named]:
             if base.get("id") == self.base_id:
                 return str(base.get("name", self.base_id))
         return self.base_id or "?"
