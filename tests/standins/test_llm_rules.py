@@ -83,7 +83,10 @@ class FakeAirtable:
 
     PAGE = 20
 
-    def __init__(self, grown: int = 0, *, bases: int = 1, max_result_chars: int = 20_000) -> None:
+    def __init__(
+        self, grown: int = 0, *, bases: int = 1, max_result_chars: int = 20_000, names_base: bool = True
+    ) -> None:
+        self.names_base = names_base  # mcp-server's list_tables names its base; an older one did not
         self.bases = [{"id": BASE, "name": "Airscope Demo"}]
         if bases > 1:
             self.bases.append({"id": LOAD, "name": "Airscope Load"})
@@ -166,6 +169,8 @@ class FakeAirtable:
         )
         tables = [t for t in tables if name_contains.lower() in t["name"].lower()]
         page: dict[str, Any] = {"tables": tables[offset : offset + self.PAGE], "total": len(tables)}
+        if self.names_base:
+            page["base"] = next(b for b in self.bases if b["id"] == base_id)
         if offset + self.PAGE < len(tables):
             page["next_offset"] = offset + self.PAGE
         return page
@@ -312,14 +317,17 @@ def test_a_table_list_cut_by_the_orchestrator_is_partial() -> None:
 def test_a_base_id_in_the_question_is_used_directly() -> None:
     reply = decide([user(f"How many orders are in {BASE}?")], TOOLS)
     assert reply.tool_call == ToolCall("list_tables", {"base_id": BASE})
-    # A list of tables names the base, so it learns the base's name first (once).
+    # A list of tables names its base; from a server whose list does not, list_bases tells (once).
     answer, calls, _ = converse(FakeAirtable(), f"What is the schema of {BASE}?")
-    assert calls == [ToolCall("list_bases", {}), ToolCall("list_tables", {"base_id": BASE})]
+    assert calls == [ToolCall("list_tables", {"base_id": BASE})]
+    assert answer == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
+    answer, calls, _ = converse(FakeAirtable(names_base=False), f"What is the schema of {BASE}?")
+    assert calls == [ToolCall("list_tables", {"base_id": BASE}), ToolCall("list_bases", {})]
     assert answer == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
     messages = [user(f"What is the schema of {BASE}?")]
-    messages = answered(messages, decide(messages, TOOLS), {"bases": []})
-    assert decide(messages, TOOLS).tool_call == ToolCall("list_tables", {"base_id": BASE})
     messages = answered(messages, decide(messages, TOOLS), TABLES)
+    assert decide(messages, TOOLS).tool_call == ToolCall("list_bases", {})
+    messages = answered(messages, decide(messages, TOOLS), {"bases": []})
     assert (
         decide(messages, TOOLS).text
         == "The base appAirscopeDemo01 has 3 tables: Customers, Orders, Products."
@@ -359,7 +367,7 @@ def test_the_system_prompt_names_the_base() -> None:
     answer, calls, _ = converse(airtable, "How many records are in Grown 087?", system=SYSTEM)
     assert names(calls) == ["list_tables", "list_tables", "count_records"]
     answer, calls, _ = converse(FakeAirtable(), "List the tables in my base", system=SYSTEM)
-    assert calls == [ToolCall("list_bases", {}), ToolCall("list_tables", {"base_id": BASE})]
+    assert calls == [ToolCall("list_tables", {"base_id": BASE})]
     assert answer == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
     answer, calls, _ = converse(FakeAirtable(bases=2), "List the tables in Airscope Load", system=SYSTEM)
     assert calls == [ToolCall("list_bases", {}), ToolCall("list_tables", {"base_id": LOAD})]

@@ -19,9 +19,9 @@ you", ...):
    from Customers." Without a record id nothing is deleted: the answer asks for one.
 4. "tables" or "schema" → ``list_tables(base_id)`` (with ``name_contains`` when the goal says
    "named/called/containing/matching X"); "The base Airscope Demo has 3 tables: Customers, Orders,
-   Products." The answer names the base: when no ``list_bases`` result of the conversation has it
-   (the base id came from the goal or the system prompt), ``list_bases`` is called first, once; a
-   base it lacks is named by its id.
+   Products." The answer names the base, from the list's ``base`` (mcp-server's list_tables names
+   it) or a ``list_bases`` result; when neither has it, ``list_bases`` is called after the list,
+   once; a base it lacks is named by its id.
 5. "bases" → ``list_bases()``; "You have 1 base: Airscope Demo (appAirscopeDemo01)."
 6. a record id → ``get_record(base_id, table, record_id)``; "Record rec... in Customers: Name: Ada
    Lovelace; Email: ...; City: London; ..." (fields in the table's order).
@@ -96,6 +96,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# "in Airscope Load", "of Sales" (a capitalised name), not "in my base".
+_NAMES_A_PLACE = re.compile(r"\b(?:in|of|from)\s+(?!my\b|the\b|this\b|our\b)[A-Z]")
 BASE_ID = re.compile(r"\bapp[A-Za-z0-9]{14}\b")
 RECORD_ID = re.compile(r"\brec[A-Za-z0-9]{14}\b")
 HELP = (
@@ -716,11 +718,25 @@ class _Planner:
             query = ""
         result = self.conversation.latest_result("list_tables", for_goal=True, **arguments)
         if result is None:
-            # The answer names the base: learn its name first when the conversation lacks it.
+            # "the tables in Airscope Load" may name another base than the user's: list_bases tells.
             named = any(b.get("id") == self.base_id for b in _known_bases(self.conversation))
-            if not named and "list_bases" in self.tools and not self.conversation.called("list_bases"):
+            if (
+                not named
+                and _NAMES_A_PLACE.search(self.goal)
+                and not BASE_ID.search(self.goal)
+                and "list_bases" in self.tools
+                and not self.conversation.called("list_bases")
+            ):
                 return self.call("list_bases")
             return self.call("list_tables", **arguments)
+        # The answer names the base: mcp-server's list_tables does; from a server whose list lacks
+        # it, the name is learnt from list_bases, once.
+        if (
+            self.base_name() == self.base_id
+            and "list_bases" in self.tools
+            and not self.conversation.called("list_bases")
+        ):
+            return self.call("list_bases")
         return Reply(text=answer_tables(result.value, self.base_name(), matching=query))
 
     def count(self, table: TableInfo) -> Reply:
