@@ -8,7 +8,7 @@ tries to instruct the model. Each case is one chat (``POST /api/chat``) with the
 must give (or a precise pattern), the tools that must run (all ok), and no "failed" in the answer.
 Expected figures come from the data: the seed (``standins/airtable/seed.py``) and what the
 airtable-gateway reads of the base, never a guess. Local mode names the demo base in the system
-prompt (``AIRTABLE_BASE_ID``), so only a list of tables calls ``list_bases`` (to name the base).
+prompt (``AIRTABLE_BASE_ID``) and ``list_tables`` names its base, so no chat here calls ``list_bases``.
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ def cut_by_whole_items(grown: Grown, body: dict[str, Any], match: re.Match[str] 
 
 
 CASES = [
-    Case("list tables", "List the tables in my base", ["list_bases", "list_tables"], list_tables_answer),
+    Case("list tables", "List the tables in my base", ["list_tables"], list_tables_answer),
     Case(
         "count a table",
         "How many records are in Orders?",
