@@ -150,3 +150,53 @@ def test_the_openai_client_runs_a_whole_tool_loop(run_app: Callable[..., AppServ
     assert called == [("list_bases", {}), ("list_tables", {"base_id": "appAirscopeDemo01"})]
     assert choice.finish_reason == "stop"
     assert choice.message.content == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
+
+
+def test_a_big_base_over_http_is_answered_as_partial_and_searched_by_name(client: TestClient) -> None:
+    tools = [
+        function_tool("list_tables", base_id="string", name_contains="string"),
+        function_tool("count_records", base_id="string", table="string"),
+    ]
+    page = {
+        "base": {"id": "appAirscopeDemo01", "name": "Airscope Demo"},
+        "tables": [
+            {"id": f"tbl{n:014d}", "name": f"Grown {n:03d}", "primary_field": "Item"} for n in range(1, 21)
+        ],
+        "total": 103,
+        "next_offset": 20,
+    }
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "list_tables", "arguments": compact({"base_id": "appAirscopeDemo01"})},
+    }
+    listed = [
+        {
+            "role": "system",
+            "content": "The user's base is appAirscopeDemo01; use it unless they name another.",
+        },
+        {"role": "user", "content": "PLACEHOLDER"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": compact(page)},
+    ]
+
+    def reply(question: str) -> dict:
+        messages = [*listed[:1], {"role": "user", "content": question}, *listed[2:]]
+        body = client.post("/v1/chat/completions", json={"model": "m", "messages": messages, "tools": tools})
+        assert body.status_code == 200, body.text
+        return body.json()["choices"][0]
+
+    listing = reply("List the tables in my base")
+    assert listing["finish_reason"] == "stop"
+    assert listing["message"]["content"].startswith(
+        "The base Airscope Demo has 103 tables; the first 20: Grown 001"
+    )
+    assert listing["message"]["content"].endswith("Grown 020 (partial list).")
+    lookup = reply("How many records are in Grown 087?")
+    assert lookup["finish_reason"] == "tool_calls"
+    (tool_call,) = lookup["message"]["tool_calls"]
+    assert tool_call["function"]["name"] == "list_tables"
+    assert json.loads(tool_call["function"]["arguments"]) == {
+        "base_id": "appAirscopeDemo01",
+        "name_contains": "grown 087",
+    }
