@@ -521,3 +521,22 @@ def test_single_quotes_and_orderings_as_pyairtable_writes_them() -> None:
     assert compile_formula("{Missing}<1", ["Missing"])(row)  # a blank is 0
     with pytest.raises(FormulaError):
         compile_formula(r"'bad \" escape'", ["Name"])
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"name": "A", "type": "number", "options": {"precision": "2"}},
+        {"name": "A", "type": "number", "options": {"precision": 9}},
+        {"name": "A", "type": "currency", "options": {"symbol": 1}},
+        {"name": "A", "type": "date", "options": {"dateFormat": "iso"}},
+        {"name": "A", "type": "singleSelect", "options": {"choices": "Todo"}},
+        {"name": "A", "type": "singleSelect", "options": {"choices": [{"name": {"x": 1}}]}},
+        {"name": "A", "type": "singleSelect", "options": {"choices": [{"name": "x"}, {"name": "x"}]}},
+        {"name": "A", "type": "singleSelect", "options": {"choices": [{"name": "x", "color": 3}]}},
+    ],
+)
+def test_bad_field_options_are_refused(client: TestClient, field: dict) -> None:
+    refused = client.post(f"/v0/meta/bases/{BASE}/tables", json={"name": "T", "fields": [field]})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["type"] == "INVALID_FIELD_TYPE_OPTIONS"

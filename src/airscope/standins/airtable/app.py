@@ -46,9 +46,9 @@ base, route or record) or ``{"error": {"type": "TABLE_NOT_FOUND" | "MODEL_ID_NOT
 422 ``{"error": {"type": "INVALID_REQUEST_UNKNOWN" | "UNKNOWN_FIELD_NAME" | "INVALID_VALUE_FOR_COLUMN" |
 "INVALID_FILTER_BY_FORMULA" | "INVALID_RECORDS" | "LIST_RECORDS_ITERATOR_NOT_AVAILABLE" |
 "INVALID_OFFSET_VALUE" | "VIEW_NAME_NOT_FOUND" | "DUPLICATE_TABLE_NAME" | "INVALID_FIELD_TYPE" |
-"INVALID_FIELD_TYPE_OPTIONS" |
-"DUPLICATE_OR_EMPTY_FIELD_NAME", "message"}}``; 429 ``{"errors": [{"error": "RATE_LIMIT_REACHED",
-"message"}]}`` with ``Retry-After`` (whole seconds, which pyairtable's retry honours).
+"INVALID_FIELD_TYPE_OPTIONS" | "DUPLICATE_OR_EMPTY_FIELD_NAME", "message"}}``; 429 ``{"errors":
+[{"error": "RATE_LIMIT_REACHED", "message"}]}`` with ``Retry-After`` (whole seconds, which
+pyairtable's retry honours).
 """
 
 from __future__ import annotations
@@ -470,6 +470,36 @@ def _description(payload: dict[str, Any]) -> str | None:
     return description
 
 
+def _check_options(name: str, field_type: str, options: dict[str, Any]) -> None:
+    """What the stand-in reads of a new field's options has the types Airtable requires."""
+
+    def bad(what: str) -> AirtableError:
+        return _error(422, "INVALID_FIELD_TYPE_OPTIONS", f"Invalid options for field {name!r}: {what}")
+
+    precision = options.get("precision", 0)
+    if not isinstance(precision, int) or isinstance(precision, bool) or not 0 <= precision <= 8:
+        raise bad("precision must be a whole number 0 to 8")
+    for key in ("symbol", "color", "icon"):
+        if key in options and not isinstance(options[key], str):
+            raise bad(f"{key} must be a string")
+    if "dateFormat" in options and not (
+        isinstance(options["dateFormat"], dict) and isinstance(options["dateFormat"].get("name", ""), str)
+    ):
+        raise bad("dateFormat must be an object with a name")
+    if field_type == "singleSelect":
+        choices = options.get("choices", [])
+        if not isinstance(choices, list) or not all(
+            isinstance(c, dict)
+            and isinstance(c.get("name"), str)
+            and c["name"].strip()
+            and all(isinstance(c.get(key, ""), str) for key in ("id", "color"))
+            for c in choices
+        ):
+            raise bad("choices must be a list of {name, color?}")
+        if len({c["name"] for c in choices}) != len(choices):
+            raise bad("choice names must be unique")
+
+
 def _new_fields(items: Any) -> list[NewField]:
     if not isinstance(items, list) or not items:
         raise _error(422, "INVALID_REQUEST_UNKNOWN", "Invalid request: 'fields' must be a non-empty list")
@@ -492,11 +522,7 @@ def _new_fields(items: Any) -> list[NewField]:
             raise _error(
                 422, "INVALID_REQUEST_UNKNOWN", f"Invalid request: options of {name!r} must be an object"
             )
-        precision = (options or {}).get("precision", 0)
-        if not isinstance(precision, int) or isinstance(precision, bool) or not 0 <= precision <= 8:
-            raise _error(
-                422, "INVALID_FIELD_TYPE_OPTIONS", f"The precision of {name!r} must be a whole number 0 to 8"
-            )
+        _check_options(name, item["type"], options or {})
         fields.append(NewField(name.strip(), item["type"], options))
     return fields
 
