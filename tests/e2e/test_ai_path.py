@@ -49,7 +49,8 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
     body = response.json()
     for table in ("Customers", "Orders", "Products"):
         assert table in body["answer"]
-    assert [call["tool"] for call in body["tool_calls"]] == ["list_bases", "list_tables"]
+    # Local mode names the demo base in the system prompt: no list_bases first.
+    assert [call["tool"] for call in body["tool_calls"]] == ["list_tables"]
     trace_id = response.headers["X-Trace-Id"]
 
     # One trace across the four services, each span's parent inside it, rooted at the gateway.
@@ -91,18 +92,21 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
         )
         == 1
     )
-    # Three completions: ask for the bases, then the tables, then answer.
-    assert moved("llm-orchestrator", "llm_requests_total", outcome="ok") == 3
+    # Two completions: ask for the tables, then answer.
+    assert moved("llm-orchestrator", "llm_requests_total", outcome="ok") == 2
     assert moved("llm-orchestrator", "llm_tokens_total", type="input") == body["usage"]["input_tokens"]
     assert moved("llm-orchestrator", "llm_tokens_total", type="output") == body["usage"]["output_tokens"]
-    for tool in ("list_bases", "list_tables"):
-        assert moved("llm-orchestrator", "llm_tool_calls_total", tool=tool, outcome="ok") == 1
-        assert moved("mcp-server", "mcp_tool_calls_total", tool=tool, outcome="ok") == 1
-        assert moved("airtable-gateway", "airtable_cache_requests_total", operation=tool) == 1
+    assert moved("llm-orchestrator", "llm_chats_total", outcome="answered") == 1
+    assert moved("llm-orchestrator", "llm_chat_input_tokens_sum") == body["usage"]["input_tokens"]
+    assert moved("llm-orchestrator", "llm_tool_calls_total", tool="list_tables", outcome="ok") == 1
+    assert moved("mcp-server", "mcp_tool_calls_total", tool="list_tables", outcome="ok") == 1
+    # list_tables reads the base's tables and, for its name, the bases list.
+    for operation in ("list_bases", "list_tables"):
+        assert moved("airtable-gateway", "airtable_cache_requests_total", operation=operation) == 1
         # Every cache miss went to Airtable, and nothing else did.
-        assert moved("airtable-gateway", "airtable_request_duration_seconds_count", operation=tool) == moved(
-            "airtable-gateway", "airtable_cache_requests_total", operation=tool, result="miss"
-        )
+        assert moved(
+            "airtable-gateway", "airtable_request_duration_seconds_count", operation=operation
+        ) == moved("airtable-gateway", "airtable_cache_requests_total", operation=operation, result="miss")
 
     # Every service on the path logged the request under its trace id.
     for name in AI_PATH:
