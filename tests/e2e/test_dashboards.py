@@ -1,6 +1,6 @@
 """The dashboards against the whole local platform after a short known load: every Prometheus panel
 query has data, the gateway counted exactly what the load sent, its p95 per route is within one
-bucket of the client's, and the domain counters (tokens, tool calls, logins, imports, sagas) are
+bucket of the client's, and the domain counters (chats, tokens, tool calls, logins, imports, sagas) are
 what the load's answers prove (the short version of `airscope check --live`)."""
 
 from __future__ import annotations

@@ -66,12 +66,18 @@ class FakeSeries:
 
     def instant(self, expr: str, at: float) -> list[dict]:
         by, name, selector = re.fullmatch(r"sum(?: by \((\w+)\))? \((\w+)\{(.*)\}\)", expr).groups()
-        wanted = dict(re.findall(r'(\w+)="([^"]*)"', selector))
+        matchers = re.findall(r'(\w+)(=~|!=|=)"([^"]*)"', selector)
         totals: Counter = Counter()
         for series_name, labels, before, after in self.series:
-            if series_name == name and wanted.items() <= labels.items():
+            if series_name == name and all(self._matches(labels.get(k, ""), op, v) for k, op, v in matchers):
                 totals[labels[by] if by else ""] += before if at == 1.0 else after
         return [{"metric": {by: key} if by else {}, "value": [at, str(v)]} for key, v in totals.items()]
+
+    @staticmethod
+    def _matches(value: str, op: str, wanted: str) -> bool:
+        return {"=": value == wanted, "!=": value != wanted, "=~": re.fullmatch(wanted, value) is not None}[
+            op
+        ]
 
 
 def proven() -> Domain:
@@ -99,6 +105,11 @@ def services(**increase: float) -> list[tuple[str, dict[str, str], float, float]
         ("llm_tokens_total", {"model": "m", "type": "output"}, 90, 110),
         ("llm_requests_total", {"model": "m", "outcome": "ok"}, 10, 13),
         ("llm_requests_total", {"model": "m", "outcome": "timeout"}, 0, 1),  # a retried attempt
+        # The proven chat's answer reported a failure; one that ended in a 5xx is not the load's.
+        ("llm_chats_total", {"outcome": "answered"}, 9, 9),
+        ("llm_chats_total", {"outcome": "tool_failure"}, 0, 1),
+        ("llm_chats_total", {"outcome": "failed"}, 2, 3),
+        ("llm_chat_input_tokens_sum", {"model": "m"}, 2000, 2300),
         ("llm_tool_calls_total", {"tool": "list_bases", "outcome": "ok"}, 4, 5),
         ("llm_tool_calls_total", {"tool": "other", "outcome": "error"}, 0, 1),
         ("mcp_tool_calls_total", {"tool": "list_bases", "outcome": "ok"}, 4, 5),
@@ -159,6 +170,15 @@ def test_a_counter_off_by_one_is_reported_with_its_label():
         'auth_attempts_total{job="services", method="password"} outcome=invalid_credentials: '
         "the load's answers prove 1, Prometheus counted 2"
     ]
+
+
+def test_every_chat_answered_200_is_counted_once_whatever_its_answer_reported():
+    counted = services(llm_chats_total__answered=1)
+    assert live.domain_mismatches(FakeSeries(counted), proven(), 1.0, 2.0) == [
+        'LLM / Chats/s by outcome: llm_chats_total{job="services", outcome!="failed"}: '
+        "the load's answers prove 1, Prometheus counted 2"
+    ]
+    assert live.domain_mismatches(FakeSeries(services(llm_chats_total__failed=5)), proven(), 1.0, 2.0) == []
 
 
 def test_a_request_without_an_answer_widens_only_the_bounds_it_could_move():

@@ -163,6 +163,15 @@ HOST_MEMORY_AVAILABLE = 0.1  # under 10% of the host's memory available
 # floor keeps a handful of typos at a quiet hour from counting as "most".
 LOGIN_FAILURE_RATIO = 0.5
 LOGIN_FAILURES_PER_SECOND = 0.2  # 12 a minute, on one service
+# ChatAnswersFailing: the share of answered chats whose answer reports a failure (a tool failed just
+# before it, or mcp-server was unreachable). Under normal use it is a few percent at most (a user
+# names a table that does not exist and the model says so); a broken tool or integration makes it
+# near 100% (issue 16: every answer said "The tool list_tables failed"). 20% is far from both: one
+# answer in five useless is broken, not bad luck.
+CHAT_FAILURE_RATIO = 0.2
+# ... and at least this many chats answered over the 5-minute window, so that one or two failed
+# chats at a quiet hour (a ratio of 50% or 100% of almost nothing) do not page anyone.
+CHAT_ANSWERS_MIN = 10
 
 # How long each alert's condition must hold before it fires, per profile: (compose, local).
 # Production waits out a restart or a slow scrape (each missed 15 s scrape is a quarter minute);

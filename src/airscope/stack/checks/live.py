@@ -5,7 +5,7 @@ The ground truth is what `airscope load` sent (its own counts per method, route 
 its own latencies). Prometheus' counters, read just before and well after the load, must count
 exactly the same requests; its p95 per route must fall in the client's bucket or the next one
 (a histogram knows a latency only to its bucket, and the server's time excludes the network).
-The domain counters (tokens, tool calls, logins, imports, sagas) must count what the load's
+The domain counters (chats, tokens, tool calls, logins, imports, sagas) must count what the load's
 answers prove the platform did (``domain_truths``).
 """
 
@@ -274,6 +274,20 @@ def domain_truths(domain: load.Domain) -> list[Truth]:
             f'llm_requests_total{{{job}, outcome="ok"}}',
             None,
             {"": _within(domain.completions, chats)},
+        ),
+        # Every chat answered 200 ended in one of the answered outcomes (answered, tool_failure,
+        # no_tools); its input tokens are the answer's usage.
+        Truth(
+            "LLM / Chats/s by outcome",
+            f'llm_chats_total{{{job}, outcome!="failed"}}',
+            None,
+            {"": _within(domain.chats, unproven["chat"])},
+        ),
+        Truth(
+            "LLM / Input tokens per chat",
+            f"llm_chat_input_tokens_sum{{{job}}}",
+            None,
+            {"": _within(domain.tokens["input"], chats)},
         ),
         # llm-orchestrator counts a name mcp-server does not list under tool="other": errors are
         # compared in sum, successes (always a listed tool) per tool.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airscope.stack import settings
 from airscope.stack.grafana.dashboards import panels
 from airscope.stack.grafana.dashboards.panels import P95, prom, quantile, rate, ratio, series, stat_panel
 from airscope.stack.grafana.dashboards.panels import timeseries_panel as graph
@@ -35,12 +36,76 @@ def _recent(metric: str, *matchers: str) -> str:
     return f"sum(increase({series(metric, *matchers)}[{HOUR}]))"
 
 
+# Chats by how they ended (llm_chats_total's outcome): answered ones whose answer reports a failure.
+CHAT_ANSWERED = 'outcome!="failed"'
+CHAT_FAILING = 'outcome=~"tool_failure|no_tools"'
+
+
+def _chat_answers() -> list:
+    """How chats ended, what share of answers was useless, what the model was sent: a chat can fail
+    its user with every HTTP answer a 200 (issue 16)."""
+    return [
+        graph(
+            "Chats/s by outcome",
+            [prom(rate("llm_chats_total", by="outcome"), "{{outcome}}")],
+            unit="ops",
+            stacked=True,
+            width=8,
+            description="answered; tool_failure: the model answered right after a failed tool call, so "
+            "its answer reports the failure; no_tools: answered without Airtable data (mcp-server "
+            "unreachable); failed: no answer (a 5xx to the user).",
+        ),
+        graph(
+            "Share of answers reporting a failure",
+            [
+                prom(
+                    f"{rate('llm_chats_total', CHAT_FAILING)}\n/\n{rate('llm_chats_total', CHAT_ANSWERED)}",
+                    "tool_failure + no_tools",
+                )
+            ],
+            unit="percentunit",
+            width=8,
+            steps=panels.thresholds((settings.CHAT_FAILURE_RATIO, "red")),
+            description="Answered chats whose answer came after a failed tool call or without the tools. "
+            "ChatAnswersFailing pages above the dashed line (over 5 minutes, with at least "
+            f"{settings.CHAT_ANSWERS_MIN} chats answered in them).",
+        ),
+        graph(
+            "Tool results cut to fit/s by tool",
+            # 0 for each tool called and never cut, rather than "No data" on a healthy platform.
+            [
+                prom(
+                    f"{rate('llm_tool_results_truncated_total', by='tool')}\nor\n"
+                    f"{rate('llm_tool_calls_total', by='tool')} * 0",
+                    "{{tool}}",
+                )
+            ],
+            unit="ops",
+            width=8,
+            description="Tool results llm-orchestrator cut (items left out, long values shortened) to "
+            "fit the model's context: the base has outgrown what a tool answers at once.",
+        ),
+        panels.heatmap_panel(
+            "Input tokens per chat",
+            "llm_chat_input_tokens",
+            description="Chats per second by their input tokens (all completions of the chat summed), "
+            "per bucket: a base whose schema no longer fits shows as a move upwards.",
+        ),
+        graph(
+            "Input tokens per chat by model",
+            _quantiles("llm_chat_input_tokens", by="model", legend="{{model}}"),
+        ),
+    ]
+
+
 def llm() -> Topic:
     return Topic(
         "airscope-llm",
         "airscope / LLM",
-        "Chat completions sent to the LLM provider: traffic, outcome, tokens, cost and latency by model.",
+        "Chats and how their answers ended, and the chat completions sent to the LLM provider: traffic, "
+        "outcome, tokens, cost and latency by model.",
         (
+            ("Chat answers", _chat_answers()),
             (
                 "Spend",
                 [

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import (
     dashboard,
+    heatmap,
     logs,
     loki,
     prometheus,
@@ -25,6 +26,7 @@ from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models import heatmap as heatmap_model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from airscope.stack import settings
@@ -77,7 +79,13 @@ def rule(name: str, *matchers: str) -> str:
 
 
 def prom(
-    expr: str, legend: str = "", *, instant: bool = False, exemplar: bool = False, table_format: bool = False
+    expr: str,
+    legend: str = "",
+    *,
+    instant: bool = False,
+    exemplar: bool = False,
+    table_format: bool = False,
+    heatmap_format: bool = False,
 ):
     query = prometheus.Dataquery().expr(expr)
     if legend:
@@ -88,6 +96,8 @@ def prom(
         query = query.exemplar(True)
     if table_format:
         query = query.format(PromQueryFormat.TABLE)
+    if heatmap_format:  # Grafana turns cumulative le buckets into per-bucket counts, one row each
+        query = query.format(PromQueryFormat.HEATMAP)
     return query
 
 
@@ -225,6 +235,37 @@ def stat_panel(
     if mappings:
         panel = panel.mappings(mappings)
     return with_queries(panel, "prometheus", queries)
+
+
+def heatmap_panel(
+    title: str, histogram: str, *matchers: str, unit: str = "short", description: str = "", width: int = 12
+):
+    """A histogram's buckets over time: each bucket's rate, one row per bucket as the exporter cut
+    them (no recalculation), darker where more observations fell."""
+    expr = f"sum by (le) (rate({series(f'{histogram}_bucket', *matchers)}[{RATE}]))"
+    panel = (
+        heatmap.Panel()
+        .title(title)
+        .span(width)
+        .height(8)
+        .calculate(False)
+        .rows_frame(heatmap.RowsHeatmapOptions().layout(common.HeatmapCellLayout.LE))
+        .y_axis(heatmap.YAxisConfig().unit(unit))
+        .color(
+            heatmap.HeatmapColorOptions()
+            .mode(heatmap_model.HeatmapColorMode.SCHEME)
+            .scheme("Oranges")
+            .fill("dark-orange")
+            .scale(heatmap_model.HeatmapColorScale.EXPONENTIAL)
+            .exponent(0.5)
+            .steps(64)
+        )
+        .cell_values(heatmap.CellValues().unit("ops"))
+        .show_legend()
+    )
+    if description:
+        panel = panel.description(description)
+    return with_queries(panel, "prometheus", [prom(expr, "{{le}}", heatmap_format=True)])
 
 
 def state_panel(title: str, queries: Sequence[Builder], *, mappings: list[model.ValueMap], width: int = 12):
