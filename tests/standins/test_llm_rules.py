@@ -148,10 +148,19 @@ class FakeAirtable:
             text = json.dumps(result, separators=(",", ":"))
         return text
 
+    def name(self, base_id: str, table: str) -> str:
+        """As mcp-server finds a table: its name, else in another case or number ("orders")."""
+        wanted = table.lower()
+        forms = {wanted, wanted.removesuffix("s"), wanted + "s"}
+        found = next((n for n in self.tables if n == table), None) or next(
+            (n for n in self.tables if n.lower() in forms), None
+        )
+        if base_id != BASE or found is None:
+            raise LookupError(f"table {table!r} not found in base {base_id} (3 tables; closest: Orders)")
+        return found
+
     def table(self, base_id: str, table: str) -> dict[str, Any]:
-        if base_id != BASE or table not in self.tables:
-            raise LookupError(f"Could not find table {table!r} in base {base_id} (airtable-gateway: 404)")
-        return self.tables[table]
+        return self.tables[self.name(base_id, table)]
 
     def list_bases(self) -> dict[str, Any]:
         return {"bases": self.bases}
@@ -194,7 +203,11 @@ class FakeAirtable:
                 if (k == field if field else t["fields"][k] in ("singleLineText", "multilineText", "email"))
             )
         ]
-        return {"records": json.loads(json.dumps(matches[:max_records])), "more": len(matches) > max_records}
+        return {
+            "table": self.name(base_id, table),
+            "records": json.loads(json.dumps(matches[:max_records])),
+            "more": len(matches) > max_records,
+        }
 
     def get_record(self, base_id: str, table: str, record_id: str) -> dict[str, Any]:
         record = next((r for r in self.table(base_id, table)["records"] if r["id"] == record_id), None)
@@ -226,7 +239,11 @@ class FakeAirtable:
             for r in self.table(base_id, table)["records"]
             if not field or str(r["fields"].get(field)) == value
         ]
-        return {"count": min(len(records), 1000), "capped": len(records) >= 1000}
+        return {
+            "table": self.name(base_id, table),
+            "count": min(len(records), 1000),
+            "capped": len(records) >= 1000,
+        }
 
     def aggregate_field(self, base_id: str, table: str, field: str, op: str) -> dict[str, Any]:
         values = [r["fields"][field] for r in self.table(base_id, table)["records"] if field in r["fields"]]
@@ -315,8 +332,9 @@ def test_a_table_list_cut_by_the_orchestrator_is_partial() -> None:
 
 
 def test_a_base_id_in_the_question_is_used_directly() -> None:
+    # A question naming its table tries that table first (mcp-server finds "orders" as Orders).
     reply = decide([user(f"How many orders are in {BASE}?")], TOOLS)
-    assert reply.tool_call == ToolCall("list_tables", {"base_id": BASE})
+    assert reply.tool_call == ToolCall("count_records", {"base_id": BASE, "table": "orders"})
     # A list of tables names its base; from a server whose list does not, list_bases tells (once).
     answer, calls, _ = converse(FakeAirtable(), f"What is the schema of {BASE}?")
     assert calls == [ToolCall("list_tables", {"base_id": BASE})]
@@ -362,10 +380,11 @@ SYSTEM = f"You are Airscope's assistant. The user's base is {BASE}; use it unles
 def test_the_system_prompt_names_the_base() -> None:
     airtable = FakeAirtable(grown=100, bases=2)
     answer, calls, _ = converse(airtable, "How many records are in Orders?", system=SYSTEM)
-    assert names(calls) == ["list_tables", "count_records"]
+    assert names(calls) == ["count_records"]
     assert answer == "There are 30 records in Orders."
     answer, calls, _ = converse(airtable, "How many records are in Grown 087?", system=SYSTEM)
-    assert names(calls) == ["list_tables", "list_tables", "count_records"]
+    assert names(calls) == ["count_records"]
+    assert answer == "There are 40 records in Grown 087."
     answer, calls, _ = converse(FakeAirtable(), "List the tables in my base", system=SYSTEM)
     assert calls == [ToolCall("list_tables", {"base_id": BASE})]
     assert answer == "The base Airscope Demo has 3 tables: Customers, Orders, Products."
@@ -377,9 +396,14 @@ def test_the_system_prompt_names_the_base() -> None:
 # Counting -----------------------------------------------------------------------------------------
 
 
-def test_count_learns_the_tables_then_counts() -> None:
+def test_count_learns_the_tables_when_the_table_it_tried_is_not_found() -> None:
     messages = [user(f"How many orders are there in {BASE}?")]
-    first = decide(messages, TOOLS)
+    guess = decide(messages, TOOLS)
+    assert guess.tool_call == ToolCall("count_records", {"base_id": BASE, "table": "orders"})
+    messages = answered(
+        messages, guess, "Error executing tool count_records: table 'orders' not found in base"
+    )
+    first = decide(messages, TOOLS)  # a missed table is no failure to report: the list tells
     assert first.tool_call == ToolCall("list_tables", {"base_id": BASE})
     messages = answered(messages, first, TABLES)
     second = decide(messages, TOOLS)
@@ -400,13 +424,17 @@ def test_count_learns_the_tables_then_counts() -> None:
 def test_count(goal: str, answer: str) -> None:
     got, calls, _ = converse(FakeAirtable(grown=100), goal)
     assert got == answer
-    assert names(calls) == ["list_bases", "list_tables", "count_records"]
+    # The table named straight away; a condition on a field needs the table's fields first.
+    wanted = (
+        ["list_bases", "list_tables", "count_records"] if '"' in goal else ["list_bases", "count_records"]
+    )
+    assert names(calls) == wanted
 
 
 def test_a_capped_count_is_at_least() -> None:
     messages = [user(f"How many records are in Orders in {BASE}?")]
-    messages = answered(messages, decide(messages, TOOLS), TABLES)
-    final = decide(answered(messages, decide(messages, TOOLS), {"count": 1000, "capped": True}), TOOLS)
+    capped = {"table": "Orders", "count": 1000, "capped": True}
+    final = decide(answered(messages, decide(messages, TOOLS), capped), TOOLS)
     assert final.text == "There are at least 1,000 records in Orders."
 
 
@@ -415,11 +443,20 @@ def test_a_table_beyond_the_first_page_is_looked_up_by_name() -> None:
     answer, calls, _ = converse(airtable, "How many records are in Grown 087?")
     assert calls == [
         ToolCall("list_bases", {}),
-        ToolCall("list_tables", {"base_id": BASE}),
-        ToolCall("list_tables", {"base_id": BASE, "name_contains": "grown 087"}),
         ToolCall("count_records", {"base_id": BASE, "table": "Grown 087"}),
     ]
     assert answer == "There are 40 records in Grown 087."
+    # Written otherwise than the table's name, it is looked up by name beyond the first page.
+    answer, calls, _ = converse(airtable, 'How many records are in Grown 087 with Item "Item 87-1"?')
+    assert calls == [
+        ToolCall("list_bases", {}),
+        ToolCall("list_tables", {"base_id": BASE}),
+        ToolCall("list_tables", {"base_id": BASE, "name_contains": "grown 087"}),
+        ToolCall(
+            "count_records", {"base_id": BASE, "table": "Grown 087", "field": "Item", "value": "Item 87-1"}
+        ),
+    ]
+    assert answer == 'There is 1 record in Grown 087 with Item "Item 87-1".'
 
 
 @pytest.mark.parametrize(
@@ -436,24 +473,28 @@ def test_a_table_beyond_the_first_page_is_looked_up_by_name() -> None:
 def test_every_question_finds_a_table_beyond_the_first_page(goal: str, tool: str) -> None:
     answer, calls, _ = converse(FakeAirtable(grown=100), goal)
     assert names(calls)[-1] == tool, (calls, answer)
-    assert names(calls).count("list_tables") == 2
+    # A count or a search names its table straight away; the others need its schema first.
+    assert names(calls).count("list_tables") == (0 if tool in ("count_records", "search_records") else 2)
     assert "failed" not in answer and "Which table" not in answer
 
 
 def test_a_lookup_that_finds_nothing_follows_next_offset_bounded() -> None:
     airtable = FakeAirtable(grown=100)
     answer, calls, _ = converse(airtable, "How many records are in Invoices?")
+    assert calls[1] == ToolCall("count_records", {"base_id": BASE, "table": "Invoices"})  # not found
     lists = [c for c in calls if c.name == "list_tables"]
     assert len(lists) == MAX_TABLE_LISTS
     assert lists[1] == ToolCall("list_tables", {"base_id": BASE, "name_contains": "invoice"})
     assert lists[2] == ToolCall("list_tables", {"base_id": BASE, "offset": 20})
-    assert "count_records" not in names(calls)
+    assert names(calls).count("count_records") == 1  # the first try, never one on a guessed table
     assert answer.startswith("The base Airscope Demo has 103 tables; the first 20: Customers, Orders")
     assert answer.endswith("I found no table named in your question among them; which table do you mean?")
 
 
 def test_a_table_the_base_lacks_is_answered_with_the_tables_it_has() -> None:
     messages = [user(f"How many invoices are in {BASE}?")]
+    missed = "Error executing tool count_records: table 'invoices' not found in base appAirscopeDemo01"
+    messages = answered(messages, decide(messages, TOOLS), missed)
     final = decide(answered(messages, decide(messages, TOOLS), TABLES), TOOLS)
     assert final.tool_call is None
     assert final.text == (
@@ -531,13 +572,14 @@ def test_search_with_a_query() -> None:
 )
 def test_search_and_show(goal: str, arguments: dict[str, Any], answer: str) -> None:
     got, calls, _ = converse(FakeAirtable(), goal)
-    assert calls[-1] == ToolCall("search_records", {"base_id": BASE, "table": "Customers", **arguments})
+    assert calls[-1].name == "search_records" and calls[-1].arguments["table"].lower() == "customers"
+    assert {k: v for k, v in calls[-1].arguments.items() if k != "table"} == {"base_id": BASE, **arguments}
     assert got == answer
 
 
 def test_more_records_than_returned_is_a_partial_list() -> None:
     answer, calls, _ = converse(FakeAirtable(), "Show the orders")
-    assert calls[-1] == ToolCall("search_records", {"base_id": BASE, "table": "Orders"})
+    assert calls[-1] == ToolCall("search_records", {"base_id": BASE, "table": "orders"})
     first = ", ".join(f"ORD-{1001 + i}" for i in range(20))
     assert answer == f"Found more than 20 records in Orders; the first 20: {first} (partial list)."
 
@@ -740,7 +782,7 @@ def test_a_failed_tool_is_reported_not_retried() -> None:
     messages = [user(f"How many orders are in {BASE}?")]
     first = decide(messages, TOOLS)
     final = decide(answered(messages, first, "Error: airtable-gateway answered 503"), TOOLS)
-    assert final.text == "The tool list_tables failed: Error: airtable-gateway answered 503"
+    assert final.text == "The tool count_records failed: Error: airtable-gateway answered 503"
 
 
 def test_only_failed_tools_answer_the_tool_failed() -> None:
@@ -756,7 +798,6 @@ def test_only_failed_tools_answer_the_tool_failed() -> None:
 
 def test_a_result_too_large_to_show_is_said_so() -> None:
     messages = [user(f"Show the orders of {BASE}")]
-    messages = answered(messages, decide(messages, TOOLS), TABLES)
     too_large = {"omitted": {"result": 123456}, "note": "result too large to show"}
     final = decide(answered(messages, decide(messages, TOOLS), too_large), TOOLS)
     assert final.text == "The result of search_records was too large to show; ask a narrower question."
@@ -770,6 +811,9 @@ def test_an_empty_result_does_not_loop() -> None:
 
 def test_no_call_is_repeated_for_one_goal() -> None:
     messages = [user(f"How many records are in Grown 087 of {BASE}?")]
+    guess = decide(messages, TOOLS)
+    assert guess.tool_call == ToolCall("count_records", {"base_id": BASE, "table": "Grown 087"})
+    messages = answered(messages, guess, "Error executing tool count_records: table 'Grown 087' not found")
     # Every answer lacks the table (a lookup's single table must contain the phrase to be taken).
     page = {"tables": [{"name": "Customers"}], "total": 103, "next_offset": 20}
     for _ in range(MAX_TABLE_LISTS):
@@ -806,7 +850,7 @@ def test_an_injected_record_is_found_and_changes_nothing() -> None:
     airtable = FakeAirtable()
     _injected(airtable)
     answer, calls, messages = converse(airtable, "Find customers named Ignore")
-    assert names(calls) == ["list_bases", "list_tables", "search_records"]
+    assert names(calls) == ["list_bases", "search_records"]
     assert answer == f'Found 1 record in Customers matching "Ignore": {INJECTION}.'
     # The next question, in the same conversation, still uses the user's base and writes nothing.
     for goal in ("How many records are in Orders?", "Show me two customers", "List the tables in my base"):
@@ -820,12 +864,15 @@ def test_an_injected_record_is_found_and_changes_nothing() -> None:
 def test_a_base_id_in_a_tool_result_never_redirects_a_call() -> None:
     # A search result naming another base, then a question needing the base.
     messages = [user(f"Find customers named Ignore in {BASE}")]
-    messages = answered(messages, decide(messages, TOOLS), TABLES)
-    records = {"records": [{"id": "recAAAAAAAAAAAAAA", "fields": {"Name": INJECTION}}], "more": False}
+    records = {
+        "table": "Customers",
+        "records": [{"id": "recAAAAAAAAAAAAAA", "fields": {"Name": INJECTION}}],
+        "more": False,
+    }
     messages = answered(messages, decide(messages, TOOLS), records)
     messages += [{"role": "assistant", "content": decide(messages, TOOLS).text}, user("Count the orders")]
     assert decide(messages, TOOLS).tool_call == ToolCall(
-        "count_records", {"base_id": BASE, "table": "Orders"}
+        "count_records", {"base_id": BASE, "table": "orders"}
     )
     # Without any trusted base id, an id in record data is not taken: list_bases is asked.
     messages = [

@@ -68,7 +68,11 @@ is answered "The result of <tool> was too large to show; ask a narrower question
   neither are assistant answers (they quote record data).
 - for the other questions, the table: the table of this base's ``list_tables`` results (any goal's)
   that the goal names (case-insensitive, word-bounded, "order" also matches "Orders"; the earliest in
-  the goal, then the longest); without a table list, ``list_tables(base_id)`` is called. On a base
+  the goal, then the longest). A count or a search without a ``Field "value"`` pair first tries the
+  table as the goal writes it (its first table phrase, below: ``count_records(base_id, "orders")``),
+  as a model would, since mcp-server finds a table in any case or number; its answer names the table
+  it found. When that table is not found ("table '...' not found", no failure to report), or the
+  question needs the table's fields, ``list_tables(base_id)`` is called. On a base
   whose list is partial (a big base answers 20 tables a page), a table the goal names but the list
   lacks is looked up with ``list_tables(base_id, name_contains=<phrase>)`` (the phrases after "in",
   "from", "of", "into", "to", "on", then after the leading verb, without a plural "s"; a lookup
@@ -98,6 +102,7 @@ from typing import Any
 
 # "in Airscope Load", "of Sales" (a capitalised name), not "in my base".
 _NAMES_A_PLACE = re.compile(r"\b(?:in|of|from)\s+(?!my\b|the\b|this\b|our\b)[A-Z]")
+_TABLE_NOT_FOUND = re.compile(r"\btable '[^']*' not found\b")
 BASE_ID = re.compile(r"\bapp[A-Za-z0-9]{14}\b")
 RECORD_ID = re.compile(r"\brec[A-Za-z0-9]{14}\b")
 HELP = (
@@ -252,6 +257,11 @@ class Conversation:
     def called(self, name: str) -> int:
         return sum(1 for c in self.calls_for_goal if c.name == name)
 
+    def only_guessed(self, name: str) -> bool:
+        """Whether every call of the tool for this goal named a table it did not find (a guess)."""
+        results = [r for r in self.results if r.for_goal and r.tool == name]
+        return bool(results) and all(_missed_table(r) for r in results)
+
 
 def content_text(message: Mapping[str, Any]) -> str:
     """A message's content as text (OpenAI allows a string or a list of text parts)."""
@@ -379,6 +389,15 @@ def mentioned_table(goal: str, tables: Sequence[str]) -> str | None:
     return min(found)[2] if found else None
 
 
+_COUNT_WORD = re.compile(rf"^(?:\d+|{'|'.join(_NUMBER_WORDS)})\s+", re.IGNORECASE)
+
+
+def _as_written(phrase: str, goal: str) -> str:
+    """The goal's own words for a phrase of ``table_phrases`` ("order" -> "Orders")."""
+    found = re.search(rf"\b{re.escape(phrase)}s?\b", goal, re.IGNORECASE)
+    return found.group(0) if found else phrase
+
+
 def table_phrases(goal: str) -> list[str]:
     """Phrases of the goal that may name a table, for ``list_tables(name_contains=...)``."""
     text = BASE_ID.sub(" ", RECORD_ID.sub(" ", _QUOTED.sub(" ", goal)))
@@ -475,6 +494,11 @@ def _base_id(conversation: Conversation) -> str | None:
         if match := BASE_ID.search(text):
             return match.group(0)
     return bases[0]["id"] if bases else None
+
+
+def _missed_table(result: Result) -> bool:
+    """A call that failed because its table is not in the base (mcp-server: "table 'x' not found")."""
+    return not result.ok and isinstance(result.value, str) and bool(_TABLE_NOT_FOUND.search(result.value))
 
 
 def _failure(name: str, value: Any) -> str | None:
@@ -660,6 +684,11 @@ def answer_aggregate(result: dict[str, Any], table: str) -> str:
 # Deciding ----------------------------------------------------------------------------------------
 
 
+# The questions that may name their table straight away (the tool they call): they need nothing of
+# the table's schema. A create needs the primary field; a quoted value may be a field's.
+_GUESSING = {"count": "count_records", "search": "search_records"}
+
+
 class _Planner:
     """The next step toward the goal, for one conversation."""
 
@@ -671,7 +700,9 @@ class _Planner:
 
     def call(self, name: str, **arguments: Any) -> Reply:
         c = self.conversation
-        if ToolCall(name, arguments) in c.calls_for_goal or (name != "list_tables" and c.called(name)):
+        if ToolCall(name, arguments) in c.calls_for_goal or (
+            name != "list_tables" and c.called(name) and not c.only_guessed(name)
+        ):
             # It gave nothing usable already; asking again would loop.
             return Reply(text=f"I could not find what I needed with {name}.")
         if name == "list_tables" and c.called(name) >= MAX_TABLE_LISTS:
@@ -702,7 +733,7 @@ class _Planner:
             return self.call("list_bases")
         if kind == "tables":
             return self.tables()
-        table = self.table()
+        table = self.table(kind)
         if isinstance(table, Reply):
             return table
         return getattr(self, kind)(table)
@@ -746,7 +777,7 @@ class _Planner:
             where = (where[0], str(where[1]))
         counted = self.conversation.latest("count_records", for_goal=True)
         if counted is not None:
-            return Reply(text=answer_count(counted, table.name, where))
+            return Reply(text=answer_count(counted, str(counted.get("table") or table.name), where))
         extra = {"field": where[0], "value": where[1]} if where else {}
         return self.call("count_records", base_id=self.base_id, table=table.name, **extra)
 
@@ -756,7 +787,8 @@ class _Planner:
         query = by_field[1] if by_field else search_query(self.goal)
         found = self.conversation.latest("search_records", for_goal=True)
         if found is not None:
-            return Reply(text=answer_search(found, table.name, query, primary=table.primary, limit=limit))
+            name = str(found.get("table") or table.name)
+            return Reply(text=answer_search(found, name, query, primary=table.primary, limit=limit))
         arguments: dict[str, Any] = {"base_id": self.base_id, "table": table.name}
         if query:
             arguments["query"] = query
@@ -837,7 +869,7 @@ class _Planner:
 
     # The table the goal names.
 
-    def table(self) -> TableInfo | Reply:
+    def table(self, kind: str) -> TableInfo | Reply:
         c = self.conversation
         lists = [
             r
@@ -845,6 +877,14 @@ class _Planner:
             if r.tool == "list_tables" and r.ok and r.arguments.get("base_id", self.base_id) == self.base_id
         ]
         if not lists:
+            # As a model would: try the table the question names (mcp-server finds "orders" as
+            # Orders) before paying for the table list; a miss falls back to the list.
+            tool = _GUESSING.get(kind)
+            if tool and (hit := c.latest(tool, for_goal=True)) is not None:
+                return TableInfo(str(hit.get("table", "")), None, {})
+            phrases = [_COUNT_WORD.sub("", p).strip() for p in table_phrases(self.goal)]
+            if tool and phrases and phrases[0] and not c.called(tool) and not _QUOTED.search(self.goal):
+                return TableInfo(_as_written(phrases[0], self.goal), None, {})
             return self.call("list_tables", base_id=self.base_id)
         known: dict[str, TableInfo] = {}
         for result in lists:
@@ -896,7 +936,8 @@ def decide(messages: Sequence[Mapping[str, Any]], tools: Sequence[str]) -> Reply
     conversation = read(messages)
     if messages and messages[-1].get("role") == "tool" and conversation.results:
         newest = conversation.results[-1]
-        if failure := _failure(newest.tool, newest.value):
+        guessed = _missed_table(newest) and not conversation.called("list_tables")
+        if not guessed and (failure := _failure(newest.tool, newest.value)):
             return Reply(text=failure)
         if too_large(newest.value):
             return Reply(text=f"The result of {newest.tool} was too large to show; ask a narrower question.")
