@@ -249,6 +249,7 @@ def _rates(value: str) -> tuple[float, ...]:
 @main.group(
     cls=LazyGroup,
     lazy={
+        "chat-tokens": "airscope.bench.chat_tokens:chat_tokens_command",
         "logs": "airscope.bench.logs:bench_logs_command",
         "telemetry-outage": "airscope.bench.telemetry_outage:telemetry_outage_command",
     },

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from airscope import catalog
-from airscope.bench import baselines, capacity, thresholds
+from airscope.bench import baselines, capacity, chat_tokens, thresholds
 from airscope.bench import platform as bench
 from airscope.local.load import Tally
 
@@ -267,6 +267,7 @@ def test_the_kept_documents_are_what_the_kept_figures_render(tmp_path: Path) -> 
     # with the documents written again (`airscope bench --from-json docs/performance/baselines.json`).
     (tmp_path / baselines.OVERHEAD_DOC).parent.mkdir(parents=True)
     (tmp_path / baselines.OVERHEAD_DOC).write_text((ROOT / baselines.OVERHEAD_DOC).read_text())
+    (tmp_path / chat_tokens.JSON_PATH).write_text((ROOT / chat_tokens.JSON_PATH).read_text())
     kept = json.loads((ROOT / baselines.JSON_PATH).read_text())
     baselines.render_all(kept, tmp_path)
     for document in (baselines.MARKDOWN_PATH, capacity.MARKDOWN_PATH):

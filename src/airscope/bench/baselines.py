@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from airscope.bench import capacity, thresholds
+from airscope.bench import capacity, chat_tokens, thresholds
 from airscope.bench.platform import KNEE_ERROR_RATIO, KNEE_P95_FACTOR, NORMAL, SETTLE_SECONDS
 
 JSON_PATH = "docs/performance/baselines.json"
@@ -231,6 +231,7 @@ def markdown(result: dict, root: Path) -> str:
         "Capacity at 1x, 10x and 100x of these figures: [capacity.md](capacity.md).",
         "",
     ]
+    parts += chat_tokens.markdown_section(root)
     return "\n".join(parts)
 
 
@@ -515,13 +516,18 @@ def chat_cpu_section(result: dict) -> str:
 # --- writing -----------------------------------------------------------------------------------------
 
 
-def render_all(result: dict, root: Path) -> list[Path]:
-    """The Markdown, the charts and the capacity document from ``result``; the paths written."""
-    written = charts(result, root)
+def render_markdown(result: dict, root: Path) -> Path:
+    """docs/performance-baselines.md alone (what `airscope bench chat-tokens` adds to it changes)."""
     document = markdown(result, root).rstrip("\n") + "\n\n" + chat_cpu_section(result) + "\n"
     path = root / MARKDOWN_PATH
     path.write_text(re.sub(r"\n{3,}", "\n\n", document))
-    written.append(path)
+    return path
+
+
+def render_all(result: dict, root: Path) -> list[Path]:
+    """The Markdown, the charts and the capacity document from ``result``; the paths written."""
+    written = charts(result, root)
+    written.append(render_markdown(result, root))
     capacity_path = root / capacity.MARKDOWN_PATH
     capacity_path.write_text(capacity.markdown(result))
     written.append(capacity_path)
