@@ -4,15 +4,20 @@ notified into expected, tolerated, unexpected and already active, the verdict, a
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from airscope.local import alert_receiver
 from airscope.local.drills import report
+from airscope.local.drills.faults import CHAT_TOOL_FAILED, CHATS, Traffic, chat_status
 from airscope.local.drills.run import Result, Watch
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, scenarios
 from airscope.local.drills.watch import Notifications, describe, matches
+from airscope.standins.airtable.seed import BASE_ID
 
 
 def notification(at: str, *alerts: tuple[str, dict]) -> str:
@@ -116,3 +121,63 @@ def test_the_docs_table_replaces_only_what_is_between_its_markers(tmp_path):
         in text
     )
     assert "skipped: needs root" in text
+
+
+def test_chat_failures_fails_airtable_under_chats_and_tolerates_only_what_that_explains(receiver_file):
+    scenario = scenarios()["chat-failures"]
+    assert scenario.fault == scenarios()["error-burst"].fault  # the Airtable stand-in answers 500
+    assert scenario.expect == {"alertname": "ChatAnswersFailing", "service": "llm-orchestrator"}
+    assert scenario.traffic and scenario.traffic_kind == CHATS
+    result = Result("chat-failures", "", "", scenario.notify_within)
+    watch = Watch(scenario, [], result)
+    expected = {**scenario.expect, "severity": "critical"}
+    airtable = {"alertname": "HighErrorRate", "service": "airtable-gateway", "severity": "critical"}
+    # The chats are answered 200: a 5xx at the gateway is not this fault's.
+    gateway = {"alertname": "HighErrorRate", "service": "api-gateway", "severity": "critical"}
+    with receiver_file.open("a") as file:
+        file.write(notification("2026-11-28T10:00:40.000+00:00", ("firing", airtable), ("firing", gateway)))
+        file.write(notification("2026-11-28T10:00:45.000+00:00", ("firing", expected)))
+    watch.poll()
+    assert watch.fired.second == 45
+    assert result.also_fired == ['HighErrorRate{service="airtable-gateway"}']
+    assert result.unexpected == ['HighErrorRate{service="api-gateway"}']
+
+
+def answer(status: int, body: object) -> httpx.Response:
+    return httpx.Response(status, json=body)
+
+
+def test_a_chat_answered_200_after_a_failed_tool_is_counted_apart():
+    failed = [{"tool": "list_tables", "ok": True}, {"tool": "search_records", "ok": False}]
+    assert chat_status(answer(200, {"answer": "The tool search_records failed", "tool_calls": failed})) == (
+        CHAT_TOOL_FAILED
+    )
+    assert chat_status(answer(200, {"answer": "Found 0 records", "tool_calls": failed[:1]})) == 200
+    assert chat_status(answer(200, {"answer": "Hello", "tool_calls": []})) == 200
+    assert chat_status(answer(502, {"error": "llm_unavailable"})) == "502 llm_unavailable"
+    assert chat_status(answer(504, {"detail": "?"})) == 504
+    assert chat_status(httpx.Response(200, text="not json")) == 200
+
+
+def test_chat_traffic_asks_a_new_search_each_time_through_the_gateway():
+    asked: list[str] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        assert (request.method, request.url.path) == ("POST", "/api/chat")
+        assert request.headers["X-API-Key"] == "key"
+        asked.append(json.loads(request.content)["message"])
+        return answer(200, {"tool_calls": [{"tool": "search_records", "ok": len(asked) % 2 == 0}]})
+
+    target = SimpleNamespace(url=lambda program: "http://gateway.test", plat=SimpleNamespace(api_key="key"))
+    traffic = Traffic(target, rps=40, max_in_flight=1, kind=CHATS)
+    traffic._client = httpx.Client(
+        base_url="http://gateway.test", headers=traffic.headers, transport=httpx.MockTransport(gateway)
+    )
+    with traffic:
+        time.sleep(0.5)
+    assert len(asked) >= 4
+    assert len(set(asked)) == len(asked), "a repeated search could be answered from a cache"
+    assert all(BASE_ID in message and message.startswith("Find customers named") for message in asked)
+    assert traffic.statuses[200] and traffic.statuses[CHAT_TOOL_FAILED]
+    with pytest.raises(ValueError, match="no drill traffic of kind"):
+        Traffic(target, kind="uploads")

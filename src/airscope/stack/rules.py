@@ -250,6 +250,43 @@ def _login_abuse(profile: Profile) -> list[dict]:
     ]
 
 
+def _chat_answers_failing(profile: Profile) -> dict:
+    """Chats answered 200 whose answer reports a failure (llm-orchestrator's llm_chats_total): every
+    HTTP metric stays green while the platform's main feature is useless (issue 16)."""
+    chats = f'llm_chats_total{{job="{SERVICES_JOB}"'
+    failing, answered = f'{chats}, outcome=~"tool_failure|no_tools"}}', f'{chats}, outcome!="failed"}}'
+
+    def share(window: str) -> str:
+        return (
+            f"sum by (service) (rate({failing}[{window}]))\n/ on (service)\n"
+            f"sum by (service) (rate({answered}[{window}]))"
+        )
+
+    threshold, short, for_ = (
+        settings.CHAT_FAILURE_RATIO,
+        profile.short_window,
+        alert_for("ChatAnswersFailing", profile),
+    )
+    return _alert(
+        "ChatAnswersFailing",
+        # The short window resolves the alert within a minute of the fix, like HighErrorRate's; as
+        # `unless ... <=`, a short window without any chat (0/0) keeps it firing rather than
+        # resetting its `for` at a quiet moment.
+        f"(\n{share('5m')}\n) > {threshold}\nand on (service)\n"
+        f"sum by (service) (increase({answered}[5m])) >= {settings.CHAT_ANSWERS_MIN}\n"
+        f"unless on (service)\n(\n{share(short)}\n) <= {threshold}",
+        for_,
+        # Critical: the platform's main feature is useless for most of its users, and nothing else
+        # pages for it (every answer is a 200, so neither HighErrorRate nor the SLOs see it).
+        "critical",
+        "{{ $value | humanizePercentage }} of the chat answers of {{ $labels.service }} report a failure",
+        f"Over 5 minutes (at least {settings.CHAT_ANSWERS_MIN} chats answered), and over the last {short}, "
+        f"if it answered any, more than {threshold:.0%} of the chats {{{{ $labels.service }}}} answered came "
+        "right after a failed Airtable tool call or without the tools at all: users get answers like "
+        '"The tool list_tables failed" although every request succeeds.',
+    )
+
+
 def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
     quantile = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
     short = profile.short_window
@@ -325,6 +362,7 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
         ),
         *_burn_rate_alerts(),
         *_login_abuse(profile),
+        _chat_answers_failing(profile),
     ]
     return {"groups": [{"name": "airscope-alerts", "rules": rules}]}
 

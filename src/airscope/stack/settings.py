@@ -195,6 +195,11 @@ ALERT_FOR = {
     "LoginAbuse:client": ("1m", "10s"),
     # Failed logins everywhere (stuffing spread over many addresses): a sustained pattern, not a burst.
     "LoginAbuse:platform": ("5m", "30s"),
+    # Answers reporting failures: long enough that a restart of mcp-server or airtable-gateway (a few
+    # seconds of no_tools or failing tools) or a short Airtable incident does not page, short enough
+    # that the platform's main feature is not broken unnoticed for long (about 10 minutes to a page,
+    # with the 5-minute ratio). Locally as long as the other request alerts'.
+    "ChatAnswersFailing": ("5m", "30s"),
 }
 
 # How long the exporter's connection-failure alerts keep firing once PostgreSQL or Redis is back:

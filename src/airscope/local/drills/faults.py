@@ -225,19 +225,58 @@ class FillDisk(Fault):
         image.unlink(missing_ok=True)
 
 
+def chat_message(n: int) -> str:
+    """A chat the LLM (the stand-in's rules, or a real model) answers with list_tables then
+    search_records of a text no earlier chat searched, so no cache answers that last call."""
+    return f'Find customers named "drill {n}" in base {BASE_ID}'
+
+
+def chat_status(answer: httpx.Response) -> int | str:
+    """The answer's status; ``CHAT_TOOL_FAILED`` for a 200 whose last tool call failed, and the
+    error code beside the status of a chat not answered ("503 redis_unavailable")."""
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return answer.status_code
+    if answer.status_code != 200:
+        error = body.get("error")
+        return f"{answer.status_code} {error}" if isinstance(error, str) else answer.status_code
+    calls = body.get("tool_calls") or []
+    if calls and isinstance(calls[-1], dict) and calls[-1].get("ok") is False:
+        return CHAT_TOOL_FAILED
+    return answer.status_code
+
+
 # At most one page of Airtable's (100 records) per read: on a table grown by earlier loads, larger
 # reads take several Airtable calls each and queue behind airtable-gateway's 5 calls/s long after a
 # fault heals. 100 distinct reads at 2/s come round every 50 s, after the cache's 30 s TTL.
 AIRTABLE_PAGE = 100
 
 
+# The traffic kinds a drill can send: Airtable reads, or chats whose tools read Airtable.
+RECORDS, CHATS = "records", "chats"
+# The key of a chat answered 200 whose answer reports a failed tool (its last tool call failed).
+CHAT_TOOL_FAILED = "200 tool failed"
+
+
 class Traffic:
     """Steady requests through the api-gateway for the whole drill, paced whatever their latency (a
-    slowed dependency must not slow the traffic that shows it): list-records reads of the demo
-    base, each with its own maxRecords so that airtable-gateway's cache cannot answer them and
-    every one reaches Airtable (the stand-in)."""
+    slowed dependency must not slow the traffic that shows it).
 
-    def __init__(self, target: Target, rps: float = 2.0, max_in_flight: int = 16) -> None:
+    ``records``: list-records reads of the demo base, each with its own maxRecords so that
+    airtable-gateway's cache cannot answer them and every one reaches Airtable (the stand-in).
+    ``chats``: chat messages asking to search the demo base's Customers for a text of their own, so
+    that the model's last tool call (search_records) reaches Airtable every time; a chat answered
+    200 whose last tool call failed is counted apart (``CHAT_TOOL_FAILED``)."""
+
+    def __init__(
+        self, target: Target, rps: float = 2.0, max_in_flight: int = 16, kind: str = RECORDS
+    ) -> None:
+        if kind not in (RECORDS, CHATS):
+            raise ValueError(f"no drill traffic of kind {kind!r}")
+        self.kind = kind
         self.gateway = target.url("api-gateway")
         self.headers = {"X-API-Key": target.plat.api_key}
         self.interval = 1 / rps
@@ -261,8 +300,12 @@ class Traffic:
 
     def _send(self, n: int) -> None:
         try:
-            answer = self._client.get(self._path, params={"maxRecords": n % AIRTABLE_PAGE + 1})
-            self.statuses[answer.status_code] += 1
+            if self.kind == CHATS:
+                answer = self._client.post("/api/chat", json={"message": chat_message(n)})
+                self.statuses[chat_status(answer)] += 1
+            else:
+                answer = self._client.get(self._path, params={"maxRecords": n % AIRTABLE_PAGE + 1})
+                self.statuses[answer.status_code] += 1
         except httpx.HTTPError as exc:
             self.statuses[type(exc).__name__] += 1
         finally:

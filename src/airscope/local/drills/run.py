@@ -144,7 +144,11 @@ def run(scenario: Scenario, target: Target) -> Result:
         already = _wait_quiet(target, scenario)
         result.already_active = sorted({describe(labels) for labels in already})
         watch = Watch(scenario, already, result)
-        traffic = Traffic(target, max_in_flight=scenario.traffic) if scenario.traffic else None
+        traffic = (
+            Traffic(target, scenario.traffic_rps, max_in_flight=scenario.traffic, kind=scenario.traffic_kind)
+            if scenario.traffic
+            else None
+        )
         try:
             if traffic:
                 traffic.__enter__()

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airscope import catalog
-from airscope.local.drills.faults import FillDisk, HoldMemory, StandinFault, StopProgram
+from airscope.local.drills.faults import CHATS, RECORDS, FillDisk, HoldMemory, StandinFault, StopProgram
 from airscope.local.drills.watch import Labels
 
 RESOLVE_WITHIN = 60.0  # seconds from healing to the resolved notification
 DEFAULT_SERVICE = "mcp-server"  # the target of service-down and memory unless --service names another
-QUICK = ("service-down", "redis-down", "postgres-down", "error-burst")  # the drills `make test` runs
+# The drills `make test` runs: about a minute and a half each. chat-failures is one because nothing
+# else proves, end to end, the one alert that sees a broken chat answered 200.
+QUICK = ("service-down", "redis-down", "postgres-down", "error-burst", "chat-failures")
 
 # What a burst of errors or slowness also spends: the budgets are meant to notice it.
 BUDGETS = ({"alertname": "ErrorBudgetBurn"}, {"alertname": "LatencyBudgetBurn"})
@@ -30,11 +32,23 @@ class Scenario:
     # Requests in flight at once through the gateway for the whole drill; 0: no traffic.
     traffic: int = 0
     doc: str = field(default="")
+    traffic_kind: str = RECORDS  # what that traffic is (faults.Traffic): Airtable reads or chats
+    traffic_rps: float = 2.0
 
 
 # The latency drill slows Airtable to this multiple of airtable-gateway's HighLatency threshold:
 # every request lands in the bucket above the threshold, well under the 10 s Airtable timeout.
 LATENCY_FACTOR = 1.5
+
+# The chat-failures drill's chats: one a second, well above ChatAnswersFailing's floor of chats
+# answered in 5 minutes. A failing chat waits on airtable-gateway's retries of Airtable (seconds):
+# a few may be in flight at once, few enough that the retries stay under its 5 requests/s.
+CHAT_TRAFFIC_RPS = 1.0
+CHAT_TRAFFIC_IN_FLIGHT = 4
+# From the fault: the failing answers must pass 20% of the chats of the 5-minute window (at once on
+# a platform without chats before, up to a minute behind a window full of good ones), then the
+# local `for` (30 s), a scrape, an evaluation and Alertmanager's grouping.
+CHAT_FAILURES_WITHIN = 120
 
 
 def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
@@ -72,6 +86,25 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             # so concurrent reads pile up behind its rate limiter and stay slow long after healing.
             traffic=1,
             doc="Airtable (the stand-in) answers every request with 500",
+        ),
+        Scenario(
+            "chat-failures",
+            # The same switch as error-burst, seen from the chat: mcp-server's Airtable tools fail,
+            # and the model answers every chat (200) with the failure.
+            StandinFault("airtable", {"error_rate": 1.0}),
+            {"alertname": "ChatAnswersFailing", "service": "llm-orchestrator"},
+            CHAT_FAILURES_WITHIN,
+            # airtable-gateway answers mcp-server's tools 502 (and spends budget), slower with its
+            # retries; the chats themselves are answered 200, so api-gateway raises nothing.
+            tolerate=(
+                {"alertname": "HighErrorRate", "service": "airtable-gateway"},
+                {"alertname": "HighLatency", "service": "airtable-gateway"},
+                *BUDGETS,
+            ),
+            traffic=CHAT_TRAFFIC_IN_FLIGHT,
+            traffic_kind=CHATS,
+            traffic_rps=CHAT_TRAFFIC_RPS,
+            doc="Airtable (the stand-in) answers every request with 500 while chats go through the gateway",
         ),
         Scenario(
             "latency",

@@ -16,6 +16,7 @@ before ``train end``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -33,6 +34,8 @@ import httpx
 from airscope import catalog
 from airscope.local import LocalError, paths
 from airscope.local.drills.faults import (
+    CHATS,
+    RECORDS,
     DrillError,
     FillDisk,
     HoldMemory,
@@ -42,7 +45,7 @@ from airscope.local.drills.faults import (
     Traffic,
     Unsupported,
 )
-from airscope.local.drills.scenarios import DEFAULT_SERVICE, Scenario, scenarios
+from airscope.local.drills.scenarios import CHAT_TRAFFIC_RPS, DEFAULT_SERVICE, Scenario, scenarios
 from airscope.local.drills.watch import active_alerts, describe
 from airscope.local.supervisor import Program
 
@@ -62,6 +65,9 @@ HINTS = {
     "error-burst": "What is failing? The error % per service in `airscope status`, then `airscope traces "
     "--errors`: follow a failing request down to the deepest span in error, and what it called. "
     f'({GUIDE}, "What is failing?", "Which request?")',
+    "chat-failures": "Every request succeeds, yet the answers are useless: `airscope alerts`, then the chats' "
+    "outcomes (Prometheus: llm_chats_total by outcome) and a chat's trace (`airscope traces -s mcp-server "
+    f'--errors`): which tool call failed, and on what? ({GUIDE}, "What is failing?", "Which request?")',
     "latency": "What is slow? p95 per service in `airscope status`, then `airscope traces --min-duration 2s`: "
     f'which span of a slow request holds the time, and what does it wait on? ({GUIDE}, "What is slow?")',
     "memory": "Not every fault is in the requests: `airscope alerts`, then each service's resident memory "
@@ -117,6 +123,7 @@ FIXED_CAUSES = {
     "redis-down": "redis down",
     "postgres-down": "postgres down",
     "error-burst": "airtable errors",
+    "chat-failures": "airtable errors",  # the same fault, found from the chats' answers
     "latency": "airtable slow",
     "disk": "disk full",
 }
@@ -131,7 +138,7 @@ def causes(names: list[str]) -> list[str]:
     """The closed list of answers: every service down, each fixed cause, a leak in any service."""
     return [
         *(f"{name} down" for name in names),
-        *FIXED_CAUSES.values(),
+        *dict.fromkeys(FIXED_CAUSES.values()),  # two drills may make one cause
         *(f"memory leak in {name}" for name in names),
     ]
 
@@ -262,7 +269,8 @@ def start(
     session = Session(seed, picks)
     session.save()  # before injecting: `train end` heals whatever a failed start left in
     try:
-        _start_traffic(target, max(1, *(pick.build().traffic for pick in picks)))
+        kinds = {RECORDS, *(pick.build().traffic_kind for pick in picks if pick.build().traffic)}
+        _start_traffic(target, max(1, *(pick.build().traffic for pick in picks)), sorted(kinds))
         for pick in picks:
             pick.build().fault.inject(target)
     except BaseException:  # Ctrl-C included: leave nothing injected behind a failed start
@@ -271,9 +279,9 @@ def start(
     return session
 
 
-def _start_traffic(target: Target, in_flight: int) -> None:
-    """The drills' traffic as a supervisord program, so that it outlives this command."""
-    argv = (sys.executable, "-m", "airscope.local.drills.training", str(in_flight))
+def _start_traffic(target: Target, in_flight: int, kinds: list[str]) -> None:
+    """The drills' traffic (of each kind) as a supervisord program, so that it outlives this command."""
+    argv = (sys.executable, "-m", "airscope.local.drills.training", str(in_flight), *kinds)
     target.sup.define(Program(TRAFFIC_PROGRAM, argv, env=target.plat.shared_env, cwd=target.plat.home))
     target.sup.start(TRAFFIC_PROGRAM)
 
@@ -396,14 +404,20 @@ def end_command() -> None:
     click.echo("healed; the alerts resolve within about a minute (`airscope alerts`)")
 
 
-def _run_traffic(in_flight: int) -> None:
+def _run_traffic(in_flight: int, kinds: list[str]) -> None:
     """The ``training-traffic`` program: the drills' traffic until supervisord stops it."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Traffic(Target.current(), max_in_flight=in_flight) as traffic:
+    target = Target.current()
+    rates = {RECORDS: 2.0, CHATS: CHAT_TRAFFIC_RPS}
+    with contextlib.ExitStack() as running:
+        traffics = [
+            running.enter_context(Traffic(target, rates[kind], max_in_flight=in_flight, kind=kind))
+            for kind in kinds
+        ]
         while not stop.wait(60):
-            print(f"answers so far: {dict(traffic.statuses)}", flush=True)
+            print(f"answers so far: {[dict(t.statuses) for t in traffics]}", flush=True)
 
 
 if __name__ == "__main__":
-    _run_traffic(int(sys.argv[1]))
+    _run_traffic(int(sys.argv[1]), sys.argv[2:] or [RECORDS])
