@@ -269,19 +269,19 @@ def _chat_answers_failing(profile: Profile) -> dict:
     )
     return _alert(
         "ChatAnswersFailing",
-        # The short window resolves the alert within a minute of the fix, like HighErrorRate's; as
-        # `unless ... <=`, a short window without any chat (0/0) keeps it firing rather than
-        # resetting its `for` at a quiet moment.
+        # The short window resolves the alert within a minute of the fix, like HighErrorRate's. It must
+        # show failures too: with no chat in it (0/0) there is no evidence of a failure now, and an
+        # alert kept up by the long window alone would fire again after every fix, once chats stop.
         f"(\n{share('5m')}\n) > {threshold}\nand on (service)\n"
         f"sum by (service) (increase({answered}[5m])) >= {settings.CHAT_ANSWERS_MIN}\n"
-        f"unless on (service)\n(\n{share(short)}\n) <= {threshold}",
+        f"and on (service)\n(\n{share(short)}\n) > {threshold}",
         for_,
         # Critical: the platform's main feature is useless for most of its users, and nothing else
         # pages for it (every answer is a 200, so neither HighErrorRate nor the SLOs see it).
         "critical",
         "{{ $value | humanizePercentage }} of the chat answers of {{ $labels.service }} report a failure",
         f"Over 5 minutes (at least {settings.CHAT_ANSWERS_MIN} chats answered), and over the last {short}, "
-        f"if it answered any, more than {threshold:.0%} of the chats {{{{ $labels.service }}}} answered came "
+        f"more than {threshold:.0%} of the chats {{{{ $labels.service }}}} answered came "
         "right after a failed Airtable tool call or without the tools at all: users get answers like "
         '"The tool list_tables failed" although every request succeeds.',
     )
