@@ -40,3 +40,10 @@ def test_the_gateway_document_holds_what_it_forwards_behind_its_authentication()
     assert set(paths) == {"/api/auth/login", "/api/auth/me"}
     assert "401" not in paths["/api/auth/login"]["post"]["responses"]  # public: login needs no key
     assert {"401", "429"} <= set(paths["/api/auth/me"]["get"]["responses"])
+
+
+def test_only_the_http_servers_own_refusal_of_an_unparsable_request_is_passed_over() -> None:
+    # uvicorn answers this to a request line over its size limit, before any app code runs.
+    assert fuzz.refused_by_the_http_server(400, "Invalid HTTP request received.")
+    assert not fuzz.refused_by_the_http_server(400, '{"error":"http_error","message":"There was an error"}')
+    assert not fuzz.refused_by_the_http_server(500, "Invalid HTTP request received.")
