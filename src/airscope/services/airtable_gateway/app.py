@@ -50,7 +50,7 @@ from airscope.services.airtable_gateway.client import AirtableClient
 from airscope.services.airtable_gateway.config import Config
 from airscope.services.airtable_gateway.metrics import POOL_CONNECTIONS, POOL_CONNECTIONS_LIMIT
 from airscope.services.airtable_gateway.ratelimit import RateLimiter
-from airscope.services.common import ServiceError, errors, install_error_handlers
+from airscope.services.common import ServiceError, errors, install_error_handlers, redis_client
 from airscope.services.common.storable import STORABLE
 from airscope.telemetry import Check, instrument, redis_check
 
@@ -346,7 +346,7 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
 def create_app() -> FastAPI:
     config = Config.from_env()
     # Short socket timeouts: a hanging Redis must cost a read a second at most, not stall it.
-    redis = Redis.from_url(config.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    redis = redis_client.connect(config.redis_url, socket_timeout=1.0, connect_timeout=1.0)
     airtable = AirtableClient(config, RateLimiter(config.rate_limit_per_second))
     cache = ReadCache(redis, config.cache_ttl_seconds)
 

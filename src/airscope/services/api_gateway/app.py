@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import redis.asyncio as redis
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
@@ -24,6 +23,7 @@ from airscope.services.api_gateway.metrics import RATE_LIMITED
 from airscope.services.api_gateway.proxy import ANY_METHOD, ROUTES, Proxy, ProxyRoute
 from airscope.services.api_gateway.ratelimit import RateLimiter
 from airscope.services.common import ServiceError, install_error_handlers
+from airscope.services.common import redis_client as redis_client_module
 from airscope.telemetry import get_logger, http_check, instrument, redis_check
 
 log = get_logger(__name__)
@@ -49,8 +49,8 @@ def create_app() -> FastAPI:
     config = Config.from_env()
     if not config.api_keys and config.jwt_secret is None:
         log.warning("no API key and no JWT secret configured: every authenticated route will answer 401")
-    redis_client = redis.Redis.from_url(
-        config.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    redis_client = redis_client_module.connect(
+        config.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, connect_timeout=REDIS_TIMEOUT_SECONDS
     )
     limiter = RateLimiter(redis_client, rate=config.rate_limit_rps, burst=config.rate_limit_burst)
     authenticator = Authenticator(

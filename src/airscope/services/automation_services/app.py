@@ -46,6 +46,7 @@ from airscope.services.common import (
     install_error_handlers,
     service_url,
 )
+from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.storable import STORABLE, problem
 from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
 
@@ -151,7 +152,7 @@ async def _refresh_gauges(queues: list[Queue]) -> None:
 def create_app() -> FastAPI:
     config = Config.from_env()
     # BLMOVE blocks for a second at a time, so reads may take longer than that.
-    redis_client = redis.asyncio.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    redis_client = redis_client_module.connect(config.redis_url, socket_timeout=5, connect_timeout=2)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -13,8 +13,6 @@ import redis.asyncio
 import redis.exceptions
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, StringConstraints
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
 import airscope
 from airscope.services.common import (
@@ -24,6 +22,7 @@ from airscope.services.common import (
     install_error_handlers,
     service_url,
 )
+from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.storable import STORABLE
 from airscope.services.llm_orchestrator import history, metrics
 from airscope.services.llm_orchestrator.budget import Budget
@@ -107,31 +106,9 @@ async def _refresh_gauges(store: history.History, budget: Budget) -> None:
         await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
 
-# Reconnections of one Redis command before it fails with 503: a dead pooled connection needs one.
-REDIS_RETRIES = 2
-
-
-def connect_redis(url: str) -> redis.asyncio.Redis:
-    """The service's Redis client (chat history cache, budget, active sessions)."""
-    # A pooled connection idle across a Redis restart is dead: health_check_interval pings one idle
-    # for over 5 s before use and reconnects, and a command that meets a dead connection anyway (it was
-    # used just before the restart) reconnects and is sent once more: redis-py retries nothing unless
-    # told which errors to retry (CI saw chat reads answer 503 in 15 ms, long after Redis was back).
-    # Not on timeouts: a write that timed out may have happened. The timeouts keep a hung Redis from
-    # stalling a request.
-    return redis.asyncio.Redis.from_url(
-        url,
-        socket_timeout=2.0,
-        socket_connect_timeout=1.0,
-        health_check_interval=5,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), REDIS_RETRIES),
-        retry_on_error=[redis.exceptions.ConnectionError],
-    )
-
-
 def create_app() -> FastAPI:
     config = Config.from_env()
-    redis_client = connect_redis(config.redis_url)
+    redis_client = redis_client_module.connect(config.redis_url, socket_timeout=2.0, connect_timeout=1.0)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -1,18 +1,18 @@
-"""llm-orchestrator's Redis client against a real Redis: a pooled connection that died (Redis
-restarted, or closed it) costs a reconnection, not a 503."""
+"""The services' Redis client against a real Redis: a pooled connection that died (Redis restarted,
+or closed it) costs a reconnection, not a failed request or health check."""
 
 from __future__ import annotations
 
 import pytest
 import redis
 
-from airscope.services.llm_orchestrator.app import connect_redis
+from airscope.services.common import redis_client
 
 pytestmark = [pytest.mark.infra, pytest.mark.anyio]
 
 
 async def test_a_command_on_a_pooled_connection_redis_closed_reconnects_and_answers(redis_server) -> None:
-    client = connect_redis(redis_server.url)
+    client = redis_client.connect(redis_server.url, socket_timeout=1.0, connect_timeout=1.0)
     try:
         await client.set("llm-test:key", "kept")
         pooled_id = await client.client_id()
