@@ -5,13 +5,13 @@ what the load's answers prove (the short version of `airscope check --live`)."""
 
 from __future__ import annotations
 
-from airscope import gen
+from airscope import checkout
 from airscope.stack.checks import live
 from tests.e2e.conftest import API_KEY, Platform
 
 
 def test_dashboards_have_data_and_match_the_load_that_made_it(platform: Platform):
-    report = live.run(gen.checkout(), platform["prometheus"], platform["api-gateway"], API_KEY, 20, 5)
+    report = live.run(checkout.root(), platform["prometheus"], platform["api-gateway"], API_KEY, 20, 5)
     assert report.sent > 50
     # Exact although the platform is shared with the other end-to-end tests: the window starts once
     # every service has a scrape newer than their last request (live.wait_for_scrape).

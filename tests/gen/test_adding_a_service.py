@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from airscope import catalog, gen
+from airscope import checkout as checkout_module
 from airscope.catalog import Catalog
 from airscope.cli import main
 from airscope.local import observability, ports, runner
@@ -54,7 +55,7 @@ def checkout(sample_catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) 
     """A temporary checkout `airscope gen` wrote every generated file into."""
     root = tmp_path_factory.mktemp("checkout")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gen, "checkout", lambda: root)
+        patch.setattr(checkout_module, "root", lambda: root)
         result = CliRunner().invoke(main, ["gen"])
     assert result.exit_code == 0, result.output
     yield root

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from airscope import gen
+from airscope import checkout, gen
 from airscope.cli import main
 from airscope.gen import metrics_reference
 
@@ -12,7 +12,7 @@ def test_the_committed_generated_files_are_current():
 
 
 def test_check_names_a_stale_file_and_the_fix(tmp_path, monkeypatch):
-    monkeypatch.setattr(gen, "checkout", lambda: tmp_path)
+    monkeypatch.setattr(checkout, "root", lambda: tmp_path)
     result = CliRunner().invoke(main, ["gen", "--check"])
     assert result.exit_code != 0
     assert "docs/metrics.md" in result.output and "airscope gen" in result.output

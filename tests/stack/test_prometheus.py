@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from click.testing import CliRunner
 
-from airscope import catalog, stack
+from airscope import catalog, checkout, stack
 from airscope.cli import main
 from airscope.stack import alertmanager, prometheus, rules, settings
 from airscope.stack.checks import promql, tools
@@ -141,10 +141,9 @@ def test_the_tools_check_reports_promtools_complaint(deployed):
 
 
 def test_airscope_check_exits_non_zero_and_names_the_problem(deployed, monkeypatch):
-    from airscope import gen
     from airscope.stack import checks
 
-    monkeypatch.setattr(gen, "checkout", lambda: deployed)
+    monkeypatch.setattr(checkout, "root", lambda: deployed)
     monkeypatch.setattr(checks, "CHECKS", (("promql", "PromQL"),))
     assert CliRunner().invoke(main, ["check"]).exit_code == 0
     path = deployed / rules.ALERTS_PATH

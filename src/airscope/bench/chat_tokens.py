@@ -167,7 +167,7 @@ def render_terminal(run: dict[str, Any], kept: dict[str, Any]) -> str:
 def chat_tokens_command(grow_tables: int, write: bool) -> None:
     """Input tokens per chat for the first questions a user asks, on the running platform (`make up`),
     beside the figures from before issue 16; docs/performance-baselines.md shows them."""
-    from airscope import gen
+    from airscope import checkout
     from airscope.bench import baselines
     from airscope.local import load, ports
 
@@ -185,7 +185,7 @@ def chat_tokens_command(grow_tables: int, write: bool) -> None:
         run = measure(load.default_gateway(), load.api_key())
     except httpx.HTTPError as exc:
         raise click.ClickException(f"the platform did not answer ({exc}): `make up` first") from None
-    root = gen.checkout()
+    root = checkout.root()
     path = root / JSON_PATH
     kept = json.loads(path.read_text()) if path.exists() else {}
     click.echo(render_terminal(run, kept))

@@ -387,11 +387,11 @@ def soak_command(
     goals (memory growth under 10 % after warm-up, zero errors, flat series). Exits 1 on a missed goal."""
     import shlex
 
-    from airscope import gen
+    from airscope import checkout
     from airscope.bench import baselines
 
     if rate is None:
-        sustainable = sustainable_rate(gen.checkout() / baselines.JSON_PATH)
+        sustainable = sustainable_rate(checkout.root() / baselines.JSON_PATH)
         rate, source = sustainable / 2, f"half of {sustainable:g}/s, the knee in {baselines.JSON_PATH}"
     else:
         source = "--rate"

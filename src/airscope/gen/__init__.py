@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from airscope import stack
+from airscope import checkout, stack
 from airscope.gen import metrics_reference, reference
 
 GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (
@@ -18,13 +18,6 @@ GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (
     reference.generate,
     stack.generate,
 )
-
-
-def checkout() -> Path:
-    root = Path(__file__).resolve().parents[3]
-    if not (root / "pyproject.toml").is_file():
-        raise RuntimeError(f"airscope gen runs from a checkout; {root} is not one")
-    return root
 
 
 def generated() -> dict[str, str]:
@@ -36,7 +29,7 @@ def generated() -> dict[str, str]:
 
 def write(root: Path | None = None) -> list[str]:
     """Writes every generated file; returns the paths whose content changed."""
-    root = root or checkout()
+    root = root or checkout.root()
     changed = []
     for relative, content in generated().items():
         path = root / relative
@@ -49,7 +42,7 @@ def write(root: Path | None = None) -> list[str]:
 
 def stale(root: Path | None = None) -> list[str]:
     """The generated files whose committed content is not what the generators make now."""
-    root = root or checkout()
+    root = root or checkout.root()
     return [
         relative
         for relative, content in generated().items()

@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-import click
+from airscope.errors import AirscopeError
 
 
-class LocalError(click.ClickException):
-    """Local mode cannot go on; the message names the cause and the fix.
-
-    A ClickException so that ``airscope up`` prints it as a clean error instead of a traceback.
-    """
+class LocalError(AirscopeError):
+    """Local mode cannot go on; the message names the cause and the fix."""

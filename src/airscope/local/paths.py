@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from airscope import checkout
+
 HOME_ENV = "AIRSCOPE_HOME"
 
 
@@ -12,10 +14,8 @@ def home() -> Path:
     """$AIRSCOPE_HOME, else ``<checkout>/var``, else ``./var`` when installed outside a checkout."""
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV]).absolute()
-    checkout = Path(__file__).resolve().parents[3]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "airscope").is_dir():
-        return checkout / "var"
-    return Path.cwd() / "var"
+    root = checkout.find()
+    return root / "var" if root else Path.cwd() / "var"
 
 
 def log_dir() -> Path:

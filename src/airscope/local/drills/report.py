@@ -6,6 +6,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+from airscope import checkout
 from airscope.local.drills.scenarios import RESOLVE_WITHIN
 
 START = "<!-- drill results: written by `airscope drill all`; edits between these markers are lost -->"
@@ -43,9 +44,8 @@ def table(results, when: datetime | None = None) -> str:
 
 
 def write(results, path: Path | None = None) -> Path:
-    from airscope.gen import checkout
 
-    path = path or checkout() / "docs" / "alerting.md"
+    path = path or checkout.root() / "docs" / "alerting.md"
     text = path.read_text() if path.exists() else f"# Alerting\n\n{START}\n{END}\n"
     if START not in text or END not in text:
         text = text.rstrip("\n") + f"\n\n## Drill results\n\n{START}\n{END}\n"

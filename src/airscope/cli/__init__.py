@@ -1,0 +1,37 @@
+"""The `airscope` command. Each subcommand is a thin shell over the module that does the work; this
+package is the only one that imports click (import-linter holds it to that)."""
+
+from __future__ import annotations
+
+import click
+
+from airscope.cli._lazy import LazyGroup
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "alerts": "airscope.cli.platform:alerts",
+        "bench": "airscope.cli.bench:bench",
+        "check": "airscope.cli.stack:check",
+        "down": "airscope.cli.platform:down",
+        "drill": "airscope.cli.drills:drill_command",
+        "fuzz": "airscope.cli.fuzz:fuzz_command",
+        "gen": "airscope.cli.stack:gen",
+        "load": "airscope.cli.load:load_command",
+        "logs": "airscope.cli.logs:logs_command",
+        "scale": "airscope.cli.platform:scale",
+        "soak": "airscope.cli.bench:soak_command",
+        "start": "airscope.cli.platform:start",
+        "status": "airscope.cli.platform:status",
+        "stop": "airscope.cli.platform:stop",
+        "train": "airscope.cli.drills:train_command",
+        "trace": "airscope.cli.traces:trace_command",
+        "traces": "airscope.cli.traces:traces_command",
+        "up": "airscope.cli.platform:up",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="airscope")
+def main() -> None:
+    """Run and watch the PyAirtable platform locally."""

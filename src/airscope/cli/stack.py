@@ -1,0 +1,92 @@
+"""`airscope gen` and `airscope check`: the generated files and their checks."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Change nothing; fail when a generated file is stale.")
+def gen(check: bool) -> None:
+    """Write the generated files (deploy/, docs/metrics.md, docs/reference.md) from the catalog and the code."""
+    from airscope import gen as generators
+
+    if check:
+        stale = generators.stale()
+        if stale:
+            raise click.ClickException(
+                f"stale generated files: {', '.join(stale)}; run `.venv/bin/airscope gen` and commit them"
+            )
+        click.echo("generated files are up to date")
+        return
+    changed = generators.write()
+    click.echo(f"wrote {', '.join(changed)}" if changed else "generated files were already up to date")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Instead: run `airscope load` on the local platform, then check every dashboard query has "
+    "data and the gateway's counts and p95s match what the load saw.",
+)
+@click.option("--duration", default=60.0, show_default=True, help="With --live: seconds of load.")
+@click.option("--rps", default=5.0, show_default=True, help="With --live: actions per second.")
+def check(as_json: bool, live: bool, duration: float, rps: float) -> None:
+    """Check the generated stack statically: promtool, amtool, PromQL against exported metrics,
+    dashboards, the backends' configs and the compose file. Exits 1 on any problem."""
+    import json
+
+    from airscope import checkout
+    from airscope.stack import checks
+
+    root = checkout.root()
+    if live:
+        _check_live(root, as_json, duration, rps)
+        return
+    results = []
+    for description, problems in checks.run(root):
+        results.append({"check": description, "problems": problems})
+        if not as_json:
+            click.echo(f"{'ok' if not problems else 'FAILED':6} {description}")
+            for problem in problems:
+                click.echo("       - " + problem.replace("\n", "\n         "))
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    failed = sum(len(r["problems"]) for r in results)
+    if failed:
+        raise click.ClickException(f"{failed} problem(s) in the generated stack")
+
+
+def _check_live(root, as_json: bool, duration: float, rps: float) -> None:
+    import json
+    from dataclasses import asdict
+
+    from airscope.local import runner
+    from airscope.stack.checks import live
+
+    plat = runner.platform()
+    report = live.run(
+        root,
+        f"http://127.0.0.1:{plat.observability_ports['prometheus']}",
+        f"http://127.0.0.1:{plat.service_ports['api-gateway']}",
+        plat.api_key,
+        duration,
+        rps,
+    )
+    if as_json:
+        click.echo(json.dumps({**asdict(report), "problems": report.problems}, indent=2))
+    else:
+        click.echo(f"{report.sent} requests over {report.window_seconds} s; {report.panels} panel queries")
+        for title, problems in (
+            ("dashboard panels with data", report.empty),
+            ("request counts: client = Prometheus", report.counts),
+            ("p95 per route within one bucket", report.p95),
+            ("domain counters = what the answers prove", report.domain),
+        ):
+            click.echo(f"{'ok' if not problems else 'FAILED':6} {title}")
+            for problem in problems:
+                click.echo("       - " + problem)
+    if report.problems:
+        raise click.ClickException(f"{len(report.problems)} problem(s) against the live platform")
