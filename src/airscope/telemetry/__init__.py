@@ -11,20 +11,32 @@ from airscope.telemetry._context import current_request_id
 from airscope.telemetry._health import Check, CheckResult, HealthMonitor
 from airscope.telemetry._instrument import Instrumentation, instrument
 from airscope.telemetry._logging import configure_logging, get_logger, reset_logging
-from airscope.telemetry._metrics import DROPPED, LATENCY_BUCKETS
+from airscope.telemetry._metrics import DROPPED, LATENCY_BUCKETS, HttpServerMetrics
 from airscope.telemetry._redact import redact, redact_text
-from airscope.telemetry._settings import Settings
-from airscope.telemetry._tracing import configure_tracing, untraced
+from airscope.telemetry._settings import ENVIRONMENT, PRODUCTION, Settings
+from airscope.telemetry._tracing import (
+    CountingBatchSpanProcessor,
+    SafeExporter,
+    build_resource,
+    configure_tracing,
+    untraced,
+)
 from airscope.telemetry.checks import http_check, postgres_check, redis_check
 
 __all__ = [
     "DROPPED",
+    "ENVIRONMENT",
     "LATENCY_BUCKETS",
+    "PRODUCTION",
     "Check",
     "CheckResult",
+    "CountingBatchSpanProcessor",
     "HealthMonitor",
+    "HttpServerMetrics",
     "Instrumentation",
+    "SafeExporter",
     "Settings",
+    "build_resource",
     "configure_logging",
     "configure_tracing",
     "current_request_id",
