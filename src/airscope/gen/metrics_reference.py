@@ -1,18 +1,16 @@
 """``docs/metrics.md``: every domain metric of every service, read from the code that defines it.
 
 Each service keeps its domain metrics as module-level objects in ``<service module>.metrics``;
-importing that module and reading the objects (name, type, labels, help) makes the reference,
-so it cannot drift from what the services export.
+reading those objects (name, type, labels, help) from ``airscope.stack.metrics_inventory`` makes
+the reference, so it cannot drift from what the services export.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
-from prometheus_client.metrics import MetricWrapperBase
-
 from airscope import catalog
+from airscope.stack.metrics_inventory import service_metric_objects
 
 PATH = "docs/metrics.md"
 
@@ -39,15 +37,6 @@ class MetricDoc:
     type: str
     labels: tuple[str, ...]
     help: str
-
-
-def service_metric_objects(module: str) -> list[MetricWrapperBase]:
-    """The metric objects defined in ``<module>.metrics``, in definition order."""
-    try:
-        metrics = importlib.import_module(f"{module}.metrics")
-    except ModuleNotFoundError:
-        return []
-    return [value for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)]
 
 
 def service_metrics(module: str) -> list[MetricDoc]:

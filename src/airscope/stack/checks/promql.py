@@ -17,8 +17,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from airscope import catalog as service_catalog
-from airscope.gen.metrics_reference import service_metric_objects
 from airscope.stack import grafana
+from airscope.stack.metrics_inventory import service_metric_objects
+from airscope.telemetry import HealthMonitor, HttpServerMetrics
 
 RULES_DIR = "deploy/prometheus/rules"
 DASHBOARDS_DIR = grafana.dashboards.DIRECTORY
@@ -82,9 +83,6 @@ def _sample_names(name: str, kind: str) -> set[str]:
 
 def exported_metrics() -> set[str]:
     """What the services export: the kit's metrics (made on a fresh registry) and their domain ones."""
-    from airscope.telemetry._health import HealthMonitor
-    from airscope.telemetry._metrics import HttpServerMetrics
-
     registry = CollectorRegistry()
     HttpServerMetrics(registry, version="check", commit="check", process=True)
     HealthMonitor([], registry=registry)
