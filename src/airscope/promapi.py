@@ -1,0 +1,249 @@
+"""The one client of the Prometheus and Alertmanager HTTP APIs (over httpx).
+
+Every failure (no answer, an HTTP error, a refused query, an answer that is not the API's JSON)
+is a ``PromAPIError`` whose message names the URL and the cause. One NaN rule: a NaN sample value
+(``rate()`` over no requests, a quantile of nothing) reads as ``None``, never as a float.
+``prometheus-api-client`` would do the same but drags in pandas and matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from airscope.errors import AirscopeError
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class PromAPIError(AirscopeError):
+    """Prometheus or Alertmanager did not answer as its API says; the message names the URL and why."""
+
+
+def _number(text: str) -> float | None:
+    """The one NaN rule: Prometheus' "NaN" means no value."""
+    value = float(text)
+    return None if math.isnan(value) else value
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant query: its labels, the value (None for NaN) and its timestamp."""
+
+    labels: Mapping[str, str]
+    value: float | None
+    time: float
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: (timestamp, value or None for NaN) points in time order."""
+
+    labels: Mapping[str, str]
+    points: list[tuple[float, float | None]]
+
+
+@dataclass(frozen=True)
+class Target:
+    labels: Mapping[str, str]
+    health: str  # up | down | unknown
+    scrape_url: str
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert as Prometheus evaluates it or as Alertmanager holds it."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    state: str  # Prometheus: pending | firing; Alertmanager: active | suppressed | unprocessed
+    since: str | None  # Prometheus' activeAt, Alertmanager's startsAt (RFC 3339)
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: Mapping[str, str]  # equality matchers; others are shown as name -> "=~regex" etc.
+    state: str  # active | pending | expired
+    starts_at: str
+    ends_at: str
+    created_by: str
+    comment: str
+
+
+class _API:
+    """An HTTP client of one server: JSON in, PromAPIError on any failure."""
+
+    name = "server"
+
+    def __init__(
+        self, url: str, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _fail(self, path: str, cause: object) -> PromAPIError:
+        return PromAPIError(f"{self.name} at {self.url}{path}: {cause}")
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            answer = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise self._fail(path, f"no answer ({exc.__class__.__name__}: {exc})") from exc
+        try:
+            body = answer.json() if answer.content else None
+        except ValueError:
+            body = None
+        if answer.is_error:
+            detail = body.get("error") if isinstance(body, dict) else None
+            raise self._fail(path, f"HTTP {answer.status_code}: {detail or answer.text.strip()[:300]}")
+        if body is None and answer.content:
+            raise self._fail(path, f"answer is not JSON: {answer.text.strip()[:300]!r}")
+        return body
+
+    def ready(self) -> bool:
+        """True when /-/ready answers 200 (the server has loaded its configuration and data)."""
+        try:
+            return self._client.get("/-/ready").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+class Prometheus(_API):
+    name = "Prometheus"
+
+    def _data(self, path: str, params: Mapping[str, object] | None = None) -> Any:
+        body = self._call("GET", path, params=params)
+        if not isinstance(body, dict) or body.get("status") != "success" or "data" not in body:
+            raise self._fail(path, f"not a successful API answer: {str(body)[:300]}")
+        return body["data"]
+
+    def _result(self, path: str, params: dict[str, object], kind: str) -> list[dict]:
+        data = self._data(path, params)
+        if data.get("resultType") not in kind:
+            raise self._fail(path, f"{params['query']!r} gives a {data.get('resultType')}, not a {kind}")
+        result = data["result"]
+        # A scalar or string answer is one [time, value] pair: read it as one sample without labels.
+        return [{"metric": {}, "value": result}] if data["resultType"] in ("scalar", "string") else result
+
+    def query(self, expr: str, time: float | None = None) -> list[Sample]:
+        """The instant vector (or scalar, as one sample without labels) ``expr`` gives, now or at ``time``."""
+        params: dict[str, object] = {"query": expr}
+        if time is not None:
+            params["time"] = time
+        result = self._result("/api/v1/query", params, "vector scalar")
+        return [Sample(r["metric"], _number(r["value"][1]), float(r["value"][0])) for r in result]
+
+    def value(self, expr: str, time: float | None = None) -> float | None:
+        """The first sample's value; None when there is no sample or it is NaN."""
+        samples = self.query(expr, time)
+        return samples[0].value if samples else None
+
+    def values_by(self, expr: str, label: str, time: float | None = None) -> dict[str, float]:
+        """``label``'s value -> sample value, leaving out NaN samples (no value)."""
+        return {s.labels.get(label, ""): s.value for s in self.query(expr, time) if s.value is not None}
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        params: dict[str, object] = {"query": expr, "start": start, "end": end, "step": step}
+        result = self._result("/api/v1/query_range", params, "matrix")
+        return [Series(r["metric"], [(float(t), _number(v)) for t, v in r["values"]]) for r in result]
+
+    def targets(self, state: str = "active") -> list[Target]:
+        data = self._data("/api/v1/targets", {"state": state})
+        return [
+            Target(t["labels"], t["health"], t.get("scrapeUrl", ""), t.get("lastError", ""))
+            for t in data.get("activeTargets", []) + (data.get("droppedTargets") or [])
+            if "labels" in t
+        ]
+
+    def rules(self, kind: str | None = None) -> list[dict]:
+        """The rule groups as the API gives them (``kind``: "alert" or "record" filters)."""
+        return self._data("/api/v1/rules", {"type": kind} if kind else None)["groups"]
+
+    def alerts(self) -> list[Alert]:
+        """Every alert Prometheus evaluates as pending or firing."""
+        return [
+            Alert(a["labels"], a.get("annotations", {}), a["state"], a.get("activeAt"))
+            for a in self._data("/api/v1/alerts")["alerts"]
+        ]
+
+
+class Alertmanager(_API):
+    name = "Alertmanager"
+
+    def alerts(self, active: bool = True, silenced: bool = True, inhibited: bool = True) -> list[Alert]:
+        """The alerts Alertmanager holds; by default every active one, silenced and inhibited ones included."""
+        params = {"active": _flag(active), "silenced": _flag(silenced), "inhibited": _flag(inhibited)}
+        body = self._call("GET", "/api/v2/alerts", params=params)
+        if not isinstance(body, list):
+            raise self._fail("/api/v2/alerts", f"not a list of alerts: {str(body)[:300]}")
+        return [
+            Alert(
+                a["labels"], a.get("annotations", {}), a.get("status", {}).get("state", ""), a.get("startsAt")
+            )
+            for a in body
+        ]
+
+    def silences(self) -> list[Silence]:
+        return [
+            Silence(
+                s["id"],
+                {m["name"]: _matcher_value(m) for m in s["matchers"]},
+                s["status"]["state"],
+                s["startsAt"],
+                s["endsAt"],
+                s.get("createdBy", ""),
+                s.get("comment", ""),
+            )
+            for s in self._call("GET", "/api/v2/silences")
+        ]
+
+    def create_silence(
+        self, matchers: Mapping[str, str], duration: float, created_by: str = "airscope", comment: str = ""
+    ) -> str:
+        """Silences alerts whose labels equal ``matchers`` for ``duration`` seconds from now; its id."""
+        now = datetime.now(UTC)
+        body = self._call(
+            "POST",
+            "/api/v2/silences",
+            json={
+                "matchers": [
+                    {"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()
+                ],
+                "startsAt": now.isoformat(),
+                "endsAt": (now + timedelta(seconds=duration)).isoformat(),
+                "createdBy": created_by,
+                "comment": comment or "silenced by airscope",
+            },
+        )
+        return body["silenceID"]
+
+    def expire_silence(self, silence_id: str) -> None:
+        self._call("DELETE", f"/api/v2/silence/{silence_id}")
+
+
+def _flag(on: bool) -> str:
+    return "true" if on else "false"
+
+
+def _matcher_value(matcher: Mapping[str, Any]) -> str:
+    """An equality matcher's value as is; any other with its operator in front ("=~", "!=", "!~")."""
+    equal, regex = matcher.get("isEqual", True), matcher.get("isRegex", False)
+    if equal and not regex:
+        return matcher["value"]
+    return ("=" if equal else "!") + ("~" if regex else "=") + matcher["value"]
