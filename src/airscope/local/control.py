@@ -10,10 +10,9 @@ from __future__ import annotations
 import socket
 import time
 
-import httpx
-
 from airscope.local import LocalError, observability, runner
 from airscope.local.supervisor import Supervisor
+from airscope.promapi import PromAPIError, Prometheus
 
 MAX_INSTANCES = 10
 DISCOVERY_TIMEOUT = 60.0  # Prometheus re-reads file_sd files within seconds; this is far beyond
@@ -84,24 +83,23 @@ def scale(service_name: str, count: int) -> dict[str, int]:
 def wait_discovered(service: str, programs: set[str]) -> float:
     """Seconds until Prometheus scrapes exactly ``programs`` of ``service`` (each up), or LocalError."""
     port = runner.platform().observability_ports["prometheus"]
-    url = f"http://127.0.0.1:{port}/api/v1/targets"
     began = time.monotonic()
     seen: set[str] = set()
-    while time.monotonic() - began < DISCOVERY_TIMEOUT:
-        try:
-            targets = httpx.get(url, params={"state": "active"}, timeout=3).json()["data"]["activeTargets"]
-            seen = {
-                t["labels"]["instance"]
-                for t in targets
-                if t["labels"].get("job") == "services"
-                and t["labels"].get("service") == service
-                and t["health"] == "up"
-            }
-        except (httpx.HTTPError, KeyError, ValueError):
-            seen = set()
-        if seen == programs:
-            return time.monotonic() - began
-        time.sleep(0.25)
+    with Prometheus(f"http://127.0.0.1:{port}", timeout=3) as prometheus:
+        while time.monotonic() - began < DISCOVERY_TIMEOUT:
+            try:
+                seen = {
+                    t.labels["instance"]
+                    for t in prometheus.targets()
+                    if t.labels.get("job") == "services"
+                    and t.labels.get("service") == service
+                    and t.health == "up"
+                }
+            except PromAPIError:
+                seen = set()
+            if seen == programs:
+                return time.monotonic() - began
+            time.sleep(0.25)
     raise LocalError(
         f"Prometheus (127.0.0.1:{port}) scrapes {sorted(seen)} of {service}, not {sorted(programs)}, "
         f"{DISCOVERY_TIMEOUT:.0f}s after scale; see its targets page and log/prometheus.log"

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 import httpx
 
 from airscope.local import alert_receiver, runner
+from airscope.promapi import Alertmanager, PromAPIError, Prometheus
+
+TIMEOUT = 3.0  # a status that hangs is worse than one that says what did not answer
 
 WINDOW = "1m"  # short: status answers "now", the dashboards and alerts use 5m
 DURATION = "http_server_request_duration_seconds"
@@ -74,24 +77,19 @@ def collect() -> Status:
     plat = runner.platform()
     at = plat.observability_ports
     instances = runner.load_instances(plat)
-    with httpx.Client(timeout=3) as client:
+    with httpx.Client(timeout=TIMEOUT) as client:
         rows = [
             Row(service, program, f"http://127.0.0.1:{port}", _health(client, port))
             for service, members in instances.items()
             for program, port in sorted(members.items())
         ]
-        prometheus_error = None
-        try:
-            values = {key: _query(client, at["prometheus"], query) for key, query in QUERIES.items()}
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            prometheus_error = f"Prometheus on 127.0.0.1:{at['prometheus']} did not answer: {exc}"
-            values = {}
-        alertmanager_error = None
-        try:
-            firing = _firing(client, at["alertmanager"])
-        except (httpx.HTTPError, ValueError) as exc:
-            alertmanager_error = f"Alertmanager on 127.0.0.1:{at['alertmanager']} did not answer: {exc}"
-            firing = []
+    prometheus_error = None
+    try:
+        with Prometheus(f"http://127.0.0.1:{at['prometheus']}", timeout=TIMEOUT) as prometheus:
+            values = {key: prometheus.values_by(query, "instance") for key, query in QUERIES.items()}
+    except PromAPIError as exc:
+        prometheus_error, values = str(exc), {}
+    firing, alertmanager_error = _firing(at["alertmanager"])
     for row in rows:
         row.up = values.get("up", {}).get(row.instance)
         row.rps = values.get("rps", {}).get(row.instance)
@@ -110,27 +108,16 @@ def _health(client: httpx.Client, port: int) -> str:
         return "down"
 
 
-def _query(client: httpx.Client, port: int, query: str) -> dict[str, float]:
-    answer = client.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query})
-    answer.raise_for_status()
-    result = {}
-    for sample in answer.json()["data"]["result"]:
-        value = float(sample["value"][1])
-        if value == value:  # NaN: no requests in the window
-            result[sample["metric"].get("instance", "")] = value
-    return result
-
-
-def _firing(client: httpx.Client, port: int) -> list[dict]:
-    answer = client.get(
-        f"http://127.0.0.1:{port}/api/v2/alerts",
-        params={"active": "true", "silenced": "false", "inhibited": "false"},
-    )
-    answer.raise_for_status()
+def _firing(port: int) -> tuple[list[dict], str | None]:
+    """The alerts firing and neither silenced nor inhibited, or none and why Alertmanager did not tell."""
+    try:
+        with Alertmanager(f"http://127.0.0.1:{port}", timeout=TIMEOUT) as alertmanager:
+            found = alertmanager.alerts(active=True, silenced=False, inhibited=False)
+    except PromAPIError as exc:
+        return [], str(exc)
     return [
-        {"labels": a["labels"], "annotations": a.get("annotations", {}), "startsAt": a.get("startsAt")}
-        for a in answer.json()
-    ]
+        {"labels": dict(a.labels), "annotations": dict(a.annotations), "startsAt": a.since} for a in found
+    ], None
 
 
 def render(status: Status) -> str:
@@ -161,11 +148,5 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 def alerts() -> dict:
     """Firing alerts (Alertmanager) and every notification the local receiver kept."""
-    plat = runner.platform()
-    with httpx.Client(timeout=3) as client:
-        try:
-            firing = _firing(client, plat.observability_ports["alertmanager"])
-            error = None
-        except (httpx.HTTPError, ValueError) as exc:
-            firing, error = [], f"Alertmanager did not answer: {exc}"
+    firing, error = _firing(runner.platform().observability_ports["alertmanager"])
     return {"firing": firing, "alertmanager_error": error, "notifications": alert_receiver.read()}

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import click
 import httpx
 
+from airscope.errors import AirscopeError
 from airscope.local import alert_receiver
 from airscope.local.drills import scenarios
 from airscope.local.drills.faults import DrillError, Target, Traffic, Unsupported
@@ -179,8 +180,8 @@ def run(scenario: Scenario, target: Target) -> Result:
             fault.cleanup(target)
     except Unsupported as exc:
         result.skipped = str(exc)
-    except (DrillError, httpx.HTTPError) as exc:
-        result.error = str(exc) if isinstance(exc, DrillError) else f"{type(exc).__name__}: {exc}"
+    except (AirscopeError, httpx.HTTPError) as exc:  # a fault's own call, or Prometheus, Alertmanager
+        result.error = str(exc) if isinstance(exc, AirscopeError) else f"{type(exc).__name__}: {exc}"
     return result
 
 

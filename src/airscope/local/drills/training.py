@@ -48,6 +48,7 @@ from airscope.local.drills.faults import (
 from airscope.local.drills.scenarios import CHAT_TRAFFIC_RPS, DEFAULT_SERVICE, Scenario, scenarios
 from airscope.local.drills.watch import active_alerts, describe
 from airscope.local.supervisor import Program
+from airscope.promapi import PromAPIError
 
 TRAFFIC_PROGRAM = "training-traffic"
 GUIDE = "docs/guide.md"
@@ -349,7 +350,7 @@ def start_command(pool: tuple[str, ...], faults: int, seed: int | None, service:
         raise click.BadParameter(f"{service!r} is not a service of the tree", param_hint="--service")
     try:
         already = [describe(labels) for labels in active_alerts(target.url("alertmanager"))]
-    except httpx.HTTPError:
+    except PromAPIError:
         already = []  # the trainee's first finding, then
     seed = secrets.randbelow(2**32) if seed is None else seed
     try:

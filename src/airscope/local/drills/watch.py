@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import httpx
+from airscope.promapi import Alertmanager, Prometheus
 
 Labels = Mapping[str, str]
 
@@ -73,13 +73,11 @@ class Notifications:
 
 def active_alerts(alertmanager: str) -> list[Labels]:
     """Every alert Alertmanager holds active, inhibited and silenced ones included."""
-    answer = httpx.get(f"{alertmanager}/api/v2/alerts", params={"active": "true"}, timeout=5)
-    answer.raise_for_status()
-    return [alert["labels"] for alert in answer.json()]
+    with Alertmanager(alertmanager) as client:
+        return [alert.labels for alert in client.alerts(active=True)]
 
 
 def rule_alerts(prometheus: str) -> list[Labels]:
     """Every alert Prometheus evaluates as pending or firing."""
-    answer = httpx.get(f"{prometheus}/api/v1/alerts", timeout=5)
-    answer.raise_for_status()
-    return [alert["labels"] for alert in answer.json()["data"]["alerts"]]
+    with Prometheus(prometheus) as client:
+        return [alert.labels for alert in client.alerts()]
