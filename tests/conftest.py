@@ -1,18 +1,26 @@
-"""Fixtures shared by every test directory: real PostgreSQL and Redis servers, free ports, anyio."""
+"""Fixtures shared by every test directory: real PostgreSQL and Redis servers, free ports, apps
+under uvicorn, the stand-ins, a headless Chromium page, anyio. The helpers behind them are in
+``tests.support`` and ``tests.servers``."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airscope.local.postgres import PostgresServer
 from airscope.local.redis import RedisServer
-from tests.servers import AppServer
+from tests import support
+from tests.servers import Apps, AppServer, clear_faults, start_airtable_standin, start_llm_standin
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -20,25 +28,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-_handed_out: set[int] = set()
-
-
-def _free_port() -> int:
-    # The kernel may hand the same free port out twice before anyone listens on it: a platform
-    # asking for twenty ports at once then gets a collision. Never give one out twice.
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-
-
 @pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
     """Call it for a TCP port nothing listens on right now, and not handed out before."""
-    return _free_port
+    return support.free_port
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +54,7 @@ def reachable_tmp() -> Iterator[Callable[[str], Path]]:
 @pytest.fixture(scope="session")
 def postgres_server(reachable_tmp: Callable[[str], Path]) -> Iterator[PostgresServer]:
     """A PostgreSQL started for this session; ``.dsn()`` is the trusted superuser's on ``postgres``."""
-    server = PostgresServer(reachable_tmp("postgres") / "data", _free_port())
+    server = PostgresServer(reachable_tmp("postgres") / "data", support.free_port())
     try:
         server.start()
         yield server
@@ -72,7 +65,7 @@ def postgres_server(reachable_tmp: Callable[[str], Path]) -> Iterator[PostgresSe
 @pytest.fixture(scope="session")
 def redis_server(reachable_tmp: Callable[[str], Path]) -> Iterator[RedisServer]:
     """A Redis started for this session; ``.url`` is ``redis://127.0.0.1:PORT/0``."""
-    server = RedisServer(reachable_tmp("redis") / "data", _free_port())
+    server = RedisServer(reachable_tmp("redis") / "data", support.free_port())
     try:
         server.start()
         yield server
@@ -82,26 +75,53 @@ def redis_server(reachable_tmp: Callable[[str], Path]) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def run_app(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
-    """Starts apps as uvicorn subprocesses (see ``tests.servers.AppServer``); stopped after the test.
+    """Starts apps as uvicorn subprocesses (see ``tests.servers.Apps``); stopped after the test.
 
     ``run_app("airscope.services.mcp_server", env={...}, ready_path="/health/ready")``
     """
-    started: list[AppServer] = []
+    with Apps(tmp_path) as apps:
+        yield apps.start
 
-    def run(
-        module: str,
-        *,
-        env: dict[str, str] | None = None,
-        ready_path: str = "/health/ready",
-        port: int | None = None,
-    ) -> AppServer:
-        server = AppServer(
-            module, port or _free_port(), env=env, log_dir=tmp_path / "logs", ready_path=ready_path
+
+@pytest.fixture(scope="module")
+def module_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
+    """Apps shared by one test module's tests, stopped after its last."""
+    with Apps(tmp_path_factory.mktemp("apps")) as apps:
+        yield apps
+
+
+@pytest.fixture(scope="module")
+def airtable_standin(module_apps: Apps) -> AppServer:
+    """The Airtable stand-in with its own database, for one test module. A module whose tests set
+    faults uses ``airtable_faults_cleared`` too."""
+    return start_airtable_standin(module_apps)
+
+
+@pytest.fixture
+def airtable_faults_cleared(airtable_standin: AppServer) -> Iterator[AppServer]:
+    """The module's Airtable stand-in, its faults ended after the test (use it with
+    ``pytestmark = pytest.mark.usefixtures("airtable_faults_cleared")``)."""
+    yield airtable_standin
+    clear_faults(airtable_standin)
+
+
+@pytest.fixture(scope="module")
+def llm_standin(module_apps: Apps) -> AppServer:
+    """The LLM stand-in, for one test module."""
+    return start_llm_standin(module_apps)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page in a real headless Chromium, closed after the test."""
+    # Imported here: playwright costs every pytest start-up ~0.2 s, and few tests use a browser.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
-        server.start()
-        started.append(server)
-        return server
-
-    yield run
-    for server in reversed(started):
-        server.stop()
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()

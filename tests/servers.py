@@ -1,9 +1,11 @@
 """Run real apps as uvicorn subprocesses for tests, and read what they expose.
 
-- ``AppServer``: ``uvicorn --factory <module>:create_app`` on 127.0.0.1 with the given environment,
-  ready once ``ready_path`` answers 200; its output goes to a log file whose tail is shown when it
-  fails to start.
-- ``scrape(url)``: a service's ``/metrics`` as ``{(name, frozenset(labels.items())): value}``.
+- ``AppServer``: ``uvicorn --factory <module>:create_app`` (or ``<module>:<factory>``) on 127.0.0.1
+  with the given environment, ready once ``ready_path`` answers 200; its output goes to a log file
+  whose tail is shown when it fails to start. ``Apps`` starts several and stops them together.
+- ``start_airtable_standin`` / ``start_llm_standin``: the stand-ins as the services meet them.
+- ``scrape(url)``: a service's ``/metrics`` as ``{(name, frozenset(labels.items())): value}``;
+  ``value`` sums samples, ``movement(before, after)`` says how far they moved.
 - ``read_spans(trace_dir)``: every span the services wrote as OTLP JSON lines (AIRSCOPE_TRACE_DIR).
 """
 
@@ -14,64 +16,85 @@ import json
 import os
 import subprocess
 import sys
-import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import free_port, wait_until
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 class AppServer:
+    """One app under uvicorn in a subprocess. ``env`` is laid over this process' environment (or
+    over ``base_env``); a ``None`` value removes that variable."""
+
     def __init__(
         self,
         module: str,
-        port: int,
+        port: int | None = None,
         *,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         log_dir: Path,
         ready_path: str = "/health/ready",
         timeout: float = 30.0,
+        args: Sequence[str] = (),
+        base_env: Mapping[str, str] | None = None,
+        output: IO | int | None = None,
     ) -> None:
         self.module = module
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "PYTHONPATH": str(CHECKOUT), **(env or {})}
-        self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{port}.log"
+        self.factory = module if ":" in module else f"{module}:create_app"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        merged = {
+            **(os.environ if base_env is None else base_env),
+            "PYTHONPATH": str(CHECKOUT),
+            **(env or {}),
+        }
+        self.env = {name: value for name, value in merged.items() if value is not None}
+        name = module.split(":")[0].rsplit(".", 1)[-1]
+        self.log_path = log_dir / f"{name}-{self.port}.log"
         self.ready_path = ready_path
         self.timeout = timeout
+        self.args = list(args)
+        self.output = output
         self.process: subprocess.Popen | None = None
 
     def start(self) -> AppServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                *("-m", "uvicorn", "--factory", f"{self.module}:create_app"),
-                *("--host", "127.0.0.1", "--port", str(self.port)),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + self.timeout
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.module} exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                response = httpx.get(self.url + self.ready_path, timeout=2)
-                if response.status_code == 200:
-                    return self
-                last = f"{response.status_code} {response.text[:300]}"
-            except httpx.TransportError as exc:
-                last = repr(exc)
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.module} not ready after {self.timeout}s ({last}):\n{self.log_tail()}")
+        with contextlib.ExitStack() as files:
+            output = self.output
+            if output is None:
+                output = files.enter_context(self.log_path.open("ab"))
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "uvicorn", "--factory", self.factory),
+                    *("--host", "127.0.0.1", "--port", str(self.port), *self.args),
+                ],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(self._ready, timeout=self.timeout, message=f"{self.module} ready on {self.url}")
+        except AssertionError as failure:
+            self.stop()
+            raise RuntimeError(f"{failure}:\n{self.log_tail()}") from None
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.module} exited with {self.process.returncode}:\n{self.log_tail()}")
+        try:
+            response = httpx.get(self.url + self.ready_path, timeout=2)
+        except httpx.TransportError as exc:
+            raise AssertionError(repr(exc)) from None
+        assert response.status_code == 200, f"{response.status_code} {response.text[:300]}"
+        return True
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -105,6 +128,64 @@ class AppServer:
         self.stop()
 
 
+class Apps:
+    """Apps started together (each with ``env`` under its own) and stopped together, last first."""
+
+    def __init__(self, directory: Path, env: Mapping[str, str | None] | None = None) -> None:
+        self.directory = directory
+        self.env = dict(env or {})
+        self.started: list[AppServer] = []
+
+    def start(
+        self,
+        module: str,
+        env: Mapping[str, str | None] | None = None,
+        *,
+        ready_path: str = "/health/ready",
+        port: int | None = None,
+        **options: object,
+    ) -> AppServer:
+        server = AppServer(
+            module,
+            port,
+            env={**self.env, **(env or {})},
+            log_dir=self.directory / "logs",
+            ready_path=ready_path,
+            **options,
+        )
+        self.started.append(server)
+        return server.start()
+
+    def stop(self) -> None:
+        for server in reversed(self.started):
+            server.stop()
+        self.started.clear()
+
+    def __enter__(self) -> Apps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+STANDIN_READY = "/_admin/health"
+
+
+def start_airtable_standin(apps: Apps, **env: str) -> AppServer:
+    """The Airtable stand-in with its own database in ``apps.directory``."""
+    database = {"STANDIN_AIRTABLE_DB": str(apps.directory / f"airtable-{len(apps.started)}.sqlite")}
+    return apps.start("airscope.standins.airtable", {**database, **env}, ready_path=STANDIN_READY)
+
+
+def start_llm_standin(apps: Apps, **env: str) -> AppServer:
+    return apps.start("airscope.standins.llm", env, ready_path=STANDIN_READY)
+
+
+def clear_faults(standin: AppServer) -> None:
+    """Ends every fault the test set on the stand-in."""
+    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+
+
 Sample = tuple[str, frozenset]
 
 
@@ -121,6 +202,15 @@ def value(samples: dict[Sample, float], name: str, **labels: str) -> float:
     """Sum of the samples of ``name`` whose labels include ``labels`` (0 when there are none)."""
     wanted = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def movement(before: dict[Sample, float], after: dict[Sample, float]) -> Callable[..., float]:
+    """``moved = movement(before, after)``: ``moved(name, **labels)`` is how far ``value`` moved."""
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    return moved
 
 
 def read_spans(trace_dir: Path) -> list[dict]:
