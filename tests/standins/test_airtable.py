@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,27 +14,11 @@ from fastapi.testclient import TestClient
 from airscope.standins.airtable import create_app
 from airscope.standins.airtable.formula import FormulaError, Row, compile_formula
 from tests.servers import AppServer
+from tests.standins.conftest import AUTH
 
 BASE = "appAirscopeDemo01"
 LOAD_BASE = "appAirscopeLoad01"
-AUTH = {"Authorization": "Bearer test-token"}
 RECORD_ID = re.compile(r"^rec[A-Za-z0-9]{14}$")
-
-
-@pytest.fixture
-def db_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    path = tmp_path / "airtable.sqlite"
-    monkeypatch.setenv("STANDIN_AIRTABLE_DB", str(path))
-    monkeypatch.setenv("STANDIN_AIRTABLE_RATE_LIMIT", "0")
-    monkeypatch.delenv("STANDIN_AIRTABLE_TOKEN", raising=False)
-    monkeypatch.delenv("STANDIN_LATENCY_MS", raising=False)
-    return path
-
-
-@pytest.fixture
-def client(db_env: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(), headers=AUTH) as test_client:
-        yield test_client
 
 
 def all_records(client: TestClient, table: str, **params: object) -> list[dict]:
@@ -504,7 +488,7 @@ def test_created_fields_get_airtables_default_options(client: TestClient) -> Non
 
 
 def test_bases_page_with_an_offset(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("airscope.standins.airtable.app.BASES_PAGE_SIZE", 1)
+    monkeypatch.setattr("airscope.standins.airtable.meta.BASES_PAGE_SIZE", 1)
     first = client.get("/v0/meta/bases").json()
     assert [b["id"] for b in first["bases"]] == [BASE]
     second = client.get("/v0/meta/bases", params={"offset": first["offset"]}).json()

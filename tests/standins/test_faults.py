@@ -8,14 +8,13 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from airscope import catalog
-from airscope.services.common import ConfigError
+from airscope.errors import AirscopeError
 from airscope.standins import airtable, llm
 from airscope.standins.faults import FaultSwitch, FaultUpdate
 
@@ -31,10 +30,16 @@ def client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> TestClient:
     return TestClient(airtable.create_app(), headers=AUTH)
 
 
-def elapsed(client: TestClient, path: str) -> float:
-    start = time.perf_counter()
+def waits(client: TestClient, path: str) -> list[float]:
+    """The latencies (seconds) the fault switch waited while answering one request for the path."""
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    client.app.state.faults.sleep = sleep
     assert client.get(path).status_code == 200
-    return time.perf_counter() - start
+    return waited
 
 
 def test_starts_without_faults(client: TestClient) -> None:
@@ -58,10 +63,10 @@ def test_error_rate_one_answers_500_every_time(client: TestClient) -> None:
 
 
 def test_extra_latency_is_added_to_api_requests(client: TestClient) -> None:
-    assert elapsed(client, ORDERS) < 0.2
+    assert waits(client, ORDERS) == []
     client.put("/_admin/faults", json={"extra_latency_ms": 300})
-    assert elapsed(client, ORDERS) >= 0.3
-    assert elapsed(client, "/_admin/faults") < 0.2
+    assert waits(client, ORDERS) == [0.3]
+    assert waits(client, "/_admin/faults") == []
 
 
 def test_put_changes_only_what_it_names_and_delete_resets(client: TestClient) -> None:
@@ -87,8 +92,16 @@ def test_bad_fault_settings_are_refused(client: TestClient, body: dict) -> None:
 def test_base_latency_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STANDIN_LATENCY_MS", "250")
     client = TestClient(llm.create_app(), headers=AUTH)
-    assert elapsed(client, "/v1/models") >= 0.25
-    assert elapsed(client, "/_admin/health") < 0.2
+    assert waits(client, "/v1/models") == [0.25]
+    assert waits(client, "/_admin/health") == []
+    client.put("/_admin/faults", json={"extra_latency_ms": 100})
+    assert waits(client, "/v1/models") == [0.35]
+
+
+def test_a_bad_base_latency_stops_the_stand_in_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STANDIN_LATENCY_MS", "-5")
+    with pytest.raises(AirscopeError, match="STANDIN_LATENCY_MS"):
+        llm.create_app()
 
 
 def test_the_llm_stand_in_fails_in_openai_shape(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,7 +132,7 @@ STANDINS = sorted(saas.standin.module for saas in catalog.load().external.values
 def test_a_stand_in_refuses_to_be_created_in_production(module, monkeypatch, tmp_path):
     monkeypatch.setenv("AIRSCOPE_ENVIRONMENT", "production")
     monkeypatch.setenv("STANDIN_AIRTABLE_DB", str(tmp_path / "airtable.sqlite"))
-    with pytest.raises(ConfigError, match="AIRSCOPE_ENVIRONMENT=production"):
+    with pytest.raises(AirscopeError, match="AIRSCOPE_ENVIRONMENT=production"):
         importlib.import_module(module).create_app()
     assert list(tmp_path.iterdir()) == []  # refused before it made anything
 

@@ -13,15 +13,14 @@ default 0) plus ``extra_latency_ms``; then, when ``down``, answers 503, else wit
 ``error_rate`` answers 500. Each stand-in supplies the body in its provider's error shape.
 
 A switch that makes the platform fail on request has no place in production: every stand-in calls
-``refuse_production()`` first and will not start when ``AIRSCOPE_ENVIRONMENT=production``.
+``airscope.standins.settings.refuse_production()`` first and will not start when ``AIRSCOPE_ENVIRONMENT=production``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -30,23 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from airscope.services.common import ConfigError, env_float
-from airscope.telemetry._settings import ENVIRONMENT, PRODUCTION
+from airscope.standins.settings import FaultSettings, load
 
 ADMIN_PREFIX = "/_admin"
 
 # (status, message) -> the provider's JSON error body for that status.
 ErrorBody = Callable[[int, str], dict[str, Any]]
-
-
-def refuse_production() -> None:
-    """Raises when the environment is production: stand-ins and their fault switch are dev tooling."""
-    # AIRSCOPE_ENVIRONMENT, the telemetry kit's: `production` (compose sets it) refuses the stand-ins.
-    if os.environ.get(ENVIRONMENT, "") == PRODUCTION:
-        raise ConfigError(
-            f"{ENVIRONMENT}={PRODUCTION}: the dev stand-ins (and their /_admin/faults switch) refuse to "
-            "start in production; point the services at the real API instead"
-        )
 
 
 @dataclass(frozen=True)
@@ -67,14 +55,21 @@ class FaultUpdate(BaseModel):
 class FaultSwitch:
     """The current faults and the base latency; one per app, changed through the admin API."""
 
-    def __init__(self, base_latency_ms: float = 0.0, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        base_latency_ms: float = 0.0,
+        *,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.base_latency_ms = base_latency_ms
         self.faults = Faults()
         self._rng = rng or random.Random()
+        self.sleep = sleep  # how the latency is waited: tests count the waits instead of timing them
 
     @classmethod
     def from_env(cls) -> FaultSwitch:
-        return cls(env_float("STANDIN_LATENCY_MS", 0.0, minimum=0))
+        return cls(load(FaultSettings).latency_ms)
 
     def update(self, change: FaultUpdate) -> Faults:
         self.faults = replace(self.faults, **change.model_dump(exclude_none=True))
@@ -89,7 +84,7 @@ class FaultSwitch:
         faults = self.faults
         delay_ms = self.base_latency_ms + faults.extra_latency_ms
         if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+            await self.sleep(delay_ms / 1000)
         if faults.down:
             return 503, "The service is temporarily unavailable (stand-in fault switch: down)."
         if faults.error_rate > 0 and self._rng.random() < faults.error_rate:

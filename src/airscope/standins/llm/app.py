@@ -14,7 +14,6 @@ Every ``/v1`` request needs ``Authorization: Bearer <key>``; any key is accepted
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import uuid
 from typing import Any
@@ -25,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from airscope.standins.faults import install_faults, refuse_production
+from airscope.standins.faults import install_faults
 from airscope.standins.llm.rules import Reply, decide, offered_tools
 from airscope.standins.llm.tokens import compact_json, usage
+from airscope.standins.settings import LlmSettings, load, refuse_production
 
 MODELS = ("gpt-4o-mini", "gpt-4o")
 _CREATED = 1_700_000_000  # a fixed "created" for the model list
@@ -96,7 +96,7 @@ def completion(request: ChatRequest) -> dict[str, Any]:
 
 def create_app() -> FastAPI:
     refuse_production()
-    required_key = os.environ.get("STANDIN_LLM_API_KEY") or None
+    required_key = load(LlmSettings).api_key
     app = FastAPI(title="LLM stand-in", docs_url=None, redoc_url=None, openapi_url=None)
 
     async def authenticated(request: Request) -> None:
