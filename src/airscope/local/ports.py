@@ -5,11 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from pathlib import Path
+
+import psutil
 
 from airscope.local import LocalError
-
-_LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
 
 
 def env_var(name: str) -> str:
@@ -47,40 +46,26 @@ def ensure_free(port: int, what: str, env_var: str) -> None:
 
 
 def holder(port: int) -> str | None:
-    """``pid N (command line)`` of the process listening on TCP ``port``, when /proc shows it."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return None
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    """``pid N (command line)`` of the process listening on TCP ``port``, when this user may see it."""
+    for pid in listeners(port):
         try:
-            for fd in (proc / "fd").iterdir():
-                if os.readlink(fd) in inodes:
-                    return f"pid {proc.name} ({_command(proc)})"
-        except OSError:  # gone meanwhile, or another user's process
+            command = " ".join(psutil.Process(pid).cmdline()) or "?"
+        except psutil.Error:  # gone meanwhile, or another user's process
             continue
+        return f"pid {pid} ({command if len(command) <= 120 else command[:117] + '...'})"
     return None
 
 
-def _listening_inodes(port: int) -> set[str]:
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == _LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                found.add(f"socket:[{fields[9]}]")
-    return found
-
-
-def _command(proc: Path) -> str:
+def listeners(port: int) -> list[int]:
+    """The pids listening on TCP ``port`` (IPv4 or IPv6) that this user may see."""
     try:
-        argv = (proc / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-        command = " ".join(arg.decode(errors="replace") for arg in argv)
-    except OSError:
-        return "?"
-    return command if len(command) <= 120 else command[:117] + "..."
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return []
+    return sorted(
+        {
+            c.pid
+            for c in connections
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+        }
+    )

@@ -12,12 +12,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from airscope.local import LocalError, ports
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -177,41 +181,80 @@ def wait_until(what: str, probe: Callable[[], object], *, timeout: float, proces
 def group_members(pgid: int) -> list[int]:
     """Live processes of process group ``pgid``: what would be orphaned if its leader were gone."""
     members = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            fields = _stat_fields(int(proc.name))
-            if fields and fields[0] != "Z" and fields[2] == str(pgid):
-                members.append(int(proc.name))
+    for proc in psutil.process_iter():
+        with suppress(psutil.Error, ProcessLookupError):  # ended since the listing
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
     return members
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants now ([] when it is gone). PostgreSQL's backends start sessions of
+    their own, so a process group would miss them; the parent links do not."""
+    try:
+        root = psutil.Process(pid)
+        return [pid, *(child.pid for child in root.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def pss_bytes(pids: Iterable[int]) -> int:
+    """The processes' proportional share of memory (PSS: each shared page divided among the processes
+    that map it), the figure that adds up over processes: PostgreSQL's backends all map its shared
+    buffers, and their RSS would count them once each. A process gone meanwhile counts 0."""
+    total = 0
+    for pid in pids:
+        with suppress(psutil.NoSuchProcess):
+            total += psutil.Process(pid).memory_full_info().pss
+    return total
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User plus system CPU time the processes have used so far; a process gone meanwhile counts 0."""
+    total = 0.0
+    for pid in pids:
+        with suppress(psutil.NoSuchProcess):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def tree_pss_bytes(pid: int) -> int:
+    """PSS of ``pid`` and its descendants (see ``pss_bytes``)."""
+    return pss_bytes(tree(pid))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its live descendants (see ``cpu_seconds``)."""
+    return cpu_seconds(tree(pid))
+
+
 def resident_bytes(pid: int) -> int:
-    """The process's resident memory (/proc/PID/statm); OSError once it is gone."""
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """The process's resident memory; LocalError once it is gone."""
+    try:
+        return psutil.Process(pid).memory_info().rss
+    except psutil.NoSuchProcess:
+        raise LocalError(f"process {pid} is gone") from None
 
 
 def proportional_bytes(pid: int) -> int:
-    """The process's proportional share of memory (PSS: each shared page divided among the processes
-    that map it), the figure that adds up over processes: PostgreSQL's backends all map its shared
-    buffers, and their RSS would count them once each. OSError once it is gone."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) * 1024
-    return resident_bytes(pid)
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/PID/stat from field 3 (state) on; the command name before it may hold spaces."""
+    """PSS of one process (see ``pss_bytes``); ProcessLookupError once it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
+        return psutil.Process(pid).memory_full_info().pss
+    except psutil.NoSuchProcess:
+        raise ProcessLookupError(f"process {pid} is gone") from None
 
 
 def _start_time(pid: int) -> str | None:
-    fields = _stat_fields(pid)
-    return fields[19] if fields and fields[0] != "Z" else None
+    """When the process started, in clock ticks since boot (the pid file's format, kept so that a pid
+    file written before still names its process); None when it is gone or a zombie."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return str(round((proc.create_time() - psutil.boot_time()) * _CLK_TCK))
+    except psutil.NoSuchProcess:
+        return None
 
 
 def _reap(pid: int) -> None:

@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from supervisor.xmlrpc import SupervisorTransport
 
 from airscope.local import LocalError
-from airscope.local.process import proportional_bytes
+from airscope.local.process import pss_bytes, tree
 
 LOG_MAX_BYTES = "10MB"  # per file; older output moves to .1, .2, ... (retention: airscope.local.logs)
 LOG_BACKUPS = 5
@@ -122,7 +123,7 @@ class Supervisor:
         pid = self._daemon_pid()
         self.rpc.supervisor.shutdown()
         deadline = time.monotonic() + 15
-        while pid and _alive(pid) and time.monotonic() < deadline:
+        while pid and psutil.pid_exists(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         return stopped
 
@@ -246,25 +247,11 @@ class Supervisor:
         return "\n".join(lines) + "\n"
 
     def processes(self) -> dict[str, list[int]]:
-        """Every running program's processes: its main process and all its descendants (PostgreSQL's
-        backends start sessions of their own, so a process group would miss them); supervisord itself
-        under "supervisord"."""
-        roots = {info["pid"]: info["name"] for info in self.rpc.supervisor.getAllProcessInfo() if info["pid"]}
-        parents: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):  # ended since the listing
-                continue
-        found: dict[str, list[int]] = {name: [] for name in roots.values()}
-        for pid in parents:
-            ancestor, hops = pid, 0
-            while ancestor not in roots and ancestor in parents and hops < 64:
-                ancestor, hops = parents[ancestor], hops + 1
-            if ancestor in roots:
-                found[roots[ancestor]].append(pid)
+        """Every running program's processes: its main process and all its descendants (see
+        ``process.tree``); supervisord itself under "supervisord"."""
+        found = {
+            info["name"]: tree(info["pid"]) for info in self.rpc.supervisor.getAllProcessInfo() if info["pid"]
+        }
         if daemon := self._daemon_pid():
             found["supervisord"] = [daemon]
         return found
@@ -272,22 +259,5 @@ class Supervisor:
     def memory(self) -> tuple[int, int]:
         """(bytes of memory, process count) of supervisord and every process of its programs, each
         process counted by its proportional share (PSS), so that shared pages count once."""
-        total = count = 0
-        for pids in self.processes().values():
-            for pid in pids:
-                try:
-                    total += proportional_bytes(pid)
-                except OSError:  # ended since the listing
-                    continue
-                count += 1
-        return total, count
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        pids = [pid for pids in self.processes().values() for pid in pids]
+        return pss_bytes(pids), len(pids)
