@@ -18,14 +18,16 @@ import yaml
 
 from airscope import catalog
 from airscope.services.common import config as service_config
-from airscope.stack import compose, prometheus, settings
+from airscope.stack import blackbox, compose, compose_env, compose_parts, compose_stack, prometheus, settings
 from airscope.stack.checks import compose as compose_check
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def generated() -> dict[str, str]:
-    return compose.generate(catalog.load())
+    """The compose file, the files beside it, and the blackbox modules its exporter mounts."""
+    current = catalog.load()
+    return {**compose.generate(current), **blackbox.generate(current)}
 
 
 def document(files: dict[str, str] | None = None) -> dict:
@@ -35,7 +37,7 @@ def document(files: dict[str, str] | None = None) -> dict:
 def example(files: dict[str, str]) -> dict[str, str | None]:
     """.env.example as {name: value}, None for a commented-out default."""
     found = {}
-    for line in files[compose.ENV_EXAMPLE_PATH].splitlines():
+    for line in files[compose_env.ENV_EXAMPLE_PATH].splitlines():
         name, sep, value = line.removeprefix("# ").partition("=")
         if sep and name.isupper() and " " not in name:
             found[name] = None if line.startswith("#") else value
@@ -65,9 +67,9 @@ def test_generation_is_deterministic():
     assert first == generated()
     assert set(first) == {
         compose.PATH,
-        compose.ENV_EXAMPLE_PATH,
-        compose.BLACKBOX_PATH,
-        compose.POSTGRES_INIT_PATH,
+        compose_env.ENV_EXAMPLE_PATH,
+        blackbox.PATH,
+        compose_stack.POSTGRES_INIT_PATH,
     }
 
 
@@ -169,7 +171,7 @@ def test_secrets_are_required_from_env_and_never_defaulted():
         assert f"${{{name}:?" in text
         assert f"${{{name}:-" not in text
         assert values[name] == ""
-    assert "change-me" not in text + files[compose.ENV_EXAMPLE_PATH]
+    assert "change-me" not in text + files[compose_env.ENV_EXAMPLE_PATH]
 
 
 # --- exposure: defaults, users, file systems, privileges, switches -----------------------------------
@@ -252,13 +254,13 @@ def test_every_container_runs_as_a_non_root_user_but_the_few_allowed():
             assert uid.isdigit() and int(uid) > 0, f"{name} runs as {spec.get('user')!r}"
     assert as_root == set(RUNS_AS_ROOT)
     for service in catalog.load().services.values():
-        assert services[service.name]["user"] == compose.APP_USER
+        assert services[service.name]["user"] == compose_parts.APP_USER
 
 
 def test_the_image_of_our_services_runs_as_the_non_root_user_compose_names():
     lines = (CHECKOUT / compose.DOCKERFILE_PATH).read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
-    assert users[-1] == compose.APP_USER
+    assert users[-1] == compose_parts.APP_USER
     assert not users[-1].startswith("0")
 
 
@@ -318,7 +320,7 @@ def test_the_gateway_believes_x_forwarded_for_from_the_frontend_address_alone():
 
 def test_no_stand_in_runs_and_no_drill_switch_is_set():
     files = generated()
-    text = files[compose.PATH] + files[compose.ENV_EXAMPLE_PATH]
+    text = files[compose.PATH] + files[compose_env.ENV_EXAMPLE_PATH]
     assert "AIRSCOPE_DRILLS" not in text
     assert "standin" not in text.lower()
     for saas in catalog.load().external.values():
@@ -332,19 +334,19 @@ def test_no_stand_in_runs_and_no_drill_switch_is_set():
 def test_env_example_lists_every_variable_the_compose_file_reads():
     files = generated()
     values = example(files)
-    assert compose.referenced(document(files)) == set(values)
+    assert compose_env.referenced(document(files)) == set(values)
     assert values["OTEL_TRACES_SAMPLER_ARG"] is None  # commented: compose's default 0.1 applies
-    assert "# OTEL_TRACES_SAMPLER_ARG=0.1" in files[compose.ENV_EXAMPLE_PATH]
+    assert "# OTEL_TRACES_SAMPLER_ARG=0.1" in files[compose_env.ENV_EXAMPLE_PATH]
     assert values["PAGERDUTY_ROUTING_KEY"] == ""
 
 
 def test_the_blackbox_exporter_has_every_module_prometheus_probes_with():
     files = {**generated(), **prometheus.generate(catalog.load())}
-    modules = yaml.safe_load(files[compose.BLACKBOX_PATH])["modules"]
+    modules = yaml.safe_load(files[blackbox.PATH])["modules"]
     scrape = yaml.safe_load(files[prometheus.COMPOSE_PATH])["scrape_configs"]
     used = {m for job in scrape for m in job.get("params", {}).get("module", ())}
     assert used and used <= set(modules)
-    assert modules[compose.HEALTH_JSON]["http"]["headers"] == {"Accept": "application/health+json"}
+    assert modules[blackbox.HEALTH_JSON]["http"]["headers"] == {"Accept": "application/health+json"}
 
 
 def test_the_dockerfile_starts_from_the_python_image_in_settings():
@@ -404,7 +406,7 @@ def test_check_relays_docker_compose_and_schema_complaints(checkout):
 def test_check_reports_a_variable_env_example_does_not_explain(checkout):
     rewrite(checkout, lambda spec: spec["services"]["redis"].update(environment={"TZ": "${TZ:-UTC}"}))
     assert compose_check.check(checkout) == [
-        f"{compose.ENV_EXAMPLE_PATH}: does not list TZ, which {compose.PATH} reads"
+        f"{compose_env.ENV_EXAMPLE_PATH}: does not list TZ, which {compose.PATH} reads"
     ]
 
 
@@ -425,7 +427,7 @@ def test_a_ninth_service_gets_its_container_database_and_variables(ninth_service
         == "http://billing-service:7109"
     )
     assert example(files)["POSTGRES_PASSWORD_BILLING_SERVICE"] == ""
-    assert "airscope_database billing_service" in files[compose.POSTGRES_INIT_PATH]
+    assert "airscope_database billing_service" in files[compose_stack.POSTGRES_INIT_PATH]
     assert compose_check.check(checkout) == []
 
 
@@ -445,7 +447,7 @@ INIT_CATALOG = catalog.parse(
 @pytest.mark.infra
 def test_the_init_script_makes_each_service_a_role_and_database_and_can_run_again(postgres_server, tmp_path):
     script = tmp_path / "init-databases.sh"
-    script.write_text(compose.postgres_init(INIT_CATALOG))
+    script.write_text(compose_stack.postgres_init(INIT_CATALOG))
     assert "init_check_gamma" not in script.read_text()
     databases = ["init_check_alpha", "init_check_beta"]
     passwords = {f"POSTGRES_PASSWORD_{db.upper()}": f"{db}-pw'\"$x" for db in databases}

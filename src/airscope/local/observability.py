@@ -18,7 +18,7 @@ from pathlib import Path
 from airscope.catalog import Catalog
 from airscope.local import LocalError, ports
 from airscope.local.supervisor import Program
-from airscope.stack import _yaml, alertmanager, prometheus, rules, settings
+from airscope.stack import _yaml, alertmanager, blackbox, prometheus, rules, settings
 from airscope.stack.settings import LOCAL
 
 # Local defaults: the ports the same components use in compose, plus the receiver's own.
@@ -104,9 +104,7 @@ def write_configs(catalog: Catalog, home: Path, at: dict[str, int]) -> None:
     _replace(rules_dir / Path(rules.ALERTS_PATH).name, _yaml.dump(rules.alerts(catalog, LOCAL), header))
     receiver = f"http://127.0.0.1:{at['alert-receiver']}/alerts"
     _replace(home / "alertmanager" / "alertmanager.yml", alertmanager.render(catalog, LOCAL, receiver))
-    from airscope.stack import compose  # the blackbox modules are compose's; imported late (Grafana SDK)
-
-    _replace(home / "blackbox" / "blackbox.yml", _yaml.dump(compose.blackbox(), _yaml.header("compose.py")))
+    _replace(home / "blackbox" / "blackbox.yml", blackbox.render())
 
 
 def components(home: Path, at: dict[str, int], postgres_port: int, redis_port: int) -> list[Component]:

@@ -21,6 +21,7 @@ GENERATORS = (
     "tempo",
     "jaeger",
     "mimir",
+    "blackbox",
     "compose",
 )
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from airscope import catalog as service_catalog
-from airscope.stack import compose, settings
+from airscope.stack import compose, compose_env, compose_parts, settings
 
 COMPOSE_PACKAGE = "docker-compose"  # Debian's, 1.29
 # At least major.minor: PostgreSQL numbers its releases 15.14, everything else here x.y.z.
@@ -74,7 +74,7 @@ _ASSIGNMENT = re.compile(r"^(#\s*)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 def _example(root: Path) -> dict[str, str | None]:
     """.env.example's variables: the value of each set one, None for each commented-out default."""
-    example = root / compose.ENV_EXAMPLE_PATH
+    example = root / compose_env.ENV_EXAMPLE_PATH
     lines = example.read_text().splitlines() if example.is_file() else []
     matches = (_ASSIGNMENT.match(line) for line in lines)
     return {m[2]: None if m[1] else m[3] for m in matches if m}
@@ -112,7 +112,7 @@ def _docker_compose(root: Path, document: dict) -> list[str]:
         legacy.write_text(yaml.safe_dump(_for_compose_1(document, Path(scratch))))
         env_file = Path(scratch) / "env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in _dummy_environment(root).items()))
-        options = ("--project-directory", str(root / compose.DEPLOY_DIR), "--env-file", str(env_file))
+        options = ("--project-directory", str(root / compose_parts.DEPLOY_DIR), "--env-file", str(env_file))
         done = subprocess.run(
             [binary, *options, "-f", str(legacy), "config", "-q"],
             capture_output=True,
@@ -171,14 +171,14 @@ def _bind_sources(spec: dict) -> list[str]:
 
 def _mounts(root: Path, document: dict) -> list[str]:
     """Every file or folder the compose file takes from deploy/ (mounts, build) must be there."""
-    deploy = root / compose.DEPLOY_DIR
+    deploy = root / compose_parts.DEPLOY_DIR
     problems = []
     for name, spec in _services(document).items():
         for source in _bind_sources(spec):
             if not source.startswith("/") and not (deploy / source).exists():
                 problems.append(
                     f"{compose.PATH}: services.{name}.volumes mounts {source}, which is not in "
-                    f"{compose.DEPLOY_DIR}/ (run `.venv/bin/airscope gen`)"
+                    f"{compose_parts.DEPLOY_DIR}/ (run `.venv/bin/airscope gen`)"
                 )
         build = spec.get("build")
         if isinstance(build, dict):
@@ -244,6 +244,6 @@ def _dockerfile(root: Path) -> list[str]:
 def _env_example(root: Path, document: dict) -> list[str]:
     explained = set(_example(root))
     return [
-        f"{compose.ENV_EXAMPLE_PATH}: does not list {name}, which {compose.PATH} reads"
-        for name in sorted(compose.referenced(document) - explained)
+        f"{compose_env.ENV_EXAMPLE_PATH}: does not list {name}, which {compose.PATH} reads"
+        for name in sorted(compose_env.referenced(document) - explained)
     ]

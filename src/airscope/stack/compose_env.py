@@ -1,0 +1,197 @@
+"""The variables deploy/docker-compose.yml reads from deploy/.env, and deploy/.env.example that
+explains each of them.
+
+No password has a default: compose refuses to start while a required variable is empty.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from airscope.catalog import Catalog, Service
+from airscope.stack import _yaml
+
+ENV_EXAMPLE_PATH = "deploy/.env.example"
+MONITORING_ROLE = "monitoring"  # postgres-exporter's read-only role (pg_monitor)
+
+# Base URLs of the outside SaaS a service reaches when the operator sets none (production APIs).
+EXTERNAL_URLS = {"airtable": "https://api.airtable.com", "llm": "https://api.openai.com/v1"}
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    comment: str
+    default: str | None = None  # None: required; compose refuses to start while it is empty
+    random: bool = False  # a secret of our own, made with `openssl rand -hex 32`
+
+    def ref(self) -> str:
+        if self.default is None:
+            return f"${{{self.name}:?set {self.name} in deploy/.env}}"
+        return f"${{{self.name}:-{self.default}}}"
+
+
+VERSION = Variable(
+    "AIRSCOPE_VERSION",
+    "Tag of the airscope image compose builds from this checkout; a release tag keeps earlier images.",
+    "latest",
+)
+COMMIT = Variable(
+    "AIRSCOPE_COMMIT",
+    "Reported as service_build_info{commit}, e.g. the output of `git rev-parse --short HEAD`.",
+    "unknown",
+)
+BIND_ADDRESS = Variable(
+    "AIRSCOPE_BIND_ADDRESS",
+    "Host address the gateway (7000), the frontend (5173) and Grafana (3000) listen on; "
+    "127.0.0.1 when a reverse proxy on this host serves them.",
+    "0.0.0.0",
+)
+JWT_SECRET = Variable(
+    "AIRSCOPE_JWT_SECRET",
+    "Signs the login tokens platform-services issues; every service verifies them with it.",
+    random=True,
+)
+API_KEYS = Variable(
+    "AIRSCOPE_API_KEYS",
+    "Comma-separated keys the gateway accepts in X-API-Key, for programmatic clients "
+    "(`openssl rand -hex 32` each). Empty: only sign-in tokens are accepted.",
+    "",
+)
+FRONTEND_ORIGIN = Variable(
+    "AIRSCOPE_FRONTEND_ORIGIN",
+    "The origin users' browsers load the frontend from, scheme://host[:port] as the address bar shows "
+    "it (e.g. https://airscope.example.com or http://203.0.113.7:5173): the only origin whose pages "
+    "the gateway answers cross-origin (CORS). Several: comma-separated. No wildcard.",
+)
+LOG_LEVEL = Variable("LOG_LEVEL", "Every service's log level: debug, info, warning or error.", "info")
+SAMPLE_RATIO = Variable(
+    "OTEL_TRACES_SAMPLER_ARG",
+    "Share of new traces kept (parentbased_traceidratio): 0.1 keeps one in ten, 1 keeps all.",
+    "0.1",
+)
+POSTGRES_PASSWORD = Variable(
+    "POSTGRES_PASSWORD", "Password of PostgreSQL's superuser `postgres` (no service uses it).", random=True
+)
+MONITORING_PASSWORD = Variable(
+    "POSTGRES_MONITORING_PASSWORD",
+    f"Password of the read-only `{MONITORING_ROLE}` role postgres-exporter connects as.",
+    random=True,
+)
+# The LLM provider's model and pricing: OpenAI's defaults fit the default LLM_BASE_URL; another
+# provider needs its own model name.
+LLM_TUNING = (
+    Variable("LLM_MODEL", "Model llm-orchestrator asks the LLM provider for.", "gpt-4o-mini"),
+    Variable(
+        "LLM_PRICES",
+        "JSON of USD prices per million tokens by model, for llm_cost_usd_total and the budget "
+        '(e.g. {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}); empty: the built-in prices.',
+        "",
+    ),
+    Variable("LLM_DAILY_BUDGET_USD", "Daily LLM spend in USD after which chats are refused with 429.", "10"),
+)
+GRAFANA_ADMIN_USER = Variable("GRAFANA_ADMIN_USER", "Grafana's administrator login.", "admin")
+GRAFANA_ADMIN_PASSWORD = Variable(
+    "GRAFANA_ADMIN_PASSWORD", "Grafana's administrator password: Grafana is published.", random=True
+)
+GRAFANA_COOKIE_SECURE = Variable(
+    "GRAFANA_COOKIE_SECURE",
+    "true when users reach Grafana over https (a reverse proxy in front of it): its session cookie is "
+    "then never sent over plain http. Over plain http it must stay false, or sign-in cannot keep a session.",
+    "false",
+)
+# Alertmanager reads these through compose secrets (files under /run/secrets), never from a config file.
+SECRETS = {
+    "pagerduty_routing_key": Variable(
+        "PAGERDUTY_ROUTING_KEY",
+        "Routing key of the PagerDuty Events API v2 integration critical alerts go to. Keep the line "
+        "even if empty (compose needs it set); empty, pages fail and alertmanager_notifications_failed_total "
+        "counts them.",
+    ),
+    "slack_webhook_url": Variable(
+        "SLACK_WEBHOOK_URL",
+        "Slack incoming-webhook URL warnings are posted to. Keep the line even if empty (compose needs "
+        "it set); empty, posts fail and alertmanager_notifications_failed_total counts them.",
+    ),
+}
+
+
+def database(service: Service) -> str:
+    """The service's own role and database, as the local runner names them."""
+    return service.name.replace("-", "_")
+
+
+def database_password(service: Service) -> Variable:
+    return Variable(
+        f"POSTGRES_PASSWORD_{database(service).upper()}",
+        f"Password of {service.name}'s own PostgreSQL role and database `{database(service)}`.",
+        random=True,
+    )
+
+
+def external_variables(catalog: Catalog, name: str) -> tuple[Variable, Variable]:
+    saas = catalog.external[name]
+    url = Variable(saas.url_env, f"Base URL of the {name} API.", EXTERNAL_URLS.get(name))
+    key = Variable(saas.key_env, f"Credential for the {name} API, as its provider issues it.")
+    return url, key
+
+
+def variables(catalog: Catalog) -> list[Variable]:
+    """Every variable the compose file may read, in the order .env.example explains them."""
+    found = [VERSION, COMMIT, BIND_ADDRESS, JWT_SECRET, API_KEYS, FRONTEND_ORIGIN, LOG_LEVEL, SAMPLE_RATIO]
+    found.append(POSTGRES_PASSWORD)
+    found += [database_password(s) for s in catalog.services.values() if "postgres" in s.requires]
+    found.append(MONITORING_PASSWORD)
+    for name in catalog.external:
+        found += external_variables(catalog, name)
+    grafana = (GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD, GRAFANA_COOKIE_SECURE)
+    return [*found, *LLM_TUNING, *grafana, *SECRETS.values()]
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+def referenced(document: dict) -> set[str]:
+    """The variable names a compose document reads: ${NAME...} anywhere, and the secrets' sources."""
+    names = {match for text in _strings(document) for match in _REFERENCE.findall(text)}
+    return names | {s["environment"] for s in document.get("secrets", {}).values() if "environment" in s}
+
+
+def env_example(catalog: Catalog, document: dict) -> str:
+    used = referenced(document)
+    known = variables(catalog)
+    unknown = used - {v.name for v in known}
+    if unknown:
+        raise ValueError(f"the compose file reads variables .env.example does not explain: {sorted(unknown)}")
+    lines = [f"# {line}" if line else "#" for line in _yaml.header("compose.py").splitlines()]
+    lines += [
+        "#",
+        "# Copy to deploy/.env and fill in every empty value: `docker compose -f deploy/docker-compose.yml",
+        "# up -d` refuses to start while a required one is empty. Commented lines show the default used",
+        "# when the line stays commented. Passwords end up in URLs: keep to letters and digits (hex).",
+    ]
+    for variable in (v for v in known if v.name in used):
+        lines.append("")
+        lines += [f"# {line}" for line in textwrap.wrap(variable.comment, 100)]
+        if variable.default is not None:
+            lines.append(f"# {variable.name}={variable.default}")
+            continue
+        if variable.random:
+            lines.append("# Required. Generate one with `openssl rand -hex 32`.")
+        lines.append(f"{variable.name}=")
+    return "\n".join(lines) + "\n"
