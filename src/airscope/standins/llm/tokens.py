@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airscope.standins.llm.rules import content_text
+from airscope.standins.llm.rules.conversation import content_text
 
 CHARS_PER_TOKEN = 4
 
