@@ -19,15 +19,11 @@ and each other call them. Found failures are printed with a curl command that re
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
-import sys
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
 import httpx
 import hypothesis
 import requests
@@ -45,7 +41,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from airscope import catalog
-from airscope.local import api_documents, load, ports
+from airscope.local import LocalError, api_documents, ports
+from airscope.local.api_key import api_key
 
 DEFAULT_EXAMPLES = 25
 DEFAULT_SEED = 20260410
@@ -146,7 +143,7 @@ def fuzz(
     with requests.Session() as session:
         for result in schema.get_all_operations():
             if not isinstance(result, Ok):
-                raise click.ClickException(f"{target.name}: the document is not usable: {result.err()}")
+                raise LocalError(f"{target.name}: the document is not usable: {result.err()}")
             operation = result.ok()
             report.operations += 1
             for mode in CHECKS:
@@ -276,61 +273,15 @@ def render(reports: list[Report], elapsed: float) -> str:
     return "\n".join(lines)
 
 
-@click.command("fuzz")
-@click.option(
-    "--examples",
-    default=DEFAULT_EXAMPLES,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Generated requests per operation, per mode (valid and invalid data).",
-)
-@click.option(
-    "--service",
-    "only",
-    multiple=True,
-    type=click.Choice(sorted(catalog.load().services)),
-    help="Fuzz only this service (repeatable) [default: all eight].",
-)
-@click.option(
-    "--seed",
-    default=DEFAULT_SEED,
-    show_default=True,
-    type=int,
-    help="Hypothesis' seed: the same seed sends the same requests.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
-def fuzz_command(examples: int, only: tuple[str, ...], seed: int, as_json: bool) -> None:
-    """Schemathesis against every service's OpenAPI document on the running platform (`make up`):
-    no 5xx, no crash, answers as documented. Exits 1 when it found a failure."""
+def platform_targets(only: Iterable[str] = ()) -> list[Target]:
+    """The targets of the running local platform's services (all, or those in ``only``); the
+    gateway's with the platform's API key and with a user registered for this run."""
     cat = catalog.load()
     urls = {
         name: f"http://127.0.0.1:{ports.port_for(name, service.port)}"
         for name, service in cat.services.items()
     }
     wanted = set(only) or set(urls)
-    bearer = register_user(urls["platform-services"]) if GATEWAY in wanted else None
-    began = time.monotonic()
-    reports = []
-    for target in targets(
-        urls, api_key=load.api_key() if GATEWAY in wanted else None, bearer=bearer, only=wanted
-    ):
-        reports.append(
-            fuzz(target, examples=examples, seed=seed, progress=lambda line: click.echo(line, err=True))
-        )
-    elapsed = time.monotonic() - began
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "seed": seed,
-                    "examples": examples,
-                    "elapsed_seconds": round(elapsed, 1),
-                    "reports": [r.as_json() for r in reports],
-                },
-                indent=2,
-            )
-        )
-    else:
-        click.echo(render(reports, elapsed))
-    if any(report.failures for report in reports):
-        sys.exit(1)
+    gateway = GATEWAY in wanted
+    bearer = register_user(urls["platform-services"]) if gateway else None
+    return targets(urls, api_key=api_key() if gateway else None, bearer=bearer, only=wanted)

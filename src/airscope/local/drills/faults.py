@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from airscope.errors import AirscopeError
 from airscope.local import control, runner
 from airscope.local.process import resident_bytes
 from airscope.local.supervisor import Supervisor
@@ -27,7 +28,7 @@ from airscope.standins.airtable.seed import BASE_ID
 from airscope.standins.airtable.seed import TABLES as SEED_TABLES
 
 
-class DrillError(Exception):
+class DrillError(AirscopeError):
     """A drill cannot run now; the message names the cause and the fix."""
 
 

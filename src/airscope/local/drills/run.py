@@ -9,22 +9,18 @@ back to back while a slow budget alert of an earlier one winds down.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-import click
 import httpx
 
 from airscope.errors import AirscopeError
-from airscope.local import alert_receiver
-from airscope.local.drills import scenarios
+from airscope.local import alert_receiver, load
 from airscope.local.drills.faults import DrillError, Target, Traffic, Unsupported
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, Scenario
 from airscope.local.drills.watch import Notifications, active_alerts, describe, key, matches, rule_alerts
-from airscope.local.load import Duration
 
 QUIET_WAIT = 180.0  # how long a drill waits for its own alert from an earlier run to resolve
 QUIET_SETTLE = 45.0  # after the quiet load: above the longest local `for` of a request alert (30 s)
@@ -234,8 +230,6 @@ class QuietResult:
 def quiet(target: Target, duration: float, rps: float) -> QuietResult:
     """Normal traffic (`airscope load`) for ``duration``, then as long as the longest local `for` of
     the request alerts: no alert may fire or be pending that was not active before."""
-    from airscope.local import load
-
     already = _before(target)
     seen = {key(labels) for labels in already}
     result = QuietResult(duration, rps, 0, already_active=sorted({describe(labels) for labels in already}))
@@ -266,60 +260,3 @@ def render_quiet(result: QuietResult) -> str:
     if result.already_active:
         lines.append(f"  left out, active before: {', '.join(result.already_active)}")
     return "\n".join(lines)
-
-
-@click.command("drill")
-@click.argument("scenario", type=click.Choice([*scenarios.scenarios(), "all", "quiet"]))
-@click.option(
-    "--service",
-    default=scenarios.DEFAULT_SERVICE,
-    show_default=True,
-    help="The service service-down stops and memory fills.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@click.option(
-    "--duration",
-    type=Duration(),
-    default="5m",
-    show_default=True,
-    help="With `quiet`: how long the load runs.",
-)
-@click.option(
-    "--rps", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="With `quiet`."
-)
-@click.option(
-    "--write-docs/--no-write-docs",
-    default=True,
-    show_default=True,
-    help="With `all`: write the measured times into docs/alerting.md.",
-)
-def drill_command(
-    scenario: str, service: str, as_json: bool, duration: float, rps: float, write_docs: bool
-) -> None:
-    """Inject a fault into the local platform, wait for its alert, heal it, wait for the resolved
-    notification; exit 1 when an alert is late, missing or unexpected. `all` runs every drill;
-    `quiet` runs normal load and fails if anything fires."""
-    known = scenarios.scenarios(service)
-    try:
-        target = Target.current()
-    except DrillError as exc:
-        raise click.ClickException(str(exc)) from None
-    if service not in target.plat.catalog.services:
-        raise click.BadParameter(f"{service!r} is not a catalog service", param_hint="--service")
-    if scenario == "quiet":
-        outcome = quiet(target, duration, rps)
-        click.echo(json.dumps(outcome.as_json(), indent=2) if as_json else render_quiet(outcome))
-        sys.exit(0 if outcome.passed else 1)
-    chosen = list(known.values()) if scenario == "all" else [known[scenario]]
-    results = [run(s, target) for s in chosen]
-    if as_json:
-        click.echo(json.dumps([r.as_json() for r in results], indent=2))
-    else:
-        click.echo("\n\n".join(render(r) for r in results))
-    if scenario == "all" and write_docs:
-        from airscope.local.drills import report
-
-        path = report.write(results)
-        click.echo(f"\nmeasured times written to {path}", err=True)
-    if not all(r.passed for r in results):
-        sys.exit(1)

@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 import httpx
 
 from airscope import catalog
-from airscope.local import LocalError, paths
+from airscope.errors import AirscopeError
+from airscope.local import paths
 from airscope.local.drills.faults import (
     CHATS,
     RECORDS,
@@ -80,7 +80,7 @@ HINTS = {
 }
 
 
-class TrainingError(Exception):
+class TrainingError(AirscopeError):
     """A training command cannot do what it was asked; the message names the fix."""
 
 
@@ -170,7 +170,7 @@ def choose(
     return picked
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -178,7 +178,7 @@ def _now() -> str:
 class Session:
     seed: int
     picks: list[Pick]
-    started_at: str = field(default_factory=_now)
+    started_at: str = field(default_factory=now)
     answers: list[dict] = field(default_factory=list)  # {"at", "cause", "right"}, in order
 
     @staticmethod
@@ -230,7 +230,7 @@ def answer(session: Session, cause: str) -> Verdict:
     if cause in session.found:
         return Verdict(True, f"right, and already found: {cause}")
     right = cause in {pick.cause for pick in session.picks}
-    session.answers.append({"at": _now(), "cause": cause, "right": right})
+    session.answers.append({"at": now(), "cause": cause, "right": right})
     missing = session.missing()
     if not right and not missing:
         return Verdict(False, f"wrong: it is not {cause}, and every fault is found already.")
@@ -253,17 +253,19 @@ def _usable(target: Target, pool: list[str], named: bool, service: str | None) -
             if named:
                 raise TrainingError(f"{name} cannot be injected here: {exc}") from None
             if not isinstance(exc, Unsupported):
-                click.echo(f"left out {name}: {exc}", err=True)
+                print(f"left out {name}: {exc}", file=sys.stderr)
             continue
         usable.append(name)
     return usable
 
 
 def start(
-    target: Target, pool: list[str], named: bool, count: int, seed: int, service: str | None
+    target: Target, pool: list[str], named: bool, count: int, seed: int | None, service: str | None
 ) -> Session:
+    """Injects ``count`` faults of ``pool`` (drawn from ``seed``, a secret random one by default)."""
     if Session.path().exists():
         raise TrainingError("a training session is running: `airscope train end` first")
+    seed = secrets.randbelow(2**32) if seed is None else seed
     picks = choose(random.Random(seed), _usable(target, pool, named, service), services(), count, service)
     for pick in picks:
         pick.build().fault.prepare(target)
@@ -323,86 +325,13 @@ def score(session: Session, ended_at: str) -> str:
     return "\n".join(lines)
 
 
-def _target() -> Target:
+def already_active(target: Target) -> list[str]:
+    """The alerts active before a fault is injected (none when Alertmanager does not answer: the
+    trainee's first finding, then)."""
     try:
-        return Target.current()
-    except DrillError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@click.group("train")
-def train_command() -> None:
-    """Blind drills: a fault you are not told, a page, and a check of the cause you find
-    (docs/training/)."""
-
-
-@train_command.command("start")
-@click.argument("pool", nargs=-1, type=click.Choice(list(scenarios())))
-@click.option("--faults", default=1, show_default=True, type=click.IntRange(min=1), help="How many at once.")
-@click.option("--seed", type=int, help="Pick the same faults again (default: random, kept secret).")
-@click.option(
-    "--service", help="The service service-down stops and memory fills (default: any, and mcp-server)."
-)
-def start_command(pool: tuple[str, ...], faults: int, seed: int | None, service: str | None) -> None:
-    """Inject FAULTS of the drill scenarios POOL (default: all) at random, without saying which."""
-    target = _target()
-    if service is not None and service not in services():
-        raise click.BadParameter(f"{service!r} is not a service of the tree", param_hint="--service")
-    try:
-        already = [describe(labels) for labels in active_alerts(target.url("alertmanager"))]
+        return [describe(labels) for labels in active_alerts(target.url("alertmanager"))]
     except PromAPIError:
-        already = []  # the trainee's first finding, then
-    seed = secrets.randbelow(2**32) if seed is None else seed
-    try:
-        start(target, list(pool or scenarios()), bool(pool), faults, seed, service)
-    except (TrainingError, DrillError, LocalError) as exc:
-        raise click.ClickException(str(exc)) from None
-    if already:
-        click.echo(f"active before the fault, not part of it: {', '.join(already)}")
-    click.echo(
-        f"{'a fault is' if faults == 1 else f'{faults} faults are'} in; you have been paged, see "
-        "`airscope alerts`.\nName the cause with `airscope train answer CAUSE` (`airscope train causes` "
-        "lists them); `airscope train end` heals and says what it was."
-    )
-
-
-@train_command.command("causes")
-def causes_command() -> None:
-    """The causes `train answer` knows."""
-    click.echo("\n".join(causes(services())))
-
-
-@train_command.command("answer")
-@click.argument("cause", nargs=-1, required=True)
-def answer_command(cause: tuple[str, ...]) -> None:
-    """Is CAUSE what was injected? Exit 0 if so, 1 if not (with a hint). CAUSE is one of `train
-    causes`, quoted or not: `airscope train answer redis down`."""
-    try:
-        session = Session.load()
-        verdict = answer(session, normalize(cause, causes(services())))
-    except TrainingError as exc:
-        raise click.ClickException(str(exc)) from None
-    session.save()
-    click.echo(verdict.text)
-    if not verdict.right:
-        sys.exit(1)
-
-
-@train_command.command("end")
-def end_command() -> None:
-    """Heal every fault of the session, stop its traffic, and say what it was."""
-    try:
-        session = Session.load()
-    except TrainingError as exc:
-        raise click.ClickException(str(exc)) from None
-    ended_at = _now()
-    failed = heal(_target(), session)
-    click.echo(score(session, ended_at))
-    if failed:
-        raise click.ClickException(
-            "could not heal: " + "; ".join(failed) + "\n(the session is kept: `airscope train end` again)"
-        )
-    click.echo("healed; the alerts resolve within about a minute (`airscope alerts`)")
+        return []
 
 
 def _run_traffic(in_flight: int, kinds: list[str]) -> None:
