@@ -8,32 +8,19 @@ session (about 15 s) and stopped at its end.
 from __future__ import annotations
 
 import contextlib
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from airscope import catalog
-from airscope.local import observability, ports, runner
+from airscope.local import observability, runner
 from airscope.local.process import group_members
 from airscope.local.supervisor import Supervisor
+from tests.support import moved_ports
 
 API_KEY = "e2e-test-key"
-
-
-def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:
-    """``check()``'s result once it stops raising AssertionError, retried for ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.5)
 
 
 @dataclass(frozen=True)
@@ -50,9 +37,9 @@ class Platform:
 
 
 @contextlib.contextmanager
-def moved_ports_environment(home: Path, free_port: Callable[[], int], **extra: str) -> Iterator[list[str]]:
-    """The environment of a local platform in ``home`` with every port moved to a free one and no
-    outside setting leaking in; yields the names of its programs."""
+def local_platform(home: Path, **extra: str) -> Iterator[Platform]:
+    """A local platform in ``home`` as `airscope up` starts it, every port moved to a free one and
+    no outside setting leaking in; stopped on the way out."""
     cat = catalog.load()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRSCOPE_HOME", str(home))
@@ -66,30 +53,24 @@ def moved_ports_environment(home: Path, free_port: Callable[[], int], **extra: s
             *(e.url_env for e in cat.external.values()),
         ):
             patch.delenv(variable, raising=False)
-        names = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
-        names += list(observability.DEFAULT_PORTS)
-        for name in names:
-            patch.setenv(ports.env_var(name), str(free_port()))
-        yield names
-
-
-def platform_urls(names: list[str]) -> dict[str, str]:
-    return {name: f"http://127.0.0.1:{os.environ[ports.env_var(name)]}" for name in names}
+        programs = [*cat.services, *cat.infrastructure, *(f"standin-{name}" for name in cat.external)]
+        urls = moved_ports(patch, [*programs, *observability.DEFAULT_PORTS])
+        try:
+            runner.up()
+            yield Platform(home=home, urls=urls)
+        finally:
+            runner.down()
 
 
 @pytest.fixture(scope="session")
-def platform(reachable_tmp, free_port) -> Iterator[Platform]:
-    home = reachable_tmp("e2e")
+def platform(reachable_tmp) -> Iterator[Platform]:
+    supervisor = Supervisor(reachable_tmp("e2e"))
+    started: list[int] = []
     # OTEL_BSP_SCHEDULE_DELAY: spans on disk within the tests' patience.
-    with moved_ports_environment(home, free_port, OTEL_BSP_SCHEDULE_DELAY="100") as names:
-        try:
-            runner.up()
-            yield Platform(home=home, urls=platform_urls(names))
-        finally:
-            supervisor = Supervisor(home)
-            names = supervisor.names() if supervisor.running() else []
-            started = [pid for name in names if (pid := supervisor.pid(name))]
-            runner.down()
-        # `airscope down` leaves no process behind: no program, nor anything a program started.
-        assert not supervisor.running()
-        assert {pid: members for pid in started if (members := group_members(pid))} == {}
+    with local_platform(supervisor.home, OTEL_BSP_SCHEDULE_DELAY="100") as platform:
+        yield platform
+        names = supervisor.names() if supervisor.running() else []
+        started = [pid for name in names if (pid := supervisor.pid(name))]
+    # `airscope down` leaves no process behind: no program, nor anything a program started.
+    assert not supervisor.running()
+    assert {pid: members for pid in started if (members := group_members(pid))} == {}

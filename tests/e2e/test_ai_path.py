@@ -7,14 +7,14 @@ did, and leave log lines carrying its trace id.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import API_KEY
-from tests.servers import read_spans, scrape, value
+from tests.servers import movement, read_spans, scrape
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -24,16 +24,16 @@ AI_PATH = ("api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway")
 def _spans_of(trace_dir: Path, trace_id: str, services: set[str], timeout: float = 20.0) -> list[dict]:
     """The trace's spans once every service wrote some and every parent is there (each process
     exports on its own schedule; the root span ends last)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def complete() -> list[dict]:
         spans = [s for s in read_spans(trace_dir) if s["traceId"] == trace_id]
         ids = {s["spanId"] for s in spans}
-        complete = services <= {s["service"] for s in spans} and all(
-            s["parentSpanId"] in ids for s in spans if s.get("parentSpanId")
-        )
-        if (complete and any(not s.get("parentSpanId") for s in spans)) or time.monotonic() > deadline:
-            return spans
-        time.sleep(0.2)
+        assert services <= {s["service"] for s in spans}, f"spans of {sorted({s['service'] for s in spans})}"
+        assert all(s["parentSpanId"] in ids for s in spans if s.get("parentSpanId")), "a parent is missing"
+        assert any(not s.get("parentSpanId") for s in spans), "no root span"
+        return spans
+
+    return wait_until(complete, timeout=timeout, interval=0.2, message=f"trace {trace_id} complete")
 
 
 def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs(platform):
@@ -78,14 +78,10 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
     assert parent_service(server_span("airtable-gateway", "/tables")) == "mcp-server"
     assert any(s["service"] == "mcp-server" and "list_tables" in s["name"] for s in spans)
 
-    after = {name: scrape(platform[name]) for name in AI_PATH}
-
-    def moved(service: str, metric: str, **labels: str) -> float:
-        return value(after[service], metric, **labels) - value(before[service], metric, **labels)
+    moved = {name: movement(before[name], scrape(platform[name])) for name in AI_PATH}
 
     assert (
-        moved(
-            "api-gateway",
+        moved["api-gateway"](
             "gateway_upstream_request_duration_seconds_count",
             upstream="llm-orchestrator",
             status="200",
@@ -93,20 +89,20 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
         == 1
     )
     # Two completions: ask for the tables, then answer.
-    assert moved("llm-orchestrator", "llm_requests_total", outcome="ok") == 2
-    assert moved("llm-orchestrator", "llm_tokens_total", type="input") == body["usage"]["input_tokens"]
-    assert moved("llm-orchestrator", "llm_tokens_total", type="output") == body["usage"]["output_tokens"]
-    assert moved("llm-orchestrator", "llm_chats_total", outcome="answered") == 1
-    assert moved("llm-orchestrator", "llm_chat_input_tokens_sum") == body["usage"]["input_tokens"]
-    assert moved("llm-orchestrator", "llm_tool_calls_total", tool="list_tables", outcome="ok") == 1
-    assert moved("mcp-server", "mcp_tool_calls_total", tool="list_tables", outcome="ok") == 1
+    assert moved["llm-orchestrator"]("llm_requests_total", outcome="ok") == 2
+    assert moved["llm-orchestrator"]("llm_tokens_total", type="input") == body["usage"]["input_tokens"]
+    assert moved["llm-orchestrator"]("llm_tokens_total", type="output") == body["usage"]["output_tokens"]
+    assert moved["llm-orchestrator"]("llm_chats_total", outcome="answered") == 1
+    assert moved["llm-orchestrator"]("llm_chat_input_tokens_sum") == body["usage"]["input_tokens"]
+    assert moved["llm-orchestrator"]("llm_tool_calls_total", tool="list_tables", outcome="ok") == 1
+    assert moved["mcp-server"]("mcp_tool_calls_total", tool="list_tables", outcome="ok") == 1
     # list_tables reads the base's tables and, for its name, the bases list.
     for operation in ("list_bases", "list_tables"):
-        assert moved("airtable-gateway", "airtable_cache_requests_total", operation=operation) == 1
+        assert moved["airtable-gateway"]("airtable_cache_requests_total", operation=operation) == 1
         # Every cache miss went to Airtable, and nothing else did.
-        assert moved(
-            "airtable-gateway", "airtable_request_duration_seconds_count", operation=operation
-        ) == moved("airtable-gateway", "airtable_cache_requests_total", operation=operation, result="miss")
+        assert moved["airtable-gateway"](
+            "airtable_request_duration_seconds_count", operation=operation
+        ) == moved["airtable-gateway"]("airtable_cache_requests_total", operation=operation, result="miss")
 
     # Every service on the path logged the request under its trace id.
     for name in AI_PATH:

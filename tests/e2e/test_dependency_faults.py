@@ -30,7 +30,8 @@ from airscope import catalog
 from airscope.local import runner
 from airscope.local.supervisor import Supervisor
 from airscope.standins.airtable.seed import BASE_ID
-from tests.e2e.conftest import Platform, eventually, moved_ports_environment, platform_urls
+from tests.e2e.conftest import Platform, local_platform
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -45,15 +46,10 @@ FINISHED = ("completed", "compensated")
 
 
 @pytest.fixture(scope="module")
-def faulty(reachable_tmp, free_port) -> Iterator[Platform]:
+def faulty(reachable_tmp) -> Iterator[Platform]:
     """A whole local platform for this module alone: its faults must not reach the shared one."""
-    home = reachable_tmp("faults")
-    with moved_ports_environment(home, free_port, SAGA_LEASE_SECONDS=str(LEASE_SECONDS)) as names:
-        try:
-            runner.up()
-            yield Platform(home=home, urls=platform_urls(names))
-        finally:
-            runner.down()
+    with local_platform(reachable_tmp("faults"), SAGA_LEASE_SECONDS=str(LEASE_SECONDS)) as platform:
+        yield platform
 
 
 # --- the load ---------------------------------------------------------------------------------------
@@ -122,6 +118,10 @@ class Load:
     def snapshot(self) -> list[Sent]:
         with self._lock:
             return list(self.sent)
+
+    def answered_everywhere(self) -> bool:
+        """Every route has answered a success: normal traffic is flowing."""
+        return {s.route for s in self.snapshot() if not s.failed} == set(self.routes)
 
 
 @dataclass(frozen=True)
@@ -192,11 +192,12 @@ def assert_health(url: str, check: str, *, up: bool, timeout: float) -> float:
     how long that took."""
     began = time.monotonic()
 
-    def told() -> None:
+    def told() -> bool:
         status, checks = health(url)
         assert (status, checks[check]) == ((200, "pass") if up else (503, "fail")), (url, status, checks)
+        return True
 
-    eventually(told, timeout=timeout)
+    wait_until(told, timeout=timeout, interval=0.5, message=f"{url}/health on {check}")
     return time.monotonic() - began
 
 
@@ -211,12 +212,13 @@ def assert_sagas_end(platform: Platform, headers: dict[str, str], ids: list[str]
     answers how long the last one took from now."""
     began = time.monotonic()
 
-    def ended() -> None:
+    def ended() -> bool:
         states = {saga_id: saga(platform, headers, saga_id)["status"] for saga_id in ids}
         unfinished = {i: s for i, s in states.items() if s not in FINISHED}
         assert not unfinished, unfinished
+        return True
 
-    eventually(ended, timeout=timeout)
+    wait_until(ended, timeout=timeout, interval=0.5, message="the sagas ended")
     return time.monotonic() - began
 
 
@@ -261,13 +263,13 @@ def restart_datastore(
     assert_health(health_url, name, up=True, timeout=30)
     server = runner.platform().infrastructure[name]
     with Load(faulty["api-gateway"], user.headers, routes(user)) as load:
-        time.sleep(3)  # a few seconds of normal traffic first
+        wait_until(load.answered_everywhere, timeout=30, message="every route answered before the fault")
         fault = time.monotonic()
         sup.stop(name)
         told_down = assert_health(health_url, name, up=False, timeout=DOWN_SECONDS + 10)
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - fault)))
         sup.start(name)
-        eventually(lambda: _probed(server.probe), timeout=60)
+        wait_until(lambda: _probed(server.probe), timeout=60, interval=0.5, message=f"{name} back")
         back = time.monotonic()
         told_up = assert_health(health_url, name, up=True, timeout=SETTLE_SECONDS)
         time.sleep(SETTLE_SECONDS + QUIET_SECONDS)
@@ -276,11 +278,12 @@ def restart_datastore(
     return Window(fault, back), load, timings
 
 
-def _probed(probe: Callable[[], None]) -> None:
+def _probed(probe: Callable[[], object]) -> bool:
     try:
         probe()
     except Exception as exc:  # not up yet, whatever the client says
         raise AssertionError(repr(exc)) from exc
+    return True
 
 
 # --- the tests --------------------------------------------------------------------------------------
@@ -336,17 +339,25 @@ def test_a_killed_service_fails_only_its_routes_and_its_sagas_resume(faulty: Pla
             ]
             assert [r.status_code for r in started] == [202] * 4, [r.text for r in started]
             in_flight = [r.json()["id"] for r in started]
-            time.sleep(1.5)
-            assert {saga(faulty, user.headers, i)["status"] for i in in_flight} == {"running"}
+
+            def in_create_tables() -> bool:
+                sagas = [saga(faulty, user.headers, i) for i in in_flight]
+                steps = [next(s for s in each["steps"] if s["name"] == "create_tables") for each in sagas]
+                assert {each["status"] for each in sagas} == {"running"}, sagas
+                return all(step["status"] == "running" for step in steps)
+
+            wait_until(in_create_tables, timeout=10, message="every saga in its (slow) create_tables step")
 
             killed = time.monotonic()
             os.kill(pids[victim], signal.SIGKILL)
 
-            def restarted() -> None:
+            def restarted() -> bool:
                 assert sup.pid(victim) not in (None, pids[victim]), sup.state(victim)
-                _probed(lambda: httpx.get(faulty[victim] + "/health/ready", timeout=5).raise_for_status())
+                return _probed(
+                    lambda: httpx.get(faulty[victim] + "/health/ready", timeout=5).raise_for_status()
+                )
 
-            eventually(restarted, timeout=60)
+            wait_until(restarted, timeout=60, interval=0.5, message=f"{victim} restarted")
             back = time.monotonic()
             resumed_in = assert_sagas_end(faulty, user.headers, in_flight, timeout=LEASE_SECONDS + 60)
             time.sleep(max(0.0, SETTLE_SECONDS + QUIET_SECONDS - (time.monotonic() - back)))

@@ -9,43 +9,17 @@ the page sent with the chat must reach the api-gateway's spans.
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-from tests.servers import read_spans, scrape
+from tests.servers import movement, read_spans, scrape
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-
-
-def eventually(check: Callable[[], object], timeout: float, what: str) -> None:
-    """Polls ``check`` (an assertion) until it passes or ``timeout`` seconds have gone."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()
-            return
-        except AssertionError as failure:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: {failure}") from None
-        time.sleep(0.25)
 
 
 def hide(page: Page) -> None:
@@ -97,17 +71,12 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
     assert [text for text in console if "Content Security Policy" in text] == []
 
     page.click("#throw-error")
-    page.wait_for_timeout(300)  # the first chat answer is measured on the next frame
+    # The first chat answer is measured in the frame after the answer was painted: one frame more.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(done))")
     hide(page)
 
-    def moved(metric: str, **labels: str) -> float:
-        after = scrape(frontend)
-        wanted = set(labels.items())
-        return sum(v for (n, ls), v in after.items() if n == metric and wanted <= ls) - sum(
-            v for (n, ls), v in before.items() if n == metric and wanted <= ls
-        )
-
-    def browser_reported() -> None:
+    def browser_reported() -> bool:
+        moved = movement(before, scrape(frontend))
         assert moved("rum_page_views_total", page="signin") >= 1
         assert moved("rum_page_views_total", page="chat") >= 1
         assert moved("rum_js_errors_total", kind="error", page="chat") == 1
@@ -116,8 +85,9 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
         assert moved("rum_time_to_first_chat_answer_seconds_count") == 1
         assert moved("rum_beacons_total", outcome="accepted") >= 1
         assert moved("rum_beacons_total", outcome="rejected_malformed") == 0
+        return True
 
-    eventually(browser_reported, 15, "the frontend's RUM metrics")
+    wait_until(browser_reported, timeout=15, interval=0.25, message="the frontend's RUM metrics")
 
     log = (home / "log" / "frontend.log").read_text()
     for line in (
@@ -132,13 +102,14 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
     [traceparent] = chat_traceparents
     trace_id, page_span_id = TRACEPARENT.fullmatch(traceparent).groups()
 
-    def trace_reached_the_gateway() -> None:
+    def trace_reached_the_gateway() -> bool:
         spans = [s for s in read_spans(home / "traces") if s["traceId"] == trace_id]
         assert any(s["service"] == "api-gateway" for s in spans), "no api-gateway span"
         frontend_server = [
             s for s in spans if s["service"] == "frontend" and not s["name"].startswith("POST /rum")
         ]
-        assert any(s.get("parentSpanId") == page_span_id for s in frontend_server)
+        assert any(s.get("parentSpanId") == page_span_id for s in frontend_server), "no frontend span"
+        return True
 
-    eventually(trace_reached_the_gateway, 20, "the chat's trace")
+    wait_until(trace_reached_the_gateway, timeout=20, interval=0.25, message="the chat's trace")
     assert f'"trace_id_client":"{trace_id}"' in log.replace(" ", "")  # the first answer's RUM line

@@ -36,7 +36,8 @@ from airscope.local import observability
 from airscope.stack import grafana, rules, settings
 from airscope.stack.checks import promql
 from airscope.stack.checks.dashboards import MATCHER_LABEL, SELECTOR
-from tests.e2e.conftest import API_KEY, Platform, eventually
+from tests.e2e.conftest import API_KEY, Platform
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "guide.md"
@@ -225,7 +226,8 @@ def chat(platform: Platform) -> dict:
         assert {"api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway"} <= set(trace["services"])
         return trace
 
-    return {"trace_id": trace_id, "services": eventually(traced, timeout=PATIENCE)["services"]}
+    trace = wait_until(traced, timeout=PATIENCE, interval=0.5, message=f"trace {trace_id} complete")
+    return {"trace_id": trace_id, "services": trace["services"]}
 
 
 def run(command: str) -> subprocess.CompletedProcess:
@@ -264,11 +266,13 @@ def what_it_shows(command: Command, output: str, chat: dict) -> None:
 def test_the_guides_command_runs_and_shows_what_the_guide_says(platform: Platform, chat: dict, command):
     line = on_the_platform(command.text, platform, chat["trace_id"])
 
-    def answers() -> None:
+    def answers() -> bool:
         result = run(line)
         # `airscope status` exits 1 while anything is unhealthy: an earlier test's alert resolving.
         assert result.returncode == 0, f"`{line}` exited {result.returncode}:\n{result.stdout}{result.stderr}"
         assert result.stdout.strip() or NOTHING_MATCHED.match(result.stderr), f"`{line}` printed nothing"
         what_it_shows(command, result.stdout, chat)
+        return True
 
-    eventually(answers, timeout=45 if airscope_subcommand(command.text) == "status" else PATIENCE)
+    patience = 45 if airscope_subcommand(command.text) == "status" else PATIENCE
+    wait_until(answers, timeout=patience, interval=0.5, message=f"`{line}` as the guide says")

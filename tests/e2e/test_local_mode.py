@@ -13,27 +13,33 @@ from click.testing import CliRunner
 
 from airscope import catalog
 from airscope.cli import main
-from tests.e2e.conftest import Platform, eventually
+from airscope.promapi import Prometheus, Sample
+from tests.e2e.conftest import Platform
+from tests.support import wait_until
 
 PATIENCE = 45.0  # a start or a restart under supervisord's back-off
 
 pytestmark = pytest.mark.infra
 
 
-def query(platform: Platform, promql: str) -> list[dict]:
-    answer = httpx.get(platform["prometheus"] + "/api/v1/query", params={"query": promql}, timeout=5)
-    answer.raise_for_status()
-    return answer.json()["data"]["result"]
+def query(platform: Platform, promql: str) -> list[Sample]:
+    with Prometheus(platform["prometheus"]) as prometheus:
+        return prometheus.query(promql)
+
+
+def by_service(platform: Platform, promql: str) -> dict[str, float | None]:
+    return {sample.labels["service"]: sample.value for sample in query(platform, promql)}
 
 
 def test_prometheus_scrapes_every_service_with_its_service_label(platform: Platform):
     services = set(catalog.load().services)
 
-    def all_up() -> None:
-        up = {r["metric"]["service"]: r["value"][1] for r in query(platform, 'up{job="services"}')}
-        assert up == dict.fromkeys(services, "1"), up
+    def all_up() -> bool:
+        up = by_service(platform, 'up{job="services"}')
+        assert up == dict.fromkeys(services, 1.0), up
+        return True
 
-    eventually(all_up, timeout=PATIENCE)
+    wait_until(all_up, timeout=PATIENCE, interval=0.5, message="every service scraped")
     for name in services:
         assert httpx.get(platform[name] + "/health", timeout=5).status_code == 200, name
 
@@ -45,25 +51,28 @@ def test_status_exits_zero_when_all_is_healthy(platform: Platform):
         assert result.exit_code == 0, report
         return report
 
-    report = eventually(healthy, timeout=PATIENCE)
+    report = wait_until(healthy, timeout=PATIENCE, interval=0.5, message="airscope status green")
     assert {row["service"] for row in report["services"]} == set(catalog.load().services)
     assert all(row["up"] == 1 and row["health"] == "pass" for row in report["services"])
 
 
 def test_scale_adds_a_target_prometheus_finds_and_removes_it_again(platform: Platform):
-    def targets() -> set[str]:
-        return {r["metric"]["instance"] for r in query(platform, 'up{job="services", service="mcp-server"}')}
+    def targets_are(*expected: str) -> bool:
+        samples = query(platform, 'up{job="services", service="mcp-server"}')
+        instances = {sample.labels["instance"] for sample in samples}
+        assert instances == set(expected), instances
+        return True
 
     result = CliRunner().invoke(main, ["scale", "mcp-server", "2"])
     assert result.exit_code == 0, result.output
     try:
         began = time.monotonic()
-        eventually(lambda: _assert_equal(targets(), {"mcp-server", "mcp-server@2"}), timeout=30)
+        wait_until(lambda: targets_are("mcp-server", "mcp-server@2"), timeout=30, interval=0.5)
         print(f"mcp-server@2 discovered {time.monotonic() - began:.1f}s after scale")
     finally:
         result = CliRunner().invoke(main, ["scale", "mcp-server", "1"])
     assert result.exit_code == 0, result.output
-    eventually(lambda: _assert_equal(targets(), {"mcp-server"}), timeout=30)
+    wait_until(lambda: targets_are("mcp-server"), timeout=30, interval=0.5)
 
 
 def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platform: Platform):
@@ -71,28 +80,26 @@ def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platfo
     assert CliRunner().invoke(main, ["stop", "redis"]).exit_code == 0
     try:
 
-        def failing() -> None:
+        def failing() -> bool:
             for name in dependents:
                 assert httpx.get(platform[name] + "/health", timeout=5).status_code == 503, name
-            checks = query(platform, 'health_check_status{job="services", check="redis"}')
-            assert {r["metric"]["service"]: r["value"][1] for r in checks} == dict.fromkeys(dependents, "0")
+            checks = by_service(platform, 'health_check_status{job="services", check="redis"}')
+            assert checks == dict.fromkeys(dependents, 0.0), checks
+            return True
 
-        eventually(failing, timeout=PATIENCE)
+        wait_until(failing, timeout=PATIENCE, interval=0.5, message="Redis' dependents failing")
     finally:
         result = CliRunner().invoke(main, ["start", "redis"])
         assert result.exit_code == 0, result.output
 
-    def healed() -> None:
+    def healed() -> bool:
         for name in dependents:
             assert httpx.get(platform[name] + "/health", timeout=5).status_code == 200, name
-        checks = query(platform, 'health_check_status{job="services", check="redis"}')
-        assert {r["value"][1] for r in checks} == {"1"}
+        checks = by_service(platform, 'health_check_status{job="services", check="redis"}')
+        assert set(checks.values()) == {1.0}, checks
+        return True
 
-    eventually(healed, timeout=PATIENCE)
-
-
-def _assert_equal(actual: object, expected: object) -> None:
-    assert actual == expected, actual
+    wait_until(healed, timeout=PATIENCE, interval=0.5, message="Redis' dependents healed")
 
 
 def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_trace_id(platform: Platform):
@@ -113,7 +120,7 @@ def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_tr
         assert {"api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway"} <= set(trace["services"])
         return trace
 
-    eventually(traced, timeout=PATIENCE)
+    wait_until(traced, timeout=PATIENCE, interval=0.5, message=f"trace {trace_id} complete")
 
     def logged() -> set[str]:
         result = CliRunner().invoke(main, ["logs", "--trace", trace_id, "--json", "--limit", "0"])
@@ -124,4 +131,4 @@ def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_tr
         assert {"api-gateway", "llm-orchestrator"} <= services, services
         return services
 
-    eventually(logged, timeout=PATIENCE)
+    wait_until(logged, timeout=PATIENCE, interval=0.5, message=f"logs of trace {trace_id}")

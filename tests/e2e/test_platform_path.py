@@ -9,7 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import Platform, eventually
+from tests.e2e.conftest import Platform
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -70,10 +71,10 @@ def test_a_csv_upload_through_the_gateway_ends_as_records_in_airtable(platform, 
         assert state["status"] in ("completed", "partial", "failed"), state
         return state
 
-    state = eventually(finished)
+    state = wait_until(finished, timeout=30, interval=0.5, message="the upload finished")
     assert (state["status"], state["rows_imported"], state["errors"]) == ("completed", 25, [])
     # The gateway caches reads for 30 s, but a write through it invalidates the base: fresh counts.
-    assert eventually(lambda: _equal(product_count(), before + 25)) is None
+    wait_until(lambda: _equal(product_count(), before + 25), timeout=30, interval=0.5)
     counted_once_more(platform, "upload", activity)
 
 
@@ -85,14 +86,17 @@ def activity_today(platform: Platform) -> dict[str, int]:
 
 def counted_once_more(platform: Platform, kind: str, before: dict[str, int]) -> None:
     # At least: an earlier test's events are posted in the background and may land meanwhile.
-    def moved() -> None:
-        assert activity_today(platform)[kind] >= before[kind] + 1
+    wait_until(
+        lambda: activity_today(platform)[kind] >= before[kind] + 1,
+        timeout=15,
+        interval=0.5,
+        message=f"one more {kind} in today's activity",
+    )
 
-    eventually(moved, timeout=15)
 
-
-def _equal(actual: object, expected: object) -> None:
+def _equal(actual: object, expected: object) -> bool:
     assert actual == expected, f"{actual} != {expected}"
+    return True
 
 
 def test_onboarding_a_workspace_runs_the_saga_to_completion(platform, user):

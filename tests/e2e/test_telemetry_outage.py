@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from airscope.bench.telemetry_outage import full_tmpfs
 from airscope.cli import main
 from airscope.local.supervisor import Supervisor
-from tests.e2e.conftest import Platform, eventually
+from tests.e2e.conftest import Platform
+from tests.support import wait_until
 
 MONITORING = ("prometheus", "alertmanager")
 BASE = "appAirscopeDemo01"
@@ -80,7 +81,11 @@ def test_user_requests_succeed_with_monitoring_stopped_and_the_log_disk_full(pla
                 _reopen_logs(supervisor)
                 # supervisord has its files open on the full disk now: nothing more fits.
                 gateway_log = log_dir / "api-gateway.log"
-                eventually(lambda: _assert(gateway_log.exists() and gateway_log.stat().st_size == 0), 10)
+                wait_until(
+                    lambda: gateway_log.exists() and gateway_log.stat().st_size == 0,
+                    timeout=10,
+                    message="supervisord's logs reopened on the full disk",
+                )
                 try:
                     during, failures = _user_requests(platform, headers)
                     assert gateway_log.stat().st_size == 0
@@ -99,16 +104,16 @@ def test_user_requests_succeed_with_monitoring_stopped_and_the_log_disk_full(pla
     # A generous bound (other tests share the machine): a request waiting on a dead backend or a
     # stuck stdout would take seconds, or never end.
     assert max(during) < 5.0
-    eventually(lambda: _assert({supervisor.state(name) for name in MONITORING} == {"RUNNING"}), 15)
+    wait_until(
+        lambda: {supervisor.state(name) for name in MONITORING} == {"RUNNING"},
+        timeout=15,
+        message="Prometheus and Alertmanager running again",
+    )
     gateway_log = supervisor.log_dir / "api-gateway.log"
     size = gateway_log.stat().st_size
 
-    def logging_again() -> None:
+    def logging_again() -> bool:
         httpx.get(platform.api + "/auth/me", headers=headers, timeout=10)
-        assert gateway_log.stat().st_size > size
+        return gateway_log.stat().st_size > size
 
-    eventually(logging_again, 10)
-
-
-def _assert(condition: bool) -> None:
-    assert condition
+    wait_until(logging_again, timeout=10, interval=0.5, message="the gateway's log growing again")

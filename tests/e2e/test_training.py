@@ -5,9 +5,7 @@ fault without naming it and the page comes, a wrong answer gets a hint, the righ
 from __future__ import annotations
 
 import stat
-import time
 
-import httpx
 from click.testing import CliRunner
 
 from airscope.cli import main
@@ -16,7 +14,9 @@ from airscope.local.drills.scenarios import scenarios
 from airscope.local.drills.training import TRAFFIC_PROGRAM, Session
 from airscope.local.drills.watch import active_alerts, matches
 from airscope.local.supervisor import Supervisor
+from airscope.promapi import Prometheus
 from tests.e2e.conftest import Platform
+from tests.support import wait_until
 
 DOWN = {"alertname": "ServiceDown", "service": "mcp-server"}
 # The session's traffic: list-records reads, which reach airtable-gateway through the api-gateway.
@@ -27,27 +27,20 @@ TRAFFIC = (
 
 
 def _requests_seen(platform: Platform) -> float:
-    answer = httpx.get(f"{platform['prometheus']}/api/v1/query", params={"query": TRAFFIC}, timeout=5)
-    result = answer.json()["data"]["result"]
-    return float(result[0]["value"][1]) if result else 0.0
+    with Prometheus(platform["prometheus"]) as prometheus:
+        return prometheus.value(TRAFFIC) or 0.0
 
 
 def _paged(platform: Platform) -> bool:
     return any(matches(labels, DOWN) for labels in active_alerts(platform["alertmanager"]))
 
 
-def _wait(condition, bound: float) -> bool:
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(1)
-    return False
-
-
 def _all_up() -> bool:
-    rows = status.collect().rows
-    return bool(rows) and all(row.health == "pass" and row.up == 1 for row in rows)
+    report = status.collect()
+    assert report.rows and all(row.health == "pass" and row.up == 1 for row in report.rows), status.render(
+        report
+    )
+    return True
 
 
 def test_a_blind_fault_is_paged_judged_healed_and_named(platform: Platform):
@@ -65,8 +58,11 @@ def test_a_blind_fault_is_paged_judged_healed_and_named(platform: Platform):
     assert supervisor.state(TRAFFIC_PROGRAM) in ("STARTING", "RUNNING")
 
     try:
-        assert _wait(lambda: _paged(platform), 2 * scenarios()["service-down"].notify_within), (
-            "ServiceDown{service=mcp-server} never became active"
+        wait_until(
+            lambda: _paged(platform),
+            timeout=2 * scenarios()["service-down"].notify_within,
+            interval=1,
+            message="ServiceDown{service=mcp-server} active",
         )
         assert _requests_seen(platform) > before, "the training traffic reached no gateway route"
 
@@ -84,5 +80,10 @@ def test_a_blind_fault_is_paged_judged_healed_and_named(platform: Platform):
 
     assert not Session.path().exists()
     assert supervisor.state(TRAFFIC_PROGRAM) is None
-    assert _wait(_all_up, 30), status.render(status.collect())
-    assert _wait(lambda: not _paged(platform), 60), "ServiceDown{service=mcp-server} did not resolve"
+    wait_until(_all_up, timeout=30, interval=1, message="every service up and healthy")
+    wait_until(
+        lambda: not _paged(platform),
+        timeout=60,
+        interval=1,
+        message="ServiceDown{service=mcp-server} resolved",
+    )
