@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, Request
 
 from airscope.standins.airtable.errors import AirtableError, error, not_found
-from airscope.standins.airtable.store import Store, Table
+from airscope.standins.airtable.model import Table
+from airscope.standins.airtable.store import Store
 
 Payload = Annotated[dict[str, Any], Body()]
 

@@ -13,7 +13,8 @@ from fastapi import Request
 
 from airscope.standins.airtable.errors import error, invalid
 from airscope.standins.airtable.formula import FormulaError, Row, compile_formula
-from airscope.standins.airtable.store import Record, Store, Table
+from airscope.standins.airtable.model import Record, Table
+from airscope.standins.airtable.store import Store
 from airscope.standins.airtable.values import field_named, is_number, record_json
 
 MAX_PAGE_SIZE = 100

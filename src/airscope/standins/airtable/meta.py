@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from airscope.standins.airtable.access import Payload, StoreDep, table_of
 from airscope.standins.airtable.errors import error, not_found
+from airscope.standins.airtable.model import FieldNameTaken, TableNameTaken, stable_id
 from airscope.standins.airtable.schema import (
     checked_description,
     checked_name,
@@ -16,7 +17,6 @@ from airscope.standins.airtable.schema import (
     name_taken,
     new_fields,
 )
-from airscope.standins.airtable.store import FieldNameTaken, TableNameTaken, stable_id
 
 BASES_PAGE_SIZE = 1000  # Airtable's page of GET /v0/meta/bases
 

@@ -18,7 +18,8 @@ from airscope.standins.airtable.listing import (
     listing_from_body,
     listing_from_query,
 )
-from airscope.standins.airtable.store import Store, Table
+from airscope.standins.airtable.model import Table
+from airscope.standins.airtable.store import Store
 from airscope.standins.airtable.values import checked_fields, field_named, fields_of, record_json
 
 MAX_BATCH = 10

@@ -7,7 +7,7 @@ import binascii
 from typing import Any
 
 from airscope.standins.airtable.errors import AirtableError, error
-from airscope.standins.airtable.store import NewField
+from airscope.standins.airtable.model import NewField
 
 MAX_NAME_CHARS = 255
 # The field types a created table may have: the ones whose values the stand-in checks, plus a few

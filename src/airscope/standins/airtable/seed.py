@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from airscope.standins.airtable.model import NewField
+
 BASE_ID = "appAirscopeDemo01"
 BASE_NAME = "Airscope Demo"
 LOAD_BASE_ID = "appAirscopeLoad01"
@@ -27,16 +29,9 @@ LOAD_BASE_NAME = "Airscope Load"
 
 
 @dataclass(frozen=True)
-class SeedField:
-    name: str
-    type: str
-    options: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
 class SeedTable:
     name: str
-    fields: tuple[SeedField, ...]  # the first one is the primary field
+    fields: tuple[NewField, ...]  # the first one is the primary field
     rows: tuple[dict[str, Any], ...]
 
 
@@ -91,11 +86,11 @@ _STATUSES = ("Pending", "Shipped", "Delivered", "Cancelled")
 CUSTOMERS = SeedTable(
     name="Customers",
     fields=(
-        SeedField("Name", "singleLineText"),
-        SeedField("Email", "email"),
-        SeedField("City", "singleLineText"),
-        SeedField("Tier", "singleSelect", _choices(*_TIERS)),
-        SeedField("Customer Since", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
+        NewField("Name", "singleLineText"),
+        NewField("Email", "email"),
+        NewField("City", "singleLineText"),
+        NewField("Tier", "singleSelect", _choices(*_TIERS)),
+        NewField("Customer Since", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
     ),
     rows=tuple(
         {
@@ -112,11 +107,11 @@ CUSTOMERS = SeedTable(
 PRODUCTS = SeedTable(
     name="Products",
     fields=(
-        SeedField("Name", "singleLineText"),
-        SeedField("SKU", "singleLineText"),
-        SeedField("Category", "singleSelect", _choices("Hardware", "Software", "Service")),
-        SeedField("Price", "number", {"precision": 2}),
-        SeedField("Stock", "number", {"precision": 0}),
+        NewField("Name", "singleLineText"),
+        NewField("SKU", "singleLineText"),
+        NewField("Category", "singleSelect", _choices("Hardware", "Software", "Service")),
+        NewField("Price", "number", {"precision": 2}),
+        NewField("Stock", "number", {"precision": 0}),
     ),
     rows=tuple(
         {"Name": name, "SKU": f"SKU-{100 + i}", "Category": category, "Price": price, "Stock": (i * 13) % 40}
@@ -127,13 +122,13 @@ PRODUCTS = SeedTable(
 ORDERS = SeedTable(
     name="Orders",
     fields=(
-        SeedField("Order", "singleLineText"),
-        SeedField("Customer", "singleLineText"),
-        SeedField("Product", "singleLineText"),
-        SeedField("Quantity", "number", {"precision": 0}),
-        SeedField("Amount", "number", {"precision": 2}),
-        SeedField("Status", "singleSelect", _choices(*_STATUSES)),
-        SeedField("Order Date", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
+        NewField("Order", "singleLineText"),
+        NewField("Customer", "singleLineText"),
+        NewField("Product", "singleLineText"),
+        NewField("Quantity", "number", {"precision": 0}),
+        NewField("Amount", "number", {"precision": 2}),
+        NewField("Status", "singleSelect", _choices(*_STATUSES)),
+        NewField("Order Date", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
     ),
     rows=tuple(
         {
@@ -153,7 +148,7 @@ TABLES = (CUSTOMERS, ORDERS, PRODUCTS)
 
 ABOUT = SeedTable(
     name="About",
-    fields=(SeedField("Name", "singleLineText"), SeedField("Notes", "multilineText")),
+    fields=(NewField("Name", "singleLineText"), NewField("Notes", "multilineText")),
     rows=(
         {
             "Name": "Airscope Load",
@@ -178,11 +173,11 @@ BASES = (SeedBase(BASE_ID, BASE_NAME, TABLES), SeedBase(LOAD_BASE_ID, LOAD_BASE_
 
 GROWN_STATUSES = ("Todo", "Doing", "Done")
 GROWN_FIELDS = (
-    SeedField("Item", "singleLineText"),
-    SeedField("Notes", "multilineText"),
-    SeedField("Amount", "number", {"precision": 2}),
-    SeedField("Status", "singleSelect", _choices(*GROWN_STATUSES)),
-    SeedField("Due", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
+    NewField("Item", "singleLineText"),
+    NewField("Notes", "multilineText"),
+    NewField("Amount", "number", {"precision": 2}),
+    NewField("Status", "singleSelect", _choices(*GROWN_STATUSES)),
+    NewField("Due", "date", {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}),
 )
 GROWN_NOTES_CHARS = 1200
 _NOTE_SENTENCES = (

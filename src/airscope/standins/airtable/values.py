@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from airscope.standins.airtable.errors import error
-from airscope.standins.airtable.store import Field, Record, Table
+from airscope.standins.airtable.model import Field, Record, Table
 
 
 def is_number(value: Any) -> bool:
