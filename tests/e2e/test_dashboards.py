@@ -6,15 +6,15 @@ what the load's answers prove (the short version of `airscope check --live`)."""
 from __future__ import annotations
 
 from airscope import checkout
-from airscope.stack.checks import live
+from airscope.local import live_check
 from tests.e2e.conftest import API_KEY, Platform
 
 
 def test_dashboards_have_data_and_match_the_load_that_made_it(platform: Platform):
-    report = live.run(checkout.root(), platform["prometheus"], platform["api-gateway"], API_KEY, 20, 5)
+    report = live_check.run(checkout.root(), platform["prometheus"], platform["api-gateway"], API_KEY, 20, 5)
     assert report.sent > 50
     # Exact although the platform is shared with the other end-to-end tests: the window starts once
-    # every service has a scrape newer than their last request (live.wait_for_scrape).
+    # every service has a scrape newer than their last request (live_check.check.wait_for_scrape).
     assert report.counts == [], "\n".join(report.counts)
     assert report.p95 == []
     assert report.empty == [], "\n".join(report.empty)

@@ -63,11 +63,10 @@ def _check_live(root, as_json: bool, duration: float, rps: float) -> None:
     import json
     from dataclasses import asdict
 
-    from airscope.local import runner
-    from airscope.stack.checks import live
+    from airscope.local import live_check, runner
 
     plat = runner.platform()
-    report = live.run(
+    report = live_check.run(
         root,
         f"http://127.0.0.1:{plat.observability_ports['prometheus']}",
         f"http://127.0.0.1:{plat.service_ports['api-gateway']}",

@@ -1,20 +1,55 @@
 """`airscope check --live`'s parts that need no platform: which queries the dashboards make, and how
-counts and latencies are compared. The whole check runs against the local platform in tests/e2e."""
+counts and latencies are compared. Prometheus is faked at its HTTP API (``airscope.promapi`` reads
+the answers as it reads a real server's); the whole check runs against the local platform in
+tests/e2e/test_dashboards.py."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 
-from airscope import catalog
+from airscope import catalog, stack
+from airscope.local.live_check import check, domain, gateway, panels
 from airscope.local.load import Domain
-from airscope.stack.checks import live
+from airscope.promapi import Prometheus
+
+Answer = Callable[[str, float], list[tuple[dict[str, str], float]]]  # (expr, time) -> (labels, value)
 
 
-def test_every_prometheus_panel_query_is_expanded_for_each_service_and_grafanas_own_variables(deployed):
-    queries = live.panel_queries(deployed)
+def prometheus(answer: Answer) -> Prometheus:
+    """A Prometheus whose instant queries ``answer`` computes (a vector of labels and values)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/query", request.url
+        at = float(request.url.params["time"])
+        result = [
+            {"metric": labels, "value": [at, str(value)]}
+            for labels, value in answer(request.url.params["query"], at)
+        ]
+        return httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    return Prometheus("http://prometheus.test", transport=httpx.MockTransport(handle))
+
+
+@pytest.fixture
+def dashboards(tmp_path) -> Path:
+    """A checkout-like directory holding every generated stack file."""
+    for relative, content in stack.generate().items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return tmp_path
+
+
+def test_every_prometheus_panel_query_is_expanded_for_each_service_and_grafanas_own_variables(dashboards):
+    queries = panels.panel_queries(dashboards)
     services = list(catalog.load().services)
     per_service = [q for q in queries if q.dashboard == "airscope / Service" and q.panel == "Up"]
     assert sorted(dict(q.variables)["service"] for q in per_service) == sorted(services)
@@ -22,62 +57,85 @@ def test_every_prometheus_panel_query_is_expanded_for_each_service_and_grafanas_
     assert not [q for q in queries if q.dashboard == "airscope / Logs"], "Loki panels are not Prometheus'"
 
 
+def test_a_panel_is_empty_when_every_query_returns_nothing_and_a_refused_query_is_reported(dashboards):
+    def handle(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        if "llm_chats_total" in query:
+            return httpx.Response(400, json={"status": "error", "error": "parse error"})
+        series = [] if "llm_" in query else [{"metric": {}, "values": [[1.0, "1"]]}]
+        return httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "matrix", "result": series}}
+        )
+
+    fake = Prometheus("http://prometheus.test", transport=httpx.MockTransport(handle))
+    problems = panels.empty_panels(dashboards, fake, 1.0, 2.0)
+    assert problems and all(problem.startswith("airscope / LLM / ") for problem in problems), problems
+    assert any("Prometheus refused the query" in p and "parse error" in p for p in problems)
+    assert any(p.startswith("airscope / LLM / Tokens/s by model and type: no data (") for p in problems)
+
+
 @pytest.mark.parametrize(("seconds", "index"), [(0.004, 0), (0.005, 0), (0.0051, 1), (1.0, 9), (31.0, 15)])
 def test_bucket_index(seconds, index):
-    assert live.bucket_index(seconds) == index
+    assert gateway.bucket_index(seconds) == index
 
 
-class FakePrometheus:
-    """Answers the two instant queries of count_mismatches from fixed counters (unit test only)."""
-
-    def __init__(self, before: dict, after: dict) -> None:
-        self.answers = {1.0: before, 2.0: after}
-
-    def instant(self, expr: str, at: float) -> list[dict]:
-        return [
-            {"metric": {"method": m, "route": r, "status": str(s)}, "value": [at, str(v)]}
-            for (m, r, s), v in self.answers[at].items()
+def counters(before: dict, after: dict) -> Prometheus:
+    """Answers the two instant queries of count_mismatches from fixed counters."""
+    answers = {1.0: before, 2.0: after}
+    return prometheus(
+        lambda expr, at: [
+            ({"method": m, "route": r, "status": str(s)}, v) for (m, r, s), v in answers[at].items()
         ]
+    )
 
 
 def test_counts_must_match_exactly_per_route_and_status_and_other_routes_are_ignored():
     before = {("POST", "/api/chat", 200): 10, ("GET", "/health/live", 200): 500}
     after = {("POST", "/api/chat", 200): 40, ("POST", "/api/chat", 502): 1, ("GET", "/health/live", 200): 900}
-    prometheus = FakePrometheus(before, after)
-    assert (
-        live.count_mismatches(
-            prometheus, {("POST", "/api/chat", 200): 30, ("POST", "/api/chat", 502): 1}, 1.0, 2.0, "g"
-        )
-        == []
-    )
-    problems = live.count_mismatches(prometheus, Counter({("POST", "/api/chat", 200): 31}), 1.0, 2.0, "g")
+    fake = counters(before, after)
+    sent = {("POST", "/api/chat", 200): 30, ("POST", "/api/chat", 502): 1}
+    assert gateway.count_mismatches(fake, sent, 1.0, 2.0, "g") == []
+    problems = gateway.count_mismatches(fake, Counter({("POST", "/api/chat", 200): 31}), 1.0, 2.0, "g")
     assert problems == [
         "POST /api/chat 200: the client sent 31, Prometheus counted 30",
         "POST /api/chat 502: the client sent 0, Prometheus counted 1",
     ]
 
 
-class FakeSeries:
+def test_a_p95_more_than_one_bucket_away_or_missing_is_reported_and_a_quiet_route_is_skipped():
+    server = [
+        ({"method": "GET", "route": "/a"}, 0.1),
+        ({"method": "GET", "route": "/b"}, 2.0),
+        ({"method": "GET", "route": "/c"}, "NaN"),  # no requests in the window: no value
+    ]
+    fake = prometheus(lambda expr, at: server if expr.startswith("histogram_quantile(0.95, ") else [])
+    client = {("GET", "/a"): 0.09, ("GET", "/b"): 0.1, ("GET", "/c"): 0.1, ("GET", "/d"): 5.0}
+    counts = {("GET", "/a"): 30, ("GET", "/b"): 30, ("GET", "/c"): 30, ("GET", "/d"): 3}
+    assert gateway.p95_mismatches(fake, client, 1.0, 2.0, "g", counts=counts) == [
+        "GET /b: p95 2000 ms in Prometheus, 100 ms at the client: more than one bucket apart",
+        "GET /c: no histogram in Prometheus",
+    ]
+
+
+def series_sums(series: list[tuple[str, dict[str, str], float, float]]) -> Prometheus:
     """Answers domain_mismatches' ``sum [by (label)] (name{filters})`` queries from raw series, each
-    with its value at 1.0 (the window's start) and at 2.0 (its end) (unit test only)."""
+    with its value at 1.0 (the window's start) and at 2.0 (its end)."""
 
-    def __init__(self, series: list[tuple[str, dict[str, str], float, float]]) -> None:
-        self.series = series
-
-    def instant(self, expr: str, at: float) -> list[dict]:
-        by, name, selector = re.fullmatch(r"sum(?: by \((\w+)\))? \((\w+)\{(.*)\}\)", expr).groups()
-        matchers = re.findall(r'(\w+)(=~|!=|=)"([^"]*)"', selector)
-        totals: Counter = Counter()
-        for series_name, labels, before, after in self.series:
-            if series_name == name and all(self._matches(labels.get(k, ""), op, v) for k, op, v in matchers):
-                totals[labels[by] if by else ""] += before if at == 1.0 else after
-        return [{"metric": {by: key} if by else {}, "value": [at, str(v)]} for key, v in totals.items()]
-
-    @staticmethod
-    def _matches(value: str, op: str, wanted: str) -> bool:
+    def matches(value: str, op: str, wanted: str) -> bool:
         return {"=": value == wanted, "!=": value != wanted, "=~": re.fullmatch(wanted, value) is not None}[
             op
         ]
+
+    def answer(expr: str, at: float) -> list[tuple[dict[str, str], float]]:
+        by, name, selector = re.fullmatch(r"sum(?: by \((\w+)\))? \((\w+)\{(.*)\}\)", expr).groups()
+        matchers = re.findall(r'(\w+)(=~|!=|=)"([^"]*)"', selector)
+        totals: Counter = Counter()
+        for series_name, labels, before, after in series:
+            if series_name == name and all(matches(labels.get(k, ""), op, v) for k, op, v in matchers):
+                totals[labels[by] if by else ""] += before if at == 1.0 else after
+        return [({by: key} if by else {}, v) for key, v in totals.items()]
+
+    return prometheus(answer)
 
 
 def proven() -> Domain:
@@ -142,14 +200,14 @@ def services(**increase: float) -> list[tuple[str, dict[str, str], float, float]
 
 
 def test_domain_counters_match_what_the_answers_prove_and_background_work_is_left_out():
-    assert live.domain_mismatches(FakeSeries(services()), proven(), 1.0, 2.0) == []
+    assert domain.domain_mismatches(series_sums(services()), proven(), 1.0, 2.0) == []
 
 
 def test_a_saga_or_a_file_must_end_inside_the_window():
     counted = services(
         saga_runs_total__onboarding_failed=-1, automation_files_processed_total__csv_partial=-1
     )
-    assert live.domain_mismatches(FakeSeries(counted), proven(), 1.0, 2.0) == [
+    assert domain.domain_mismatches(series_sums(counted), proven(), 1.0, 2.0) == [
         "Automation / Files/s by type and outcome: "
         'automation_files_processed_total{job="services", type="csv"}: '
         "the load's answers prove 2, Prometheus counted 1",
@@ -160,12 +218,12 @@ def test_a_saga_or_a_file_must_end_inside_the_window():
 
 def test_a_counter_off_by_one_is_reported_with_its_label():
     counted = services(llm_tokens_total__m_input=1)
-    assert live.domain_mismatches(FakeSeries(counted), proven(), 1.0, 2.0) == [
+    assert domain.domain_mismatches(series_sums(counted), proven(), 1.0, 2.0) == [
         'LLM / Tokens/s by model and type: llm_tokens_total{job="services"} type=input: '
         "the load's answers prove 300, Prometheus counted 301"
     ]
     counted = services(auth_attempts_total__password_invalid_credentials=1)
-    assert live.domain_mismatches(FakeSeries(counted), proven(), 1.0, 2.0) == [
+    assert domain.domain_mismatches(series_sums(counted), proven(), 1.0, 2.0) == [
         "Users / Auth attempts/s by method and outcome: "
         'auth_attempts_total{job="services", method="password"} outcome=invalid_credentials: '
         "the load's answers prove 1, Prometheus counted 2"
@@ -174,16 +232,18 @@ def test_a_counter_off_by_one_is_reported_with_its_label():
 
 def test_every_chat_answered_200_is_counted_once_whatever_its_answer_reported():
     counted = services(llm_chats_total__answered=1)
-    assert live.domain_mismatches(FakeSeries(counted), proven(), 1.0, 2.0) == [
+    assert domain.domain_mismatches(series_sums(counted), proven(), 1.0, 2.0) == [
         'LLM / Chats/s by outcome: llm_chats_total{job="services", outcome!="failed"}: '
         "the load's answers prove 1, Prometheus counted 2"
     ]
-    assert live.domain_mismatches(FakeSeries(services(llm_chats_total__failed=5)), proven(), 1.0, 2.0) == []
+    assert (
+        domain.domain_mismatches(series_sums(services(llm_chats_total__failed=5)), proven(), 1.0, 2.0) == []
+    )
 
 
 def test_a_request_without_an_answer_widens_only_the_bounds_it_could_move():
-    domain = proven()
-    domain.unproven.update({"chat": 1, "login": 1})
+    proven_domain = proven()
+    proven_domain.unproven.update({"chat": 1, "login": 1})
     counted = services(
         llm_tokens_total__m_input=500,  # the unanswered chat's tokens: any number
         mcp_tool_calls_total__count_records_ok=2,  # and its tool calls
@@ -192,46 +252,43 @@ def test_a_request_without_an_answer_widens_only_the_bounds_it_could_move():
         auth_tokens_issued_total__refresh=1,
         activity_events_total__login=1,
     )
-    assert live.domain_mismatches(FakeSeries(counted), domain, 1.0, 2.0) == []
+    assert domain.domain_mismatches(series_sums(counted), proven_domain, 1.0, 2.0) == []
     counted = services(auth_attempts_total__password_success=2)
-    assert live.domain_mismatches(FakeSeries(counted), domain, 1.0, 2.0) == [
+    assert domain.domain_mismatches(series_sums(counted), proven_domain, 1.0, 2.0) == [
         "Users / Auth attempts/s by method and outcome: "
         'auth_attempts_total{job="services", method="password"} outcome=success: '
         "the load's answers prove 2 to 3, Prometheus counted 4"
     ]
     # Fewer than the answers prove is wrong however many went unanswered.
     counted = services(llm_tokens_total__m_output=-1)
-    assert live.domain_mismatches(FakeSeries(counted), domain, 1.0, 2.0) == [
+    assert domain.domain_mismatches(series_sums(counted), proven_domain, 1.0, 2.0) == [
         'LLM / Tokens/s by model and type: llm_tokens_total{job="services"} type=output: '
         "the load's answers prove at least 20, Prometheus counted 19"
     ]
 
 
-class FakeScrapes:
+def scrapes() -> tuple[Prometheus, list[str]]:
     """Each service's ``up`` and the time of its last scrape, one state per look, the window's
-    earlier requests having ended at 100 (unit test only)."""
-
-    LOOKS = (
+    earlier requests having ended at 100."""
+    looks = (
         {"gateway": ("1", 101.0)},  # llm's instance is not found yet
         {"gateway": ("1", 101.0), "llm": ("1", 97.0)},  # its last scrape is older than the requests
         {"gateway": ("1", 101.0), "llm": ("0", 101.0)},  # it failed
         {"gateway": ("1", 101.0), "llm": ("1", 102.0)},
     )
+    seen = []
 
-    def __init__(self) -> None:
-        self.looks = 0
-
-    def instant(self, expr: str, at: float) -> list[dict]:
+    def answer(expr: str, at: float) -> list[tuple[dict[str, str], float]]:
         if expr.startswith("timestamp("):
-            state = self.LOOKS[self.looks - 1]
-            return [{"metric": {"instance": s}, "value": [at, str(t)]} for s, (_, t) in state.items()]
-        self.looks += 1
-        state = self.LOOKS[self.looks - 1]
-        return [{"metric": {"instance": s, "service": s}, "value": [at, up]} for s, (up, _) in state.items()]
+            return [({"instance": s}, t) for s, (_, t) in looks[len(seen) - 1].items()]
+        seen.append(expr)
+        return [({"instance": s, "service": s}, up) for s, (up, _) in looks[len(seen) - 1].items()]
+
+    return prometheus(answer), seen
 
 
 def test_the_window_starts_once_every_service_was_scraped_after_the_earlier_requests(monkeypatch):
-    monkeypatch.setattr(live.time, "sleep", lambda seconds: None)
-    prometheus = FakeScrapes()
-    live.wait_for_scrape(prometheus, 100.0, ["gateway", "llm"])
-    assert prometheus.looks == 4
+    monkeypatch.setattr(check.time, "sleep", lambda seconds: None)
+    fake, looks = scrapes()
+    check.wait_for_scrape(fake, 100.0, ["gateway", "llm"])
+    assert len(looks) == 4
