@@ -11,8 +11,8 @@ percents with a ``precision``, currencies with a ``precision`` and a ``symbol``,
 ``dateFormat`` of both ``name`` and ``format``, checkboxes with a ``color`` and an ``icon``. Every
 table has one view, "Grid view" (``viw...``, type ``grid``), showing every field and every record.
 
-The data model (IDs, field options, views) is in ``model``. ``grow`` adds many tables of generated records in one transaction (the admin endpoint behind drills
-and load tests); ``add_choices`` is what ``typecast`` does with a single-select value it does not know.
+The data model (IDs, field options, views) is in ``model``. ``grow`` adds many tables of generated
+records in one transaction (the admin endpoint behind drills and load tests); ``add_choices`` is what ``typecast`` does with a single-select value it does not know.
 """
 
 from __future__ import annotations
