@@ -6,16 +6,21 @@ service's own, logs in with its password (scram-sha-256).
 
 PostgreSQL refuses to run as root, so as root initdb and the server run as the ``postgres``
 system user (set uid/gid at exec, as runuser does, with no process in between: the pid we record
-is the postmaster's), and the data and socket directories are chowned to it.
+is the postmaster's), and the data and socket directories are chowned to it. A checkout that user
+cannot enter (any clone under /root, or under ``mktemp -d``) cannot hold its cluster: with
+``relocate=True`` (``airscope up``) the cluster then lives under ``ELSEWHERE`` instead, and the data
+directory asked for becomes a symbolic link to it, which is how later commands find it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import pwd
 import signal
 import subprocess
+import sys
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +36,8 @@ from airscope.local.process import Background, as_user, progress, start_gated, w
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
 SYSTEM_USER = "postgres"  # the OS user that runs the server when we are root
+# Persistent (not /tmp or /var/tmp, whose old files are cleaned away) and open to every user.
+ELSEWHERE = Path("/var/lib/airscope")
 
 PG_HBA = f"""\
 # Written by airscope.local.postgres: superuser trusted from this machine, everyone else by password.
@@ -51,19 +58,42 @@ class PostgresServer:
         log_dir: Path | None = None,
         bin_dir: Path = DEFAULT_BIN_DIR,
         ready_timeout: float = 60.0,
+        relocate: bool = False,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
+        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+        self.wanted_dir = Path(data_dir).absolute()
+        self.data_dir = self._placed(self.wanted_dir) if relocate else self.wanted_dir
         self.port = port
-        run_dir = Path(run_dir or self.data_dir.parent).absolute()
-        self.socket_dir = run_dir / "postgres-socket"
+        run_dir = Path(run_dir or self.wanted_dir.parent).absolute()
+        socket_parent = run_dir if self.data_dir == self.wanted_dir else self.data_dir.parent
+        self.socket_dir = socket_parent / "postgres-socket"
         self.bin_dir = bin_dir
         self.ready_timeout = ready_timeout
         self.process = Background(
             "postgres",
             run_dir / "postgres.pid",
-            Path(log_dir or self.data_dir.parent).absolute() / "postgres.log",
+            Path(log_dir or self.wanted_dir.parent).absolute() / "postgres.log",
         )
-        self._user = SYSTEM_USER if os.geteuid() == 0 else None
+
+    @property
+    def relocated(self) -> bool:
+        """True when the cluster lives under ``ELSEWHERE``, not where it was asked for."""
+        return self.data_dir != self.wanted_dir
+
+    def _placed(self, wanted: Path) -> Path:
+        """Where the cluster asked for in ``wanted`` lives: there, unless the server's user cannot
+        reach it; then under ``ELSEWHERE``, named after ``wanted`` so that every command finds the same."""
+        if wanted.is_symlink():  # an earlier `up` moved it
+            return wanted.resolve()
+        if self._user is None or (wanted / "PG_VERSION").exists() or self._can_enter(wanted):
+            return wanted
+        return ELSEWHERE / hashlib.sha256(str(wanted).encode()).hexdigest()[:12] / "postgres"
+
+    def _can_enter(self, wanted: Path) -> bool:
+        """Whether the server's user can enter the deepest directory of ``wanted`` that exists (what
+        is made below it is made open enough)."""
+        existing = next(d for d in (wanted, *wanted.parents) if d.exists())
+        return self._as_server_user("test", "-x", str(existing)).returncode == 0
 
     def __repr__(self) -> str:
         return f"PostgresServer({str(self.data_dir)!r}, port={self.port})"
@@ -88,6 +118,8 @@ class PostgresServer:
 
     def prepare(self) -> None:
         """The directories, owned by the server's user, and the cluster when there is none."""
+        if self.relocated:
+            self._link_relocated()
         self._prepare_directories()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
@@ -135,6 +167,27 @@ class PostgresServer:
         if self._user is not None:
             for directory in (self.data_dir, self.socket_dir):
                 self._check_reachable(directory)
+
+    def _link_relocated(self) -> None:
+        """Makes ``ELSEWHERE``'s directory (open to the server's user) and points the data directory
+        asked for at it, once."""
+        base = self.data_dir.parent
+        for directory in (ELSEWHERE, base):
+            directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+            directory.chmod(0o755)
+        (base / "origin").write_text(f"the PostgreSQL cluster of {self.wanted_dir}\n")
+        if self.wanted_dir.is_symlink():
+            return
+        if self.wanted_dir.is_dir():
+            self.wanted_dir.rmdir()  # empty, or it would hold a cluster: left by an earlier failed start
+        self.wanted_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.wanted_dir.symlink_to(self.data_dir, target_is_directory=True)
+        reused = " (the one made before for this checkout)" if (self.data_dir / "PG_VERSION").exists() else ""
+        print(
+            f"PostgreSQL's data goes to {self.data_dir}{reused}: the {self._user} user cannot enter "
+            f"{self.wanted_dir.parent}; {self.wanted_dir} links to it",
+            file=sys.stderr,
+        )
 
     def _check_reachable(self, directory: Path) -> None:
         if self._as_server_user("test", "-w", str(directory)).returncode == 0:

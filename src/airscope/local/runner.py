@@ -139,7 +139,13 @@ def down() -> None:
     stopped = sup.shutdown(_stop_order(catalog.load(), home)) if sup.running() else []
     stopped += _stop_legacy_pid_files()
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
-    print(f"data kept in {paths.data_dir()}")
+    print(f"data kept in {paths.data_dir()}{_postgres_elsewhere()}")
+
+
+def _postgres_elsewhere() -> str:
+    """Where PostgreSQL's data lives when `up` put it outside the home (see ``PostgresServer``)."""
+    cluster = paths.data_dir() / "postgres"
+    return f" (PostgreSQL's in {cluster.resolve()})" if cluster.is_symlink() else ""
 
 
 def _stop_order(cat: Catalog, home: Path) -> list[str]:
@@ -313,17 +319,15 @@ def _start_observability(sup: Supervisor, plat: Platform, instances: dict[str, d
 
 def _infrastructure(cat: Catalog) -> dict[str, PostgresServer | RedisServer]:
     """The catalog's infrastructure in start order (PostgreSQL before Redis)."""
-    kinds = {"postgres": PostgresServer, "redis": RedisServer}
-    return {
-        name: kinds[name](
-            paths.data_dir() / name,
-            ports.port_for(name, cat.infrastructure[name].port),
-            run_dir=paths.run_dir(),
-            log_dir=paths.log_dir(),
-        )
-        for name in kinds
-        if name in cat.infrastructure
-    }
+    where = {"run_dir": paths.run_dir(), "log_dir": paths.log_dir()}
+    servers: dict[str, PostgresServer | RedisServer] = {}
+    if "postgres" in cat.infrastructure:
+        port = ports.port_for("postgres", cat.infrastructure["postgres"].port)
+        servers["postgres"] = PostgresServer(paths.data_dir() / "postgres", port, relocate=True, **where)
+    if "redis" in cat.infrastructure:
+        port = ports.port_for("redis", cat.infrastructure["redis"].port)
+        servers["redis"] = RedisServer(paths.data_dir() / "redis", port, **where)
+    return servers
 
 
 # --- instances (airscope scale) ---------------------------------------------------------------------
@@ -476,7 +480,9 @@ def _summary(plat: Platform, instances: dict[str, dict[str, int]], elapsed: floa
     missing = [s.name for s in plat.catalog.start_order() if not s.exists()]
     if missing:
         print(f"not in the tree yet: {', '.join(missing)}")
-    print(f"data: {paths.data_dir()}  logs: {paths.log_dir()}  traces: {paths.trace_dir()}")
+    print(
+        f"data: {paths.data_dir()}{_postgres_elsewhere()}  logs: {paths.log_dir()}  traces: {paths.trace_dir()}"
+    )
     rss, count = sup.memory()
     print(f"all healthy in {elapsed:.1f}s; memory: {rss / 2**20:.0f} MiB (PSS) in {count} processes")
     print(f"API key: {plat.api_key}")
