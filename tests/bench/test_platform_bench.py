@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from airscope import catalog
-from airscope.bench import baselines, capacity, chat_tokens, thresholds
+from airscope.bench import baselines, capacity, charts, chat_tokens, counters, thresholds
 from airscope.bench import platform as bench
+from airscope.bench.result import JSON_PATH, Latency, Result, Step
 from airscope.local.load import Tally
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +30,15 @@ def test_grown_bytes_follows_a_log_across_supervisords_rotation(tmp_path: Path) 
     before = _stat(log)
     with log.open("ab") as stream:
         stream.write(b"y" * 50)
-    assert bench.grown_bytes(log, before, _stat(log)) == 50
+    assert counters.grown_bytes(log, before, _stat(log)) == 50
     # Rotated: the old file (now 150 + 20 bytes) becomes .1, a new one holds 30 bytes.
     with log.open("ab") as stream:
         stream.write(b"z" * 20)
     os.rename(log, tmp_path / "api-gateway.log.1")
     log.write_bytes(b"w" * 30)
-    assert bench.grown_bytes(log, before, _stat(log)) == 70 + 30
-    assert bench.grown_bytes(log, None, _stat(log)) == 30
-    assert bench.grown_bytes(tmp_path / "gone.log", before, None) == 0
+    assert counters.grown_bytes(log, before, _stat(log)) == 70 + 30
+    assert counters.grown_bytes(log, None, _stat(log)) == 30
+    assert counters.grown_bytes(tmp_path / "gone.log", before, None) == 0
 
 
 def _export(spans: int) -> bytes:
@@ -51,7 +52,7 @@ def _export(spans: int) -> bytes:
 
 def test_span_files_count_only_whole_new_lines(tmp_path: Path) -> None:
     (tmp_path / "api-gateway.jsonl").write_bytes(_export(2))
-    files = bench.SpanFiles(tmp_path)  # what is there already is not counted
+    files = counters.SpanFiles(tmp_path)  # what is there already is not counted
     with (tmp_path / "api-gateway.jsonl").open("ab") as stream:
         stream.write(_export(3) + _export(1)[:10])  # the second line is still being written
     (tmp_path / "mcp-server@2.jsonl").write_bytes(_export(4))
@@ -79,9 +80,9 @@ def test_client_view_groups_routes_by_the_service_the_gateway_sends_them_to() ->
     assert (overall.count, overall.errors) == (103, 2)
 
 
-def _step(rate: float, p95: float, *, errors: int = 0, skipped: int = 0, sent: int = 100) -> bench.Step:
-    latency = bench.Latency(count=sent, errors=errors, rps=rate, p50_ms=p95 / 2, p95_ms=p95, p99_ms=p95)
-    return bench.Step(
+def _step(rate: float, p95: float, *, errors: int = 0, skipped: int = 0, sent: int = 100) -> Step:
+    latency = Latency(count=sent, errors=errors, rps=rate, p50_ms=p95 / 2, p95_ms=p95, p99_ms=p95)
+    return Step(
         mix="mixed",
         rate=rate,
         seconds=30,
@@ -155,7 +156,11 @@ def _result_step(mix: str, rate: float, p95: float, chat_p95: float, seconds: fl
     }
 
 
-def _result() -> dict:
+def _result() -> Result:
+    return Result.from_json(_result_json())
+
+
+def _result_json() -> dict:
     return {
         "command": ".venv/bin/airscope bench",
         "started_at": "2026-11-29 03:00 UTC",
@@ -168,9 +173,12 @@ def _result() -> dict:
             "commit": "abc",
         },
         "settings": {
+            "rates": {"mixed": [5, 10], "chat": [30, 50]},
             "step_seconds": 30,
             "normal_seconds": 120,
+            "normal": ["mixed", 5],
             "warmup": "10 s at 5 actions/s",
+            "seed": 8,
             "max_in_flight": 400,
             "weights": {"chat": 30, "records": 70},
         },
@@ -209,7 +217,7 @@ def test_a_service_waiting_on_an_outside_saas_keeps_at_least_its_slo_threshold()
 
 
 def test_the_catalog_holds_the_thresholds_of_the_kept_baselines() -> None:
-    kept = json.loads((ROOT / baselines.JSON_PATH).read_text())
+    kept = Result.read(ROOT / JSON_PATH)
     services = catalog.load().services
     in_catalog = {name: services[name].high_latency_seconds for name in services}
     assert in_catalog == thresholds.derive(kept), (
@@ -220,20 +228,20 @@ def test_the_catalog_holds_the_thresholds_of_the_kept_baselines() -> None:
 
 def test_capacity_scales_volumes_with_requests_and_series_with_instances() -> None:
     one, ten, hundred = capacity.model(_result())
-    assert ten["log_bytes_per_day"] == pytest.approx(10 * one["log_bytes_per_day"])
-    assert hundred["spans_per_day"] == pytest.approx(100 * one["spans_per_day"])
+    assert ten.log_bytes_per_day == pytest.approx(10 * one.log_bytes_per_day)
+    assert hundred.spans_per_day == pytest.approx(100 * one.spans_per_day)
     # 0.3 cores per service at 1x: 1 instance; 3 cores at 10x: 6 instances at 0.5 core each.
-    assert set(one["instances"].values()) == {1} and set(ten["instances"].values()) == {6}
-    other = 3000 - 100 * len(one["instances"])
-    assert ten["series"] == 100 * 6 * len(one["instances"]) + other
-    assert one["samples_per_second"] == pytest.approx(one["series"] / 15)
-    assert one["log_bytes_per_day_compressed"] == pytest.approx(one["log_bytes_per_day"] / 8)
+    assert set(one.instances.values()) == {1} and set(ten.instances.values()) == {6}
+    other = 3000 - 100 * len(one.instances)
+    assert ten.series == 100 * 6 * len(one.instances) + other
+    assert one.samples_per_second == pytest.approx(one.series / 15)
+    assert one.log_bytes_per_day_compressed == pytest.approx(one.log_bytes_per_day / 8)
 
 
 def test_the_chat_goal_is_judged_on_the_chat_route_below_the_knee() -> None:
     result = _result()
     assert "met** at 50/s" in baselines.chat_goal(result)
-    result["steps"][-1]["routes"]["POST /api/chat"]["p95_ms"] = 320
+    result.steps[-1].routes["POST /api/chat"].p95_ms = 320
     assert "not met** on this machine: the highest rate that kept p95 under 300 ms was 30/s" in (
         baselines.chat_goal(result)
     )
@@ -243,11 +251,11 @@ def test_render_all_writes_the_documents_and_charts(tmp_path: Path) -> None:
     written = baselines.render_all(_result(), tmp_path)
     assert {path.relative_to(tmp_path).as_posix() for path in written} == {
         baselines.MARKDOWN_PATH,
-        baselines.LATENCY_CHART,
-        baselines.SERVICES_CHART,
+        charts.LATENCY_CHART,
+        charts.SERVICES_CHART,
         capacity.MARKDOWN_PATH,
     }
-    for chart in (baselines.LATENCY_CHART, baselines.SERVICES_CHART):
+    for chart in (charts.LATENCY_CHART, charts.SERVICES_CHART):
         assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = (tmp_path / baselines.MARKDOWN_PATH).read_text()
     for heading in ("## Machine", "## Steps", "## HighLatency thresholds", "## Where a chat spends its CPU"):
@@ -268,9 +276,14 @@ def test_the_kept_documents_are_what_the_kept_figures_render(tmp_path: Path) -> 
     (tmp_path / baselines.OVERHEAD_DOC).parent.mkdir(parents=True)
     (tmp_path / baselines.OVERHEAD_DOC).write_text((ROOT / baselines.OVERHEAD_DOC).read_text())
     (tmp_path / chat_tokens.JSON_PATH).write_text((ROOT / chat_tokens.JSON_PATH).read_text())
-    kept = json.loads((ROOT / baselines.JSON_PATH).read_text())
-    baselines.render_all(kept, tmp_path)
+    baselines.render_all(Result.read(ROOT / JSON_PATH), tmp_path)
     for document in (baselines.MARKDOWN_PATH, capacity.MARKDOWN_PATH):
         assert (tmp_path / document).read_text() == (ROOT / document).read_text(), (
-            f"{document} is stale: run `airscope bench --from-json {baselines.JSON_PATH}`"
+            f"{document} is stale: run `airscope bench --from-json {JSON_PATH}`"
         )
+
+
+def test_the_kept_figures_read_and_write_back_byte_for_byte() -> None:
+    # The dataclasses are the JSON file's format: reading and writing it changes nothing.
+    text = (ROOT / JSON_PATH).read_text()
+    assert json.dumps(Result.from_json(json.loads(text)).as_json(), indent=1) + "\n" == text

@@ -3,13 +3,13 @@ last, the three goals, services summed over their instances, and the rate taken 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from airscope.bench import soak
+from airscope.bench import BenchError, soak
+from airscope.bench.result import JSON_PATH, Result
 from airscope.bench.soak import Growth, Sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,18 +142,18 @@ def test_render_prints_every_program_and_each_goal():
     assert "ok     flat series count" in text
 
 
-def test_the_default_rate_is_half_the_highest_mixed_step_below_the_knee(tmp_path: Path):
-    kept = {
-        "stopped": {"mixed": "past the knee at 10/s: p95 ...", "chat": "past the knee at 30/s: ..."},
-        "steps": [
-            {"mix": "mixed", "rate": 5.0},
-            {"mix": "mixed", "rate": 7.0},
-            {"mix": "mixed", "rate": 10.0},
-            {"mix": "chat", "rate": 20.0},
-        ],
-    }
-    path = tmp_path / "baselines.json"
-    path.write_text(json.dumps(kept))
-    assert soak.sustainable_rate(path) == 7.0
-    # The kept baselines of this repository give a rate at all.
-    assert soak.sustainable_rate(ROOT / "docs/performance/baselines.json") > 0
+def test_the_default_rate_is_half_the_highest_mixed_step_below_the_knee():
+    kept = Result.read(ROOT / JSON_PATH)
+    assert [s.rate for s in kept.steps_of("mixed")] == [5, 7]
+    kept.stopped["mixed"] = "past the knee at 7/s: p95 ..."
+    assert soak.sustainable_rate(kept) == 5.0
+    kept.stopped["mixed"] = "every rate asked for ran below the knee (up to 7/s)"
+    assert soak.sustainable_rate(kept) == 7.0
+
+
+def test_without_a_step_below_the_knee_the_rate_must_be_given():
+    kept = Result.read(ROOT / JSON_PATH)
+    kept.stopped["mixed"] = "past the knee at 5/s: p95 ..."
+    kept.steps = kept.steps_of("mixed")[:1]
+    with pytest.raises(BenchError, match="give --rate"):
+        soak.sustainable_rate(kept)

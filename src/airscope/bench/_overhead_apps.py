@@ -2,7 +2,9 @@
 
 Every factory builds a fresh FastAPI app with the same ``GET /hello/{name}``, so the only
 difference between two variants is their telemetry. uvicorn loads each factory by its import
-path (``--factory airscope.bench._overhead_apps:kit_metrics``), one process per variant.
+path (``--factory airscope.bench._overhead_apps:kit_metrics``), one process per variant. Each
+factory imports its own libraries where it runs: a variant's process loads only what it measures
+(and the libraries compared are the optional ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ class DropSpans(SpanExporter):
 
 def _kit_provider(sampler: Sampler) -> TracerProvider:
     """The kit's own span pipeline (as build_tracer_provider makes it) with the final I/O dropped."""
-    from airscope.telemetry import Settings
-    from airscope.telemetry._tracing import CountingBatchSpanProcessor, SafeExporter, build_resource
+    # Imported in the variant that uses it: a library variant's process must not load the kit.
+    from airscope.telemetry import CountingBatchSpanProcessor, SafeExporter, Settings, build_resource
 
     provider = TracerProvider(
         resource=build_resource(SERVICE, __version__, Settings.from_env()), sampler=sampler
@@ -85,6 +87,7 @@ def _kit_provider(sampler: Sampler) -> TracerProvider:
 
 
 def _kit(flush: Callable[[], object] | None = None, **options) -> FastAPI:
+    # Imported in the variant that uses it: a library variant's process must not load the kit.
     from airscope.telemetry import instrument
 
     app = hello_app(flush)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
-from pathlib import Path
 
+from airscope import tables
 from airscope.bench._overhead_apps import VARIANTS
+from airscope.bench.counters import cpu_model
 
 # Versions that decide the figures: the server stack, the kit's dependencies, the libraries compared.
 PACKAGES = (
@@ -104,14 +105,6 @@ GOALS = (
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         # `wrk -v` prints its version before the copyright (and exits 1 for want of a URL).
         banner = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout
@@ -119,7 +112,7 @@ def machine() -> dict[str, str]:
     except OSError:
         wrk = "unknown"
     return {
-        "CPU": cpu,
+        "CPU": cpu_model(),
         "cores": str(os.cpu_count()),
         "OS": platform.platform(),
         "Python": platform.python_version(),
@@ -135,14 +128,8 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def results_table(rows: Sequence[Row]) -> str:
-    return _table(
+    return tables.markdown(
         [
             "variant",
             "req/s",
@@ -175,7 +162,7 @@ def goals_table(rows: Sequence[Row]) -> str:
         value = getattr(row, goal.measure)
         return f"{row.label}: {value:.2f}" + ("x" if goal.measure == "p99_ratio" else "")
 
-    return _table(
+    return tables.markdown(
         [
             "stack",
             "ratio measured for the libraries people use today (quoted from the issue)",
@@ -202,7 +189,7 @@ def checks_table(rows: Sequence[Row]) -> str:
     def per_request(count: int | None, row: Row) -> str:
         return "-" if count is None else f"{count:,} ({count / row.requests:.2f} per request)"
 
-    return _table(
+    return tables.markdown(
         ["variant", "requests served", "access lines written", "spans exported"],
         [
             [row.label, f"{row.requests:,}", per_request(row.access_lines, row), per_request(row.spans, row)]

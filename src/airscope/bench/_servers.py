@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from airscope.bench import BenchError
 from airscope.bench._overhead_apps import PATH, SPANS_MARKER, Variant
 
 # Ports other parts of the project (or common tools) claim on this machine.
@@ -24,10 +25,6 @@ _ACCESS_LINE = re.compile(rb'"event": ?"request"')
 _SPANS_TALLY = re.compile(re.escape(SPANS_MARKER.encode()) + rb"(\d+)")
 # One per span in an OTLP/JSON line ("parentSpanId" does not match: the quote comes first).
 _SPAN_ID = re.compile(rb'"spanId"')
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 def free_ports(count: int) -> list[int]:

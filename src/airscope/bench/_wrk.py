@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from airscope.bench import BenchError
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _DURATION = r"([\d.]+)(us|ms|s|m)"
 _PERCENTILE = re.compile(rf"^\s+(50|75|90|99)(?:\.0+)?%\s+{_DURATION}\s*$", re.MULTILINE)
@@ -18,8 +20,8 @@ _SOCKET_ERRORS = re.compile(
 )
 
 
-class WrkError(RuntimeError):
-    pass
+class WrkError(BenchError):
+    """wrk is missing, failed, or printed no report."""
 
 
 @dataclass(frozen=True)

@@ -6,117 +6,23 @@ again from a kept run (``airscope bench --from-json``) without measuring again.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from airscope import tables
 from airscope.bench import capacity, chat_tokens, thresholds
-from airscope.bench.platform import KNEE_ERROR_RATIO, KNEE_P95_FACTOR, NORMAL, SETTLE_SECONDS
+from airscope.bench.charts import CHAT_GOAL, CHAT_ROUTE, LATENCY_CHART, SERVICES_CHART, charts
+from airscope.bench.result import (
+    JSON_PATH,
+    KNEE_ERROR_RATIO,
+    KNEE_P95_FACTOR,
+    SETTLE_SECONDS,
+    Result,
+    Step,
+)
 
-JSON_PATH = "docs/performance/baselines.json"
 MARKDOWN_PATH = "docs/performance-baselines.md"
-LATENCY_CHART = "docs/performance/baselines-latency.png"
-SERVICES_CHART = "docs/performance/baselines-cpu.png"
 OVERHEAD_DOC = "docs/performance/overhead.md"
-CHAT_GOAL = (50.0, 300.0)  # requests/s, p95 ms: issue 8's goal for the gateway's chat path
-CHAT_ROUTE = "POST /api/chat"
-
-
-def steps_of(result: dict, mix: str) -> list[dict]:
-    return [step for step in result["steps"] if step["mix"] == mix]
-
-
-def normal_step(result: dict) -> dict | None:
-    mix, rate = NORMAL
-    return next((s for s in steps_of(result, mix) if s["rate"] == rate), None)
-
-
-def below_knee(result: dict, mix: str) -> list[dict]:
-    """The mix's steps before the one that passed its knee."""
-    steps = steps_of(result, mix)
-    return steps[:-1] if "past the knee" in result["stopped"].get(mix, "") else steps
-
-
-def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-# --- charts ------------------------------------------------------------------------------------------
-
-
-def charts(result: dict, root: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    written = []
-    mixes = list(result["stopped"])
-    figure, axes = plt.subplots(1, len(mixes), figsize=(6 * len(mixes), 4.2), squeeze=False)
-    for axis, mix in zip(axes[0], mixes, strict=True):
-        steps = steps_of(result, mix)
-        answered = [s["overall"]["rps"] for s in steps]
-        for q, style in (("p50", ":"), ("p95", "-"), ("p99", "--")):
-            axis.plot(answered, [s["overall"][f"{q}_ms"] for s in steps], style, marker="o", label=q)
-        if mix == "chat":
-            axis.axhline(CHAT_GOAL[1], color="grey", linewidth=0.8)
-            axis.axvline(CHAT_GOAL[0], color="grey", linewidth=0.8)
-        axis.set_yscale("log")
-        axis.set_xlabel("requests/s answered")
-        axis.set_ylabel("latency at the client (ms)")
-        axis.set_title(f"{mix} mix: latency against load")
-        axis.grid(True, which="both", alpha=0.3)
-        axis.legend()
-    figure.tight_layout()
-    written.append(_save(figure, root / LATENCY_CHART))
-    plt.close(figure)
-
-    figure, axes = plt.subplots(1, len(mixes), figsize=(6 * len(mixes), 4.2), squeeze=False)
-    for axis, mix in zip(axes[0], mixes, strict=True):
-        steps = steps_of(result, mix)
-        programs = _busiest(steps, 7)
-        rates = [s["rate"] for s in steps]
-        stacks = [[_with_load_generator(s).get(p, {}).get("cpu_cores", 0) for s in steps] for p in programs]
-        rest = [
-            s["machine_cpu_cores"]
-            - sum(_with_load_generator(s).get(p, {}).get("cpu_cores", 0) for p in programs)
-            for s in steps
-        ]
-        axis.stackplot(rates, *stacks, [max(0.0, r) for r in rest], labels=[*programs, "everything else"])
-        axis.axhline(result["machine"]["cores"], color="black", linewidth=0.8)
-        axis.set_xlabel("actions/s offered")
-        axis.set_ylabel("CPU (cores)")
-        axis.set_title(f"{mix} mix: CPU by process")
-        axis.legend(fontsize=7, loc="upper left")
-        axis.grid(True, alpha=0.3)
-    figure.tight_layout()
-    written.append(_save(figure, root / SERVICES_CHART))
-    plt.close(figure)
-    return written
-
-
-def _busiest(steps: list[dict], n: int) -> list[str]:
-    last = _with_load_generator(steps[-1])
-    return sorted(last, key=lambda p: -last[p]["cpu_cores"])[:n]
-
-
-def _save(figure: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No timestamp in the file: the same figures give the same bytes.
-    figure.savefig(path, dpi=100, metadata={"Software": None})
-    return path
-
-
-# The load generator shares the machine's cores: it is shown beside the platform's programs.
-def _with_load_generator(step: dict) -> dict:
-    return step["processes"] | {
-        "load generator": {"cpu_cores": step["load_generator_cpu_cores"], "memory_mib": 0}
-    }
 
 
 # --- the document ------------------------------------------------------------------------------------
@@ -136,41 +42,42 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def markdown(result: dict, root: Path) -> str:
-    machine = result["machine"]
-    normal = normal_step(result)
-    parts = [
+def _head(result: Result) -> list[str]:
+    """Title, how to reproduce, the machine and the method."""
+    machine, settings = result.machine, result.settings
+    weights = ", ".join(f"{k} {v}" for k, v in settings.weights.items())
+    return [
         "# Performance baselines",
         "",
-        f"Measured by `airscope bench` on {result['started_at']} against the local platform (`make up`), "
+        f"Measured by `airscope bench` on {result.started_at} against the local platform (`make up`), "
         "every service with its full telemetry (metrics, JSON logs, traces at 100 % to OTLP/JSON files) and "
         "the stand-ins at zero added latency. Every figure below comes from that run; the raw figures are in "
         f"[{Path(JSON_PATH).name}](performance/{Path(JSON_PATH).name}). Reproduce with:",
         "",
         "```",
         "make up",
-        result["command"],
+        result.command,
         "```",
         "",
         "## Machine",
         "",
-        f"- CPU: {machine['cpu']}, {machine['cores']} cores (the load generator runs on the same cores)",
-        f"- memory: {machine['memory_gib']} GiB",
-        f"- OS: {machine['os']}",
-        f"- Python: {machine['python']}",
-        f"- commit: {machine['commit']}",
+        f"- CPU: {machine.cpu}, {machine.cores} cores (the load generator runs on the same cores)",
+        f"- memory: {machine.memory_gib} GiB",
+        f"- OS: {machine.os}",
+        f"- Python: {machine.python}",
+        f"- commit: {machine.commit}",
         "",
         "## Method",
         "",
         "`airscope load`'s open-loop generator sends a fixed mix of the platform's flows through the "
         "api-gateway, planned from one seed, so every run sends the same actions. Two mixes: **mixed** is "
-        f"`airscope load`'s own ({', '.join(f'{k} {v}' for k, v in result['settings']['weights'].items())} "
+        f"`airscope load`'s own ({weights} "
         "by weight), **chat** is the gateway's chat path alone. Each mix climbs its rates, "
-        f"{result['settings']['step_seconds']:g} s per step (the first mixed step, the normal load, "
-        f"{result['settings']['normal_seconds']:g} s), after a {result['settings']['warmup']} warm-up "
+        f"{settings.step_seconds:g} s per step (the first mixed step, the normal load, "
+        f"{settings.normal_seconds:g} s), after a {settings.warmup} warm-up "
         "that is not measured, and stops after the first step past its knee: more than "
         f"{KNEE_ERROR_RATIO:.0%} errors, an action skipped because "
-        f"{result['settings']['max_in_flight']} were in flight, or a p95 over all requests more than "
+        f"{settings.max_in_flight} were in flight, or a p95 over all requests more than "
         f"{KNEE_P95_FACTOR:g}x the mix's first step's. Latencies are the client's, per request "
         "(nearest rank). CPU is each program's processes' CPU time over the step (PostgreSQL's backends "
         "count under postgres), memory their proportional set size at its end. Log bytes are what the "
@@ -179,32 +86,42 @@ def markdown(result: dict, root: Path) -> str:
         "are Prometheus' own counts (local scrape interval 5 s). Server-side p95s exclude the probes "
         "(`/metrics`, `/health*`).",
         "",
-        "## Summary",
-        "",
     ]
-    for mix, why in result["stopped"].items():
-        good = below_knee(result, mix)
-        best = max(good, key=lambda s: s["overall"]["rps"]) if good else None
-        knee = steps_of(result, mix)[-1]
-        parts.append(
+
+
+def _summary(result: Result) -> list[str]:
+    """One line per mix: why it stopped, the machine at its knee, its best step below it."""
+    cores = result.machine.cores
+    lines = []
+    for mix, why in result.stopped.items():
+        good = result.below_knee(mix)
+        best = max(good, key=lambda s: s.overall.rps) if good else None
+        knee = result.steps_of(mix)[-1]
+        lines.append(
             f"- **{mix}**: {why}. At that step the machine's CPU was "
-            f"{knee['machine_cpu_cores'] / machine['cores']:.0%} busy, and calls to Airtable "
-            f"({knee['airtable_calls_per_second']:.1f}/s; Airtable allows 5/s per base) waited "
-            f"{_ms(knee['airtable_wait_p95_ms'])} ms (p95) for airtable-gateway's rate limiter."
+            f"{knee.machine_cpu_cores / cores:.0%} busy, and calls to Airtable "
+            f"({knee.airtable_calls_per_second:.1f}/s; Airtable allows 5/s per base) waited "
+            f"{_ms(knee.airtable_wait_p95_ms)} ms (p95) for airtable-gateway's rate limiter."
             + (
-                f" Highest step below the knee: {best['rate']:g} actions/s, {best['overall']['rps']:.1f} "
-                f"requests/s answered, p95 {best['overall']['p95_ms']:,.0f} ms, machine CPU "
-                f"{best['machine_cpu_cores']:.2f} of {machine['cores']} cores."
+                f" Highest step below the knee: {best.rate:g} actions/s, {best.overall.rps:.1f} "
+                f"requests/s answered, p95 {best.overall.p95_ms:,.0f} ms, machine CPU "
+                f"{best.machine_cpu_cores:.2f} of {cores} cores."
                 if best
                 else ""
             )
         )
+    return lines
+
+
+def markdown(result: Result, root: Path) -> str:
+    """docs/performance-baselines.md but its last section (``chat_cpu_section``)."""
+    parts = [*_head(result), "## Summary", "", *_summary(result)]
     parts += ["", chat_goal(result), ""]
     parts += ["## Steps", "", _steps_table(result), ""]
     parts += [f"![latency against load](performance/{Path(LATENCY_CHART).name})", ""]
-    if normal:
+    if normal := result.normal_step():
         parts += [
-            f"## Per route at the normal load ({normal['rate']:g} actions/s, mixed)",
+            f"## Per route at the normal load ({normal.rate:g} actions/s, mixed)",
             "",
             _routes_table(normal),
             "",
@@ -235,29 +152,28 @@ def markdown(result: dict, root: Path) -> str:
     return "\n".join(parts)
 
 
-def chat_goal(result: dict) -> str:
+def chat_goal(result: Result) -> str:
     rps, p95 = CHAT_GOAL
-    chat = below_knee(result, "chat")
+    chat = result.below_knee("chat")
     met = [
         s
         for s in chat
-        if s["routes"].get(CHAT_ROUTE, {}).get("rps", 0) >= rps * 0.98
-        and s["routes"][CHAT_ROUTE]["p95_ms"] < p95
+        if CHAT_ROUTE in s.routes
+        and s.routes[CHAT_ROUTE].rps >= rps * 0.98
+        and s.routes[CHAT_ROUTE].p95_ms < p95
     ]
     if met:
         step = met[-1]
         return (
             f"**Chat path goal ({rps:g} requests/s with p95 under {p95:g} ms): met** at "
-            f"{step['rate']:g}/s: {step['routes'][CHAT_ROUTE]['rps']:.1f} chats/s answered, p95 "
-            f"{step['routes'][CHAT_ROUTE]['p95_ms']:,.0f} ms."
+            f"{step.rate:g}/s: {step.routes[CHAT_ROUTE].rps:.1f} chats/s answered, p95 "
+            f"{step.routes[CHAT_ROUTE].p95_ms:,.0f} ms."
         )
-    steps = [s for s in steps_of(result, "chat") if CHAT_ROUTE in s["routes"]]
-    ok = [
-        s for s in steps if s["routes"][CHAT_ROUTE]["p95_ms"] < p95 and s["error_ratio"] <= KNEE_ERROR_RATIO
-    ]
+    steps = [s for s in result.steps_of("chat") if CHAT_ROUTE in s.routes]
+    ok = [s for s in steps if s.routes[CHAT_ROUTE].p95_ms < p95 and s.error_ratio <= KNEE_ERROR_RATIO]
     best = (
-        f"the highest rate that kept p95 under {p95:g} ms was {ok[-1]['rate']:g}/s "
-        f"(p95 {ok[-1]['routes'][CHAT_ROUTE]['p95_ms']:,.0f} ms)"
+        f"the highest rate that kept p95 under {p95:g} ms was {ok[-1].rate:g}/s "
+        f"(p95 {ok[-1].routes[CHAT_ROUTE].p95_ms:,.0f} ms)"
         if ok
         else "no step kept it"
     )
@@ -267,28 +183,28 @@ def chat_goal(result: dict) -> str:
     )
 
 
-def _steps_table(result: dict) -> str:
+def _steps_table(result: Result) -> str:
     rows = []
-    for s in result["steps"]:
-        o = s["overall"]
+    for s in result.steps:
+        o = s.overall
         rows.append(
             (
-                s["mix"],
-                f"{s['rate']:g}",
-                f"{o['rps']:.1f}",
-                _ms(o["p50_ms"]),
-                _ms(o["p95_ms"]),
-                _ms(o["p99_ms"]),
-                f"{s['error_ratio']:.2%}",
-                s["skipped"],
-                f"{s['machine_cpu_cores']:.2f}",
-                f"{s['load_generator_cpu_cores']:.2f}",
-                f"{s['airtable_calls_per_second']:.2f}",
-                _ms(s["airtable_wait_p95_ms"]),
-                f"{s['samples_per_second']:,.0f}",
+                s.mix,
+                f"{s.rate:g}",
+                f"{o.rps:.1f}",
+                _ms(o.p50_ms),
+                _ms(o.p95_ms),
+                _ms(o.p99_ms),
+                f"{s.error_ratio:.2%}",
+                s.skipped,
+                f"{s.machine_cpu_cores:.2f}",
+                f"{s.load_generator_cpu_cores:.2f}",
+                f"{s.airtable_calls_per_second:.2f}",
+                _ms(s.airtable_wait_p95_ms),
+                f"{s.samples_per_second:,.0f}",
             )
         )
-    return table(
+    return tables.markdown(
         (
             "mix",
             "actions/s offered",
@@ -308,40 +224,40 @@ def _steps_table(result: dict) -> str:
     )
 
 
-def _routes_table(step: dict) -> str:
-    return table(
+def _routes_table(step: Step) -> str:
+    return tables.markdown(
         ("route", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "errors"),
         (
             (
                 f"`{route}`",
-                r["count"],
-                f"{r['rps']:.2f}",
-                _ms(r["p50_ms"]),
-                _ms(r["p95_ms"]),
-                _ms(r["p99_ms"]),
-                r["errors"],
+                r.count,
+                f"{r.rps:.2f}",
+                _ms(r.p50_ms),
+                _ms(r.p95_ms),
+                _ms(r.p99_ms),
+                r.errors,
             )
-            for route, r in step["routes"].items()
+            for route, r in step.routes.items()
         ),
     )
 
 
-def _services_table(step: dict) -> str:
+def _services_table(step: Step) -> str:
     rows = []
-    for service, t in step["telemetry"].items():
-        c = step["services"].get(service)
+    for service, t in step.telemetry.items():
+        c = step.services.get(service)
         rows.append(
             (
                 service,
-                f"{c['rps']:.2f}" if c else "-",
-                _ms(c["p50_ms"]) if c else "-",
-                _ms(c["p95_ms"]) if c else "-",
-                _ms(c["p99_ms"]) if c else "-",
-                f"{t['server_rps']:.2f}",
-                _ms(t["server_p95_ms"]),
+                f"{c.rps:.2f}" if c else "-",
+                _ms(c.p50_ms) if c else "-",
+                _ms(c.p95_ms) if c else "-",
+                _ms(c.p99_ms) if c else "-",
+                f"{t.server_rps:.2f}",
+                _ms(t.server_p95_ms),
             )
         )
-    return table(
+    return tables.markdown(
         (
             "service",
             "client: requests/s (its routes through the gateway)",
@@ -355,16 +271,16 @@ def _services_table(step: dict) -> str:
     )
 
 
-def _process_table(result: dict) -> str:
-    picks = [normal_step(result)] + [
-        below_knee(result, mix)[-1] for mix in result["stopped"] if below_knee(result, mix)
+def _process_table(result: Result) -> str:
+    picks = [result.normal_step()] + [
+        result.below_knee(mix)[-1] for mix in result.stopped if result.below_knee(mix)
     ]
     picks = [p for i, p in enumerate(picks) if p and p not in picks[:i]]
-    header = ["process"] + [f"{p['mix']} {p['rate']:g}/s: CPU cores, MiB" for p in picks]
+    header = ["process"] + [f"{p.mix} {p.rate:g}/s: CPU cores, MiB" for p in picks]
     programs = sorted(
-        {name for p in picks for name in _with_load_generator(p)},
+        {name for p in picks for name in p.with_load_generator()},
         key=lambda name: (
-            -max(_with_load_generator(p).get(name, {}).get("cpu_cores", 0) for p in picks),
+            -max(_cores(p, name) for p in picks),
             name,
         ),
     )
@@ -372,42 +288,47 @@ def _process_table(result: dict) -> str:
     for name in programs:
         cells = []
         for p in picks:
-            usage = _with_load_generator(p).get(name)
-            cells.append(f"{usage['cpu_cores']:.3f}, {usage['memory_mib']:,.0f}" if usage else "-")
+            usage = p.with_load_generator().get(name)
+            cells.append(f"{usage.cpu_cores:.3f}, {usage.memory_mib:,.0f}" if usage else "-")
         rows.append((name, *cells))
-    rows.append(("**machine**", *(f"{p['machine_cpu_cores']:.2f}" for p in picks)))
-    return table(header, rows)
+    rows.append(("**machine**", *(f"{p.machine_cpu_cores:.2f}" for p in picks)))
+    return tables.markdown(header, rows)
 
 
-def _telemetry_table(result: dict) -> str:
-    step = normal_step(result) or result["steps"][0]
-    requests = max(1, step["overall"]["count"])
+def _cores(step: Step, program: str) -> float:
+    usage = step.with_load_generator().get(program)
+    return usage.cpu_cores if usage else 0
+
+
+def _telemetry_table(result: Result) -> str:
+    step = result.normal_step() or result.steps[0]
+    requests = max(1, step.overall.count)
     rows = []
-    for service, t in step["telemetry"].items():
+    for service, t in step.telemetry.items():
         rows.append(
             (
                 service,
-                f"{t['log_bytes'] / requests:,.0f}",
-                f"{t['spans'] / requests:.2f}",
-                f"{t['span_bytes'] / requests:,.0f}",
-                t["series"],
+                f"{t.log_bytes / requests:,.0f}",
+                f"{t.spans / requests:.2f}",
+                f"{t.span_bytes / requests:,.0f}",
+                t.series,
             )
         )
-    total = capacity.per_request(step)
+    total = step.per_request()
     rows.append(
         (
             "**all services**",
             f"**{total['log_bytes']:,.0f}**",
             f"**{total['spans']:.2f}**",
             f"**{total['span_bytes']:,.0f}**",
-            f"**{sum(t['series'] for t in step['telemetry'].values())}**",
+            f"**{step.service_series()}**",
         )
     )
     return (
-        f"Per request the load sent through the gateway, at the normal load ({step['rate']:g} actions/s, "
+        f"Per request the load sent through the gateway, at the normal load ({step.rate:g} actions/s, "
         f"{requests} requests), and the series each service exposes (Prometheus counted "
-        f"{step['head_series']:,} series in all, with the exporters and itself):\n\n"
-        + table(
+        f"{step.head_series:,} series in all, with the exporters and itself):\n\n"
+        + tables.markdown(
             (
                 "service",
                 "log bytes per request",
@@ -420,7 +341,7 @@ def _telemetry_table(result: dict) -> str:
     )
 
 
-def _kit_share(result: dict, rows: list[str] | None) -> str:
+def _kit_share(result: Result, rows: list[str] | None) -> str:
     """The kit's cost per request from the overhead table, against the platform's CPU per request."""
     if not rows:
         return ""
@@ -429,13 +350,13 @@ def _kit_share(result: dict, rows: list[str] | None) -> str:
         cells = [c.strip() for c in line.strip("|").split("|")]
         rps[cells[0]] = float(cells[1].replace(",", ""))
     bare, full = rps.get("bare FastAPI"), rps.get("kit: metrics + log + tracing 100 % to its OTLP JSON file")
-    step = normal_step(result)
+    step = result.normal_step()
     if not (bare and full and step):
         return ""
     added_us = (1 / full - 1 / bare) * 1e6
-    hops = sum(t["server_rps"] for t in step["telemetry"].values()) / max(step["overall"]["rps"], 1e-9)
-    cpu_ms = step["machine_cpu_cores"] - step["load_generator_cpu_cores"]
-    cpu_per_request_ms = cpu_ms / max(step["overall"]["rps"], 1e-9) * 1000
+    hops = sum(t.server_rps for t in step.telemetry.values()) / max(step.overall.rps, 1e-9)
+    cpu_ms = step.machine_cpu_cores - step.load_generator_cpu_cores
+    cpu_per_request_ms = cpu_ms / max(step.overall.rps, 1e-9) * 1000
     return (
         f"Read against the platform: the kit as local mode runs it adds about {added_us:.0f} µs of CPU to each "
         f"request a service serves (1/{full:,.0f} - 1/{bare:,.0f} s). At the normal load every request "
@@ -447,49 +368,52 @@ def _kit_share(result: dict, rows: list[str] | None) -> str:
     )
 
 
-def _busiest_at_knee(result: dict, mix: str) -> str:
-    steps = steps_of(result, mix)
-    if not steps or "past the knee" not in result["stopped"].get(mix, ""):
+def _busiest_at_knee(result: Result, mix: str) -> str:
+    steps = result.steps_of(mix)
+    if not steps or "past the knee" not in result.stopped.get(mix, ""):
         return ""
     knee = steps[-1]
-    name, usage = max(knee["processes"].items(), key=lambda item: item[1]["cpu_cores"])
+    name, usage = max(knee.processes.items(), key=lambda item: item[1].cpu_cores)
     return (
-        f" At the knee ({knee['rate']:g}/s) the busiest process, {name}, used {usage['cpu_cores']:.2f} "
+        f" At the knee ({knee.rate:g}/s) the busiest process, {name}, used {usage.cpu_cores:.2f} "
         "of the one core a uvicorn process can use (one event loop), with the machine "
-        f"{knee['machine_cpu_cores'] / result['machine']['cores']:.0%} busy."
+        f"{knee.machine_cpu_cores / result.machine.cores:.0%} busy."
     )
 
 
-def chat_cpu_section(result: dict) -> str:
-    chat = steps_of(result, "chat")
+def chat_cpu_section(result: Result) -> str:
+    chat = result.steps_of("chat")
     if not chat:
         return ""
-    step = below_knee(result, "chat")[-1] if below_knee(result, "chat") else chat[0]
-    chats = max(1, step["routes"].get(CHAT_ROUTE, {}).get("count", 0))
-    chat_rps = max(step["routes"].get(CHAT_ROUTE, {}).get("rps", 0), 1e-9)
-    usage = _with_load_generator(step)
+    step = result.below_knee("chat")[-1] if result.below_knee("chat") else chat[0]
+    chat_route = step.routes.get(CHAT_ROUTE)
+    chats = max(1, chat_route.count if chat_route else 0)
+    chat_rps = max(chat_route.rps if chat_route else 0, 1e-9)
+    usage = step.with_load_generator()
     rows = []
-    for name, u in sorted(usage.items(), key=lambda item: -item[1]["cpu_cores"]):
-        ms = u["cpu_cores"] * step["seconds"] / chats * 1000
-        t = step["telemetry"].get(name)
-        served = f"{t['server_rps'] / chat_rps:.1f}" if t else "-"
-        spans = f"{t['spans'] / chats:.1f}" if t else "-"
+    for name, u in sorted(usage.items(), key=lambda item: -item[1].cpu_cores):
+        ms = u.cpu_cores * step.seconds / chats * 1000
+        t = step.telemetry.get(name)
+        served = f"{t.server_rps / chat_rps:.1f}" if t else "-"
+        spans = f"{t.spans / chats:.1f}" if t else "-"
         if ms >= 0.05:
             rows.append((name, f"{ms:.2f}", served, spans))
-    total = sum(u["cpu_cores"] for u in usage.values()) * step["seconds"] / chats * 1000
-    cores = result["machine"]["cores"]
+    total = sum(u.cpu_cores for u in usage.values()) * step.seconds / chats * 1000
+    cores = result.machine.cores
     return "\n".join(
         [
             "## Where a chat spends its CPU",
             "",
-            f"At {step['rate']:g} chats/s (the chat mix's highest step below its knee): CPU per chat answered, "
+            f"At {step.rate:g} chats/s (the chat mix's highest step below its knee): CPU per chat answered, "
             "requests each service served per chat (Prometheus' rates, probes excluded) and spans it "
             f"exported per chat. {total:.1f} ms of CPU per chat in all, on {cores} cores: at most "
             f"{cores * 1000 / max(total, 1e-9):.0f} chats/s with the machine fully busy, and latency "
             "climbs well before that, as queues form on the busiest process."
             + _busiest_at_knee(result, "chat"),
             "",
-            table(("process", "CPU ms per chat", "requests served per chat", "spans per chat"), rows),
+            tables.markdown(
+                ("process", "CPU ms per chat", "requests served per chat", "spans per chat"), rows
+            ),
             "",
             "A chat is two completions from the LLM stand-in (the model asks for a tool, then answers), one "
             "MCP session with mcp-server (the SDK's server/discover, tools/list, then a tools/call per tool "
@@ -516,7 +440,7 @@ def chat_cpu_section(result: dict) -> str:
 # --- writing -----------------------------------------------------------------------------------------
 
 
-def render_markdown(result: dict, root: Path) -> Path:
+def render_markdown(result: Result, root: Path) -> Path:
     """docs/performance-baselines.md alone (what `airscope bench chat-tokens` adds to it changes)."""
     document = markdown(result, root).rstrip("\n") + "\n\n" + chat_cpu_section(result) + "\n"
     path = root / MARKDOWN_PATH
@@ -524,7 +448,7 @@ def render_markdown(result: dict, root: Path) -> Path:
     return path
 
 
-def render_all(result: dict, root: Path) -> list[Path]:
+def render_all(result: Result, root: Path) -> list[Path]:
     """The Markdown, the charts and the capacity document from ``result``; the paths written."""
     written = charts(result, root)
     written.append(render_markdown(result, root))
@@ -532,46 +456,3 @@ def render_all(result: dict, root: Path) -> list[Path]:
     capacity_path.write_text(capacity.markdown(result))
     written.append(capacity_path)
     return written
-
-
-def measure(
-    rates: dict[str, tuple[float, ...]], step_seconds: float, normal_seconds: float, command: str
-) -> dict:
-    """Runs the bench against the running local platform; the result ``render_all`` reads."""
-    import sys
-    from datetime import UTC, datetime
-
-    from airscope.bench import platform as bench
-    from airscope.local import load
-
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    target = bench.Platform.running()
-    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    steps, stopped = bench.run(target, rates, step_seconds, normal_seconds, progress)
-    return {
-        "command": command,
-        "started_at": started,
-        "machine": bench.machine(),
-        "settings": {
-            "rates": {mix: list(r) for mix, r in rates.items()},
-            "step_seconds": step_seconds,
-            "normal_seconds": normal_seconds,
-            "normal": list(bench.NORMAL),
-            "warmup": f"{bench.WARMUP[1]:g} s at {bench.WARMUP[0]:g} actions/s",
-            "seed": bench.SEED,
-            "max_in_flight": bench.MAX_IN_FLIGHT,
-            "weights": load.WEIGHTS,
-        },
-        "stopped": stopped,
-        "compression": bench.compression(target),
-        "steps": [step.as_json() for step in steps],
-    }
-
-
-def write_json(result: dict, root: Path) -> Path:
-    path = root / JSON_PATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    return path

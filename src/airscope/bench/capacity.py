@@ -9,8 +9,12 @@ from the normal-load step; the production settings (scrape interval, sampling, r
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from airscope import tables
+from airscope.bench.result import Result, Step
 from airscope.stack import compose, settings
+from airscope.units import parse_duration
 
 MARKDOWN_PATH = "docs/capacity.md"
 SCALES = (1, 10, 100)
@@ -23,18 +27,21 @@ CORES_PER_INSTANCE = 0.5
 DAY = 86_400
 
 
-def per_request(step: dict) -> dict[str, float]:
-    """Log bytes, spans and span bytes over all services per request the load sent."""
-    requests = max(1, step["overall"]["count"])
-    return {
-        key: sum(t[key] for t in step["telemetry"].values()) / requests
-        for key in ("log_bytes", "spans", "span_bytes")
-    }
+@dataclass(frozen=True)
+class Scale:
+    """The platform at ``scale`` times the normal load: its request rate, instances and volumes."""
 
-
-def _seconds(duration: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": DAY}
-    return float(duration[:-1]) * units[duration[-1]]
+    scale: int
+    requests_per_second: float
+    instances: dict[str, int]  # service -> instances at CORES_PER_INSTANCE each
+    series: float
+    samples_per_second: float
+    prometheus_bytes_per_day: float
+    log_bytes_per_day: float
+    log_bytes_per_day_compressed: float
+    spans_per_day: float
+    span_bytes_per_day: float
+    span_bytes_per_day_compressed: float
 
 
 def _bytes(value: float) -> str:
@@ -45,120 +52,142 @@ def _bytes(value: float) -> str:
     raise AssertionError("unreachable")
 
 
-def model(result: dict) -> list[dict]:
-    """One row per scale: request rate, instances, series, samples/s, and the volumes per day."""
-    from airscope.bench.baselines import normal_step
-
-    step = normal_step(result)
+def _normal(result: Result) -> Step:
+    step = result.normal_step()
     if step is None:
         raise ValueError("the baselines hold no step at the normal load")
-    rate = step["overall"]["rps"]
-    per = per_request(step)
-    service_series = {s: t["series"] for s, t in step["telemetry"].items()}
-    other_series = max(0, step["head_series"] - sum(service_series.values()))
-    scrape = _seconds(settings.COMPOSE.scrape_interval)
+    return step
+
+
+def model(result: Result) -> list[Scale]:
+    """One row per scale: request rate, instances, series, samples/s, and the volumes per day."""
+    step = _normal(result)
+    rate = step.overall.rps
+    per = step.per_request()
+    service_series = {s: t.series for s, t in step.telemetry.items()}
+    other_series = max(0, step.head_series - sum(service_series.values()))
+    scrape = parse_duration(settings.COMPOSE.scrape_interval)
     sampling = float(compose.SAMPLE_RATIO.default)
-    log_ratio = result["compression"]["logs"]
-    span_ratio = result["compression"]["spans"]
+    log_ratio, span_ratio = result.compression.logs, result.compression.spans
     rows = []
     for scale in SCALES:
         instances = {
-            service: max(
-                1,
-                math.ceil(
-                    scale * step["processes"].get(service, {}).get("cpu_cores", 0) / CORES_PER_INSTANCE
-                ),
-            )
+            service: max(1, math.ceil(scale * _cores(step, service) / CORES_PER_INSTANCE))
             for service in service_series
         }
         series = sum(service_series[s] * instances[s] for s in service_series) + other_series
         samples = series / scrape
         requests_per_day = scale * rate * DAY
         rows.append(
-            {
-                "scale": scale,
-                "requests_per_second": scale * rate,
-                "instances": instances,
-                "series": series,
-                "samples_per_second": samples,
-                "prometheus_bytes_per_day": samples * DAY * BYTES_PER_SAMPLE,
-                "log_bytes_per_day": requests_per_day * per["log_bytes"],
-                "log_bytes_per_day_compressed": requests_per_day * per["log_bytes"] / log_ratio,
-                "spans_per_day": requests_per_day * per["spans"] * sampling,
-                "span_bytes_per_day": requests_per_day * per["span_bytes"] * sampling,
-                "span_bytes_per_day_compressed": requests_per_day * per["span_bytes"] * sampling / span_ratio,
-            }
+            Scale(
+                scale=scale,
+                requests_per_second=scale * rate,
+                instances=instances,
+                series=series,
+                samples_per_second=samples,
+                prometheus_bytes_per_day=samples * DAY * BYTES_PER_SAMPLE,
+                log_bytes_per_day=requests_per_day * per["log_bytes"],
+                log_bytes_per_day_compressed=requests_per_day * per["log_bytes"] / log_ratio,
+                spans_per_day=requests_per_day * per["spans"] * sampling,
+                span_bytes_per_day=requests_per_day * per["span_bytes"] * sampling,
+                span_bytes_per_day_compressed=requests_per_day * per["span_bytes"] * sampling / span_ratio,
+            )
         )
     return rows
 
 
-def markdown(result: dict) -> str:
-    from airscope.bench.baselines import normal_step, table
+def _cores(step: Step, program: str) -> float:
+    usage = step.processes.get(program)
+    return usage.cpu_cores if usage else 0
 
-    step = normal_step(result)
-    rows = model(result)
-    per = per_request(step)
+
+def _by_scale_table(rows: list[Scale]) -> str:
     sampling = float(compose.SAMPLE_RATIO.default)
-    retention = {
-        "prometheus": _seconds(settings.PROMETHEUS_RETENTION_TIME),
-        "loki": _seconds(settings.LOKI_RETENTION),
-        "tempo": _seconds(settings.TRACE_RETENTION),
-        "mimir": _seconds(settings.MIMIR_RETENTION),
-    }
-    by_scale = table(
-        ("", *(f"{r['scale']}x" for r in rows)),
+
+    def kept(days_of: str, per_day: list[float]) -> list[str]:
+        return [_bytes(volume * parse_duration(days_of) / DAY) for volume in per_day]
+
+    prometheus = [r.prometheus_bytes_per_day for r in rows]
+    logs = [r.log_bytes_per_day_compressed for r in rows]
+    spans = [r.span_bytes_per_day_compressed for r in rows]
+    return tables.markdown(
+        ("", *(f"{r.scale}x" for r in rows)),
         [
-            ("requests/s through the gateway", *(f"{r['requests_per_second']:,.1f}" for r in rows)),
-            (
-                "service instances (all eight)",
-                *(f"{sum(r['instances'].values())}" for r in rows),
-            ),
-            ("active series", *(f"{r['series']:,.0f}" for r in rows)),
+            ("requests/s through the gateway", *(f"{r.requests_per_second:,.1f}" for r in rows)),
+            ("service instances (all eight)", *(f"{sum(r.instances.values())}" for r in rows)),
+            ("active series", *(f"{r.series:,.0f}" for r in rows)),
             (
                 f"samples/s (scrape every {settings.COMPOSE.scrape_interval})",
-                *(f"{r['samples_per_second']:,.0f}" for r in rows),
+                *(f"{r.samples_per_second:,.0f}" for r in rows),
             ),
-            ("Prometheus disk per day", *(_bytes(r["prometheus_bytes_per_day"]) for r in rows)),
+            ("Prometheus disk per day", *(_bytes(v) for v in prometheus)),
             (
                 f"Prometheus disk for its {settings.PROMETHEUS_RETENTION_TIME} retention",
-                *(_bytes(r["prometheus_bytes_per_day"] * retention["prometheus"] / DAY) for r in rows),
+                *kept(settings.PROMETHEUS_RETENTION_TIME, prometheus),
             ),
             (
                 f"Mimir blocks for its {settings.MIMIR_RETENTION} retention (same bytes per sample)",
-                *(_bytes(r["prometheus_bytes_per_day"] * retention["mimir"] / DAY) for r in rows),
+                *kept(settings.MIMIR_RETENTION, prometheus),
             ),
-            ("log volume per day, raw JSON", *(_bytes(r["log_bytes_per_day"]) for r in rows)),
-            (
-                "log volume per day, compressed (estimate)",
-                *(_bytes(r["log_bytes_per_day_compressed"]) for r in rows),
-            ),
+            ("log volume per day, raw JSON", *(_bytes(r.log_bytes_per_day) for r in rows)),
+            ("log volume per day, compressed (estimate)", *(_bytes(v) for v in logs)),
             (
                 f"Loki for its {settings.LOKI_RETENTION} retention, compressed",
-                *(_bytes(r["log_bytes_per_day_compressed"] * retention["loki"] / DAY) for r in rows),
+                *kept(settings.LOKI_RETENTION, logs),
             ),
-            (f"spans per day at {sampling:.0%} sampling", *(f"{r['spans_per_day']:,.0f}" for r in rows)),
-            ("trace volume per day, OTLP/JSON", *(_bytes(r["span_bytes_per_day"]) for r in rows)),
-            (
-                "trace volume per day, compressed (estimate)",
-                *(_bytes(r["span_bytes_per_day_compressed"]) for r in rows),
-            ),
+            (f"spans per day at {sampling:.0%} sampling", *(f"{r.spans_per_day:,.0f}" for r in rows)),
+            ("trace volume per day, OTLP/JSON", *(_bytes(r.span_bytes_per_day) for r in rows)),
+            ("trace volume per day, compressed (estimate)", *(_bytes(v) for v in spans)),
             (
                 f"Tempo for its {settings.TRACE_RETENTION} retention, compressed",
-                *(_bytes(r["span_bytes_per_day_compressed"] * retention["tempo"] / DAY) for r in rows),
+                *kept(settings.TRACE_RETENTION, spans),
             ),
         ],
     )
-    instances = table(
-        ("service", "CPU at 1x (cores)", *(f"instances at {r['scale']}x" for r in rows)),
+
+
+def _instances_table(step: Step, rows: list[Scale]) -> str:
+    return tables.markdown(
+        ("service", "CPU at 1x (cores)", *(f"instances at {r.scale}x" for r in rows)),
         [
-            (
-                service,
-                f"{step['processes'].get(service, {}).get('cpu_cores', 0):.3f}",
-                *(str(r["instances"][service]) for r in rows),
-            )
-            for service in rows[0]["instances"]
+            (service, f"{_cores(step, service):.3f}", *(str(r.instances[service]) for r in rows))
+            for service in rows[0].instances
         ],
     )
+
+
+def _inputs(result: Result, step: Step) -> list[str]:
+    per = step.per_request()
+    series = step.service_series()
+    sampling = float(compose.SAMPLE_RATIO.default)
+    return [
+        f"- **Rate**: {step.overall.rps:.2f} requests/s through the gateway at the normal load "
+        f"(`airscope load`'s mix at {step.rate:g} actions/s).",
+        f"- **Per request** (all services): {per['log_bytes']:,.0f} log bytes, {per['spans']:.1f} spans, "
+        f"{per['span_bytes']:,.0f} bytes of spans as OTLP/JSON (local mode records every span).",
+        f"- **Series**: {series:,} from the eight services, {step.head_series - series:,} from "
+        "everything else (exporters, Prometheus, Alertmanager, recording rules), as local Prometheus "
+        "counted them. Series grow with instances, not with requests: each instance exposes its "
+        "own. Instances are planned at "
+        f"{CORES_PER_INSTANCE:g} core each from the CPU each service used at 1x.",
+        f"- **Production settings**: scrape interval {settings.COMPOSE.scrape_interval}, "
+        f"{sampling:.0%} head sampling of traces (`{compose.SAMPLE_RATIO.name}`), retention "
+        f"Prometheus {settings.PROMETHEUS_RETENTION_TIME}, Mimir {settings.MIMIR_RETENTION}, Loki "
+        f"{settings.LOKI_RETENTION}, Tempo {settings.TRACE_RETENTION}.",
+        f"- **Bytes per sample**: {BYTES_PER_SAMPLE:g}, the top of the 1-2 bytes Prometheus' storage "
+        "documentation gives (`needed_disk_space = retention_time_seconds * "
+        "ingested_samples_per_second * bytes_per_sample`); the WAL and the index come on top.",
+        f"- **Compression** (estimates): the services' JSON log lines of the run shrank "
+        f"{result.compression.logs:.1f}x and their OTLP/JSON spans "
+        f"{result.compression.spans:.1f}x under gzip (level 6), measured by the bench on "
+        "its own output. Loki's chunks (snappy by default) and Tempo's Parquet blocks compress "
+        "differently; read these as the order of magnitude, not a promise.",
+    ]
+
+
+def markdown(result: Result) -> str:
+    step = _normal(result)
+    rows = model(result)
     return "\n".join(
         [
             "# Capacity",
@@ -166,43 +195,22 @@ def markdown(result: dict) -> str:
             "What the platform's telemetry weighs in production (the compose deployment), computed by "
             "`airscope bench` from the figures it measured ([performance-baselines.md]"
             "(performance-baselines.md), run of "
-            f"{result['started_at']}) and from the production settings the stack is generated with. "
+            f"{result.started_at}) and from the production settings the stack is generated with. "
             "1x is the normal load of the baselines; 10x and 100x scale it. Written again with every "
             "bench run (`airscope bench --from-json docs/performance/baselines.json` rewrites it from the "
             "kept figures); the notes on each scale are in `src/airscope/bench/capacity.py`.",
             "",
             "## Inputs",
             "",
-            f"- **Rate**: {step['overall']['rps']:.2f} requests/s through the gateway at the normal load "
-            f"(`airscope load`'s mix at {step['rate']:g} actions/s).",
-            f"- **Per request** (all services): {per['log_bytes']:,.0f} log bytes, {per['spans']:.1f} spans, "
-            f"{per['span_bytes']:,.0f} bytes of spans as OTLP/JSON (local mode records every span).",
-            f"- **Series**: {sum(t['series'] for t in step['telemetry'].values()):,} from the eight services, "
-            f"{step['head_series'] - sum(t['series'] for t in step['telemetry'].values()):,} from "
-            "everything else (exporters, Prometheus, Alertmanager, recording rules), as local Prometheus "
-            "counted them. Series grow with instances, not with requests: each instance exposes its "
-            "own. Instances are planned at "
-            f"{CORES_PER_INSTANCE:g} core each from the CPU each service used at 1x.",
-            f"- **Production settings**: scrape interval {settings.COMPOSE.scrape_interval}, "
-            f"{sampling:.0%} head sampling of traces (`{compose.SAMPLE_RATIO.name}`), retention "
-            f"Prometheus {settings.PROMETHEUS_RETENTION_TIME}, Mimir {settings.MIMIR_RETENTION}, Loki "
-            f"{settings.LOKI_RETENTION}, Tempo {settings.TRACE_RETENTION}.",
-            f"- **Bytes per sample**: {BYTES_PER_SAMPLE:g}, the top of the 1-2 bytes Prometheus' storage "
-            "documentation gives (`needed_disk_space = retention_time_seconds * "
-            "ingested_samples_per_second * bytes_per_sample`); the WAL and the index come on top.",
-            f"- **Compression** (estimates): the services' JSON log lines of the run shrank "
-            f"{result['compression']['logs']:.1f}x and their OTLP/JSON spans "
-            f"{result['compression']['spans']:.1f}x under gzip (level 6), measured by the bench on "
-            "its own output. Loki's chunks (snappy by default) and Tempo's Parquet blocks compress "
-            "differently; read these as the order of magnitude, not a promise.",
+            *_inputs(result, step),
             "",
             "## At 1x, 10x and 100x",
             "",
-            by_scale,
+            _by_scale_table(rows),
             "",
             "## Instances per service",
             "",
-            instances,
+            _instances_table(step, rows),
             "",
             "## What changes at each scale",
             "",

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 import httpx
+
+from airscope import tables
+from airscope.bench import BenchError
+from airscope.bench.counters import commit
 
 JSON_PATH = "docs/performance/chat-tokens.json"
 QUESTIONS = (
@@ -34,68 +36,72 @@ GROW_RECORDS_PER_TABLE = 100
 CHAT_TIMEOUT_SECONDS = 60.0
 
 
-def _tables(client: httpx.Client) -> int:
+def _table_count(client: httpx.Client) -> int:
     page = client.get(f"/api/airtable/bases/{DEMO_BASE}/tables")
     page.raise_for_status()
     return len(page.json()["tables"])
 
 
 def grow(standin_url: str, tables: int) -> dict[str, Any]:
-    answer = httpx.post(
-        f"{standin_url}/_admin/bases/{DEMO_BASE}/grow",
-        json={"tables": tables, "records_per_table": GROW_RECORDS_PER_TABLE},
-        timeout=120,
-    )
-    answer.raise_for_status()
+    """Adds ``tables`` tables of GROW_RECORDS_PER_TABLE records to the demo base of the Airtable stand-in."""
+    try:
+        answer = httpx.post(
+            f"{standin_url}/_admin/bases/{DEMO_BASE}/grow",
+            json={"tables": tables, "records_per_table": GROW_RECORDS_PER_TABLE},
+            timeout=120,
+        )
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise BenchError(
+            f"the Airtable stand-in at {standin_url} could not grow the demo base ({exc}); it runs only "
+            "when AIRTABLE_API_URL is unset: `make up` first"
+        ) from None
     return answer.json()
 
 
 def measure(gateway: str, api_key: str) -> dict[str, Any]:
     """One chat per question; what each cost and answered."""
     rows = []
-    with httpx.Client(
-        base_url=gateway, headers={"X-API-Key": api_key}, timeout=CHAT_TIMEOUT_SECONDS
-    ) as client:
-        tables = _tables(client)
-        for question in QUESTIONS:
-            response = client.post("/api/chat", json={"message": question})
-            if response.status_code != 200:
-                raise click.ClickException(
-                    f"the chat {question!r} answered {response.status_code}: {response.text[:300]}"
-                )
-            body = response.json()
-            rows.append(
-                {
-                    "question": question,
-                    "input_tokens": body["usage"]["input_tokens"],
-                    "tools": [call["tool"] for call in body["tool_calls"]],
-                    "answer": body["answer"],
-                }
-            )
-    return {"tables": tables, "chats": rows}
-
-
-def _commit() -> str:
     try:
-        found = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return found.stdout.strip()
+        with httpx.Client(
+            base_url=gateway, headers={"X-API-Key": api_key}, timeout=CHAT_TIMEOUT_SECONDS
+        ) as client:
+            count = _table_count(client)
+            for question in QUESTIONS:
+                rows.append(_chat(client, question))
+    except httpx.HTTPError as exc:
+        raise BenchError(f"the platform did not answer ({exc}): `make up` first") from None
+    return {"tables": count, "chats": rows}
+
+
+def _chat(client: httpx.Client, question: str) -> dict[str, Any]:
+    response = client.post("/api/chat", json={"message": question})
+    if response.status_code != 200:
+        raise BenchError(f"the chat {question!r} answered {response.status_code}: {response.text[:300]}")
+    body = response.json()
+    return {
+        "question": question,
+        "input_tokens": body["usage"]["input_tokens"],
+        "tools": [call["tool"] for call in body["tool_calls"]],
+        "answer": body["answer"],
+    }
 
 
 def record(kept: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
     """The kept document with this run as the newest figures for its number of tables."""
     runs = [r for r in kept.get("runs", []) if r["tables"] != run["tables"]]
-    stamped = {**run, "measured_at": datetime.now(UTC).strftime("%Y-%m-%d"), "commit": _commit()}
+    stamped = {**run, "measured_at": datetime.now(UTC).strftime("%Y-%m-%d"), "commit": commit()}
     stamped["python"] = platform.python_version()
     return {**kept, "runs": sorted([*runs, stamped], key=lambda r: r["tables"])}
 
 
-def _before(kept: dict[str, Any], tables: int) -> dict[str, int]:
-    found = next((b for b in kept.get("before", []) if b["tables"] == tables), None)
+def _before(kept: dict[str, Any], size: int) -> dict[str, int]:
+    found = next((b for b in kept.get("before", []) if b["tables"] == size), None)
     return {row["question"]: row["input_tokens"] for row in found["chats"]} if found else {}
+
+
+def _ratio(now: int, was: int | None) -> str:
+    return f"{now / was:.2f}" if was else "-"
 
 
 def table_lines(kept: dict[str, Any]) -> list[str]:
@@ -103,20 +109,21 @@ def table_lines(kept: dict[str, Any]) -> list[str]:
     lines = []
     for run in kept.get("runs", []):
         before = _before(kept, run["tables"])
+        rows = []
+        for row in run["chats"]:
+            was = before.get(row["question"])
+            tools = ", ".join(row["tools"]) or "-"
+            tokens = row["input_tokens"]
+            rows.append(
+                (row["question"], tools, f"{tokens:,}", f"{was:,}" if was else "-", _ratio(tokens, was))
+            )
+        header = ("question", "tools", "input tokens", "before", "now / before")
         lines += [
             f"Demo base with {run['tables']} tables ({run['measured_at']}, commit {run['commit']}):",
             "",
-            "| question | tools | input tokens | before | now / before |",
-            "| --- | --- | ---: | ---: | ---: |",
+            *tables.markdown(header, rows, align="llrrr").splitlines(),
+            "",
         ]
-        for row in run["chats"]:
-            was = before.get(row["question"])
-            ratio = f"{row['input_tokens'] / was:.2f}" if was else "-"
-            lines.append(
-                f"| {row['question']} | {', '.join(row['tools']) or '-'} | {row['input_tokens']:,} | "
-                f"{f'{was:,}' if was else '-'} | {ratio} |"
-            )
-        lines.append("")
     return lines
 
 
@@ -140,57 +147,10 @@ def markdown_section(root: Path) -> list[str]:
 
 def render_terminal(run: dict[str, Any], kept: dict[str, Any]) -> str:
     before = _before(kept, run["tables"])
-    lines = [
-        f"demo base: {run['tables']} tables",
-        f"{'question':<40} {'tokens':>7} {'before':>7} {'ratio':>6}",
-    ]
+    rows = []
     for row in run["chats"]:
         was = before.get(row["question"])
-        ratio = f"{row['input_tokens'] / was:.2f}" if was else "-"
-        lines.append(
-            f"{row['question'][:40]:<40} {row['input_tokens']:>7,} {f'{was:,}' if was else '-':>7} {ratio:>6}"
-        )
-    return "\n".join(lines)
-
-
-@click.command("chat-tokens")
-@click.option(
-    "--grow",
-    "grow_tables",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 500),
-    help="First add this many tables of 100 records to the demo base (the Airtable stand-in only; "
-    "the base keeps them).",
-)
-@click.option("--write/--no-write", default=True, show_default=True, help=f"Keep the figures in {JSON_PATH}.")
-def chat_tokens_command(grow_tables: int, write: bool) -> None:
-    """Input tokens per chat for the first questions a user asks, on the running platform (`make up`),
-    beside the figures from before issue 16; docs/performance-baselines.md shows them."""
-    from airscope import checkout
-    from airscope.bench import baselines
-    from airscope.local import load, ports
-
-    if grow_tables:
-        standin = f"http://127.0.0.1:{ports.port_for('standin-airtable', 7090)}"
-        try:
-            grown = grow(standin, grow_tables)
-        except httpx.HTTPError as exc:
-            raise click.ClickException(
-                f"the Airtable stand-in at {standin} could not grow the demo base ({exc}); it runs only "
-                "when AIRTABLE_API_URL is unset: `make up` first"
-            ) from None
-        click.echo(f"grew the demo base by {grown['tables_created']} tables", err=True)
-    try:
-        run = measure(load.default_gateway(), load.api_key())
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"the platform did not answer ({exc}): `make up` first") from None
-    root = checkout.root()
-    path = root / JSON_PATH
-    kept = json.loads(path.read_text()) if path.exists() else {}
-    click.echo(render_terminal(run, kept))
-    if write:
-        path.write_text(json.dumps(record(kept, run), indent=2) + "\n")
-        click.echo(f"wrote {path}", err=True)
-        kept_baselines = json.loads((root / baselines.JSON_PATH).read_text())
-        click.echo(f"wrote {baselines.render_markdown(kept_baselines, root)}", err=True)
+        tokens = row["input_tokens"]
+        rows.append((row["question"], f"{tokens:,}", f"{was:,}" if was else "-", _ratio(tokens, was)))
+    table = tables.text(("question", "tokens", "before", "ratio"), rows, align="lrrr")
+    return f"demo base: {run['tables']} tables\n{table}"

@@ -17,23 +17,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 import orjson
 
-from airscope import catalog
+from airscope import catalog, tables
+from airscope.bench import BenchError
 from airscope.local import logs
 from airscope.local.supervisor import LOG_MAX_BYTES
+from airscope.units import parse_size
 
 GOAL_SECONDS = 2.0  # the issue's bound for a filtered query over a million lines
 SPAN_SECONDS = 12 * 3600  # the lines cover the last 12 hours
 RUNS = 3
-# Run as its own process without depending on how the `airscope` group registers the command.
-_CLI = "from airscope.local.logs import logs_command; logs_command()"
+# `airscope logs` as a user runs it, in a fresh process (argv[1:] is "logs" and its flags).
+_CLI = "from airscope.cli import main; main()"
 
 _EVENTS = {
     "llm-orchestrator": (
@@ -119,7 +120,7 @@ def _call_chain(services: dict, rng: random.Random) -> list[str]:
 
 def _write_rotated(log_dir: Path, program: str, lines: list[bytes], now: float) -> None:
     """As supervisord leaves them: files of at most its rotation size, the newest in <program>.log."""
-    limit = logs.parse_size(LOG_MAX_BYTES)
+    limit = parse_size(LOG_MAX_BYTES)
     files: list[list[bytes]] = [[]]
     size = 0
     for line in reversed(lines):
@@ -139,32 +140,38 @@ def _write_rotated(log_dir: Path, program: str, lines: list[bytes], now: float) 
         os.utime(path, (last, last))
 
 
-def _queries(trace_id: str) -> list[tuple[str, list[str]]]:
+@dataclass(frozen=True)
+class Timed:
+    """The timings of a run over ``lines`` lines in ``files`` files of ``size`` bytes."""
+
+    lines: int
+    files: int
+    size: int
+    results: list[Result]
+
+
+def _queries(trace_id: str) -> list[tuple[str, list[str], logs.Query]]:
+    """Each query as the table labels it, as `airscope logs` flags, and as the store's Query."""
     return [
-        ("unfiltered, last 200", []),
-        (f"--trace {trace_id[:8]}... (oldest)", ["--trace", trace_id]),
-        ("--level error", ["--level", "error"]),
-        ("--level error --limit 0", ["--level", "error", "--limit", "0"]),
+        ("unfiltered, last 200", [], logs.Query()),
+        (f"--trace {trace_id[:8]}... (oldest)", ["--trace", trace_id], logs.Query(trace=trace_id)),
+        ("--level error", ["--level", "error"], logs.Query(level="error")),
+        ("--level error --limit 0", ["--level", "error", "--limit", "0"], logs.Query(level="error", limit=0)),
         (
             "--service llm-orchestrator --grep 'timed out'",
             ["--service", "llm-orchestrator", "--grep", "timed out"],
+            logs.Query(services=frozenset({"llm-orchestrator"}), grep="timed out"),
         ),
-        ("--since 10m --level warning --limit 0", ["--since", "10m", "--level", "warning", "--limit", "0"]),
+        (
+            "--since 10m --level warning --limit 0",
+            ["--since", "10m", "--level", "warning", "--limit", "0"],
+            logs.Query(since=logs.parse_since("10m"), level="warning", limit=0),
+        ),
     ]
 
 
-def _in_process(log_dir: Path, args: Sequence[str]) -> tuple[int, float]:
+def _in_process(log_dir: Path, query: logs.Query) -> tuple[int, float]:
     """Matches and the median time of the store's query and the rendering of its lines."""
-    context = logs.logs_command.make_context("logs", list(args))
-    params = context.params
-    query = logs.Query(
-        frozenset(params["services"]),
-        params["level"],
-        params["trace"],
-        params["since"],
-        params["grep"],
-        params["limit"],
-    )
     timings = []
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -181,55 +188,51 @@ def _end_to_end(home: Path, args: Sequence[str]) -> float:
     for _ in range(RUNS):
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", _CLI, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [sys.executable, "-c", _CLI, "logs", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         if done.returncode:
-            raise click.ClickException(f"airscope logs {' '.join(args)} failed: {done.stderr.decode()}")
+            raise BenchError(f"airscope logs {' '.join(args)} failed: {done.stderr.decode()}")
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 
 
-def run_benchmark(lines: int = 1_000_000) -> list[Result]:
-    """Writes ``lines`` lines into a temporary directory, times the queries, prints the table."""
+def run_benchmark(lines: int, progress: Callable[[str], None]) -> Timed:
+    """Writes ``lines`` lines into a temporary directory and times the queries."""
     home = Path(tempfile.mkdtemp(prefix="airscope-bench-logs-"))
     try:
         log_dir = home / "log"
         log_dir.mkdir()
-        click.echo(f"writing {lines:,} lines under {log_dir} ...", err=True)
+        progress(f"writing {lines:,} lines under {log_dir} ...")
         trace_id = write_lines(log_dir, lines)
         files = sum(len(found) for found in logs.log_files(log_dir).values())
         size = sum(path.stat().st_size for path in log_dir.iterdir())
-        click.echo(f"{files} files, {size / 1e6:.0f} MB; timing {RUNS} runs of each query ...", err=True)
+        progress(f"{files} files, {size / 1e6:.0f} MB; timing {RUNS} runs of each query ...")
         results = []
-        for label, args in _queries(trace_id):
-            matches, in_process = _in_process(log_dir, args)
+        for label, args, query in _queries(trace_id):
+            matches, in_process = _in_process(log_dir, query)
             results.append(Result(label, matches, in_process, _end_to_end(home, args)))
-            click.echo(f"  {label}: done", err=True)
+            progress(f"  {label}: done")
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    click.echo(_table(results, lines, files, size))
-    return results
+    return Timed(lines, files, size, results)
 
 
-def _table(results: Sequence[Result], lines: int, files: int, size: int) -> str:
-    width = max(len(result.label) for result in results)
+def render(timed: Timed) -> str:
     rows = [
-        f"{lines:,} lines in {files} files ({size / 1e6:.0f} MB); medians of {RUNS} runs",
-        f"{'query':<{width}}  {'matches':>8}  {'in process':>10}  {'airscope logs':>13}  goal {GOAL_SECONDS:g} s",
-    ]
-    for result in results:
-        verdict = "ok" if result.cli_seconds <= GOAL_SECONDS else "SLOWER"
-        rows.append(
-            f"{result.label:<{width}}  {result.matches:>8}  {result.in_process_seconds * 1000:>8.0f} ms"
-            f"  {result.cli_seconds * 1000:>10.0f} ms  {verdict}"
+        (
+            result.label,
+            result.matches,
+            f"{result.in_process_seconds * 1000:.0f} ms",
+            f"{result.cli_seconds * 1000:.0f} ms",
+            "ok" if result.cli_seconds <= GOAL_SECONDS else "SLOWER",
         )
-    return "\n".join(rows)
-
-
-@click.command("logs")
-@click.option(
-    "--lines", default=1_000_000, show_default=True, type=click.IntRange(min=1000), help="Lines to write."
-)
-def bench_logs_command(lines: int) -> None:
-    """`airscope logs` over a million lines: filtered queries timed side by side."""
-    run_benchmark(lines)
+        for result in timed.results
+    ]
+    header = ("query", "matches", "in process", "airscope logs", f"goal {GOAL_SECONDS:g} s")
+    return (
+        f"{timed.lines:,} lines in {timed.files} files ({timed.size / 1e6:.0f} MB); medians of {RUNS} runs\n"
+        + tables.text(header, rows, align="lrrrl")
+    )

@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
-
-from airscope.bench import _report, _wrk
+from airscope.bench import BenchError, _report, _wrk
 from airscope.bench._overhead_apps import PATH, VARIANTS, Variant
 from airscope.bench._report import Row
-from airscope.bench._servers import BenchError, Server, free_ports
+from airscope.bench._servers import Server, free_ports
 from airscope.bench._wrk import WrkResult
 
 SERVER_CPU = 0
@@ -34,32 +32,35 @@ SETTLE_SECONDS = 1.0
 DEFAULT_OUTPUT = "docs/performance/overhead.md"
 
 
-def run(*, rounds: int, duration: int, connections: int, output: str | None) -> None:
-    if min(rounds, duration, connections) < 1:
-        raise click.UsageError("--rounds, --duration and --connections must be at least 1")
-    try:
-        _check_machine()
-        started = datetime.now(UTC)
-        rows = _measure(VARIANTS, rounds=rounds, duration=duration, connections=connections)
-    except (BenchError, _wrk.WrkError) as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(_report.results_table(rows))
-    click.echo()
-    click.echo(_report.goals_table(rows))
-    if output is not None:
-        document = _report.markdown(
-            rows,
-            command=_command(rounds, duration, connections, output),
-            rounds=rounds,
-            duration=duration,
-            connections=connections,
-            warmup=WARMUP_SECONDS,
-            started=started,
-        )
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(document)
-        _progress(f"wrote {path}")
+def measure(*, rounds: int, duration: int, connections: int) -> tuple[list[Row], datetime]:
+    """Every variant under wrk, interleaved over ``rounds``; their rows and when the run started."""
+    _check_machine()
+    started = datetime.now(UTC)
+    return _measure(VARIANTS, rounds=rounds, duration=duration, connections=connections), started
+
+
+def summary(rows: Sequence[Row]) -> str:
+    """What the terminal shows: the results, and the goals beside them."""
+    return _report.results_table(rows) + "\n\n" + _report.goals_table(rows)
+
+
+def write(
+    rows: Sequence[Row], started: datetime, *, rounds: int, duration: int, connections: int, output: str
+) -> Path:
+    """The Markdown report of a run at ``output``."""
+    document = _report.markdown(
+        rows,
+        command=_command(rounds, duration, connections, output),
+        rounds=rounds,
+        duration=duration,
+        connections=connections,
+        warmup=WARMUP_SECONDS,
+        started=started,
+    )
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document)
+    return path
 
 
 def _check_machine() -> None:

@@ -22,21 +22,23 @@ fill there, and the closed sets of label values (routes, statuses) are met once.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import click
 import httpx
 
-from airscope.bench import platform as bench
+from airscope import tables
+from airscope.bench import BenchError
+from airscope.bench.counters import machine
+from airscope.bench.platform import Target
+from airscope.bench.result import MAX_IN_FLIGHT, SEED, SETTLE_SECONDS, Result
 from airscope.local import load
-from airscope.local.process import proportional_bytes
+from airscope.local.process import pss_bytes
+from airscope.units import format_duration
 
 WARMUP_SHARE = 0.2
 MEMORY_GROWTH_LIMIT = 0.10
@@ -137,16 +139,7 @@ class Sample:
 
 
 def program_memory(groups: dict[str, list[int]]) -> dict[str, float]:
-    memory = {}
-    for program, pids in sorted(groups.items()):
-        total = 0
-        for pid in pids:
-            try:
-                total += proportional_bytes(pid)
-            except OSError:  # ended since the listing
-                continue
-        memory[program] = round(total / 2**20, 1)
-    return memory
+    return {program: round(pss_bytes(pids) / 2**20, 1) for program, pids in sorted(groups.items())}
 
 
 def least_of(readings: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -164,12 +157,9 @@ def service_memory(memory: dict[str, float], services: Sequence[str]) -> dict[st
     return {service: round(mib, 1) for service, mib in totals.items()}
 
 
-def take_sample(target: bench.Platform, at: float, counted: dict[str, int]) -> Sample:
+def take_sample(target: Target, at: float, counted: dict[str, int]) -> Sample:
     """``counted``: the load's sent, errors and skipped at ``at``; the rest is read here."""
-    by_job = {
-        row["metric"].get("job", ""): int(float(row["value"][1]))
-        for row in target.prometheus.query(SERIES_BY_JOB)
-    }
+    by_job = {job: int(n) for job, n in target.prometheus.values_by(SERIES_BY_JOB, "job").items()}
     groups = target.supervisor.processes()
     readings = [program_memory(groups)]
     for _ in range(MEMORY_READS - 1):
@@ -180,7 +170,7 @@ def take_sample(target: bench.Platform, at: float, counted: dict[str, int]) -> S
         **counted,
         series=sum(n for job, n in by_job.items() if job not in HOST_JOBS),
         series_by_job=by_job,
-        head_series=int(target.prometheus.scalar("sum(prometheus_tsdb_head_series)")),
+        head_series=int(target.prometheus.value("sum(prometheus_tsdb_head_series)") or 0),
         memory_mib=least_of(readings),
     )
 
@@ -197,19 +187,16 @@ class Settings:
     rate_source: str
 
 
-def sustainable_rate(baselines_json: Path) -> float:
+def sustainable_rate(result: Result) -> float:
     """The bench's highest rate of the mixed flows below their knee, from its kept baselines."""
-    from airscope.bench import baselines
-
-    result = json.loads(baselines_json.read_text())
-    below = baselines.below_knee(result, BASELINE_MIX)
+    below = result.below_knee(BASELINE_MIX)
     if not below:
-        raise click.ClickException(f"{baselines_json} has no {BASELINE_MIX} step below the knee; give --rate")
-    return float(below[-1]["rate"])
+        raise BenchError(f"the baselines have no {BASELINE_MIX} step below the knee: give --rate")
+    return float(below[-1].rate)
 
 
 async def _soak(
-    target: bench.Platform, settings: Settings, progress: Callable[[Sample], None]
+    target: Target, settings: Settings, progress: Callable[[Sample], None]
 ) -> tuple[load.Load, list[Sample]]:
     run = load.Load(
         load.Settings(
@@ -217,8 +204,8 @@ async def _soak(
             api_key=target.api_key,
             rps=settings.rate,
             duration=settings.duration,
-            seed=bench.SEED,
-            max_in_flight=bench.MAX_IN_FLIGHT,
+            seed=SEED,
+            max_in_flight=MAX_IN_FLIGHT,
         )
     )
     samples: list[Sample] = []
@@ -247,7 +234,7 @@ async def _soak(
     sampler.cancel()
     sending.result()
     # The last spans, jobs and sagas finish and one scrape records the last requests.
-    await asyncio.sleep(bench.SETTLE_SECONDS)
+    await asyncio.sleep(SETTLE_SECONDS)
     await sample()
     return run, samples
 
@@ -285,23 +272,28 @@ def verdict(samples: list[Sample], services: Sequence[str], warmup: float) -> di
 
 
 def measure(settings: Settings, command: str, progress: Callable[[str], None]) -> dict[str, Any]:
-    target = bench.Platform.running()
+    """The soak against the running local platform: its report, as ``render`` prints it and --json
+    shows it."""
+    target = Target.running()
     services = list(target.services)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     progress(
         f"soak: {settings.rate:g} actions/s ({settings.rate_source}) for {_clock(settings.duration)}, "
         f"a sample every {_clock(settings.sample)}, warm-up {_clock(settings.warmup)}"
     )
-    run, samples = asyncio.run(_soak(target, settings, lambda s: progress(sample_line(s, services))))
+    try:
+        run, samples = asyncio.run(_soak(target, settings, lambda s: progress(sample_line(s, services))))
+    except httpx.HTTPError as exc:
+        raise BenchError(f"the platform stopped answering ({type(exc).__name__}: {exc}): is it up?") from exc
     summary = run.tally.as_json()
     return {
         "command": command,
         "started_at": started,
-        "machine": bench.machine(),
+        "machine": asdict(machine()),
         "settings": {
             **asdict(settings),
-            "seed": bench.SEED,
-            "max_in_flight": bench.MAX_IN_FLIGHT,
+            "seed": SEED,
+            "max_in_flight": MAX_IN_FLIGHT,
             "weights": load.WEIGHTS,
         },
         "services": services,
@@ -316,8 +308,7 @@ def measure(settings: Settings, command: str, progress: Callable[[str], None]) -
 
 
 def _clock(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+    return format_duration(round(seconds))
 
 
 def sample_line(sample: Sample, services: Sequence[str]) -> str:
@@ -339,7 +330,7 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"memory (PSS, MiB): first sample after the {_clock(warmup)} warm-up -> last",
     ]
-    rows = [("program", "after warm-up", "end", "growth", "")]
+    rows = []
     for judged, figures in ((True, result["memory_mib"]), (False, result["other_programs_mib"])):
         for name, growth in figures.items():
             note = "" if judged else "(not judged)"
@@ -349,8 +340,8 @@ def render(report: dict[str, Any]) -> str:
             rows.append(
                 (name, f"{growth['baseline']:.1f}", f"{growth['end']:.1f}", f"{growth['growth']:+.1%}", note)
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    header = ("program", "after warm-up", "end", "growth", "")
+    lines.append(textwrap.indent(tables.text(header, rows, align="lrrrl", width=78), "  "))
     for row in report["failed_requests"]:
         status = row["status"] if row["status"] is not None else f"no answer ({row['error']})"
         lines.append(f"failed: {row['method']} {row['route']} {status}: {row['count'] - row['ok']}")
@@ -358,55 +349,3 @@ def render(report: dict[str, Any]) -> str:
     for goal in result["goals"]:
         lines.append(f"{'ok' if goal['met'] else 'MISSED':6} {goal['name']}: {goal['detail']}")
     return "\n".join(lines)
-
-
-@click.command("soak")
-@click.option(
-    "--duration", type=load.Duration(), default="30m", show_default=True, help="How long: 30m, 2h..."
-)
-@click.option("--sample", type=load.Duration(), default="1m", show_default=True, help="Time between samples.")
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Actions/s [default: half the mixed flows' highest rate below the knee, from "
-    "docs/performance/baselines.json (`airscope bench`)].",
-)
-@click.option(
-    "--warmup",
-    type=load.Duration(),
-    default=None,
-    help=f"Seconds not judged at the start [default: the first {WARMUP_SHARE:.0%} of the duration].",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def soak_command(
-    duration: float, sample: float, rate: float | None, warmup: float | None, as_json: bool
-) -> None:
-    """The running local platform (`make up` first) under `airscope load`'s mix at half its sustainable
-    rate: per-service memory, errors and Prometheus' series over time, then a verdict against the
-    goals (memory growth under 10 % after warm-up, zero errors, flat series). Exits 1 on a missed goal."""
-    import shlex
-
-    from airscope import checkout
-    from airscope.bench import baselines
-
-    if rate is None:
-        sustainable = sustainable_rate(checkout.root() / baselines.JSON_PATH)
-        rate, source = sustainable / 2, f"half of {sustainable:g}/s, the knee in {baselines.JSON_PATH}"
-    else:
-        source = "--rate"
-    settings = Settings(
-        rate=rate,
-        duration=duration,
-        sample=min(sample, duration),
-        warmup=warmup if warmup is not None else WARMUP_SHARE * duration,
-        rate_source=source,
-    )
-    command = shlex.join(["airscope", "soak", *sys.argv[2:]])
-    try:
-        report = measure(settings, command, lambda line: print(line, file=sys.stderr, flush=True))
-    except (RuntimeError, httpx.HTTPError) as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
-    click.echo(json.dumps(report, indent=2) if as_json else render(report))
-    if not report["verdict"]["met"]:
-        raise SystemExit(1)

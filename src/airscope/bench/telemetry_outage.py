@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import click
 import httpx
 from fastapi import FastAPI
 
-from airscope.bench import _wrk
-from airscope.bench._servers import BenchError, free_ports
+from airscope import tables
+from airscope.bench import BenchError, _wrk
+from airscope.bench._servers import free_ports
 
 SERVER_CPU = 0
 WRK_CPU = 1
@@ -159,6 +159,18 @@ def stuck_pipe() -> Iterator[int]:
 # --- the conditions ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Round:
+    """One wrk run against one condition's server."""
+
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+
+
 @dataclass
 class Condition:
     key: str
@@ -166,7 +178,7 @@ class Condition:
     otlp: str  # up | refused | black-hole
     stdout: str  # file | stuck | full-disk
     trace_dir: str  # disk | full-disk
-    results: list[dict] = field(default_factory=list)
+    results: list[Round] = field(default_factory=list)
     dropped: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -258,7 +270,7 @@ class _Process:
         self._stack.close()
 
 
-def _load(url: str, *, duration: int, connections: int, script: Path) -> dict:
+def _load(url: str, *, duration: int, connections: int, script: Path) -> Round:
     command = [*_wrk.command(url, duration=duration, connections=connections, cpu=WRK_CPU), "-s", str(script)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False)
     match = _RESULT.search(done.stdout)
@@ -267,17 +279,19 @@ def _load(url: str, *, duration: int, connections: int, script: Path) -> dict:
             f"{' '.join(command)} exited with {done.returncode}: {(done.stderr + done.stdout).strip()}"
         )
     requests, p50, p95, p99, worst, socket_errors, status_errors = map(int, match.groups())
-    return {
-        "rps": requests / duration,
-        "p50_ms": p50 / 1000,
-        "p95_ms": p95 / 1000,
-        "p99_ms": p99 / 1000,
-        "max_ms": worst / 1000,
-        "errors": socket_errors + status_errors,
-    }
+    return Round(
+        rps=requests / duration,
+        p50_ms=p50 / 1000,
+        p95_ms=p95 / 1000,
+        p99_ms=p99 / 1000,
+        max_ms=worst / 1000,
+        errors=socket_errors + status_errors,
+    )
 
 
 def measure(*, rounds: int, duration: int, connections: int) -> list[Condition]:
+    """Every condition's server under wrk, interleaved over ``rounds``; the conditions with their rounds
+    (a condition that needs a mount, run without root, is left out)."""
     conditions = [Condition(c.key, c.label, c.otlp, c.stdout, c.trace_dir) for c in CONDITIONS]
     workdir = Path(tempfile.mkdtemp(prefix="airscope-outage-"))
     script = workdir / "report.lua"
@@ -302,8 +316,8 @@ def measure(*, rounds: int, duration: int, connections: int) -> list[Condition]:
                 result = _load(process.url + PATH, duration=duration, connections=connections, script=script)
                 process.condition.results.append(result)
                 _progress(
-                    f"round {round_index + 1}/{rounds}  {process.condition.key:<16} {result['rps']:>7,.0f} req/s"
-                    f"  p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}"
+                    f"round {round_index + 1}/{rounds}  {process.condition.key:<16} {result.rps:>7,.0f} req/s"
+                    f"  p99 {result.p99_ms:6.2f} ms  errors {result.errors}"
                 )
         for process in processes:
             process.condition.dropped = process.dropped()
@@ -314,42 +328,39 @@ def measure(*, rounds: int, duration: int, connections: int) -> list[Condition]:
 
 
 def table(conditions: list[Condition]) -> str:
-    rows = [
-        "| condition | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | dropped logs | dropped spans |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    """Medians over the rounds per condition; max and errors over all rounds; drops at the end."""
+    rows = []
     for c in conditions:
 
         def median(key: str, c: Condition = c) -> float:
-            return statistics.median(result[key] for result in c.results)
+            return statistics.median(getattr(result, key) for result in c.results)
 
-        errors = sum(result["errors"] for result in c.results)
         rows.append(
-            f"| {c.label} | {median('rps'):,.0f} | {median('p50_ms'):.2f} | {median('p95_ms'):.2f} "
-            f"| {median('p99_ms'):.2f} | {max(r['max_ms'] for r in c.results):.1f} | {errors} "
-            f"| {c.dropped.get('logs', 0):,.0f} | {c.dropped.get('traces', 0):,.0f} |"
+            (
+                c.label,
+                f"{median('rps'):,.0f}",
+                f"{median('p50_ms'):.2f}",
+                f"{median('p95_ms'):.2f}",
+                f"{median('p99_ms'):.2f}",
+                f"{max(r.max_ms for r in c.results):.1f}",
+                sum(r.errors for r in c.results),
+                f"{c.dropped.get('logs', 0):,.0f}",
+                f"{c.dropped.get('traces', 0):,.0f}",
+            )
         )
-    return "\n".join(rows)
+    header = (
+        "condition",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "dropped logs",
+        "dropped spans",
+    )
+    return tables.markdown(header, rows, align="lrrrrrrrr")
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-@click.command("telemetry-outage")
-@click.option("--rounds", default=3, show_default=True, help="Interleaved rounds per condition.")
-@click.option("--duration", default=8, show_default=True, help="Seconds of wrk load per round.")
-@click.option("--connections", default=16, show_default=True, help="wrk connections (-c).")
-def telemetry_outage_command(rounds: int, duration: int, connections: int) -> None:
-    """Request latency and errors with the telemetry backends up, and each (and all) down."""
-    if min(rounds, duration, connections) < 1:
-        raise click.UsageError("--rounds, --duration and --connections must be at least 1")
-    try:
-        conditions = measure(rounds=rounds, duration=duration, connections=connections)
-    except (BenchError, _wrk.WrkError) as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(table(conditions))
-    click.echo(
-        f"\nmedians over {rounds} rounds of {duration} s, {connections} connections; max and errors over all rounds; "
-        "dropped: telemetry_dropped_total at the end"
-    )

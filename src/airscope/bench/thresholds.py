@@ -20,7 +20,8 @@ rate limit), not lower it. The catalog holds the result (``high_latency_seconds`
 
 from __future__ import annotations
 
-from airscope import catalog
+from airscope import catalog, tables
+from airscope.bench.result import Result, Step
 from airscope.telemetry import LATENCY_BUCKETS
 
 FACTOR = 4.0
@@ -34,10 +35,8 @@ def bucket_at_least(seconds: float) -> float:
     return next((bound for bound in LATENCY_BUCKETS if bound >= seconds), LATENCY_BUCKETS[-1])
 
 
-def _normal(result: dict) -> dict:
-    from airscope.bench.baselines import normal_step  # the report module imports this one
-
-    step = normal_step(result)
+def _normal(result: Result) -> Step:
+    step = result.normal_step()
     if step is None:
         raise ValueError("the baselines hold no step at the normal load")
     return step
@@ -53,19 +52,19 @@ def waits_on_saas(services: dict[str, catalog.Service]) -> set[str]:
     return waiting
 
 
-def measured(result: dict) -> dict[str, float | None]:
+def measured(result: Result) -> dict[str, float | None]:
     """service -> the bucket at or above FACTOR x its normal p95 (and the floor); None: too few requests."""
     step = _normal(result)
     found: dict[str, float | None] = {}
-    for service, t in step["telemetry"].items():
-        requests = t["server_rps"] * step["seconds"]
-        p95 = t["server_p95_ms"]
+    for service, t in step.telemetry.items():
+        requests = t.server_rps * step.seconds
+        p95 = t.server_p95_ms
         enough = p95 is not None and requests >= MIN_REQUESTS
         found[service] = bucket_at_least(max(FLOOR_SECONDS, FACTOR * p95 / 1000)) if enough else None
     return found
 
 
-def derive(result: dict) -> dict[str, float | None]:
+def derive(result: Result) -> dict[str, float | None]:
     """service -> its HighLatency threshold in seconds; None: not measured, the SLO's applies."""
     services = catalog.load().services
     waiting = waits_on_saas(services)
@@ -77,21 +76,21 @@ def derive(result: dict) -> dict[str, float | None]:
     return thresholds
 
 
-def markdown(result: dict) -> str:
+def markdown(result: Result) -> str:
     step = _normal(result)
     services = catalog.load().services
     waiting = waits_on_saas(services)
     found = measured(result)
     rows = []
     for service, threshold in derive(result).items():
-        t = step["telemetry"][service]
+        t = step.telemetry[service]
         slo = services[service].slo if service in services else None
         in_catalog = services[service].high_latency_seconds if service in services else None
         rows.append(
             (
                 service,
-                f"{t['server_rps'] * step['seconds']:.0f}",
-                "-" if t["server_p95_ms"] is None else f"{t['server_p95_ms']:,.1f}",
+                f"{t.server_rps * step.seconds:.0f}",
+                "-" if t.server_p95_ms is None else f"{t.server_p95_ms:,.1f}",
                 f"{found[service]:g} s" if found[service] is not None else "too few requests",
                 "yes" if service in waiting else "no",
                 f"{slo.latency_seconds:g} s" if slo else "-",
@@ -101,8 +100,6 @@ def markdown(result: dict) -> str:
                 f"{in_catalog:g} s" if in_catalog is not None else "-",
             )
         )
-    from airscope.bench.baselines import table
-
     return (
         f"HighLatency fires when a service's p95 stays above its threshold (see "
         f"[alerting.md](alerting.md)). Each threshold is the smallest latency bucket at or above "
@@ -117,7 +114,7 @@ def markdown(result: dict) -> str:
         "(`high_latency_seconds`), and a test fails when it and these baselines disagree. In "
         "production, the same rule applied to a normal week's p95 (Prometheus' "
         "`service:http_server_request_duration_seconds:histogram_quantile5m`) is the better anchor.\n\n"
-        + table(
+        + tables.markdown(
             (
                 "service",
                 "requests at normal load",

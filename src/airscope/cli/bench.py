@@ -1,11 +1,24 @@
-"""`airscope bench` and its subcommands, and `airscope soak`: measurements of the running platform."""
+"""`airscope bench` and its subcommands, and `airscope soak`: measurements of the running platform.
+
+The work is in ``airscope.bench``; these commands read the flags, print, and write the documents.
+"""
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+from pathlib import Path
+
 import click
 
-from airscope.bench.soak import soak_command  # noqa: F401  (moves here with the bench's click code)
+from airscope import checkout
+from airscope.bench import baselines, chat_tokens, logs, overhead, platform, soak, telemetry_outage
+from airscope.bench.result import JSON_PATH, Result
 from airscope.cli._lazy import LazyGroup
+from airscope.cli._types import Duration
+from airscope.local import api_key, ports
+from airscope.local.load import default_gateway
 
 
 def _rates(value: str) -> tuple[float, ...]:
@@ -18,15 +31,21 @@ def _rates(value: str) -> tuple[float, ...]:
     return rates
 
 
-@click.group(
-    cls=LazyGroup,
-    lazy={
-        "chat-tokens": "airscope.bench.chat_tokens:chat_tokens_command",
-        "logs": "airscope.bench.logs:bench_logs_command",
-        "telemetry-outage": "airscope.bench.telemetry_outage:telemetry_outage_command",
-    },
-    invoke_without_command=True,
-)
+class WholeSeconds(Duration):
+    """A duration of whole seconds, at least one (wrk's -d takes no fraction)."""
+
+    def convert(self, value, param, ctx) -> int:
+        seconds = super().convert(value, param, ctx)
+        if seconds < 1 or seconds != int(seconds):
+            self.fail(f"{value!r}: give whole seconds, at least 1 (8, 8s, 1m)", param, ctx)
+        return int(seconds)
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True)
 @click.option(
     "--mixed",
     "mixed_rates",
@@ -41,16 +60,17 @@ def _rates(value: str) -> tuple[float, ...]:
     show_default=True,
     help="Rates (chats/s) of the chat path alone; '' skips it.",
 )
-@click.option("--step-seconds", default=30.0, show_default=True, help="Seconds of load per step.")
+@click.option("--step-seconds", type=Duration(), default=30.0, show_default=True, help="Load per step.")
 @click.option(
     "--normal-seconds",
+    type=Duration(),
     default=120.0,
     show_default=True,
-    help="Seconds of the normal-load step (mixed at 5/s), which the HighLatency thresholds come from.",
+    help="Length of the normal-load step (mixed at 5/s), which the HighLatency thresholds come from.",
 )
 @click.option(
     "--from-json",
-    type=click.Path(exists=True, dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Write the documents again from a kept run's JSON instead of measuring.",
 )
 @click.pass_context
@@ -60,52 +80,43 @@ def bench(
     chat_rates: str,
     step_seconds: float,
     normal_seconds: float,
-    from_json: str | None,
+    from_json: Path | None,
 ) -> None:
     """Performance baselines of the running local platform (`make up` first): a fixed mix through the
     gateway at stepped rates until past the knee. Writes docs/performance-baselines.md, its JSON and
     charts, and docs/capacity.md. The subcommands measure parts alone."""
     if ctx.invoked_subcommand is not None:
         return
-    import json
-    import shlex
-    from pathlib import Path
-
-    from airscope import checkout
-    from airscope.bench import baselines
 
     root = checkout.root()
     if from_json:
-        result = json.loads(Path(from_json).read_text())
+        result = Result.read(from_json)
     else:
         rates = {"mixed": _rates(mixed_rates)} | ({"chat": _rates(chat_rates)} if chat_rates.strip() else {})
         command = shlex.join(
             [
-                ".venv/bin/airscope",
-                "bench",
-                "--mixed",
-                mixed_rates,
-                "--chat",
-                chat_rates,
-                "--step-seconds",
-                f"{step_seconds:g}",
-                "--normal-seconds",
-                f"{normal_seconds:g}",
+                *(".venv/bin/airscope", "bench", "--mixed", mixed_rates, "--chat", chat_rates),
+                *("--step-seconds", f"{step_seconds:g}", "--normal-seconds", f"{normal_seconds:g}"),
             ]
         )
-        try:
-            result = baselines.measure(rates, step_seconds, normal_seconds, command)
-        except RuntimeError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"wrote {baselines.write_json(result, root)}")
+        result = platform.measure(rates, step_seconds, normal_seconds, command)
+        click.echo(f"wrote {result.write(root)}")
     for path in baselines.render_all(result, root):
         click.echo(f"wrote {path}")
 
 
-@bench.command()
-@click.option("--rounds", default=5, show_default=True, help="Interleaved rounds per variant.")
-@click.option("--duration", default=8, show_default=True, help="Seconds of wrk load per round.")
-@click.option("--connections", default=32, show_default=True, help="wrk connections (-c).")
+@bench.command("overhead")
+@click.option(
+    "--rounds",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Interleaved rounds per variant.",
+)
+@click.option("--duration", default=8, show_default=True, type=WholeSeconds(), help="wrk load per round.")
+@click.option(
+    "--connections", default=32, show_default=True, type=click.IntRange(min=1), help="wrk connections (-c)."
+)
 @click.option(
     "--output",
     default="docs/performance/overhead.md",
@@ -113,8 +124,123 @@ def bench(
     type=click.Path(dir_okay=False),
     help="Where to write the Markdown table ('-' for none).",
 )
-def overhead(rounds: int, duration: int, connections: int, output: str) -> None:
+def overhead_command(rounds: int, duration: int, connections: int, output: str) -> None:
     """Telemetry kit overhead against a bare app and the usual libraries, side by side."""
-    from airscope.bench.overhead import run
 
-    run(rounds=rounds, duration=duration, connections=connections, output=None if output == "-" else output)
+    rows, started = overhead.measure(rounds=rounds, duration=duration, connections=connections)
+    click.echo(overhead.summary(rows))
+    if output != "-":
+        path = overhead.write(
+            rows, started, rounds=rounds, duration=duration, connections=connections, output=output
+        )
+        _progress(f"wrote {path}")
+
+
+@bench.command("telemetry-outage")
+@click.option(
+    "--rounds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Interleaved rounds per condition.",
+)
+@click.option("--duration", default=8, show_default=True, type=WholeSeconds(), help="wrk load per round.")
+@click.option(
+    "--connections", default=16, show_default=True, type=click.IntRange(min=1), help="wrk connections (-c)."
+)
+def telemetry_outage_command(rounds: int, duration: int, connections: int) -> None:
+    """Request latency and errors with the telemetry backends up, and each (and all) down."""
+
+    conditions = telemetry_outage.measure(rounds=rounds, duration=duration, connections=connections)
+    click.echo(telemetry_outage.table(conditions))
+    click.echo(
+        f"\nmedians over {rounds} rounds of {duration} s, {connections} connections; max and errors over "
+        "all rounds; dropped: telemetry_dropped_total at the end"
+    )
+
+
+@bench.command("logs")
+@click.option(
+    "--lines", default=1_000_000, show_default=True, type=click.IntRange(min=1000), help="Lines to write."
+)
+def bench_logs_command(lines: int) -> None:
+    """`airscope logs` over a million lines: filtered queries timed side by side."""
+
+    click.echo(logs.render(logs.run_benchmark(lines, progress=_progress)))
+
+
+@bench.command("chat-tokens")
+@click.option(
+    "--grow",
+    "grow_tables",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 500),
+    help="First add this many tables of 100 records to the demo base (the Airtable stand-in only; "
+    "the base keeps them).",
+)
+@click.option(
+    "--write/--no-write",
+    default=True,
+    show_default=True,
+    help="Keep the figures in docs/performance/chat-tokens.json.",
+)
+def chat_tokens_command(grow_tables: int, write: bool) -> None:
+    """Input tokens per chat for the first questions a user asks, on the running platform (`make up`),
+    beside the figures from before issue 16; docs/performance-baselines.md shows them."""
+
+    if grow_tables:
+        grown = chat_tokens.grow(f"http://127.0.0.1:{ports.port_for('standin-airtable', 7090)}", grow_tables)
+        _progress(f"grew the demo base by {grown['tables_created']} tables")
+    run = chat_tokens.measure(default_gateway(), api_key.api_key())
+    root = checkout.root()
+    path = root / chat_tokens.JSON_PATH
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    click.echo(chat_tokens.render_terminal(run, kept))
+    if write:
+        path.write_text(json.dumps(chat_tokens.record(kept, run), indent=2) + "\n")
+        _progress(f"wrote {path}")
+        _progress(f"wrote {baselines.render_markdown(Result.read(root / JSON_PATH), root)}")
+
+
+@click.command("soak")
+@click.option("--duration", type=Duration(), default="30m", show_default=True, help="How long: 30m, 2h...")
+@click.option("--sample", type=Duration(), default="1m", show_default=True, help="Time between samples.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Actions/s [default: half the mixed flows' highest rate below the knee, from "
+    "docs/performance/baselines.json (`airscope bench`)].",
+)
+@click.option(
+    "--warmup",
+    type=Duration(positive=False),
+    default=None,
+    help=f"Time not judged at the start [default: the first {soak.WARMUP_SHARE:.0%} of the duration].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def soak_command(
+    duration: float, sample: float, rate: float | None, warmup: float | None, as_json: bool
+) -> None:
+    """The running local platform (`make up` first) under `airscope load`'s mix at half its sustainable
+    rate: per-service memory, errors and Prometheus' series over time, then a verdict against the
+    goals (memory growth under 10 % after warm-up, zero errors, flat series). Exits 1 on a missed goal."""
+
+    if rate is None:
+        sustainable = soak.sustainable_rate(Result.read(checkout.root() / JSON_PATH))
+        rate, source = sustainable / 2, f"half of {sustainable:g}/s, the knee in {JSON_PATH}"
+    else:
+        source = "--rate"
+    settings = soak.Settings(
+        rate=rate,
+        duration=duration,
+        sample=min(sample, duration),
+        warmup=warmup if warmup is not None else soak.WARMUP_SHARE * duration,
+        rate_source=source,
+    )
+    command = shlex.join(["airscope", "soak", *sys.argv[2:]])
+    report = soak.measure(settings, command, _progress)
+    click.echo(json.dumps(report, indent=2) if as_json else soak.render(report))
+    if not report["verdict"]["met"]:
+        raise SystemExit(1)
