@@ -159,7 +159,6 @@ class Apps:
     def stop(self) -> None:
         for server in reversed(self.started):
             server.stop()
-        self.started.clear()
 
     def __enter__(self) -> Apps:
         return self

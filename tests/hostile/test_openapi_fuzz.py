@@ -19,7 +19,7 @@ import pytest
 from airscope import catalog
 from airscope.local import fuzz
 from airscope.local.postgres import PostgresServer
-from tests.servers import AppServer
+from tests.servers import Apps, AppServer, start_airtable_standin, start_llm_standin
 
 pytestmark = pytest.mark.infra
 
@@ -55,22 +55,9 @@ def platform(
     tmp = tmp_path_factory.mktemp("fuzz")
     cat = catalog.load()
     service_ports = {name: free_port() for name in cat.services}
-    started: list[AppServer] = []
-
-    def start(module: str, port: int, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
-        env = {"AIRSCOPE_TRACE_DIR": str(tmp / "traces"), **env}
-        server = AppServer(module, port, env=env, log_dir=tmp / "logs", ready_path=ready_path)
-        started.append(server.start())
-        return server
-
-    try:
-        airtable = start(
-            "airscope.standins.airtable",
-            free_port(),
-            {"STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite")},
-            ready_path="/_admin/health",
-        )
-        llm = start("airscope.standins.llm", free_port(), {}, ready_path="/_admin/health")
+    with Apps(tmp, env={"AIRSCOPE_TRACE_DIR": str(tmp / "traces")}) as apps:
+        airtable = start_airtable_standin(apps)
+        llm = start_llm_standin(apps)
         shared = {
             **{
                 f"AIRSCOPE_URL_{s.env_name}": f"http://127.0.0.1:{service_ports[s.name]}"
@@ -98,14 +85,11 @@ def platform(
                 env["DATABASE_URL"] = postgres_server.dsn(database, database, "pw")
             if "redis" in service.requires:
                 env["REDIS_URL"] = redis_url
-            servers[service.name] = start(service.module, service_ports[service.name], env)
+            servers[service.name] = apps.start(service.module, env, port=service_ports[service.name])
         urls = {name: server.url for name, server in servers.items()}
         bearer = fuzz.register_user(urls["platform-services"])
         targets = fuzz.targets(urls, api_key=API_KEY, bearer=bearer)
         yield Platform(servers, {target.name: target for target in targets})
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 @pytest.mark.parametrize("name", TARGETS)

@@ -23,7 +23,7 @@ import pytest
 
 from airscope import catalog
 from airscope.local.postgres import PostgresServer
-from tests.servers import AppServer, read_spans
+from tests.servers import Apps, AppServer, read_spans, start_airtable_standin, start_llm_standin
 
 pytestmark = pytest.mark.infra
 
@@ -79,18 +79,12 @@ def exposure(
         )
     }  # fmt: skip
     trace_dir = tmp / "traces"
-    servers: list[AppServer] = []
-    seen = Exposure(secrets, servers, trace_dir)
-
-    def start(module: str, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
-        env = {"AIRSCOPE_TRACE_DIR": str(trace_dir), "OTEL_BSP_SCHEDULE_DELAY": "50", **env}
-        server = AppServer(module, free_port(), env=env, log_dir=tmp / "logs", ready_path=ready_path)
-        servers.append(server.start())
-        return server
-
     postgres_server.ensure_database("secrets_test", "pw")
     database_url = postgres_server.dsn("secrets_test", "secrets_test", "pw")
-    try:
+    # Stopped before the tests look: stopping flushes each process' spans.
+    with Apps(tmp, env={"AIRSCOPE_TRACE_DIR": str(trace_dir), "OTEL_BSP_SCHEDULE_DELAY": "50"}) as apps:
+        seen = Exposure(secrets, apps.started, trace_dir)
+        start = apps.start
         platform = start(
             "airscope.services.platform_services",
             {"DATABASE_URL": database_url, "AIRSCOPE_JWT_SECRET": secrets["jwt-secret"]},
@@ -102,11 +96,7 @@ def exposure(
             {"DATABASE_URL": dead_db, "AIRSCOPE_JWT_SECRET": secrets["jwt-secret"]},
             ready_path="/health/live",
         )
-        airtable = start(
-            "airscope.standins.airtable",
-            {"STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite")},
-            ready_path="/_admin/health",
-        )
+        airtable = start_airtable_standin(apps)
         airtable_gateway = start(
             "airscope.services.airtable_gateway",
             {
@@ -115,7 +105,7 @@ def exposure(
                 "REDIS_URL": redis_server.url,
             },
         )
-        llm = start("airscope.standins.llm", {}, ready_path="/_admin/health")
+        llm = start_llm_standin(apps)
         llm_orchestrator = start(
             "airscope.services.llm_orchestrator",
             {
@@ -141,13 +131,10 @@ def exposure(
         )
         gateway = start("airscope.services.api_gateway", gateway_env)
         run_cases(seen, gateway.url, platform_without_db.url, llm_orchestrator.url)
-        for server in servers:
+        for server in apps.started:
             if not server.module.startswith("airscope.standins"):
                 seen.observe(server)
         seen.health.append(httpx.get(gateway.url + "/api/health", timeout=10).text)
-    finally:
-        for server in reversed(servers):
-            server.stop()  # flushes each process's spans
     yield seen
 
 

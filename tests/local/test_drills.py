@@ -4,7 +4,6 @@ notified into expected, tolerated, unexpected and already active, the verdict, a
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +17,7 @@ from airscope.local.drills.run import Result, Watch
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, scenarios
 from airscope.local.drills.watch import Notifications, describe, matches
 from airscope.standins.airtable.seed import BASE_ID
+from tests.support import wait_until
 
 
 def notification(at: str, *alerts: tuple[str, dict]) -> str:
@@ -174,8 +174,7 @@ def test_chat_traffic_asks_a_new_search_each_time_through_the_gateway():
         base_url="http://gateway.test", headers=traffic.headers, transport=httpx.MockTransport(gateway)
     )
     with traffic:
-        time.sleep(0.5)
-    assert len(asked) >= 4
+        wait_until(lambda: len(asked) >= 4, timeout=10, message="four chats asked")
     assert len(set(asked)) == len(asked), "a repeated search could be answered from a cache"
     assert all(BASE_ID in message and message.startswith("Find customers named") for message in asked)
     assert traffic.statuses[200] and traffic.statuses[CHAT_TOOL_FAILED]

@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airscope.local import LocalError, observability, ports, runner
+from airscope.local import LocalError, observability, runner
 from airscope.local.process import group_members
 from airscope.local.supervisor import Supervisor
+from tests.support import moved_ports
 
 pytestmark = pytest.mark.infra
 
@@ -39,7 +40,7 @@ infrastructure:
 
 
 @pytest.fixture
-def home(monkeypatch, reachable_tmp, free_port) -> Path:
+def home(monkeypatch, reachable_tmp) -> Path:
     """A temporary AIRSCOPE_HOME and catalog, every port moved to a free one by its env var."""
     home = reachable_tmp("home")
     catalog = home / "catalog.yaml"
@@ -56,8 +57,10 @@ def home(monkeypatch, reachable_tmp, free_port) -> Path:
         monkeypatch.delenv(variable, raising=False)
     # The uvicorn child imports the stand-in from the checkout, as this process does.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[2]))
-    for name in ("postgres", "redis", "fake-api", "not-yet", "standin-saas", *observability.DEFAULT_PORTS):
-        monkeypatch.setenv(ports.env_var(name), str(free_port()))
+    moved_ports(
+        monkeypatch,
+        ["postgres", "redis", "fake-api", "not-yet", "standin-saas", *observability.DEFAULT_PORTS],
+    )
     yield home
     runner.down()
 
