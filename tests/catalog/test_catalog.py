@@ -54,8 +54,36 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
     ("document", "message"),
     [
         ({}, "top-level 'services'"),
-        ({"services": {"a": {"port": 1}}}, "needs 'port' and 'module'"),
-        ({"services": {"a": {"port": 0, "module": "m"}}}, "from 1 to 65535"),
+        ({"services": {"a": {"port": 1}}}, "service 'a': needs 'module'"),
+        ({"services": {"a": {"module": "m"}}}, "service 'a': needs 'port'"),
+        (
+            {"services": {"a": {"port": 0, "module": "m"}}},
+            "service 'a': 'port' must be an integer from 1 to 65535, got 0",
+        ),
+        (
+            {"services": {"a": {"port": "80", "module": "m"}}},
+            "'port' must be an integer from 1 to 65535, got '80'",
+        ),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "tier": 4}}},
+            r"service 'a': 'tier' must be one of \(1, 2, 3\)",
+        ),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "slo": {"availability": 0.3}}}},
+            r"service 'a': 'slo.availability' must be a fraction in \[0.5, 1\), got 0.3",
+        ),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "slo": {"latency_seconds": 0.3}}}},
+            "'slo.latency_seconds' must be a latency bucket",
+        ),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "memory_limit": 16}}},
+            "'memory_limit' must be whole MiB",
+        ),
+        (
+            {"defaults": {"tier": 0}, "services": {"a": {"port": 1, "module": "m"}}},
+            "service 'a': 'tier' must be one of",  # a catalog default is checked where it applies
+        ),
         (
             {"services": {"a": {"port": 1, "module": "m", "calls": ["b"]}}},
             "calls 'b', which is not a service",
@@ -71,7 +99,20 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
             {"services": {"a": {"port": 1, "module": "m", "external": ["crm"]}}},
             "reaches 'crm', which is not in 'external'",
         ),
-        ({"services": {}, "external": {"crm": {"url_env": "CRM_URL"}}}, "needs 'url_env', 'key_env'"),
+        ({"services": {}, "external": {"crm": {"url_env": "CRM_URL"}}}, "external 'crm': needs 'key_env'"),
+        (
+            {
+                "services": {},
+                "external": {
+                    "crm": {
+                        "url_env": "U",
+                        "key_env": "K",
+                        "standin": {"port": 1, "module": "s", "env": {"A": 1}},
+                    }
+                },
+            },
+            "external 'crm': 'standin.env' must map variable names to strings",
+        ),
         (
             {
                 "services": {"a": {"port": 7090, "module": "m"}},
@@ -95,6 +136,32 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
 def test_malformed_catalogs_are_refused_with_the_entry_named(document, message):
     with pytest.raises(CatalogError, match=message):
         parse(document)
+
+
+def test_start_order_keeps_catalog_order_among_services_that_may_start_together():
+    loaded = parse(
+        {
+            "services": {
+                "gateway": {"port": 1, "module": "m", "calls": ["backend", "auth"]},
+                "backend": {"port": 2, "module": "m", "calls": ["auth"]},
+                "auth": {"port": 3, "module": "m"},
+                "batch": {"port": 4, "module": "m"},
+            }
+        }
+    )
+    assert [s.name for s in loaded.start_order()] == ["auth", "batch", "backend", "gateway"]
+
+
+def test_a_cycle_is_named_in_call_order():
+    with pytest.raises(CatalogError, match=r"dependency cycle in the catalog: (a -> b -> a|b -> a -> b)"):
+        parse(
+            {
+                "services": {
+                    "a": {"port": 1, "module": "m", "calls": ["b"]},
+                    "b": {"port": 2, "module": "n", "calls": ["a"]},
+                }
+            }
+        )
 
 
 def test_a_missing_catalog_file_names_the_variable(tmp_path):

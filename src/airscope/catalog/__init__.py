@@ -1,18 +1,26 @@
 """The service catalog: which services and infrastructure the platform has.
 
-Read from ``catalog.yaml`` beside this module, or from the file named by
-``AIRSCOPE_CATALOG`` (a temporary catalog in tests, a fork's own services).
+Read from ``catalog.yaml`` beside this module, or from the file named by ``AIRSCOPE_CATALOG`` (a
+temporary catalog in tests, a fork's own services), into pydantic models whose validation is the
+catalog's rules; a broken catalog raises ``CatalogError`` naming the entry and the field.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import cache
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from airscope.errors import AirscopeError
+from airscope.telemetry import LATENCY_BUCKETS, EnvSettings
 
 CATALOG_ENV = "AIRSCOPE_CATALOG"
 DEFAULT_PATH = Path(__file__).with_name("catalog.yaml")
@@ -27,32 +35,76 @@ BUILTIN_DEFAULTS = {
 }
 
 
-class CatalogError(ValueError):
+class CatalogError(AirscopeError, ValueError):
     """The catalog file is malformed; the message names the entry and the problem."""
 
 
-@dataclass(frozen=True)
-class SLO:
+def env_name(name: str) -> str:
+    """A catalog name as it appears inside environment variable names: ``mcp-server`` -> ``MCP_SERVER``."""
+    return name.upper().replace("-", "_")
+
+
+def _rule(test: Callable[[Any], bool], text: str) -> BeforeValidator:
+    """A field rule checked on the YAML value as written (no coercion: ``"80"`` is no port)."""
+
+    def check(value: Any) -> Any:
+        if not test(value):
+            raise ValueError(text)
+        return value
+
+    return BeforeValidator(check)
+
+
+Port = Annotated[
+    int, _rule(lambda v: isinstance(v, int) and 0 < v < 65536, "must be an integer from 1 to 65535")
+]
+Fraction = Annotated[
+    float, _rule(lambda v: isinstance(v, float) and 0.5 <= v < 1, "must be a fraction in [0.5, 1)")
+]
+# The latency SLI counts requests in the histogram bucket at the threshold, so a latency threshold
+# must be one of the kit's bucket boundaries.
+_BUCKET = f"must be a latency bucket {list(LATENCY_BUCKETS)}"
+Bucket = Annotated[float, _rule(lambda v: v in LATENCY_BUCKETS, _BUCKET)]
+OptionalBucket = Annotated[float | None, _rule(lambda v: v is None or v in LATENCY_BUCKETS, _BUCKET)]
+Tier = Annotated[int, _rule(lambda v: v in TIERS, f"must be one of {TIERS}")]
+MemoryMiB = Annotated[int, _rule(lambda v: isinstance(v, int) and v >= 32, "must be whole MiB (at least 32)")]
+Name = Annotated[str, Field(min_length=1)]
+def _pairs(env: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(env, dict) or not all(isinstance(value, str) for value in env.values()):
+        raise ValueError("must map variable names to strings")
+    return tuple((str(key), value) for key, value in env.items())
+
+
+VariableValues = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_pairs)]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SLO(_Entry):
     """Availability: share of requests without a 5xx. Latency: share faster than the threshold."""
 
-    availability: float
-    latency_seconds: float
-    latency_target: float
+    availability: Fraction
+    latency_seconds: Bucket
+    latency_target: Fraction
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(_Entry):
     name: str
-    port: int
-    module: str
+    port: Port
+    module: Name
     requires: tuple[str, ...] = ()
     calls: tuple[str, ...] = ()
     external: tuple[str, ...] = ()
     owner: str = BUILTIN_DEFAULTS["owner"]
-    tier: int = BUILTIN_DEFAULTS["tier"]
+    tier: Tier = BUILTIN_DEFAULTS["tier"]
     slo: SLO = SLO(**BUILTIN_DEFAULTS["slo"])
-    memory_limit_mib: int = BUILTIN_DEFAULTS["memory_limit"]
-    high_latency_seconds: float | None = None  # None: HighLatency compares p95 to the SLO's threshold
+    memory_limit_mib: MemoryMiB = Field(BUILTIN_DEFAULTS["memory_limit"], alias="memory_limit")
+    # None: HighLatency compares p95 to the SLO's threshold.
+    high_latency_seconds: OptionalBucket = None
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     @property
     def alert_latency_seconds(self) -> float:
@@ -62,7 +114,7 @@ class Service:
     @property
     def env_name(self) -> str:
         """The service's name as it appears inside environment variable names."""
-        return self.name.upper().replace("-", "_")
+        return env_name(self.name)
 
     def exists(self) -> bool:
         """True once the service's package is in the tree (later issues add them one by one)."""
@@ -72,39 +124,87 @@ class Service:
             return False
 
 
-@dataclass(frozen=True)
-class Infrastructure:
+class Infrastructure(_Entry):
     name: str
-    port: int
+    port: Port
 
 
-@dataclass(frozen=True)
-class Standin:
+class Standin(_Entry):
     """The dev stand-in for an outside SaaS: local mode serves ``module`` on ``port``."""
 
-    port: int
-    module: str
+    port: Port
+    module: Name
     path: str = ""
     # Variables every service gets while the stand-in runs (what its seeded data implies), as
     # (name, value) pairs: a stand-in is a dictionary key, so hashable.
-    env: tuple[tuple[str, str], ...] = ()
+    env: VariableValues = ()
 
 
-@dataclass(frozen=True)
-class External:
+class External(_Entry):
     """An outside SaaS: services read its base URL from ``url_env`` and credential from ``key_env``."""
 
     name: str
-    url_env: str
-    key_env: str
+    url_env: Name
+    key_env: Name
     standin: Standin
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(_Entry):
     services: dict[str, Service]
-    infrastructure: dict[str, Infrastructure] = field(default_factory=dict)
-    external: dict[str, External] = field(default_factory=dict)
+    infrastructure: dict[str, Infrastructure] = {}
+    external: dict[str, External] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_with_defaults(cls, data: Any) -> Any:
+        """Each entry gets its key as its name; each service the catalog's defaults for what it leaves out."""
+        if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+            raise ValueError("the catalog needs a top-level 'services' mapping")
+        unknown = sorted(set(data.get("infrastructure") or {}) - INFRASTRUCTURE_KINDS)
+        if unknown:
+            raise ValueError(
+                f"infrastructure {unknown[0]!r}: unknown kind (known: {sorted(INFRASTRUCTURE_KINDS)})"
+            )
+        defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
+
+        def service(name: str, entry: Any) -> Any:
+            if not isinstance(entry, dict):
+                return entry
+            slo = {**defaults["slo"], **(entry.get("slo") or {})}
+            return {**defaults, **entry, "name": name, "slo": slo}
+
+        def named(section: str) -> dict[str, Any]:
+            entries = data.get(section) or {}
+            return {name: {**e, "name": name} if isinstance(e, dict) else e for name, e in entries.items()}
+
+        return {
+            "services": {name: service(name, entry) for name, entry in data["services"].items()},
+            "infrastructure": named("infrastructure"),
+            "external": named("external"),
+        }
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalog:
+        for service in self.services.values():
+            for kind, names, known, what in (
+                ("requires", service.requires, self.infrastructure, "which is not in 'infrastructure'"),
+                ("calls", service.calls, self.services, "which is not a service"),
+                ("reaches", service.external, self.external, "which is not in 'external'"),
+            ):
+                for name in names:
+                    if name not in known:
+                        raise ValueError(f"service {service.name!r} {kind} {name!r}, {what}")
+        users: dict[int, str] = {}
+        for name, port in (
+            *((s.name, s.port) for s in self.services.values()),
+            *((i.name, i.port) for i in self.infrastructure.values()),
+            *((f"{e.name} stand-in", e.standin.port) for e in self.external.values()),
+        ):
+            if port in users:
+                raise ValueError(f"{name!r} and {users[port]!r} both use port {port}")
+            users[port] = name
+        self.start_order()  # rejects cycles now rather than at start-up
+        return self
 
     def service(self, name: str) -> Service:
         try:
@@ -114,162 +214,63 @@ class Catalog:
             raise KeyError(f"no service {name!r} in the catalog (known: {known})") from None
 
     def start_order(self) -> list[Service]:
-        """Services ordered so that everything a service calls starts before it."""
+        """Services ordered so that everything a service calls starts before it (catalog order among
+        those that may start together)."""
+        sorter = TopologicalSorter({name: service.calls for name, service in self.services.items()})
+        try:
+            sorter.prepare()
+        except CycleError as exc:
+            raise CatalogError(
+                f"dependency cycle in the catalog: {' -> '.join(reversed(exc.args[1]))}"
+            ) from None
+        rank = {name: index for index, name in enumerate(self.services)}
         ordered: list[Service] = []
-        done: set[str] = set()
-
-        def visit(service: Service, path: tuple[str, ...]) -> None:
-            if service.name in done:
-                return
-            if service.name in path:
-                cycle = " -> ".join((*path, service.name))
-                raise CatalogError(f"dependency cycle in the catalog: {cycle}")
-            for callee in service.calls:
-                visit(self.services[callee], (*path, service.name))
-            done.add(service.name)
-            ordered.append(service)
-
-        for service in self.services.values():
-            visit(service, ())
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=rank.__getitem__)
+            ordered += (self.services[name] for name in ready)
+            sorter.done(*ready)
         return ordered
 
 
-def parse(data: dict) -> Catalog:
-    """Builds a Catalog from the YAML document, checking every cross-reference."""
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
-        raise CatalogError("the catalog needs a top-level 'services' mapping")
-    infrastructure = {}
-    for name, entry in (data.get("infrastructure") or {}).items():
-        if name not in INFRASTRUCTURE_KINDS:
-            raise CatalogError(
-                f"infrastructure {name!r}: unknown kind (known: {sorted(INFRASTRUCTURE_KINDS)})"
-            )
-        infrastructure[name] = Infrastructure(name=name, port=_port(name, entry))
-    external = {name: _external(name, entry) for name, entry in (data.get("external") or {}).items()}
-    defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
-    services = {}
-    for name, entry in data["services"].items():
-        if not isinstance(entry, dict) or not entry.get("module"):
-            raise CatalogError(f"service {name!r}: needs 'port' and 'module'")
-        settings = {**defaults, **entry}
-        services[name] = Service(
-            name=name,
-            port=_port(name, entry),
-            module=entry["module"],
-            requires=tuple(entry.get("requires", ())),
-            calls=tuple(entry.get("calls", ())),
-            external=tuple(entry.get("external", ())),
-            owner=str(settings["owner"]),
-            tier=_tier(name, settings["tier"]),
-            slo=_slo(name, {**defaults["slo"], **(entry.get("slo") or {})}),
-            memory_limit_mib=_memory_limit(name, settings["memory_limit"]),
-            high_latency_seconds=_high_latency(name, entry.get("high_latency_seconds")),
-        )
-    for service in services.values():
-        for infra in service.requires:
-            if infra not in infrastructure:
-                raise CatalogError(
-                    f"service {service.name!r} requires {infra!r}, which is not in 'infrastructure'"
-                )
-        for callee in service.calls:
-            if callee not in services:
-                raise CatalogError(f"service {service.name!r} calls {callee!r}, which is not a service")
-        for saas in service.external:
-            if saas not in external:
-                raise CatalogError(f"service {service.name!r} reaches {saas!r}, which is not in 'external'")
-    ports: dict[int, str] = {}
-    for name, port in (
-        [(s.name, s.port) for s in services.values()]
-        + [(i.name, i.port) for i in infrastructure.values()]
-        + [(f"{e.name} stand-in", e.standin.port) for e in external.values()]
-    ):
-        if port in ports:
-            raise CatalogError(f"{name!r} and {ports[port]!r} both use port {port}")
-        ports[port] = name
-    catalog = Catalog(services=services, infrastructure=infrastructure, external=external)
-    catalog.start_order()  # rejects cycles now rather than at start-up
-    return catalog
+_SECTIONS = {"services": "service", "infrastructure": "infrastructure", "external": "external"}
 
 
-def _external(name: str, entry: object) -> External:
-    if not isinstance(entry, dict) or not all(entry.get(k) for k in ("url_env", "key_env", "standin")):
-        raise CatalogError(f"external {name!r}: needs 'url_env', 'key_env' and 'standin'")
-    standin = entry["standin"]
-    if not isinstance(standin, dict) or not standin.get("module"):
-        raise CatalogError(f"external {name!r}: 'standin' needs 'port' and 'module'")
-    return External(
-        name=name,
-        url_env=entry["url_env"],
-        key_env=entry["key_env"],
-        standin=Standin(
-            port=_port(f"{name} stand-in", standin),
-            module=standin["module"],
-            path=standin.get("path", ""),
-            env=_standin_env(name, standin.get("env", {})),
-        ),
+def _problem(error: ErrorDetails) -> str:
+    """``service 'a': 'slo.availability' must be ..., got 0.3``: the entry, the field, the rule."""
+    loc = [str(part) for part in error["loc"]]
+    cause = (error.get("ctx") or {}).get("error")
+    text = str(cause) if cause is not None else error["msg"][0].lower() + error["msg"][1:]
+    if len(loc) < 2 or loc[0] not in _SECTIONS:
+        return text
+    where, field = f"{_SECTIONS[loc[0]]} {loc[1]!r}", ".".join(loc[2:])
+    if error["type"] == "missing":
+        return f"{where}: needs {field!r}"
+    if not field:
+        return f"{where}: {text}"
+    return f"{where}: {field!r} {text}, got {error.get('input')!r}"
+
+
+def parse(data: Any) -> Catalog:
+    """The catalog in a YAML document, every field and cross-reference checked."""
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError("; ".join(_problem(error) for error in exc.errors())) from None
+
+
+class CatalogSettings(EnvSettings):
+    """Which catalog every command and service reads."""
+
+    path: Path | None = Field(
+        None,
+        validation_alias=CATALOG_ENV,
+        description="Path of the service catalog; unset: the project's own (`src/airscope/catalog/catalog.yaml`).",
     )
-
-
-def _standin_env(name: str, env: object) -> tuple[tuple[str, str], ...]:
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise CatalogError(f"external {name!r}: 'standin.env' must map variable names to strings")
-    return tuple((str(key), value) for key, value in env.items())
-
-
-def _tier(name: str, tier: object) -> int:
-    if tier not in TIERS:
-        raise CatalogError(f"service {name!r}: 'tier' must be one of {TIERS}, got {tier!r}")
-    return int(tier)
-
-
-def _slo(name: str, slo: dict) -> SLO:
-    # The latency SLI counts requests in the histogram bucket at the threshold, so the threshold
-    # must be one of the kit's bucket boundaries.
-    from airscope.telemetry import LATENCY_BUCKETS
-
-    for key in ("availability", "latency_target"):
-        if not isinstance(slo.get(key), float) or not 0.5 <= slo[key] < 1:
-            raise CatalogError(
-                f"service {name!r}: slo.{key} must be a fraction in [0.5, 1), got {slo.get(key)!r}"
-            )
-    if slo.get("latency_seconds") not in LATENCY_BUCKETS:
-        raise CatalogError(
-            f"service {name!r}: slo.latency_seconds must be a latency bucket "
-            f"{list(LATENCY_BUCKETS)}, got {slo.get('latency_seconds')!r}"
-        )
-    return SLO(float(slo["availability"]), float(slo["latency_seconds"]), float(slo["latency_target"]))
-
-
-def _high_latency(name: str, seconds: object) -> float | None:
-    # A bucket boundary, for the reason the SLO's threshold is one.
-    from airscope.telemetry import LATENCY_BUCKETS
-
-    if seconds is None:
-        return None
-    if seconds not in LATENCY_BUCKETS:
-        raise CatalogError(
-            f"service {name!r}: 'high_latency_seconds' must be a latency bucket {list(LATENCY_BUCKETS)}, "
-            f"got {seconds!r}"
-        )
-    return float(seconds)
-
-
-def _memory_limit(name: str, mib: object) -> int:
-    if not isinstance(mib, int) or mib < 32:
-        raise CatalogError(f"service {name!r}: 'memory_limit' must be whole MiB (at least 32), got {mib!r}")
-    return mib
-
-
-def _port(name: str, entry: object) -> int:
-    port = entry.get("port") if isinstance(entry, dict) else None
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise CatalogError(f"{name!r}: 'port' must be an integer from 1 to 65535, got {port!r}")
-    return port
 
 
 def load(path: str | os.PathLike | None = None) -> Catalog:
     """The catalog at ``path``, else at $AIRSCOPE_CATALOG, else the project's own."""
-    chosen = Path(path or os.environ.get(CATALOG_ENV) or DEFAULT_PATH)
+    chosen = Path(path or CatalogSettings.from_env().path or DEFAULT_PATH)
     return _load_file(chosen.resolve())
 
 

@@ -4,7 +4,8 @@
     instrument(app, service="platform-services", version="1.2.0", checks=[postgres_check(dsn)])
 
 Everything a service needs is importable from here; the modules starting with ``_`` may move.
-How telemetry leaves the process is configured from the environment (see ``_settings``).
+How telemetry leaves the process is configured from the environment (``KitEnvironment``); every
+airscope settings model is an ``EnvSettings``.
 """
 
 from airscope.telemetry._context import current_request_id
@@ -13,7 +14,14 @@ from airscope.telemetry._instrument import Instrumentation, instrument
 from airscope.telemetry._logging import configure_logging, get_logger, reset_logging
 from airscope.telemetry._metrics import DROPPED, LATENCY_BUCKETS, HttpServerMetrics
 from airscope.telemetry._redact import redact, redact_text
-from airscope.telemetry._settings import ENVIRONMENT, PRODUCTION, Settings
+from airscope.telemetry._settings import (
+    ENVIRONMENT,
+    PRODUCTION,
+    ConfigError,
+    EnvSettings,
+    KitEnvironment,
+    Settings,
+)
 from airscope.telemetry._tracing import (
     CountingBatchSpanProcessor,
     SafeExporter,
@@ -30,10 +38,13 @@ __all__ = [
     "PRODUCTION",
     "Check",
     "CheckResult",
+    "ConfigError",
     "CountingBatchSpanProcessor",
+    "EnvSettings",
     "HealthMonitor",
     "HttpServerMetrics",
     "Instrumentation",
+    "KitEnvironment",
     "SafeExporter",
     "Settings",
     "build_resource",

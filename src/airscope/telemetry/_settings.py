@@ -1,4 +1,5 @@
-"""Every environment variable the kit reads, named once, read in one place.
+"""Every environment variable the kit reads, as a pydantic-settings model, and how any airscope
+settings model is read.
 
 The OpenTelemetry SDK reads its own standard variables itself (OTEL_TRACES_SAMPLER,
 OTEL_TRACES_SAMPLER_ARG, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
@@ -7,31 +8,155 @@ OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED); the kit only decides which exporte
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self, get_args
 
-LOG_LEVEL = "LOG_LEVEL"  # debug|info|warning|error; default info
-ENVIRONMENT = "AIRSCOPE_ENVIRONMENT"  # deployment.environment of spans; default "local"
-COMMIT = "AIRSCOPE_COMMIT"  # service_build_info{commit}; default "unknown"
-TRACE_DIR = "AIRSCOPE_TRACE_DIR"  # when set, spans are also written there as OTLP JSON lines
-# service.instance.id, and the name of the trace file (<instance id>.jsonl, else <service>.jsonl), so
-# that scaled instances of one service do not write one file; default: host name + random.
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from airscope.errors import AirscopeError
+
+LOG_LEVEL = "LOG_LEVEL"
+ENVIRONMENT = "AIRSCOPE_ENVIRONMENT"
+COMMIT = "AIRSCOPE_COMMIT"
+TRACE_DIR = "AIRSCOPE_TRACE_DIR"
 INSTANCE_ID = "AIRSCOPE_INSTANCE_ID"
-TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"  # "otlp" (default when an endpoint is set), "none"
+TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
-# "1" mounts the drill switches (faults a service puts on itself for `airscope drill`); refused in
-# production. Local mode sets it; the compose file never does.
 DRILLS = "AIRSCOPE_DRILLS"
 PRODUCTION = "production"
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
+Level = Literal["debug", "info", "warning", "error", "critical"]
+LEVELS = get_args(Level)
+
+
+class ConfigError(AirscopeError, ValueError):
+    """An environment variable has a value airscope cannot use; the message names the variable."""
+
+
+class EnvSettings(BaseSettings):
+    """A settings model read from the environment: one field per variable (its ``validation_alias``),
+    with a type, a default and a description docs/reference.md shows.
+
+    An empty variable counts as unset (local mode and the tests clear a variable by setting it empty).
+    """
+
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", case_sensitive=True, frozen=True, populate_by_name=True
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings in ``environ`` (default: the process's); a bad value raises ``ConfigError``
+        naming the variable, so a service stops at start-up instead of failing its first request."""
+        try:
+            if environ is None:
+                return cls()
+            return cls.model_validate({name: value for name, value in environ.items() if value != ""})
+        except ValidationError as exc:
+            raise ConfigError("; ".join(_problem(error) for error in exc.errors())) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One sentence naming the variable, its value and what it must be."""
+    name = ".".join(str(part) for part in error["loc"])
+    raw, ctx = error.get("input"), error.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, ConfigError):  # a validator's own words, which name the variable already
+        return str(cause)
+    messages = {
+        "missing": f"{name} is not set",
+        "int_parsing": f"{name}={raw!r} is not an integer",
+        "float_parsing": f"{name}={raw!r} is not a number",
+        "greater_than_equal": f"{name}={raw} must be at least {ctx.get('ge')}",
+        "greater_than": f"{name}={raw} must be above {ctx.get('gt')}",
+        "less_than_equal": f"{name}={raw} must be at most {ctx.get('le')}",
+        "literal_error": f"{name}={raw!r} is not one of {ctx.get('expected')}",
+    }
+    return messages.get(error["type"], f"{name}={raw!r}: {cause or error['msg']}")
+
+
+def _level(value: Any) -> Any:
+    return value.strip().lower() or "info" if isinstance(value, str) else value
+
+
+def _equals(expected: str) -> BeforeValidator:
+    """A flag that is on only for ``expected`` (any other value is off, as the SDK reads its own)."""
+    return BeforeValidator(lambda value: str(value).strip().lower() == expected)
+
+
+class KitEnvironment(EnvSettings):
+    """The variables every service reads through ``airscope.telemetry``."""
+
+    log_level: Annotated[Level, BeforeValidator(_level)] = Field(
+        "info", validation_alias=LOG_LEVEL, description="The lowest level of log line written."
+    )
+    environment: str = Field(
+        "local",
+        validation_alias=ENVIRONMENT,
+        description="`deployment.environment` of spans; `production` (compose sets it) refuses the drill "
+        "switches and the stand-ins.",
+    )
+    commit: str = Field("unknown", validation_alias=COMMIT, description="`service_build_info{commit}`.")
+    trace_dir: str | None = Field(
+        None,
+        validation_alias=TRACE_DIR,
+        description="When set, spans are also written there as OTLP JSON lines.",
+    )
+    instance_id: str | None = Field(
+        None,
+        validation_alias=INSTANCE_ID,
+        description="`service.instance.id`, and the name of the trace file (`<instance id>.jsonl`, else "
+        "`<service>.jsonl`), so that scaled instances of one service do not write one file; unset: host "
+        "name + random. Local mode sets the program's name, e.g. `mcp-server-2`.",
+    )
+    traces_exporter: str | None = Field(
+        None,
+        validation_alias=TRACES_EXPORTER,
+        description="`otlp` exports spans over OTLP (the default when an endpoint is set), `none` does not.",
+    )
+    otlp_endpoint: str | None = Field(
+        None, validation_alias=OTLP_ENDPOINT, description="Where OTLP spans go; set: spans are exported."
+    )
+    otlp_traces_endpoint: str | None = Field(
+        None,
+        validation_alias=OTLP_TRACES_ENDPOINT,
+        description="Where OTLP spans go, for traces only; set: spans are exported.",
+    )
+    sdk_disabled: Annotated[bool, _equals("true")] = Field(
+        False, validation_alias=SDK_DISABLED, description="`true`: no tracer provider at all."
+    )
+    drills: Annotated[bool, _equals("1")] = Field(
+        False,
+        validation_alias=DRILLS,
+        description="`1` mounts the drill switches (faults a service puts on itself for `airscope drill`); "
+        "refused in production. Local mode sets it; the compose file never does.",
+    )
+
+    @model_validator(mode="after")
+    def _no_drills_in_production(self) -> Self:
+        if self.drills and self.environment == PRODUCTION:
+            raise ConfigError(
+                f"{DRILLS}=1 is refused when {ENVIRONMENT}={PRODUCTION}: drill switches inject faults; "
+                f"unset {DRILLS}"
+            )
+        return self
+
+    @property
+    def otlp_enabled(self) -> bool:
+        exporters = {e.strip() for e in (self.traces_exporter or "").split(",") if e.strip()}
+        has_endpoint = bool(self.otlp_endpoint or self.otlp_traces_endpoint)
+        return "otlp" in exporters or (has_endpoint and "none" not in exporters)
 
 
 @dataclass(frozen=True)
 class Settings:
+    """What the kit does with its environment (tests build one directly)."""
+
     log_level: str = "info"
     environment: str = "local"
     commit: str = "unknown"
@@ -43,26 +168,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        level = env.get(LOG_LEVEL, "info").strip().lower() or "info"
-        if level not in LEVELS:
-            raise ValueError(f"{LOG_LEVEL}={env[LOG_LEVEL]!r} is not one of {', '.join(LEVELS)}")
-        exporters = {e.strip() for e in env.get(TRACES_EXPORTER, "").split(",") if e.strip()}
-        has_endpoint = bool(env.get(OTLP_ENDPOINT) or env.get(OTLP_TRACES_ENDPOINT))
-        environment = env.get(ENVIRONMENT, "local")
-        drills = env.get(DRILLS, "").strip() == "1"
-        if drills and environment == PRODUCTION:
-            raise ValueError(
-                f"{DRILLS}=1 is refused when {ENVIRONMENT}={PRODUCTION}: drill switches inject faults; "
-                f"unset {DRILLS}"
-            )
+        read = KitEnvironment.from_env(env)
         return cls(
-            log_level=level,
-            environment=environment,
-            commit=env.get(COMMIT, "unknown"),
-            trace_dir=env.get(TRACE_DIR) or None,
-            instance_id=env.get(INSTANCE_ID) or None,
-            otlp_enabled="otlp" in exporters or (has_endpoint and "none" not in exporters),
-            tracing_disabled=env.get(SDK_DISABLED, "").strip().lower() == "true",
-            drills=drills,
+            log_level=read.log_level,
+            environment=read.environment,
+            commit=read.commit,
+            trace_dir=read.trace_dir,
+            instance_id=read.instance_id,
+            otlp_enabled=read.otlp_enabled,
+            tracing_disabled=read.sdk_disabled,
+            drills=read.drills,
         )
