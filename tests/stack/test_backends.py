@@ -193,8 +193,8 @@ def test_yaml_that_does_not_parse_or_is_missing_is_reported(checkout):
     (checkout / loki.PATH).write_text("server: [unclosed\n")
     (checkout / mimir.PATH).unlink()
     problems = backends.check(checkout)
-    assert any(p.startswith(f"{loki.PATH} is not valid YAML") for p in problems)
-    assert f"{mimir.PATH} is missing: run `airscope gen`" in problems
+    assert any(p.startswith(f"{loki.PATH}: not valid YAML") for p in problems)
+    assert f"{mimir.PATH}: missing; run `.venv/bin/airscope gen`" in problems
 
 
 def test_retention_follows_settings():

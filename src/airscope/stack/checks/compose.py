@@ -24,6 +24,7 @@ import yaml
 
 from airscope import catalog as service_catalog
 from airscope.stack import compose, compose_env, compose_parts, settings
+from airscope.stack.checks._yaml_file import read_yaml
 
 COMPOSE_PACKAGE = "docker-compose"  # Debian's, 1.29
 # At least major.minor: PostgreSQL numbers its releases 15.14, everything else here x.y.z.
@@ -31,13 +32,10 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+")
 
 
 def check(root: Path) -> list[str]:
+    document, unread = read_yaml(root, compose.PATH)
+    if unread:
+        return unread
     path = root / compose.PATH
-    if not path.is_file():
-        return [f"{compose.PATH}: missing; run `.venv/bin/airscope gen`"]
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        return [f"{compose.PATH}: not YAML: {error}"]
     return [
         *_schema(path),
         *_docker_compose(root, document),

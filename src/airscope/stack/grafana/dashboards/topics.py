@@ -1,0 +1,66 @@
+"""What the domain dashboards are made of: a ``Topic`` (one dashboard's rows of panels) and the
+panel shapes they repeat.
+
+Gauges that every replica reports alike are read with max(); per-process gauges are summed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airscope.stack.grafana.dashboards import panels
+from airscope.stack.grafana.dashboards.panels import P95, prom, quantile, rate, series, stat_panel
+from airscope.stack.grafana.dashboards.panels import timeseries_panel as graph
+
+P50 = "0.5"
+P75 = "0.75"  # Core Web Vitals are judged at the 75th percentile of page loads (web.dev)
+HOUR = "1h"  # the window of "in the last hour" counts of rare, serious events
+
+
+@dataclass(frozen=True)
+class Topic:
+    uid: str
+    title: str
+    description: str
+    rows: tuple
+
+
+def quantiles(histogram: str, *matchers: str, by: str = "", legend: str = "", qs=(P50, P95)) -> list:
+    prefix = f"{legend} " if legend else ""
+    return [prom(quantile(q, histogram, *matchers, by=by), f"{prefix}p{float(q) * 100:g}") for q in qs]
+
+
+def by_rate(title: str, metric: str, by: str, *matchers: str, unit: str = "ops", **options) -> object:
+    """A counter's rate per value of the ``by`` labels, each line named by them."""
+    legend = " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+    return graph(title, [prom(rate(metric, *matchers, by=by), legend)], unit=unit, **options)
+
+
+def durations(title: str, histogram: str, by: str, **options) -> object:
+    """A histogram's p50 and p95 per value of ``by``, in seconds."""
+    return graph(title, quantiles(histogram, by=by, legend=f"{{{{{by}}}}}"), unit="s", **options)
+
+
+def gauge(title: str, metric: str, **options) -> object:
+    """A gauge every replica reports alike, as its latest value."""
+    return stat_panel(title, [prom(f"max({series(metric)})", instant=True)], **options)
+
+
+def recent(metric: str, *matchers: str) -> str:
+    return f"sum(increase({series(metric, *matchers)}[{HOUR}]))"
+
+
+def pool(metric: str):
+    """A connection pool's connections by state (in_use, idle) against its limit (``<metric>_limit``)."""
+    return graph(
+        "Pool connections",
+        [
+            prom(f"sum by (state) ({series(metric)})", "{{state}}"),
+            prom(f"sum({series(metric + '_limit')})", "limit"),
+        ],
+    )
+
+
+def build(topic: Topic):
+    board = panels.board(topic.uid, topic.title, topic.description, tags=["business"])
+    return panels.with_rows(board, topic.rows)
