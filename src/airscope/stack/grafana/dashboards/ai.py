@@ -169,16 +169,7 @@ def mcp() -> Topic:
                         [prom(ratio("mcp_tool_calls_total", 'outcome="ok"', by="tool"), "{{tool}}")],
                         unit="percentunit",
                     ),
-                    graph(
-                        "Errors/s by tool",
-                        [
-                            prom(
-                                rate("mcp_tool_calls_total", 'outcome!="ok"', by="tool, outcome"),
-                                "{{tool}} {{outcome}}",
-                            )
-                        ],
-                        unit="ops",
-                    ),
+                    by_rate("Errors/s by tool", "mcp_tool_calls_total", "tool, outcome", 'outcome!="ok"'),
                     durations("Duration by tool", "mcp_tool_duration_seconds", "tool"),
                     graph(
                         "Sessions open",
@@ -200,14 +191,10 @@ def airtable() -> Topic:
             (
                 "Requests",
                 [
-                    graph(
+                    by_rate(
                         "Requests/s by operation and status",
-                        [
-                            prom(
-                                rate("airtable_request_duration_seconds_count", by="operation, status"),
-                                "{{operation}} {{status}}",
-                            )
-                        ],
+                        "airtable_request_duration_seconds_count",
+                        "operation, status",
                         unit="reqps",
                         stacked=True,
                     ),

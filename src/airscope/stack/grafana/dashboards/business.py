@@ -6,7 +6,7 @@ browsers) rather than how its HTTP servers behave. The AI path's topics are in `
 from __future__ import annotations
 
 from airscope.stack.grafana.dashboards import ai, panels, topics
-from airscope.stack.grafana.dashboards.panels import P95, prom, quantile, rate, series, stat_panel
+from airscope.stack.grafana.dashboards.panels import P95, prom, quantile, rate, series
 from airscope.stack.grafana.dashboards.panels import timeseries_panel as graph
 from airscope.stack.grafana.dashboards.topics import (
     HOUR,
@@ -18,7 +18,7 @@ from airscope.stack.grafana.dashboards.topics import (
     gauge,
     pool,
     quantiles,
-    recent,
+    recent_count,
 )
 
 
@@ -74,15 +74,10 @@ def automation() -> Topic:
             (
                 "Imports",
                 [
-                    graph(
+                    by_rate(
                         "Files/s by type and outcome",
-                        [
-                            prom(
-                                rate("automation_files_processed_total", by="type, outcome"),
-                                "{{type}} {{outcome}}",
-                            )
-                        ],
-                        unit="ops",
+                        "automation_files_processed_total",
+                        "type, outcome",
                         stacked=True,
                         width=8,
                     ),
@@ -123,13 +118,8 @@ def automation() -> Topic:
                         width=8,
                     ),
                     by_rate("Retries/s by queue", "automation_job_retries_total", "queue", width=8),
-                    stat_panel(
-                        f"Jobs dead-lettered in the last {HOUR}",
-                        [prom(recent("automation_jobs_dead_lettered_total"), instant=True)],
-                        unit="none",
-                        steps=panels.thresholds((1, "red")),
-                        width=6,
-                        height=8,
+                    recent_count(
+                        f"Jobs dead-lettered in the last {HOUR}", "automation_jobs_dead_lettered_total"
                     ),
                     by_rate(
                         "Dead-lettered jobs/s by queue",
@@ -142,15 +132,10 @@ def automation() -> Topic:
             (
                 "Workflows",
                 [
-                    graph(
+                    by_rate(
                         "Workflow runs/s by workflow and status",
-                        [
-                            prom(
-                                rate("automation_workflow_runs_total", by="workflow, status"),
-                                "{{workflow}} {{status}}",
-                            )
-                        ],
-                        unit="ops",
+                        "automation_workflow_runs_total",
+                        "workflow, status",
                         stacked=True,
                         width=panels.WIDTH,
                     ),
@@ -169,13 +154,10 @@ def sagas() -> Topic:
             (
                 "Outcomes",
                 [
-                    stat_panel(
+                    recent_count(
                         f"Sagas failed in the last {HOUR} (someone must clean up)",
-                        [prom(recent("saga_runs_total", 'outcome="failed"'), instant=True)],
-                        unit="none",
-                        steps=panels.thresholds((1, "red")),
-                        width=6,
-                        height=8,
+                        "saga_runs_total",
+                        'outcome="failed"',
                     ),
                     by_rate(
                         "Sagas ended/s by saga and outcome",

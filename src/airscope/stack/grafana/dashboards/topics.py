@@ -50,6 +50,18 @@ def recent(metric: str, *matchers: str) -> str:
     return f"sum(increase({series(metric, *matchers)}[{HOUR}]))"
 
 
+def recent_count(title: str, metric: str, *matchers: str) -> object:
+    """How many of a rare, serious event the last hour saw: red from the first."""
+    return stat_panel(
+        title,
+        [prom(recent(metric, *matchers), instant=True)],
+        unit="none",
+        steps=panels.thresholds((1, "red")),
+        width=6,
+        height=8,
+    )
+
+
 def pool(metric: str):
     """A connection pool's connections by state (in_use, idle) against its limit (``<metric>_limit``)."""
     return graph(
