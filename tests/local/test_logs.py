@@ -1,33 +1,83 @@
-"""airscope logs: filters, order across programs and rotated files, output, follow, retention."""
+"""airscope logs: filters, order across programs and rotated files, output, follow, retention.
+
+The services' lines are written by the kit itself (airscope.telemetry's logging, configured as a
+service configures it, at a chosen time and inside a chosen trace), so the command is tested against
+what services really write; plain-text programs' lines (PostgreSQL, Redis...) are written by hand.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
-import click
 import orjson
 import pytest
 from click.testing import CliRunner
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from airscope.local import logs
-from airscope.local.logs import LogStore, Query, apply_retention, logs_command
+from airscope.cli import main
+from airscope.local import LocalError, logs
+from airscope.local.logs import LogStore, Query, apply_retention
+from airscope.telemetry import get_logger
+from airscope.telemetry.testing import capture_log_lines
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN = "00f067aa0ba902b7"
+
+
+@contextmanager
+def _at(timestamp: str) -> Iterator[None]:
+    """The clock the kit reads for a line's timestamp, set to ``timestamp`` (RFC 3339)."""
+    moment = datetime.fromisoformat(timestamp).timestamp() + 0.0005  # a float just below .123 is .122
+    with mock.patch("time.time", return_value=moment):
+        yield
+
+
+@contextmanager
+def _in_trace(trace_id: str | None) -> Iterator[None]:
+    """Inside a span of ``trace_id``, as a request's handler runs: the kit adds trace_id and span_id."""
+    if trace_id is None:
+        yield
+        return
+    context = SpanContext(int(trace_id, 16), int(SPAN, 16), is_remote=False, trace_flags=TraceFlags(1))
+    with trace.use_span(NonRecordingSpan(context)):
+        yield
 
 
 def entry(
-    ts: str, event: str, *, level: str = "info", service: str = "api-gateway", **fields: object
+    ts: str,
+    event: str,
+    *,
+    level: str = "info",
+    service: str = "api-gateway",
+    trace_id: str | None = None,
+    **fields: object,
 ) -> bytes:
-    """A service's log line as the kit writes it (orjson, compact, its key order); ``ts`` is a time of
-    day on a fixed date, or a whole timestamp."""
+    """A service's log line, written by the kit's logging: ``ts`` is a time of day on a fixed date, or a
+    whole timestamp; ``trace_id`` logs it inside a span of that trace."""
     timestamp = ts if "T" in ts else f"2026-11-28T{ts}Z"
-    record = {"event": event, **fields, "level": level, "logger": "app", "timestamp": timestamp}
-    return orjson.dumps({**record, "service": service})
+    with capture_log_lines(service) as captured, _at(timestamp), _in_trace(trace_id):
+        getattr(get_logger("app"), level)(event, **fields)
+    (line,) = captured.text.splitlines()
+    return line.encode()
+
+
+def failure(ts: str, event: str, **fields: object) -> bytes:
+    """An error line with its traceback, as a service logs a caught exception."""
+    with capture_log_lines("api-gateway") as captured, _at(f"2026-11-28T{ts}Z"), _in_trace(TRACE):
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            get_logger("app").exception(event, **fields)
+    (line,) = captured.text.splitlines()
+    return line.encode()
 
 
 def write(path: Path, *lines: bytes | str, mtime: float | None = None) -> Path:
@@ -130,6 +180,7 @@ def test_since_filters_by_timestamp_and_reads_no_older_file(log_dir: Path, monke
     monkeypatch.setattr(LogStore, "_read", lambda store, path: read.append(path) or reader(store, path))
 
     assert query(log_dir, since=logs.parse_since("10m")) == ["new"]
+    assert query(log_dir, since=logs.parse_since("600")) == ["new"]  # a bare number is seconds
     assert recent_backup not in read and old_backup not in read
     assert query(log_dir, since=logs.parse_since("10m"), limit=0) == ["new"]  # oldest first: by mtime only
     assert old_backup not in read
@@ -197,7 +248,7 @@ def test_a_line_cut_by_rotation_is_joined_again(log_dir: Path, limit: int) -> No
 
 def run(log_dir: Path, monkeypatch, *args: str):
     monkeypatch.setenv("AIRSCOPE_HOME", str(log_dir.parent))
-    return CliRunner().invoke(logs_command, list(args))
+    return CliRunner().invoke(main, ["logs", *args])
 
 
 def test_json_prints_the_lines_untouched(log_dir: Path, monkeypatch) -> None:
@@ -218,13 +269,7 @@ def test_json_prints_the_lines_untouched(log_dir: Path, monkeypatch) -> None:
 
 
 def test_human_format(log_dir: Path, monkeypatch) -> None:
-    traceback = "Traceback (most recent call last):\nValueError: boom"
-    write(
-        log_dir / "api-gateway@2.log",
-        entry(
-            "10:00:00.123", "upstream failed", level="error", status=502, trace_id=TRACE, exception=traceback
-        ),
-    )
+    write(log_dir / "api-gateway@2.log", failure("10:00:00.123", "upstream failed", status=502))
 
     result = run(log_dir, monkeypatch)
     assert result.exit_code == 0, result.output
@@ -238,8 +283,11 @@ def test_human_format(log_dir: Path, monkeypatch) -> None:
         "status=502",
         "logger=app",
         "trace_id=0af76519",
+        f"span_id={SPAN}",
     ]
-    assert rest == ["  exception:", "    Traceback (most recent call last):", "    ValueError: boom"]
+    # The traceback the kit rendered, on indented lines of its own.
+    assert rest[:2] == ["  exception:", "    Traceback (most recent call last):"]
+    assert rest[-1] == "    ValueError: boom" and all(line.startswith("    ") for line in rest[1:])
 
 
 def test_options_are_checked(log_dir: Path, monkeypatch) -> None:
@@ -316,12 +364,18 @@ def test_retention_deletes_backups_older_than_the_age_and_never_the_current_file
 
 def test_retention_settings_come_from_the_environment(log_dir: Path, monkeypatch) -> None:
     assert logs.retention_settings({}) == (50 * 1024**2, timedelta(days=7))
-    env = {"AIRSCOPE_LOG_MAX_BYTES": "2KB", "AIRSCOPE_LOG_MAX_AGE": "12h"}
+    env = {"AIRSCOPE_LOG_MAX_BYTES": "2KiB", "AIRSCOPE_LOG_MAX_AGE": "12h"}
     assert logs.retention_settings(env) == (2048, timedelta(hours=12))
-    with pytest.raises(click.ClickException, match="AIRSCOPE_LOG_MAX_AGE"):
+    # airscope.units' grammar: KB is 1000 bytes, a bare number bytes, and an age's bare number seconds.
+    assert logs.retention_settings({"AIRSCOPE_LOG_MAX_BYTES": "2KB"})[0] == 2000
+    assert logs.retention_settings({"AIRSCOPE_LOG_MAX_BYTES": "4096"})[0] == 4096
+    assert logs.retention_settings({"AIRSCOPE_LOG_MAX_AGE": "3600"})[1] == timedelta(hours=1)
+    with pytest.raises(LocalError, match=r"AIRSCOPE_LOG_MAX_AGE.*a bare number means seconds"):
         logs.retention_settings({"AIRSCOPE_LOG_MAX_AGE": "a week"})
+    with pytest.raises(LocalError, match=r"AIRSCOPE_LOG_MAX_BYTES.*Unset it for 50MiB"):
+        logs.retention_settings({"AIRSCOPE_LOG_MAX_BYTES": "lots"})
 
     for name in ("api-gateway.log", "api-gateway.log.1", "api-gateway.log.2"):
         write(log_dir / name, b"x" * 1023)
-    monkeypatch.setenv("AIRSCOPE_LOG_MAX_BYTES", "2KB")
+    monkeypatch.setenv("AIRSCOPE_LOG_MAX_BYTES", "2KiB")
     assert [path.name for path in apply_retention(log_dir)] == ["api-gateway.log.2"]

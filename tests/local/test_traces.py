@@ -17,7 +17,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, Status, StatusCode
 
-from airscope.local.traces import trace_command, traces_command
+from airscope.cli import main
+from airscope.local.traces import parse_lines, read_spans
 from airscope.telemetry._settings import Settings
 from airscope.telemetry._tracing import build_tracer_provider
 
@@ -123,8 +124,9 @@ def chat_request(w: Writers, at: float = 0) -> str:
     return trace_id(root)
 
 
-def run(command, *args: str):
-    return CliRunner().invoke(command, list(args))
+def run(command: str, *args: str):
+    """``airscope <command> <args>``, errors mapped to messages as the real command maps them."""
+    return CliRunner().invoke(main, [command, *args])
 
 
 def shape(node: dict) -> tuple:
@@ -152,6 +154,36 @@ def test_each_instance_writes_its_own_file_with_hex_ids(writers: Writers) -> Non
     assert f'"traceId":"{tid}"'.encode() in (writers.trace_dir / "api-gateway.jsonl").read_bytes()
 
 
+def test_read_spans_reads_a_file_or_a_directory_as_the_kit_wrote_it(writers: Writers) -> None:
+    tid = chat_request(writers)
+    writers.close()
+    spans = read_spans(writers.trace_dir)
+    assert len(spans) == 5 and {span.trace_id for span in spans} == {tid}
+    gateway = read_spans(writers.trace_dir / "api-gateway.jsonl")
+    root = next(span for span in gateway if span.parent_span_id is None)
+    call = next(span for span in gateway if span.parent_span_id == root.span_id)
+    assert (root.name, root.kind, root.service) == ("POST /api/chat", 1, "api-gateway")  # 1: internal
+    assert root.attributes() == {"http.response.status_code": 502} and root.http_status() == 502
+    assert call.duration_ns == 90 * MS and call.http_status() == 500
+    served = next(span for span in spans if span.name == "POST /chat")
+    assert served.instance == "llm-orchestrator@2" and served.status == "ERROR"
+    assert (
+        served.resource["service.name"] == "llm-orchestrator" and served.resource["service.version"] == "1.0"
+    )
+    assert read_spans(writers.trace_dir / "missing.jsonl") == []
+
+
+def test_parse_lines_reads_whole_lines_only(writers: Writers) -> None:
+    chat_request(writers)
+    writers.close()
+    data = (writers.trace_dir / "llm-orchestrator@2.jsonl").read_bytes()
+    whole = len(parse_lines(data))
+    assert whole == 3
+    # A line still being written, and half a line a killed process left before the next one's.
+    assert len(parse_lines(data + data[:40])) == whole
+    assert len(parse_lines(data[:40] + data)) == whole - len(parse_lines(data.splitlines(True)[0]))
+
+
 def test_the_instance_id_is_read_once_by_the_kits_settings() -> None:
     assert Settings.from_env({"AIRSCOPE_INSTANCE_ID": "api-gateway@2"}).instance_id == "api-gateway@2"
     assert Settings.from_env({"AIRSCOPE_INSTANCE_ID": ""}).instance_id is None
@@ -164,7 +196,7 @@ def test_the_instance_id_is_read_once_by_the_kits_settings() -> None:
 def test_trace_json_nests_spans_across_services_with_offsets_durations_and_status(writers: Writers) -> None:
     tid = chat_request(writers)
     writers.close()
-    result = run(trace_command, tid, "--json")
+    result = run("trace", tid, "--json")
     assert result.exit_code == 0, result.output
     document = orjson.loads(result.output)
     assert (document["trace_id"], document["span_count"], document["duration_ms"]) == (tid, 5, 100.0)
@@ -196,7 +228,7 @@ def test_trace_prints_a_waterfall_indented_by_parent(
     tid = chat_request(writers)
     writers.close()
     monkeypatch.setenv("COLUMNS", "150")
-    result = run(trace_command, tid.upper())  # ids are accepted in either case
+    result = run("trace", tid.upper())  # ids are accepted in either case
     assert result.exit_code == 0, result.output
     header, columns, *rows, legend = result.output.splitlines()
     assert (
@@ -226,7 +258,7 @@ def test_trace_prints_a_waterfall_indented_by_parent(
 def test_a_trace_that_is_not_there_exits_1_saying_where_it_looked(writers: Writers, home: Path) -> None:
     chat_request(writers)
     writers.close()
-    result = run(trace_command, "0af7651916cd43dd8448eb211c80319c")
+    result = run("trace", "0af7651916cd43dd8448eb211c80319c")
     assert result.exit_code == 1
     message = " ".join(result.output.split())
     assert "trace 0af7651916cd43dd8448eb211c80319c not found in the 2 span files under" in message
@@ -234,13 +266,13 @@ def test_a_trace_that_is_not_there_exits_1_saying_where_it_looked(writers: Write
 
 
 def test_a_malformed_trace_id_is_refused(home: Path) -> None:
-    result = run(trace_command, "not-a-trace")
+    result = run("trace", "not-a-trace")
     assert result.exit_code == 2
     assert "'not-a-trace' is not a trace id (32 hex digits" in result.output
 
 
 def test_no_trace_directory_says_how_to_get_one(home: Path) -> None:
-    for command, args in ((trace_command, ["0af7651916cd43dd8448eb211c80319c"]), (traces_command, [])):
+    for command, args in (("trace", ["0af7651916cd43dd8448eb211c80319c"]), ("traces", [])):
         result = run(command, *args)
         assert result.exit_code == 1
         assert f"{home / 'traces'} does not exist; run `airscope up`" in result.output
@@ -250,7 +282,7 @@ def test_no_trace_directory_says_how_to_get_one(home: Path) -> None:
 
 
 def listed(*args: str) -> list[dict]:
-    result = run(traces_command, "--json", *args)
+    result = run("traces", "--json", *args)
     assert result.exit_code == 0, result.output
     return orjson.loads(result.stdout)
 
@@ -286,7 +318,7 @@ def test_traces_lists_newest_first_with_their_root_and_summary(
     assert chat["start_time"] == time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(writers.t0 / 1e9 + 2400))
     assert [t["error"] for t in found] == [False, False, True, False]
 
-    text = run(traces_command).output.splitlines()
+    text = run("traces").output.splitlines()
     assert text[0].split()[:3] == ["TRACE", "ID", "START"]
     assert (
         text[3].startswith(history["chat"]) and "yes" in text[3] and "api-gateway: POST /api/chat" in text[3]
@@ -302,6 +334,8 @@ def test_traces_lists_newest_first_with_their_root_and_summary(
         (["--errors"], ["chat"]),
         (["--min-duration", "500ms"], ["slow"]),
         (["--min-duration", "0.1s"], ["slow", "chat"]),
+        (["--min-duration", "1"], ["slow"]),  # a bare number is seconds, as everywhere
+        (["--min-duration", "0"], ["fast", "slow", "chat", "old"]),
         (["--since", "15m"], ["fast", "slow"]),
         (["--limit", "2"], ["fast", "slow"]),
         (["--service", "api-gateway", "--since", "30m", "--errors"], ["chat"]),
@@ -312,14 +346,14 @@ def test_traces_filters(history: dict[str, str], args: list[str], expected: list
 
 
 def test_traces_with_nothing_matching_says_so(history: dict[str, str]) -> None:
-    result = CliRunner().invoke(traces_command, ["--service", "frontend"])
+    result = run("traces", "--service", "frontend")
     assert result.exit_code == 0 and result.stdout == ""
     assert "no matching trace in the 5 span files under" in result.stderr
 
 
 def test_bad_durations_are_refused(home: Path) -> None:
     for option, value in (("--min-duration", "fast"), ("--since", "yesterday")):
-        result = run(traces_command, option, value)
+        result = run("traces", option, value)
         assert result.exit_code == 2 and value in result.output
 
 
