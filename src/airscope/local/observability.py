@@ -107,106 +107,95 @@ def write_configs(catalog: Catalog, home: Path, at: dict[str, int]) -> None:
     _replace(home / "blackbox" / "blackbox.yml", blackbox.render())
 
 
+def _exporters(home: Path, listen: dict[str, str], postgres_port: int, redis_port: int) -> list[Program]:
+    node = (
+        f"--web.listen-address={listen['node-exporter']}",
+        # The collectors the rules and dashboards read; the rest cost scrape time.
+        "--collector.disable-defaults",
+        *("--collector.cpu", "--collector.meminfo", "--collector.filesystem"),
+        "--collector.loadavg",
+    )
+    redis = (
+        "-redis.addr",
+        f"redis://127.0.0.1:{redis_port}",
+        "-web.listen-address",
+        listen["redis-exporter"],
+    )
+    # The local cluster trusts its superuser from 127.0.0.1: no password to keep.
+    postgres = f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres?sslmode=disable"
+    blackbox_config = f"--config.file={home / 'blackbox' / 'blackbox.yml'}"
+    return [
+        Program("node-exporter", (_binary("node-exporter"), *node)),
+        Program("redis-exporter", (_binary("redis-exporter"), *redis)),
+        Program(
+            "postgres-exporter",
+            (_binary("postgres-exporter"), f"--web.listen-address={listen['postgres-exporter']}"),
+            env={**os.environ, "DATA_SOURCE_NAME": postgres},
+        ),
+        Program(
+            "blackbox-exporter",
+            (
+                _binary("blackbox-exporter"),
+                blackbox_config,
+                f"--web.listen-address={listen['blackbox-exporter']}",
+            ),
+        ),
+    ]
+
+
+def _alerting(home: Path, listen: dict[str, str], at: dict[str, int]) -> list[Program]:
+    receiver = (
+        *("-m", "uvicorn", "--factory", "airscope.local.alert_receiver:create_app"),
+        *("--host", "127.0.0.1", "--port", str(at["alert-receiver"]), "--log-level", "warning"),
+    )
+    return [
+        Program(
+            "alert-receiver", (sys.executable, *receiver), env={**os.environ, "AIRSCOPE_HOME": str(home)}
+        ),
+        Program(
+            "alertmanager",
+            (
+                _binary("alertmanager"),
+                f"--config.file={home / 'alertmanager' / 'alertmanager.yml'}",
+                f"--storage.path={home / 'data' / 'alertmanager'}",
+                f"--web.listen-address={listen['alertmanager']}",
+                "--cluster.listen-address=",  # one instance: no gossip port to open
+            ),
+        ),
+    ]
+
+
+def _prometheus(home: Path, listen: dict[str, str]) -> Program:
+    time, size = PROMETHEUS_RETENTION
+    return Program(
+        "prometheus",
+        (
+            _binary("prometheus"),
+            f"--config.file={prometheus_dir(home) / 'prometheus.yml'}",
+            f"--storage.tsdb.path={home / 'data' / 'prometheus'}",
+            f"--storage.tsdb.retention.time={time}",
+            f"--storage.tsdb.retention.size={size}",
+            f"--web.listen-address={listen['prometheus']}",
+            # The first alert is otherwise held back up to a minute after start-up.
+            "--rules.alert.resend-delay=1s",
+            "--enable-feature=exemplar-storage",
+            "--web.enable-lifecycle",
+        ),
+        cwd=prometheus_dir(home),
+        stop_wait=30,
+    )
+
+
 def components(home: Path, at: dict[str, int], postgres_port: int, redis_port: int) -> list[Component]:
     """In start order: the exporters and the receiver first, Prometheus last (so its first scrape
     finds everything up)."""
-    data = home / "data"
     listen = {name: f"127.0.0.1:{port}" for name, port in at.items()}
-    return [
-        Component(
-            Program(
-                "node-exporter",
-                (
-                    _binary("node-exporter"),
-                    f"--web.listen-address={listen['node-exporter']}",
-                    # The collectors the rules and dashboards read; the rest cost scrape time.
-                    "--collector.disable-defaults",
-                    *("--collector.cpu", "--collector.meminfo", "--collector.filesystem"),
-                    "--collector.loadavg",
-                ),
-            ),
-            at["node-exporter"],
-        ),
-        Component(
-            Program(
-                "redis-exporter",
-                (
-                    _binary("redis-exporter"),
-                    *("-redis.addr", f"redis://127.0.0.1:{redis_port}"),
-                    *("-web.listen-address", listen["redis-exporter"]),
-                ),
-            ),
-            at["redis-exporter"],
-        ),
-        Component(
-            Program(
-                "postgres-exporter",
-                (_binary("postgres-exporter"), f"--web.listen-address={listen['postgres-exporter']}"),
-                # The local cluster trusts its superuser from 127.0.0.1: no password to keep.
-                env={
-                    **os.environ,
-                    "DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres?sslmode=disable",
-                },
-            ),
-            at["postgres-exporter"],
-        ),
-        Component(
-            Program(
-                "blackbox-exporter",
-                (
-                    _binary("blackbox-exporter"),
-                    f"--config.file={home / 'blackbox' / 'blackbox.yml'}",
-                    f"--web.listen-address={listen['blackbox-exporter']}",
-                ),
-            ),
-            at["blackbox-exporter"],
-        ),
-        Component(
-            Program(
-                "alert-receiver",
-                (
-                    sys.executable,
-                    *("-m", "uvicorn", "--factory", "airscope.local.alert_receiver:create_app"),
-                    *("--host", "127.0.0.1", "--port", str(at["alert-receiver"]), "--log-level", "warning"),
-                ),
-                env={**os.environ, "AIRSCOPE_HOME": str(home)},
-            ),
-            at["alert-receiver"],
-        ),
-        Component(
-            Program(
-                "alertmanager",
-                (
-                    _binary("alertmanager"),
-                    f"--config.file={home / 'alertmanager' / 'alertmanager.yml'}",
-                    f"--storage.path={data / 'alertmanager'}",
-                    f"--web.listen-address={listen['alertmanager']}",
-                    "--cluster.listen-address=",  # one instance: no gossip port to open
-                ),
-            ),
-            at["alertmanager"],
-        ),
-        Component(
-            Program(
-                "prometheus",
-                (
-                    _binary("prometheus"),
-                    f"--config.file={prometheus_dir(home) / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={data / 'prometheus'}",
-                    f"--storage.tsdb.retention.time={PROMETHEUS_RETENTION[0]}",
-                    f"--storage.tsdb.retention.size={PROMETHEUS_RETENTION[1]}",
-                    f"--web.listen-address={listen['prometheus']}",
-                    # The first alert is otherwise held back up to a minute after start-up.
-                    "--rules.alert.resend-delay=1s",
-                    "--enable-feature=exemplar-storage",
-                    "--web.enable-lifecycle",
-                ),
-                cwd=prometheus_dir(home),
-                stop_wait=30,
-            ),
-            at["prometheus"],
-        ),
+    programs = [
+        *_exporters(home, listen, postgres_port, redis_port),
+        *_alerting(home, listen, at),
+        _prometheus(home, listen),
     ]
+    return [Component(program, at[program.name]) for program in programs]
 
 
 def write_targets(home: Path, instances: dict[str, dict[str, int]], at: dict[str, int]) -> None:
