@@ -32,6 +32,13 @@ def since_option(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(str(error)) from None
 
 
+def limit_option(default: int, help: str):
+    """-n/--limit N, 0 for no limit."""
+    return click.option(
+        "-n", "--limit", default=default, show_default=True, type=click.IntRange(min=0), help=help
+    )
+
+
 def _style(text: str, level: str) -> str:
     return click.style(text, **_LEVEL_STYLE.get(level, {}))
 
@@ -64,14 +71,7 @@ def _style(text: str, level: str) -> str:
     is_flag=True,
     help="Print the JSON lines as written (plain-text lines as {timestamp, program, text}).",
 )
-@click.option(
-    "-n",
-    "--limit",
-    default=200,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="The last N matching lines; 0 for all.",
-)
+@limit_option(200, "The last N matching lines; 0 for all.")
 def logs_command(
     services: tuple[str, ...],
     level: str | None,

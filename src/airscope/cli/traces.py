@@ -12,7 +12,7 @@ import click
 import orjson
 
 from airscope.cli._types import Duration
-from airscope.cli.logs import SINCE_HELP, since_option, trace_id_option
+from airscope.cli.logs import SINCE_HELP, limit_option, since_option, trace_id_option
 from airscope.local import traces
 
 
@@ -61,14 +61,7 @@ def trace_command(trace_id: str, as_json: bool) -> None:
 @click.option(
     "--since", metavar="AGE|TIME", callback=since_option, help=f"Only traces begun since: {SINCE_HELP}."
 )
-@click.option(
-    "-n",
-    "--limit",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="At most N traces; 0 for all.",
-)
+@limit_option(20, "At most N traces; 0 for all.")
 @click.option("--json", "as_json", is_flag=True, help="Print the traces as a JSON array.")
 def traces_command(
     service: str | None,
