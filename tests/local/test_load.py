@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import click
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
@@ -24,10 +19,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from airscope.cli import main
+from airscope.errors import AirscopeError
 from airscope.local import load
 from airscope.services.saga_orchestrator.app import OnboardingRequest
 from airscope.standins.airtable import create_app as airtable_standin
+from airscope.standins.airtable.seed import BASE_ID, LOAD_BASE_ID
+from airscope.standins.airtable.seed import TABLES as SEED_TABLES
 from airscope.standins.llm.rules import decide
+from tests.support import free_port, serve_app
 
 KEY = "test-key"
 
@@ -199,7 +199,7 @@ def test_generated_rows_fit_the_seeded_tables(airtable: TestClient):
     assert {a.params["table"] for a in creations} == set(load.TABLES)
     for action in creations:  # without typecast: the values are of each field's own type
         answer = airtable.post(
-            f"/v0/{load.BASE_ID}/{action.params['table']}",
+            f"/v0/{BASE_ID}/{action.params['table']}",
             json={"records": [{"fields": action.params["fields"]}]},
         )
         assert answer.status_code == 200, answer.text
@@ -226,12 +226,12 @@ def test_sagas_go_to_the_load_base_that_the_standin_seeds(airtable: TestClient):
     sagas = [a for a in (mix.next() for _ in range(400)) if a.flow == "sagas"]
     assert sagas
     for action in sagas:  # what saga-orchestrator's POST /sagas/onboarding takes
-        body = OnboardingRequest(workspace_name=action.params["workspace_name"], base_id=load.LOAD_BASE_ID)
+        body = OnboardingRequest(workspace_name=action.params["workspace_name"], base_id=LOAD_BASE_ID)
         assert body.base_id == "appAirscopeLoad01"
     bases = [b["id"] for b in airtable.get("/v0/meta/bases").json()["bases"]]
-    assert bases == [load.BASE_ID, load.LOAD_BASE_ID]
-    tables = airtable.get(f"/v0/meta/bases/{load.BASE_ID}/tables").json()["tables"]
-    assert [t["name"] for t in tables] == [t.name for t in load.SEED_TABLES]
+    assert bases == [BASE_ID, LOAD_BASE_ID]
+    tables = airtable.get(f"/v0/meta/bases/{BASE_ID}/tables").json()["tables"]
+    assert [t["name"] for t in tables] == [t.name for t in SEED_TABLES]
 
 
 def test_schedule_starts_each_action_at_its_own_time():
@@ -407,32 +407,13 @@ def test_an_unreachable_gateway_names_the_url_and_make_up():
         raise httpx.ConnectError("refused", request=request)
 
     run = load.Load(settings(), transport=httpx.MockTransport(refuse))
-    with pytest.raises(click.ClickException) as caught:
+    with pytest.raises(AirscopeError) as caught:
         asyncio.run(run.run())
-    assert "http://gateway.test" in caught.value.message and "make up" in caught.value.message
+    assert "http://gateway.test" in str(caught.value) and "make up" in str(caught.value)
     assert run.tally.sent == 0
 
 
 # The command -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("30s", 30), ("2m", 120), ("90", 90), ("1.5m", 90), ("1h", 3600)]
-)
-def test_durations(text: str, seconds: float):
-    assert load.Duration().convert(text, None, None) == seconds
-
-
-@pytest.mark.parametrize("text", ["soon", "0s", "-5", "2d"])
-def test_bad_durations_are_refused(text: str):
-    with pytest.raises(click.BadParameter):
-        load.Duration().convert(text, None, None)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -446,24 +427,30 @@ def gateway_url() -> Iterator[str]:
         )
         return JSONResponse(payload, status_code=status)
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_app(Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])) as url:
+        yield url
+
+
+def airscope_load(*args: str, env: dict[str, str | None]):
+    """`airscope load ARGS` as a user runs it: the library's errors come out as the CLI prints them."""
+    return CliRunner().invoke(main, ["load", *args], env=env)
+
+
+def test_the_duration_follows_the_one_grammar_and_a_bare_number_is_seconds(gateway_url: str):
+    env = {"AIRSCOPE_API_KEY": KEY}
+    result = airscope_load("--gateway", gateway_url, "--rps", "10", "--duration", "0.5", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["duration_seconds"] == 0.5
+    assert json.loads(result.stdout)["totals"]["actions"] == 5
+    for refused in ("soon", "0s"):
+        result = airscope_load("--gateway", gateway_url, "--duration", refused, env=env)
+        assert result.exit_code == 2 and "--duration" in result.stderr, result.output
 
 
 def test_the_command_runs_and_prints_json(gateway_url: str, tmp_path):
     (tmp_path / "api-key").write_text(KEY + "\n")  # as `make up` keeps it
-    result = CliRunner().invoke(
-        load.load_command,
-        ["--gateway", gateway_url, "--rps", "20", "--duration", "1s", "--seed", "5", "--json"],
+    result = airscope_load(
+        *("--gateway", gateway_url, "--rps", "20", "--duration", "1s", "--seed", "5", "--json"),
         env={"AIRSCOPE_HOME": str(tmp_path), "AIRSCOPE_API_KEY": None},
     )
     assert result.exit_code == 0, result.output
@@ -480,16 +467,14 @@ def test_the_command_runs_and_prints_json(gateway_url: str, tmp_path):
 
 
 def test_the_command_names_the_url_when_nothing_listens():
-    url = f"http://127.0.0.1:{_free_port()}"
-    result = CliRunner().invoke(load.load_command, ["--gateway", url], env={"AIRSCOPE_API_KEY": KEY})
+    url = f"http://127.0.0.1:{free_port()}"
+    result = airscope_load("--gateway", url, env={"AIRSCOPE_API_KEY": KEY})
     assert result.exit_code == 1
     assert url in result.stderr and "make up" in result.stderr
 
 
 def test_the_command_says_where_the_key_comes_from(tmp_path):
-    result = CliRunner().invoke(
-        load.load_command, [], env={"AIRSCOPE_HOME": str(tmp_path), "AIRSCOPE_API_KEY": None}
-    )
+    result = airscope_load(env={"AIRSCOPE_HOME": str(tmp_path), "AIRSCOPE_API_KEY": None})
     assert result.exit_code == 1
     assert "AIRSCOPE_API_KEY" in result.stderr and "make up" in result.stderr
     assert str(tmp_path / "api-key") in result.stderr
