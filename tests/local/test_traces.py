@@ -19,7 +19,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from airscope.cli import main
 from airscope.local.traces import parse_lines, read_spans
-from airscope.telemetry._settings import Settings
+from airscope.telemetry import Settings
 from airscope.telemetry._tracing import build_tracer_provider
 
 MS = 1_000_000
