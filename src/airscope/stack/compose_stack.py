@@ -208,15 +208,21 @@ def _tempo() -> dict:
     )
 
 
-def _jaeger() -> dict:
-    mount, config = config_file(jaeger.PATH, "/etc/jaeger")
+def _one_config(name: str, path: str, directory: str, flag: str, probe: dict) -> dict:
+    """A container whose one config file is all it reads (Jaeger, the blackbox exporter)."""
+    mount, config = config_file(path, directory)
     return container(
-        settings.IMAGES["jaeger"],
-        **confined(IMAGE_USERS["jaeger"]),
-        command=[f"--config={config}"],
+        settings.IMAGES[name],
+        **confined(IMAGE_USERS[name]),
+        command=[f"{flag}={config}"],
         volumes=[mount],
-        healthcheck=http_probe(jaeger.HEALTH_PORT, "/status"),
+        healthcheck=probe,
     )
+
+
+def _jaeger() -> dict:
+    probe = http_probe(jaeger.HEALTH_PORT, "/status")
+    return _one_config("jaeger", jaeger.PATH, "/etc/jaeger", "--config", probe)
 
 
 def _mimir() -> dict:
@@ -285,14 +291,8 @@ def _postgres_exporter() -> dict:
 
 
 def _blackbox_exporter() -> dict:
-    mount, config = config_file(blackbox.PATH, "/etc/blackbox_exporter")
-    return container(
-        settings.IMAGES["blackbox-exporter"],
-        **confined(IMAGE_USERS["blackbox-exporter"]),
-        command=[f"--config.file={config}"],
-        volumes=[mount],
-        healthcheck=http_probe(settings.PORTS["blackbox-exporter"], "/-/healthy"),
-    )
+    probe = http_probe(settings.PORTS["blackbox-exporter"], "/-/healthy")
+    return _one_config("blackbox-exporter", blackbox.PATH, "/etc/blackbox_exporter", "--config.file", probe)
 
 
 def containers(catalog: Catalog) -> dict[str, dict]:

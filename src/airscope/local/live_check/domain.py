@@ -42,6 +42,11 @@ def _llm_truths(domain: load.Domain) -> list[Truth]:
     chats = None if unproven else 0  # an unanswered chat's tokens and tool calls are unknown
     ok_calls = Counter({tool: n for (tool, ok), n in domain.tool_calls.items() if ok})
     failed_calls = sum(n for (_, ok), n in domain.tool_calls.items() if not ok)
+
+    def per_tool(panel: str, counter: str) -> Truth:
+        ok = {tool: _within(n, chats) for tool, n in ok_calls.items()}
+        return Truth(panel, f'{counter}{{{JOB}, outcome="ok"}}', "tool", ok, unlisted=_within(0, chats))
+
     return [
         Truth(
             "LLM / Tokens/s by model and type",
@@ -71,13 +76,7 @@ def _llm_truths(domain: load.Domain) -> list[Truth]:
         ),
         # llm-orchestrator counts a name mcp-server does not list under tool="other": errors are
         # compared in sum, successes (always a listed tool) per tool.
-        Truth(
-            "LLM / Tool calls/s by tool and outcome",
-            f'llm_tool_calls_total{{{JOB}, outcome="ok"}}',
-            "tool",
-            {tool: _within(n, chats) for tool, n in ok_calls.items()},
-            unlisted=_within(0, chats),
-        ),
+        per_tool("LLM / Tool calls/s by tool and outcome", "llm_tool_calls_total"),
         Truth(
             "LLM / Tool calls/s by tool and outcome",
             f'llm_tool_calls_total{{{JOB}, outcome="error"}}',
@@ -85,13 +84,7 @@ def _llm_truths(domain: load.Domain) -> list[Truth]:
             {"": _within(failed_calls, chats)},
         ),
         # A call the model made that succeeded went through mcp-server, which counted it as ok too.
-        Truth(
-            "MCP / Calls/s by tool",
-            f'mcp_tool_calls_total{{{JOB}, outcome="ok"}}',
-            "tool",
-            {tool: _within(n, chats) for tool, n in ok_calls.items()},
-            unlisted=_within(0, chats),
-        ),
+        per_tool("MCP / Calls/s by tool", "mcp_tool_calls_total"),
     ]
 
 

@@ -8,14 +8,7 @@ from airscope.stack import settings
 from airscope.stack.grafana.dashboards import panels
 from airscope.stack.grafana.dashboards.panels import prom, rate, ratio, series, stat_panel
 from airscope.stack.grafana.dashboards.panels import timeseries_panel as graph
-from airscope.stack.grafana.dashboards.topics import (
-    Topic,
-    by_rate,
-    durations,
-    gauge,
-    pool,
-    quantiles,
-)
+from airscope.stack.grafana.dashboards.topics import Topic, by_rate, durations, gauge, pool, quantiles, wide
 
 # Chats by how they ended (llm_chats_total's outcome): answered ones whose answer reports a failure.
 CHAT_ANSWERED = 'outcome!="failed"'
@@ -141,13 +134,7 @@ def llm() -> Topic:
             (
                 "Tool calls the model asked for",
                 [
-                    by_rate(
-                        "Tool calls/s by tool and outcome",
-                        "llm_tool_calls_total",
-                        "tool, outcome",
-                        stacked=True,
-                        width=panels.WIDTH,
-                    ),
+                    wide("Tool calls/s by tool and outcome", "llm_tool_calls_total", "tool, outcome"),
                 ],
             ),
         ),

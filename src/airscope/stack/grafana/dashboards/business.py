@@ -19,6 +19,7 @@ from airscope.stack.grafana.dashboards.topics import (
     pool,
     quantiles,
     recent_count,
+    wide,
 )
 
 
@@ -45,13 +46,7 @@ def users() -> Topic:
             (
                 "Activity",
                 [
-                    by_rate(
-                        "Activity events/s by type",
-                        "activity_events_total",
-                        "type",
-                        stacked=True,
-                        width=panels.WIDTH,
-                    ),
+                    wide("Activity events/s by type", "activity_events_total", "type"),
                 ],
             ),
             (
@@ -132,12 +127,10 @@ def automation() -> Topic:
             (
                 "Workflows",
                 [
-                    by_rate(
+                    wide(
                         "Workflow runs/s by workflow and status",
                         "automation_workflow_runs_total",
                         "workflow, status",
-                        stacked=True,
-                        width=panels.WIDTH,
                     ),
                 ],
             ),

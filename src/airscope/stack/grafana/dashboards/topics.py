@@ -36,6 +36,11 @@ def by_rate(title: str, metric: str, by: str, *matchers: str, unit: str = "ops",
     return graph(title, [prom(rate(metric, *matchers, by=by), legend)], unit=unit, **options)
 
 
+def wide(title: str, metric: str, by: str) -> object:
+    """``by_rate`` stacked across the whole width: a row of its own."""
+    return by_rate(title, metric, by, stacked=True, width=panels.WIDTH)
+
+
 def durations(title: str, histogram: str, by: str, **options) -> object:
     """A histogram's p50 and p95 per value of ``by``, in seconds."""
     return graph(title, quantiles(histogram, by=by, legend=f"{{{{{by}}}}}"), unit="s", **options)
