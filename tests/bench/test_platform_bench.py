@@ -41,12 +41,20 @@ def test_grown_bytes_follows_a_log_across_supervisords_rotation(tmp_path: Path) 
     assert counters.grown_bytes(tmp_path / "gone.log", before, None) == 0
 
 
-def _export(spans: int) -> bytes:
-    request = {
-        "resourceSpans": [
-            {"scopeSpans": [{"spans": [{"name": f"s{i}"} for i in range(spans)]}, {"spans": [{"name": "x"}]}]}
-        ]
+def _span(name: str) -> dict:
+    return {
+        "traceId": "0" * 31 + "1",
+        "spanId": "0" * 15 + "2",
+        "name": name,
+        "startTimeUnixNano": "1",
+        "endTimeUnixNano": "2",
     }
+
+
+def _export(spans: int) -> bytes:
+    """One ExportTraceServiceRequest line, as the kit's file exporter writes them: ``spans`` + 1 spans."""
+    scopes = [{"spans": [_span(f"s{i}") for i in range(spans)]}, {"spans": [_span("x")]}]
+    request = {"resourceSpans": [{"scopeSpans": scopes}]}
     return json.dumps(request).encode() + b"\n"
 
 

@@ -5,7 +5,6 @@ machine itself (CPU, memory, OS, commit) for the documents."""
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import platform as host
 import subprocess
@@ -19,6 +18,7 @@ import psutil
 
 from airscope.bench.result import Machine
 from airscope.local.process import cpu_seconds
+from airscope.local.traces import parse_lines, span_files
 
 SAMPLE_BYTES = 1 << 20  # the last MiB of each file: enough lines for a stable ratio
 
@@ -73,30 +73,18 @@ def grown_bytes(path: Path, before: tuple[int, int] | None, after: tuple[int, in
     return max(0, rotated - before[1]) + after[1]
 
 
-def count_spans(lines: bytes) -> int:
-    """Spans in OTLP/JSON lines (one ExportTraceServiceRequest per line, as the kit's file exporter writes)."""
-    spans = 0
-    for line in lines.splitlines():
-        if not line.strip():
-            continue
-        for resource_spans in json.loads(line).get("resourceSpans", []):
-            for scope_spans in resource_spans.get("scopeSpans", []):
-                spans += len(scope_spans.get("spans", []))
-    return spans
-
-
 class SpanFiles:
     """Reads what each service appended to its span file since the last call (whole lines only)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.offsets = {path: path.stat().st_size for path in directory.glob("*.jsonl")}
+        self.offsets = {path: path.stat().st_size for path in span_files(directory)}
 
     def new_spans(self) -> dict[str, tuple[int, int]]:
         """service -> (spans, bytes) appended since the last call."""
         found: Counter[str] = Counter()
         sizes: Counter[str] = Counter()
-        for path in sorted(self.directory.glob("*.jsonl")):
+        for path in span_files(self.directory):
             start = self.offsets.get(path, 0)
             with path.open("rb") as stream:
                 stream.seek(start)
@@ -104,7 +92,7 @@ class SpanFiles:
             complete = chunk[: chunk.rfind(b"\n") + 1]
             self.offsets[path] = start + len(complete)
             service = path.stem.split("@")[0]
-            found[service] += count_spans(complete)
+            found[service] += len(parse_lines(complete))
             sizes[service] += len(complete)
         return {service: (found[service], sizes[service]) for service in found}
 

@@ -45,6 +45,7 @@ from airscope.bench.result import (
 from airscope.local import load, paths, runner
 from airscope.local.process import pss_bytes
 from airscope.local.supervisor import Supervisor
+from airscope.local.traces import span_files
 from airscope.promapi import Prometheus
 from airscope.services.api_gateway.proxy import ROUTES
 
@@ -310,7 +311,7 @@ def run(
 
 def compression(target: Target) -> Compression:
     logs = [path for program, path in target.log_files().items() if program.split("@")[0] in target.services]
-    return Compression(logs=gzip_ratio(logs), spans=gzip_ratio(sorted(target.trace_dir.glob("*.jsonl"))))
+    return Compression(logs=gzip_ratio(logs), spans=gzip_ratio(span_files(target.trace_dir)))
 
 
 def measure(

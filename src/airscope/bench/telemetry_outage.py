@@ -30,9 +30,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from airscope import tables
+from airscope import __version__, tables
 from airscope.bench import BenchError, _wrk
 from airscope.bench._servers import free_ports
+from airscope.telemetry import instrument
 
 SERVER_CPU = 0
 WRK_CPU = 1
@@ -55,9 +56,6 @@ end
 
 def create_app() -> FastAPI:
     """The app each condition serves (uvicorn --factory): the kit configured from the environment."""
-    from airscope import __version__
-    from airscope.telemetry import instrument
-
     app = FastAPI()
 
     @app.get("/hello/{name}")

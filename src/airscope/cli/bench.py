@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -19,6 +21,8 @@ from airscope.cli._lazy import LazyGroup
 from airscope.cli._types import Duration
 from airscope.local import api_key, ports
 from airscope.local.load import default_gateway
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def _rates(value: str) -> tuple[float, ...]:
@@ -105,18 +109,43 @@ def bench(
         click.echo(f"wrote {path}")
 
 
+def _wrk_options(rounds: int, connections: int, per: str) -> Callable[[F], F]:
+    """The flags of the benchmarks that load one server at a time with wrk."""
+
+    def apply(command: F) -> F:
+        for option in reversed(
+            (
+                click.option(
+                    "--rounds",
+                    default=rounds,
+                    show_default=True,
+                    type=click.IntRange(min=1),
+                    help=f"Interleaved rounds per {per}.",
+                ),
+                click.option(
+                    "--duration",
+                    default=8,
+                    show_default=True,
+                    type=WholeSeconds(),
+                    help="wrk load per round.",
+                ),
+                click.option(
+                    "--connections",
+                    default=connections,
+                    show_default=True,
+                    type=click.IntRange(min=1),
+                    help="wrk connections (-c).",
+                ),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @bench.command("overhead")
-@click.option(
-    "--rounds",
-    default=5,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Interleaved rounds per variant.",
-)
-@click.option("--duration", default=8, show_default=True, type=WholeSeconds(), help="wrk load per round.")
-@click.option(
-    "--connections", default=32, show_default=True, type=click.IntRange(min=1), help="wrk connections (-c)."
-)
+@_wrk_options(rounds=5, connections=32, per="variant")
 @click.option(
     "--output",
     default="docs/performance/overhead.md",
@@ -126,7 +155,6 @@ def bench(
 )
 def overhead_command(rounds: int, duration: int, connections: int, output: str) -> None:
     """Telemetry kit overhead against a bare app and the usual libraries, side by side."""
-
     rows, started = overhead.measure(rounds=rounds, duration=duration, connections=connections)
     click.echo(overhead.summary(rows))
     if output != "-":
@@ -137,20 +165,9 @@ def overhead_command(rounds: int, duration: int, connections: int, output: str) 
 
 
 @bench.command("telemetry-outage")
-@click.option(
-    "--rounds",
-    default=3,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Interleaved rounds per condition.",
-)
-@click.option("--duration", default=8, show_default=True, type=WholeSeconds(), help="wrk load per round.")
-@click.option(
-    "--connections", default=16, show_default=True, type=click.IntRange(min=1), help="wrk connections (-c)."
-)
+@_wrk_options(rounds=3, connections=16, per="condition")
 def telemetry_outage_command(rounds: int, duration: int, connections: int) -> None:
     """Request latency and errors with the telemetry backends up, and each (and all) down."""
-
     conditions = telemetry_outage.measure(rounds=rounds, duration=duration, connections=connections)
     click.echo(telemetry_outage.table(conditions))
     click.echo(
@@ -165,7 +182,6 @@ def telemetry_outage_command(rounds: int, duration: int, connections: int) -> No
 )
 def bench_logs_command(lines: int) -> None:
     """`airscope logs` over a million lines: filtered queries timed side by side."""
-
     click.echo(logs.render(logs.run_benchmark(lines, progress=_progress)))
 
 
