@@ -35,7 +35,10 @@ def test_a_cluster_the_postgres_user_cannot_reach_goes_elsewhere_and_is_found_ag
         server.start()
         server.ensure_database("kept", "pw")
         assert wanted.is_symlink() and wanted.resolve() == server.data_dir
-        assert f"PostgreSQL's data goes to {server.data_dir}" in capsys.readouterr().err
+        assert (
+            f"PostgreSQL's data goes to {server.data_dir}: the postgres user cannot enter {closed};"
+            in capsys.readouterr().err
+        )
         assert (server.data_dir.parent / "origin").read_text() == f"the PostgreSQL cluster of {wanted}\n"
         assert server.socket_dir.parent == server.data_dir.parent
         # What `airscope down` and `status` build: the same cluster, the same command line.

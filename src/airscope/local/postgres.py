@@ -85,15 +85,19 @@ class PostgresServer:
         reach it; then under ``ELSEWHERE``, named after ``wanted`` so that every command finds the same."""
         if wanted.is_symlink():  # an earlier `up` moved it
             return wanted.resolve()
-        if self._user is None or (wanted / "PG_VERSION").exists() or self._can_enter(wanted):
+        if self._user is None or (wanted / "PG_VERSION").exists() or not self._blocked(wanted):
             return wanted
         return ELSEWHERE / hashlib.sha256(str(wanted).encode()).hexdigest()[:12] / "postgres"
 
-    def _can_enter(self, wanted: Path) -> bool:
-        """Whether the server's user can enter the deepest directory of ``wanted`` that exists (what
-        is made below it is made open enough)."""
-        existing = next(d for d in (wanted, *wanted.parents) if d.exists())
-        return self._as_server_user("test", "-x", str(existing)).returncode == 0
+    def _blocked(self, directory: Path) -> Path | None:
+        """The first directory on the way to ``directory`` (itself included) that the server's user
+        cannot enter; None when it can enter all that exists (what is made below is made open enough)."""
+        for step in (*reversed(directory.parents), directory):
+            if not step.exists():
+                return None
+            if self._as_server_user("test", "-x", str(step)).returncode:
+                return step
+        return None
 
     def __repr__(self) -> str:
         return f"PostgresServer({str(self.data_dir)!r}, port={self.port})"
@@ -185,17 +189,14 @@ class PostgresServer:
         reused = " (the one made before for this checkout)" if (self.data_dir / "PG_VERSION").exists() else ""
         print(
             f"PostgreSQL's data goes to {self.data_dir}{reused}: the {self._user} user cannot enter "
-            f"{self.wanted_dir.parent}; {self.wanted_dir} links to it",
+            f"{self._blocked(self.wanted_dir)}; {self.wanted_dir} links to it",
             file=sys.stderr,
         )
 
     def _check_reachable(self, directory: Path) -> None:
         if self._as_server_user("test", "-w", str(directory)).returncode == 0:
             return
-        blocked = next(
-            (d for d in reversed(directory.parents) if self._as_server_user("test", "-x", str(d)).returncode),
-            directory,
-        )
+        blocked = self._blocked(directory) or directory
         raise LocalError(
             f"PostgreSQL cannot run from {directory}: it runs as the {self._user!r} user (it refuses root), "
             f"which cannot enter {blocked}. Set {HOME_ENV} to a directory that user can reach "
