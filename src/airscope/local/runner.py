@@ -16,18 +16,7 @@ AIRSCOPE_PORT_API_GATEWAY, AIRSCOPE_PORT_STANDIN_LLM, AIRSCOPE_PORT_PROMETHEUS),
 each outside SaaS' variables (AIRTABLE_API_URL, LLM_BASE_URL...): when its URL variable is set,
 the services use that real API and its stand-in is not started.
 
-Set for every service, beside the runner's own environment:
-- AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), AIRSCOPE_JWT_SECRET (signs
-  and verifies login tokens; kept in ``secrets/jwt``), LOG_LEVEL (default info),
-  AIRSCOPE_TRACE_DIR (``traces/``: spans as OTLP JSON lines), AIRSCOPE_INSTANCE_ID (the program
-  name: ``api-gateway``, ``api-gateway@2``), AIRSCOPE_DRILLS=1 (the drill switches);
-- AIRSCOPE_PORT_<NAME> of every service and infrastructure kind, and
-  AIRSCOPE_URL_<NAME>=http://127.0.0.1:<port> of every service (its own included);
-- DATABASE_URL when it requires postgres: its own role and database, both named after it
-  (``llm-orchestrator`` -> ``llm_orchestrator``), password kept in ``secrets/postgres-<name>``;
-- REDIS_URL (``redis://127.0.0.1:<port>/0``) when it requires redis;
-- for each outside SaaS it reaches, the URL and key variables the catalog names, pointing at the
-  stand-in (key ``local-standin``) unless they were set.
+What every service's environment holds: ``environment.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +25,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -47,17 +35,12 @@ import httpx
 
 from airscope import catalog
 from airscope.catalog import Catalog, External, Service
-from airscope.local import LocalError, logs, observability, paths, ports
+from airscope.local import LocalError, environment, logs, observability, paths, ports
 from airscope.local.postgres import PostgresServer
 from airscope.local.process import Background, wait_until
 from airscope.local.redis import RedisServer
 from airscope.local.supervisor import Program, Supervisor
 
-API_KEY_ENV = "AIRSCOPE_API_KEY"
-JWT_SECRET_ENV = "AIRSCOPE_JWT_SECRET"
-INSTANCE_ENV = "AIRSCOPE_INSTANCE_ID"
-DRILLS_ENV = "AIRSCOPE_DRILLS"
-STANDIN_KEY = "local-standin"
 SERVICE_READY_TIMEOUT = 60.0
 
 
@@ -81,10 +64,10 @@ class Platform:
     def service_env(self, service: Service, program: str, port: int) -> dict[str, str]:
         env = (
             self.shared_env
-            | _dependency_env(service, self.home, self.infrastructure)
-            | _external_env(service, self.catalog, self.standins)
+            | environment.dependency_env(service, self.home, self.infrastructure)
+            | environment.external_env(service, self.catalog, self.standins)
         )
-        env[INSTANCE_ENV] = program
+        env[environment.INSTANCE_ENV] = program
         env[ports.env_var(service.name)] = str(port)
         return env
 
@@ -92,7 +75,7 @@ class Platform:
 def platform() -> Platform:
     cat = catalog.load()
     home = paths.home()
-    api_key = _api_key(home)
+    api_key = environment.api_key(home)
     infrastructure = _infrastructure(cat)
     service_ports = {s.name: ports.port_for(s.name, s.port) for s in cat.services.values()}
     present = [s for s in cat.start_order() if s.exists()]
@@ -103,7 +86,7 @@ def platform() -> Platform:
         infrastructure=infrastructure,
         service_ports=service_ports,
         standins=_standins(cat, present),
-        shared_env=_shared_env(home, api_key, service_ports, infrastructure),
+        shared_env=environment.shared_env(home, api_key, service_ports, infrastructure),
         observability_ports=observability.local_ports(),
     )
 
@@ -382,84 +365,6 @@ def _module_exists(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-def _external_env(service: Service, cat: Catalog, standins: dict[External, int]) -> dict[str, str]:
-    # What a running stand-in's data implies (the demo base's id) is for every service.
-    env = {
-        variable: os.environ.get(variable) or value
-        for saas in standins
-        for variable, value in saas.standin.env
-    }
-    for name in service.external:
-        saas = cat.external[name]
-        if saas in standins:
-            env[saas.url_env] = f"http://127.0.0.1:{standins[saas]}{saas.standin.path}"
-            env[saas.key_env] = os.environ.get(saas.key_env) or STANDIN_KEY
-    return env
-
-
-def _api_key(home: Path) -> str:
-    return os.environ.get(API_KEY_ENV) or _kept_secret(home / "api-key")
-
-
-def _kept_secret(path: Path) -> str:
-    """The secret in ``path``, generated on first use; the file is the owner's only (0600)."""
-    if path.exists():
-        path.chmod(0o600)
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(value + "\n")
-    return value
-
-
-def _shared_env(
-    home: Path,
-    api_key: str,
-    service_ports: dict[str, int],
-    infrastructure: dict[str, PostgresServer | RedisServer],
-) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            paths.HOME_ENV: str(home),
-            API_KEY_ENV: api_key,
-            JWT_SECRET_ENV: os.environ.get(JWT_SECRET_ENV) or _kept_secret(home / "secrets" / "jwt"),
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info"),
-            "AIRSCOPE_TRACE_DIR": os.environ.get("AIRSCOPE_TRACE_DIR") or str(paths.trace_dir()),
-            DRILLS_ENV: "1",  # `airscope drill memory` needs the services' drill switches
-            # Every local client (browser, `airscope load`, the drills) reaches the gateway from
-            # 127.0.0.1, so the per-client failed-login limit would count them all as one caller and
-            # turn the load's deliberate wrong passwords into 429s within minutes.
-            "PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT": os.environ.get(
-                "PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT", "100000"
-            ),
-        }
-    )
-    for name, server in infrastructure.items():
-        env[ports.env_var(name)] = str(server.port)
-    for name, port in service_ports.items():
-        env[ports.env_var(name)] = str(port)
-        env["AIRSCOPE_URL_" + name.upper().replace("-", "_")] = f"http://127.0.0.1:{port}"
-    return env
-
-
-def _dependency_env(
-    service: Service, home: Path, infrastructure: dict[str, PostgresServer | RedisServer]
-) -> dict[str, str]:
-    env = {}
-    if "postgres" in service.requires:
-        postgres = infrastructure["postgres"]
-        database = service.name.replace("-", "_")
-        password = _kept_secret(home / "secrets" / f"postgres-{database}")
-        postgres.ensure_database(database, password)
-        env["DATABASE_URL"] = postgres.dsn(database, database, password)
-    if "redis" in service.requires:
-        env["REDIS_URL"] = infrastructure["redis"].url
-    return env
 
 
 def _summary(plat: Platform, instances: dict[str, dict[str, int]], elapsed: float, sup: Supervisor) -> None:
