@@ -21,13 +21,15 @@ import jwt
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from airscope.local.postgres import PostgresServer
 from airscope.services.api_gateway.auth import Authenticator
+from airscope.services.platform_services.activity import active_users
 from airscope.services.platform_services.config import sqlalchemy_url
 from airscope.services.platform_services.models import Base
-from tests.servers import AppServer, scrape, value
+from tests.servers import AppServer, movement, scrape, value
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -106,13 +108,6 @@ def account(url: str) -> tuple[str, str, dict]:
     return email, password, response.json()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
 def test_register_login_me(service: AppServer) -> None:
     email, password = new_email(), new_password()
     created = register(service.url, email, password, display_name="Ada")
@@ -171,7 +166,8 @@ def test_auth_me_refuses_a_forged_or_stale_token_with_401(service: AppServer, ca
     assert refused.json()["error"] == ("expired_token" if case == "expired" else "invalid_token")
     assert refused.headers["WWW-Authenticate"].startswith('Bearer realm="airscope", error="invalid_token"')
     outcome = "expired" if case == "expired" else "invalid_token"
-    assert moved_by(before, scrape(service.url), "auth_attempts_total", method="token", outcome=outcome) == 1
+    moved = movement(before, scrape(service.url))
+    assert moved("auth_attempts_total", method="token", outcome=outcome) == 1
 
 
 def test_the_gateway_accepts_the_access_token(service: AppServer) -> None:
@@ -208,11 +204,8 @@ def test_wrong_password_is_401_and_counted(service: AppServer) -> None:
     # The same answer whether the account exists or not.
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json() and wrong.json()["error"] == "invalid_credentials"
-    after = scrape(service.url)
-    moved = value(after, "auth_attempts_total", method="password", outcome="invalid_credentials") - value(
-        before, "auth_attempts_total", method="password", outcome="invalid_credentials"
-    )
-    assert moved == 2
+    moved = movement(before, scrape(service.url))
+    assert moved("auth_attempts_total", method="password", outcome="invalid_credentials") == 2
 
 
 def test_refresh_rotates_and_refuses_reuse(service: AppServer) -> None:
@@ -232,11 +225,7 @@ def test_refresh_rotates_and_refuses_reuse(service: AppServer) -> None:
     assert refresh(service.url, second_body["refresh_token"]).status_code == 401
     assert refresh(service.url, "never-issued").status_code == 401
 
-    after = scrape(service.url)
-
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
+    moved = movement(before, scrape(service.url))
     assert moved("auth_attempts_total", method="refresh", outcome="success") == 1
     assert moved("auth_attempts_total", method="refresh", outcome="invalid_token") == 3
     assert moved("auth_tokens_issued_total", type="access") == 1
@@ -257,10 +246,6 @@ def test_logout_revokes_the_refresh_token(service: AppServer) -> None:
     assert again.status_code == 204
 
 
-def moved_by(before: dict, after: dict, name: str, **labels: str) -> float:
-    return value(after, name, **labels) - value(before, name, **labels)
-
-
 def test_repeated_failed_logins_are_limited_per_account(service: AppServer) -> None:
     email, password, _ = account(service.url)
     other_email, other_password, _ = account(service.url)
@@ -272,10 +257,10 @@ def test_repeated_failed_logins_are_limited_per_account(service: AppServer) -> N
     assert "this account" in limited.json()["message"]
     assert 1 <= int(limited.headers["Retry-After"]) <= 900
     assert login(service.url, other_email, other_password).status_code == 200  # others are not affected
-    after = scrape(service.url)
-    assert moved_by(before, after, "auth_attempts_total", method="password", outcome="rate_limited") == 1
-    assert moved_by(before, after, "auth_login_rate_limited_total", scope="account") == 1
-    assert moved_by(before, after, "auth_login_rate_limited_total", scope="client") == 0
+    moved = movement(before, scrape(service.url))
+    assert moved("auth_attempts_total", method="password", outcome="rate_limited") == 1
+    assert moved("auth_login_rate_limited_total", scope="account") == 1
+    assert moved("auth_login_rate_limited_total", scope="client") == 0
 
 
 def test_repeated_failed_logins_are_limited_per_client(run_app, database_url: str) -> None:
@@ -294,19 +279,18 @@ def test_repeated_failed_logins_are_limited_per_client(run_app, database_url: st
         assert "this client address" in limited.json()["message"]
         assert 1 <= int(limited.headers["Retry-After"]) <= 900
     assert login(server.url, email, password, client=bystander).status_code == 200  # the account is fine
-    after = scrape(server.url)
-    assert moved_by(before, after, "auth_login_rate_limited_total", scope="client") == 2
-    assert moved_by(before, after, "auth_login_rate_limited_total", scope="account") == 0
-    assert moved_by(before, after, "auth_attempts_total", method="password", outcome="rate_limited") == 2
-    assert (
-        moved_by(before, after, "auth_attempts_total", method="password", outcome="invalid_credentials") == 3
-    )
+    moved = movement(before, scrape(server.url))
+    assert moved("auth_login_rate_limited_total", scope="client") == 2
+    assert moved("auth_login_rate_limited_total", scope="account") == 0
+    assert moved("auth_attempts_total", method="password", outcome="rate_limited") == 2
+    assert moved("auth_attempts_total", method="password", outcome="invalid_credentials") == 3
 
     def refused_clients() -> list[str]:
         event = "login refused: too many failed logins from this client"
         return [r["client"] for r in server.log_records() if r.get("event") == event]
 
-    wait_for(lambda: len(refused_clients()) == 2)  # the address to block, for the operator
+    # The address to block, for the operator.
+    wait_until(lambda: len(refused_clients()) == 2, message="two refusals logged")
     assert set(refused_clients()) == {stuffer}
 
 
@@ -349,30 +333,43 @@ def test_activity_counts_per_day_with_zero_days(service: AppServer, database_url
     assert days[2]["counts"] == {"login": 0, "chat": 0, "upload": 0, "saga": 0}  # a day without events
     assert len(analytics(service.url, 1)) == 1 and len(analytics(service.url, 90)) == 90
 
-    metrics_after = scrape(service.url)
-    assert (
-        value(metrics_after, "activity_events_total", type="chat")
-        - value(metrics_before, "activity_events_total", type="chat")
-        == 2
-    )
-    assert value(metrics_after, "db_query_duration_seconds_count", operation="activity_by_day") > value(
-        metrics_before, "db_query_duration_seconds_count", operation="activity_by_day"
-    )
+    moved = movement(metrics_before, scrape(service.url))
+    assert moved("activity_events_total", type="chat") == 2
+    assert moved("db_query_duration_seconds_count", operation="activity_by_day") > 0
 
 
-def test_login_records_an_event_and_active_users_are_counted(service: AppServer) -> None:
+def counted_active_users(database_url: str) -> int:
+    """The active users as platform-services' own query counts them, now."""
+
+    async def count() -> int:
+        engine = create_async_engine(sqlalchemy_url(database_url))
+        try:
+            async with AsyncSession(engine) as session:
+                return await active_users(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
+
+
+def test_login_records_an_event_and_active_users_are_counted(service: AppServer, database_url: str) -> None:
     email, password, _ = account(service.url)
-    time.sleep(0.5)  # the gauge (refreshed every 0.2 s here) has caught up with the earlier tests
-    before = value(scrape(service.url), "platform_active_users")
+    before = counted_active_users(database_url)
     before_logins = analytics(service.url, 1)[0]["counts"]["login"]
     assert login(service.url, email, password).status_code == 200
     assert analytics(service.url, 1)[0]["counts"]["login"] == before_logins + 1
-    for actor in ("key:0123456789abcdef", "key:0123456789abcdef", f"user:{uuid.uuid4()}"):
+    key = f"key:{uuid.uuid4().hex[:16]}"
+    for actor in (key, key, f"user:{uuid.uuid4()}"):
         httpx.post(
             service.url + "/activity", json={"type": "chat", "user": actor}, timeout=5
         ).raise_for_status()
     # The login (user:<id>) and two new actors: three more distinct users.
-    wait_for(lambda: value(scrape(service.url), "platform_active_users") == before + 3)
+    assert counted_active_users(database_url) == before + 3
+    # The gauge (refreshed every 0.2 s here) catches up with them, whatever ran before.
+    wait_until(
+        lambda: value(scrape(service.url), "platform_active_users") == counted_active_users(database_url),
+        message="platform_active_users as counted",
+    )
 
 
 def test_workspace_create_is_idempotent(service: AppServer) -> None:
@@ -428,6 +425,8 @@ def test_workspace_delete_is_soft_and_idempotent(service: AppServer) -> None:
 
 
 def test_metrics_cover_the_pool_and_queries(service: AppServer) -> None:
+    email, password, _ = account(service.url)
+    assert login(service.url, email, password).status_code == 200  # looks the user up by email
     samples = scrape(service.url)
     assert value(samples, "db_pool_connections_limit") == 15
     assert value(samples, "db_pool_connections", state="idle") >= 1
@@ -451,10 +450,22 @@ def test_the_models_match_the_migrated_schema(service: AppServer, database_url: 
 
 
 def test_no_password_or_token_in_any_log_line(service: AppServer) -> None:
-    assert len(SECRETS) > 10
-    lines = [json.dumps(record) for record in service.log_records()]
-    assert lines
-    leaked = [secret for secret in SECRETS if any(secret in line for line in lines)]
+    # Secrets of this test's own (any other test's are checked too): a password, a wrong one, tokens.
+    email, password, _ = account(service.url)
+    assert login(service.url, email, new_password()).status_code == 401
+    tokens = login(service.url, email, password).json()
+    assert refresh(service.url, tokens["refresh_token"]).status_code == 200
+    assert len(SECRETS) >= 6
+    # The last request's line written means every earlier one's is too.
+    marker = f"/after-the-secrets-{uuid.uuid4().hex}"
+    assert httpx.get(service.url + marker, timeout=5).status_code == 404
+
+    def lines() -> list[str]:
+        written = [json.dumps(record) for record in service.log_records()]
+        return written if any(marker in line for line in written) else []
+
+    logged = wait_until(lines, message=f"{marker} logged")
+    leaked = [secret for secret in SECRETS if any(secret in line for line in logged)]
     assert leaked == []
 
 
@@ -481,14 +492,19 @@ def test_postgres_outage_and_late_start(
             assert refused.status_code == 503 and refused.json()["error"] == "postgres_unavailable"
 
             postgres.start()
-            wait_for(
-                lambda: httpx.get(server.url + "/health/ready", timeout=5).status_code == 200, timeout=20
+            wait_until(
+                lambda: httpx.get(server.url + "/health/ready", timeout=5).status_code == 200,
+                timeout=20,
+                message="ready once PostgreSQL started",
             )
             assert register(server.url, new_email(), new_password()).status_code == 201  # migrated
 
             postgres.stop()
             # /health caches its checks for a second.
-            wait_for(lambda: httpx.get(server.url + "/health", timeout=10).status_code == 503)
+            wait_until(
+                lambda: httpx.get(server.url + "/health", timeout=10).status_code == 503,
+                message="/health 503 once PostgreSQL stopped",
+            )
             health = httpx.get(server.url + "/health", timeout=10)
             assert health.json()["checks"]["postgres:responseTime"][0]["status"] == "fail"
             down = register(server.url, new_email(), new_password())
