@@ -6,7 +6,7 @@ browsers) rather than how its HTTP servers behave. The AI path's topics are in `
 from __future__ import annotations
 
 from airscope.stack.grafana.dashboards import ai, panels, topics
-from airscope.stack.grafana.dashboards.panels import P95, prom, quantile, rate, series
+from airscope.stack.grafana.dashboards.panels import P95, prom, quantile, rate
 from airscope.stack.grafana.dashboards.panels import timeseries_panel as graph
 from airscope.stack.grafana.dashboards.topics import (
     HOUR,
@@ -16,6 +16,7 @@ from airscope.stack.grafana.dashboards.topics import (
     by_rate,
     durations,
     gauge,
+    gauges_by,
     pool,
     quantiles,
     recent_count,
@@ -96,19 +97,11 @@ def automation() -> Topic:
             (
                 "Queues",
                 [
-                    graph(
-                        "Jobs waiting by queue",
-                        [prom(f"max by (queue) ({series('automation_queue_depth')})", "{{queue}}")],
-                        width=8,
-                    ),
-                    graph(
+                    gauges_by("Jobs waiting by queue", "automation_queue_depth", "queue", width=8),
+                    gauges_by(
                         "Age of the oldest waiting job",
-                        [
-                            prom(
-                                f"max by (queue) ({series('automation_queue_oldest_job_age_seconds')})",
-                                "{{queue}}",
-                            )
-                        ],
+                        "automation_queue_oldest_job_age_seconds",
+                        "queue",
                         unit="s",
                         width=8,
                     ),
@@ -170,11 +163,7 @@ def sagas() -> Topic:
             (
                 "Progress and duration",
                 [
-                    graph(
-                        "Sagas in progress",
-                        [prom(f"sum by (saga) ({series('saga_in_progress')})", "{{saga}}")],
-                        width=8,
-                    ),
+                    gauges_by("Sagas in progress", "saga_in_progress", "saga", "sum", width=8),
                     durations("Saga duration", "saga_duration_seconds", "saga", width=8),
                     graph(
                         "p95 step duration",

@@ -68,6 +68,17 @@ def _summary():
     ]
 
 
+def _error_share(title: str, recorded: str, legend: str):
+    """A recorded 5xx ratio against the threshold its alert fires at."""
+    return panels.timeseries_panel(
+        title,
+        [prom(rule(recorded, ONLY), legend)],
+        unit="percentunit",
+        width=8,
+        steps=panels.thresholds((settings.ERROR_RATIO_THRESHOLD, "red")),
+    )
+
+
 def _red():
     count = f"{DURATION}_count"
     return [
@@ -77,13 +88,7 @@ def _red():
             unit="reqps",
             width=8,
         ),
-        panels.timeseries_panel(
-            "5xx share by route",
-            [prom(rule(settings.ROUTE_ERRORS_RATIO, ONLY), "{{route}}")],
-            unit="percentunit",
-            width=8,
-            steps=panels.thresholds((settings.ERROR_RATIO_THRESHOLD, "red")),
-        ),
+        _error_share("5xx share by route", settings.ROUTE_ERRORS_RATIO, "{{route}}"),
         panels.timeseries_panel(
             "p95 latency by route",
             [prom(rule(settings.ROUTE_LATENCY_QUANTILE, ONLY, f'quantile="{P95}"'), "{{route}}")],
@@ -97,13 +102,7 @@ def _red():
             width=8,
             stacked=True,
         ),
-        panels.timeseries_panel(
-            "5xx share",
-            [prom(rule(settings.ERRORS_RATIO, ONLY), "5xx")],
-            unit="percentunit",
-            width=8,
-            steps=panels.thresholds((settings.ERROR_RATIO_THRESHOLD, "red")),
-        ),
+        _error_share("5xx share", settings.ERRORS_RATIO, "5xx"),
         panels.timeseries_panel(
             "Latency quantiles",
             [

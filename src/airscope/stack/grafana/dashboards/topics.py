@@ -46,6 +46,12 @@ def durations(title: str, histogram: str, by: str, **options) -> object:
     return graph(title, quantiles(histogram, by=by, legend=f"{{{{{by}}}}}"), unit="s", **options)
 
 
+def gauges_by(title: str, metric: str, by: str, combine: str = "max", **options) -> object:
+    """A gauge per value of ``by``: ``max`` where replicas report alike, ``sum`` where each reports
+    its own share."""
+    return graph(title, [prom(f"{combine} by ({by}) ({series(metric)})", f"{{{{{by}}}}}")], **options)
+
+
 def gauge(title: str, metric: str, **options) -> object:
     """A gauge every replica reports alike, as its latest value."""
     return stat_panel(title, [prom(f"max({series(metric)})", instant=True)], **options)
