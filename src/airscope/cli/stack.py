@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import click
+
+from airscope import checkout
+
+# The generators, the static checks and the live check are imported inside the command that uses
+# them, for start-up time: `airscope --help` imports this module, and the generators pull in the
+# Grafana SDK, the live check the load generator and the local runner.
 
 
 @click.command()
 @click.option("--check", is_flag=True, help="Change nothing; fail when a generated file is stale.")
 def gen(check: bool) -> None:
     """Write the generated files (deploy/, docs/metrics.md, docs/reference.md) from the catalog and the code."""
-    from airscope import gen as generators
+    from airscope import gen as generators  # start-up time: see the top of the module
 
     if check:
         stale = generators.stale()
@@ -36,10 +46,7 @@ def gen(check: bool) -> None:
 def check(as_json: bool, live: bool, duration: float, rps: float) -> None:
     """Check the generated stack statically: promtool, amtool, PromQL against exported metrics,
     dashboards, the backends' configs and the compose file. Exits 1 on any problem."""
-    import json
-
-    from airscope import checkout
-    from airscope.stack import checks
+    from airscope.stack import checks  # start-up time: see the top of the module
 
     root = checkout.root()
     if live:
@@ -59,11 +66,8 @@ def check(as_json: bool, live: bool, duration: float, rps: float) -> None:
         raise click.ClickException(f"{failed} problem(s) in the generated stack")
 
 
-def _check_live(root, as_json: bool, duration: float, rps: float) -> None:
-    import json
-    from dataclasses import asdict
-
-    from airscope.local import live_check, runner
+def _check_live(root: Path, as_json: bool, duration: float, rps: float) -> None:
+    from airscope.local import live_check, runner  # start-up time: see the top of the module
 
     plat = runner.platform()
     report = live_check.run(
