@@ -1,62 +1,139 @@
-"""docs/reference.md: what the services read, found by running their config, is all in it; a variable
-added to a config module appears with its default, minimum and comment; the local-mode and retention
-tables follow the code."""
+"""docs/reference.md: every variable the code reads is documented by a settings model and every
+documented one is read; a field added to a service's model appears with its type, default, range and
+description; the ports, volumes and units sections follow the code."""
 
 from __future__ import annotations
 
+import ast
 import importlib
-import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from airscope import catalog
+from airscope import catalog, units
 from airscope.gen import reference
 from airscope.stack import compose
-from airscope.telemetry import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-# What a required variable must hold for from_env() to get past it.
-REQUIRED_VALUES = {
-    "DATABASE_URL": "postgresql://user:secret@127.0.0.1:5432/db",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "AIRTABLE_API_KEY": "key",
-    "LLM_API_KEY": "key",
-    "AIRSCOPE_JWT_SECRET": "secret",
-}
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = SRC / "airscope"
+# Where the reference itself names the variables: not a reader.
+GENERATORS = PACKAGE / "gen"
 
 
-class RecordingEnviron(dict):
-    """An environment that remembers every name asked for."""
-
-    def __init__(self, values: dict[str, str]) -> None:
-        super().__init__(values)
-        self.asked: list[str] = []
-
-    def get(self, name, default=None):
-        self.asked.append(name)
-        return super().get(name, default)
-
-    def __getitem__(self, name):
-        self.asked.append(name)
-        return super().__getitem__(name)
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
 
 
-def variables_read(config_module: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    environ = RecordingEnviron(REQUIRED_VALUES)
-    monkeypatch.setattr(os, "environ", environ)
-    importlib.import_module(config_module).Config.from_env()
-    return set(environ.asked)
+def sources() -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if GENERATORS not in path.parents:
+            yield path, ast.parse(path.read_text())
 
 
-def documented_pattern(section: str) -> re.Pattern[str]:
-    """Matches any variable named in ``section``'s table, `<NAME>` parts standing for upper-case words."""
-    names = re.findall(r"^\| `([A-Z<][A-Z0-9_<>]*)` \|", section, re.MULTILINE)
-    assert names, "no variables in the section"
-    return re.compile(
-        "|".join(re.sub(r"<[A-Z_]+>", "[A-Z0-9_]+", re.escape(n).replace("\\", "")) for n in names)
+def namespace(path: Path, tree: ast.Module) -> object:
+    """The module, imported; a script run by a tool (alembic's env.py) only by its string constants."""
+    try:
+        return importlib.import_module(module_name(path))
+    except Exception:
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        return type("Constants", (), constants)
+
+
+def _resolve(node: ast.expr, module: object) -> str | None:
+    """The string ``node`` names: a literal, or a constant of the module (``HOME_ENV``, ``paths.HOME_ENV``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name | ast.Attribute):
+        value: object = module
+        for part in ast.unparse(node).split("."):
+            value = getattr(value, part, None)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _is_environ(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
     )
+
+
+def _read_names(node: ast.AST) -> list[ast.expr]:
+    """The expressions naming a variable this node reads: ``os.environ.get(X)``, ``os.getenv(X)``,
+    ``os.environ[X]``, ``X in os.environ``, ``Field(validation_alias=X)``."""
+    call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args
+    if call and ((node.func.attr == "get" and _is_environ(node.func.value)) or node.func.attr == "getenv"):  # type: ignore[union-attr]
+        return [node.args[0]]  # type: ignore[union-attr]
+    if isinstance(node, ast.Call):
+        return [k.value for k in node.keywords if k.arg == "validation_alias"]
+    if isinstance(node, ast.Subscript) and _is_environ(node.value) and isinstance(node.ctx, ast.Load):
+        return [node.slice]
+    if isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators):
+        return [node.left]
+    return []
+
+
+@pytest.fixture(scope="module")
+def read_in_src() -> set[str]:
+    """Every variable src/ reads whose name the code spells out (names computed at run time are not)."""
+    names = set()
+    for path, tree in sources():
+        module = namespace(path, tree)
+        for node in ast.walk(tree):
+            names.update(name for expr in _read_names(node) if (name := _resolve(expr, module)))
+    return names
+
+
+@pytest.fixture(scope="module")
+def documented() -> dict[str, re.Pattern[str]]:
+    """Every variable the reference's models document, ``<NAME>`` parts matching any upper-case word."""
+    names = [
+        v.name for model in reference.documented_models(catalog.load()) for v in reference.variables(model)
+    ]
+    return {name: re.compile(re.sub(r"<[A-Z_]+>", "[A-Z0-9_]+", re.escape(name))) for name in names}
+
+
+def test_every_variable_read_in_src_is_documented_by_a_model(read_in_src, documented):
+    assert {
+        "AIRSCOPE_HOME",
+        "LOG_LEVEL",
+        "DATABASE_URL",
+        "AIRSCOPE_URL_<NAME>",
+    } <= read_in_src  # the scan sees
+    undocumented = [
+        name
+        for name in read_in_src
+        if not any(p.fullmatch(name) for p in documented.values()) and name not in documented
+    ]
+    assert sorted(undocumented) == []
+
+
+def test_every_documented_variable_is_read(read_in_src):
+    """A variable is read when its model is used by the code (built, or extended), or when the code
+    reads its name directly; a model nothing uses documents variables nobody reads."""
+    used = set()
+    fragments = set()  # "AIRSCOPE_PORT_" + name: a family of variables named at run time
+    for _, tree in sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
+                used.add(node.id if isinstance(node, ast.Name) else node.attr)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("_"):
+                fragments.add(node.value)
+    unread = [
+        f"{model.__name__}: {variable.name}"
+        for model in reference.documented_models(catalog.load())
+        if model.__name__ not in used
+        for variable in reference.variables(model)
+        if variable.name not in read_in_src and variable.name.split("<")[0] not in fragments
+    ]
+    assert unread == []
 
 
 @pytest.fixture(scope="module")
@@ -69,67 +146,53 @@ def section(text: str, heading: str) -> str:
 
 
 @pytest.mark.parametrize("service", [s for s in catalog.load().services.values() if s.exists()], ids=str)
-def test_every_variable_a_service_reads_is_in_its_section(service: catalog.Service, text: str, monkeypatch):
-    read = variables_read(f"{service.module}.config", monkeypatch)
-    assert read, "the recording environment saw nothing"
-    documented = documented_pattern(section(text, f"### {service.name}") + section(text, "### Every service"))
-    assert sorted(name for name in read if not documented.fullmatch(name)) == []
+def test_each_service_section_shows_its_models(service: catalog.Service, text: str):
+    models = reference.models_in(f"{service.module}.config")
+    assert models, f"{service.module}.config defines no settings model"
+    shown = section(text, f"### {service.name}")
+    for model in models:
+        for variable in reference.variables(model):
+            assert f"| `{variable.name}` |" in shown
 
 
-def test_every_variable_the_kit_reads_is_in_its_section(text: str):
-    environ = RecordingEnviron({})
-    Settings.from_env(environ)
-    documented = documented_pattern(section(text, "## The telemetry kit's variables"))
-    assert environ.asked and sorted(n for n in set(environ.asked) if not documented.fullmatch(n)) == []
-
-
-def test_a_variable_added_to_a_config_module_shows_up(tmp_path, monkeypatch):
+def test_a_field_added_to_a_config_model_shows_up(tmp_path, monkeypatch):
     package = tmp_path / "fake_service"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "config.py").write_text(
-        "from dataclasses import dataclass\n"
-        "from airscope.services.common import env_int, env_str\n"
-        "DEFAULT_BATCH = 4 * 8\n"
-        "@dataclass(frozen=True)\n"
-        "class Config:\n"
-        "    # Rows sent to the warehouse in one request.\n"
-        "    batch_size: int\n"
-        "    token: str\n"
-        "    @classmethod\n"
-        "    def from_env(cls):\n"
-        "        return cls(\n"
-        "            batch_size=env_int('FAKE_BATCH_SIZE', DEFAULT_BATCH, minimum=2),\n"
-        "            token=env_str('FAKE_TOKEN'),\n"
-        "        )\n"
+        "from pydantic import Field\n"
+        "from airscope.services.common.config import EnvSettings\n"
+        "class Config(EnvSettings):\n"
+        "    batch_size: int = Field(32, ge=2, validation_alias='FAKE_BATCH_SIZE',\n"
+        "                            description='Rows sent to the warehouse in one request.')\n"
+        "    token: str = Field(validation_alias='FAKE_TOKEN', description='The warehouse token.')\n"
     )
     (tmp_path / "catalog.yaml").write_text("services:\n  fake: {port: 7100, module: fake_service}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv(catalog.CATALOG_ENV, str(tmp_path / "catalog.yaml"))
 
-    text = reference.render()
-    assert "### fake\n" in text
-    fake = section(text, "### fake")
+    fake = section(reference.render(), "### fake")
     assert (
         "| `FAKE_BATCH_SIZE` | integer | `32` | at least `2` | `Config.batch_size` "
         "| Rows sent to the warehouse in one request. |" in fake
     )
-    assert "| `FAKE_TOKEN` | text | **required** |  | `Config.token` |  |" in fake
+    assert "| `FAKE_TOKEN` | text | **required** |  | `Config.token` | The warehouse token. |" in fake
 
 
-def test_a_run_time_name_and_default_read_as_a_placeholder_and_the_code():
-    gateway = {read.name: read for read in reference.env_reads("airscope.services.api_gateway")}
-    timeout = gateway["GATEWAY_TIMEOUT_<SERVICE>_SECONDS"]
-    assert "DEFAULT_TIMEOUT = 10.0" in timeout.default and "'llm-orchestrator': 60.0" in timeout.default
-    assert "tens of seconds" in timeout.meaning  # the comment above DEFAULT_TIMEOUTS
+def test_variables_named_by_pattern_and_catalog_defaults_are_shown(text: str):
+    gateway = section(text, "### api-gateway")
+    assert "| `GATEWAY_TIMEOUT_<SERVICE>_SECONDS` | number | unset | at least `0.001` |" in gateway
+    assert "60 s for llm-orchestrator" in gateway
+    saga = section(text, "### saga-orchestrator")
+    port = catalog.load().service("platform-services").port
+    assert f"| `AIRSCOPE_URL_PLATFORM_SERVICES` | URL | `http://127.0.0.1:{port}` |" in saga
 
 
-def test_a_local_variable_without_words_stops_gen(monkeypatch):
-    described = dict(reference.LOCAL_VARIABLES)
-    del described["AIRSCOPE_LOG_MAX_AGE"]
-    monkeypatch.setattr(reference, "LOCAL_VARIABLES", described)
-    with pytest.raises(RuntimeError, match="AIRSCOPE_LOG_MAX_AGE"):
-        reference.render()
+def test_durations_and_sizes_are_described_once_with_the_changelog(text: str):
+    assert units.DURATION_GRAMMAR in section(text, "## Durations and sizes")
+    assert units.SIZE_GRAMMAR in section(text, "## Durations and sizes")
+    changelog = section(text, "## Changelog")
+    assert "bare number means seconds" in changelog and "--min-duration" in changelog
 
 
 def test_every_catalog_port_is_in_the_ports_table(text: str):
@@ -150,10 +213,3 @@ def test_every_compose_volume_is_a_data_location(text: str):
     data = section(text, "## Data locations")
     for volume in compose.compose(catalog.load())["volumes"]:
         assert f"| `{volume}` |" in data
-
-
-def test_the_local_places_are_named_in_local_modes_code():
-    code = "".join(path.read_text() for path in (ROOT / "src" / "airscope" / "local").rglob("*.py"))
-    for place, _ in reference.LOCAL_PLACES:
-        for part in place.strip("/").split("/"):
-            assert f'"{part}"' in code or f"'{part}'" in code, place

@@ -1,398 +1,174 @@
 """``docs/reference.md``: every variable, port, data location and retention, read from the code.
 
-Services read their configuration with ``env_str``/``env_int``/``env_float`` (and a few
-``os.environ.get``) calls; the reference is what the syntax tree of each service's package says
-those calls read, with the default, the minimum, the setting each fills and the comment above that
-setting. The stack's variables, ports, volumes and retention come from the objects the generators
-use, so the reference changes when they do and ``airscope gen --check`` fails while it is stale.
+Each variable is a field of a pydantic-settings model (``EnvSettings``): a service's models in its
+``config.py``, the kit's ``KitEnvironment``, the stand-ins' in ``airscope.standins.settings``, local
+mode's in ``airscope.local.settings``; the reference shows each field's variable, type, default,
+allowed range and description. The stack's variables, ports, volumes and retention come from the
+objects the generators use, so the reference changes when they do and ``airscope gen --check`` fails
+while it is stale.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
-import io
-import re
-import tokenize
-from collections.abc import Iterator
+import inspect
+import types
+import typing
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from types import ModuleType
+from typing import Literal
+
+import annotated_types
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
 
 from airscope import catalog as service_catalog
-from airscope.catalog import Catalog
-from airscope.local import logs, observability, paths, ports, supervisor
+from airscope import tables, units
+from airscope.catalog import Catalog, CatalogSettings
+from airscope.local import observability, paths, supervisor
+from airscope.local import settings as local_settings
+from airscope.services.common.config import ServiceLocation
 from airscope.stack import compose, settings
-from airscope.telemetry import _settings as kit_settings
+from airscope.telemetry import KitEnvironment
 
 PATH = "docs/reference.md"
-
-ENV_READERS = {"env_str": "text", "env_int": "integer", "env_float": "number"}
-ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-# The packages whose module-level ``*_ENV`` constants name local mode's variables.
-LOCAL_MODULES = ("airscope.catalog", "airscope.local.paths", "airscope.local.runner", "airscope.local.logs")
-
-# What local mode's variables do. The code names them (``*_ENV`` constants) but says what they do in
-# prose spread over several functions, so the words live here; `airscope gen` fails when a constant
-# has no entry, or an entry no constant.
-LOCAL_VARIABLES = {
-    "AIRSCOPE_CATALOG": ("the project's catalog.yaml", "Path of the service catalog every command reads."),
-    "AIRSCOPE_HOME": ("`var/` in the checkout", "Where local mode keeps everything (see Data locations)."),
-    "AIRSCOPE_API_KEY": (
-        "generated once into `$AIRSCOPE_HOME/api-key`",
-        "The key the gateway accepts in X-API-Key; `airscope load` and `airscope bench` send it.",
-    ),
-    "AIRSCOPE_JWT_SECRET": (
-        "generated once into `$AIRSCOPE_HOME/secrets/jwt`",
-        "Signs and verifies login tokens (platform-services issues them, the gateway checks them).",
-    ),
-    "AIRSCOPE_INSTANCE_ID": (
-        "the program's name, e.g. `mcp-server-2`",
-        "Set by local mode for each instance: `service.instance.id` and the name of its trace file.",
-    ),
-    "AIRSCOPE_DRILLS": (
-        "`1` (set by local mode)",
-        "Mounts the services' drill switches `airscope drill` uses.",
-    ),
-    "AIRSCOPE_LOG_MAX_BYTES": (
-        f"`{logs.DEFAULT_MAX_BYTES}`",
-        "Rotated logs kept per program, current file included (oldest deleted first at each `up`).",
-    ),
-    "AIRSCOPE_LOG_MAX_AGE": (
-        f"`{logs.DEFAULT_MAX_AGE}`",
-        "Rotated logs older than this are deleted at each `up`.",
-    ),
+STANDINS_MODULE = "airscope.standins.settings"
+KINDS = {
+    str: "text",
+    int: "integer",
+    float: "number",
+    bool: "flag",
+    Path: "path",
+    dict: "JSON",
+    tuple: "list",
 }
 
 
-# --- reading source files ------------------------------------------------------------------------------
-
-
-class SourceFile:
-    """A Python file's syntax tree and its comments by line, for finding what a value is for."""
-
-    def __init__(self, path: Path, module: str) -> None:
-        self.path = path
-        self.module = module
-        self.text = path.read_text()
-        self.tree = ast.parse(self.text)
-        self.lines = self.text.splitlines()
-        self.comments: dict[int, str] = {
-            token.start[0]: token.string.lstrip("#").strip()
-            for token in tokenize.generate_tokens(io.StringIO(self.text).readline)
-            if token.type == tokenize.COMMENT
-        }
-        for node in ast.walk(self.tree):
-            for child in ast.iter_child_nodes(node):
-                child.parent = node  # type: ignore[attr-defined]
-
-    @cached_property
-    def namespace(self) -> dict[str, object]:
-        """The module's globals, imported only when a default names a constant."""
-        return vars(importlib.import_module(self.module))
-
-    def _comment_only(self, line: int) -> bool:
-        return 1 <= line <= len(self.lines) and self.lines[line - 1].lstrip().startswith("#")
-
-    def _joined(self, lines: range) -> str:
-        # A "# --- section ---" divider heads a group of lines; it says nothing about the one below it.
-        texts = (self.comments.get(line, "") for line in lines)
-        return " ".join(text for text in texts if text and not text.startswith("---"))
-
-    def comment_for(self, lineno: int) -> str:
-        """The comment block right above line ``lineno`` and the comment at its end."""
-        first = lineno
-        while self._comment_only(first - 1):
-            first -= 1
-        last = lineno if not self._comment_only(lineno) else lineno - 1
-        return self._joined(range(first, last + 1))
-
-    def mentions(self, word: str) -> list[str]:
-        """Every whole comment block, and the first paragraph of every docstring, that names ``word``."""
-        found = []
-        for line, text in sorted(self.comments.items()):
-            if word in text:
-                first, last = line, line
-                while self._comment_only(first - 1):
-                    first -= 1
-                while self._comment_only(last + 1) and self._comment_only(line):
-                    last += 1
-                found.append(self._joined(range(first, last + 1)))
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and word in (ast.get_docstring(node) or ""):
-                found.append(" ".join(ast.get_docstring(node).split("\n\n")[0].split()))  # type: ignore[union-attr]
-        return list(dict.fromkeys(found))
-
-    def constant(self, name: str) -> ast.Assign | ast.AnnAssign | None:
-        for node in self.tree.body:
-            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                return node  # type: ignore[return-value]
-        return None
-
-    def field(self, name: str) -> tuple[str, str] | None:
-        """``(class name, comment)`` of the first class attribute called ``name``."""
-        for node in self.tree.body:
-            if not isinstance(node, ast.ClassDef):
-                continue
-            for item in node.body:
-                if (
-                    isinstance(item, ast.AnnAssign)
-                    and isinstance(item.target, ast.Name)
-                    and item.target.id == name
-                ):
-                    return node.name, self.comment_for(item.lineno)
-        return None
-
-
-def source_of(module: str) -> SourceFile:
-    spec = importlib.util.find_spec(module)
-    assert spec is not None and spec.origin, module
-    return SourceFile(Path(spec.origin), module)
-
-
-def package_sources(package: str) -> list[SourceFile]:
-    """Every module of ``package``, config.py first (its reads carry the settings' comments)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return [source_of(package)] if spec else []
-    root = Path(next(iter(spec.submodule_search_locations)))
-    files = sorted(root.rglob("*.py"), key=lambda p: (p.name != "config.py", p.relative_to(root).parts))
-    modules = [
-        ".".join((package, *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
-        for path in files
-    ]
-    return [SourceFile(path, module) for path, module in zip(files, modules, strict=True)]
-
-
-# --- the variables a package reads -----------------------------------------------------------------------
+# --- variables, from the models -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class EnvRead:
-    """One variable a service reads. ``<NAME>`` in ``name`` stands for a part computed at run time."""
+class Variable:
+    """One variable a model reads. ``<NAME>`` in ``name`` stands for a part that varies (a catalog name)."""
 
     name: str
     kind: str
-    default: str | None  # None: required, the service refuses to start without it
-    minimum: str | None
-    setting: str | None  # Class.field the value configures
+    default: str
+    allowed: str
+    setting: str
     meaning: str
 
 
-def _call_name(call: ast.Call) -> str:
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+def models_in(module: str) -> list[type[BaseSettings]]:
+    """The settings models ``module`` defines, in the order it defines them."""
+    if importlib.util.find_spec(module) is None:
+        return []
+    found = [
+        value
+        for value in vars(importlib.import_module(module)).values()
+        if inspect.isclass(value) and issubclass(value, BaseSettings) and value.__module__ == module
+    ]
+    return sorted(found, key=lambda model: inspect.getsourcelines(model)[1])
 
 
-def _is_environ_get(call: ast.Call) -> bool:
-    func = call.func
-    return (
-        isinstance(func, ast.Attribute)
-        and func.attr == "get"
-        and isinstance(func.value, ast.Attribute)
-        and func.value.attr == "environ"
+def _named_kind(extra: object) -> str | None:
+    """The kind a type alias names for itself (``URL``, ``Size``): ``json_schema_extra={"kind": ...}``."""
+    return str(extra["kind"]) if isinstance(extra, dict) and isinstance(extra.get("kind"), str) else None
+
+
+def _kind(field: FieldInfo) -> str:
+    if named := _named_kind(field.json_schema_extra):
+        return named
+    annotation = field.annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+        for meta in getattr(annotation, "__metadata__", ()):  # an optional alias: URL | None
+            if named := _named_kind(getattr(meta, "json_schema_extra", None)):
+                return named
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(f"`{choice}`" for choice in typing.get_args(annotation))
+    return KINDS.get(typing.get_origin(annotation) or annotation, "text")  # type: ignore[call-overload]
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "**required**"
+    value = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+    if value is None or value is False or value == {}:
+        return "unset"
+    return f"`{value}`" if value != "" else "empty"
+
+
+def _allowed(field: FieldInfo) -> str:
+    words = {
+        annotated_types.Ge: ("at least", "ge"),
+        annotated_types.Gt: ("above", "gt"),
+        annotated_types.Le: ("at most", "le"),
+        annotated_types.Lt: ("below", "lt"),
+    }
+    limits = [
+        f"{words[type(rule)][0]} `{getattr(rule, words[type(rule)][1])}`"
+        for rule in field.metadata
+        if type(rule) in words
+    ]
+    return ", ".join(limits)
+
+
+def variables(model: type[BaseSettings]) -> list[Variable]:
+    return [
+        Variable(
+            name=str(field.validation_alias or name),
+            kind=_kind(field),
+            default=_default(field),
+            allowed=_allowed(field),
+            setting=f"{model.__name__}.{name}",
+            meaning=field.description or "",
+        )
+        for name, field in model.model_fields.items()
+    ]
+
+
+def _cell(text: str) -> str:
+    return text.replace("``", "`").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    return tables.markdown(header, [[_cell(cell) for cell in row] for row in rows]) + "\n"
+
+
+def _variables_table(models: Sequence[type[BaseSettings]], *, settings_column: bool = True) -> str:
+    # A model that extends another repeats its fields: each variable once, where it is first declared.
+    first: dict[str, Variable] = {}
+    for variable in (variable for model in models for variable in variables(model)):
+        first.setdefault(variable.name, variable)
+    found = list(first.values())
+    if not settings_column:
+        return _table(
+            ("variable", "type", "default", "allowed", "meaning"),
+            [(f"`{v.name}`", v.kind, v.default, v.allowed, v.meaning) for v in found],
+        )
+    return _table(
+        ("variable", "type", "default", "allowed", "setting", "meaning"),
+        [(f"`{v.name}`", v.kind, v.default, v.allowed, f"`{v.setting}`", v.meaning) for v in found],
     )
 
 
-def _placeholder(node: ast.expr) -> str:
-    """``<SERVICE>`` for ``service.env_name``: the innermost name, which says what varies."""
-    while isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
-        node = node.value if not isinstance(node, ast.Call) else node.func
-    return f"<{node.id.upper()}>" if isinstance(node, ast.Name) else "<VALUE>"
-
-
-def _text(node: ast.expr, source: SourceFile) -> str | None:
-    """The string ``node`` evaluates to, with placeholders for what only run time knows."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(
-            str(part.value) if isinstance(part, ast.Constant) else _placeholder(part.value)  # type: ignore[attr-defined]
-            for part in node.values
-        )
-    if isinstance(node, ast.Name) and isinstance(source.namespace.get(node.id), str):
-        return source.namespace[node.id]  # type: ignore[return-value]
-    return None
-
-
-_CONSTANT_EXPRESSION = (ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load)
-
-
-def _value(node: ast.expr, source: SourceFile) -> str:
-    """A default as the reader sees it: computed when it is arithmetic on constants, else the code."""
-    if all(isinstance(n, _CONSTANT_EXPRESSION) for n in ast.walk(node)):
-        try:
-            value = eval(
-                compile(ast.Expression(node), source.module, "eval"), {"__builtins__": {}}, source.namespace
-            )
-        except NameError:
-            value = None
-        if isinstance(value, int | float | str):
-            return f"`{value}`" if value != "" else "empty"
-    # An expression of run-time values: the code, and what the constants in it hold.
-    constants = [
-        f"`{target} = {source.namespace[target]!r}`"
-        for assignment in _constants_in(node, source)
-        for target in [
-            ast.unparse(assignment.targets[0] if isinstance(assignment, ast.Assign) else assignment.target)
-        ]
-    ]
-    return " ".join([f"`{ast.unparse(node)}`", *(["with", ", ".join(constants)] if constants else [])])
-
-
-def _setting_name(node: ast.AST) -> str | None:
-    """The keyword or variable the read value goes to, within its function."""
-    while not isinstance(node, ast.FunctionDef | ast.Module):
-        parent = node.parent  # type: ignore[attr-defined]
-        if isinstance(parent, ast.keyword):
-            return parent.arg
-        if (
-            isinstance(parent, ast.Assign)
-            and len(parent.targets) == 1
-            and isinstance(parent.targets[0], ast.Name)
-        ):
-            return parent.targets[0].id
-        node = parent
-    return None
-
-
-def _constants_in(node: ast.expr | None, source: SourceFile) -> list[ast.Assign | ast.AnnAssign]:
-    names = dict.fromkeys(n.id for n in ast.walk(node) if isinstance(n, ast.Name)) if node else {}
-    return [assignment for name in names if (assignment := source.constant(name))]
-
-
-def _meaning(name: str, setting: tuple[str, str] | None, default: ast.expr | None, source: SourceFile) -> str:
-    parts = [setting[1]] if setting and setting[1] else []
-    parts += [source.comment_for(assignment.lineno) for assignment in _constants_in(default, source)]
-    if not any(parts):
-        parts = source.mentions(name)
-    return " ".join(part for part in parts if part)
-
-
-def _read(call: ast.Call, source: SourceFile, cat: Catalog) -> EnvRead | None:
-    function = _call_name(call)
-    keywords = {k.arg: k.value for k in call.keywords}
-    if function == "service_url" and call.args:
-        callee = _text(call.args[0], source)
-        if callee is None:
-            name, default = "AIRSCOPE_URL_<NAME>", "`http://127.0.0.1:<catalog port>`"
-        else:
-            service = cat.service(callee)
-            name, default = f"AIRSCOPE_URL_{service.env_name}", f"`http://127.0.0.1:{service.port}`"
-        return EnvRead(name, "URL", default, None, None, f"Base URL of {callee or 'each catalog service'}.")
-    if function in ENV_READERS or _is_environ_get(call):
-        name = _text(call.args[0], source) if call.args else None
-        if name is None or not ENV_NAME.fullmatch(name.replace("<", "").replace(">", "")):
-            return None
-        default_node = call.args[1] if len(call.args) > 1 else keywords.get("default")
-        if default_node is not None:
-            default = _value(default_node, source)
-        else:
-            default = "unset" if function == "get" else None
-        minimum = _value(keywords["minimum"], source) if "minimum" in keywords else None
-        field_name = _setting_name(call)
-        field = source.field(field_name) if field_name else None
-        return EnvRead(
-            name=name,
-            kind=ENV_READERS.get(function, "text"),
-            default=default,
-            minimum=minimum,
-            setting=f"{field[0]}.{field_name}" if field else None,
-            meaning=_meaning(name, field, default_node, source),
-        )
-    return None
-
-
-def env_reads(package: str, cat: Catalog | None = None) -> list[EnvRead]:
-    """Every variable ``package`` reads, once each, in the order its config reads them."""
-    cat = cat or service_catalog.load()
-    found: dict[str, EnvRead] = {}
-    for source in package_sources(package):
-        for node in ast.walk(source.tree):
-            if isinstance(node, ast.Call) and (read := _read(node, source, cat)) and read.name not in found:
-                found[read.name] = read
-    return list(found.values())
-
-
-# --- the other variables -------------------------------------------------------------------------------------
-
-
-def kit_variables() -> list[tuple[str, str]]:
-    """``(variable, meaning)`` of every variable the telemetry kit names."""
-    source = source_of(kit_settings.__name__)
+def documented_models(cat: Catalog) -> list[type[BaseSettings]]:
+    """Every model the reference shows."""
+    services = [model for service in cat.services.values() for model in models_in(f"{service.module}.config")]
     return [
-        (node.value.value, source.comment_for(node.lineno))
-        for node in source.tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-        and ENV_NAME.fullmatch(node.value.value)
+        CatalogSettings,
+        ServiceLocation,
+        *services,
+        KitEnvironment,
+        *models_in(STANDINS_MODULE),
+        *models_in(local_settings.__name__),
     ]
 
 
-def local_variable_names() -> list[str]:
-    """The values of the ``*_ENV`` constants of local mode's modules."""
-    names = []
-    for module in LOCAL_MODULES:
-        for node in source_of(module).tree.body:
-            if (
-                isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id.endswith("_ENV") for t in node.targets)
-                and isinstance(node.value, ast.Constant)
-            ):
-                names.append(node.value.value)
-    return list(dict.fromkeys(names))
-
-
-def local_variables() -> list[tuple[str, str, str]]:
-    names = local_variable_names()
-    undescribed = sorted(set(names) - set(LOCAL_VARIABLES))
-    unused = sorted(set(LOCAL_VARIABLES) - set(names))
-    if undescribed or unused:
-        raise RuntimeError(
-            f"airscope.gen.reference.LOCAL_VARIABLES: describe {undescribed}, drop {unused} "
-            "(a *_ENV constant of local mode and the entry must agree)"
-        )
-    return [(name, *LOCAL_VARIABLES[name]) for name in names]
-
-
-def constant_comment(module: ModuleType, name: str) -> str:
-    source = source_of(module.__name__)
-    assignment = source.constant(name)
-    assert assignment is not None, f"{module.__name__}.{name}"
-    return source.comment_for(assignment.lineno)
-
-
-# --- rendering -----------------------------------------------------------------------------------------------
-
-
-def _cell(text: str | None) -> str:
-    return (text or "").replace("``", "`").replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def _env_table(reads: list[EnvRead]) -> str:
-    rows = [
-        (
-            f"`{read.name}`",
-            read.kind,
-            "**required**" if read.default is None else read.default,
-            f"at least {read.minimum}" if read.minimum else "",
-            f"`{read.setting}`" if read.setting else "",
-            read.meaning,
-        )
-        for read in reads
-    ]
-    return _table(("variable", "type", "default", "allowed", "setting", "meaning"), rows)
-
+# --- sections ------------------------------------------------------------------------------------------
 
 HEADER = """\
 # Reference
@@ -408,42 +184,36 @@ edit by hand. Elsewhere: every metric in [metrics.md](metrics.md), every alert a
 def _services_section(cat: Catalog) -> Iterator[str]:
     yield "\n## Configuration of the services\n\n"
     yield (
-        "Each service reads these at start-up (`create_app()`) and refuses to start, naming the "
-        "variable, when one is required and unset or out of its allowed range. Every service also reads "
-        "the [telemetry kit's variables](#the-telemetry-kits-variables). `<NAME>` in a variable stands for "
-        "a catalog name in upper case with `_` for `-` (`AIRSCOPE_URL_MCP_SERVER`); local mode and compose "
+        "Each service reads these at start-up (`create_app()`) into the settings models of its "
+        "`config.py` and refuses to start, naming the variable, when one is required and unset or out of "
+        "its allowed range; an empty variable counts as unset. Every service also reads the "
+        "[telemetry kit's variables](#the-telemetry-kits-variables). `<NAME>` in a variable stands for a "
+        "catalog name in upper case with `_` for `-` (`AIRSCOPE_URL_MCP_SERVER`); local mode and compose "
         "set every `AIRSCOPE_URL_<NAME>`, `DATABASE_URL` and `REDIS_URL` themselves.\n"
     )
-    # service_url() loads the catalog, so every service that reaches another reads its variable too.
     yield "\n### Every service\n\n"
-    yield _env_table(env_reads(service_catalog.__name__, cat))
+    yield _variables_table([CatalogSettings, ServiceLocation])
     for service in cat.services.values():
         if not service.exists():
             continue
         yield f"\n### {service.name}\n\n"
-        reads = env_reads(service.module, cat)
-        yield _env_table(reads) if reads else "Reads no variables beyond the kit's.\n"
-
-
-def _standins_section(cat: Catalog) -> Iterator[str]:
-    yield "\n## Configuration of the stand-ins\n\n"
-    yield (
-        "Local mode runs these in place of the outside SaaS (never in production); "
-        "`airscope.standins.faults` is shared by all of them.\n"
-    )
-    modules = dict.fromkeys([*(e.standin.module for e in cat.external.values()), "airscope.standins.faults"])
-    for module in modules:
-        if importlib.util.find_spec(module) is None:
-            continue
-        yield f"\n### `{module}`\n\n"
-        yield _env_table(env_reads(module, cat))
+        models = models_in(f"{service.module}.config")
+        yield _variables_table(models) if models else "Reads no variables beyond the kit's.\n"
 
 
 def _kit_section() -> Iterator[str]:
     yield "\n## The telemetry kit's variables\n\n"
-    doc = (kit_settings.__doc__ or "").strip().split("\n\n", 1)
-    yield "Every service reads these through `airscope.telemetry`. " + " ".join(doc[-1].split()) + "\n\n"
-    yield _table(("variable", "meaning"), [(f"`{name}`", meaning) for name, meaning in kit_variables()])
+    yield " ".join((KitEnvironment.__doc__ or "").split()) + "\n\n"
+    yield _variables_table([KitEnvironment])
+
+
+def _standins_section() -> Iterator[str]:
+    yield "\n## Configuration of the stand-ins\n\n"
+    yield (
+        "Local mode runs these in place of the outside SaaS (never in production: "
+        f"`AIRSCOPE_ENVIRONMENT=production` refuses them); `{STANDINS_MODULE}` holds their models.\n\n"
+    )
+    yield _variables_table(models_in(STANDINS_MODULE))
 
 
 def _stack_section(cat: Catalog) -> Iterator[str]:
@@ -469,19 +239,22 @@ def _stack_section(cat: Catalog) -> Iterator[str]:
     yield _table(("variable", "default", "meaning"), rows)
 
 
-def _local_section(cat: Catalog) -> Iterator[str]:
+def _local_section() -> Iterator[str]:
     yield "\n## Local mode's variables\n\n"
-    yield "Read by `airscope` itself (`make up` and the other commands).\n\n"
-    rows = [(f"`{name}`", default, meaning) for name, default, meaning in local_variables()]
-    rows.append(
-        (
-            f"`{ports.env_var('<name>')}`",
-            "the port in [Ports](#ports)",
-            f"Moves one program's port, e.g. `{ports.env_var('postgres')}`, `{ports.env_var('api-gateway')}`.",
-        )
+    yield (
+        "Read by `airscope` itself (`make up` and the other commands); local mode also sets the kit's "
+        "`AIRSCOPE_INSTANCE_ID` and `AIRSCOPE_DRILLS` for each program it runs.\n\n"
     )
-    rows.append(("`NO_COLOR`", "unset", "Set: `airscope logs` and `airscope trace` print without colours."))
-    yield _table(("variable", "default", "meaning"), rows)
+    yield _variables_table([CatalogSettings, *models_in(local_settings.__name__)], settings_column=False)
+
+
+def _units_section() -> Iterator[str]:
+    yield "\n## Durations and sizes\n\n"
+    yield (
+        "Every command, flag and variable that takes a duration or a size reads it in one grammar "
+        "(`airscope.units`).\n\n"
+    )
+    yield f"- {units.DURATION_GRAMMAR}\n- {units.SIZE_GRAMMAR}\n"
 
 
 def _ports_section(cat: Catalog) -> Iterator[str]:
@@ -491,35 +264,30 @@ def _ports_section(cat: Catalog) -> Iterator[str]:
         f"on the `{settings.NETWORK}` network and only {', '.join(compose.PUBLISHED)} are published "
         f"(on `{compose.BIND_ADDRESS.name}`).\n\n"
     )
-    rows = []
-    for service in cat.services.values():
-        rows.append(
-            (
-                service.name,
-                "service",
-                str(service.port),
-                str(service.port),
-                f"`{ports.env_var(service.name)}`",
-            )
-        )
+
+    def variable(name: str) -> str:
+        return f"`{local_settings.PORT_ENV.replace('<NAME>', service_catalog.env_name(name))}`"
+
+    rows = [(s.name, "service", str(s.port), str(s.port), variable(s.name)) for s in cat.services.values()]
     images = {"postgres": compose.POSTGRES_PORT, "redis": compose.REDIS_PORT}
-    for infra in cat.infrastructure.values():
-        rows.append(
-            (infra.name, "store", str(images[infra.name]), str(infra.port), f"`{ports.env_var(infra.name)}`")
-        )
+    rows += [
+        (i.name, "store", str(images[i.name]), str(i.port), variable(i.name))
+        for i in cat.infrastructure.values()
+    ]
     for saas in cat.external.values():
         name = f"standin-{saas.name}"
-        rows.append((name, "stand-in", "—", str(saas.standin.port), f"`{ports.env_var(name)}`"))
+        rows.append((name, "stand-in", "—", str(saas.standin.port), variable(name)))
     local_ports = observability.DEFAULT_PORTS
     for name in dict.fromkeys([*settings.PORTS, *local_ports]):
         local = local_ports.get(name)
+        compose_port = str(settings.PORTS.get(name, "—"))
         rows.append(
             (
                 name,
                 "observability",
-                str(settings.PORTS.get(name, "—")),
+                compose_port,
                 str(local) if local else "—",
-                f"`{ports.env_var(name)}`" if local else "",
+                variable(name) if local else "",
             )
         )
     yield _table(("program", "kind", "compose", "local default", "local variable"), rows)
@@ -543,7 +311,7 @@ LOCAL_PLACES = (
 
 def _data_section(cat: Catalog) -> Iterator[str]:
     yield "\n## Data locations\n\n"
-    yield f"Local mode: under `$AIRSCOPE_HOME` (default: {LOCAL_VARIABLES['AIRSCOPE_HOME'][0]}).\n\n"
+    yield "Local mode: under `$AIRSCOPE_HOME` (default: `var/` in the checkout).\n\n"
     home = paths.home()
     rows = [
         (f"`{function().relative_to(home)}/`", (function.__doc__ or "").strip())
@@ -562,25 +330,29 @@ def _data_section(cat: Catalog) -> Iterator[str]:
     yield _table(("volume", "container", "path"), rows)
 
 
+# Why each limit is what it is. The constants live in stack.settings, local.observability and
+# local.supervisor, which keep their reasons in comments a program cannot read; the words are here.
+STACK_RETENTION = (
+    (
+        "Prometheus",
+        "time",
+        "PROMETHEUS_RETENTION_TIME",
+        "Mimir keeps the long term; local disk holds two weeks",
+    ),
+    ("Prometheus", "size", "PROMETHEUS_RETENTION_SIZE", "whichever comes first"),
+    ("Mimir", "time", "MIMIR_RETENTION", "a year of metrics for capacity planning"),
+    ("Loki", "time", "LOKI_RETENTION", "31 days: a month of incidents is searchable"),
+    ("Tempo (Jaeger reads Tempo)", "time", "TRACE_RETENTION", "14 days of traces (Tempo's default)"),
+)
+LOCAL_PROMETHEUS_WHY = "local history: a week, bounded on disk"
+SUPERVISOR_LOG_WHY = "per file; older output moves to .1, .2, ... (retention: the two rows below)"
+
+
 def _retention_section() -> Iterator[str]:
     yield "\n## Retention\n\n"
-    production = [
-        ("Prometheus", "time", "PROMETHEUS_RETENTION_TIME"),
-        ("Prometheus", "size", "PROMETHEUS_RETENTION_SIZE"),
-        ("Mimir", "time", "MIMIR_RETENTION"),
-        ("Loki", "time", "LOKI_RETENTION"),
-        ("Tempo (Jaeger reads Tempo)", "time", "TRACE_RETENTION"),
-    ]
     rows = [
-        (
-            "compose",
-            what,
-            limit,
-            f"`{getattr(settings, name)}`",
-            f"`settings.{name}`",
-            constant_comment(settings, name),
-        )
-        for what, limit, name in production
+        ("compose", what, limit, f"`{getattr(settings, name)}`", f"`settings.{name}`", why)
+        for what, limit, name, why in STACK_RETENTION
     ]
     options = compose._logging()["options"]
     rows.append(
@@ -594,35 +366,32 @@ def _retention_section() -> Iterator[str]:
         )
     )
     time, size = observability.PROMETHEUS_RETENTION
-    comment = constant_comment(observability, "PROMETHEUS_RETENTION")
+    where = "`observability.PROMETHEUS_RETENTION`"
     rows += [
-        ("local", "Prometheus", "time", f"`{time}`", "`observability.PROMETHEUS_RETENTION`", comment),
-        ("local", "Prometheus", "size", f"`{size}`", "`observability.PROMETHEUS_RETENTION`", comment),
+        ("local", "Prometheus", "time", f"`{time}`", where, LOCAL_PROMETHEUS_WHY),
+        ("local", "Prometheus", "size", f"`{size}`", where, LOCAL_PROMETHEUS_WHY),
         (
             "local",
             "program logs (`log/`)",
             "file size",
             f"`{supervisor.LOG_MAX_BYTES}`",
             "`supervisor.LOG_MAX_BYTES`",
-            constant_comment(supervisor, "LOG_MAX_BYTES"),
-        ),
-        (
-            "local",
-            "program logs (`log/`)",
-            "size",
-            f"`{logs.DEFAULT_MAX_BYTES}`",
-            f"`{logs.MAX_BYTES_ENV}`",
-            constant_comment(logs, "DEFAULT_MAX_BYTES"),
-        ),
-        (
-            "local",
-            "program logs (`log/`)",
-            "age",
-            f"`{logs.DEFAULT_MAX_AGE}`",
-            f"`{logs.MAX_AGE_ENV}`",
-            constant_comment(logs, "DEFAULT_MAX_AGE"),
+            SUPERVISOR_LOG_WHY,
         ),
     ]
+    fields = local_settings.LocalSettings.model_fields
+    for limit, name in (("size", "log_max_bytes"), ("age", "log_max_age")):
+        field = fields[name]
+        rows.append(
+            (
+                "local",
+                "program logs (`log/`)",
+                limit,
+                _default(field),
+                f"`{field.validation_alias}`",
+                field.description,
+            )
+        )
     yield _table(("where", "what", "limit", "value", "set by", "why"), rows)
     yield (
         "\nLocal trace files (`traces/`) are never trimmed: delete them while the platform is down to "
@@ -630,19 +399,31 @@ def _retention_section() -> Iterator[str]:
     )
 
 
+CHANGELOG = """
+## Changelog
+
+- One grammar for durations and sizes everywhere (see [Durations and sizes](#durations-and-sizes)).
+  A bare number means seconds for every duration: it meant milliseconds in
+  `airscope traces --min-duration` and was refused by `airscope logs --since`.
+- `AIRSCOPE_LOG_MAX_BYTES` reads sizes in that grammar: `KB`, `MB`, `GB` are powers of 1000 and
+  `KiB`, `MiB`, `GiB` powers of 1024 (the default, 50 MiB, is unchanged).
+"""
+
+
 def render() -> str:
     cat = service_catalog.load()
     sections = (
         _services_section(cat),
         _kit_section(),
-        _standins_section(cat),
+        _standins_section(),
         _stack_section(cat),
-        _local_section(cat),
+        _local_section(),
+        _units_section(),
         _ports_section(cat),
         _data_section(cat),
         _retention_section(),
     )
-    return HEADER + "".join(part for section in sections for part in section)
+    return HEADER + "".join(part for section in sections for part in section) + CHANGELOG
 
 
 def generate() -> dict[str, str]:

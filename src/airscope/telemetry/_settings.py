@@ -1,10 +1,5 @@
-"""Every environment variable the kit reads, as a pydantic-settings model, and how any airscope
-settings model is read.
-
-The OpenTelemetry SDK reads its own standard variables itself (OTEL_TRACES_SAMPLER,
-OTEL_TRACES_SAMPLER_ARG, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED); the kit only decides which exporters exist.
-"""
+"""Every environment variable the kit reads, as a pydantic-settings model (``KitEnvironment``), and
+how any airscope settings model is read (``EnvSettings``)."""
 
 from __future__ import annotations
 
@@ -12,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, create_model, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,7 +42,7 @@ class EnvSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_ignore_empty=True, extra="ignore", case_sensitive=True, frozen=True, populate_by_name=True
+        env_ignore_empty=True, extra="forbid", case_sensitive=True, frozen=True, populate_by_name=True
     )
 
     @classmethod
@@ -56,9 +52,22 @@ class EnvSettings(BaseSettings):
         try:
             if environ is None:
                 return cls()
-            return cls.model_validate({name: value for name, value in environ.items() if value != ""})
+            names = {str(field.validation_alias or name) for name, field in cls.model_fields.items()}
+            return cls.model_validate({name: environ[name] for name in names if environ.get(name, "") != ""})
         except ValidationError as exc:
             raise ConfigError("; ".join(_problem(error) for error in exc.errors())) from None
+
+    @classmethod
+    def templated(cls, **parts: str) -> type[Self]:
+        """The model for one instance of variables named by pattern: ``<SERVICE>`` in
+        ``GATEWAY_TIMEOUT_<SERVICE>_SECONDS`` replaced by ``parts["SERVICE"]``."""
+        fields: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            alias = str(info.validation_alias or name)
+            for part, value in parts.items():
+                alias = alias.replace(f"<{part}>", value)
+            fields[name] = (info.annotation, FieldInfo.merge_field_infos(info, validation_alias=alias))
+        return create_model(cls.__name__, __base__=cls, **fields)  # type: ignore[call-overload,no-any-return]
 
 
 def _problem(error: ErrorDetails) -> str:
@@ -90,7 +99,11 @@ def _equals(expected: str) -> BeforeValidator:
 
 
 class KitEnvironment(EnvSettings):
-    """The variables every service reads through ``airscope.telemetry``."""
+    """Every service reads these through `airscope.telemetry` (`KitEnvironment`). The OpenTelemetry SDK
+    reads its own standard variables itself (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
+    `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_RESOURCE_ATTRIBUTES`,
+    `OTEL_SDK_DISABLED`); the kit only decides which exporters exist.
+    """
 
     log_level: Annotated[Level, BeforeValidator(_level)] = Field(
         "info", validation_alias=LOG_LEVEL, description="The lowest level of log line written."

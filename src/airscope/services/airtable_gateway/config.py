@@ -2,39 +2,75 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field
 
-from airscope.services.common import env_float, env_int, env_str
+from airscope.services.common.config import URL, EnvSettings
 
 
-@dataclass(frozen=True)
-class Config:
-    api_url: str
-    api_key: str
-    redis_url: str
-    cache_ttl_seconds: int
-    # Airtable allows 5 requests per second per base; above that it answers 429 and asks for 30 s
-    # of silence, so the client-side limiter must keep us under it rather than rely on retries.
-    rate_limit_per_second: int
-    timeout_seconds: float
-    connect_timeout_seconds: float
-    max_connections: int
-    max_keepalive_connections: int
-    max_attempts: int
-    max_retry_wait_seconds: float
+class Config(EnvSettings):
+    """airtable-gateway's settings."""
 
-    @classmethod
-    def from_env(cls) -> Config:
-        return cls(
-            api_url=env_str("AIRTABLE_API_URL", "https://api.airtable.com").rstrip("/"),
-            api_key=env_str("AIRTABLE_API_KEY"),
-            redis_url=env_str("REDIS_URL"),
-            cache_ttl_seconds=env_int("AIRTABLE_CACHE_TTL_SECONDS", 30, minimum=1),
-            rate_limit_per_second=env_int("AIRTABLE_RATE_LIMIT_PER_SECOND", 5, minimum=1),
-            timeout_seconds=env_float("AIRTABLE_TIMEOUT_SECONDS", 10.0, minimum=0.1),
-            connect_timeout_seconds=env_float("AIRTABLE_CONNECT_TIMEOUT_SECONDS", 3.0, minimum=0.1),
-            max_connections=env_int("AIRTABLE_MAX_CONNECTIONS", 20, minimum=1),
-            max_keepalive_connections=env_int("AIRTABLE_MAX_KEEPALIVE_CONNECTIONS", 10, minimum=0),
-            max_attempts=env_int("AIRTABLE_MAX_ATTEMPTS", 3, minimum=1),
-            max_retry_wait_seconds=env_float("AIRTABLE_MAX_RETRY_WAIT_SECONDS", 10.0, minimum=0),
-        )
+    api_url: URL = Field(
+        "https://api.airtable.com",
+        validation_alias="AIRTABLE_API_URL",
+        description="Base URL of the Airtable API.",
+    )
+    api_key: str = Field(
+        repr=False,
+        validation_alias="AIRTABLE_API_KEY",
+        description="Airtable personal access token, sent as a bearer token.",
+    )
+    redis_url: str = Field(
+        validation_alias="REDIS_URL", description="The Redis that holds the response cache."
+    )
+    cache_ttl_seconds: int = Field(
+        30,
+        ge=1,
+        validation_alias="AIRTABLE_CACHE_TTL_SECONDS",
+        description="How long a cached answer is served.",
+    )
+    rate_limit_per_second: int = Field(
+        5,
+        ge=1,
+        validation_alias="AIRTABLE_RATE_LIMIT_PER_SECOND",
+        description="Airtable allows 5 requests per second per base; above that it answers 429 and asks for "
+        "30 s of silence, so the client-side limiter must keep us under it rather than rely on retries.",
+    )
+    timeout_seconds: float = Field(
+        10.0,
+        ge=0.1,
+        validation_alias="AIRTABLE_TIMEOUT_SECONDS",
+        description="One attempt of a request to Airtable.",
+    )
+    connect_timeout_seconds: float = Field(
+        3.0,
+        ge=0.1,
+        validation_alias="AIRTABLE_CONNECT_TIMEOUT_SECONDS",
+        description="Connecting to Airtable.",
+    )
+    max_connections: int = Field(
+        20,
+        ge=1,
+        validation_alias="AIRTABLE_MAX_CONNECTIONS",
+        description="Connections open to Airtable at once.",
+    )
+    max_keepalive_connections: int = Field(
+        10,
+        ge=0,
+        validation_alias="AIRTABLE_MAX_KEEPALIVE_CONNECTIONS",
+        description="Idle connections kept open for the next request.",
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias="AIRTABLE_MAX_ATTEMPTS",
+        description="Attempts of one request: a 429 is retried for every method; 5xx answers, timeouts "
+        "and unreachable hosts only for reads (a write may have taken effect).",
+    )
+    max_retry_wait_seconds: float = Field(
+        10.0,
+        ge=0,
+        validation_alias="AIRTABLE_MAX_RETRY_WAIT_SECONDS",
+        description="The total time one request may spend backing off between attempts; the next "
+        "wait would pass it: the error is answered instead.",
+    )

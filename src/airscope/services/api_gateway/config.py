@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from airscope import catalog
-from airscope.services.common import ConfigError, env_float, env_int, env_str, service_url
+from airscope.services.common.config import URL, ConfigError, EnvSettings
 
 SERVICE = "api-gateway"
 FRONTEND = "frontend"
@@ -19,6 +20,82 @@ ORIGIN = re.compile(r"https?://[^/?#*\s]+")
 # An LLM answer with a few tool rounds takes tens of seconds; everything else answers in well under 10.
 DEFAULT_TIMEOUTS = {"llm-orchestrator": 60.0}
 DEFAULT_TIMEOUT = 10.0
+
+
+class Settings(EnvSettings):
+    """The gateway's own settings."""
+
+    api_key: str | None = Field(
+        None,
+        repr=False,
+        validation_alias="AIRSCOPE_API_KEY",
+        description="A key accepted in X-API-Key (local mode sets its own).",
+    )
+    api_keys: str | None = Field(
+        None, validation_alias="AIRSCOPE_API_KEYS", description="More accepted keys, comma-separated."
+    )
+    jwt_secret: str | None = Field(
+        None,
+        repr=False,
+        validation_alias="AIRSCOPE_JWT_SECRET",
+        description="Verifies sign-in tokens (platform-services signs them with it); unset: only API keys are "
+        "accepted. With neither, the gateway refuses to start.",
+    )
+    jwt_issuer: str = Field(
+        "platform-services",
+        validation_alias="GATEWAY_JWT_ISSUER",
+        description="The `iss` a sign-in token must have.",
+    )
+    jwt_audience: str = Field(
+        "airscope",
+        validation_alias="GATEWAY_JWT_AUDIENCE",
+        description="The `aud` a sign-in token must have.",
+    )
+    rate_limit_rps: float = Field(
+        100.0,
+        ge=0.001,
+        validation_alias="GATEWAY_RATE_LIMIT_RPS",
+        description="Requests per second each caller may make, on average.",
+    )
+    rate_limit_burst: int = Field(
+        200,
+        ge=1,
+        validation_alias="GATEWAY_RATE_LIMIT_BURST",
+        description="Requests each caller may make at once.",
+    )
+    redis_url: str = Field(validation_alias="REDIS_URL", description="The Redis that holds the rate limits.")
+    health_timeout: float = Field(
+        2.0,
+        ge=0.01,
+        validation_alias="GATEWAY_HEALTH_TIMEOUT_SECONDS",
+        description="How long /api/health waits for each service's health.",
+    )
+    cors_origins: str | None = Field(
+        None,
+        validation_alias=CORS_ORIGINS_ENV,
+        description="The origins whose pages may call the gateway from a browser (CORS), comma-separated "
+        "scheme://host[:port]; unset: the origin of AIRSCOPE_URL_FRONTEND, which local mode sets (compose sets "
+        "the public one).",
+    )
+
+
+class UpstreamSettings(EnvSettings):
+    """Each other catalog service, `<SERVICE>` its name in upper case with `_` for `-`."""
+
+    url: URL | None = Field(
+        None,
+        validation_alias="AIRSCOPE_URL_<SERVICE>",
+        description="Base URL of the service (local mode and compose set it); unset: "
+        "`http://127.0.0.1:<catalog port>`.",
+    )
+    timeout: float | None = Field(
+        None,
+        ge=0.001,
+        validation_alias="GATEWAY_TIMEOUT_<SERVICE>_SECONDS",
+        description=f"How long a forwarded request may take; unset: {DEFAULT_TIMEOUT:g} s, "
+        + ", ".join(f"{seconds:g} s for {name}" for name, seconds in DEFAULT_TIMEOUTS.items())
+        + " (an LLM answer with a few tool rounds takes tens of seconds; everything else answers in well under 10).",
+    )
 
 
 @dataclass(frozen=True)
@@ -44,29 +121,27 @@ class Config:
     # Every catalog service but the gateway itself, with the URL /api/health asks.
     health_targets: Mapping[str, Upstream]
     health_timeout: float
-    # The origins whose pages may call the gateway from a browser (CORS): the frontend's. By default
-    # the origin of AIRSCOPE_URL_FRONTEND, which local mode sets; compose sets the public one.
     cors_origins: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> Config:
-        keys = [os.environ.get("AIRSCOPE_API_KEY", ""), *os.environ.get("AIRSCOPE_API_KEYS", "").split(",")]
+        settings = Settings.from_env()
+        keys = [settings.api_key or "", *(settings.api_keys or "").split(",")]
         services = catalog.load().services
         targets = {name: _upstream(service) for name, service in services.items() if name != SERVICE}
+        frontend = targets[FRONTEND].url if FRONTEND in targets else ""
         return cls(
             api_keys=tuple(dict.fromkeys(key.strip() for key in keys if key.strip())),
-            jwt_secret=os.environ.get("AIRSCOPE_JWT_SECRET") or None,
-            jwt_issuer=env_str("GATEWAY_JWT_ISSUER", "platform-services"),
-            jwt_audience=env_str("GATEWAY_JWT_AUDIENCE", "airscope"),
-            rate_limit_rps=env_float("GATEWAY_RATE_LIMIT_RPS", 100.0, minimum=0.001),
-            rate_limit_burst=env_int("GATEWAY_RATE_LIMIT_BURST", 200, minimum=1),
-            redis_url=env_str("REDIS_URL"),
+            jwt_secret=settings.jwt_secret,
+            jwt_issuer=settings.jwt_issuer,
+            jwt_audience=settings.jwt_audience,
+            rate_limit_rps=settings.rate_limit_rps,
+            rate_limit_burst=settings.rate_limit_burst,
+            redis_url=settings.redis_url,
             upstreams={name: targets[name] for name in services[SERVICE].calls},
             health_targets=targets,
-            health_timeout=env_float("GATEWAY_HEALTH_TIMEOUT_SECONDS", 2.0, minimum=0.01),
-            cors_origins=parse_origins(
-                env_str(CORS_ORIGINS_ENV, service_url(FRONTEND) if FRONTEND in services else "")
-            ),
+            health_timeout=settings.health_timeout,
+            cors_origins=parse_origins(settings.cors_origins or frontend),
         )
 
 
@@ -82,14 +157,11 @@ def parse_origins(raw: str) -> tuple[str, ...]:
 
 
 def _upstream(service: catalog.Service) -> Upstream:
+    read = UpstreamSettings.templated(SERVICE=service.env_name).from_env()
     return Upstream(
         name=service.name,
-        url=service_url(service.name),
-        timeout=env_float(
-            f"GATEWAY_TIMEOUT_{service.env_name}_SECONDS",
-            DEFAULT_TIMEOUTS.get(service.name, DEFAULT_TIMEOUT),
-            minimum=0.001,
-        ),
+        url=read.url or f"http://127.0.0.1:{service.port}",
+        timeout=read.timeout or DEFAULT_TIMEOUTS.get(service.name, DEFAULT_TIMEOUT),
         # The build does not change while the process runs: decide once, not per request.
         deployed=service.exists(),
     )

@@ -2,47 +2,69 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field
 
-from airscope.services.common import ConfigError, env_float, env_int, env_str, service_url
+from airscope.services.common.config import URL, EnvSettings, service_url_field
 
 # Airtable creates at most 10 records per request; a larger batch would be rejected whole.
 AIRTABLE_MAX_BATCH = 10
 
 
-@dataclass(frozen=True)
-class Config:
-    database_url: str
-    redis_url: str
-    airtable_gateway_url: str
-    max_upload_bytes: int
-    batch_size: int
-    max_job_attempts: int
-    # The wait before the n-th retry is retry_backoff_seconds * 2**(n-1).
-    retry_backoff_seconds: float
-    workers: int
-    record_count_interval_seconds: int
-    # The base the built-in record-count workflow counts (the stand-in's demo base by default).
-    record_count_base_id: str
-    gateway_timeout_seconds: float
+class Config(EnvSettings):
+    """automation-services' settings."""
 
-    @classmethod
-    def from_env(cls) -> Config:
-        batch_size = env_int("AUTOMATION_BATCH_SIZE", AIRTABLE_MAX_BATCH, minimum=1)
-        if batch_size > AIRTABLE_MAX_BATCH:
-            raise ConfigError(
-                f"AUTOMATION_BATCH_SIZE={batch_size} is above Airtable's limit of {AIRTABLE_MAX_BATCH} records"
-            )
-        return cls(
-            database_url=env_str("DATABASE_URL"),
-            redis_url=env_str("REDIS_URL"),
-            airtable_gateway_url=service_url("airtable-gateway"),
-            max_upload_bytes=env_int("AUTOMATION_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1),
-            batch_size=batch_size,
-            max_job_attempts=env_int("AUTOMATION_MAX_JOB_ATTEMPTS", 3, minimum=1),
-            retry_backoff_seconds=env_float("AUTOMATION_RETRY_BACKOFF_SECONDS", 5.0, minimum=0),
-            workers=env_int("AUTOMATION_WORKERS", 1, minimum=1),
-            record_count_interval_seconds=env_int("AUTOMATION_RECORD_COUNT_INTERVAL_SECONDS", 300, minimum=5),
-            record_count_base_id=env_str("AUTOMATION_RECORD_COUNT_BASE_ID", "appAirscopeDemo01"),
-            gateway_timeout_seconds=env_float("AUTOMATION_GATEWAY_TIMEOUT_SECONDS", 30.0, minimum=0.1),
-        )
+    database_url: str = Field(
+        validation_alias="DATABASE_URL", description="Its PostgreSQL database (jobs, runs)."
+    )
+    redis_url: str = Field(validation_alias="REDIS_URL", description="The Redis that holds the job queues.")
+    airtable_gateway_url: URL = service_url_field("airtable-gateway")
+    platform_url: URL = service_url_field("platform-services")
+    max_upload_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1,
+        validation_alias="AUTOMATION_MAX_UPLOAD_BYTES",
+        description="The largest import file.",
+    )
+    batch_size: int = Field(
+        AIRTABLE_MAX_BATCH,
+        ge=1,
+        le=AIRTABLE_MAX_BATCH,
+        validation_alias="AUTOMATION_BATCH_SIZE",
+        description="Records created per request; Airtable creates at most 10 per request and rejects a "
+        "larger batch whole.",
+    )
+    max_job_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias="AUTOMATION_MAX_JOB_ATTEMPTS",
+        description="Attempts of a job before it fails.",
+    )
+    retry_backoff_seconds: float = Field(
+        5.0,
+        ge=0,
+        validation_alias="AUTOMATION_RETRY_BACKOFF_SECONDS",
+        description="The wait before the n-th retry is this times 2**(n-1).",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        validation_alias="AUTOMATION_WORKERS",
+        description="Workers per queue (imports, workflow runs).",
+    )
+    record_count_interval_seconds: int = Field(
+        300,
+        ge=5,
+        validation_alias="AUTOMATION_RECORD_COUNT_INTERVAL_SECONDS",
+        description="How often the built-in record-count workflow runs.",
+    )
+    record_count_base_id: str = Field(
+        "appAirscopeDemo01",
+        validation_alias="AUTOMATION_RECORD_COUNT_BASE_ID",
+        description="The base the built-in record-count workflow counts (the stand-in's demo base by default).",
+    )
+    gateway_timeout_seconds: float = Field(
+        30.0,
+        ge=0.1,
+        validation_alias="AUTOMATION_GATEWAY_TIMEOUT_SECONDS",
+        description="One call to airtable-gateway.",
+    )

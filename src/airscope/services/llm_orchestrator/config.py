@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Annotated
 
-from airscope.services.common import ConfigError, env_float, env_int, env_str, service_url
+from pydantic import BeforeValidator, Field
+from pydantic_settings import NoDecode
+
+from airscope.services.common.config import URL, ConfigError, EnvSettings, service_url_field
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,7 @@ class Price:
         return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
 
 
-# Providers' published list prices (USD per million tokens, standard tier, mid-2025). LLM_PRICES
-# adds models or corrects these without a release.
+# Providers' published list prices (USD per million tokens, standard tier, mid-2025).
 BUILTIN_PRICES: Mapping[str, Price] = MappingProxyType(
     {
         "gpt-4o-mini": Price(0.15, 0.60),
@@ -61,37 +63,69 @@ def parse_prices(raw: str) -> dict[str, Price]:
     return prices
 
 
-@dataclass(frozen=True)
-class Config:
-    llm_base_url: str
-    llm_api_key: str
-    llm_model: str
-    llm_timeout_seconds: float
-    llm_max_retries: int
-    # None when neither the built-in table nor LLM_PRICES knows the model: its calls cost 0.
-    llm_price: Price | None
-    daily_budget_usd: float
-    chat_max_steps: int
-    database_url: str
-    redis_url: str
-    airtable_base_id: str | None
-    mcp_url: str
+def _prices(raw: object) -> object:
+    return parse_prices(raw) if isinstance(raw, str) else raw
 
-    @classmethod
-    def from_env(cls) -> Config:
-        model = env_str("LLM_MODEL", "gpt-4o-mini")
-        prices = {**BUILTIN_PRICES, **parse_prices(os.environ.get("LLM_PRICES") or "{}")}
-        return cls(
-            llm_base_url=env_str("LLM_BASE_URL", "https://api.openai.com/v1").rstrip("/"),
-            llm_api_key=env_str("LLM_API_KEY"),
-            llm_model=model,
-            llm_timeout_seconds=env_float("LLM_TIMEOUT_SECONDS", 30.0, minimum=0.1),
-            llm_max_retries=env_int("LLM_MAX_RETRIES", 2, minimum=0),
-            llm_price=prices.get(model),
-            daily_budget_usd=env_float("LLM_DAILY_BUDGET_USD", 10.0, minimum=0),
-            chat_max_steps=env_int("CHAT_MAX_STEPS", 6, minimum=1),
-            database_url=env_str("DATABASE_URL"),
-            redis_url=env_str("REDIS_URL"),
-            airtable_base_id=os.environ.get("AIRTABLE_BASE_ID") or None,
-            mcp_url=service_url("mcp-server") + "/mcp",
-        )
+
+class Config(EnvSettings):
+    """llm-orchestrator's settings."""
+
+    llm_base_url: URL = Field(
+        "https://api.openai.com/v1",
+        validation_alias="LLM_BASE_URL",
+        description="Base URL of the OpenAI-compatible chat completions API.",
+    )
+    llm_api_key: str = Field(
+        repr=False, validation_alias="LLM_API_KEY", description="The LLM provider's API key."
+    )
+    llm_model: str = Field(
+        "gpt-4o-mini", validation_alias="LLM_MODEL", description="The model chats ask for."
+    )
+    llm_timeout_seconds: float = Field(
+        30.0, ge=0.1, validation_alias="LLM_TIMEOUT_SECONDS", description="One completion request."
+    )
+    llm_max_retries: int = Field(
+        2,
+        ge=0,
+        validation_alias="LLM_MAX_RETRIES",
+        description="Retries of a completion that failed transiently.",
+    )
+    llm_prices: Annotated[dict[str, Price], NoDecode, BeforeValidator(_prices)] = Field(
+        {},
+        validation_alias="LLM_PRICES",
+        description='USD per million tokens by model, `{"model": {"input": 0.15, "output": 0.6}}`: adds models '
+        "to the built-in table of providers' list prices (mid-2025) or corrects it without a release. A model "
+        "neither knows costs 0.",
+    )
+    daily_budget_usd: float = Field(
+        10.0,
+        ge=0,
+        validation_alias="LLM_DAILY_BUDGET_USD",
+        description="Daily LLM spend in USD after which chats are refused with 429.",
+    )
+    chat_max_steps: int = Field(
+        6, ge=1, validation_alias="CHAT_MAX_STEPS", description="Completions (tool rounds) one chat may take."
+    )
+    database_url: str = Field(
+        validation_alias="DATABASE_URL", description="Its PostgreSQL database (chat history)."
+    )
+    redis_url: str = Field(
+        validation_alias="REDIS_URL", description="The Redis that holds the budget and sessions."
+    )
+    airtable_base_id: str | None = Field(
+        None,
+        validation_alias="AIRTABLE_BASE_ID",
+        description="The base chats are about unless they name another (local mode names the stand-in's demo base).",
+    )
+    mcp_server_url: URL = service_url_field("mcp-server")
+    platform_url: URL = service_url_field("platform-services")
+
+    @property
+    def llm_price(self) -> Price | None:
+        """The model's price; None when neither the built-in table nor LLM_PRICES knows it: its calls cost 0."""
+        return {**BUILTIN_PRICES, **self.llm_prices}.get(self.llm_model)
+
+    @property
+    def mcp_url(self) -> str:
+        """mcp-server's Streamable HTTP endpoint."""
+        return self.mcp_server_url + "/mcp"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pydantic import Field, field_validator
 from sqlalchemy.engine import make_url
 
-from airscope.services.common import ConfigError, env_float, env_int, env_str
+from airscope.services.common.config import ConfigError, EnvSettings
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -17,39 +16,78 @@ def sqlalchemy_url(database_url: str) -> str:
     return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-@dataclass(frozen=True)
-class Config:
-    # The plain postgresql:// URL, as local mode and compose give it, and SQLAlchemy's form of it.
-    database_url: str
-    sqlalchemy_url: str
-    jwt_secret: str
-    access_token_ttl_seconds: int
-    refresh_token_ttl_seconds: int
-    db_pool_size: int
-    db_max_overflow: int
-    login_max_failures: int
-    login_max_failures_per_client: int
-    login_window_seconds: int
-    active_users_refresh_seconds: float
+class DatabaseSettings(EnvSettings):
+    """Where platform-services' data is: all its schema migrations need."""
 
+    database_url: str = Field(
+        validation_alias="DATABASE_URL",
+        description="Its PostgreSQL database, as a plain `postgresql://` URL (local mode and compose give it).",
+    )
+
+    @field_validator("database_url")
     @classmethod
-    def from_env(cls) -> Config:
-        database_url = env_str("DATABASE_URL")
-        return cls(
-            database_url=database_url,
-            sqlalchemy_url=sqlalchemy_url(database_url),
-            jwt_secret=env_str("AIRSCOPE_JWT_SECRET"),
-            access_token_ttl_seconds=env_int("PLATFORM_ACCESS_TOKEN_TTL_SECONDS", 900, minimum=1),
-            refresh_token_ttl_seconds=env_int("PLATFORM_REFRESH_TOKEN_TTL_SECONDS", 30 * 86400, minimum=1),
-            db_pool_size=env_int("PLATFORM_DB_POOL_SIZE", 10, minimum=1),
-            db_max_overflow=env_int("PLATFORM_DB_MAX_OVERFLOW", 5, minimum=0),
-            login_max_failures=env_int("PLATFORM_LOGIN_MAX_FAILURES", 5, minimum=1),
-            # Many accounts tried from one address (credential stuffing). Far above what one
-            # office behind a NAT gets wrong in a window; a load generator posing as many users
-            # from one address needs it raised.
-            login_max_failures_per_client=env_int("PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT", 100, minimum=1),
-            login_window_seconds=env_int("PLATFORM_LOGIN_WINDOW_SECONDS", 900, minimum=1),
-            active_users_refresh_seconds=env_float(
-                "PLATFORM_ACTIVE_USERS_REFRESH_SECONDS", 15.0, minimum=0.1
-            ),
-        )
+    def _postgresql(cls, value: str) -> str:
+        sqlalchemy_url(value)
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """SQLAlchemy's form of ``database_url``."""
+        return sqlalchemy_url(self.database_url)
+
+
+class Config(DatabaseSettings):
+    """platform-services' settings."""
+
+    jwt_secret: str = Field(
+        repr=False,
+        validation_alias="AIRSCOPE_JWT_SECRET",
+        description="Signs the login tokens it issues (the gateway checks them).",
+    )
+    access_token_ttl_seconds: int = Field(
+        900,
+        ge=1,
+        validation_alias="PLATFORM_ACCESS_TOKEN_TTL_SECONDS",
+        description="Lifetime of an access token.",
+    )
+    refresh_token_ttl_seconds: int = Field(
+        30 * 86400,
+        ge=1,
+        validation_alias="PLATFORM_REFRESH_TOKEN_TTL_SECONDS",
+        description="Lifetime of a refresh token.",
+    )
+    db_pool_size: int = Field(
+        10, ge=1, validation_alias="PLATFORM_DB_POOL_SIZE", description="PostgreSQL connections kept open."
+    )
+    db_max_overflow: int = Field(
+        5,
+        ge=0,
+        validation_alias="PLATFORM_DB_MAX_OVERFLOW",
+        description="Connections opened beyond the pool when busy.",
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        validation_alias="PLATFORM_LOGIN_MAX_FAILURES",
+        description="Failed logins of one account in the window before it is refused with 429.",
+    )
+    login_max_failures_per_client: int = Field(
+        100,
+        ge=1,
+        validation_alias="PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT",
+        description="Failed logins from one client address in the window, whatever the account (credential "
+        "stuffing). Far above what one office behind a NAT gets wrong in a window; a load generator posing as "
+        "many users from one address needs it raised (local mode sets 100000).",
+    )
+    login_window_seconds: int = Field(
+        900,
+        ge=1,
+        validation_alias="PLATFORM_LOGIN_WINDOW_SECONDS",
+        description="The window failed logins count in.",
+    )
+    active_users_refresh_seconds: float = Field(
+        15.0,
+        ge=0.1,
+        validation_alias="PLATFORM_ACTIVE_USERS_REFRESH_SECONDS",
+        description="How often the active-users gauge is recounted.",
+    )
