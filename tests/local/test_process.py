@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,9 +17,9 @@ PARENT = """
 import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
 print(child.pid, flush=True)
-end = time.monotonic() + 0.5
-while time.monotonic() < end:
+while time.process_time() < 0.5:
     pass
+print("busy done", flush=True)
 time.sleep(60)
 """
 
@@ -29,6 +28,7 @@ time.sleep(60)
 def parent_and_child():
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
+    parent.stdout.readline()  # its half second of CPU is spent
     try:
         yield parent.pid, child
     finally:
@@ -45,13 +45,16 @@ def test_a_tree_holds_descendants_in_other_sessions(parent_and_child):
 
 def test_tree_memory_and_cpu_add_up_over_the_tree(parent_and_child):
     parent, child = parent_and_child
-    assert process.tree_pss_bytes(parent) == process.pss_bytes([parent]) + process.pss_bytes([child])
+    assert process.tree_cpu_seconds(parent) >= 0.45  # clock ticks: 10 ms steps
+    assert process.tree_cpu_seconds(parent) == pytest.approx(
+        process.cpu_seconds([parent]) + process.cpu_seconds([child]), abs=0.05
+    )
+    # Shares of shared pages move as other processes map them: equal within a little.
+    assert process.tree_pss_bytes(parent) == pytest.approx(
+        process.pss_bytes([parent]) + process.pss_bytes([child]), rel=0.05
+    )
     assert process.pss_bytes([child]) > 1_000_000  # a Python interpreter
     assert process.pss_bytes([child]) <= process.resident_bytes(child)
-    deadline = time.monotonic() + 10
-    while process.tree_cpu_seconds(parent) < 0.3 and time.monotonic() < deadline:
-        time.sleep(0.1)  # the parent's half second of busy loop
-    assert process.tree_cpu_seconds(parent) >= 0.3
 
 
 def test_a_gone_process_counts_nothing_and_has_no_memory():

@@ -18,13 +18,6 @@ MAX_INSTANCES = 10
 DISCOVERY_TIMEOUT = 60.0  # Prometheus re-reads file_sd files within seconds; this is far beyond
 
 
-def _running_supervisor(plat: runner.Platform) -> Supervisor:
-    sup = Supervisor(plat.home)
-    if not sup.running():
-        raise LocalError(f"the local platform is not running (home {plat.home}): start it with `make up`")
-    return sup
-
-
 def programs_of(sup: Supervisor, name: str) -> list[str]:
     """The programs ``name`` means: a service's every instance, or one program by its exact name."""
     known = sup.names()
@@ -34,10 +27,14 @@ def programs_of(sup: Supervisor, name: str) -> list[str]:
     return sorted(matched)
 
 
+def _programs(name: str) -> tuple[Supervisor, list[str]]:
+    """The running platform's supervisord, and the programs ``name`` means there."""
+    sup = runner.running_supervisor(runner.platform())
+    return sup, programs_of(sup, name)
+
+
 def stop(name: str) -> list[str]:
-    plat = runner.platform()
-    sup = _running_supervisor(plat)
-    names = programs_of(sup, name)
+    sup, names = _programs(name)
     for program in names:
         sup.stop(program)
     return names
@@ -45,13 +42,10 @@ def stop(name: str) -> list[str]:
 
 def start(name: str) -> list[str]:
     """Starts the programs of ``name`` again and waits until each is ready (up's own gate)."""
-    plat = runner.platform()
-    sup = _running_supervisor(plat)
-    names = programs_of(sup, name)
+    sup, names = _programs(name)
     for program in names:
         sup.start(program)
-        port = sup.defined_port(program)
-        if port:
+        if port := sup.defined_port(program):
             runner.wait_ready(sup, program, port)
     return names
 
@@ -64,7 +58,7 @@ def scale(service_name: str, count: int) -> dict[str, int]:
     service = plat.catalog.service(service_name)
     if not service.exists():
         raise LocalError(f"{service_name} is not in the tree yet: nothing to scale")
-    sup = _running_supervisor(plat)
+    sup = runner.running_supervisor(plat)
     instances = runner.load_instances(plat)
     members = instances[service.name]
     wanted = [service.name] + [f"{service.name}@{k}" for k in range(2, count + 1)]

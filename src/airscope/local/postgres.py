@@ -31,7 +31,7 @@ import asyncpg
 
 from airscope.local import LocalError
 from airscope.local.paths import HOME_ENV
-from airscope.local.process import Background, as_user, progress, start_gated, wait_until
+from airscope.local.process import Background, Server, as_user, progress
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
@@ -48,7 +48,10 @@ host  all all 127.0.0.1/32 scram-sha-256
 """
 
 
-class PostgresServer:
+class PostgresServer(Server):
+    stop_signal = signal.SIGINT  # fast shutdown: sessions end, a checkpoint is written
+    stop_timeout = 30.0
+
     def __init__(
         self,
         data_dir: Path,
@@ -63,17 +66,16 @@ class PostgresServer:
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
         self.wanted_dir = Path(data_dir).absolute()
         self.data_dir = self._placed(self.wanted_dir) if relocate else self.wanted_dir
-        self.port = port
         run_dir = Path(run_dir or self.wanted_dir.parent).absolute()
         socket_parent = run_dir if self.data_dir == self.wanted_dir else self.data_dir.parent
         self.socket_dir = socket_parent / "postgres-socket"
         self.bin_dir = bin_dir
-        self.ready_timeout = ready_timeout
-        self.process = Background(
+        process = Background(
             "postgres",
             run_dir / "postgres.pid",
             Path(log_dir or self.wanted_dir.parent).absolute() / "postgres.log",
         )
+        super().__init__(process, port, ready_timeout)
 
     @property
     def relocated(self) -> bool:
@@ -107,15 +109,6 @@ class PostgresServer:
         secret = f":{quote(password, safe='')}" if password is not None else ""
         return f"postgresql://{quote(user, safe='')}{secret}@127.0.0.1:{self.port}/{quote(database, safe='')}"
 
-    def is_running(self) -> bool:
-        return self.process.pid() is not None
-
-    def start(self) -> None:
-        """Creates the cluster when there is none, starts the server, and waits until it takes connections."""
-        start_gated(
-            self.process, port=self.port, launch=self._launch, wait_ready=self.wait_ready, stop=self.stop
-        )
-
     def _launch(self) -> None:
         self.prepare()
         self.process.start(self.argv(), cwd=self.data_dir, user=self.user, port=self.port)
@@ -140,18 +133,6 @@ class PostgresServer:
     def user(self) -> str | None:
         """The system user the server runs as: ``postgres`` when we are root (it refuses root)."""
         return self._user
-
-    def wait_ready(self) -> None:
-        wait_until(
-            f"postgres on 127.0.0.1:{self.port}",
-            self.probe,
-            timeout=self.ready_timeout,
-            process=self.process,
-        )
-
-    def stop(self) -> int | None:
-        """Fast shutdown (SIGINT: sessions end, a checkpoint is written); returns the pid it stopped."""
-        return self.process.stop(signal.SIGINT, timeout=30)
 
     def ensure_database(self, name: str, password: str) -> None:
         """A login role ``name`` with ``password`` and a database ``name`` owned by it; idempotent."""

@@ -107,30 +107,59 @@ class Background:
         return f"last lines of {self.log_file}:\n" + "\n".join("  " + line for line in tail)
 
 
-def start_gated(
-    process: Background,
-    *,
-    port: int,
-    launch: Callable[[], object],
-    wait_ready: Callable[[], None],
-    stop: Callable[[], object],
-) -> None:
-    """Launches ``process`` unless it already runs (on ``port``), then waits until it is ready.
+class Server:
+    """A server run as a ``Background`` process on 127.0.0.1:``port``, ready once ``probe`` passes.
 
-    A process launched here that never gets ready is stopped, so it cannot linger holding its
-    port; one that was already running is left alone whatever happens.
+    A subclass says how to launch it (``_launch``), how to probe it, and how it stops.
     """
-    launched = process.pid() is None
-    if launched:
-        launch()
-    else:
-        process.check_port(port)
-    try:
-        wait_ready()
-    except LocalError:
+
+    stop_signal = signal.SIGTERM
+    stop_timeout = 15.0
+
+    def __init__(self, process: Background, port: int, ready_timeout: float) -> None:
+        self.process = process
+        self.port = port
+        self.ready_timeout = ready_timeout
+
+    def _launch(self) -> None:
+        raise NotImplementedError
+
+    def probe(self) -> None:
+        """Raises unless the server answers."""
+        raise NotImplementedError
+
+    def is_running(self) -> bool:
+        return self.process.pid() is not None
+
+    def start(self) -> None:
+        """Launches the server unless it already runs (on ``port``), then waits until it is ready.
+
+        One launched here that never gets ready is stopped, so it cannot linger holding its port;
+        one that was already running is left alone whatever happens.
+        """
+        launched = self.process.pid() is None
         if launched:
-            stop()
-        raise
+            self._launch()
+        else:
+            self.process.check_port(self.port)
+        try:
+            self.wait_ready()
+        except LocalError:
+            if launched:
+                self.stop()
+            raise
+
+    def wait_ready(self) -> None:
+        wait_until(
+            f"{self.process.name} on 127.0.0.1:{self.port}",
+            self.probe,
+            timeout=self.ready_timeout,
+            process=self.process,
+        )
+
+    def stop(self) -> int | None:
+        """Sends ``stop_signal`` and waits; returns the pid it stopped."""
+        return self.process.stop(self.stop_signal, timeout=self.stop_timeout)
 
 
 def as_user(user: str | None) -> dict:

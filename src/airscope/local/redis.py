@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import redis
 
-from airscope.local.process import Background, start_gated, wait_until
+from airscope.local.process import Background, Server
 
 
-class RedisServer:
+class RedisServer(Server):
+    stop_timeout = 10.0  # SIGTERM: with no save points Redis exits without writing
+
     def __init__(
         self,
         dir: Path,
@@ -21,13 +22,12 @@ class RedisServer:
         ready_timeout: float = 15.0,
     ) -> None:
         self.dir = Path(dir).absolute()
-        self.port = port
-        self.ready_timeout = ready_timeout
-        self.process = Background(
+        process = Background(
             "redis",
             Path(run_dir or self.dir.parent).absolute() / "redis.pid",
             Path(log_dir or self.dir.parent).absolute() / "redis.log",
         )
+        super().__init__(process, port, ready_timeout)
 
     def __repr__(self) -> str:
         return f"RedisServer({str(self.dir)!r}, port={self.port})"
@@ -35,15 +35,6 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    def is_running(self) -> bool:
-        return self.process.pid() is not None
-
-    def start(self) -> None:
-        """Starts the server unless it runs, and waits until it answers PING."""
-        start_gated(
-            self.process, port=self.port, launch=self._launch, wait_ready=self.wait_ready, stop=self.stop
-        )
 
     def _launch(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -56,15 +47,6 @@ class RedisServer:
             # A cache and a queue for local mode: nothing to keep across restarts.
             *("--save", "", "--appendonly", "no"),
         ]
-
-    def wait_ready(self) -> None:
-        wait_until(
-            f"redis on 127.0.0.1:{self.port}", self.probe, timeout=self.ready_timeout, process=self.process
-        )
-
-    def stop(self) -> int | None:
-        """SIGTERM: with no save points Redis exits without writing; returns the pid it stopped."""
-        return self.process.stop(signal.SIGTERM, timeout=10)
 
     def probe(self) -> None:
         """Raises unless the server answers PING."""

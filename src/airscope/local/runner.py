@@ -91,6 +91,14 @@ def platform() -> Platform:
     )
 
 
+def running_supervisor(plat: Platform) -> Supervisor:
+    """The supervisord of the running platform, or LocalError saying to start it."""
+    sup = Supervisor(plat.home)
+    if not sup.running():
+        raise LocalError(f"the local platform is not running (home {plat.home}): start it with `make up`")
+    return sup
+
+
 def up() -> None:
     began = time.monotonic()
     plat = platform()

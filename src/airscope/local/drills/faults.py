@@ -46,10 +46,7 @@ class Target:
     @classmethod
     def current(cls) -> Target:
         plat = runner.platform()
-        sup = Supervisor(plat.home)
-        if not sup.running():
-            raise DrillError(f"the local platform is not running (home {plat.home}): start it with `make up`")
-        return cls(plat, sup)
+        return cls(plat, runner.running_supervisor(plat))
 
     def url(self, program: str) -> str:
         ports = {**self.plat.service_ports, **self.plat.observability_ports}

@@ -53,6 +53,17 @@ CHAT_TRAFFIC_IN_FLIGHT = 4
 CHAT_FAILURES_WITHIN = 120
 
 
+def _store_down(program: str, alertname: str, what: str) -> Scenario:
+    """A store stopped: its exporter, which cannot reach it any more, raises ``alertname``."""
+    return Scenario(
+        f"{program}-down",
+        StopProgram(program),
+        {"alertname": alertname, "source": "exporter"},
+        30,
+        doc=f"{what} stopped",
+    )
+
+
 def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
     slow = catalog.load().services["airtable-gateway"].alert_latency_seconds * LATENCY_FACTOR
     found = [
@@ -63,20 +74,8 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             30,
             doc=f"{service} stopped (every instance)",
         ),
-        Scenario(
-            "redis-down",
-            StopProgram("redis"),
-            {"alertname": "RedisConnectionFailure", "source": "exporter"},
-            30,
-            doc="Redis stopped",
-        ),
-        Scenario(
-            "postgres-down",
-            StopProgram("postgres"),
-            {"alertname": "DatabaseConnectionFailure", "source": "exporter"},
-            30,
-            doc="PostgreSQL stopped",
-        ),
+        _store_down("redis", "RedisConnectionFailure", "Redis"),
+        _store_down("postgres", "DatabaseConnectionFailure", "PostgreSQL"),
         Scenario(
             "error-burst",
             StandinFault("airtable", {"error_rate": 1.0}),
