@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +20,10 @@ from airscope.bench.telemetry_outage import black_hole, fill, full_tmpfs, refusi
 from airscope.telemetry import DROPPED, Settings, _logging, configure_logging, instrument, reset_logging
 from airscope.telemetry._tracing import SpanFile, build_tracer_provider
 from airscope.telemetry.testing import capture_log_lines
+from tests.servers import AppServer
+from tests.support import wait_until
 from tests.telemetry.apps import sample_app
 
-REPO = Path(__file__).resolve().parents[2]
 REQUESTS = 1000
 # A request that waited on a dead backend would take the export timeout, or forever on a stuck pipe.
 SLOW_SECONDS = 1.0
@@ -167,7 +166,6 @@ def test_a_batch_that_half_fits_leaves_no_half_line(full_disk):
 def test_a_service_with_every_backend_down_answers_as_usual(full_disk, tmp_path):
     """A real process: stdout a pipe no one reads, spans to a full disk and to a black hole."""
     with black_hole() as otlp, stuck_pipe() as stdout:
-        port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AIRSCOPE_"))}
         env |= {
             "AIRSCOPE_TRACE_DIR": str(full_disk / "traces"),
@@ -175,37 +173,34 @@ def test_a_service_with_every_backend_down_answers_as_usual(full_disk, tmp_path)
             "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
-        command = [sys.executable, "-m", "uvicorn", "--factory", "airscope.bench.telemetry_outage:create_app"]
-        process = subprocess.Popen(
-            [*command, "--port", str(port), "--no-access-log"],
-            cwd=REPO,
-            env=env,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
+        server = AppServer(
+            "airscope.bench.telemetry_outage",
+            base_env=env,
+            log_dir=tmp_path,
+            ready_path="/health/live",
+            args=["--no-access-log"],
+            output=stdout,
         )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, process)
+        with server, httpx.Client(base_url=server.url, timeout=10) as client:
             durations = []
             # Each access line carries the path: 3000 of these outgrow the held lines' bound.
             path = "/hello/" + "x" * 2000
-            with httpx.Client(base_url=url, timeout=10) as client:
-                for _ in range(3000):
-                    began = time.perf_counter()
-                    response = client.get(path)
-                    durations.append(time.perf_counter() - began)
-                    assert response.status_code == 200
-                time.sleep(0.5)  # a span batch or two more
-                metrics = client.get("/metrics").text
-        finally:
-            process.kill()
-            process.wait()
-    dropped = {
-        line.split('"')[1]: float(line.split()[-1])
-        for line in metrics.splitlines()
-        if line.startswith("telemetry_dropped_total{")
-    }
-    assert dropped["logs"] > 0 and dropped["traces"] > 0, dropped
+            for _ in range(3000):
+                began = time.perf_counter()
+                response = client.get(path)
+                durations.append(time.perf_counter() - began)
+                assert response.status_code == 200
+
+            def dropped_both() -> dict[str, float]:
+                dropped = {
+                    line.split('"')[1]: float(line.split()[-1])
+                    for line in client.get("/metrics").text.splitlines()
+                    if line.startswith("telemetry_dropped_total{")
+                }
+                assert dropped.get("logs", 0) > 0 and dropped.get("traces", 0) > 0, dropped
+                return dropped
+
+            dropped = wait_until(dropped_both, 10, message="lines and spans dropped")
     durations.sort()
     print(f"p50 {durations[1500] * 1000:.2f} ms, p99 {durations[2970] * 1000:.2f} ms, dropped {dropped}")
     assert durations[-1] < SLOW_SECONDS
@@ -218,23 +213,3 @@ def _spans(request: dict) -> list[dict]:
         for scope in resource["scopeSpans"]
         for span in scope["spans"]
     ]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the service exited with {process.returncode}"
-        try:
-            if httpx.get(url + "/health/live", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing answered on {url} within 30 s")

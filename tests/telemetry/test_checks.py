@@ -1,7 +1,5 @@
 """The ready-made checks against real PostgreSQL and Redis, started by airscope.local."""
 
-import socket
-
 import asyncpg
 import httpx
 import pytest
@@ -9,14 +7,13 @@ import redis.asyncio as redis
 from fastapi import FastAPI
 
 from airscope.telemetry import http_check, postgres_check, redis_check
+from tests.support import free_port
 
 pytestmark = pytest.mark.anyio
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()  # nothing listens on it
 
 
 async def run(check) -> None:

@@ -1,11 +1,8 @@
 import json
-import os
 import socket
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,61 +12,26 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from airscope.telemetry import DROPPED, Settings
 from airscope.telemetry._tracing import CountingBatchSpanProcessor, SafeExporter, build_tracer_provider
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, port: int, process: subprocess.Popen, log: Path) -> None:
-        self.port, self.process, self.log = port, process, log
-        self.url = f"http://127.0.0.1:{port}"
+from tests.servers import AppServer
+from tests.support import wait_until
 
 
 @pytest.fixture
-def serve(tmp_path) -> Iterator:
+def serve(run_app: Callable[..., AppServer]) -> Callable[..., AppServer]:
     """Starts tests.telemetry.apps:create_relay_app under uvicorn with the given environment."""
-    servers: list[Server] = []
 
-    def start(service: str, **env: str) -> Server:
-        port = free_port()
-        log = tmp_path / f"{service}.log"
-        environment = {**os.environ, "SAMPLE_SERVICE": service, **env}
-        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
-            if name not in env:
-                environment.pop(name, None)
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "--factory", "tests.telemetry.apps:create_relay_app"),
-                *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
-            ],
-            cwd=REPO,
-            env=environment,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+    def start(service: str, **env: str) -> AppServer:
+        unset = {
+            name: None for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER") if name not in env
+        }
+        return run_app(
+            "tests.telemetry.apps:create_relay_app",
+            {"SAMPLE_SERVICE": service, **unset, **env},
+            ready_path="/health/live",
+            args=["--no-access-log"],
         )
-        server = Server(port, process, log)
-        servers.append(server)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"{service} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-            try:
-                if httpx.get(server.url + "/health/live", timeout=0.5).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                time.sleep(0.05)
-        pytest.fail(f"{service} did not answer within 20 s:\n{log.read_text()[-2000:]}")
 
-    yield start
-    for server in servers:
-        server.process.terminate()
-        server.process.wait(timeout=10)
+    return start
 
 
 def read_spans(path: Path) -> list[dict]:
@@ -84,12 +46,12 @@ def read_spans(path: Path) -> list[dict]:
 
 
 def wait_for_spans(paths: list[Path], count: int, timeout: float = 15) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def enough() -> list[dict]:
         spans = [s for p in paths if p.exists() for s in read_spans(p)]
-        if len(spans) >= count or time.monotonic() > deadline:
-            return spans
-        time.sleep(0.1)
+        assert len(spans) >= count, f"{len(spans)} spans"
+        return spans
+
+    return wait_until(enough, timeout, message=f"{count} spans exported")
 
 
 @pytest.mark.parametrize("client", ["httpx", "httpx2"])
@@ -121,7 +83,7 @@ def test_trace_context_propagates_through_a_real_httpx_call_between_two_uvicorn_
     assert len(trace_id) == 32 and all(len(s["spanId"]) == 16 for s in by_kind.values())
 
     # The backend's log lines carry the same trace id as the span they were written in.
-    lines = [json.loads(line) for line in backend.log.read_text().splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in backend.log_path.read_text().splitlines() if line.startswith("{")]
     item_line = next(line for line in lines if line.get("event") == "item fetched")
     assert item_line["trace_id"] == trace_id and item_line["span_id"] == server_back["spanId"]
 
@@ -157,7 +119,7 @@ def test_an_unreachable_otlp_endpoint_leaves_latency_and_status_untouched(serve)
     assert statistics.median(timings[broken]) < 3 * statistics.median(timings[healthy]) + 0.005
 
 
-def dropped(client: httpx.Client, server: Server) -> float:
+def dropped(client: httpx.Client, server: AppServer) -> float:
     for line in client.get(server.url + "/metrics").text.splitlines():
         if line.startswith('telemetry_dropped_total{signal="traces"}'):
             return float(line.split()[-1])
@@ -250,7 +212,7 @@ def test_spans_and_access_lines_are_flushed_when_the_service_stops(serve, tmp_pa
     server.process.wait(timeout=10)
     spans = read_spans(tmp_path / "traces" / "stopping.jsonl")
     assert [s["name"] for s in spans if s["traceId"] == trace_id] == ["GET /items/{item_id}"]
-    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     assert [
         line["path"] for line in lines if line.get("trace_id") == trace_id and line["event"] == "request"
     ] == ["/items/1"]

@@ -107,62 +107,13 @@ def instrument(
         clock=clock,
     )
 
-    async def metrics_endpoint(request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(registry), headers={"Content-Type": content_type})
-
-    async def health_endpoint(request: Request) -> Response:
-        status, body = health_document(
-            await health.results(), service=service, version=version, commit=settings.commit
-        )
-        return HealthJSONResponse(body, status_code=status)
-
-    async def ready_endpoint(request: Request) -> Response:
-        critical = [r for r in await health.results() if r.check.critical]
-        status, body = health_document(critical, service=service, version=version, commit=settings.commit)
-        return HealthJSONResponse(body, status_code=status)
-
-    async def live_endpoint(request: Request) -> Response:
-        _, body = health_document([], service=service, version=version, commit=settings.commit)
-        return HealthJSONResponse(body)
-
-    # Served by the middleware before routing: no service route can shadow them, and the
-    # service's own requests do not pay for matching four more routes first.
-    probes = {
-        route.path: route
-        for route in (
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route("/health", health_endpoint, methods=["GET"]),
-            Route("/health/live", live_endpoint, methods=["GET"]),
-            Route("/health/ready", ready_endpoint, methods=["GET"]),
-            *(drill_routes(service) if settings.drills else ()),
-        )
-    }
-
+    probes = _probes(service, version, settings, registry, health)
     original_lifespan = app.router.lifespan_context
-
     # Spans of the provider the kit configured are flushed when the app stops: uvicorn re-raises
     # SIGTERM after its shutdown, so the SDK's atexit flush would never run.
     flush_on_exit = provider if tracer_provider is None else None
 
-    @asynccontextmanager
-    async def lifespan(lifespan_app):
-        health.start()
-        try:
-            async with original_lifespan(lifespan_app) as state:
-                # Everything alive after start-up lives as long as the process: keep it out of
-                # the collector's generations, so full collections (the p99 spikes under load)
-                # walk only what requests allocate.
-                gc.freeze()
-                yield state
-        finally:
-            await health.stop()
-            # Requests are over: no access line may wait for a flush that the exit would skip.
-            _logging.flush()
-            if hasattr(flush_on_exit, "force_flush"):
-                await asyncio.to_thread(flush_on_exit.force_flush, 5000)
-
-    app.router.lifespan_context = lifespan
+    app.router.lifespan_context = _lifespan(original_lifespan, health, flush_on_exit)
 
     middleware = Middleware(
         TelemetryMiddleware,
@@ -184,6 +135,67 @@ def instrument(
         _lifespan=original_lifespan,
         _native_telemetry=native,
     )
+
+
+def _probes(
+    service: str, version: str, settings: Settings, registry: CollectorRegistry, health: HealthMonitor
+) -> dict[str, Route]:
+    """/metrics, the health probes and (when on) the drill switches, by path."""
+
+    async def metrics_endpoint(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(registry), headers={"Content-Type": content_type})
+
+    async def health_endpoint(request: Request) -> Response:
+        status, body = health_document(
+            await health.results(), service=service, version=version, commit=settings.commit
+        )
+        return HealthJSONResponse(body, status_code=status)
+
+    async def ready_endpoint(request: Request) -> Response:
+        critical = [r for r in await health.results() if r.check.critical]
+        status, body = health_document(critical, service=service, version=version, commit=settings.commit)
+        return HealthJSONResponse(body, status_code=status)
+
+    async def live_endpoint(request: Request) -> Response:
+        _, body = health_document([], service=service, version=version, commit=settings.commit)
+        return HealthJSONResponse(body)
+
+    # Served by the middleware before routing: no service route can shadow them, and the
+    # service's own requests do not pay for matching four more routes first.
+    return {
+        route.path: route
+        for route in (
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/health", health_endpoint, methods=["GET"]),
+            Route("/health/live", live_endpoint, methods=["GET"]),
+            Route("/health/ready", ready_endpoint, methods=["GET"]),
+            *(drill_routes(service) if settings.drills else ()),
+        )
+    }
+
+
+def _lifespan(original_lifespan: Callable, health: HealthMonitor, flush_on_exit: object) -> Callable:
+    """The app's lifespan with the health loop around it and the kit's logs and spans flushed after."""
+
+    @asynccontextmanager
+    async def lifespan(lifespan_app):
+        health.start()
+        try:
+            async with original_lifespan(lifespan_app) as state:
+                # Everything alive after start-up lives as long as the process: keep it out of
+                # the collector's generations, so full collections (the p99 spikes under load)
+                # walk only what requests allocate.
+                gc.freeze()
+                yield state
+        finally:
+            await health.stop()
+            # Requests are over: no access line may wait for a flush that the exit would skip.
+            _logging.flush()
+            if hasattr(flush_on_exit, "force_flush"):
+                await asyncio.to_thread(flush_on_exit.force_flush, 5000)
+
+    return lifespan
 
 
 _NATIVE_SIGNALS = ("tracing", "metrics", "logs", "operation_spans")

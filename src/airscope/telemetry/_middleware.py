@@ -67,6 +67,8 @@ class TelemetryMiddleware:
         self.access_log = access_log
         self._error_log = _logging.get_logger("server")
 
+    # One long function on purpose: it runs for every request, and helper calls would add to the
+    # per-request cost the overhead benchmark (docs/performance-baselines.md) holds the kit to.
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
