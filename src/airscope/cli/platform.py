@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import click
+
+from airscope.local import control, runner
+from airscope.local import status as local_status
 
 
 @click.command()
 def up() -> None:
     """Start the local platform (PostgreSQL, Redis, every service that exists) and wait until healthy."""
-    from airscope.local.runner import up as run_up
-
-    run_up()
+    runner.up()
 
 
 @click.command()
 def down() -> None:
     """Stop everything `airscope up` started. Data stays under var/ (or $AIRSCOPE_HOME)."""
-    from airscope.local.runner import down as run_down
-
-    run_down()
+    runner.down()
 
 
 @click.command()
@@ -27,11 +29,6 @@ def down() -> None:
 def status(as_json: bool, watch: bool) -> None:
     """Every service instance: health, up, requests/s, error %, p95, firing alerts.
     Exits 0 only when all is healthy."""
-    import json
-    import time
-
-    from airscope.local import status as local_status
-
     while True:
         current = local_status.collect()
         if watch and not as_json:
@@ -49,8 +46,6 @@ def status(as_json: bool, watch: bool) -> None:
 def stop(name: str) -> None:
     """Stop a service (every instance) or another program (redis, prometheus...); it stays stopped
     until `airscope start NAME`."""
-    from airscope.local import control
-
     click.echo(f"stopped: {', '.join(control.stop(name))}")
 
 
@@ -58,8 +53,6 @@ def stop(name: str) -> None:
 @click.argument("name")
 def start(name: str) -> None:
     """Start what `airscope stop NAME` stopped, and wait until it is ready."""
-    from airscope.local import control
-
     click.echo(f"started: {', '.join(control.start(name))}")
 
 
@@ -68,8 +61,6 @@ def start(name: str) -> None:
 @click.argument("count", type=int)
 def scale(service: str, count: int) -> None:
     """Run COUNT instances of SERVICE on free ports; Prometheus finds them through file_sd."""
-    from airscope.local import control
-
     instances = control.scale(service, count)
     for program, port in instances.items():
         click.echo(f"{program:<28} http://127.0.0.1:{port}")
@@ -83,10 +74,6 @@ def scale(service: str, count: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts and notifications as JSON.")
 def alerts(as_json: bool) -> None:
     """Firing alerts (Alertmanager) and the notifications the local receiver got."""
-    import json
-
-    from airscope.local import status as local_status
-
     found = local_status.alerts()
     if as_json:
         click.echo(json.dumps(found, indent=2))

@@ -6,7 +6,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from airscope import checkout
+from airscope import checkout, tables
 from airscope.local.drills.scenarios import RESOLVE_WITHIN
 
 START = "<!-- drill results: written by `airscope drill all`; edits between these markers are lost -->"
@@ -21,30 +21,37 @@ def _cell(seconds: float | None, bound: float) -> str:
 
 def table(results, when: datetime | None = None) -> str:
     when = when or datetime.now(UTC)
-    lines = [
-        f"Measured on {when:%Y-%m-%d %H:%M} UTC by `airscope drill all` ({platform.node()}, "
-        f"{platform.system()} {platform.release()}).",
-        "",
-        "| drill | expected alert | fault to notification (bound) | healing to resolved (bound) | also fired | unexpected |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    header = (
+        "drill",
+        "expected alert",
+        "fault to notification (bound)",
+        "healing to resolved (bound)",
+        "also fired",
+        "unexpected",
+    )
+    rows = []
     for r in results:
         if r.skipped or r.error:
             status = f"skipped: {r.skipped}" if r.skipped else f"**failed**: {r.error}"
-            lines.append(f"| `{r.scenario}` | `{r.expected}` | {status} | | | |")
+            rows.append((f"`{r.scenario}`", f"`{r.expected}`", status, "", "", ""))
             continue
-        lines.append(
-            f"| `{r.scenario}` | `{r.expected}` "
-            f"| {_cell(r.notified_after_seconds, r.notify_bound_seconds)} ({r.notify_bound_seconds:.0f} s) "
-            f"| {_cell(r.resolved_after_seconds, RESOLVE_WITHIN)} ({RESOLVE_WITHIN:.0f} s) "
-            f"| {', '.join(f'`{a}`' for a in r.also_fired) or 'none'} "
-            f"| {', '.join(f'`{a}`' for a in r.unexpected) or 'none'} |"
+        rows.append(
+            (
+                f"`{r.scenario}`",
+                f"`{r.expected}`",
+                f"{_cell(r.notified_after_seconds, r.notify_bound_seconds)} ({r.notify_bound_seconds:.0f} s)",
+                f"{_cell(r.resolved_after_seconds, RESOLVE_WITHIN)} ({RESOLVE_WITHIN:.0f} s)",
+                ", ".join(f"`{a}`" for a in r.also_fired) or "none",
+                ", ".join(f"`{a}`" for a in r.unexpected) or "none",
+            )
         )
-    return "\n".join(lines)
+    return (
+        f"Measured on {when:%Y-%m-%d %H:%M} UTC by `airscope drill all` ({platform.node()}, "
+        f"{platform.system()} {platform.release()}).\n\n" + tables.markdown(header, rows)
+    )
 
 
 def write(results, path: Path | None = None) -> Path:
-
     path = path or checkout.root() / "docs" / "alerting.md"
     text = path.read_text() if path.exists() else f"# Alerting\n\n{START}\n{END}\n"
     if START not in text or END not in text:
