@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from airscope.promapi import Alertmanager, PromAPIError, Prometheus
+from tests.support import free_port, wait_until
 
 RULES = """
 groups:
@@ -28,27 +29,13 @@ groups:
 """
 
 
-def _wait(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            found = condition()
-            if found:
-                return found
-        except PromAPIError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.2)
-
-
 def _start(command: list[str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory, free_port) -> Iterator[tuple[Prometheus, Alertmanager]]:
+def servers(tmp_path_factory) -> Iterator[tuple[Prometheus, Alertmanager]]:
     if not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")):
         pytest.skip("Debian's prometheus and prometheus-alertmanager are not installed")
     tmp = tmp_path_factory.mktemp("promapi")
@@ -86,8 +73,8 @@ def servers(tmp_path_factory, free_port) -> Iterator[tuple[Prometheus, Alertmana
     prometheus = Prometheus(f"http://127.0.0.1:{prom_port}")
     alertmanager = Alertmanager(f"http://127.0.0.1:{am_port}/")
     try:
-        _wait(prometheus.ready, 30, "Prometheus ready")
-        _wait(alertmanager.ready, 30, "Alertmanager ready")
+        wait_until(prometheus.ready, 30, message="Prometheus ready")
+        wait_until(alertmanager.ready, 30, message="Alertmanager ready")
         yield prometheus, alertmanager
     finally:
         prometheus.close()
@@ -112,7 +99,7 @@ def test_instant_query_value_and_the_nan_rule(servers):
 
 def test_range_query_targets_rules_and_alerts(servers):
     prometheus, _ = servers
-    _wait(lambda: prometheus.value('up{job="self"}') == 1.0, 30, "Prometheus scrapes itself")
+    wait_until(lambda: prometheus.value('up{job="self"}') == 1.0, 30, message="Prometheus scrapes itself")
     targets = prometheus.targets()
     assert [(t.labels["job"], t.health) for t in targets] == [("self", "up")]
     now = time.time()
@@ -124,14 +111,14 @@ def test_range_query_targets_rules_and_alerts(servers):
         "test:nan",
         "AlwaysFiring",
     }
-    alerts = _wait(prometheus.alerts, 30, "AlwaysFiring pending or firing")
+    alerts = wait_until(prometheus.alerts, 30, message="AlwaysFiring pending or firing")
     assert alerts[0].labels["alertname"] == "AlwaysFiring" and alerts[0].state in ("pending", "firing")
     assert alerts[0].annotations == {"summary": "it always fires"}
 
 
 def test_alertmanager_alerts_and_silences(servers):
     _, alertmanager = servers
-    firing = _wait(alertmanager.alerts, 30, "AlwaysFiring reaches Alertmanager")
+    firing = wait_until(alertmanager.alerts, 30, message="AlwaysFiring reaches Alertmanager")
     assert firing[0].labels["alertname"] == "AlwaysFiring" and firing[0].state == "active"
     assert firing[0].since
     silence = alertmanager.create_silence({"alertname": "AlwaysFiring"}, 600, comment="test")
@@ -140,10 +127,10 @@ def test_alertmanager_alerts_and_silences(servers):
         assert [(dict(s.matchers), s.state, s.comment) for s in found] == [
             ({"alertname": "AlwaysFiring"}, "active", "test")
         ]
-        _wait(
+        wait_until(
             lambda: alertmanager.alerts(silenced=False) == [] and alertmanager.alerts(),
             30,
-            "the silenced alert is left out only when asked",
+            message="the silenced alert is left out only when asked",
         )
     finally:
         alertmanager.expire_silence(silence)
@@ -160,7 +147,7 @@ def test_a_refused_query_names_the_url_and_prometheus_reason(servers):
         prometheus.query("up[1m]")
 
 
-def test_no_answer_names_the_url(free_port):
+def test_no_answer_names_the_url():
     url = f"http://127.0.0.1:{free_port()}"
     with (
         Prometheus(url, timeout=1) as prometheus,
