@@ -45,12 +45,12 @@ def test_a_tree_holds_descendants_in_other_sessions(parent_and_child):
 
 def test_tree_memory_and_cpu_add_up_over_the_tree(parent_and_child):
     parent, child = parent_and_child
-    assert process.tree_cpu_seconds(parent) >= 0.45  # clock ticks: 10 ms steps
-    assert process.tree_cpu_seconds(parent) == pytest.approx(
+    assert process.cpu_seconds(process.tree(parent)) >= 0.45  # clock ticks: 10 ms steps
+    assert process.cpu_seconds(process.tree(parent)) == pytest.approx(
         process.cpu_seconds([parent]) + process.cpu_seconds([child]), abs=0.05
     )
     # Shares of shared pages move as other processes map them: equal within a little.
-    assert process.tree_pss_bytes(parent) == pytest.approx(
+    assert process.pss_bytes(process.tree(parent)) == pytest.approx(
         process.pss_bytes([parent]) + process.pss_bytes([child]), rel=0.05
     )
     assert process.pss_bytes([child]) > 1_000_000  # a Python interpreter

@@ -248,30 +248,12 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total
 
 
-def tree_pss_bytes(pid: int) -> int:
-    """PSS of ``pid`` and its descendants (see ``pss_bytes``)."""
-    return pss_bytes(tree(pid))
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of ``pid`` and its live descendants (see ``cpu_seconds``)."""
-    return cpu_seconds(tree(pid))
-
-
 def resident_bytes(pid: int) -> int:
     """The process's resident memory; LocalError once it is gone."""
     try:
         return psutil.Process(pid).memory_info().rss
     except psutil.NoSuchProcess:
         raise LocalError(f"process {pid} is gone") from None
-
-
-def proportional_bytes(pid: int) -> int:
-    """PSS of one process (see ``pss_bytes``); ProcessLookupError once it is gone."""
-    try:
-        return psutil.Process(pid).memory_full_info().pss
-    except psutil.NoSuchProcess:
-        raise ProcessLookupError(f"process {pid} is gone") from None
 
 
 def _start_time(pid: int) -> str | None:
