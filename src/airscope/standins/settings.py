@@ -17,7 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from airscope.errors import AirscopeError
 from airscope.telemetry import ENVIRONMENT, PRODUCTION
 
-_CONFIG = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
+# Each field's docstring is its description.
+_CONFIG = SettingsConfigDict(
+    env_ignore_empty=True, extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+)
 
 
 class FaultSettings(BaseSettings):
@@ -25,12 +28,8 @@ class FaultSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    latency_ms: float = Field(
-        0.0,
-        ge=0,
-        validation_alias="STANDIN_LATENCY_MS",
-        description="Base latency of every API request (not the admin API), in milliseconds.",
-    )
+    latency_ms: float = Field(0.0, ge=0, validation_alias="STANDIN_LATENCY_MS")
+    """Base latency of every API request (not the admin API), in milliseconds."""
 
 
 class AirtableSettings(BaseSettings):
@@ -38,28 +37,15 @@ class AirtableSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    db: Path | None = Field(
-        None,
-        validation_alias="STANDIN_AIRTABLE_DB",
-        description="The SQLite file; default `$AIRSCOPE_HOME/data/standins/airtable.sqlite` when "
-        "AIRSCOPE_HOME is set, else a file in a temporary directory removed at exit.",
-    )
-    home: Path | None = Field(
-        None,
-        validation_alias="AIRSCOPE_HOME",
-        description="Local mode's home: the default SQLite file lives under it.",
-    )
-    rate_limit: int = Field(
-        5,
-        ge=0,
-        validation_alias="STANDIN_AIRTABLE_RATE_LIMIT",
-        description="Requests per second per base before 429 (Airtable's 5); 0 turns the limit off.",
-    )
-    token: str | None = Field(
-        None,
-        validation_alias="STANDIN_AIRTABLE_TOKEN",
-        description="When set, the only bearer token accepted; else any bearer token is.",
-    )
+    db: Path | None = Field(None, validation_alias="STANDIN_AIRTABLE_DB")
+    """The SQLite file; default `$AIRSCOPE_HOME/data/standins/airtable.sqlite` when AIRSCOPE_HOME is
+    set, else a file in a temporary directory removed at exit."""
+    home: Path | None = Field(None, validation_alias="AIRSCOPE_HOME")
+    """Local mode's home: the default SQLite file lives under it."""
+    rate_limit: int = Field(5, ge=0, validation_alias="STANDIN_AIRTABLE_RATE_LIMIT")
+    """Requests per second per base before 429 (Airtable's 5); 0 turns the limit off."""
+    token: str | None = Field(None, validation_alias="STANDIN_AIRTABLE_TOKEN")
+    """When set, the only bearer token accepted; else any bearer token is."""
 
     @property
     def db_path(self) -> Path | None:
@@ -73,11 +59,8 @@ class LlmSettings(BaseSettings):
 
     model_config = _CONFIG
 
-    api_key: str | None = Field(
-        None,
-        validation_alias="STANDIN_LLM_API_KEY",
-        description="When set, the only API key accepted; else any bearer key is.",
-    )
+    api_key: str | None = Field(None, validation_alias="STANDIN_LLM_API_KEY")
+    """When set, the only API key accepted; else any bearer key is."""
 
 
 _Settings = TypeVar("_Settings", bound=BaseSettings)

@@ -18,6 +18,7 @@ import redis
 
 from airscope.local.redis import RedisServer
 from tests.servers import AppServer, read_spans, scrape, value
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -87,13 +88,6 @@ def _burst(url: str, paths: list[str]) -> list[httpx.Response]:
     """All ``paths`` requested at once, each from its own thread."""
     with httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(len(paths)) as pool:
         return list(pool.map(client.get, paths))
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def _check(health: dict, name: str) -> dict:
@@ -349,7 +343,7 @@ def test_airtable_down_is_a_clear_502_and_only_a_warning_in_health(
         health = api.get("/health")
         return health.status_code == 200 and _check(health.json(), "airtable")["status"] == "warn"
 
-    _wait_for(airtable_warns)
+    wait_until(airtable_warns, 5, message="airtable warns in /health")
     health = api.get("/health").json()
     assert health["status"] == "warn"
     assert _check(health, "redis")["status"] == "pass"
@@ -419,7 +413,7 @@ def test_without_redis_the_gateway_is_unready_but_still_answers(
     def redis_fails() -> bool:
         return httpx.get(gateway.url + "/health", timeout=10).status_code == 503
 
-    _wait_for(redis_fails)
+    wait_until(redis_fails, 5, message="/health fails without Redis")
     health = httpx.get(gateway.url + "/health", timeout=10).json()
     assert health["status"] == "fail"
     assert _check(health, "redis")["status"] == "fail"

@@ -16,6 +16,7 @@ import yaml
 from airscope.catalog import DEFAULT_PATH
 from airscope.local.redis import RedisServer
 from tests.servers import AppServer, read_spans, scrape, value
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -221,15 +222,16 @@ def test_the_upstreams_server_span_is_a_child_of_the_gateways_client_span(gatewa
     assert traceparent.split("-")[1] == trace_id
     assert traceparent.split("-")[2] != callers_span
 
-    deadline = time.monotonic() + 10
-    while True:
+    def both_sides() -> list[dict]:
+        # Each process exports on its own schedule: wait for both sides of the call.
         spans = [s for s in read_spans(trace_dir) if s["traceId"] == trace_id]
         upstream = [s for s in spans if s["service"] == "echo-upstream" and s["kind"] == 2]
         gateway = [s for s in spans if s["service"] == "api-gateway"]
-        # Each process exports on its own schedule: wait for both sides of the call.
-        if (upstream and len(gateway) >= 2) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        assert upstream and len(gateway) >= 2, spans
+        return spans
+
+    spans = wait_until(both_sides, 10, message="the spans of both sides of the call")
+    upstream = [s for s in spans if s["service"] == "echo-upstream" and s["kind"] == 2]
     by_id = {s["spanId"]: s for s in spans}
     [server] = upstream
     client = by_id[server["parentSpanId"]]
@@ -306,6 +308,7 @@ def test_login_register_and_health_need_no_credentials(gateway) -> None:
 
 def test_no_key_or_token_reaches_a_log_line(gateway) -> None:
     token = bearer()["Authorization"].removeprefix("Bearer ")
+    logged = gateway.log_path.read_text().count("duration_ms")
     httpx.get(gateway.url + "/api/airtable/bases", headers={"X-API-Key": API_KEY})
     httpx.get(gateway.url + "/api/airtable/bases", headers={"X-API-Key": API_KEY + "-wrong"})
     httpx.get(gateway.url + "/api/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -313,8 +316,11 @@ def test_no_key_or_token_reaches_a_log_line(gateway) -> None:
     httpx.get(
         gateway.url + "/api/airtable/bases", params={"api_key": OTHER_KEY}, headers={"X-API-Key": API_KEY}
     )
-    time.sleep(0.3)  # access lines are flushed at the end of the event-loop iteration
-    text = gateway.log_path.read_text()
+    # Access lines are flushed at the end of the event-loop iteration: wait for the five above.
+    text = wait_until(
+        lambda: (t := gateway.log_path.read_text()).count("duration_ms") >= logged + 5 and t,
+        message="the access lines written",
+    )
     assert '"status": 401' in text or '"status":401' in text
     for secret in (API_KEY, OTHER_KEY, token, JWT_SECRET):
         assert secret not in text
@@ -391,10 +397,11 @@ def test_without_redis_requests_pass_and_health_names_redis(
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert value(scrape(gateway.url), "gateway_rate_limiter_errors_total") == 3
 
-    deadline = time.monotonic() + 5
-    while (health := httpx.get(gateway.url + "/health")).status_code != 503 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert health.status_code == 503
+    health = wait_until(
+        lambda: (r := httpx.get(gateway.url + "/health")).status_code == 503 and r,
+        5,
+        message="/health fails without Redis",
+    )
     assert health.json()["checks"]["redis:responseTime"][0]["status"] == "fail"
     assert httpx.get(gateway.url + "/health/ready").status_code == 503
     warnings = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import redis
 
 from airscope.local.redis import RedisServer
 from tests.servers import AppServer, scrape, value
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -104,16 +104,6 @@ def api(service: AppServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def _wait_for(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what} not met in {timeout}s"
-        time.sleep(0.1)
-
-
 def _upload(api: httpx.Client, name: str, content: bytes, media_type: str, **form: str) -> httpx.Response:
     data = {"base_id": BASE, "table": "Products", **form}
     return api.post("/files", files={"file": (name, content, media_type)}, data=data)
@@ -124,7 +114,7 @@ def _finished(api: httpx.Client, file_id: str, timeout: float = 30.0) -> dict:
         body = api.get(f"/files/{file_id}").json()
         return body if body["status"] in ("completed", "partial", "failed") else None
 
-    return _wait_for(ended, timeout, f"file {file_id} finished")  # type: ignore[return-value]
+    return wait_until(ended, timeout, message=f"file {file_id} finished")
 
 
 def _product_count(gateway: AppServer) -> int:
@@ -212,10 +202,10 @@ def test_a_csv_of_95_rows_is_imported_in_batches_of_10(
         - value(before, "automation_workflow_runs_total", **runs)
         == 1
     )
-    _wait_for(
+    wait_until(
         lambda: value(scrape(service.url), "automation_queue_depth", queue="imports") == 0,
         timeout=10,
-        what="the imports queue drained",
+        message="the imports queue drained",
     )
 
     history = api.get("/workflows/csv-import/runs").json()
@@ -314,7 +304,7 @@ def test_an_outage_of_the_gateway_is_retried_until_it_ends(
         api, "outage.csv", _csv([["Name"], ["During outage 1"], ["During outage 2"]]), "text/csv"
     )
 
-    _wait_for(lambda: retries() > before, timeout=15, what="a retry")
+    wait_until(lambda: retries() > before, timeout=15, message="a retry")
     httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
     done = _finished(api, response.json()["id"])
     assert (done["status"], done["rows_imported"]) == ("completed", 2)
@@ -413,7 +403,7 @@ def test_record_count_runs_count_every_table_and_keep_a_history(
         run = next((run for run in runs if run["id"] == run_id), None)
         return run if run and run["status"] != "running" else None
 
-    run = _wait_for(finished, timeout=15, what="the run finished")
+    run = wait_until(finished, timeout=15, message="the run finished")
     assert run["status"] == "succeeded", run
     counts = run["detail"]["counts"]
     assert (counts["Customers"], counts["Orders"]) == (24, 30)
@@ -428,10 +418,10 @@ def test_record_count_runs_count_every_table_and_keep_a_history(
 
     custom = api.post("/workflows", json={"name": "Mine", "kind": "record-count"}).json()
     assert api.post(f"/workflows/{custom['id']}/runs").status_code == 202
-    _wait_for(
+    wait_until(
         lambda: api.get(f"/workflows/{custom['id']}/runs").json()[0]["status"] == "succeeded",
         timeout=15,
-        what="the custom run finished",
+        message="the custom run finished",
     )
     assert (
         value(scrape(service.url), "automation_workflow_runs_total", workflow="custom", status="succeeded")
@@ -459,10 +449,10 @@ def test_without_redis_health_fails_naming_it_and_uploads_are_refused(
             own_redis.stop()
 
             # Health results are cached for a second: wait for a run after the stop.
-            health = _wait_for(
+            health = wait_until(
                 lambda: (r := httpx.get(server.url + "/health", timeout=10)).status_code == 503 and r,
                 timeout=10,
-                what="health failing",
+                message="health failing",
             )
             failing = [
                 name for name, entries in health.json()["checks"].items() if entries[0]["status"] == "fail"

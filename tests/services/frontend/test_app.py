@@ -3,7 +3,6 @@ forwarded to a gateway double (method, path, query, body, headers, trace context
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from tests.servers import AppServer, read_spans
+from tests.support import wait_until
 
 FRONTEND = "airscope.services.frontend"
 DOUBLE = "tests.services.frontend.gateway_double"
@@ -166,12 +166,12 @@ def test_the_pages_traceparent_is_continued_to_the_gateway(frontend, gateway, tr
     assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
     assert parent_id != "00f067aa0ba902b7"
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def both_hops() -> list[dict]:
         spans = [s for s in read_spans(trace_dir) if s["traceId"] == TRACE_ID]
-        if {"frontend", "gateway-double"} <= {s["service"] for s in spans}:
-            break
-        time.sleep(0.1)
+        assert {"frontend", "gateway-double"} <= {s["service"] for s in spans}, spans
+        return spans
+
+    spans = wait_until(both_hops, 10, message="the spans of both hops exported")
     by_id = {s["spanId"]: s for s in spans}
     server = next(s for s in spans if s["service"] == "frontend" and s["name"] == "GET /api/{path:path}")
     assert server["parentSpanId"] == "00f067aa0ba902b7"

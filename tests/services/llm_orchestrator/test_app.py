@@ -6,7 +6,6 @@ the tests that need a differently configured orchestrator start their own next t
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import redis
 
 from airscope.local.postgres import PostgresServer
 from tests.servers import AppServer, read_spans, scrape, value
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -258,14 +258,15 @@ def test_without_mcp_server_chat_answers_without_tools_and_health_warns(stack: S
 def _chat_spans(stack: Stack, message: str) -> list[dict]:
     """The spans of one chat's trace, from every service, once its MCP requests are exported."""
     trace_id = chat(stack.orchestrator, message).headers["x-trace-id"]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def complete() -> list[dict]:
         spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == trace_id]
         names = [s["name"] for s in spans]
-        if "POST /chat" in names and "tools/call list_tables" in names and names.count("POST /mcp") >= 4:
-            return spans
-        time.sleep(0.2)
-    raise AssertionError(f"spans of trace {trace_id} incomplete: {names}")
+        assert "POST /chat" in names and "tools/call list_tables" in names, names
+        assert names.count("POST /mcp") >= 4, names
+        return spans
+
+    return wait_until(complete, 10, 0.2, message=f"the spans of trace {trace_id}")
 
 
 def _attributes(span: dict) -> dict:
@@ -318,10 +319,11 @@ def test_postgres_down_makes_health_fail_naming_it(stack: Stack, reachable_tmp, 
         assert httpx.get(server.url + "/health", timeout=10).status_code == 200
     finally:
         postgres.stop()
-    deadline = time.monotonic() + 10
-    while (health := httpx.get(server.url + "/health", timeout=10)).status_code != 503:
-        assert time.monotonic() < deadline, health.text
-        time.sleep(0.3)
+    health = wait_until(
+        lambda: (r := httpx.get(server.url + "/health", timeout=10)).status_code == 503 and r,
+        10,
+        message="/health fails without PostgreSQL",
+    )
     failing = {name for name, results in health.json()["checks"].items() if results[0]["status"] == "fail"}
     assert {name.split(":")[0] for name in failing} == {"postgres"}
     response = chat(server, "Which bases do I have?")
@@ -340,10 +342,11 @@ def test_starts_while_postgres_is_down_and_serves_once_it_is_back(
     assert chat(server, "Which bases do I have?").status_code == 503
     postgres.start()
     try:
-        deadline = time.monotonic() + 15
-        while httpx.get(server.url + "/health/ready", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+        wait_until(
+            lambda: httpx.get(server.url + "/health/ready", timeout=10).status_code == 200,
+            15,
+            message="ready once PostgreSQL is back",
+        )
         response = chat(server, "Which bases do I have?")
         assert response.status_code == 200, response.text
     finally:

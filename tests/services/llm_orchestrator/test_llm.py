@@ -23,13 +23,14 @@ CONFIG = Config(
     llm_model=MODEL,
     llm_timeout_seconds=5,
     llm_max_retries=2,
-    llm_price=Price(1.0, 2.0),
+    llm_prices={MODEL: Price(1.0, 2.0)},
     daily_budget_usd=10,
     chat_max_steps=6,
     database_url="postgresql://unused",
     redis_url="redis://unused",
     airtable_base_id=None,
-    mcp_url="http://unused/mcp",
+    mcp_server_url="http://unused",
+    platform_url="http://unused",
 )
 COMPLETION = {
     "id": "chatcmpl-1",

@@ -14,14 +14,13 @@ import pytest
 
 from airscope import catalog
 from airscope.local.postgres import PostgresServer
-from tests.servers import AppServer, scrape
+from tests.servers import AppServer, movement, scrape
 from tests.services.platform_services.test_service import (
     FORGED,
     JWT_SECRET,
     MODULE,
     account,
     forged_token,
-    moved_by,
     new_email,
     new_password,
     service_env,
@@ -85,10 +84,8 @@ def test_the_gateway_refuses_a_forged_or_stale_token_with_401(
     assert refused.status_code == 401
     assert refused.json()["error"] == GATEWAY_REASONS[case]
     assert refused.headers["WWW-Authenticate"].startswith('Bearer realm="airscope"')
-    assert (
-        moved_by(before, scrape(gateway.url), "gateway_auth_failures_total", reason=GATEWAY_REASONS[case])
-        == 1
-    )
+    moved = movement(before, scrape(gateway.url))
+    assert moved("gateway_auth_failures_total", reason=GATEWAY_REASONS[case]) == 1
 
 
 def test_a_caller_cannot_escape_the_per_client_limit_by_forging_x_forwarded_for(
@@ -107,5 +104,5 @@ def test_a_caller_cannot_escape_the_per_client_limit_by_forging_x_forwarded_for(
         assert answer.status_code == expected, (attempt, answer.text)
     assert "this client address" in answer.json()["message"]
     assert 1 <= int(answer.headers["Retry-After"]) <= 900
-    moved = moved_by(before, scrape(platform.url), "auth_login_rate_limited_total", scope="client")
-    assert moved == 2
+    moved = movement(before, scrape(platform.url))
+    assert moved("auth_login_rate_limited_total", scope="client") == 2

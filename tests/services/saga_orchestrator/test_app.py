@@ -7,7 +7,6 @@ Tests that need a process to die, or PostgreSQL to go away, start their own orch
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import redis
 
 from airscope.local.postgres import PostgresServer
 from tests.servers import AppServer, scrape, value
+from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -152,13 +152,12 @@ def onboard(url: str, workspace: str, *, wait: bool = True, **extra: str) -> htt
 
 
 def wait_for_saga(url: str, saga_id: str, done: Callable[[dict], bool], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    def finished() -> dict | None:
         saga = httpx.get(f"{url}/sagas/{saga_id}", timeout=10).json()
-        if done(saga):
-            return saga
-        assert time.monotonic() < deadline, saga
-        time.sleep(0.1)
+        assert done(saga), saga
+        return saga
+
+    return wait_until(finished, timeout, message=f"saga {saga_id}")
 
 
 def unique(name: str) -> str:
@@ -332,10 +331,11 @@ def test_postgres_down_makes_health_fail_naming_it(stack: Stack, reachable_tmp, 
         assert httpx.get(server.url + "/health", timeout=10).status_code == 200
     finally:
         postgres.stop()
-    deadline = time.monotonic() + 10
-    while (health := httpx.get(server.url + "/health", timeout=10)).status_code != 503:
-        assert time.monotonic() < deadline, health.text
-        time.sleep(0.3)
+    health = wait_until(
+        lambda: (r := httpx.get(server.url + "/health", timeout=10)).status_code == 503 and r,
+        10,
+        message="/health fails without PostgreSQL",
+    )
     failing = {
         name.split(":")[0]
         for name, results in health.json()["checks"].items()

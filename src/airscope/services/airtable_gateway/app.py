@@ -214,21 +214,23 @@ def _entry(state: str, fingerprint: str, **answer: Any) -> bytes:
     return orjson.dumps({"state": state, "fingerprint": fingerprint, **answer})
 
 
-def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
+async def write(cache: ReadCache, base_id: str, call: Awaitable[T]) -> T:
+    """Runs a write, then makes the base's cached reads unreachable, so a read after it sees it."""
+    try:
+        result = await call
+    except ServiceError as error:
+        # A timeout or 5xx leaves unknown whether the write happened; a 4xx means it did not.
+        if error.status >= 500:
+            await cache.invalidate(base_id)
+        raise
+    await cache.invalidate(base_id)
+    return result
+
+
+def _tables_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
+    """The bases and their tables."""
     # Every route but /bases names a base, a table or a record Airtable may not have.
     router = APIRouter(responses=errors(404))
-
-    async def write(base_id: str, call: Awaitable[T]) -> T:
-        """Runs a write, then makes the base's cached reads unreachable, so a read after it sees it."""
-        try:
-            result = await call
-        except ServiceError as error:
-            # A timeout or 5xx leaves unknown whether the write happened; a 4xx means it did not.
-            if error.status >= 500:
-                await cache.invalidate(base_id)
-            raise
-        await cache.invalidate(base_id)
-        return result
 
     @router.get("/bases")
     async def list_bases() -> dict:
@@ -253,7 +255,7 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
 
         async def create(after_uncertain: bool) -> dict:
             try:
-                return await write(base_id, airtable.create_table(base_id, table))
+                return await write(cache, base_id, airtable.create_table(base_id, table))
             except ServiceError as error:
                 if not (after_uncertain and error.code == "table_name_taken"):
                     raise
@@ -273,7 +275,16 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
     @router.patch("/bases/{base_id}/tables/{table}", responses=errors(409))
     async def update_table(base_id: BaseId, table: TableName, body: UpdateTable) -> dict:
         """Renames and/or re-describes a table (the nearest thing to deleting one Airtable allows)."""
-        return await write(base_id, airtable.update_table(base_id, table, body.model_dump(exclude_none=True)))
+        return await write(
+            cache, base_id, airtable.update_table(base_id, table, body.model_dump(exclude_none=True))
+        )
+
+    return router
+
+
+def _records_router(airtable: AirtableClient, cache: ReadCache) -> APIRouter:
+    """The records of a table."""
+    router = APIRouter(responses=errors(404))
 
     @router.get("/bases/{base_id}/tables/{table}/records")
     async def list_records(
@@ -318,14 +329,18 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
     async def create_records(base_id: BaseId, table: TableName, body: CreateRecords) -> dict:
         records = [record.model_dump() for record in body.records]
         return {
-            "records": await write(base_id, airtable.create_records(base_id, table, records, body.typecast))
+            "records": await write(
+                cache, base_id, airtable.create_records(base_id, table, records, body.typecast)
+            )
         }
 
     @router.patch("/bases/{base_id}/tables/{table}/records")
     async def update_records(base_id: BaseId, table: TableName, body: UpdateRecords) -> dict:
         records = [record.model_dump() for record in body.records]
         return {
-            "records": await write(base_id, airtable.update_records(base_id, table, records, body.typecast))
+            "records": await write(
+                cache, base_id, airtable.update_records(base_id, table, records, body.typecast)
+            )
         }
 
     @router.patch("/bases/{base_id}/tables/{table}/records/{record_id}")
@@ -333,13 +348,20 @@ def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempo
         base_id: BaseId, table: TableName, record_id: RecordId, body: UpdateRecord
     ) -> dict:
         return await write(
-            base_id, airtable.update_record(base_id, table, record_id, body.fields, body.typecast)
+            cache, base_id, airtable.update_record(base_id, table, record_id, body.fields, body.typecast)
         )
 
     @router.delete("/bases/{base_id}/tables/{table}/records/{record_id}")
     async def delete_record(base_id: BaseId, table: TableName, record_id: RecordId) -> dict:
-        return await write(base_id, airtable.delete_record(base_id, table, record_id))
+        return await write(cache, base_id, airtable.delete_record(base_id, table, record_id))
 
+    return router
+
+
+def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
+    router = APIRouter()
+    router.include_router(_tables_router(airtable, cache, idempotency))
+    router.include_router(_records_router(airtable, cache))
     return router
 
 

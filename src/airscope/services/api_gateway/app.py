@@ -45,6 +45,36 @@ class HealthJSONResponse(JSONResponse):
     media_type = "application/health+json"
 
 
+class _Guards:
+    """What stands in front of every route: who the caller is, and the caller's rate limit."""
+
+    def __init__(self, limiter: RateLimiter, authenticator: Authenticator) -> None:
+        self.limiter = limiter
+        self.authenticator = authenticator
+
+    async def _rate_limit(self, request: Request, client_id: str) -> None:
+        decision = await self.limiter.take(client_id)
+        if not decision.allowed:
+            RATE_LIMITED.labels(request.scope["route"].path).inc()
+            retry_after = decision.retry_after_header
+            raise ServiceError(
+                429,
+                "rate_limited",
+                f"too many requests from this client; retry in {retry_after}s",
+                headers={"Retry-After": retry_after},
+            )
+
+    async def authenticated(self, request: Request) -> str:
+        client_id = self.authenticator.authenticate(request.headers)
+        await self._rate_limit(request, client_id)
+        return client_id
+
+    async def anonymous(self, request: Request) -> None:
+        # Public routes (login, register, health) are limited per address: login is what a
+        # password-guessing script would hammer.
+        await self._rate_limit(request, "ip:" + (request.client.host if request.client else "unknown"))
+
+
 def create_app() -> FastAPI:
     config = Config.from_env()
     if not config.api_keys and config.jwt_secret is None:
@@ -84,32 +114,11 @@ def create_app() -> FastAPI:
         expose_headers=CORS_EXPOSED,
     )
 
-    async def rate_limit(request: Request, client_id: str) -> None:
-        decision = await limiter.take(client_id)
-        if not decision.allowed:
-            RATE_LIMITED.labels(request.scope["route"].path).inc()
-            retry_after = decision.retry_after_header
-            raise ServiceError(
-                429,
-                "rate_limited",
-                f"too many requests from this client; retry in {retry_after}s",
-                headers={"Retry-After": retry_after},
-            )
-
-    async def authenticated(request: Request) -> str:
-        client_id = authenticator.authenticate(request.headers)
-        await rate_limit(request, client_id)
-        return client_id
-
-    async def anonymous(request: Request) -> None:
-        # Public routes (login, register, health) are limited per address: login is what a
-        # password-guessing script would hammer.
-        await rate_limit(request, "ip:" + (request.client.host if request.client else "unknown"))
-
+    guards = _Guards(limiter, authenticator)
     for route in ROUTES:
         app.add_api_route(
             route.template,
-            _forwarder(proxy, route, anonymous if route.public else authenticated),
+            _forwarder(proxy, route, guards.anonymous if route.public else guards.authenticated),
             methods=list(route.methods),
         )
 
@@ -123,7 +132,7 @@ def create_app() -> FastAPI:
         version=airscope.__version__,
     )
 
-    @app.get("/api/health", dependencies=[Depends(anonymous)])
+    @app.get("/api/health", dependencies=[Depends(guards.anonymous)])
     async def api_health() -> Response:
         assert proxy.client is not None
         status, body = await platform.document(proxy.client)

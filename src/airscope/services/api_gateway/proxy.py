@@ -1,8 +1,6 @@
 """The route table and the forwarding of a request to its upstream service.
 
-The request body is streamed to the upstream; the upstream's answer is read whole (the platform's
-answers are small JSON documents), so its timeout covers the full answer and a failure becomes a
-clean 504/502 instead of a response cut off midway.
+The request body is streamed to the upstream and its answer read whole (``common.forwarding``).
 """
 
 from __future__ import annotations
@@ -19,7 +17,8 @@ from starlette.responses import Response
 
 from airscope.services.api_gateway.config import Upstream
 from airscope.services.api_gateway.metrics import UPSTREAM_DURATION
-from airscope.services.common import ServiceError
+from airscope.services.common import ServiceError, forwarding
+from airscope.services.common.forwarding import HOP_BY_HOP
 from airscope.telemetry import current_request_id
 
 ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -55,11 +54,6 @@ ROUTES = (
     ProxyRoute("/api/sagas/{path:path}", "saga-orchestrator", "/sagas/"),
 )
 
-# RFC 9110 §7.6.1, plus what this hop recomputes itself.
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-     "transfer-encoding", "upgrade", "host"}
-)  # fmt: skip
 # Never passed on from the caller: credentials (the gateway checked them), ids the gateway sets
 # itself (a caller must not pose as another client, nor as another address), and the trace
 # context, which the httpx instrumentation writes anew with the gateway's client span as parent.
@@ -67,11 +61,6 @@ CALLER_ONLY = frozenset(
     {"x-api-key", "authorization", "cookie", "x-client-id", "x-request-id", "x-forwarded-for",
      "traceparent", "tracestate", "baggage"}
 )  # fmt: skip
-# The upstream's own framing and ids: this response is re-framed, and the kit adds its ids.
-UPSTREAM_ONLY = frozenset(
-    {"content-length", "content-encoding", "date", "server", "x-trace-id", "x-request-id"}
-)  # fmt: skip
-NOT_ANSWERED = HOP_BY_HOP | UPSTREAM_ONLY
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
 # What every service serves beside its API (the kit's /metrics and health probes, the local drill
 # switch) and the stand-ins' fault switches: for Prometheus, the orchestrator and the drills on the
@@ -141,34 +130,12 @@ class Proxy:
             request.method,
             upstream.url + path + (f"?{query}" if query else ""),
             headers=upstream_headers(request, upstream.name, client_id),
-            # Streamed only when there is a body: a GET must not turn into a chunked upload.
-            content=request.stream() if _has_body(request) else None,
+            content=forwarding.body(request),
             timeout=upstream.timeout,
         )
         started = time.perf_counter()
-        try:
-            answer = await self.client.send(outgoing)
-        except httpx.TimeoutException:
-            UPSTREAM_DURATION.labels(upstream.name, "timeout").observe(time.perf_counter() - started)
-            raise ServiceError(
-                504, "upstream_timeout", f"{upstream.name} did not answer within {upstream.timeout:g}s"
-            ) from None
-        except httpx.TransportError as exc:
-            UPSTREAM_DURATION.labels(upstream.name, "unreachable").observe(time.perf_counter() - started)
-            raise ServiceError(
-                502, "upstream_unreachable", f"{upstream.name} could not be reached ({type(exc).__name__})"
-            ) from None
-        UPSTREAM_DURATION.labels(upstream.name, str(answer.status_code)).observe(
-            time.perf_counter() - started
-        )
-        response = Response(answer.content, status_code=answer.status_code)
-        response.raw_headers.extend(
-            (name.lower(), value)
-            for name, value in answer.headers.raw
-            if name.lower().decode("latin-1") not in NOT_ANSWERED
-        )
-        return response
 
+        def outcome(outcome: str) -> None:
+            UPSTREAM_DURATION.labels(upstream.name, outcome).observe(time.perf_counter() - started)
 
-def _has_body(request: Request) -> bool:
-    return "content-length" in request.headers or "transfer-encoding" in request.headers
+        return await forwarding.exchange(self.client, outgoing, upstream.name, upstream.timeout, outcome)

@@ -18,15 +18,15 @@ import asyncio
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
-import asyncpg
 import httpx
 import orjson
 import redis.asyncio
 import redis.exceptions
-from fastapi import FastAPI, Header, Path, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -47,8 +47,10 @@ from airscope.services.common import (
     service_url,
 )
 from airscope.services.common import redis_client as redis_client_module
+from airscope.services.common.background import refresh_gauges, stop
+from airscope.services.common.datastores import dependency_errors
 from airscope.services.common.storable import STORABLE, problem
-from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
 
 log = get_logger(__name__)
 
@@ -99,30 +101,18 @@ class NewWorkflow(BaseModel):
         return config
 
 
-@contextlib.contextmanager
-def _dependency_errors() -> Iterator[None]:
-    """A datastore that fails mid-request answers 503 naming it, like its check in /health."""
-    try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise ServiceError(503, "redis_unavailable", "Redis is unreachable; try again shortly") from exc
-    except (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.OperatorInterventionError,
-    ) as exc:
-        raise ServiceError(
-            503, "postgres_unavailable", "PostgreSQL is unreachable; try again shortly"
-        ) from exc
-
-
 def _invalid(message: str) -> ServiceError:
     return ServiceError(422, "invalid_request", message)
 
 
 def _too_large(limit: int) -> ServiceError:
     return ServiceError(413, "file_too_large", f"the file is larger than the limit of {limit} bytes")
+
+
+def _found(value: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+    if value is None:
+        raise ServiceError(404, "not_found", missing)
+    return value
 
 
 def _form_text(form: Any, name: str) -> str:
@@ -134,28 +124,14 @@ def _form_text(form: Any, name: str) -> str:
     return value.strip()
 
 
-async def _refresh_gauges(queues: list[Queue]) -> None:
-    # Depth and age are shared state in Redis (every instance enqueues and takes), so they are
-    # read on a timer rather than tracked by each process.
-    while True:
-        for queue in queues:
-            try:
-                with untraced():  # a timer, not anyone's request: no trace
-                    metrics.QUEUE_DEPTH.labels(queue.name).set(await queue.depth())
-                    metrics.QUEUE_OLDEST_JOB_AGE.labels(queue.name).set(await queue.oldest_age_seconds())
-            except redis.exceptions.RedisError as exc:
-                # Redis's own check reports the outage; the gauges keep their last value meanwhile.
-                log.debug("gauge refresh failed", queue=queue.name, error=type(exc).__name__)
-        await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+async def _queue_gauges(queue: Queue) -> None:
+    metrics.QUEUE_DEPTH.labels(queue.name).set(await queue.depth())
+    metrics.QUEUE_OLDEST_JOB_AGE.labels(queue.name).set(await queue.oldest_age_seconds())
 
 
-def create_app() -> FastAPI:
-    config = Config.from_env()
-    # BLMOVE blocks for a second at a time, so reads may take longer than that.
-    redis_client = redis_client_module.connect(config.redis_url, socket_timeout=5, connect_timeout=2)
-
+def _lifespan(config: Config, redis_client: redis.asyncio.Redis) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await store.create_pool(
             config.database_url,
             record_count_interval_seconds=config.record_count_interval_seconds,
@@ -180,15 +156,20 @@ def create_app() -> FastAPI:
                 *(asyncio.create_task(consume(imports, importer)) for _ in range(config.workers)),
                 *(asyncio.create_task(consume(runs, runner)) for _ in range(config.workers)),
                 asyncio.create_task(maintain([imports, runs])),
-                asyncio.create_task(_refresh_gauges([imports, runs])),
+                *(
+                    asyncio.create_task(
+                        refresh_gauges(
+                            partial(_queue_gauges, queue), GAUGE_REFRESH_SECONDS, log, queue=queue.name
+                        )
+                    )
+                    for queue in (imports, runs)
+                ),
                 asyncio.create_task(Scheduler(data, redis_client, runs).run()),
             ]
             try:
                 yield
             finally:
-                for task in background:
-                    task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
+                await stop(background)
                 for queue in (imports, runs):
                     with contextlib.suppress(redis.exceptions.RedisError):
                         await queue.leave()
@@ -196,152 +177,170 @@ def create_app() -> FastAPI:
         await pool.close()
         await redis_client.aclose()
 
-    app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
-    install_error_handlers(app)
+    return lifespan
 
-    @app.post("/files", status_code=202, responses=errors(413, 415, 422), openapi_extra=UPLOAD_BODY)
-    async def upload(request: Request) -> dict[str, Any]:
-        limit = config.max_upload_bytes
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD_BYTES:
+
+files = APIRouter()
+
+
+@files.post("/files", status_code=202, responses=errors(413, 415, 422), openapi_extra=UPLOAD_BODY)
+async def upload(request: Request) -> dict[str, Any]:
+    limit = request.app.state.config.max_upload_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD_BYTES:
+        raise _too_large(limit)
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except HTTPException as exc:
+        raise _invalid(f"the body is not valid multipart/form-data: {exc.detail}") from None
+    try:
+        part = form.get("file")
+        if not isinstance(part, UploadFile):
+            raise _invalid("the form field 'file' (the CSV or JSON file) is required")
+        content = await part.read(limit + 1)
+        if len(content) > limit:
             raise _too_large(limit)
-        try:
-            form = await request.form(max_files=1, max_fields=10)
-        except HTTPException as exc:
-            raise _invalid(f"the body is not valid multipart/form-data: {exc.detail}") from None
-        try:
-            part = form.get("file")
-            if not isinstance(part, UploadFile):
-                raise _invalid("the form field 'file' (the CSV or JSON file) is required")
-            content = await part.read(limit + 1)
-            if len(content) > limit:
-                raise _too_large(limit)
-            file_type = detect_type(part.filename, part.content_type)
-            if file_type is None:
-                raise ServiceError(
-                    415,
-                    "unsupported_type",
-                    "only CSV (.csv, text/csv) and JSON (.json, application/json) import",
-                )
-            base_id = _form_text(form, "base_id")
-            if not BASE_ID.match(base_id):
-                raise _invalid("base_id must be an Airtable base id (app + 14 letters or digits)")
-            table = _form_text(form, "table")
-            if len(table) > MAX_TABLE_CHARS:
-                raise _invalid(f"table must be at most {MAX_TABLE_CHARS} characters")
-            filename = (part.filename or f"upload.{file_type}")[:MAX_FILENAME_CHARS]
-            if (found := problem(filename)) is not None:
-                raise _invalid(f"the file name: {found}")
-        finally:
-            await form.close()
-        try:
-            parsed = parse(content, file_type)
-        except ParseError as exc:
-            raise _invalid(f"{filename}: {exc}") from None
-        with _dependency_errors():
-            file_id = await request.app.state.store.create_file(
-                filename=filename,
-                file_type=file_type,
-                base_id=base_id,
-                table=table,
-                content=content,
-                rows_total=len(parsed.rows),
-            )
-            try:
-                await request.app.state.imports.enqueue(file_id)
-            except redis.exceptions.RedisError:
-                await request.app.state.store.delete_file(file_id)
-                raise
-        log.info("file queued", file=file_id, type=file_type, rows=len(parsed.rows), bytes=len(content))
-        request.app.state.activity.report("upload", request.headers.get("x-client-id"))
-        return {
-            "id": file_id,
-            "filename": filename,
-            "type": file_type,
-            "status": "queued",
-            "base_id": base_id,
-            "table": table,
-        }
-
-    @app.get("/files/{file_id}", responses=errors(404))
-    async def file_status(file_id: ResourceId, request: Request) -> dict[str, Any]:
-        with _dependency_errors():
-            found = await request.app.state.store.file(file_id)
-        if found is None:
-            raise ServiceError(404, "not_found", f"no file {file_id}")
-        return found
-
-    @app.get("/workflows")
-    async def list_workflows(request: Request) -> list[dict[str, Any]]:
-        with _dependency_errors():
-            return await request.app.state.store.workflows()
-
-    @app.post("/workflows", status_code=201, responses=errors(409))
-    async def create_workflow(
-        body: NewWorkflow,
-        request: Request,
-        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
-    ) -> dict[str, Any]:
-        if body.kind == "csv-import" and body.schedule_seconds is not None:
-            raise _invalid("a csv-import workflow runs on upload and cannot have schedule_seconds")
-        fields = body.model_dump()
-        request_hash = hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        key = f"POST /workflows:{idempotency_key}" if idempotency_key else None
-        try:
-            with _dependency_errors():
-                return await request.app.state.store.create_workflow(
-                    fields, idempotency_key=key, request_hash=request_hash
-                )
-        except IdempotencyConflict:
+        file_type = detect_type(part.filename, part.content_type)
+        if file_type is None:
             raise ServiceError(
-                409, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
-            ) from None
-
-    async def _workflow(request: Request, workflow_id: str) -> dict[str, Any]:
-        with _dependency_errors():
-            workflow = await request.app.state.store.workflow(workflow_id)
-        if workflow is None:
-            raise ServiceError(404, "not_found", f"no workflow {workflow_id}")
-        return workflow
-
-    @app.get("/workflows/{workflow_id}", responses=errors(404))
-    async def get_workflow(workflow_id: ResourceId, request: Request) -> dict[str, Any]:
-        return await _workflow(request, workflow_id)
-
-    @app.delete("/workflows/{workflow_id}", status_code=204, responses=errors(409))
-    async def delete_workflow(workflow_id: ResourceId, request: Request) -> Response:
-        with _dependency_errors():
-            workflow = await request.app.state.store.workflow(workflow_id)
-            if workflow is not None and workflow["builtin"]:
-                raise ServiceError(
-                    409, "builtin_workflow", f"the built-in workflow {workflow_id} cannot be deleted"
-                )
-            # Unknown or already deleted: nothing to do, and the same answer, so a compensation
-            # that is retried succeeds.
-            await request.app.state.store.delete_workflow(workflow_id)
-        return Response(status_code=204)
-
-    @app.post("/workflows/{workflow_id}/runs", status_code=202, responses=errors(404, 409))
-    async def run_workflow(workflow_id: ResourceId, request: Request) -> dict[str, Any]:
-        workflow = await _workflow(request, workflow_id)
-        if workflow["deleted_at"] is not None:
-            raise ServiceError(404, "not_found", f"the workflow {workflow_id} was deleted")
+                415,
+                "unsupported_type",
+                "only CSV (.csv, text/csv) and JSON (.json, application/json) import",
+            )
+        base_id = _form_text(form, "base_id")
+        if not BASE_ID.match(base_id):
+            raise _invalid("base_id must be an Airtable base id (app + 14 letters or digits)")
+        table = _form_text(form, "table")
+        if len(table) > MAX_TABLE_CHARS:
+            raise _invalid(f"table must be at most {MAX_TABLE_CHARS} characters")
+        filename = (part.filename or f"upload.{file_type}")[:MAX_FILENAME_CHARS]
+        if (found := problem(filename)) is not None:
+            raise _invalid(f"the file name: {found}")
+    finally:
+        await form.close()
+    try:
+        parsed = parse(content, file_type)
+    except ParseError as exc:
+        raise _invalid(f"{filename}: {exc}") from None
+    with dependency_errors():
+        file_id = await request.app.state.store.create_file(
+            filename=filename,
+            file_type=file_type,
+            base_id=base_id,
+            table=table,
+            content=content,
+            rows_total=len(parsed.rows),
+        )
         try:
-            with _dependency_errors():
-                run = await start_run(request.app.state.store, request.app.state.runs, workflow)
-        except NotRunnable as exc:
-            raise ServiceError(409, "not_runnable", str(exc)) from None
-        log.info("run started", workflow=workflow_id, run=run["id"])
-        return run
+            await request.app.state.imports.enqueue(file_id)
+        except redis.exceptions.RedisError:
+            await request.app.state.store.delete_file(file_id)
+            raise
+    log.info("file queued", file=file_id, type=file_type, rows=len(parsed.rows), bytes=len(content))
+    request.app.state.activity.report("upload", request.headers.get("x-client-id"))
+    return {
+        "id": file_id,
+        "filename": filename,
+        "type": file_type,
+        "status": "queued",
+        "base_id": base_id,
+        "table": table,
+    }
 
-    @app.get("/workflows/{workflow_id}/runs", responses=errors(404))
-    async def workflow_runs(
-        workflow_id: ResourceId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
-    ) -> list[dict[str, Any]]:
-        await _workflow(request, workflow_id)
-        with _dependency_errors():
-            return await request.app.state.store.runs(workflow_id, limit)
 
+@files.get("/files/{file_id}", responses=errors(404))
+async def file_status(file_id: ResourceId, request: Request) -> dict[str, Any]:
+    with dependency_errors():
+        return _found(await request.app.state.store.file(file_id), f"no file {file_id}")
+
+
+workflows = APIRouter()
+
+
+@workflows.get("/workflows")
+async def list_workflows(request: Request) -> list[dict[str, Any]]:
+    with dependency_errors():
+        return await request.app.state.store.workflows()
+
+
+@workflows.post("/workflows", status_code=201, responses=errors(409))
+async def create_workflow(
+    body: NewWorkflow,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> dict[str, Any]:
+    if body.kind == "csv-import" and body.schedule_seconds is not None:
+        raise _invalid("a csv-import workflow runs on upload and cannot have schedule_seconds")
+    fields = body.model_dump()
+    request_hash = hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    key = f"POST /workflows:{idempotency_key}" if idempotency_key else None
+    try:
+        with dependency_errors():
+            return await request.app.state.store.create_workflow(
+                fields, idempotency_key=key, request_hash=request_hash
+            )
+    except IdempotencyConflict:
+        raise ServiceError(
+            409, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
+        ) from None
+
+
+async def _workflow(request: Request, workflow_id: str) -> dict[str, Any]:
+    with dependency_errors():
+        return _found(await request.app.state.store.workflow(workflow_id), f"no workflow {workflow_id}")
+
+
+@workflows.get("/workflows/{workflow_id}", responses=errors(404))
+async def get_workflow(workflow_id: ResourceId, request: Request) -> dict[str, Any]:
+    return await _workflow(request, workflow_id)
+
+
+@workflows.delete("/workflows/{workflow_id}", status_code=204, responses=errors(409))
+async def delete_workflow(workflow_id: ResourceId, request: Request) -> Response:
+    with dependency_errors():
+        workflow = await request.app.state.store.workflow(workflow_id)
+        if workflow is not None and workflow["builtin"]:
+            raise ServiceError(
+                409, "builtin_workflow", f"the built-in workflow {workflow_id} cannot be deleted"
+            )
+        # Unknown or already deleted: nothing to do, and the same answer, so a compensation
+        # that is retried succeeds.
+        await request.app.state.store.delete_workflow(workflow_id)
+    return Response(status_code=204)
+
+
+@workflows.post("/workflows/{workflow_id}/runs", status_code=202, responses=errors(404, 409))
+async def run_workflow(workflow_id: ResourceId, request: Request) -> dict[str, Any]:
+    workflow = await _workflow(request, workflow_id)
+    if workflow["deleted_at"] is not None:
+        raise ServiceError(404, "not_found", f"the workflow {workflow_id} was deleted")
+    try:
+        with dependency_errors():
+            run = await start_run(request.app.state.store, request.app.state.runs, workflow)
+    except NotRunnable as exc:
+        raise ServiceError(409, "not_runnable", str(exc)) from None
+    log.info("run started", workflow=workflow_id, run=run["id"])
+    return run
+
+
+@workflows.get("/workflows/{workflow_id}/runs", responses=errors(404))
+async def workflow_runs(
+    workflow_id: ResourceId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict[str, Any]]:
+    await _workflow(request, workflow_id)
+    with dependency_errors():
+        return await request.app.state.store.runs(workflow_id, limit)
+
+
+def create_app() -> FastAPI:
+    config = Config.from_env()
+    # BLMOVE blocks for a second at a time, so reads may take longer than that.
+    redis_client = redis_client_module.connect(config.redis_url, socket_timeout=5, connect_timeout=2)
+    app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=_lifespan(config, redis_client))
+    app.state.config = config
+    install_error_handlers(app)
+    app.include_router(files)
+    app.include_router(workflows)
     instrument(
         app,
         service=SERVICE,

@@ -3,14 +3,14 @@ errors, workflows, their runs, and the answers given to idempotent requests."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
+
+from airscope.services.common import datastores
 
 # Five tables that only gain columns rarely: created on first connection if missing; a migration
 # tool would cost more than this schema will ever change.
@@ -96,46 +96,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def _init_connection(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec(
-        "jsonb", encoder=lambda value: orjson.dumps(value).decode(), decoder=orjson.loads, schema="pg_catalog"
-    )
-
-
-class _SchemaOnce:
-    """Creates the schema and the built-in workflows on the first connection that works, once per
-    process; an advisory lock keeps instances starting together from racing on the catalog."""
-
-    def __init__(self, record_count_interval_seconds: int, record_count_base_id: str) -> None:
-        self._lock = asyncio.Lock()
-        self._done = False
-        self._builtin_args = (record_count_interval_seconds, {"base_id": record_count_base_id})
-
-    async def ensure(self, connection: asyncpg.Connection) -> None:
-        if self._done:
-            return
-        async with self._lock:
-            if self._done:
-                return
-            async with connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(hashtext('automation_schema'))")
-                await connection.execute(SCHEMA)
-                await connection.execute(BUILTINS, *self._builtin_args)
-            self._done = True
-
-
 async def create_pool(
     dsn: str, *, record_count_interval_seconds: int, record_count_base_id: str
 ) -> asyncpg.Pool:
-    """A pool that connects on demand: a PostgreSQL that is down when the service starts makes
-    /health fail and requests answer 503 until it is back, instead of a process that cannot start."""
-    schema = _SchemaOnce(record_count_interval_seconds, record_count_base_id)
-
-    async def init(connection: asyncpg.Connection) -> None:
-        await _init_connection(connection)
-        await schema.ensure(connection)
-
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=10, init=init)
+    """The pool, its first connection creating the schema and the built-in workflows."""
+    builtins = (BUILTINS, (record_count_interval_seconds, {"base_id": record_count_base_id}))
+    return await datastores.create_pool(dsn, datastores.SchemaOnce("automation_schema", [SCHEMA, builtins]))
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,7 @@
 The caller's credentials go through untouched (checking them is the gateway's job). The trace
 context does not: the kit's server span continued the page's ``traceparent``, and the httpx
 instrumentation writes a new one under this hop's client span, so the gateway's spans join the
-trace the page started. The gateway's answer is read whole (small JSON documents), so a failure
-becomes a clean 504/502 rather than a response cut off midway.
+trace the page started. The gateway's answer is read whole (``common.forwarding``).
 """
 
 from __future__ import annotations
@@ -14,23 +13,14 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airscope.services.common import ServiceError
+from airscope.services.common import forwarding
+from airscope.services.common.forwarding import HOP_BY_HOP
 
 UPSTREAM = "api-gateway"
 
-# RFC 9110 §7.6.1, plus what this hop recomputes itself.
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-     "transfer-encoding", "upgrade", "host"}
-)  # fmt: skip
 # Written anew for the outgoing request: the trace context (httpx instrumentation), the request id
 # (the kit) and the forwarding chain (below).
 REWRITTEN = frozenset({"traceparent", "tracestate", "baggage", "x-request-id", "x-forwarded-for"})
-# The gateway's own framing and ids: this response is re-framed, and the kit adds this hop's ids.
-UPSTREAM_ONLY = frozenset(
-    {"content-length", "content-encoding", "date", "server", "x-trace-id", "x-request-id"}
-)  # fmt: skip
-NOT_ANSWERED = HOP_BY_HOP | UPSTREAM_ONLY
 
 
 def forwarded_headers(request: Request) -> list[tuple[str, str]]:
@@ -63,28 +53,7 @@ class GatewayProxy:
             request.method,
             self.gateway_url + path + (f"?{query}" if query else ""),
             headers=forwarded_headers(request),
-            # Streamed only when there is a body: a GET must not turn into a chunked upload.
-            content=request.stream() if _has_body(request) else None,
+            content=forwarding.body(request),
             timeout=self.timeout,
         )
-        try:
-            answer = await self.client.send(outgoing)
-        except httpx.TimeoutException:
-            raise ServiceError(
-                504, "upstream_timeout", f"{UPSTREAM} did not answer within {self.timeout:g}s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise ServiceError(
-                502, "upstream_unreachable", f"{UPSTREAM} could not be reached ({type(exc).__name__})"
-            ) from None
-        response = Response(answer.content, status_code=answer.status_code)
-        response.raw_headers.extend(
-            (name.lower(), value)
-            for name, value in answer.headers.raw
-            if name.lower().decode("latin-1") not in NOT_ANSWERED
-        )
-        return response
-
-
-def _has_body(request: Request) -> bool:
-    return "content-length" in request.headers or "transfer-encoding" in request.headers
+        return await forwarding.exchange(self.client, outgoing, UPSTREAM, self.timeout)

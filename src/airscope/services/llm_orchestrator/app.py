@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from functools import partial
 from typing import Annotated
 
-import asyncpg
 import httpx
-import redis.asyncio
-import redis.exceptions
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, StringConstraints
 
 import airscope
 from airscope.services.common import (
     ActivityReporter,
-    ServiceError,
     errors,
     install_error_handlers,
     service_url,
 )
 from airscope.services.common import redis_client as redis_client_module
+from airscope.services.common.background import refresh_gauges, stop
+from airscope.services.common.datastores import dependency_errors
 from airscope.services.common.storable import STORABLE
 from airscope.services.llm_orchestrator import history, metrics
 from airscope.services.llm_orchestrator.budget import Budget
@@ -30,7 +28,7 @@ from airscope.services.llm_orchestrator.chat import Chat
 from airscope.services.llm_orchestrator.config import Config
 from airscope.services.llm_orchestrator.llm import LLM
 from airscope.services.llm_orchestrator.tools import mcp_http_client
-from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check, untraced
+from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
 
 log = get_logger(__name__)
 
@@ -74,36 +72,11 @@ class SessionResponse(BaseModel):
     messages: list[dict]
 
 
-@contextlib.contextmanager
-def _dependency_errors() -> Iterator[None]:
-    """A datastore that fails mid-request answers 503 naming it, like its check in /health."""
-    try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise ServiceError(503, "redis_unavailable", "Redis is unreachable; try again shortly") from exc
-    except (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.OperatorInterventionError,
-    ) as exc:
-        raise ServiceError(
-            503, "postgres_unavailable", "PostgreSQL is unreachable; try again shortly"
-        ) from exc
-
-
-async def _refresh_gauges(store: history.History, budget: Budget) -> None:
+async def _gauges(store: history.History, budget: Budget) -> None:
     # The gauges are shared state in Redis (other replicas chat too, and a day or an activity
     # window ends without any chat here), so they are re-read on a timer, not only at each chat.
-    while True:
-        try:
-            with untraced():  # a timer, not anyone's request: no trace
-                metrics.LLM_ACTIVE_SESSIONS.set(await store.active_sessions())
-                await budget.spent_today()
-        except redis.exceptions.RedisError as exc:
-            # Redis's own check reports the outage; the gauges keep their last value meanwhile.
-            log.debug("gauge refresh failed", error=type(exc).__name__)
-        await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+    metrics.LLM_ACTIVE_SESSIONS.set(await store.active_sessions())
+    await budget.spent_today()
 
 
 def create_app() -> FastAPI:
@@ -122,16 +95,16 @@ def create_app() -> FastAPI:
         llm = LLM(config)
         store = history.History(pool, redis_client)
         budget = Budget(redis_client, config.daily_budget_usd)
-        refresher = asyncio.create_task(_refresh_gauges(store, budget))
+        refresher = asyncio.create_task(
+            refresh_gauges(partial(_gauges, store, budget), GAUGE_REFRESH_SECONDS, log)
+        )
         async with httpx.AsyncClient() as activity_client, mcp_http_client() as mcp_http:
             app.state.chat = Chat(config, store, budget, llm, mcp_http)
             app.state.activity = ActivityReporter(activity_client, service_url("platform-services"))
             try:
                 yield
             finally:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+                await stop([refresher])
                 await app.state.activity.drain()
                 await llm.close()
                 await pool.close()
@@ -142,7 +115,7 @@ def create_app() -> FastAPI:
 
     @app.post("/chat", responses=errors(404, 429))
     async def chat(body: ChatRequest, request: Request) -> ChatResponse:
-        with _dependency_errors():
+        with dependency_errors():
             result = await request.app.state.chat.turn(body.message, body.session_id)
         request.app.state.activity.report("chat", request.headers.get("x-client-id"))
         return ChatResponse(
@@ -159,7 +132,7 @@ def create_app() -> FastAPI:
     async def session(
         session_id: Annotated[str, Path(pattern=SESSION_ID)], request: Request
     ) -> SessionResponse:
-        with _dependency_errors():
+        with dependency_errors():
             messages = await request.app.state.chat.session(session_id)
         return SessionResponse(session_id=session_id, messages=messages)
 

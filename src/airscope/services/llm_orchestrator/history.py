@@ -6,13 +6,14 @@ Messages are stored in the OpenAI chat format (``role``, ``content``, ``tool_cal
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
+
+from airscope.services.common import datastores
 
 # Two tables that only ever gain rows: created on first connection if missing; a migration tool
 # would cost more than this schema will ever change.
@@ -42,42 +43,8 @@ def _cache_key(session_id: str) -> str:
     return f"llm:session:{session_id}:messages"
 
 
-async def _init_connection(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec(
-        "jsonb", encoder=lambda value: orjson.dumps(value).decode(), decoder=orjson.loads, schema="pg_catalog"
-    )
-
-
-class _SchemaOnce:
-    """Creates the schema on the first connection that works, once per process; an advisory lock
-    keeps instances starting together from racing on the catalog."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._done = False
-
-    async def ensure(self, connection: asyncpg.Connection) -> None:
-        if self._done:
-            return
-        async with self._lock:
-            if self._done:
-                return
-            async with connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(hashtext('chat_schema'))")
-                await connection.execute(SCHEMA)
-            self._done = True
-
-
 async def create_pool(dsn: str) -> asyncpg.Pool:
-    """A pool that connects on demand: a PostgreSQL that is down when the service starts makes
-    /health fail and chats answer 503 until it is back, instead of a process that cannot start."""
-    schema = _SchemaOnce()
-
-    async def init(connection: asyncpg.Connection) -> None:
-        await _init_connection(connection)
-        await schema.ensure(connection)
-
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=10, init=init)
+    return await datastores.create_pool(dsn, datastores.SchemaOnce("chat_schema", [SCHEMA]))
 
 
 def recent(messages: Sequence[dict], limit: int = CONTEXT_MESSAGES) -> list[dict]:

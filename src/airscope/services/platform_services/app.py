@@ -21,13 +21,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import airscope
 from airscope.services.common import ServiceError, errors, install_error_handlers
+from airscope.services.common.background import stop
 from airscope.services.common.storable import STORABLE
 from airscope.services.platform_services import activity, workspaces
 from airscope.services.platform_services.auth import Auth, client_key
@@ -132,14 +133,122 @@ def _workspace_id(raw: str) -> uuid.UUID:
         raise ServiceError(404, "not_found", "no such workspace") from None
 
 
+async def _auth(request: Request) -> Auth:
+    return request.app.state.auth
+
+
+AuthService = Annotated[Auth, Depends(_auth)]
+
+accounts = APIRouter()
+analytics = APIRouter()
+workspace_routes = APIRouter()
+
+
+@accounts.post("/auth/register", status_code=201, responses=errors(409))
+async def register(body: RegisterRequest, session: Session, auth: AuthService) -> UserOut:
+    return UserOut.of(await auth.register(session, body.email, body.password, body.display_name))
+
+
+@accounts.post("/auth/login", responses=errors(401, 429))
+async def login(body: LoginRequest, session: Session, request: Request, auth: AuthService) -> TokensOut:
+    client = client_key(
+        request.headers.getlist("x-forwarded-for"), request.client.host if request.client else None
+    )
+    pair = await auth.login(session, body.email, body.password, client)
+    return TokensOut(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@accounts.post("/auth/refresh", responses=errors(401))
+async def refresh(body: RefreshRequest, session: Session, auth: AuthService) -> TokensOut:
+    pair = await auth.refresh(session, body.refresh_token)
+    return TokensOut(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@accounts.post("/auth/logout", status_code=204)
+async def logout(body: RefreshRequest, session: Session, auth: AuthService) -> Response:
+    await auth.logout(session, body.refresh_token)
+    return Response(status_code=204)
+
+
+@accounts.get("/auth/me", responses=errors(401))
+async def me(
+    session: Session, auth: AuthService, authorization: Annotated[str | None, Header()] = None
+) -> UserOut:
+    return UserOut.of(await auth.user_for(session, authorization))
+
+
+@analytics.post(
+    "/activity", status_code=202, response_class=Response, responses={202: {"description": "Counted"}}
+)
+async def report_activity(body: ActivityRequest, session: Session) -> Response:
+    async with session.begin():
+        await activity.record(session, body.type, body.user)
+    return Response(status_code=202)
+
+
+@analytics.get("/analytics/activity")
+async def activity_report(session: Session, days: Annotated[int, Query(ge=1, le=90)] = 7) -> ActivityReport:
+    async with session.begin():
+        return ActivityReport(days=[DayCounts(**day) for day in await activity.by_day(session, days)])
+
+
+@workspace_routes.post("/workspaces", status_code=201)
+async def create_workspace(
+    body: WorkspaceRequest,
+    session: Session,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> tuple[int, dict]:
+        return await workspaces.create(session, body.name, body.owner)
+
+    if idempotency_key is None:
+        async with session.begin():
+            status, answer = await work(session)
+        return JSONResponse(answer, status_code=status)
+    status, answer, replayed = await workspaces.idempotent(
+        session, workspaces.CREATE_SCOPE, idempotency_key, workspaces.request_hash(body), work
+    )
+    return JSONResponse(answer, status_code=status, headers={"Idempotent-Replayed": str(replayed).lower()})
+
+
+@workspace_routes.get("/workspaces")
+async def list_workspaces(
+    session: Session,
+    include_deleted: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> WorkspaceList:
+    async with session.begin():
+        found = await workspaces.list_all(session, include_deleted=include_deleted, limit=limit)
+    return WorkspaceList(workspaces=[workspaces.WorkspaceOut.of(w) for w in found])
+
+
+@workspace_routes.get("/workspaces/{workspace_id}", responses=errors(404))
+async def get_workspace(workspace_id: str, session: Session) -> workspaces.WorkspaceOut:
+    async with session.begin():
+        found = await workspaces.get(session, _workspace_id(workspace_id))
+    if found is None:
+        raise ServiceError(404, "not_found", "no such workspace")
+    return workspaces.WorkspaceOut.of(found)
+
+
+@workspace_routes.delete("/workspaces/{workspace_id}", status_code=204, responses=errors(404))
+async def delete_workspace(workspace_id: str, session: Session) -> Response:
+    if not await workspaces.soft_delete(session, _workspace_id(workspace_id)):
+        raise ServiceError(404, "not_found", "no such workspace")
+    return Response(status_code=204)
+
+
 def create_app() -> FastAPI:
     config = Config.from_env()
     db = Database(config)
     db.bind_pool_metrics()
-    auth = Auth(config, Passwords())
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         background = [
             asyncio.create_task(db.migrate_until_done()),
             asyncio.create_task(activity.keep_active_users_current(db, config.active_users_refresh_seconds)),
@@ -147,104 +256,15 @@ def create_app() -> FastAPI:
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await stop(background)
             await db.close()
 
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     app.state.db = db
+    app.state.auth = Auth(config, Passwords())
     install_error_handlers(app)
-
-    @app.post("/auth/register", status_code=201, responses=errors(409))
-    async def register(body: RegisterRequest, session: Session) -> UserOut:
-        return UserOut.of(await auth.register(session, body.email, body.password, body.display_name))
-
-    @app.post("/auth/login", responses=errors(401, 429))
-    async def login(body: LoginRequest, session: Session, request: Request) -> TokensOut:
-        client = client_key(
-            request.headers.getlist("x-forwarded-for"), request.client.host if request.client else None
-        )
-        pair = await auth.login(session, body.email, body.password, client)
-        return TokensOut(
-            access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
-        )
-
-    @app.post("/auth/refresh", responses=errors(401))
-    async def refresh(body: RefreshRequest, session: Session) -> TokensOut:
-        pair = await auth.refresh(session, body.refresh_token)
-        return TokensOut(
-            access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
-        )
-
-    @app.post("/auth/logout", status_code=204)
-    async def logout(body: RefreshRequest, session: Session) -> Response:
-        await auth.logout(session, body.refresh_token)
-        return Response(status_code=204)
-
-    @app.get("/auth/me", responses=errors(401))
-    async def me(session: Session, authorization: Annotated[str | None, Header()] = None) -> UserOut:
-        return UserOut.of(await auth.user_for(session, authorization))
-
-    @app.post(
-        "/activity", status_code=202, response_class=Response, responses={202: {"description": "Counted"}}
-    )
-    async def report_activity(body: ActivityRequest, session: Session) -> Response:
-        async with session.begin():
-            await activity.record(session, body.type, body.user)
-        return Response(status_code=202)
-
-    @app.get("/analytics/activity")
-    async def activity_report(
-        session: Session, days: Annotated[int, Query(ge=1, le=90)] = 7
-    ) -> ActivityReport:
-        async with session.begin():
-            return ActivityReport(days=[DayCounts(**day) for day in await activity.by_day(session, days)])
-
-    @app.post("/workspaces", status_code=201)
-    async def create_workspace(
-        body: WorkspaceRequest,
-        session: Session,
-        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
-    ) -> JSONResponse:
-        async def work(session: AsyncSession) -> tuple[int, dict]:
-            return await workspaces.create(session, body.name, body.owner)
-
-        if idempotency_key is None:
-            async with session.begin():
-                status, answer = await work(session)
-            return JSONResponse(answer, status_code=status)
-        status, answer, replayed = await workspaces.idempotent(
-            session, workspaces.CREATE_SCOPE, idempotency_key, workspaces.request_hash(body), work
-        )
-        return JSONResponse(
-            answer, status_code=status, headers={"Idempotent-Replayed": str(replayed).lower()}
-        )
-
-    @app.get("/workspaces")
-    async def list_workspaces(
-        session: Session,
-        include_deleted: bool = False,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> WorkspaceList:
-        async with session.begin():
-            found = await workspaces.list_all(session, include_deleted=include_deleted, limit=limit)
-        return WorkspaceList(workspaces=[workspaces.WorkspaceOut.of(w) for w in found])
-
-    @app.get("/workspaces/{workspace_id}", responses=errors(404))
-    async def get_workspace(workspace_id: str, session: Session) -> workspaces.WorkspaceOut:
-        async with session.begin():
-            found = await workspaces.get(session, _workspace_id(workspace_id))
-        if found is None:
-            raise ServiceError(404, "not_found", "no such workspace")
-        return workspaces.WorkspaceOut.of(found)
-
-    @app.delete("/workspaces/{workspace_id}", status_code=204, responses=errors(404))
-    async def delete_workspace(workspace_id: str, session: Session) -> Response:
-        if not await workspaces.soft_delete(session, _workspace_id(workspace_id)):
-            raise ServiceError(404, "not_found", "no such workspace")
-        return Response(status_code=204)
-
+    for router in (accounts, analytics, workspace_routes):
+        app.include_router(router)
     instrument(
         app,
         service=SERVICE,

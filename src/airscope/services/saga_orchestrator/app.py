@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
 import httpx
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StringConstraints
 
 import airscope
 from airscope.services.common import ActivityReporter, ServiceError, errors, install_error_handlers
+from airscope.services.common.background import stop
+from airscope.services.common.datastores import postgres_errors
 from airscope.services.common.storable import STORABLE
 from airscope.services.saga_orchestrator import metrics, onboarding
 from airscope.services.saga_orchestrator.config import Config
@@ -51,22 +53,6 @@ class OnboardingRequest(BaseModel):
     ) = None
 
 
-@contextlib.contextmanager
-def _postgres_errors() -> Iterator[None]:
-    """PostgreSQL failing mid-request answers 503 naming it, like its check in /health."""
-    try:
-        yield
-    except (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.OperatorInterventionError,
-    ) as exc:
-        raise ServiceError(
-            503, "postgres_unavailable", "PostgreSQL is unreachable; try again shortly"
-        ) from exc
-
-
 async def _keep_sagas_owned(engine: Engine, store: Store, every_seconds: float) -> None:
     """Renews the leases of the sagas this process drives and resumes abandoned ones, forever."""
     while True:
@@ -80,11 +66,58 @@ async def _keep_sagas_owned(engine: Engine, store: Store, every_seconds: float) 
         await asyncio.sleep(every_seconds)
 
 
+sagas = APIRouter()
+
+
+@sagas.post(
+    "/sagas/onboarding",
+    status_code=202,
+    responses={201: {"description": "With ?wait=true: the saga finished within the wait"}},
+)
+async def start_onboarding(body: OnboardingRequest, request: Request, wait: bool = False) -> JSONResponse:
+    engine: Engine = request.app.state.engine
+    client_id = request.headers.get("x-client-id")
+    saga_input = {
+        "workspace_name": body.workspace_name,
+        "base_id": body.base_id,
+        "owner": body.owner or client_id,
+    }
+    with postgres_errors():
+        state = await engine.start(onboarding.NAME, saga_input)
+    request.app.state.activity.report("saga", client_id)
+    log.info("saga started", saga_id=state.id, saga=state.saga)
+    if wait:
+        await engine.wait(state.id, MAX_WAIT_SECONDS)
+        with postgres_errors():
+            state = await request.app.state.store.get(state.id) or state
+    return JSONResponse(state.to_json(), status_code=201 if state.finished else 202)
+
+
+@sagas.get("/sagas/{saga_id}", responses=errors(404))
+async def get_saga(saga_id: Annotated[str, Path(pattern=SAGA_ID)], request: Request) -> dict:
+    with postgres_errors():
+        state = await request.app.state.store.get(saga_id)
+    if state is None:
+        raise ServiceError(404, "not_found", f"no saga {saga_id}")
+    return state.to_json()
+
+
+@sagas.get("/sagas")
+async def list_sagas(
+    request: Request,
+    status: SagaStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict:
+    with postgres_errors():
+        sagas = await request.app.state.store.list(status, limit)
+    return {"sagas": [state.to_json() for state in sagas]}
+
+
 def create_app() -> FastAPI:
     config = Config.from_env()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(config.database_url)
         client = httpx.AsyncClient(timeout=httpx.Timeout(config.step_timeout_seconds))
         store = Store(pool, new_owner_id(), config.lease_seconds)
@@ -108,9 +141,7 @@ def create_app() -> FastAPI:
         try:
             yield
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await stop([keeper])
             in_flight = engine.running()
             await engine.close()
             # A graceful stop hands the sagas in flight over at once instead of after their lease.
@@ -122,47 +153,7 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
-
-    @app.post(
-        "/sagas/onboarding",
-        status_code=202,
-        responses={201: {"description": "With ?wait=true: the saga finished within the wait"}},
-    )
-    async def start_onboarding(body: OnboardingRequest, request: Request, wait: bool = False) -> JSONResponse:
-        engine: Engine = request.app.state.engine
-        client_id = request.headers.get("x-client-id")
-        saga_input = {
-            "workspace_name": body.workspace_name,
-            "base_id": body.base_id,
-            "owner": body.owner or client_id,
-        }
-        with _postgres_errors():
-            state = await engine.start(onboarding.NAME, saga_input)
-        request.app.state.activity.report("saga", client_id)
-        log.info("saga started", saga_id=state.id, saga=state.saga)
-        if wait:
-            await engine.wait(state.id, MAX_WAIT_SECONDS)
-            with _postgres_errors():
-                state = await request.app.state.store.get(state.id) or state
-        return JSONResponse(state.to_json(), status_code=201 if state.finished else 202)
-
-    @app.get("/sagas/{saga_id}", responses=errors(404))
-    async def get_saga(saga_id: Annotated[str, Path(pattern=SAGA_ID)], request: Request) -> dict:
-        with _postgres_errors():
-            state = await request.app.state.store.get(saga_id)
-        if state is None:
-            raise ServiceError(404, "not_found", f"no saga {saga_id}")
-        return state.to_json()
-
-    @app.get("/sagas")
-    async def list_sagas(
-        request: Request,
-        status: SagaStatus | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict:
-        with _postgres_errors():
-            sagas = await request.app.state.store.list(status, limit)
-        return {"sagas": [state.to_json() for state in sagas]}
+    app.include_router(sagas)
 
     instrument(
         app,

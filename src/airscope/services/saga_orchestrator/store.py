@@ -10,14 +10,14 @@ two drivers for long.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 import asyncpg
-import orjson
+
+from airscope.services.common import datastores
 
 # Saga statuses; running and compensating are the unfinished ones a process may resume.
 RUNNING, COMPENSATING, COMPLETED, COMPENSATED, FAILED = (
@@ -142,41 +142,8 @@ def _error(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR_CHARS]
 
 
-class _SchemaOnce:
-    """Creates the schema on the first connection that works, once per process; an advisory lock
-    keeps instances starting together from racing on the catalog."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._done = False
-
-    async def ensure(self, connection: asyncpg.Connection) -> None:
-        if self._done:
-            return
-        async with self._lock:
-            if self._done:
-                return
-            async with connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(hashtext('saga_schema'))")
-                await connection.execute(SCHEMA)
-            self._done = True
-
-
 async def create_pool(dsn: str) -> asyncpg.Pool:
-    """A pool that connects on demand: a PostgreSQL that is down at start-up makes /health fail and
-    requests answer 503 until it is back, instead of a process that cannot start."""
-    schema = _SchemaOnce()
-
-    async def init(connection: asyncpg.Connection) -> None:
-        await connection.set_type_codec(
-            "jsonb",
-            encoder=lambda value: orjson.dumps(value).decode(),
-            decoder=orjson.loads,
-            schema="pg_catalog",
-        )
-        await schema.ensure(connection)
-
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=10, init=init)
+    return await datastores.create_pool(dsn, datastores.SchemaOnce("saga_schema", [SCHEMA]))
 
 
 class Store:
