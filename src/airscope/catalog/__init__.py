@@ -69,6 +69,8 @@ OptionalBucket = Annotated[float | None, _rule(lambda v: v is None or v in LATEN
 Tier = Annotated[int, _rule(lambda v: v in TIERS, f"must be one of {TIERS}")]
 MemoryMiB = Annotated[int, _rule(lambda v: isinstance(v, int) and v >= 32, "must be whole MiB (at least 32)")]
 Name = Annotated[str, Field(min_length=1)]
+
+
 def _pairs(env: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(env, dict) or not all(isinstance(value, str) for value in env.values()):
         raise ValueError("must map variable names to strings")
@@ -261,11 +263,8 @@ def parse(data: Any) -> Catalog:
 class CatalogSettings(EnvSettings):
     """Which catalog every command and service reads."""
 
-    path: Path | None = Field(
-        None,
-        validation_alias=CATALOG_ENV,
-        description="Path of the service catalog; unset: the project's own (`src/airscope/catalog/catalog.yaml`).",
-    )
+    path: Path | None = Field(None, validation_alias=CATALOG_ENV)
+    """Path of the service catalog; unset: the project's own (`src/airscope/catalog/catalog.yaml`)."""
 
 
 def load(path: str | os.PathLike | None = None) -> Catalog:

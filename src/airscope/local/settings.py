@@ -35,55 +35,28 @@ Duration = Annotated[float, _parsed(units.parse_duration), Field(json_schema_ext
 class LocalSettings(EnvSettings):
     """What local mode reads."""
 
-    home: Path | None = Field(
-        None,
-        validation_alias=HOME_ENV,
-        description="Where local mode keeps everything (see [Data locations](#data-locations)); unset: "
-        "`var/` in the checkout.",
-    )
-    api_key: str | None = Field(
-        None,
-        repr=False,
-        validation_alias=API_KEY_ENV,
-        description="The key the gateway accepts in X-API-Key; `airscope load` and `airscope bench` send it. "
-        "Unset: generated once into `$AIRSCOPE_HOME/api-key`.",
-    )
-    jwt_secret: str | None = Field(
-        None,
-        repr=False,
-        validation_alias=JWT_SECRET_ENV,
-        description="Signs and verifies login tokens (platform-services issues them, the gateway checks them). "
-        "Unset: generated once into `$AIRSCOPE_HOME/secrets/jwt`.",
-    )
-    log_max_bytes: Size = Field(
-        "50MiB",
-        validate_default=True,
-        validation_alias=LOG_MAX_BYTES_ENV,
-        description="Rotated logs kept per program, current file included (oldest deleted first at each "
-        "`up`): 5 of supervisord's 10 MiB files.",
-    )
-    log_max_age: Duration = Field(
-        "7d",
-        validate_default=True,
-        validation_alias=LOG_MAX_AGE_ENV,
-        description="Rotated logs older than this are deleted at each `up`: a week of history for a local "
-        "machine, whatever the traffic.",
-    )
-    no_color: str | None = Field(
-        None,
-        validation_alias=NO_COLOR_ENV,
-        description="Set (to anything): `airscope logs` and `airscope traces` print without colours.",
-    )
+    home: Path | None = Field(None, validation_alias=HOME_ENV)
+    """Where local mode keeps everything (see [Data locations](#data-locations)); unset: `var/` in the
+    checkout."""
+    api_key: str | None = Field(None, repr=False, validation_alias=API_KEY_ENV)
+    """The key the gateway accepts in X-API-Key; `airscope load` and `airscope bench` send it. Unset:
+    generated once into `$AIRSCOPE_HOME/api-key`."""
+    jwt_secret: str | None = Field(None, repr=False, validation_alias=JWT_SECRET_ENV)
+    """Signs and verifies login tokens (platform-services issues them, the gateway checks them). Unset:
+    generated once into `$AIRSCOPE_HOME/secrets/jwt`."""
+    log_max_bytes: Size = Field("50MiB", validate_default=True, validation_alias=LOG_MAX_BYTES_ENV)
+    """Rotated logs kept per program, current file included (oldest deleted first at each `up`): 5 of
+    supervisord's 10 MiB files."""
+    log_max_age: Duration = Field("7d", validate_default=True, validation_alias=LOG_MAX_AGE_ENV)
+    """Rotated logs older than this are deleted at each `up`: a week of history for a local machine, whatever
+    the traffic."""
+    no_color: str | None = Field(None, validation_alias=NO_COLOR_ENV)
+    """Set (to anything): `airscope logs` and `airscope traces` print without colours."""
 
 
 class PortSettings(EnvSettings):
     """One program's port: `<NAME>` is its name in [Ports](#ports) in upper case with `_` for `-`."""
 
-    port: int | None = Field(
-        None,
-        ge=1,
-        le=65535,
-        validation_alias=PORT_ENV,
-        description="Moves one program's port, e.g. `AIRSCOPE_PORT_POSTGRES`, `AIRSCOPE_PORT_API_GATEWAY`; "
-        "unset: the port in [Ports](#ports).",
-    )
+    port: int | None = Field(None, ge=1, le=65535, validation_alias=PORT_ENV)
+    """Moves one program's port, e.g. `AIRSCOPE_PORT_POSTGRES`, `AIRSCOPE_PORT_API_GATEWAY`; unset: the port
+    in [Ports](#ports)."""

@@ -42,7 +42,12 @@ class EnvSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_ignore_empty=True, extra="forbid", case_sensitive=True, frozen=True, populate_by_name=True
+        env_ignore_empty=True,
+        extra="forbid",
+        case_sensitive=True,
+        frozen=True,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
     @classmethod
@@ -105,50 +110,30 @@ class KitEnvironment(EnvSettings):
     `OTEL_SDK_DISABLED`); the kit only decides which exporters exist.
     """
 
-    log_level: Annotated[Level, BeforeValidator(_level)] = Field(
-        "info", validation_alias=LOG_LEVEL, description="The lowest level of log line written."
-    )
-    environment: str = Field(
-        "local",
-        validation_alias=ENVIRONMENT,
-        description="`deployment.environment` of spans; `production` (compose sets it) refuses the drill "
-        "switches and the stand-ins.",
-    )
-    commit: str = Field("unknown", validation_alias=COMMIT, description="`service_build_info{commit}`.")
-    trace_dir: str | None = Field(
-        None,
-        validation_alias=TRACE_DIR,
-        description="When set, spans are also written there as OTLP JSON lines.",
-    )
-    instance_id: str | None = Field(
-        None,
-        validation_alias=INSTANCE_ID,
-        description="`service.instance.id`, and the name of the trace file (`<instance id>.jsonl`, else "
-        "`<service>.jsonl`), so that scaled instances of one service do not write one file; unset: host "
-        "name + random. Local mode sets the program's name, e.g. `mcp-server-2`.",
-    )
-    traces_exporter: str | None = Field(
-        None,
-        validation_alias=TRACES_EXPORTER,
-        description="`otlp` exports spans over OTLP (the default when an endpoint is set), `none` does not.",
-    )
-    otlp_endpoint: str | None = Field(
-        None, validation_alias=OTLP_ENDPOINT, description="Where OTLP spans go; set: spans are exported."
-    )
-    otlp_traces_endpoint: str | None = Field(
-        None,
-        validation_alias=OTLP_TRACES_ENDPOINT,
-        description="Where OTLP spans go, for traces only; set: spans are exported.",
-    )
-    sdk_disabled: Annotated[bool, _equals("true")] = Field(
-        False, validation_alias=SDK_DISABLED, description="`true`: no tracer provider at all."
-    )
-    drills: Annotated[bool, _equals("1")] = Field(
-        False,
-        validation_alias=DRILLS,
-        description="`1` mounts the drill switches (faults a service puts on itself for `airscope drill`); "
-        "refused in production. Local mode sets it; the compose file never does.",
-    )
+    log_level: Annotated[Level, BeforeValidator(_level)] = Field("info", validation_alias=LOG_LEVEL)
+    """The lowest level of log line written."""
+    environment: str = Field("local", validation_alias=ENVIRONMENT)
+    """`deployment.environment` of spans; `production` (compose sets it) refuses the drill switches and the
+    stand-ins."""
+    commit: str = Field("unknown", validation_alias=COMMIT)
+    """`service_build_info{commit}`."""
+    trace_dir: str | None = Field(None, validation_alias=TRACE_DIR)
+    """When set, spans are also written there as OTLP JSON lines."""
+    instance_id: str | None = Field(None, validation_alias=INSTANCE_ID)
+    """`service.instance.id`, and the name of the trace file (`<instance id>.jsonl`, else `<service>.jsonl`),
+    so that scaled instances of one service do not write one file; unset: host name + random. Local mode
+    sets the program's name, e.g. `mcp-server-2`."""
+    traces_exporter: str | None = Field(None, validation_alias=TRACES_EXPORTER)
+    """`otlp` exports spans over OTLP (the default when an endpoint is set), `none` does not."""
+    otlp_endpoint: str | None = Field(None, validation_alias=OTLP_ENDPOINT)
+    """Where OTLP spans go; set: spans are exported."""
+    otlp_traces_endpoint: str | None = Field(None, validation_alias=OTLP_TRACES_ENDPOINT)
+    """Where OTLP spans go, for traces only; set: spans are exported."""
+    sdk_disabled: Annotated[bool, _equals("true")] = Field(False, validation_alias=SDK_DISABLED)
+    """`true`: no tracer provider at all."""
+    drills: Annotated[bool, _equals("1")] = Field(False, validation_alias=DRILLS)
+    """`1` mounts the drill switches (faults a service puts on itself for `airscope drill`); refused in
+    production. Local mode sets it; the compose file never does."""
 
     @model_validator(mode="after")
     def _no_drills_in_production(self) -> Self:
@@ -182,13 +167,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         read = KitEnvironment.from_env(env)
-        return cls(
-            log_level=read.log_level,
-            environment=read.environment,
-            commit=read.commit,
-            trace_dir=read.trace_dir,
-            instance_id=read.instance_id,
-            otlp_enabled=read.otlp_enabled,
-            tracing_disabled=read.sdk_disabled,
-            drills=read.drills,
+        same = read.model_dump(
+            include={"log_level", "environment", "commit", "trace_dir", "instance_id", "drills"}
         )
+        return cls(**same, otlp_enabled=read.otlp_enabled, tracing_disabled=read.sdk_disabled)

@@ -25,76 +25,44 @@ DEFAULT_TIMEOUT = 10.0
 class Settings(EnvSettings):
     """The gateway's own settings."""
 
-    api_key: str | None = Field(
-        None,
-        repr=False,
-        validation_alias="AIRSCOPE_API_KEY",
-        description="A key accepted in X-API-Key (local mode sets its own).",
-    )
-    api_keys: str | None = Field(
-        None, validation_alias="AIRSCOPE_API_KEYS", description="More accepted keys, comma-separated."
-    )
-    jwt_secret: str | None = Field(
-        None,
-        repr=False,
-        validation_alias="AIRSCOPE_JWT_SECRET",
-        description="Verifies sign-in tokens (platform-services signs them with it); unset: only API keys are "
-        "accepted. With neither, the gateway refuses to start.",
-    )
-    jwt_issuer: str = Field(
-        "platform-services",
-        validation_alias="GATEWAY_JWT_ISSUER",
-        description="The `iss` a sign-in token must have.",
-    )
-    jwt_audience: str = Field(
-        "airscope",
-        validation_alias="GATEWAY_JWT_AUDIENCE",
-        description="The `aud` a sign-in token must have.",
-    )
-    rate_limit_rps: float = Field(
-        100.0,
-        ge=0.001,
-        validation_alias="GATEWAY_RATE_LIMIT_RPS",
-        description="Requests per second each caller may make, on average.",
-    )
-    rate_limit_burst: int = Field(
-        200,
-        ge=1,
-        validation_alias="GATEWAY_RATE_LIMIT_BURST",
-        description="Requests each caller may make at once.",
-    )
-    redis_url: str = Field(validation_alias="REDIS_URL", description="The Redis that holds the rate limits.")
-    health_timeout: float = Field(
-        2.0,
-        ge=0.01,
-        validation_alias="GATEWAY_HEALTH_TIMEOUT_SECONDS",
-        description="How long /api/health waits for each service's health.",
-    )
-    cors_origins: str | None = Field(
-        None,
-        validation_alias=CORS_ORIGINS_ENV,
-        description="The origins whose pages may call the gateway from a browser (CORS), comma-separated "
-        "scheme://host[:port]; unset: the origin of AIRSCOPE_URL_FRONTEND, which local mode sets (compose sets "
-        "the public one).",
-    )
+    api_key: str | None = Field(None, repr=False, validation_alias="AIRSCOPE_API_KEY")
+    """A key accepted in X-API-Key (local mode sets its own)."""
+    api_keys: str | None = Field(None, validation_alias="AIRSCOPE_API_KEYS")
+    """More accepted keys, comma-separated."""
+    jwt_secret: str | None = Field(None, repr=False, validation_alias="AIRSCOPE_JWT_SECRET")
+    """Verifies sign-in tokens (platform-services signs them with it); unset: only API keys are accepted.
+    With neither, the gateway refuses to start."""
+    jwt_issuer: str = Field("platform-services", validation_alias="GATEWAY_JWT_ISSUER")
+    """The `iss` a sign-in token must have."""
+    jwt_audience: str = Field("airscope", validation_alias="GATEWAY_JWT_AUDIENCE")
+    """The `aud` a sign-in token must have."""
+    rate_limit_rps: float = Field(100.0, ge=0.001, validation_alias="GATEWAY_RATE_LIMIT_RPS")
+    """Requests per second each caller may make, on average."""
+    rate_limit_burst: int = Field(200, ge=1, validation_alias="GATEWAY_RATE_LIMIT_BURST")
+    """Requests each caller may make at once."""
+    redis_url: str = Field(validation_alias="REDIS_URL")
+    """The Redis that holds the rate limits."""
+    health_timeout: float = Field(2.0, ge=0.01, validation_alias="GATEWAY_HEALTH_TIMEOUT_SECONDS")
+    """How long /api/health waits for each service's health."""
+    cors_origins: str | None = Field(None, validation_alias=CORS_ORIGINS_ENV)
+    """The origins whose pages may call the gateway from a browser (CORS), comma-separated
+    scheme://host[:port]; unset: the origin of AIRSCOPE_URL_FRONTEND, which local mode sets (compose sets
+    the public one)."""
 
 
 class UpstreamSettings(EnvSettings):
     """Each other catalog service, `<SERVICE>` its name in upper case with `_` for `-`."""
 
-    url: URL | None = Field(
-        None,
-        validation_alias="AIRSCOPE_URL_<SERVICE>",
-        description="Base URL of the service (local mode and compose set it); unset: "
-        "`http://127.0.0.1:<catalog port>`.",
-    )
+    url: URL | None = Field(None, validation_alias="AIRSCOPE_URL_<SERVICE>")
+    """Base URL of the service (local mode and compose set it); unset: `http://127.0.0.1:<catalog port>`."""
     timeout: float | None = Field(
         None,
         ge=0.001,
         validation_alias="GATEWAY_TIMEOUT_<SERVICE>_SECONDS",
         description=f"How long a forwarded request may take; unset: {DEFAULT_TIMEOUT:g} s, "
         + ", ".join(f"{seconds:g} s for {name}" for name, seconds in DEFAULT_TIMEOUTS.items())
-        + " (an LLM answer with a few tool rounds takes tens of seconds; everything else answers in well under 10).",
+        + " (an LLM answer with a few tool rounds takes tens of seconds; everything else answers in well "
+        "under 10).",
     )
 
 
@@ -130,17 +98,12 @@ class Config:
         services = catalog.load().services
         targets = {name: _upstream(service) for name, service in services.items() if name != SERVICE}
         frontend = targets[FRONTEND].url if FRONTEND in targets else ""
+        same = settings.model_dump(exclude={"api_key", "api_keys", "cors_origins"})
         return cls(
+            **same,
             api_keys=tuple(dict.fromkeys(key.strip() for key in keys if key.strip())),
-            jwt_secret=settings.jwt_secret,
-            jwt_issuer=settings.jwt_issuer,
-            jwt_audience=settings.jwt_audience,
-            rate_limit_rps=settings.rate_limit_rps,
-            rate_limit_burst=settings.rate_limit_burst,
-            redis_url=settings.redis_url,
             upstreams={name: targets[name] for name in services[SERVICE].calls},
             health_targets=targets,
-            health_timeout=settings.health_timeout,
             cors_origins=parse_origins(settings.cors_origins or frontend),
         )
 

@@ -41,12 +41,9 @@ def service_url_field(service: str) -> Any:
 class ServiceLocation(EnvSettings):
     """Where another catalog service is: `<NAME>` is its catalog name in upper case with `_` for `-`."""
 
-    url: URL | None = Field(
-        None,
-        validation_alias="AIRSCOPE_URL_<NAME>",
-        description="Base URL of the service `<NAME>` (local mode and compose set it); unset: "
-        "`http://127.0.0.1:<catalog port>`.",
-    )
+    url: URL | None = Field(None, validation_alias="AIRSCOPE_URL_<NAME>")
+    """Base URL of the service `<NAME>` (local mode and compose set it); unset: `http://127.0.0.1:<catalog
+    port>`."""
 
 
 def service_url(name: str) -> str:

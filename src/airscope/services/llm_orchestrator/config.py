@@ -70,59 +70,38 @@ def _prices(raw: object) -> object:
 class Config(EnvSettings):
     """llm-orchestrator's settings."""
 
-    llm_base_url: URL = Field(
-        "https://api.openai.com/v1",
-        validation_alias="LLM_BASE_URL",
-        description="Base URL of the OpenAI-compatible chat completions API.",
-    )
-    llm_api_key: str = Field(
-        repr=False, validation_alias="LLM_API_KEY", description="The LLM provider's API key."
-    )
-    llm_model: str = Field(
-        "gpt-4o-mini", validation_alias="LLM_MODEL", description="The model chats ask for."
-    )
-    llm_timeout_seconds: float = Field(
-        30.0, ge=0.1, validation_alias="LLM_TIMEOUT_SECONDS", description="One completion request."
-    )
-    llm_max_retries: int = Field(
-        2,
-        ge=0,
-        validation_alias="LLM_MAX_RETRIES",
-        description="Retries of a completion that failed transiently.",
-    )
+    llm_base_url: URL = Field("https://api.openai.com/v1", validation_alias="LLM_BASE_URL")
+    """Base URL of the OpenAI-compatible chat completions API."""
+    llm_api_key: str = Field(repr=False, validation_alias="LLM_API_KEY")
+    """The LLM provider's API key."""
+    llm_model: str = Field("gpt-4o-mini", validation_alias="LLM_MODEL")
+    """The model chats ask for."""
+    llm_timeout_seconds: float = Field(30.0, ge=0.1, validation_alias="LLM_TIMEOUT_SECONDS")
+    """One completion request."""
+    llm_max_retries: int = Field(2, ge=0, validation_alias="LLM_MAX_RETRIES")
+    """Retries of a completion that failed transiently."""
     llm_prices: Annotated[dict[str, Price], NoDecode, BeforeValidator(_prices)] = Field(
-        {},
-        validation_alias="LLM_PRICES",
-        description='USD per million tokens by model, `{"model": {"input": 0.15, "output": 0.6}}`: adds models '
-        "to the built-in table of providers' list prices (mid-2025) or corrects it without a release. A model "
-        "neither knows costs 0.",
+        {}, validation_alias="LLM_PRICES"
     )
-    daily_budget_usd: float = Field(
-        10.0,
-        ge=0,
-        validation_alias="LLM_DAILY_BUDGET_USD",
-        description="Daily LLM spend in USD after which chats are refused with 429.",
-    )
-    chat_max_steps: int = Field(
-        6, ge=1, validation_alias="CHAT_MAX_STEPS", description="Completions (tool rounds) one chat may take."
-    )
-    database_url: str = Field(
-        validation_alias="DATABASE_URL", description="Its PostgreSQL database (chat history)."
-    )
-    redis_url: str = Field(
-        validation_alias="REDIS_URL", description="The Redis that holds the budget and sessions."
-    )
-    airtable_base_id: str | None = Field(
-        None,
-        validation_alias="AIRTABLE_BASE_ID",
-        description="The base chats are about unless they name another (local mode names the stand-in's demo base).",
-    )
+    """USD per million tokens by model, `{"model": {"input": 0.15, "output": 0.6}}`: adds models to the
+    built-in table of providers' list prices (mid-2025) or corrects it without a release. A model neither
+    knows costs 0."""
+    daily_budget_usd: float = Field(10.0, ge=0, validation_alias="LLM_DAILY_BUDGET_USD")
+    """Daily LLM spend in USD after which chats are refused with 429."""
+    chat_max_steps: int = Field(6, ge=1, validation_alias="CHAT_MAX_STEPS")
+    """Completions (tool rounds) one chat may take."""
+    database_url: str = Field(validation_alias="DATABASE_URL")
+    """Its PostgreSQL database (chat history)."""
+    redis_url: str = Field(validation_alias="REDIS_URL")
+    """The Redis that holds the budget and sessions."""
+    airtable_base_id: str | None = Field(None, validation_alias="AIRTABLE_BASE_ID")
+    """The base chats are about unless they name another (local mode names the stand-in's demo base)."""
     mcp_server_url: URL = service_url_field("mcp-server")
     platform_url: URL = service_url_field("platform-services")
 
     @property
     def llm_price(self) -> Price | None:
-        """The model's price; None when neither the built-in table nor LLM_PRICES knows it: its calls cost 0."""
+        """The model's price; None when neither the built-in table nor LLM_PRICES knows it (it costs 0)."""
         return {**BUILTIN_PRICES, **self.llm_prices}.get(self.llm_model)
 
     @property

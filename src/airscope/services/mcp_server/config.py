@@ -25,18 +25,12 @@ class Config(EnvSettings):
     """mcp-server's settings."""
 
     airtable_gateway_url: URL = service_url_field("airtable-gateway")
-    gateway_timeout_seconds: float = Field(
-        30.0,
-        ge=0.1,
-        validation_alias="MCP_GATEWAY_TIMEOUT_SECONDS",
-        description="One call to airtable-gateway.",
-    )
+    gateway_timeout_seconds: float = Field(30.0, ge=0.1, validation_alias="MCP_GATEWAY_TIMEOUT_SECONDS")
+    """One call to airtable-gateway."""
     # None: any Host header is accepted (MCP_ALLOWED_HOSTS=*).
     allowed_hosts: Annotated[tuple[str, ...] | None, NoDecode, BeforeValidator(_hosts)] = Field(
-        DEFAULT_ALLOWED_HOSTS,
-        validate_default=True,
-        validation_alias="MCP_ALLOWED_HOSTS",
-        description="Host headers accepted, comma-separated (`host:*` for any port), or `*` for any. "
-        "DNS-rebinding protection: a web page in a local browser must not reach the server through a rebound "
-        "name. Deployments behind a load balancer list their own host names, or `*`.",
+        DEFAULT_ALLOWED_HOSTS, validate_default=True, validation_alias="MCP_ALLOWED_HOSTS"
     )
+    """Host headers accepted, comma-separated (`host:*` for any port), or `*` for any. DNS-rebinding
+    protection: a web page in a local browser must not reach the server through a rebound name.
+    Deployments behind a load balancer list their own host names, or `*`."""
