@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field
 
-from airscope.services.common import env_int, env_str, service_url
+from airscope.services.common.config import URL, EnvSettings, service_url_field
 
 
-@dataclass(frozen=True)
-class Config:
-    # What the service says before each name.
-    greeting: str
-    # Names longer than this are refused with 422.
-    max_name_length: int
-    platform_url: str
+class Config(EnvSettings):
+    """sample-service's settings."""
 
-    @classmethod
-    def from_env(cls) -> Config:
-        return cls(
-            greeting=env_str("SAMPLE_GREETING", "hello"),
-            max_name_length=env_int("SAMPLE_MAX_NAME_LENGTH", 40, minimum=1),
-            platform_url=service_url("platform-services"),
-        )
+    greeting: str = Field("hello", validation_alias="SAMPLE_GREETING")
+    """What the service says before each name."""
+    max_name_length: int = Field(40, ge=1, validation_alias="SAMPLE_MAX_NAME_LENGTH")
+    """Names longer than this are refused with 422."""
+    platform_url: URL = service_url_field("platform-services")
