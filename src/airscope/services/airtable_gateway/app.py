@@ -328,20 +328,14 @@ def _records_router(airtable: AirtableClient, cache: ReadCache) -> APIRouter:
     @router.post("/bases/{base_id}/tables/{table}/records")
     async def create_records(base_id: BaseId, table: TableName, body: CreateRecords) -> dict:
         records = [record.model_dump() for record in body.records]
-        return {
-            "records": await write(
-                cache, base_id, airtable.create_records(base_id, table, records, body.typecast)
-            )
-        }
+        written = await write(cache, base_id, airtable.create_records(base_id, table, records, body.typecast))
+        return {"records": written}
 
     @router.patch("/bases/{base_id}/tables/{table}/records")
     async def update_records(base_id: BaseId, table: TableName, body: UpdateRecords) -> dict:
         records = [record.model_dump() for record in body.records]
-        return {
-            "records": await write(
-                cache, base_id, airtable.update_records(base_id, table, records, body.typecast)
-            )
-        }
+        written = await write(cache, base_id, airtable.update_records(base_id, table, records, body.typecast))
+        return {"records": written}
 
     @router.patch("/bases/{base_id}/tables/{table}/records/{record_id}")
     async def update_record(

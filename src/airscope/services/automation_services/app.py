@@ -341,15 +341,11 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(files)
     app.include_router(workflows)
-    instrument(
-        app,
-        service=SERVICE,
-        version=airscope.__version__,
-        checks=[
-            postgres_check(config.database_url),
-            redis_check(redis_client),
-            # Uploads are stored and queued while airtable-gateway is down; the workers retry.
-            http_check("airtable-gateway", config.airtable_gateway_url, critical=False),
-        ],
-    )
+    checks = [
+        postgres_check(config.database_url),
+        redis_check(redis_client),
+        # Uploads are stored and queued while airtable-gateway is down; the workers retry.
+        http_check("airtable-gateway", config.airtable_gateway_url, critical=False),
+    ]
+    instrument(app, service=SERVICE, version=airscope.__version__, checks=checks)
     return app

@@ -89,18 +89,19 @@ def _lead(goal: str) -> str:
     return _LEAD.sub("", goal.lower().strip())
 
 
+# The verbs a goal may start with (rules 1-3 of the package docstring), then the words it may hold
+# anywhere (rules 4-5 and 7), each with what it asks.
+_LEAD_VERBS = (("create", _CREATE), ("update", _UPDATE), ("delete", _DELETE))
+_WORDS = (("tables", TABLES_WORD), ("bases", _BASES))
+
+
 def intent(goal: str) -> str | None:
+    """What the goal asks: the first rule of the package docstring's list that applies."""
     text, lead = goal.lower(), _lead(goal)
-    if _CREATE.match(lead):
-        return "create"
-    if _UPDATE.match(lead):
-        return "update"
-    if _DELETE.match(lead):
-        return "delete"
-    if TABLES_WORD.search(text):
-        return "tables"
-    if _BASES.search(text):
-        return "bases"
+    if kind := next((kind for kind, verb in _LEAD_VERBS if verb.match(lead)), None):
+        return kind
+    if kind := next((kind for kind, word in _WORDS if word.search(text)), None):
+        return kind
     if RECORD_ID.search(goal):
         return "get"
     if _COUNT.search(text):
@@ -109,9 +110,7 @@ def intent(goal: str) -> str | None:
         return "search"
     if aggregate_op(goal):
         return "aggregate"
-    if _SEARCH.search(text):
-        return "search"
-    return None
+    return "search" if _SEARCH.search(text) else None
 
 
 def aggregate_op(goal: str) -> str | None:
