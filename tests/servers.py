@@ -6,7 +6,7 @@
 - ``start_airtable_standin`` / ``start_llm_standin``: the stand-ins as the services meet them.
 - ``scrape(url)``: a service's ``/metrics`` as ``{(name, frozenset(labels.items())): value}``;
   ``value`` sums samples, ``movement(before, after)`` says how far they moved.
-- ``read_spans(trace_dir)``: every span the services wrote as OTLP JSON lines (AIRSCOPE_TRACE_DIR).
+- ``read_spans(trace_dir)``: every span the services wrote (AIRSCOPE_TRACE_DIR), as OTLP-shaped dicts.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import IO
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from airscope.local import traces
 from tests.support import free_port, wait_until
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -213,18 +214,19 @@ def movement(before: dict[Sample, float], after: dict[Sample, float]) -> Callabl
 
 
 def read_spans(trace_dir: Path) -> list[dict]:
-    """Flattened spans: each OTLP span dict plus ``service`` (its resource's service.name)."""
-    spans = []
-    for path in sorted(trace_dir.glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            for resource_spans in json.loads(line).get("resourceSpans", []):
-                attributes = resource_spans.get("resource", {}).get("attributes", [])
-                service = next(
-                    (a["value"].get("stringValue") for a in attributes if a["key"] == "service.name"), None
-                )
-                for scope_spans in resource_spans.get("scopeSpans", []):
-                    for span in scope_spans.get("spans", []):
-                        spans.append({**span, "service": service})
-    return spans
+    """Every span under ``trace_dir``, read by ``airscope.local.traces`` (the one reader), as dicts
+    keyed as in OTLP/JSON (traceId, spanId, parentSpanId for a child, name, kind, attributes) plus
+    ``service``. For the tests written against that shape; a new test uses the ``Span``s of
+    ``airscope.local.traces.read_spans`` or ``find_spans`` directly."""
+    return [
+        {
+            "traceId": span.trace_id,
+            "spanId": span.span_id,
+            **({"parentSpanId": span.parent_span_id} if span.parent_span_id else {}),
+            "name": span.name,
+            "kind": span.kind,
+            "attributes": span.raw_attributes,
+            "service": span.service,
+        }
+        for span in traces.read_spans(trace_dir)
+    ]

@@ -12,25 +12,27 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airscope.local.traces import Span, find_spans
 from tests.e2e.conftest import API_KEY
-from tests.servers import movement, read_spans, scrape
+from tests.servers import movement, scrape
 from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
 AI_PATH = ("api-gateway", "llm-orchestrator", "mcp-server", "airtable-gateway")
+SERVER = 2  # OTLP's SpanKind
 
 
-def _spans_of(trace_dir: Path, trace_id: str, services: set[str], timeout: float = 20.0) -> list[dict]:
+def _spans_of(trace_dir: Path, trace_id: str, services: set[str], timeout: float = 20.0) -> list[Span]:
     """The trace's spans once every service wrote some and every parent is there (each process
     exports on its own schedule; the root span ends last)."""
 
-    def complete() -> list[dict]:
-        spans = [s for s in read_spans(trace_dir) if s["traceId"] == trace_id]
-        ids = {s["spanId"] for s in spans}
-        assert services <= {s["service"] for s in spans}, f"spans of {sorted({s['service'] for s in spans})}"
-        assert all(s["parentSpanId"] in ids for s in spans if s.get("parentSpanId")), "a parent is missing"
-        assert any(not s.get("parentSpanId") for s in spans), "no root span"
+    def complete() -> list[Span]:
+        spans = find_spans(trace_dir, trace_id)
+        ids = {s.span_id for s in spans}
+        assert services <= {s.service for s in spans}, f"spans of {sorted({s.service for s in spans})}"
+        assert all(s.parent_span_id in ids for s in spans if s.parent_span_id), "a parent is missing"
+        assert any(not s.parent_span_id for s in spans), "no root span"
         return spans
 
     return wait_until(complete, timeout=timeout, interval=0.2, message=f"trace {trace_id} complete")
@@ -56,27 +58,23 @@ def test_a_chat_through_the_gateway_answers_and_shows_in_metrics_traces_and_logs
     # One trace across the four services, each span's parent inside it, rooted at the gateway.
     home = platform.home
     spans = _spans_of(home / "traces", trace_id, set(AI_PATH))
-    assert {s["service"] for s in spans} >= set(AI_PATH)
-    by_id = {s["spanId"]: s for s in spans}
-    roots = [s for s in spans if not s.get("parentSpanId")]
-    assert len(roots) == 1 and roots[0]["service"] == "api-gateway", roots
-    assert all(s["parentSpanId"] in by_id for s in spans if s.get("parentSpanId"))
+    assert {s.service for s in spans} >= set(AI_PATH)
+    by_id = {s.span_id: s for s in spans}
+    roots = [s for s in spans if not s.parent_span_id]
+    assert len(roots) == 1 and roots[0].service == "api-gateway", roots
+    assert all(s.parent_span_id in by_id for s in spans if s.parent_span_id)
 
-    def server_span(service: str, route_fragment: str) -> dict:
+    def server_span(service: str, route_fragment: str) -> Span:
         return next(
-            s
-            for s in spans
-            if s["service"] == service
-            and s["kind"] in (2, "SPAN_KIND_SERVER")
-            and route_fragment in s["name"]
+            s for s in spans if s.service == service and s.kind == SERVER and route_fragment in s.name
         )
 
-    def parent_service(span: dict) -> str:
-        return by_id[span["parentSpanId"]]["service"]
+    def parent_service(span: Span) -> str:
+        return by_id[span.parent_span_id].service
 
     assert parent_service(server_span("llm-orchestrator", "/chat")) == "api-gateway"
     assert parent_service(server_span("airtable-gateway", "/tables")) == "mcp-server"
-    assert any(s["service"] == "mcp-server" and "list_tables" in s["name"] for s in spans)
+    assert any(s.service == "mcp-server" and "list_tables" in s.name for s in spans)
 
     moved = {name: movement(before[name], scrape(platform[name])) for name in AI_PATH}
 

@@ -14,7 +14,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page
 
-from tests.servers import movement, read_spans, scrape
+from airscope.local.traces import find_spans
+from tests.servers import movement, scrape
 from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
@@ -103,12 +104,10 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
     trace_id, page_span_id = TRACEPARENT.fullmatch(traceparent).groups()
 
     def trace_reached_the_gateway() -> bool:
-        spans = [s for s in read_spans(home / "traces") if s["traceId"] == trace_id]
-        assert any(s["service"] == "api-gateway" for s in spans), "no api-gateway span"
-        frontend_server = [
-            s for s in spans if s["service"] == "frontend" and not s["name"].startswith("POST /rum")
-        ]
-        assert any(s.get("parentSpanId") == page_span_id for s in frontend_server), "no frontend span"
+        spans = find_spans(home / "traces", trace_id)
+        assert any(s.service == "api-gateway" for s in spans), "no api-gateway span"
+        frontend_server = [s for s in spans if s.service == "frontend" and not s.name.startswith("POST /rum")]
+        assert any(s.parent_span_id == page_span_id for s in frontend_server), "no frontend span"
         return True
 
     wait_until(trace_reached_the_gateway, timeout=20, interval=0.25, message="the chat's trace")

@@ -23,7 +23,8 @@ import pytest
 
 from airscope import catalog
 from airscope.local.postgres import PostgresServer
-from tests.servers import Apps, AppServer, read_spans, start_airtable_standin, start_llm_standin
+from airscope.local.traces import read_spans, span_files
+from tests.servers import Apps, AppServer, start_airtable_standin, start_llm_standin
 
 pytestmark = pytest.mark.infra
 
@@ -205,10 +206,11 @@ def test_no_secret_in_any_log_line(exposure: Exposure) -> None:
 
 
 def test_no_secret_in_any_span(exposure: Exposure) -> None:
-    spans = read_spans(exposure.trace_dir)
-    services = {span["service"] for span in spans}
+    services = {span.service for span in read_spans(exposure.trace_dir)}
     assert {"api-gateway", "platform-services", "airtable-gateway", "llm-orchestrator"} <= services
-    assert leaks(exposure.secrets, [json.dumps(span) for span in spans]) == []
+    # The files whole: every attribute, event and resource a span carries.
+    exported = [path.read_text(errors="replace") for path in span_files(exposure.trace_dir)]
+    assert leaks(exposure.secrets, exported) == []
 
 
 def test_no_secret_in_metrics(exposure: Exposure) -> None:
