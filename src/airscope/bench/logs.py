@@ -28,7 +28,6 @@ from airscope import catalog, tables
 from airscope.bench import BenchError
 from airscope.local import logs
 from airscope.local.supervisor import LOG_MAX_BYTES
-from airscope.units import parse_size
 
 GOAL_SECONDS = 2.0  # the issue's bound for a filtered query over a million lines
 SPAN_SECONDS = 12 * 3600  # the lines cover the last 12 hours
@@ -120,7 +119,7 @@ def _call_chain(services: dict, rng: random.Random) -> list[str]:
 
 def _write_rotated(log_dir: Path, program: str, lines: list[bytes], now: float) -> None:
     """As supervisord leaves them: files of at most its rotation size, the newest in <program>.log."""
-    limit = parse_size(LOG_MAX_BYTES)
+    limit = LOG_MAX_BYTES
     files: list[list[bytes]] = [[]]
     size = 0
     for line in reversed(lines):

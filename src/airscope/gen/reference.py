@@ -30,7 +30,7 @@ from airscope.catalog import Catalog, CatalogSettings
 from airscope.local import observability, paths, supervisor
 from airscope.local import settings as local_settings
 from airscope.services.common.config import ServiceLocation
-from airscope.stack import compose, settings
+from airscope.stack import compose, compose_env, compose_parts, settings
 from airscope.telemetry import KitEnvironment
 
 PATH = "docs/reference.md"
@@ -234,7 +234,7 @@ def _stack_section(cat: Catalog) -> Iterator[str]:
             else "empty",
             v.comment,
         )
-        for v in compose.variables(cat)
+        for v in compose_env.variables(cat)
     ]
     yield _table(("variable", "default", "meaning"), rows)
 
@@ -262,7 +262,7 @@ def _ports_section(cat: Catalog) -> Iterator[str]:
     yield (
         "Local mode listens on 127.0.0.1 only; each port moves with its variable. In compose, services talk "
         f"on the `{settings.NETWORK}` network and only {', '.join(compose.PUBLISHED)} are published "
-        f"(on `{compose.BIND_ADDRESS.name}`).\n\n"
+        f"(on `{compose_env.BIND_ADDRESS.name}`).\n\n"
     )
 
     def variable(name: str) -> str:
@@ -354,14 +354,14 @@ def _retention_section() -> Iterator[str]:
         ("compose", what, limit, f"`{getattr(settings, name)}`", f"`settings.{name}`", why)
         for what, limit, name, why in STACK_RETENTION
     ]
-    options = compose._logging()["options"]
+    options = compose_parts.log_driver()["options"]
     rows.append(
         (
             "compose",
             "container logs (json-file, read by Alloy)",
             "size",
             f"`{options['max-file']}` files of `{options['max-size']}`",
-            "`compose._logging`",
+            "`compose_parts.log_driver`",
             "Rotated by Docker so no log fills the disk.",
         )
     )
@@ -374,7 +374,7 @@ def _retention_section() -> Iterator[str]:
             "local",
             "program logs (`log/`)",
             "file size",
-            f"`{supervisor.LOG_MAX_BYTES}`",
+            f"`{units.format_size(supervisor.LOG_MAX_BYTES)}`",
             "`supervisor.LOG_MAX_BYTES`",
             SUPERVISOR_LOG_WHY,
         ),

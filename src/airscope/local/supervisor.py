@@ -27,7 +27,9 @@ from supervisor.xmlrpc import SupervisorTransport
 from airscope.local import LocalError
 from airscope.local.process import pss_bytes, tree
 
-LOG_MAX_BYTES = "10MB"  # per file; older output moves to .1, .2, ... (retention: airscope.local.logs)
+LOG_MAX_BYTES = (
+    10 * 1024**2
+)  # bytes per file (supervisord takes a plain count); older output moves to .1, .2, ... (retention: airscope.local.logs)
 LOG_BACKUPS = 5
 START_SECONDS = 3  # a program must run this long to count as started; earlier exits are retried
 START_RETRIES = 8  # with 1 s, 2 s, 3 s ... between attempts, then it is left FATAL

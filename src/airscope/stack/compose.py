@@ -16,7 +16,7 @@ stand-in or drill switch is in the file.
 from __future__ import annotations
 
 from airscope.catalog import Catalog, Service
-from airscope.stack import _yaml, compose_env, compose_parts, compose_stack, settings
+from airscope.stack import _yaml, compose_stack, settings
 from airscope.stack.compose_env import (
     API_KEYS,
     COMMIT,
@@ -35,11 +35,6 @@ from airscope.stack.compose_env import (
 )
 from airscope.stack.compose_parts import APP_USER, after, confined, container, healthcheck, published
 from airscope.stack.compose_stack import POSTGRES_INIT_PATH, POSTGRES_PORT, REDIS_PORT
-
-# gen.reference still reads these here; they go once it reads compose_env and compose_parts.
-BIND_ADDRESS = compose_env.BIND_ADDRESS
-variables = compose_env.variables
-_logging = compose_parts.log_driver
 
 PATH = "deploy/docker-compose.yml"
 DOCKERFILE_PATH = "deploy/Dockerfile"
