@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airscope import catalog
+from airscope import catalog, tables
 from airscope.stack.metrics_inventory import service_metric_objects
 
 PATH = "docs/metrics.md"
@@ -60,10 +60,8 @@ def render() -> str:
         if not docs:
             parts.append("\nNo domain metrics beyond the kit's.\n")
             continue
-        parts.append("\n| metric | type | labels | meaning |\n| --- | --- | --- | --- |\n")
-        for doc in docs:
-            labels = ", ".join(f"`{label}`" for label in doc.labels)
-            parts.append(f"| `{doc.name}` | {doc.type} | {labels} | {doc.help} |\n")
+        rows = [(f"`{d.name}`", d.type, ", ".join(f"`{label}`" for label in d.labels), d.help) for d in docs]
+        parts.append("\n" + tables.markdown(("metric", "type", "labels", "meaning"), rows) + "\n")
     return "".join(parts)
 
 
