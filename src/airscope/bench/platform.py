@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from airscope import catalog
-from airscope.bench import BenchError
 from airscope.bench.counters import Snapshot, SpanFiles, grown_bytes, gzip_ratio, machine
 from airscope.bench.result import (
     MAX_IN_FLIGHT,
@@ -158,9 +157,7 @@ class Target:
     @classmethod
     def running(cls) -> Target:
         plat = runner.platform()
-        supervisor = Supervisor(plat.home)
-        if not supervisor.running():
-            raise BenchError(f"the local platform is not running (home {plat.home}): start it with `make up`")
+        supervisor = runner.running_supervisor(plat)
         return cls(
             gateway=f"http://127.0.0.1:{plat.service_ports['api-gateway']}",
             api_key=load.api_key(),
