@@ -65,7 +65,6 @@ def local_platform(home: Path, **extra: str) -> Iterator[Platform]:
 @pytest.fixture(scope="session")
 def platform(reachable_tmp) -> Iterator[Platform]:
     supervisor = Supervisor(reachable_tmp("e2e"))
-    started: list[int] = []
     # OTEL_BSP_SCHEDULE_DELAY: spans on disk within the tests' patience.
     with local_platform(supervisor.home, OTEL_BSP_SCHEDULE_DELAY="100") as platform:
         yield platform
