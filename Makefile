@@ -15,6 +15,7 @@ down:
 lint: bootstrap
 	@$(VENV)/ruff check src tests
 	@$(VENV)/ruff format --check src tests
+	@$(VENV)/lint-imports --no-cache --no-logo
 
 # The generated files are current, and pass every static check (promtool, amtool, PromQL, ...).
 stack-check: bootstrap
