@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 from airscope.local import LocalError, paths
+from airscope.local.settings import API_KEY_ENV
 
-API_KEY_ENV = "AIRSCOPE_API_KEY"
 API_KEY_FILE = "api-key"  # under paths.home()
 
 

@@ -25,8 +25,8 @@ from airscope.local import paths, ports
 from airscope.local.api_key import API_KEY_ENV, API_KEY_FILE
 from airscope.local.postgres import PostgresServer
 from airscope.local.redis import RedisServer
+from airscope.local.settings import JWT_SECRET_ENV
 
-JWT_SECRET_ENV = "AIRSCOPE_JWT_SECRET"
 INSTANCE_ENV = "AIRSCOPE_INSTANCE_ID"
 DRILLS_ENV = "AIRSCOPE_DRILLS"
 STANDIN_KEY = "local-standin"

@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 from airscope import checkout
-
-HOME_ENV = "AIRSCOPE_HOME"
+from airscope.local.settings import HOME_ENV
 
 
 def home() -> Path:

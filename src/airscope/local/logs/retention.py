@@ -9,28 +9,29 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from airscope import units
-from airscope.local import LocalError
+from airscope.local import LocalError, settings
 from airscope.local.logs.files import is_current, log_files
+from airscope.telemetry import ConfigError
 
-MAX_BYTES_ENV = "AIRSCOPE_LOG_MAX_BYTES"
-MAX_AGE_ENV = "AIRSCOPE_LOG_MAX_AGE"
-DEFAULT_MAX_BYTES = "50MiB"  # per program, current file included: 5 of supervisord's 10 MB (MiB) files
-DEFAULT_MAX_AGE = "7d"  # a week of history for a local machine, whatever the traffic
+MAX_BYTES_ENV = settings.LOG_MAX_BYTES_ENV
+MAX_AGE_ENV = settings.LOG_MAX_AGE_ENV
+DEFAULT_MAX_BYTES = settings.LocalSettings.model_fields["log_max_bytes"].default
+DEFAULT_MAX_AGE = settings.LocalSettings.model_fields["log_max_age"].default
 
 
 def retention_settings(environ: Mapping[str, str] = os.environ) -> tuple[int, timedelta]:
-    """The retention of rotated logs: $AIRSCOPE_LOG_MAX_BYTES per program and $AIRSCOPE_LOG_MAX_AGE,
-    in airscope.units' grammar."""
-    try:
-        max_bytes = units.parse_size(environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES))
-    except ValueError as error:
-        raise LocalError(f"${MAX_BYTES_ENV}: {error} Unset it for {DEFAULT_MAX_BYTES}.") from None
-    try:
-        max_age = units.parse_duration(environ.get(MAX_AGE_ENV, DEFAULT_MAX_AGE))
-    except ValueError as error:
-        raise LocalError(f"${MAX_AGE_ENV}: {error} Unset it for {DEFAULT_MAX_AGE}.") from None
-    return max_bytes, timedelta(seconds=max_age)
+    """The retention of rotated logs: $AIRSCOPE_LOG_MAX_BYTES per program and $AIRSCOPE_LOG_MAX_AGE
+    (``airscope.local.settings``), in airscope.units' grammar."""
+    read = {}
+    for field, name, default in (
+        ("log_max_bytes", MAX_BYTES_ENV, DEFAULT_MAX_BYTES),
+        ("log_max_age", MAX_AGE_ENV, DEFAULT_MAX_AGE),
+    ):
+        try:  # one variable at a time, so the error's hint names that variable's default
+            read[field] = getattr(settings.LocalSettings.from_env({name: environ.get(name, "")}), field)
+        except ConfigError as error:
+            raise LocalError(f"{str(error).rstrip('.')}. Unset it for {default}.") from None
+    return read["log_max_bytes"], timedelta(seconds=read["log_max_age"])
 
 
 def apply_retention(
