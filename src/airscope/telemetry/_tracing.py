@@ -139,6 +139,7 @@ def build_tracer_provider(service: str, version: str, settings: Settings) -> Tra
 def _exporters(service: str, settings: Settings) -> list[SpanExporter]:
     exporters: list[SpanExporter] = []
     if settings.otlp_enabled:
+        # Imported only when used, for start-up speed: protobuf and requests cost ~0.1 s a process.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         exporters.append(OTLPSpanExporter())
@@ -166,6 +167,7 @@ class SpanFile(SpanExporter):
         self._log = logging.getLogger(__name__)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        # Imported at the first export, for start-up speed: processes without span files never pay it.
         from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 
         line = (json.dumps(encode_spans(spans).to_dict(), separators=(",", ":")) + "\n").encode()
@@ -225,6 +227,7 @@ def instrument_libraries(provider: trace.TracerProvider) -> None:
     global _libraries_instrumented
     if _libraries_instrumented:
         return
+    # Imported only when tracing is on, for start-up speed (each instrumentation loads its library).
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
