@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ from pyairtable.models.schema import (
 )
 
 from airscope.standins.airtable import seed
-from tests.servers import AppServer
+from tests.servers import Apps, AppServer, start_airtable_standin
 
 TOKEN = "pat-contract-test-token"
 DEMO = seed.BASE_ID
@@ -38,28 +37,13 @@ LOAD = seed.LOAD_BASE_ID
 ID = {kind: re.compile(rf"^{kind}[A-Za-z0-9]{{14}}$") for kind in ("tbl", "fld", "viw", "rec", "sel", "usr")}
 
 
-def _serve(tmp: Path, port: int, **env: str) -> AppServer:
-    return AppServer(
-        "airscope.standins.airtable",
-        port,
-        env={
-            "STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite"),
-            "STANDIN_AIRTABLE_TOKEN": TOKEN,
-            "STANDIN_LATENCY_MS": "0",
-            **env,
-        },
-        log_dir=tmp / "logs",
-        ready_path="/_admin/health",
-    ).start()
+def _serve(apps: Apps, **env: str) -> AppServer:
+    return start_airtable_standin(apps, STANDIN_AIRTABLE_TOKEN=TOKEN, STANDIN_LATENCY_MS="0", **env)
 
 
 @pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int]) -> Iterator[AppServer]:
-    server = _serve(
-        tmp_path_factory.mktemp("airtable-contract"), free_port(), STANDIN_AIRTABLE_RATE_LIMIT="0"
-    )
-    yield server
-    server.stop()
+def standin(module_apps: Apps) -> AppServer:
+    return _serve(module_apps, STANDIN_AIRTABLE_RATE_LIMIT="0")
 
 
 @pytest.fixture(scope="module")
@@ -377,11 +361,9 @@ def test_errors_surface_with_airtables_types(api: Api, standin: AppServer) -> No
 
 
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int]) -> Iterator[AppServer]:
+def limited(module_apps: Apps) -> AppServer:
     # STANDIN_AIRTABLE_RATE_LIMIT unset: Airtable's 5 requests a second per base.
-    server = _serve(tmp_path_factory.mktemp("airtable-limited"), free_port(), STANDIN_AIRTABLE_RATE_LIMIT="")
-    yield server
-    server.stop()
+    return _serve(module_apps, STANDIN_AIRTABLE_RATE_LIMIT="")
 
 
 def test_a_burst_gets_429s_and_pyairtables_retry_completes_every_call(limited: AppServer) -> None:
