@@ -24,7 +24,9 @@ API_KEY = "e2e-test-key"
 
 
 @dataclass(frozen=True)
-class Platform:
+class RunningPlatform:
+    """The URLs of the local platform the e2e tests share (runner.Platform is its plan)."""
+
     home: Path
     urls: dict[str, str]
 
@@ -37,7 +39,7 @@ class Platform:
 
 
 @contextlib.contextmanager
-def local_platform(home: Path, **extra: str) -> Iterator[Platform]:
+def local_platform(home: Path, **extra: str) -> Iterator[RunningPlatform]:
     """A local platform in ``home`` as `airscope up` starts it, every port moved to a free one and
     no outside setting leaking in; stopped on the way out."""
     cat = catalog.load()
@@ -57,13 +59,13 @@ def local_platform(home: Path, **extra: str) -> Iterator[Platform]:
         urls = moved_ports(patch, [*programs, *observability.DEFAULT_PORTS])
         try:
             runner.up()
-            yield Platform(home=home, urls=urls)
+            yield RunningPlatform(home=home, urls=urls)
         finally:
             runner.down()
 
 
 @pytest.fixture(scope="session")
-def platform(reachable_tmp) -> Iterator[Platform]:
+def platform(reachable_tmp) -> Iterator[RunningPlatform]:
     supervisor = Supervisor(reachable_tmp("e2e"))
     # OTEL_BSP_SCHEDULE_DELAY: spans on disk within the tests' patience.
     with local_platform(supervisor.home, OTEL_BSP_SCHEDULE_DELAY="100") as platform:

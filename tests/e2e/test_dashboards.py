@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from airscope import checkout
 from airscope.local import live_check
-from tests.e2e.conftest import API_KEY, Platform
+from tests.e2e.conftest import API_KEY, RunningPlatform
 
 
-def test_dashboards_have_data_and_match_the_load_that_made_it(platform: Platform):
+def test_dashboards_have_data_and_match_the_load_that_made_it(platform: RunningPlatform):
     report = live_check.run(checkout.root(), platform["prometheus"], platform["api-gateway"], API_KEY, 20, 5)
     assert report.sent > 50
     # Exact although the platform is shared with the other end-to-end tests: the window starts once

@@ -30,7 +30,7 @@ from airscope import catalog
 from airscope.local import runner
 from airscope.local.supervisor import Supervisor
 from airscope.standins.airtable.seed import BASE_ID
-from tests.e2e.conftest import Platform, local_platform
+from tests.e2e.conftest import RunningPlatform, local_platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
@@ -46,7 +46,7 @@ FINISHED = ("completed", "compensated")
 
 
 @pytest.fixture(scope="module")
-def faulty(reachable_tmp) -> Iterator[Platform]:
+def faulty(reachable_tmp) -> Iterator[RunningPlatform]:
     """A whole local platform for this module alone: its faults must not reach the shared one."""
     with local_platform(reachable_tmp("faults"), SAGA_LEASE_SECONDS=str(LEASE_SECONDS)) as platform:
         yield platform
@@ -133,7 +133,7 @@ class User:
 
 
 @pytest.fixture(scope="module")
-def user(faulty: Platform) -> User:
+def user(faulty: RunningPlatform) -> User:
     """A registered user with a bearer token, and a chat session of theirs to read back."""
     email, password = f"faults-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery"
     registered = httpx.post(
@@ -201,13 +201,15 @@ def assert_health(url: str, check: str, *, up: bool, timeout: float) -> float:
     return time.monotonic() - began
 
 
-def saga(platform: Platform, headers: dict[str, str], saga_id: str) -> dict:
+def saga(platform: RunningPlatform, headers: dict[str, str], saga_id: str) -> dict:
     response = httpx.get(f"{platform.api}/sagas/{saga_id}", headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def assert_sagas_end(platform: Platform, headers: dict[str, str], ids: list[str], timeout: float) -> float:
+def assert_sagas_end(
+    platform: RunningPlatform, headers: dict[str, str], ids: list[str], timeout: float
+) -> float:
     """Every saga of ``ids`` ends completed or compensated (none left running, none failed);
     answers how long the last one took from now."""
     began = time.monotonic()
@@ -254,7 +256,7 @@ def figures(fault: str, window: Window, sent: list[Sent], **more: float) -> dict
 
 
 def restart_datastore(
-    faulty: Platform, user: User, name: str, health_url: str
+    faulty: RunningPlatform, user: User, name: str, health_url: str
 ) -> tuple[Window, Load, dict[str, float]]:
     """Stops ``name`` under load for DOWN_SECONDS, starts it again, and keeps the load up until
     QUIET_SECONDS past the allowed settling; answers the window, the load, and health timings."""
@@ -289,7 +291,7 @@ def _probed(probe: Callable[[], object]) -> bool:
 # --- the tests --------------------------------------------------------------------------------------
 
 
-def test_postgres_restart_fails_requests_only_while_it_is_down(faulty: Platform, user: User):
+def test_postgres_restart_fails_requests_only_while_it_is_down(faulty: RunningPlatform, user: User):
     window, load, timings = restart_datastore(faulty, user, "postgres", faulty["platform-services"])
     sent = load.snapshot()
     numbers = figures("postgres restart", window, sent, **timings)
@@ -304,7 +306,7 @@ def test_postgres_restart_fails_requests_only_while_it_is_down(faulty: Platform,
     assert_sagas_end(faulty, user.headers, load.sagas, timeout=LEASE_SECONDS + 60)
 
 
-def test_redis_restart_fails_requests_only_while_it_is_down(faulty: Platform, user: User):
+def test_redis_restart_fails_requests_only_while_it_is_down(faulty: RunningPlatform, user: User):
     window, load, timings = restart_datastore(faulty, user, "redis", faulty["api-gateway"])
     sent = load.snapshot()
     figures("redis restart", window, sent, **timings)
@@ -319,7 +321,7 @@ def test_redis_restart_fails_requests_only_while_it_is_down(faulty: Platform, us
     assert_sagas_end(faulty, user.headers, load.sagas, timeout=LEASE_SECONDS + 60)
 
 
-def test_a_killed_service_fails_only_its_routes_and_its_sagas_resume(faulty: Platform, user: User):
+def test_a_killed_service_fails_only_its_routes_and_its_sagas_resume(faulty: RunningPlatform, user: User):
     sup = Supervisor(faulty.home)
     pids = service_pids(sup)
     victim = "saga-orchestrator"

@@ -13,7 +13,7 @@ from airscope.cli import main
 from airscope.local.drills.faults import CHAT_TOOL_FAILED, CHATS
 from airscope.local.drills.run import QUIET_WAIT
 from airscope.local.drills.scenarios import QUICK, RESOLVE_WITHIN, scenarios
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import RunningPlatform
 
 # A drill waits for its alert from before to resolve, then twice each bound at most.
 LONGEST = max(2 * (scenarios()[name].notify_within + RESOLVE_WITHIN) for name in QUICK) + QUIET_WAIT
@@ -21,7 +21,9 @@ LONGEST = max(2 * (scenarios()[name].notify_within + RESOLVE_WITHIN) for name in
 
 @pytest.mark.timeout(LONGEST + 30)
 @pytest.mark.parametrize("scenario", QUICK)
-def test_the_quick_drill_is_notified_in_time_resolves_and_raises_nothing_else(platform: Platform, scenario):
+def test_the_quick_drill_is_notified_in_time_resolves_and_raises_nothing_else(
+    platform: RunningPlatform, scenario
+):
     result = CliRunner().invoke(main, ["drill", scenario, "--json"])
     (report,) = json.loads(result.stdout)
     assert report["error"] is None, report

@@ -27,7 +27,7 @@ import pytest
 
 from airscope.standins.airtable.seed import BASE_ID, CUSTOMERS, ORDERS
 from airscope.standins.llm.rules import HELP
-from tests.e2e.conftest import API_KEY, Platform
+from tests.e2e.conftest import API_KEY, RunningPlatform
 
 pytestmark = pytest.mark.infra
 
@@ -81,7 +81,7 @@ def test_the_docs_chats_are_found() -> None:
 # Talking to the platform -------------------------------------------------------------------------
 
 
-def chat(platform: Platform, message: str, session_id: str | None = None) -> dict[str, Any]:
+def chat(platform: RunningPlatform, message: str, session_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"message": message}
     if session_id:
         body["session_id"] = session_id
@@ -90,20 +90,20 @@ def chat(platform: Platform, message: str, session_id: str | None = None) -> dic
     return response.json()
 
 
-def airtable(platform: Platform, method: str, path: str, **kwargs: Any) -> Any:
+def airtable(platform: RunningPlatform, method: str, path: str, **kwargs: Any) -> Any:
     """airtable-gateway's REST API through the api-gateway (it retries Airtable's 429s)."""
     response = httpx.request(method, platform.api + "/airtable" + path, headers=HEADERS, timeout=60, **kwargs)
     assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
     return response.json()
 
 
-def records(platform: Platform, table: str) -> list[dict[str, Any]]:
+def records(platform: RunningPlatform, table: str) -> list[dict[str, Any]]:
     return airtable(platform, "GET", f"/bases/{BASE_ID}/tables/{table}/records", params={"maxRecords": 1000})[
         "records"
     ]
 
 
-def tables(platform: Platform) -> list[dict[str, Any]]:
+def tables(platform: RunningPlatform) -> list[dict[str, Any]]:
     return airtable(platform, "GET", f"/bases/{BASE_ID}/tables")["tables"]
 
 
@@ -131,7 +131,7 @@ def fields_text(fields: dict[str, Any], order: list[str]) -> str:
 
 @dataclass
 class Grown:
-    platform: Platform
+    platform: RunningPlatform
     tables: list[dict[str, Any]]  # the demo base's tables once grown, in the base's order
     injected_id: str
     customers: list[dict[str, Any]]
@@ -140,7 +140,7 @@ class Grown:
 
 
 @pytest.fixture(scope="module")
-def grown(platform: Platform) -> Grown:
+def grown(platform: RunningPlatform) -> Grown:
     # The docs' chats, on the demo base as seeded: exactly the answers they print.
     for documented in documented_chats():
         body = chat(platform, documented.message)

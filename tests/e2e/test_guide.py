@@ -36,7 +36,7 @@ from airscope.local import observability
 from airscope.stack import grafana, rules, settings
 from airscope.stack.checks import promql
 from airscope.stack.checks.dashboards import MATCHER_LABEL, SELECTOR
-from tests.e2e.conftest import API_KEY, Platform
+from tests.e2e.conftest import API_KEY, RunningPlatform
 from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,7 +197,7 @@ def default_ports() -> dict[str, int]:
     return {name: service.port for name, service in cat.services.items()} | dict(observability.DEFAULT_PORTS)
 
 
-def on_the_platform(command: str, platform: Platform, trace_id: str) -> str:
+def on_the_platform(command: str, platform: RunningPlatform, trace_id: str) -> str:
     """The guide's command, pointed at the e2e platform instead of one on the default ports."""
     for name, port in default_ports().items():
         if name in platform.urls:
@@ -208,7 +208,7 @@ def on_the_platform(command: str, platform: Platform, trace_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def chat(platform: Platform) -> dict:
+def chat(platform: RunningPlatform) -> dict:
     """One chat through the gateway, as in the guide, once its trace is on disk: its id and services."""
     answer = httpx.post(
         platform.api + "/chat",
@@ -263,7 +263,9 @@ def what_it_shows(command: Command, output: str, chat: dict) -> None:
 
 @pytest.mark.infra
 @pytest.mark.parametrize("command", commands(), ids=lambda command: command.text)
-def test_the_guides_command_runs_and_shows_what_the_guide_says(platform: Platform, chat: dict, command):
+def test_the_guides_command_runs_and_shows_what_the_guide_says(
+    platform: RunningPlatform, chat: dict, command
+):
     line = on_the_platform(command.text, platform, chat["trace_id"])
 
     def answers() -> bool:

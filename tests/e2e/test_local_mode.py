@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from airscope import catalog
 from airscope.cli import main
 from airscope.promapi import Prometheus, Sample
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import RunningPlatform
 from tests.support import wait_until
 
 PATIENCE = 45.0  # a start or a restart under supervisord's back-off
@@ -22,16 +22,16 @@ PATIENCE = 45.0  # a start or a restart under supervisord's back-off
 pytestmark = pytest.mark.infra
 
 
-def query(platform: Platform, promql: str) -> list[Sample]:
+def query(platform: RunningPlatform, promql: str) -> list[Sample]:
     with Prometheus(platform["prometheus"]) as prometheus:
         return prometheus.query(promql)
 
 
-def by_service(platform: Platform, promql: str) -> dict[str, float | None]:
+def by_service(platform: RunningPlatform, promql: str) -> dict[str, float | None]:
     return {sample.labels["service"]: sample.value for sample in query(platform, promql)}
 
 
-def test_prometheus_scrapes_every_service_with_its_service_label(platform: Platform):
+def test_prometheus_scrapes_every_service_with_its_service_label(platform: RunningPlatform):
     services = set(catalog.load().services)
 
     def all_up() -> bool:
@@ -44,7 +44,7 @@ def test_prometheus_scrapes_every_service_with_its_service_label(platform: Platf
         assert httpx.get(platform[name] + "/health", timeout=5).status_code == 200, name
 
 
-def test_status_exits_zero_when_all_is_healthy(platform: Platform):
+def test_status_exits_zero_when_all_is_healthy(platform: RunningPlatform):
     def healthy() -> dict:
         result = CliRunner().invoke(main, ["status", "--json"])
         report = json.loads(result.output)
@@ -56,7 +56,7 @@ def test_status_exits_zero_when_all_is_healthy(platform: Platform):
     assert all(row["up"] == 1 and row["health"] == "pass" for row in report["services"])
 
 
-def test_scale_adds_a_target_prometheus_finds_and_removes_it_again(platform: Platform):
+def test_scale_adds_a_target_prometheus_finds_and_removes_it_again(platform: RunningPlatform):
     def targets_are(*expected: str) -> bool:
         samples = query(platform, 'up{job="services", service="mcp-server"}')
         instances = {sample.labels["instance"] for sample in samples}
@@ -75,7 +75,7 @@ def test_scale_adds_a_target_prometheus_finds_and_removes_it_again(platform: Pla
     wait_until(lambda: targets_are("mcp-server"), timeout=30, interval=0.5)
 
 
-def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platform: Platform):
+def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platform: RunningPlatform):
     dependents = [s.name for s in catalog.load().services.values() if "redis" in s.requires]
     assert CliRunner().invoke(main, ["stop", "redis"]).exit_code == 0
     try:
@@ -102,7 +102,9 @@ def test_redis_down_fails_its_dependents_health_and_its_return_heals_them(platfo
     wait_until(healed, timeout=PATIENCE, interval=0.5, message="Redis' dependents healed")
 
 
-def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_trace_id(platform: Platform):
+def test_a_request_is_one_trace_across_services_and_its_logs_are_found_by_its_trace_id(
+    platform: RunningPlatform,
+):
     answer = httpx.post(
         platform.api + "/chat",
         headers={"X-API-Key": "e2e-test-key"},

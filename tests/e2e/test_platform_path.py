@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import RunningPlatform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
@@ -18,7 +18,7 @@ BASE = "appAirscopeDemo01"
 
 
 @pytest.fixture(scope="module")
-def user(platform: Platform) -> dict[str, str]:
+def user(platform: RunningPlatform) -> dict[str, str]:
     """A user registered and signed in through the gateway; ``headers`` carry their bearer token."""
     email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
     registered = httpx.post(
@@ -78,13 +78,13 @@ def test_a_csv_upload_through_the_gateway_ends_as_records_in_airtable(platform, 
     counted_once_more(platform, "upload", activity)
 
 
-def activity_today(platform: Platform) -> dict[str, int]:
+def activity_today(platform: RunningPlatform) -> dict[str, int]:
     """Today's activity counts by type, from platform-services' analytics."""
     days = httpx.get(platform["platform-services"] + "/analytics/activity", params={"days": 1}, timeout=10)
     return days.json()["days"][-1]["counts"]
 
 
-def counted_once_more(platform: Platform, kind: str, before: dict[str, int]) -> None:
+def counted_once_more(platform: RunningPlatform, kind: str, before: dict[str, int]) -> None:
     # At least: an earlier test's events are posted in the background and may land meanwhile.
     wait_until(
         lambda: activity_today(platform)[kind] >= before[kind] + 1,

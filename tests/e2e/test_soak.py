@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from airscope import catalog
 from airscope.cli import main
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import RunningPlatform
 
 pytestmark = pytest.mark.infra
 
 
-def test_a_short_soak_samples_every_service_and_sees_no_error(platform: Platform):
+def test_a_short_soak_samples_every_service_and_sees_no_error(platform: RunningPlatform):
     result = CliRunner().invoke(
         main, ["soak", "--duration", "60s", "--sample", "10s", "--rate", "2", "--json"]
     )

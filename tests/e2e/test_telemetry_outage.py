@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from airscope.bench.telemetry_outage import full_tmpfs
 from airscope.cli import main
 from airscope.local.supervisor import Supervisor
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import RunningPlatform
 from tests.support import wait_until
 
 MONITORING = ("prometheus", "alertmanager")
@@ -30,7 +30,7 @@ BASE = "appAirscopeDemo01"
 ROUNDS = 100
 
 
-def _user_headers(platform: Platform) -> dict[str, str]:
+def _user_headers(platform: RunningPlatform) -> dict[str, str]:
     email = f"outage-{uuid.uuid4().hex[:8]}@example.com"
     credentials = {"email": email, "password": "correct horse battery"}
     assert httpx.post(platform.api + "/auth/register", json=credentials, timeout=10).status_code == 201
@@ -39,7 +39,7 @@ def _user_headers(platform: Platform) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-def _user_requests(platform: Platform, headers: dict[str, str]) -> tuple[list[float], list[str]]:
+def _user_requests(platform: RunningPlatform, headers: dict[str, str]) -> tuple[list[float], list[str]]:
     """Two routes through the gateway (platform-services, airtable-gateway and its stand-in), ROUNDS times."""
     durations, failures = [], []
     with httpx.Client(headers=headers, timeout=10) as client:
@@ -65,7 +65,7 @@ def _figures(durations: list[float]) -> str:
     return f"p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms"
 
 
-def test_user_requests_succeed_with_monitoring_stopped_and_the_log_disk_full(platform: Platform):
+def test_user_requests_succeed_with_monitoring_stopped_and_the_log_disk_full(platform: RunningPlatform):
     supervisor = Supervisor(platform.home)
     headers = _user_headers(platform)
     before, failures = _user_requests(platform, headers)

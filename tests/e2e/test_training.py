@@ -15,7 +15,7 @@ from airscope.local.drills.training import TRAFFIC_PROGRAM, Session
 from airscope.local.drills.watch import active_alerts, matches
 from airscope.local.supervisor import Supervisor
 from airscope.promapi import Prometheus
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import RunningPlatform
 from tests.support import wait_until
 
 DOWN = {"alertname": "ServiceDown", "service": "mcp-server"}
@@ -26,12 +26,12 @@ TRAFFIC = (
 )
 
 
-def _requests_seen(platform: Platform) -> float:
+def _requests_seen(platform: RunningPlatform) -> float:
     with Prometheus(platform["prometheus"]) as prometheus:
         return prometheus.value(TRAFFIC) or 0.0
 
 
-def _paged(platform: Platform) -> bool:
+def _paged(platform: RunningPlatform) -> bool:
     return any(matches(labels, DOWN) for labels in active_alerts(platform["alertmanager"]))
 
 
@@ -43,7 +43,7 @@ def _all_up() -> bool:
     return True
 
 
-def test_a_blind_fault_is_paged_judged_healed_and_named(platform: Platform):
+def test_a_blind_fault_is_paged_judged_healed_and_named(platform: RunningPlatform):
     runner = CliRunner()
     supervisor = Supervisor(platform.home)
     before = _requests_seen(platform)

@@ -40,7 +40,7 @@ TARGETS = (
 
 
 @dataclass
-class Platform:
+class FuzzedServices:
     servers: dict[str, AppServer]
     targets: dict[str, fuzz.Target]
 
@@ -51,7 +51,7 @@ def platform(
     free_port: Callable[[], int],
     postgres_server: PostgresServer,
     redis_server,
-) -> Iterator[Platform]:
+) -> Iterator[FuzzedServices]:
     tmp = tmp_path_factory.mktemp("fuzz")
     cat = catalog.load()
     service_ports = {name: free_port() for name in cat.services}
@@ -89,12 +89,12 @@ def platform(
         urls = {name: server.url for name, server in servers.items()}
         bearer = fuzz.register_user(urls["platform-services"])
         targets = fuzz.targets(urls, api_key=API_KEY, bearer=bearer)
-        yield Platform(servers, {target.name: target for target in targets})
+        yield FuzzedServices(servers, {target.name: target for target in targets})
 
 
 @pytest.mark.parametrize("name", TARGETS)
 def test_generated_requests_get_no_server_error_and_the_documented_answer(
-    platform: Platform, name: str
+    platform: FuzzedServices, name: str
 ) -> None:
     began = time.monotonic()
     report = fuzz.fuzz(platform.targets[name], examples=EXAMPLES, seed=fuzz.DEFAULT_SEED)
@@ -110,7 +110,7 @@ def test_generated_requests_get_no_server_error_and_the_documented_answer(
     assert crashed == {}
 
 
-def test_every_service_of_the_catalog_is_a_target(platform: Platform) -> None:
+def test_every_service_of_the_catalog_is_a_target(platform: FuzzedServices) -> None:
     covered = {name.split(" ")[0] for name in platform.targets}
     assert covered == set(catalog.load().services)
     assert set(platform.targets) == set(TARGETS)
