@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -54,20 +54,38 @@ def reachable_tmp() -> Iterator[Callable[[str], Path]]:
 @pytest.fixture(scope="session")
 def postgres_server(reachable_tmp: Callable[[str], Path]) -> Iterator[PostgresServer]:
     """A PostgreSQL started for this session; ``.dsn()`` is the trusted superuser's on ``postgres``."""
-    server = PostgresServer(reachable_tmp("postgres") / "data", support.free_port())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _kept(PostgresServer, reachable_tmp("postgres"), start=True)
 
 
 @pytest.fixture(scope="session")
 def redis_server(reachable_tmp: Callable[[str], Path]) -> Iterator[RedisServer]:
     """A Redis started for this session; ``.url`` is ``redis://127.0.0.1:PORT/0``."""
-    server = RedisServer(reachable_tmp("redis") / "data", support.free_port())
+    yield from _kept(RedisServer, reachable_tmp("redis"), start=True)
+
+
+@pytest.fixture
+def own_postgres(reachable_tmp: Callable[[str], Path]) -> Iterator[PostgresServer]:
+    """A PostgreSQL of the test's own, not started yet: for a test that starts or stops it under a
+    service. Stopped after the test."""
+    yield from _kept(PostgresServer, reachable_tmp("own-postgres"), start=False)
+
+
+@pytest.fixture
+def own_redis(reachable_tmp: Callable[[str], Path]) -> Iterator[RedisServer]:
+    """A Redis of the test's own, not started yet: for a test that starts or stops it under a service.
+    Stopped after the test."""
+    yield from _kept(RedisServer, reachable_tmp("own-redis"), start=False)
+
+
+Datastore = TypeVar("Datastore", PostgresServer, RedisServer)
+
+
+def _kept(kind: type[Datastore], directory: Path, *, start: bool) -> Iterator[Datastore]:
+    """A server of ``kind`` with its data in ``directory``, on a free port; stopped at the end."""
+    server = kind(directory / "data", support.free_port())
     try:
-        server.start()
+        if start:
+            server.start()
         yield server
     finally:
         server.stop()

@@ -3,10 +3,12 @@
 - ``AppServer``: ``uvicorn --factory <module>:create_app`` (or ``<module>:<factory>``) on 127.0.0.1
   with the given environment, ready once ``ready_path`` answers 200; its output goes to a log file
   whose tail is shown when it fails to start. ``Apps`` starts several and stops them together.
-- ``start_airtable_standin`` / ``start_llm_standin``: the stand-ins as the services meet them.
+- ``start_airtable_standin`` / ``start_llm_standin``: the stand-ins as the services meet them;
+  ``set_faults`` / ``clear_faults`` on them.
 - ``scrape(url)``: a service's ``/metrics`` as ``{(name, frozenset(labels.items())): value}``;
   ``value`` sums samples, ``movement(before, after)`` says how far they moved.
-- ``read_spans(trace_dir)``: every span the services wrote (AIRSCOPE_TRACE_DIR), as OTLP-shaped dicts.
+
+The spans the services write are read by ``airscope.local.traces.read_spans``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import IO
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from airscope.local import traces
 from tests.support import free_port, wait_until
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -113,6 +114,19 @@ class AppServer:
         except OSError:
             return "(no log)"
 
+    def failing_checks(self, timeout: float = 10.0) -> set[str]:
+        """Waits for ``/health`` to answer 503 (a dependency that just went away shows once the
+        cached results expire) and returns the names of the failing checks (``postgres`` for
+        ``postgres:connections``)."""
+        health = wait_until(
+            lambda: (answer := httpx.get(self.url + "/health", timeout=10)).status_code == 503 and answer,
+            timeout,
+            message=f"{self.module}'s /health failing",
+        ).json()
+        return {
+            name.split(":")[0] for name, results in health["checks"].items() if results[0]["status"] == "fail"
+        }
+
     def log_records(self) -> list[dict]:
         """The JSON log lines the app wrote (other output skipped)."""
         records = []
@@ -181,6 +195,12 @@ def start_llm_standin(apps: Apps, **env: str) -> AppServer:
     return apps.start("airscope.standins.llm", env, ready_path=STANDIN_READY)
 
 
+def set_faults(standin: AppServer, **faults: object) -> None:
+    """Sets faults on the stand-in (``error_rate=1.0``, ``down=True``, ``extra_latency_ms=800``...)
+    until ``clear_faults``."""
+    httpx.put(standin.url + "/_admin/faults", json=faults, timeout=5).raise_for_status()
+
+
 def clear_faults(standin: AppServer) -> None:
     """Ends every fault the test set on the stand-in."""
     httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
@@ -198,8 +218,9 @@ def scrape(base_url: str) -> dict[Sample, float]:
     }
 
 
-def value(samples: dict[Sample, float], name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels`` (0 when there are none)."""
+def value(samples: dict[Sample, float], name: str, /, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels`` (0 when there are none); a
+    label may be called ``name`` too."""
     wanted = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
@@ -207,26 +228,7 @@ def value(samples: dict[Sample, float], name: str, **labels: str) -> float:
 def movement(before: dict[Sample, float], after: dict[Sample, float]) -> Callable[..., float]:
     """``moved = movement(before, after)``: ``moved(name, **labels)`` is how far ``value`` moved."""
 
-    def moved(name: str, **labels: str) -> float:
+    def moved(name: str, /, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
     return moved
-
-
-def read_spans(trace_dir: Path) -> list[dict]:
-    """Every span under ``trace_dir``, read by ``airscope.local.traces`` (the one reader), as dicts
-    keyed as in OTLP/JSON (traceId, spanId, parentSpanId for a child, name, kind, attributes) plus
-    ``service``. For the tests written against that shape; a new test uses the ``Span``s of
-    ``airscope.local.traces.read_spans`` or ``find_spans`` directly."""
-    return [
-        {
-            "traceId": span.trace_id,
-            "spanId": span.span_id,
-            **({"parentSpanId": span.parent_span_id} if span.parent_span_id else {}),
-            "name": span.name,
-            "kind": span.kind,
-            "attributes": span.raw_attributes,
-            "service": span.service,
-        }
-        for span in traces.read_spans(trace_dir)
-    ]

@@ -1,5 +1,6 @@
-"""What many tests need, in one place: waiting for a condition, free ports, a local platform's
-ports moved to free ones, and an ASGI app served by uvicorn in this process.
+"""What many tests need, in one place: waiting for a condition (``wait_until``, and
+``wait_until_async`` inside an event loop), free ports, a local platform's ports moved to free ones,
+a Redis database of one's own, and an ASGI app served by uvicorn in this process.
 
 Apps served as subprocesses, their metrics and their spans are in ``tests.servers``; the fixtures
 built on both (PostgreSQL, Redis, the stand-ins, a Chromium page) are in ``tests/conftest.py``.
@@ -7,14 +8,16 @@ built on both (PostgreSQL, Redis, the stand-ins, a Chromium page) are in ``tests
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import TypeVar
 
 import pytest
+import redis
 import uvicorn
 
 from airscope.local import ports
@@ -34,6 +37,35 @@ def wait_until(
     returns something truthy once its asserts pass). After ``timeout`` seconds it raises an
     AssertionError naming ``message`` and what the last call said.
     """
+    tries = _tries(condition, timeout, message)
+    try:
+        while True:
+            next(tries)
+            time.sleep(interval)
+    except StopIteration as done:
+        return done.value
+
+
+async def wait_until_async(
+    condition: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.1,
+    message: str = "the condition",
+) -> T:
+    """``wait_until`` for a condition that the test's own event loop makes true (a task of an app
+    served in-process): it sleeps with ``asyncio.sleep``, so that loop runs meanwhile."""
+    tries = _tries(condition, timeout, message)
+    try:
+        while True:
+            next(tries)
+            await asyncio.sleep(interval)
+    except StopIteration as done:
+        return done.value
+
+
+def _tries(condition: Callable[[], T], timeout: float, message: str) -> Generator[None, None, T]:
+    """Calls ``condition`` once per step until it holds (returning its value) or time is up; the
+    caller sleeps between steps, its own way."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -45,7 +77,7 @@ def wait_until(
             last = str(failure) or "an assertion failed"
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message}: not so within {timeout:g} s ({last})")
-        time.sleep(interval)
+        yield
 
 
 _handed_out: set[int] = set()
@@ -75,6 +107,15 @@ def moved_ports(patch: pytest.MonkeyPatch, programs: Iterable[str]) -> dict[str,
         patch.setenv(ports.env_var(name), str(port))
         urls[name] = f"http://127.0.0.1:{port}"
     return urls
+
+
+def redis_database(server_url: str, db: int) -> str:
+    """The URL of database ``db`` of the Redis at ``server_url``, emptied: a test module's own
+    (another module's data under the same keys cannot answer for it)."""
+    url = server_url.rsplit("/", 1)[0] + f"/{db}"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
 
 
 @contextlib.contextmanager

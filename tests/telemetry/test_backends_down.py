@@ -5,7 +5,6 @@ them; what cannot leave is dropped and counted, and what waits to leave is bound
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import time
@@ -17,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from airscope.bench.telemetry_outage import black_hole, fill, full_tmpfs, refusing, stuck_pipe
+from airscope.local.traces import parse_line, read_spans
 from airscope.telemetry import DROPPED, Settings, _logging, configure_logging, instrument, reset_logging
 from airscope.telemetry._tracing import SpanFile, build_tracer_provider
 from airscope.telemetry.testing import capture_log_lines
@@ -135,8 +135,7 @@ def test_a_trace_dir_on_a_full_disk_drops_and_counts_whole_batches_then_recovers
         serve_requests(app, 3)
         provider.shutdown()
     assert max(durations) < SLOW_SECONDS
-    spans = [span for line in path.read_text().splitlines() for span in _spans(json.loads(line))]
-    assert len(spans) == 3
+    assert len(read_spans(path)) == 3
     warnings = [r["event"] for r in logs.records() if "span file" in r["event"]]
     assert len(warnings) == 2 and "not writable" in warnings[0] and "writable again" in warnings[1]
 
@@ -159,7 +158,7 @@ def test_a_batch_that_half_fits_leaves_no_half_line(full_disk):
     assert path.stat().st_size == 0
     assert exporter.export(spans[:1]).name == "SUCCESS"
     (line,) = path.read_text().splitlines()
-    assert [span["name"] for span in _spans(json.loads(line))] == ["span 0"]
+    assert [span.name for span in parse_line(line.encode())] == ["span 0"]
     exporter.shutdown()
 
 
@@ -204,12 +203,3 @@ def test_a_service_with_every_backend_down_answers_as_usual(full_disk, tmp_path)
     durations.sort()
     print(f"p50 {durations[1500] * 1000:.2f} ms, p99 {durations[2970] * 1000:.2f} ms, dropped {dropped}")
     assert durations[-1] < SLOW_SECONDS
-
-
-def _spans(request: dict) -> list[dict]:
-    return [
-        span
-        for resource in request["resourceSpans"]
-        for scope in resource["scopeSpans"]
-        for span in scope["spans"]
-    ]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+import psutil
 import pytest
 
 from airscope.telemetry import Settings
@@ -14,7 +13,7 @@ MIB = 1024 * 1024
 
 
 def resident_bytes() -> int:
-    return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return psutil.Process().memory_info().rss
 
 
 def test_drills_are_refused_in_production_and_off_unless_asked():

@@ -1,10 +1,12 @@
 import asyncio
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from airscope.telemetry import Check
+from tests.support import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -104,18 +106,18 @@ async def test_background_loop_keeps_the_gauge_current_without_requests(make_kit
             raise ConnectionError("down")
 
     kit = make_kit(checks=[Check("db", flapping)], health_interval=0.02)
+    status = lambda: kit.sample("health_check_status", check="db")  # noqa: E731
     async with kit.app.router.lifespan_context(kit.app):
-        await wait_for(lambda: kit.sample("health_check_status", check="db") == 1)
+        await wait_until_async(lambda: status() == 1, 2, 0.005, message="db passing")
         state["up"] = False
-        await wait_for(lambda: kit.sample("health_check_status", check="db") == 0)
+        await wait_until_async(lambda: status() == 0, 2, 0.005, message="db failing")
         state["up"] = True
-        await wait_for(lambda: kit.sample("health_check_status", check="db") == 1)
+        await wait_until_async(lambda: status() == 1, 2, 0.005, message="db passing again")
     assert kit.instrumentation.health._loop_task is None
 
 
 async def test_the_app_own_lifespan_still_runs(make_kit):
     events = []
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(app):
@@ -132,9 +134,3 @@ async def test_the_app_own_lifespan_still_runs(make_kit):
 def test_check_names_must_be_unique(make_kit):
     with pytest.raises(ValueError, match="unique"):
         make_kit(checks=[Check("db", passing), Check("db", passing)])
-
-
-async def wait_for(condition, within: float = 2.0) -> None:
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.005)

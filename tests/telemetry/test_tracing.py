@@ -1,6 +1,6 @@
-import json
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from airscope.local.traces import Span, parse_line, read_spans
 from airscope.telemetry import DROPPED, Settings
 from airscope.telemetry._tracing import CountingBatchSpanProcessor, SafeExporter, build_tracer_provider
 from tests.servers import AppServer
@@ -34,20 +35,9 @@ def serve(run_app: Callable[..., AppServer]) -> Callable[..., AppServer]:
     return start
 
 
-def read_spans(path: Path) -> list[dict]:
-    spans = []
-    for line in path.read_text().splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            attributes = {a["key"]: a["value"] for a in resource_spans["resource"]["attributes"]}
-            for scope_spans in resource_spans["scopeSpans"]:
-                for span in scope_spans["spans"]:
-                    spans.append({**span, "service": attributes["service.name"]["stringValue"]})
-    return spans
-
-
-def wait_for_spans(paths: list[Path], count: int, timeout: float = 15) -> list[dict]:
-    def enough() -> list[dict]:
-        spans = [s for p in paths if p.exists() for s in read_spans(p)]
+def wait_for_spans(trace_dir: Path, count: int, timeout: float = 15) -> list[Span]:
+    def enough() -> list[Span]:
+        spans = read_spans(trace_dir)
         assert len(spans) >= count, f"{len(spans)} spans"
         return spans
 
@@ -68,24 +58,23 @@ def test_trace_context_propagates_through_a_real_httpx_call_between_two_uvicorn_
     }
     trace_id = response.headers["x-trace-id"]
 
-    spans = wait_for_spans([tmp_path / "traces" / "frontend.jsonl", tmp_path / "traces" / "backend.jsonl"], 3)
-    in_trace = [s for s in spans if s["traceId"] == trace_id]
-    by_kind = {(s["service"], s["kind"]): s for s in in_trace}
+    spans = wait_for_spans(tmp_path / "traces", 3)
+    in_trace = [s for s in spans if s.trace_id == trace_id]
+    by_kind = {(s.service, s.kind): s for s in in_trace}
     # One server span per request (FastAPI's own would be a second), one client span per call.
-    assert sorted((s["service"], s["kind"]) for s in in_trace) == sorted(by_kind)
+    assert sorted((s.service, s.kind) for s in in_trace) == sorted(by_kind)
     server_front = by_kind[("frontend", 2)]
     client_front = by_kind[("frontend", 3)]
     server_back = by_kind[("backend", 2)]
-    assert server_front["name"] == "GET /relay" and "parentSpanId" not in server_front
-    assert client_front["parentSpanId"] == server_front["spanId"]
-    assert server_back["parentSpanId"] == client_front["spanId"]
-    assert server_back["name"] == "GET /items/{item_id}"
-    assert len(trace_id) == 32 and all(len(s["spanId"]) == 16 for s in by_kind.values())
+    assert server_front.name == "GET /relay" and server_front.parent_span_id is None
+    assert client_front.parent_span_id == server_front.span_id
+    assert server_back.parent_span_id == client_front.span_id
+    assert server_back.name == "GET /items/{item_id}"
+    assert len(trace_id) == 32 and all(len(s.span_id) == 16 for s in by_kind.values())
 
     # The backend's log lines carry the same trace id as the span they were written in.
-    lines = [json.loads(line) for line in backend.log_path.read_text().splitlines() if line.startswith("{")]
-    item_line = next(line for line in lines if line.get("event") == "item fetched")
-    assert item_line["trace_id"] == trace_id and item_line["span_id"] == server_back["spanId"]
+    item_line = next(line for line in backend.log_records() if line.get("event") == "item fetched")
+    assert item_line["trace_id"] == trace_id and item_line["span_id"] == server_back.span_id
 
 
 def test_an_unreachable_otlp_endpoint_leaves_latency_and_status_untouched(serve):
@@ -106,11 +95,12 @@ def test_an_unreachable_otlp_endpoint_leaves_latency_and_status_untouched(serve)
                     started = time.perf_counter()
                     assert client.get(server.url + "/items/1").status_code == 200
                     samples.append(time.perf_counter() - started)
-            deadline = time.monotonic() + 20
-            while dropped(client, broken) == 0 and time.monotonic() < deadline:
+
+            def some_dropped() -> bool:
                 client.get(broken.url + "/items/1")
-                time.sleep(0.2)
-            assert dropped(client, broken) > 0
+                return dropped(client, broken) > 0
+
+            wait_until(some_dropped, 20, 0.2, message="spans for the black hole dropped")
             assert dropped(client, healthy) == 0
     finally:
         blackhole.close()
@@ -128,8 +118,6 @@ def dropped(client: httpx.Client, server: AppServer) -> float:
 
 class Stuck(SpanExporter):
     def __init__(self) -> None:
-        import threading
-
         self.release = threading.Event()
 
     def export(self, spans):
@@ -179,16 +167,12 @@ def test_the_trace_dir_gets_otlp_json_lines_with_hex_ids_and_the_resource(tmp_pa
     with tracer.start_as_current_span("parent"), tracer.start_as_current_span("child"):
         pass
     provider.shutdown()
-    spans = read_spans(tmp_path / "t" / "svc.jsonl")
-    child, parent = spans
-    assert child["parentSpanId"] == parent["spanId"] and child["traceId"] == parent["traceId"]
-    assert len(parent["traceId"]) == 32 and int(parent["traceId"], 16)
-    assert len(parent["spanId"]) == 16 and int(parent["spanId"], 16)
-    (line,) = (tmp_path / "t" / "svc.jsonl").read_text().splitlines()
-    resource = {
-        a["key"]: a["value"]["stringValue"]
-        for a in json.loads(line)["resourceSpans"][0]["resource"]["attributes"]
-    }
+    (line,) = (tmp_path / "t" / "svc.jsonl").read_bytes().splitlines()
+    child, parent = parse_line(line)
+    assert child.parent_span_id == parent.span_id and child.trace_id == parent.trace_id
+    assert len(parent.trace_id) == 32 and int(parent.trace_id, 16)
+    assert len(parent.span_id) == 16 and int(parent.span_id, 16)
+    resource = parent.resource
     assert resource["service.name"] == "svc" and resource["service.version"] == "2.0"
     assert resource["deployment.environment"] == "test" and resource["service.instance.id"]
 
@@ -211,10 +195,11 @@ def test_spans_and_access_lines_are_flushed_when_the_service_stops(serve, tmp_pa
     server.process.terminate()
     server.process.wait(timeout=10)
     spans = read_spans(tmp_path / "traces" / "stopping.jsonl")
-    assert [s["name"] for s in spans if s["traceId"] == trace_id] == ["GET /items/{item_id}"]
-    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    assert [s.name for s in spans if s.trace_id == trace_id] == ["GET /items/{item_id}"]
     assert [
-        line["path"] for line in lines if line.get("trace_id") == trace_id and line["event"] == "request"
+        line["path"]
+        for line in server.log_records()
+        if line.get("trace_id") == trace_id and line["event"] == "request"
     ] == ["/items/1"]
 
 
@@ -232,17 +217,17 @@ def test_postgres_and_redis_calls_are_client_spans_under_the_server_span(
     response = httpx.get(server.url + "/deps", timeout=10)
     assert response.json() == {"answer": 42}
     trace_id = response.headers["x-trace-id"]
-    spans = [s for s in wait_for_spans([tmp_path / "traces" / "deps.jsonl"], 3) if s["traceId"] == trace_id]
-    (root,) = [s for s in spans if s["kind"] == 2]
-    clients = [s for s in spans if s["kind"] == 3]
+    spans = [s for s in wait_for_spans(tmp_path / "traces", 3) if s.trace_id == trace_id]
+    (root,) = [s for s in spans if s.kind == 2]
+    clients = [s for s in spans if s.kind == 3]
     systems = {
-        attribute["value"]["stringValue"]
+        value
         for span in clients
-        for attribute in span.get("attributes", ())
-        if attribute["key"] in ("db.system", "db.system.name")
+        for key, value in span.attributes().items()
+        if key in ("db.system", "db.system.name")
     }
     assert {"postgresql", "redis"} <= systems
-    assert all(span["parentSpanId"] == root["spanId"] for span in clients)
+    assert all(span.parent_span_id == root.span_id for span in clients)
 
 
 @pytest.mark.anyio

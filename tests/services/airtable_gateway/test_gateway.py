@@ -14,27 +14,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from airscope.local.redis import RedisServer
-from tests.servers import AppServer, read_spans, scrape, value
-from tests.support import wait_until
+from airscope.local.traces import read_spans
+from tests.servers import Apps, AppServer, clear_faults, movement, scrape, set_faults, value
+from tests.support import redis_database, wait_until
 
-pytestmark = pytest.mark.infra
+pytestmark = [pytest.mark.infra, pytest.mark.usefixtures("airtable_faults_cleared")]
 
 GATEWAY = "airscope.services.airtable_gateway"
-STANDIN = "airscope.standins.airtable"
 BASE = "appAirscopeDemo01"
 UNKNOWN_BASE = "appNoSuchBase0000"
 API_KEY = "patAirscopeTest.0123456789abcdef-secret"
 MODULE_DB, OWN_DB = 9, 10  # Redis databases of this module's gateways, emptied before each starts
-
-
-def _redis_url(server_url: str, db: int) -> str:
-    url = server_url.rsplit("/", 1)[0] + f"/{db}"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    return url
 
 
 def _gateway_env(airtable_url: str, redis_url: str, trace_dir: Path, **extra: str) -> dict[str, str]:
@@ -48,30 +40,26 @@ def _gateway_env(airtable_url: str, redis_url: str, trace_dir: Path, **extra: st
 
 
 @pytest.fixture(scope="module")
-def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("airtable-gateway")
+def gateway(module_apps: Apps, airtable_standin: AppServer, redis_server) -> AppServer:
+    env = _gateway_env(
+        airtable_standin.url, redis_database(redis_server.url, MODULE_DB), module_apps.directory / "traces"
+    )
+    return module_apps.start(GATEWAY, env)
 
 
-@pytest.fixture(scope="module")
-def standin(module_dir: Path, free_port: Callable[[], int]) -> Iterator[AppServer]:
-    env = {"STANDIN_AIRTABLE_DB": str(module_dir / "a.sqlite")}
-    with AppServer(
-        STANDIN, free_port(), env=env, log_dir=module_dir / "logs", ready_path="/_admin/health"
-    ) as app:
-        yield app
+@pytest.fixture
+def own_gateway(
+    run_app, airtable_standin: AppServer, redis_server, tmp_path: Path
+) -> Callable[..., AppServer]:
+    """Starts a gateway of the test's own with these settings, on an emptied Redis database."""
 
+    def start(**settings: str) -> AppServer:
+        redis_url = redis_database(redis_server.url, OWN_DB)
+        return run_app(
+            GATEWAY, env=_gateway_env(airtable_standin.url, redis_url, tmp_path / "traces", **settings)
+        )
 
-@pytest.fixture(autouse=True)
-def no_faults(standin: AppServer) -> Iterator[None]:
-    yield
-    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
-
-
-@pytest.fixture(scope="module")
-def gateway(module_dir: Path, standin: AppServer, redis_server, free_port) -> Iterator[AppServer]:
-    env = _gateway_env(standin.url, _redis_url(redis_server.url, MODULE_DB), module_dir / "traces")
-    with AppServer(GATEWAY, free_port(), env=env, log_dir=module_dir / "logs") as app:
-        yield app
+    return start
 
 
 @pytest.fixture
@@ -138,8 +126,10 @@ def test_list_records_follows_pagination_up_to_max_records(api: httpx.Client, ga
     records = everything.json()["records"]
     assert len(records) == 112
     assert len({record["id"] for record in records}) == 112
-    pages = value(scrape(gateway.url), "airtable_request_duration_seconds_count", operation="list_records")
-    assert pages - value(before, "airtable_request_duration_seconds_count", operation="list_records") == 2
+    pages = movement(before, scrape(gateway.url))(
+        "airtable_request_duration_seconds_count", operation="list_records"
+    )
+    assert pages == 2
 
     some = api.get(_records("Products"), params={"maxRecords": 3, "fields": ["Name"]}).json()["records"]
     assert len(some) == 3
@@ -172,10 +162,7 @@ def test_a_second_read_is_a_cache_hit(api: httpx.Client, gateway: AppServer) -> 
 
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    after = scrape(gateway.url)
-
-    def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    delta = movement(before, scrape(gateway.url))
 
     assert delta("airtable_cache_requests_total", operation="get_record", result="miss") == 1
     assert delta("airtable_cache_requests_total", operation="get_record", result="hit") == 1
@@ -252,34 +239,18 @@ def test_the_client_side_limiter_keeps_a_burst_under_airtables_limit(gateway: Ap
     answers = _burst(gateway.url, [f"{_records('Orders')}?maxRecords={n}" for n in range(1, 13)])
 
     assert [answer.status_code for answer in answers] == [200] * 12
-    after = scrape(gateway.url)
-    assert value(after, "airtable_rate_limited_responses_total") == value(
-        before, "airtable_rate_limited_responses_total"
-    )
-    assert value(after, "airtable_request_duration_seconds_count", status="429") == value(
-        before, "airtable_request_duration_seconds_count", status="429"
-    )
-    waits = value(after, "airtable_rate_limit_wait_seconds_count") - value(
-        before, "airtable_rate_limit_wait_seconds_count"
-    )
-    waited = value(after, "airtable_rate_limit_wait_seconds_sum") - value(
-        before, "airtable_rate_limit_wait_seconds_sum"
-    )
-    assert waits == 12
-    assert waited >= 5 * 0.9  # at least the five requests beyond the first burst waited about a second
+    moved = movement(before, scrape(gateway.url))
+    assert moved("airtable_rate_limited_responses_total") == 0
+    assert moved("airtable_request_duration_seconds_count", status="429") == 0
+    assert moved("airtable_rate_limit_wait_seconds_count") == 12
+    assert (
+        moved("airtable_rate_limit_wait_seconds_sum") >= 5 * 0.9
+    )  # at least the five requests beyond the first burst waited about a second
 
 
-def test_429s_from_airtable_are_retried_after_retry_after(
-    run_app, standin: AppServer, redis_server, tmp_path: Path
-) -> None:
+def test_429s_from_airtable_are_retried_after_retry_after(own_gateway: Callable[..., AppServer]) -> None:
     # A limiter far above Airtable's lets the stand-in refuse part of the burst.
-    env = _gateway_env(
-        standin.url,
-        _redis_url(redis_server.url, OWN_DB),
-        tmp_path / "traces",
-        AIRTABLE_RATE_LIMIT_PER_SECOND="100",
-    )
-    gateway = run_app(GATEWAY, env=env)
+    gateway = own_gateway(AIRTABLE_RATE_LIMIT_PER_SECOND="100")
 
     answers = _burst(gateway.url, [f"{_records('Products')}?maxRecords={n}" for n in range(1, 13)])
 
@@ -292,17 +263,8 @@ def test_429s_from_airtable_are_retried_after_retry_after(
     )
 
 
-def test_429s_beyond_the_attempts_become_503_with_retry_after(
-    run_app, standin: AppServer, redis_server, tmp_path: Path
-) -> None:
-    env = _gateway_env(
-        standin.url,
-        _redis_url(redis_server.url, OWN_DB),
-        tmp_path / "traces",
-        AIRTABLE_RATE_LIMIT_PER_SECOND="100",
-        AIRTABLE_MAX_ATTEMPTS="1",
-    )
-    gateway = run_app(GATEWAY, env=env)
+def test_429s_beyond_the_attempts_become_503_with_retry_after(own_gateway: Callable[..., AppServer]) -> None:
+    gateway = own_gateway(AIRTABLE_RATE_LIMIT_PER_SECOND="100", AIRTABLE_MAX_ATTEMPTS="1")
 
     answers = _burst(gateway.url, [f"{_records('Customers')}?maxRecords={n}" for n in range(1, 13)])
 
@@ -318,10 +280,10 @@ def test_429s_beyond_the_attempts_become_503_with_retry_after(
 
 
 def test_airtable_down_is_a_clear_502_and_only_a_warning_in_health(
-    api: httpx.Client, gateway: AppServer, standin: AppServer
+    api: httpx.Client, gateway: AppServer, airtable_standin: AppServer
 ) -> None:
     before = scrape(gateway.url)
-    httpx.put(standin.url + "/_admin/faults", json={"down": True}, timeout=5).raise_for_status()
+    set_faults(airtable_standin, down=True)
 
     read = api.get(_records("Orders"), params={"maxRecords": 77})
     write = api.post(_records("Orders"), json={"records": [{"fields": {"Order": "ORD-down"}}]})
@@ -330,10 +292,7 @@ def test_airtable_down_is_a_clear_502_and_only_a_warning_in_health(
         assert answer.status_code == 502
         assert answer.json()["error"] == "airtable_error"
         assert "503" in answer.json()["message"]
-    after = scrape(gateway.url)
-
-    def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    delta = movement(before, scrape(gateway.url))
 
     assert delta("airtable_retries_total", operation="list_records", reason="server_error") == 2  # 3 attempts
     assert delta("airtable_retries_total", operation="create_records") == 0  # a write is never repeated
@@ -351,13 +310,10 @@ def test_airtable_down_is_a_clear_502_and_only_a_warning_in_health(
 
 
 def test_a_slow_airtable_is_a_504_after_bounded_retries(
-    run_app, standin: AppServer, redis_server, tmp_path: Path
+    own_gateway: Callable[..., AppServer], airtable_standin: AppServer
 ) -> None:
-    env = _gateway_env(
-        standin.url, _redis_url(redis_server.url, OWN_DB), tmp_path / "traces", AIRTABLE_TIMEOUT_SECONDS="0.3"
-    )
-    gateway = run_app(GATEWAY, env=env)
-    httpx.put(standin.url + "/_admin/faults", json={"extra_latency_ms": 800}, timeout=5).raise_for_status()
+    gateway = own_gateway(AIRTABLE_TIMEOUT_SECONDS="0.3")
+    set_faults(airtable_standin, extra_latency_ms=800)
 
     answer = httpx.get(gateway.url + _records("Orders"), timeout=30)
 
@@ -375,7 +331,7 @@ def test_an_unreachable_airtable_is_a_503_and_the_service_stays_ready(
     run_app, redis_server, free_port, tmp_path: Path
 ) -> None:
     env = _gateway_env(
-        f"http://127.0.0.1:{free_port()}", _redis_url(redis_server.url, OWN_DB), tmp_path / "traces"
+        f"http://127.0.0.1:{free_port()}", redis_database(redis_server.url, OWN_DB), tmp_path / "traces"
     )
     gateway = run_app(GATEWAY, env=env)
 
@@ -400,35 +356,21 @@ def test_an_unreachable_airtable_is_a_503_and_the_service_stays_ready(
 
 
 def test_without_redis_the_gateway_is_unready_but_still_answers(
-    run_app, standin: AppServer, reachable_tmp, free_port, tmp_path: Path
+    run_app, airtable_standin: AppServer, own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    own_redis = RedisServer(reachable_tmp("gateway-redis") / "data", free_port())
     own_redis.start()
-    try:
-        gateway = run_app(GATEWAY, env=_gateway_env(standin.url, own_redis.url, tmp_path / "traces"))
-        assert httpx.get(gateway.url + "/health/ready", timeout=10).status_code == 200
-    finally:
-        own_redis.stop()
+    gateway = run_app(GATEWAY, env=_gateway_env(airtable_standin.url, own_redis.url, tmp_path / "traces"))
+    assert httpx.get(gateway.url + "/health/ready", timeout=10).status_code == 200
+    own_redis.stop()
 
-    def redis_fails() -> bool:
-        return httpx.get(gateway.url + "/health", timeout=10).status_code == 503
-
-    wait_until(redis_fails, 5, message="/health fails without Redis")
-    health = httpx.get(gateway.url + "/health", timeout=10).json()
-    assert health["status"] == "fail"
-    assert _check(health, "redis")["status"] == "fail"
+    assert gateway.failing_checks() == {"redis"}
     assert httpx.get(gateway.url + "/health/ready", timeout=10).status_code == 503
 
     # The cache is an optimisation: reads go to Airtable, counted as misses, and the failure is logged.
     before = scrape(gateway.url)
     assert httpx.get(gateway.url + f"/bases/{BASE}/tables", timeout=30).status_code == 200
-    after = scrape(gateway.url)
-    misses = {"operation": "list_tables", "result": "miss"}
-    assert (
-        value(after, "airtable_cache_requests_total", **misses)
-        - value(before, "airtable_cache_requests_total", **misses)
-        == 1
-    )
+    moved = movement(before, scrape(gateway.url))
+    assert moved("airtable_cache_requests_total", operation="list_tables", result="miss") == 1
     assert any(record.get("event", "").startswith("cache unavailable") for record in gateway.log_records())
 
 
@@ -445,15 +387,24 @@ def test_the_connection_pool_is_visible(api: httpx.Client, gateway: AppServer) -
     assert 1 <= open_connections <= 20
 
 
-def test_the_api_key_reaches_no_log_line_and_no_span(gateway: AppServer, module_dir: Path) -> None:
-    # Runs last in the module: every request the tests above sent through this gateway is in its logs.
+def test_the_api_key_reaches_no_log_line_and_no_span(
+    api: httpx.Client, gateway: AppServer, airtable_standin: AppServer, module_apps: Apps
+) -> None:
+    # A read Airtable fails, so the gateway logs its retries and exports its client spans too.
+    set_faults(airtable_standin, error_rate=1.0)
+    assert api.get(_records("Orders"), params={"maxRecords": 55}).status_code == 502
+    clear_faults(airtable_standin)
     records = gateway.log_records()
     assert any(record.get("logger") == "access" for record in records)
     assert any(record.get("event") == "retrying Airtable request" for record in records)
     assert API_KEY not in gateway.log_path.read_text()
-    spans = read_spans(module_dir / "traces")
-    assert any(span["service"] == "airtable-gateway" and span["kind"] == 3 for span in spans)  # client spans
-    assert API_KEY not in (module_dir / "traces" / "airtable-gateway.jsonl").read_text()
+    trace_dir = module_apps.directory / "traces"
+    wait_until(
+        lambda: any(s.service == "airtable-gateway" and s.kind == 3 for s in read_spans(trace_dir)),
+        timeout=15,
+        message="the gateway's client spans exported",
+    )
+    assert API_KEY not in (trace_dir / "airtable-gateway.jsonl").read_text()
 
 
 # -- tables: create (idempotent) and rename -------------------------------------------------------
@@ -466,12 +417,12 @@ def _new_table(name: str) -> dict:
     }
 
 
-def _meta(standin: AppServer, method: str, json: dict | None = None) -> dict:
+def _meta(airtable_standin: AppServer, method: str, json: dict | None = None) -> dict:
     """The stand-in's table list or a new table, straight from it (waiting out its rate limit)."""
     while True:
         answer = httpx.request(
             method,
-            f"{standin.url}/v0/meta/bases/{BASE}/tables",
+            f"{airtable_standin.url}/v0/meta/bases/{BASE}/tables",
             json=json,
             headers={"Authorization": "Bearer t"},
             timeout=5,
@@ -481,8 +432,8 @@ def _meta(standin: AppServer, method: str, json: dict | None = None) -> dict:
         time.sleep(float(answer.headers["Retry-After"]))
 
 
-def _tables_named(standin: AppServer, name: str) -> list[dict]:
-    return [table for table in _meta(standin, "GET")["tables"] if table["name"] == name]
+def _tables_named(airtable_standin: AppServer, name: str) -> list[dict]:
+    return [table for table in _meta(airtable_standin, "GET")["tables"] if table["name"] == name]
 
 
 def test_creates_a_table_and_a_cached_table_list_shows_it(api: httpx.Client, gateway: AppServer) -> None:
@@ -498,16 +449,12 @@ def test_creates_a_table_and_a_cached_table_list_shows_it(api: httpx.Client, gat
     assert (table["name"], table["description"]) == ("Sprint Tasks", "Sprint 1")
     assert [f["name"] for f in table["fields"]] == ["Task", "Due"]
     assert table in api.get(f"/bases/{BASE}/tables").json()["tables"]
-    samples = scrape(gateway.url)
-    assert (
-        value(samples, "airtable_request_duration_seconds_count", operation="create_table")
-        - value(before, "airtable_request_duration_seconds_count", operation="create_table")
-        == 1
-    )
+    moved = movement(before, scrape(gateway.url))
+    assert moved("airtable_request_duration_seconds_count", operation="create_table") == 1
 
 
 def test_an_idempotency_key_makes_a_repeat_replay_the_first_answer(
-    api: httpx.Client, standin: AppServer
+    api: httpx.Client, airtable_standin: AppServer
 ) -> None:
     key = {"Idempotency-Key": "saga-1:create_tables"}
     first = api.post(f"/bases/{BASE}/tables", json=_new_table("Replayed Tasks"), headers=key)
@@ -517,16 +464,18 @@ def test_an_idempotency_key_makes_a_repeat_replay_the_first_answer(
     assert repeat.json() == first.json()
     assert repeat.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert len(_tables_named(standin, "Replayed Tasks")) == 1
+    assert len(_tables_named(airtable_standin, "Replayed Tasks")) == 1
 
     reused = api.post(f"/bases/{BASE}/tables", json=_new_table("Other Tasks"), headers=key)
     assert reused.status_code == 422
     assert reused.json()["error"] == "idempotency_key_reused"
-    assert _tables_named(standin, "Other Tasks") == []
+    assert _tables_named(airtable_standin, "Other Tasks") == []
 
 
-def test_concurrent_repeats_of_a_key_create_one_table(gateway: AppServer, standin: AppServer) -> None:
-    httpx.put(standin.url + "/_admin/faults", json={"extra_latency_ms": 400}, timeout=5).raise_for_status()
+def test_concurrent_repeats_of_a_key_create_one_table(
+    gateway: AppServer, airtable_standin: AppServer
+) -> None:
+    set_faults(airtable_standin, extra_latency_ms=400)
     key = {"Idempotency-Key": "saga-2:create_tables"}
     with httpx.Client(base_url=gateway.url, timeout=30) as client, ThreadPoolExecutor(4) as pool:
         answers = list(
@@ -538,7 +487,7 @@ def test_concurrent_repeats_of_a_key_create_one_table(gateway: AppServer, standi
 
     assert [answer.status_code for answer in answers] == [201] * 4  # the repeats waited for the first
     assert len({answer.json()["id"] for answer in answers}) == 1
-    assert len(_tables_named(standin, "Raced Tasks")) == 1
+    assert len(_tables_named(airtable_standin, "Raced Tasks")) == 1
 
 
 def test_a_taken_table_name_is_409_and_the_refusal_is_replayed(api: httpx.Client) -> None:
@@ -549,29 +498,31 @@ def test_a_taken_table_name_is_409_and_the_refusal_is_replayed(api: httpx.Client
         assert taken.json()["error"] == "table_name_taken"
 
 
-def test_a_failed_creation_leaves_the_key_free_for_a_retry(api: httpx.Client, standin: AppServer) -> None:
+def test_a_failed_creation_leaves_the_key_free_for_a_retry(
+    api: httpx.Client, airtable_standin: AppServer
+) -> None:
     key = {"Idempotency-Key": "saga-4:create_tables"}
-    httpx.put(standin.url + "/_admin/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    set_faults(airtable_standin, error_rate=1.0)
     failed = api.post(f"/bases/{BASE}/tables", json=_new_table("Retried Tasks"), headers=key)
     assert failed.status_code == 502
     assert failed.json()["error"] == "airtable_error"
-    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+    clear_faults(airtable_standin)
 
     retried = api.post(f"/bases/{BASE}/tables", json=_new_table("Retried Tasks"), headers=key)
 
     assert retried.status_code == 201, retried.text
-    assert len(_tables_named(standin, "Retried Tasks")) == 1
+    assert len(_tables_named(airtable_standin, "Retried Tasks")) == 1
 
 
 def test_a_retry_after_an_uncertain_failure_gets_the_table_the_lost_attempt_made(
-    api: httpx.Client, standin: AppServer
+    api: httpx.Client, airtable_standin: AppServer
 ) -> None:
     key = {"Idempotency-Key": "saga-5:create_tables"}
-    httpx.put(standin.url + "/_admin/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    set_faults(airtable_standin, error_rate=1.0)
     assert api.post(f"/bases/{BASE}/tables", json=_new_table("Lost Tasks"), headers=key).status_code == 502
-    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+    clear_faults(airtable_standin)
     # As if Airtable had made the table and only its answer was lost.
-    made = _meta(standin, "POST", _new_table("Lost Tasks"))
+    made = _meta(airtable_standin, "POST", _new_table("Lost Tasks"))
 
     retried = api.post(f"/bases/{BASE}/tables", json=_new_table("Lost Tasks"), headers=key)
 
@@ -584,7 +535,7 @@ def test_a_retry_after_an_uncertain_failure_gets_the_table_the_lost_attempt_made
     assert other.status_code == 409
 
 
-def test_renames_a_table_and_the_cached_list_follows(api: httpx.Client, standin: AppServer) -> None:
+def test_renames_a_table_and_the_cached_list_follows(api: httpx.Client, airtable_standin: AppServer) -> None:
     table = api.post(f"/bases/{BASE}/tables", json=_new_table("Renamed Tasks")).json()
     assert table in api.get(f"/bases/{BASE}/tables").json()["tables"]
 

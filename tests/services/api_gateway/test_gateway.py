@@ -1,11 +1,10 @@
-"""The gateway as a subprocess in front of a test double upstream (echo_app): routing, credentials,
-request ids, trace context, upstream failures, rate limits, /api/health, and a Redis outage."""
+"""The gateway as a subprocess in front of a test double upstream (tests.services.echo): routing,
+credentials, request ids, trace context, upstream failures, rate limits, /api/health, and a Redis outage."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,13 +14,15 @@ import yaml
 
 from airscope.catalog import DEFAULT_PATH
 from airscope.local.redis import RedisServer
-from tests.servers import AppServer, read_spans, scrape, value
+from airscope.local.traces import Span, read_spans
+from tests.servers import AppServer, scrape, value
 from tests.support import wait_until
 
 pytestmark = pytest.mark.infra
 
 GATEWAY = "airscope.services.api_gateway"
-ECHO = "tests.services.api_gateway.echo_app"
+ECHO_MODULE = "tests.services.echo"  # the catalog names modules: the gateway checks they exist
+ECHO = f"{ECHO_MODULE}:upstream"
 API_KEY = "gateway-test-key-" + "k" * 24
 OTHER_KEY = "gateway-other-key-" + "o" * 24
 JWT_SECRET = "gateway-test-jwt-secret-" + "s" * 40
@@ -35,7 +36,9 @@ def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, service in data["services"].items():
         if name != "api-gateway":
             service["module"] = (
-                ECHO if name in PLAYED_BY_ECHO else f"airscope.services.absent_{name.replace('-', '_')}"
+                ECHO_MODULE
+                if name in PLAYED_BY_ECHO
+                else f"airscope.services.absent_{name.replace('-', '_')}"
             )
     path = tmp_path_factory.mktemp("catalog") / "catalog.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -48,14 +51,13 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def echo(tmp_path_factory, catalog_file, trace_dir, free_port) -> Iterator[AppServer]:
+def echo(module_apps, catalog_file, trace_dir) -> AppServer:
     env = {
         "AIRSCOPE_CATALOG": str(catalog_file),
         "AIRSCOPE_TRACE_DIR": str(trace_dir),
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
-    with AppServer(ECHO, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(ECHO, env)
 
 
 def gateway_env(
@@ -77,7 +79,7 @@ def gateway_env(
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory, catalog_file, trace_dir, echo, redis_server, free_port) -> Iterator[AppServer]:
+def gateway(module_apps, catalog_file, trace_dir, echo, redis_server, free_port) -> AppServer:
     env = gateway_env(
         catalog_file,
         redis_server.url,
@@ -86,8 +88,7 @@ def gateway(tmp_path_factory, catalog_file, trace_dir, echo, redis_server, free_
         AIRSCOPE_TRACE_DIR=str(trace_dir),
         OTEL_BSP_SCHEDULE_DELAY="100",
     )
-    with AppServer(GATEWAY, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(GATEWAY, env)
 
 
 def bearer(**overrides: object) -> dict[str, str]:
@@ -222,24 +223,24 @@ def test_the_upstreams_server_span_is_a_child_of_the_gateways_client_span(gatewa
     assert traceparent.split("-")[1] == trace_id
     assert traceparent.split("-")[2] != callers_span
 
-    def both_sides() -> list[dict]:
+    def both_sides() -> list[Span]:
         # Each process exports on its own schedule: wait for both sides of the call.
-        spans = [s for s in read_spans(trace_dir) if s["traceId"] == trace_id]
-        upstream = [s for s in spans if s["service"] == "echo-upstream" and s["kind"] == 2]
-        gateway = [s for s in spans if s["service"] == "api-gateway"]
+        spans = [s for s in read_spans(trace_dir) if s.trace_id == trace_id]
+        upstream = [s for s in spans if s.service == "echo-upstream" and s.kind == 2]
+        gateway = [s for s in spans if s.service == "api-gateway"]
         assert upstream and len(gateway) >= 2, spans
         return spans
 
     spans = wait_until(both_sides, 10, message="the spans of both sides of the call")
-    upstream = [s for s in spans if s["service"] == "echo-upstream" and s["kind"] == 2]
-    by_id = {s["spanId"]: s for s in spans}
+    upstream = [s for s in spans if s.service == "echo-upstream" and s.kind == 2]
+    by_id = {s.span_id: s for s in spans}
     [server] = upstream
-    client = by_id[server["parentSpanId"]]
-    assert (client["service"], client["kind"]) == ("api-gateway", 3)
-    gateway_server = by_id[client["parentSpanId"]]
-    assert (gateway_server["service"], gateway_server["kind"]) == ("api-gateway", 2)
-    assert gateway_server["parentSpanId"] == callers_span
-    assert traceparent.split("-")[2] == client["spanId"]
+    client = by_id[server.parent_span_id]
+    assert (client.service, client.kind) == ("api-gateway", 3)
+    gateway_server = by_id[client.parent_span_id]
+    assert (gateway_server.service, gateway_server.kind) == ("api-gateway", 2)
+    assert gateway_server.parent_span_id == callers_span
+    assert traceparent.split("-")[2] == client.span_id
 
 
 # --- upstream failures ---------------------------------------------------------------------------
@@ -383,26 +384,18 @@ def test_a_client_past_its_burst_gets_429_with_retry_after(run_app, catalog_file
 
 
 def test_without_redis_requests_pass_and_health_names_redis(
-    run_app, catalog_file, echo, free_port, reachable_tmp: Callable[[str], Path]
+    run_app, catalog_file, echo, own_redis: RedisServer
 ) -> None:
-    redis = RedisServer(reachable_tmp("gateway-redis") / "data", free_port())
-    redis.start()
-    try:
-        gateway = run_app(GATEWAY, env=gateway_env(catalog_file, redis.url, echo.url, echo.url))
-    finally:
-        redis.stop()
+    own_redis.start()
+    gateway = run_app(GATEWAY, env=gateway_env(catalog_file, own_redis.url, echo.url, echo.url))
+    own_redis.stop()
     answers = [
         httpx.get(gateway.url + "/api/airtable/bases", headers={"X-API-Key": API_KEY}) for _ in range(3)
     ]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert value(scrape(gateway.url), "gateway_rate_limiter_errors_total") == 3
 
-    health = wait_until(
-        lambda: (r := httpx.get(gateway.url + "/health")).status_code == 503 and r,
-        5,
-        message="/health fails without Redis",
-    )
-    assert health.json()["checks"]["redis:responseTime"][0]["status"] == "fail"
+    assert gateway.failing_checks() == {"redis"}
     assert httpx.get(gateway.url + "/health/ready").status_code == 503
     warnings = [
         r

@@ -9,67 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import asyncpg
 import httpx
 import pytest
-import redis
 
 from airscope.local.redis import RedisServer
-from tests.servers import AppServer, scrape, value
-from tests.support import wait_until
+from tests.servers import Apps, AppServer, clear_faults, movement, scrape, set_faults, value
+from tests.support import redis_database, wait_until
 
-pytestmark = pytest.mark.infra
+pytestmark = [pytest.mark.infra, pytest.mark.usefixtures("airtable_faults_cleared")]
 
 SERVICE = "airscope.services.automation_services"
 BASE = "appAirscopeDemo01"
 GATEWAY_DB, SERVICE_DB = 14, 15  # Redis databases of this module, emptied before each app starts
 
 
-def _redis_url(server_url: str, db: int) -> str:
-    url = server_url.rsplit("/", 1)[0] + f"/{db}"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    return url
-
-
 @pytest.fixture(scope="module")
-def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("automation-services")
-
-
-@pytest.fixture(scope="module")
-def standin(module_dir: Path, free_port: Callable[[], int]) -> Iterator[AppServer]:
-    env = {"STANDIN_AIRTABLE_DB": str(module_dir / "a.sqlite")}
-    with AppServer(
-        "airscope.standins.airtable",
-        free_port(),
-        env=env,
-        log_dir=module_dir / "logs",
-        ready_path="/_admin/health",
-    ) as app:
-        yield app
-
-
-@pytest.fixture(autouse=True)
-def no_faults(standin: AppServer) -> Iterator[None]:
-    yield
-    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
-
-
-@pytest.fixture(scope="module")
-def gateway(module_dir: Path, standin: AppServer, redis_server, free_port) -> Iterator[AppServer]:
+def gateway(module_apps: Apps, airtable_standin: AppServer, redis_server) -> AppServer:
     env = {
-        "AIRTABLE_API_URL": standin.url,
+        "AIRTABLE_API_URL": airtable_standin.url,
         "AIRTABLE_API_KEY": "test",
-        "REDIS_URL": _redis_url(redis_server.url, GATEWAY_DB),
+        "REDIS_URL": redis_database(redis_server.url, GATEWAY_DB),
     }
-    with AppServer(
-        "airscope.services.airtable_gateway", free_port(), env=env, log_dir=module_dir / "logs"
-    ) as app:
-        yield app
+    return module_apps.start("airscope.services.airtable_gateway", env)
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +54,9 @@ def _service_env(database_url: str, redis_url: str, gateway_url: str, free_port)
 
 
 @pytest.fixture(scope="module")
-def service(
-    module_dir: Path, gateway: AppServer, database_url: str, redis_server, free_port
-) -> Iterator[AppServer]:
-    env = _service_env(database_url, _redis_url(redis_server.url, SERVICE_DB), gateway.url, free_port)
-    with AppServer(SERVICE, free_port(), env=env, log_dir=module_dir / "logs") as app:
-        yield app
+def service(module_apps: Apps, gateway: AppServer, database_url: str, redis_server, free_port) -> AppServer:
+    env = _service_env(database_url, redis_database(redis_server.url, SERVICE_DB), gateway.url, free_port)
+    return module_apps.start(SERVICE, env)
 
 
 @pytest.fixture
@@ -174,34 +135,15 @@ def test_a_csv_of_95_rows_is_imported_in_batches_of_10(
     assert done["created_at"] <= done["started_at"] <= done["finished_at"]
     assert _product_count(gateway) - before_count == 95
 
-    creates = "airtable_request_duration_seconds_count"
-    after_gateway = scrape(gateway.url)
-    assert (
-        value(after_gateway, creates, operation="create_records")
-        - value(before_gateway, creates, operation="create_records")
-        == 10
-    )
+    gateway_moved = movement(before_gateway, scrape(gateway.url))
+    assert gateway_moved("airtable_request_duration_seconds_count", operation="create_records") == 10
 
-    after = scrape(service.url)
-    assert (
-        value(after, "automation_records_imported_total") - value(before, "automation_records_imported_total")
-        == 95
-    )
-    processed = {"type": "csv", "outcome": "completed"}
-    assert (
-        value(after, "automation_files_processed_total", **processed)
-        - value(before, "automation_files_processed_total", **processed)
-        == 1
-    )
-    assert value(after, "automation_file_processing_duration_seconds_count", type="csv") > value(
-        before, "automation_file_processing_duration_seconds_count", type="csv"
-    )
+    moved = movement(before, scrape(service.url))
+    assert moved("automation_records_imported_total") == 95
+    assert moved("automation_files_processed_total", type="csv", outcome="completed") == 1
+    assert moved("automation_file_processing_duration_seconds_count", type="csv") > 0
     runs = {"workflow": "csv-import", "status": "succeeded"}
-    assert (
-        value(after, "automation_workflow_runs_total", **runs)
-        - value(before, "automation_workflow_runs_total", **runs)
-        == 1
-    )
+    assert moved("automation_workflow_runs_total", **runs) == 1
     wait_until(
         lambda: value(scrape(service.url), "automation_queue_depth", queue="imports") == 0,
         timeout=10,
@@ -248,17 +190,10 @@ def test_rows_with_an_unknown_column_fail_alone_and_the_others_are_imported(
     assert all("Colour" in error["message"] for error in done["errors"])
     assert _product_count(gateway) - before_count == 3
     after = scrape(service.url)
-    assert (
-        value(after, "automation_row_errors_total", type="csv")
-        - value(before, "automation_row_errors_total", type="csv")
-        == 2
-    )
+    moved = movement(before, after)
+    assert moved("automation_row_errors_total", type="csv") == 2
     partial = {"type": "csv", "outcome": "partial"}
-    assert (
-        value(after, "automation_files_processed_total", **partial)
-        - value(before, "automation_files_processed_total", **partial)
-        == 1
-    )
+    assert moved("automation_files_processed_total", **partial) == 1
 
 
 def test_files_that_cannot_import_are_refused_with_a_reason_and_nothing_is_queued(
@@ -295,26 +230,26 @@ def test_files_that_cannot_import_are_refused_with_a_reason_and_nothing_is_queue
 
 
 def test_an_outage_of_the_gateway_is_retried_until_it_ends(
-    api: httpx.Client, service: AppServer, standin: AppServer
+    api: httpx.Client, service: AppServer, airtable_standin: AppServer
 ) -> None:
     retries = lambda: value(scrape(service.url), "automation_job_retries_total", queue="imports")  # noqa: E731
     before = retries()
-    httpx.put(standin.url + "/_admin/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    set_faults(airtable_standin, error_rate=1.0)
     response = _upload(
         api, "outage.csv", _csv([["Name"], ["During outage 1"], ["During outage 2"]]), "text/csv"
     )
 
     wait_until(lambda: retries() > before, timeout=15, message="a retry")
-    httpx.delete(standin.url + "/_admin/faults", timeout=5).raise_for_status()
+    clear_faults(airtable_standin)
     done = _finished(api, response.json()["id"])
     assert (done["status"], done["rows_imported"]) == ("completed", 2)
 
 
 def test_an_outage_that_outlasts_every_attempt_fails_the_import(
-    api: httpx.Client, service: AppServer, standin: AppServer
+    api: httpx.Client, service: AppServer, airtable_standin: AppServer
 ) -> None:
     before = scrape(service.url)
-    httpx.put(standin.url + "/_admin/faults", json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    set_faults(airtable_standin, error_rate=1.0)
     response = _upload(api, "doomed.csv", _csv([["Name"], ["Never"]]), "text/csv")
     done = _finished(api, response.json()["id"])
 
@@ -323,22 +258,11 @@ def test_an_outage_that_outlasts_every_attempt_fails_the_import(
     assert "gave up after 3 attempts" in done["errors"][0]["message"]
     assert "502" in done["errors"][0]["message"]
     after = scrape(service.url)
-    assert (
-        value(after, "automation_job_retries_total", queue="imports")
-        - value(before, "automation_job_retries_total", queue="imports")
-        == 2
-    )
-    assert (
-        value(after, "automation_jobs_dead_lettered_total", queue="imports")
-        - value(before, "automation_jobs_dead_lettered_total", queue="imports")
-        == 1
-    )
+    moved = movement(before, after)
+    assert moved("automation_job_retries_total", queue="imports") == 2
+    assert moved("automation_jobs_dead_lettered_total", queue="imports") == 1
     failed = {"type": "csv", "outcome": "failed"}
-    assert (
-        value(after, "automation_files_processed_total", **failed)
-        - value(before, "automation_files_processed_total", **failed)
-        == 1
-    )
+    assert moved("automation_files_processed_total", **failed) == 1
 
 
 # -- workflows ---------------------------------------------------------------------------------
@@ -437,36 +361,21 @@ def test_record_count_runs_count_every_table_and_keep_a_history(
 
 
 def test_without_redis_health_fails_naming_it_and_uploads_are_refused(
-    module_dir: Path, gateway: AppServer, database_url: str, reachable_tmp, free_port
+    run_app, gateway: AppServer, database_url: str, own_redis: RedisServer, free_port
 ) -> None:
-    own_redis = RedisServer(reachable_tmp("automation-redis") / "data", free_port())
     own_redis.start()
-    try:
-        env = _service_env(database_url, own_redis.url, gateway.url, free_port)
-        with AppServer(SERVICE, free_port(), env=env, log_dir=module_dir / "logs") as server:
-            assert httpx.get(server.url + "/health", timeout=10).status_code == 200
-            stored = _stored_files(database_url)
-            own_redis.stop()
+    server = run_app(SERVICE, _service_env(database_url, own_redis.url, gateway.url, free_port))
+    assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+    stored = _stored_files(database_url)
+    own_redis.stop()
 
-            # Health results are cached for a second: wait for a run after the stop.
-            health = wait_until(
-                lambda: (r := httpx.get(server.url + "/health", timeout=10)).status_code == 503 and r,
-                timeout=10,
-                message="health failing",
-            )
-            failing = [
-                name for name, entries in health.json()["checks"].items() if entries[0]["status"] == "fail"
-            ]
-            assert [name.split(":")[0] for name in failing] == ["redis"]
-
-            refused = httpx.post(
-                server.url + "/files",
-                files={"file": ("ok.csv", b"Name\nA\n", "text/csv")},
-                data={"base_id": BASE, "table": "Products"},
-                timeout=30,
-            )
-            assert refused.status_code == 503
-            assert refused.json()["error"] == "redis_unavailable"
-            assert _stored_files(database_url) == stored
-    finally:
-        own_redis.stop()
+    assert server.failing_checks() == {"redis"}
+    refused = httpx.post(
+        server.url + "/files",
+        files={"file": ("ok.csv", b"Name\nA\n", "text/csv")},
+        data={"base_id": BASE, "table": "Products"},
+        timeout=30,
+    )
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "redis_unavailable"
+    assert _stored_files(database_url) == stored

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import REGISTRY
@@ -13,8 +12,6 @@ from airscope.services.automation_services.queue import Job, Queue, consume
 
 pytestmark = [pytest.mark.infra, pytest.mark.anyio]
 
-DB = 7  # this module's Redis database, emptied before each test
-
 
 class Clock:
     def __init__(self) -> None:
@@ -22,14 +19,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def client(redis_server) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url.rsplit("/", 1)[0] + f"/{DB}")
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -11,8 +9,6 @@ from airscope.services.automation_services.queue import Queue
 from airscope.services.automation_services.workflows import Scheduler
 
 pytestmark = [pytest.mark.infra, pytest.mark.anyio]
-
-DB = 7
 
 
 class Clock:
@@ -36,14 +32,6 @@ class Workflows:
     async def create_run(self, workflow_id: str) -> dict:
         self.runs.append(workflow_id)
         return {"id": f"run-{len(self.runs)}", "workflow_id": workflow_id}
-
-
-@pytest.fixture
-async def client(redis_server) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url.rsplit("/", 1)[0] + f"/{DB}")
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 async def test_each_interval_starts_one_run_whatever_the_number_of_instances(client: Redis) -> None:

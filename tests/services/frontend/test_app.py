@@ -3,17 +3,17 @@ forwarded to a gateway double (method, path, query, body, headers, trace context
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import AppServer, read_spans
+from airscope.local.traces import Span, read_spans
+from tests.servers import AppServer
 from tests.support import wait_until
 
 FRONTEND = "airscope.services.frontend"
-DOUBLE = "tests.services.frontend.gateway_double"
+DOUBLE = "tests.services.echo:gateway_double"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
@@ -24,22 +24,20 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory, trace_dir, free_port) -> Iterator[AppServer]:
+def gateway(module_apps, trace_dir) -> AppServer:
     env = {"AIRSCOPE_TRACE_DIR": str(trace_dir), "OTEL_BSP_SCHEDULE_DELAY": "100"}
-    with AppServer(DOUBLE, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(DOUBLE, env)
 
 
 @pytest.fixture(scope="module")
-def frontend(tmp_path_factory, trace_dir, gateway, free_port) -> Iterator[AppServer]:
+def frontend(module_apps, trace_dir, gateway, free_port) -> AppServer:
     env = {
         "AIRSCOPE_URL_API_GATEWAY": gateway.url,
         "FRONTEND_GATEWAY_TIMEOUT_SECONDS": "0.5",
         "AIRSCOPE_TRACE_DIR": str(trace_dir),
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
-    with AppServer(FRONTEND, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(FRONTEND, env)
 
 
 # --- the page's files ----------------------------------------------------------------------------
@@ -166,17 +164,17 @@ def test_the_pages_traceparent_is_continued_to_the_gateway(frontend, gateway, tr
     assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
     assert parent_id != "00f067aa0ba902b7"
 
-    def both_hops() -> list[dict]:
-        spans = [s for s in read_spans(trace_dir) if s["traceId"] == TRACE_ID]
-        assert {"frontend", "gateway-double"} <= {s["service"] for s in spans}, spans
+    def both_hops() -> list[Span]:
+        spans = [s for s in read_spans(trace_dir) if s.trace_id == TRACE_ID]
+        assert {"frontend", "gateway-double"} <= {s.service for s in spans}, spans
         return spans
 
     spans = wait_until(both_hops, 10, message="the spans of both hops exported")
-    by_id = {s["spanId"]: s for s in spans}
-    server = next(s for s in spans if s["service"] == "frontend" and s["name"] == "GET /api/{path:path}")
-    assert server["parentSpanId"] == "00f067aa0ba902b7"
-    double = next(s for s in spans if s["service"] == "gateway-double")
-    assert by_id[double["parentSpanId"]]["service"] == "frontend"
+    by_id = {s.span_id: s for s in spans}
+    server = next(s for s in spans if s.service == "frontend" and s.name == "GET /api/{path:path}")
+    assert server.parent_span_id == "00f067aa0ba902b7"
+    double = next(s for s in spans if s.service == "gateway-double")
+    assert by_id[double.parent_span_id].service == "frontend"
 
 
 def test_the_gateways_status_and_headers_come_back(frontend):
@@ -196,15 +194,14 @@ def test_a_gateway_slower_than_the_timeout_is_a_504(frontend):
     }
 
 
-def test_an_unreachable_gateway_is_a_502_and_the_page_still_loads(tmp_path, free_port):
-    env = {"AIRSCOPE_URL_API_GATEWAY": f"http://127.0.0.1:{free_port()}"}
-    with AppServer(FRONTEND, free_port(), env=env, log_dir=tmp_path) as server:
-        answer = httpx.post(server.url + "/api/chat", json={"message": "hi"})
-        assert answer.status_code == 502
-        assert answer.json()["error"] == "upstream_unreachable"
-        assert "api-gateway could not be reached" in answer.json()["message"]
-        assert httpx.get(server.url + "/").status_code == 200
-        health = httpx.get(server.url + "/health").json()
-        assert health["status"] == "warn"
-        [(name, [check])] = health["checks"].items()
-        assert name.startswith("api-gateway") and check["status"] == "warn" and check["output"]
+def test_an_unreachable_gateway_is_a_502_and_the_page_still_loads(run_app, free_port):
+    server = run_app(FRONTEND, {"AIRSCOPE_URL_API_GATEWAY": f"http://127.0.0.1:{free_port()}"})
+    answer = httpx.post(server.url + "/api/chat", json={"message": "hi"})
+    assert answer.status_code == 502
+    assert answer.json()["error"] == "upstream_unreachable"
+    assert "api-gateway could not be reached" in answer.json()["message"]
+    assert httpx.get(server.url + "/").status_code == 200
+    health = httpx.get(server.url + "/health").json()
+    assert health["status"] == "warn"
+    [(name, [check])] = health["checks"].items()
+    assert name.startswith("api-gateway") and check["status"] == "warn" and check["output"]

@@ -3,13 +3,10 @@ without a single violation, and a script injected into it does not run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Page, sync_playwright
 
 FRONTEND = "airscope.services.frontend"
-DOUBLE = "tests.services.frontend.gateway_double"
+DOUBLE = "tests.services.echo:gateway_double"
 CSP_REFUSAL = "Content Security Policy"  # in every message Chromium logs for a violation
 
 
@@ -17,18 +14,6 @@ CSP_REFUSAL = "Content Security Policy"  # in every message Chromium logs for a 
 def frontend(run_app) -> str:
     gateway = run_app(DOUBLE)
     return run_app(FRONTEND, env={"AIRSCOPE_URL_API_GATEWAY": gateway.url}).url
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def test_the_page_runs_within_its_policy_and_an_injected_script_does_not(frontend, page):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from airscope.services.frontend.rum import ClientBuckets
-from tests.servers import AppServer, scrape, value
+from tests.servers import AppServer, movement, scrape, value
 
 FRONTEND = "airscope.services.frontend"
 BURST = 5
@@ -24,14 +24,13 @@ _addresses = (f"10.0.{n // 250}.{n % 250 + 1}" for n in itertools.count())
 
 
 @pytest.fixture(scope="module")
-def frontend(tmp_path_factory, free_port) -> Iterator[AppServer]:
+def frontend(module_apps, free_port) -> AppServer:
     env = {
         "AIRSCOPE_URL_API_GATEWAY": f"http://127.0.0.1:{free_port()}",
         "FRONTEND_RUM_RATE_PER_SECOND": "0.01",
         "FRONTEND_RUM_BURST": str(BURST),
     }
-    with AppServer(FRONTEND, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(FRONTEND, env)
 
 
 def post(frontend: AppServer, body: object, *, address: str | None = None, **kwargs) -> httpx.Response:
@@ -46,12 +45,6 @@ def rum_samples(frontend: AppServer, *, beacons: bool = False) -> dict:
         for key, sample in scrape(frontend.url).items()
         if key[0].startswith("rum_") and (beacons or not key[0].startswith("rum_beacons"))
     }
-
-
-def total(samples: dict, metric: str, **labels: str) -> float:
-    """Like tests.servers.value, for metrics with a label called ``name``."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == metric and wanted <= ls)
 
 
 def beacons(samples: dict, outcome: str) -> float:
@@ -83,10 +76,7 @@ def test_an_accepted_beacon_moves_each_metric_and_logs_each_event(frontend):
         },
     )  # fmt: skip
     assert answer.status_code == 204, answer.text
-    after = rum_samples(frontend, beacons=True)
-
-    def moved(metric: str, **labels: str) -> float:
-        return total(after, metric, **labels) - total(before, metric, **labels)
+    moved = movement(before, rum_samples(frontend, beacons=True))
 
     assert moved("rum_page_views_total", page="chat") == 1
     assert moved("rum_js_errors_total", kind="error", page="chat") == 1
@@ -119,16 +109,8 @@ def test_unknown_pages_and_kinds_are_counted_as_other(frontend):
     ]
     assert post(frontend, {"events": events}).status_code == 204
     after = rum_samples(frontend)
-    assert (
-        value(after, "rum_page_views_total", page="other")
-        - value(before, "rum_page_views_total", page="other")
-        == 1
-    )
-    assert (
-        value(after, "rum_js_errors_total", kind="other", page="other")
-        - value(before, "rum_js_errors_total", kind="other", page="other")
-        == 1
-    )
+    assert movement(before, after)("rum_page_views_total", page="other") == 1
+    assert movement(before, after)("rum_js_errors_total", kind="other", page="other") == 1
     assert {labels for _, labels in after} == {labels for _, labels in before}
 
 
@@ -150,11 +132,7 @@ def test_ten_thousand_hostile_label_values_create_no_series(frontend):
         assert post(frontend, {"events": events[start : start + 200]}).status_code == 204
     after = rum_samples(frontend)
     assert set(after) == set(before)
-    assert (
-        value(after, "rum_js_errors_total", kind="other", page="other")
-        - value(before, "rum_js_errors_total", kind="other", page="other")
-        == 5_000
-    )
+    assert movement(before, after)("rum_js_errors_total", kind="other", page="other") == 5_000
 
 
 @pytest.mark.parametrize(
@@ -233,11 +211,7 @@ def test_a_client_sending_too_many_beacons_gets_429s_and_others_do_not(frontend)
     assert post(frontend, beacon, address="192.0.2.8").status_code == 204
     after = rum_samples(frontend, beacons=True)
     assert beacons(after, "rejected_rate_limited") - beacons(before, "rejected_rate_limited") == 4
-    assert (
-        value(after, "rum_page_views_total", page="status")
-        - value(before, "rum_page_views_total", page="status")
-        == BURST + 1
-    )
+    assert movement(before, after)("rum_page_views_total", page="status") == BURST + 1
 
 
 # --- the token bucket ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the tests that need a differently configured orchestrator start their own next t
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,19 @@ import pytest
 import redis
 
 from airscope.local.postgres import PostgresServer
-from tests.servers import AppServer, read_spans, scrape, value
-from tests.support import wait_until
+from airscope.local.traces import Span, read_spans
+from tests.servers import (
+    Apps,
+    AppServer,
+    clear_faults,
+    movement,
+    scrape,
+    set_faults,
+    start_airtable_standin,
+    start_llm_standin,
+    value,
+)
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -26,41 +38,22 @@ ORCHESTRATOR = "airscope.services.llm_orchestrator"
 
 
 class Stack:
-    def __init__(self, tmp: Path, free_port: Callable[[], int], postgres, redis_url: str) -> None:
-        self.tmp = tmp
-        self.free_port = free_port
-        self.trace_dir = tmp / "traces"
-        self.started: list[AppServer] = []
+    def __init__(self, apps: Apps, postgres, redis_url: str) -> None:
+        self.apps = apps
+        self.trace_dir = Path(apps.env["AIRSCOPE_TRACE_DIR"])
         postgres.ensure_database("llm_test", "pw")
         self.database_url = postgres.dsn("llm_test", "llm_test", "pw")
         self.redis_url = redis_url
-        self.llm = self.start("airscope.standins.llm", {}, ready_path="/_admin/health")
-        self.airtable = self.start(
-            "airscope.standins.airtable",
-            {"STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite")},
-            ready_path="/_admin/health",
-        )
-        self.gateway = self.start(
+        self.llm = start_llm_standin(apps)
+        self.airtable = start_airtable_standin(apps)
+        self.gateway = apps.start(
             "airscope.services.airtable_gateway",
             {"AIRTABLE_API_URL": self.airtable.url, "AIRTABLE_API_KEY": "pat-test", "REDIS_URL": redis_url},
         )
-        self.mcp = self.start(
+        self.mcp = apps.start(
             "airscope.services.mcp_server", {"AIRSCOPE_URL_AIRTABLE_GATEWAY": self.gateway.url}
         )
         self.orchestrator = self.start_orchestrator()
-
-    def start(self, module: str, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
-        env = {
-            "AIRSCOPE_TRACE_DIR": str(self.trace_dir),
-            "OTEL_BSP_SCHEDULE_DELAY": "50",
-            "AIRSCOPE_HOME": str(self.tmp),
-            **env,
-        }
-        server = AppServer(
-            module, self.free_port(), env=env, log_dir=self.tmp / "logs", ready_path=ready_path
-        )
-        self.started.append(server.start())
-        return server
 
     def orchestrator_env(self, **overrides: str) -> dict[str, str]:
         return {
@@ -76,29 +69,25 @@ class Stack:
         }
 
     def start_orchestrator(self, **overrides: str) -> AppServer:
-        return self.start(ORCHESTRATOR, self.orchestrator_env(**overrides))
-
-    def stop(self) -> None:
-        for server in reversed(self.started):
-            server.stop()
+        return self.apps.start(ORCHESTRATOR, self.orchestrator_env(**overrides))
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, free_port, postgres_server, redis_server) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("llm-stack"), free_port, postgres_server, redis_server.url)
-    try:
-        yield stack
-    finally:
-        stack.stop()
+def stack(tmp_path_factory, postgres_server, redis_server) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("llm-stack")
+    env = {
+        "AIRSCOPE_TRACE_DIR": str(tmp / "traces"),
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        "AIRSCOPE_HOME": str(tmp),
+    }
+    with Apps(tmp, env) as apps:
+        yield Stack(apps, postgres_server, redis_server.url)
 
 
 @pytest.fixture
 def llm_faults(stack: Stack) -> Iterator[Callable[..., None]]:
-    def set_faults(**faults) -> None:
-        httpx.put(stack.llm.url + "/_admin/faults", json=faults, timeout=5).raise_for_status()
-
-    yield set_faults
-    httpx.delete(stack.llm.url + "/_admin/faults", timeout=5).raise_for_status()
+    yield functools.partial(set_faults, stack.llm)
+    clear_faults(stack.llm)
 
 
 def flush(redis_url: str) -> None:
@@ -129,10 +118,7 @@ def test_chat_lists_the_tables_through_mcp_tools(stack: Stack) -> None:
     assert body["cost_usd"] == pytest.approx(expected_cost)
 
     after = scrape(stack.orchestrator.url)
-
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
+    moved = movement(before, after)
     assert moved("llm_tokens_total", model=MODEL, type="input") == usage["input_tokens"]
     assert moved("llm_tokens_total", model=MODEL, type="output") == usage["output_tokens"]
     assert moved("llm_cost_usd_total", model=MODEL) == pytest.approx(expected_cost)
@@ -183,7 +169,7 @@ def test_provider_down_answers_a_clear_502(stack: Stack, llm_faults) -> None:
 
 
 def test_provider_unreachable_answers_a_clear_502(stack: Stack) -> None:
-    dead = stack.start_orchestrator(LLM_BASE_URL=f"http://127.0.0.1:{stack.free_port()}/v1")
+    dead = stack.start_orchestrator(LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
     response = chat(dead, "Which bases do I have?")
     assert response.status_code == 502
     assert "unreachable" in response.json()["message"]
@@ -247,7 +233,7 @@ def test_unknown_session_is_404(stack: Stack) -> None:
 
 
 def test_without_mcp_server_chat_answers_without_tools_and_health_warns(stack: Stack) -> None:
-    alone = stack.start_orchestrator(AIRSCOPE_URL_MCP_SERVER=f"http://127.0.0.1:{stack.free_port()}")
+    alone = stack.start_orchestrator(AIRSCOPE_URL_MCP_SERVER=f"http://127.0.0.1:{free_port()}")
     health = httpx.get(alone.url + "/health", timeout=10)
     assert health.status_code == 200 and health.json()["status"] == "warn"
     response = chat(alone, "List the tables in my base")
@@ -255,13 +241,13 @@ def test_without_mcp_server_chat_answers_without_tools_and_health_warns(stack: S
     assert response.json()["tool_calls"] == []
 
 
-def _chat_spans(stack: Stack, message: str) -> list[dict]:
+def _chat_spans(stack: Stack, message: str) -> list[Span]:
     """The spans of one chat's trace, from every service, once its MCP requests are exported."""
     trace_id = chat(stack.orchestrator, message).headers["x-trace-id"]
 
-    def complete() -> list[dict]:
-        spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == trace_id]
-        names = [s["name"] for s in spans]
+    def complete() -> list[Span]:
+        spans = [s for s in read_spans(stack.trace_dir) if s.trace_id == trace_id]
+        names = [s.name for s in spans]
         assert "POST /chat" in names and "tools/call list_tables" in names, names
         assert names.count("POST /mcp") >= 4, names
         return spans
@@ -269,18 +255,14 @@ def _chat_spans(stack: Stack, message: str) -> list[dict]:
     return wait_until(complete, 10, 0.2, message=f"the spans of trace {trace_id}")
 
 
-def _attributes(span: dict) -> dict:
-    return {a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])}
-
-
 def test_genai_spans_name_the_model_and_carry_no_text(stack: Stack) -> None:
     question = f"List the tables in my base {uuid.uuid4().hex}"
     spans = _chat_spans(stack, question)
-    genai = [s for s in spans if s["name"] == f"chat {MODEL}"]
+    genai = [s for s in spans if s.name == f"chat {MODEL}"]
     assert len(genai) == 3
     for span in genai:
-        attributes = _attributes(span)
-        assert span["kind"] in (3, "SPAN_KIND_CLIENT")
+        attributes = span.attributes()
+        assert span.kind == 3
         assert attributes["gen_ai.operation.name"] == "chat"
         assert attributes["gen_ai.provider.name"] == "openai"
         assert attributes["gen_ai.request.model"] == attributes["gen_ai.response.model"] == MODEL
@@ -290,64 +272,53 @@ def test_genai_spans_name_the_model_and_carry_no_text(stack: Stack) -> None:
 
 def test_mcp_requests_join_the_chat_trace(stack: Stack) -> None:
     spans = _chat_spans(stack, "List the tables in my base")
-    by_id = {s["spanId"]: s for s in spans}
+    by_id = {s.span_id: s for s in spans}
     # mcp-server's HTTP server spans (traceparent header, under the kit's httpx2 client span) and
     # its MCP spans (_meta) both hang under the orchestrator's MCP client spans.
     for name in ("POST /mcp", "tools/call list_tables"):
-        span = next(s for s in spans if s["name"] == name and s["service"] == "mcp-server")
-        parent = by_id[span["parentSpanId"]]
-        assert parent["service"] == "llm-orchestrator"
-        if not parent["name"].startswith("MCP send"):
-            parent = by_id[parent["parentSpanId"]]
-        assert parent["name"].startswith("MCP send")
-    assert any(s["service"] == "airtable-gateway" for s in spans)
+        span = next(s for s in spans if s.name == name and s.service == "mcp-server")
+        parent = by_id[span.parent_span_id]
+        assert parent.service == "llm-orchestrator"
+        if not parent.name.startswith("MCP send"):
+            parent = by_id[parent.parent_span_id]
+        assert parent.name.startswith("MCP send")
+    assert any(s.service == "airtable-gateway" for s in spans)
 
 
 def test_genai_span_token_counts_survive_export(stack: Stack) -> None:
     spans = _chat_spans(stack, "List the tables in my base")
-    attributes = _attributes(next(s for s in spans if s["name"] == f"chat {MODEL}"))
-    assert int(attributes["gen_ai.usage.input_tokens"]) > 0
-    assert int(attributes["gen_ai.usage.output_tokens"]) > 0
+    attributes = next(s for s in spans if s.name == f"chat {MODEL}").attributes()
+    assert attributes["gen_ai.usage.input_tokens"] > 0
+    assert attributes["gen_ai.usage.output_tokens"] > 0
 
 
-def test_postgres_down_makes_health_fail_naming_it(stack: Stack, reachable_tmp, free_port) -> None:
-    postgres = PostgresServer(reachable_tmp("llm-pg") / "data", free_port())
-    postgres.start()
-    try:
-        postgres.ensure_database("llm_down", "pw")
-        server = stack.start_orchestrator(DATABASE_URL=postgres.dsn("llm_down", "llm_down", "pw"))
-        assert httpx.get(server.url + "/health", timeout=10).status_code == 200
-    finally:
-        postgres.stop()
-    health = wait_until(
-        lambda: (r := httpx.get(server.url + "/health", timeout=10)).status_code == 503 and r,
-        10,
-        message="/health fails without PostgreSQL",
-    )
-    failing = {name for name, results in health.json()["checks"].items() if results[0]["status"] == "fail"}
-    assert {name.split(":")[0] for name in failing} == {"postgres"}
+def test_postgres_down_makes_health_fail_naming_it(stack: Stack, own_postgres: PostgresServer) -> None:
+    own_postgres.start()
+    own_postgres.ensure_database("llm_down", "pw")
+    server = stack.start_orchestrator(DATABASE_URL=own_postgres.dsn("llm_down", "llm_down", "pw"))
+    assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+    own_postgres.stop()
+    assert server.failing_checks() == {"postgres"}
     response = chat(server, "Which bases do I have?")
     assert response.status_code == 503
     assert response.json()["error"] == "postgres_unavailable"
 
 
 def test_starts_while_postgres_is_down_and_serves_once_it_is_back(
-    stack: Stack, reachable_tmp, free_port
+    stack: Stack, own_postgres: PostgresServer
 ) -> None:
-    postgres = PostgresServer(reachable_tmp("llm-pg-late") / "data", free_port())
-    dsn = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
-    server = stack.start(ORCHESTRATOR, stack.orchestrator_env(DATABASE_URL=dsn), ready_path="/health/live")
+    dsn = f"postgresql://postgres@127.0.0.1:{own_postgres.port}/postgres"
+    server = stack.apps.start(
+        ORCHESTRATOR, stack.orchestrator_env(DATABASE_URL=dsn), ready_path="/health/live"
+    )
     ready = httpx.get(server.url + "/health/ready", timeout=10)
     assert ready.status_code == 503 and "postgres" in ready.text
     assert chat(server, "Which bases do I have?").status_code == 503
-    postgres.start()
-    try:
-        wait_until(
-            lambda: httpx.get(server.url + "/health/ready", timeout=10).status_code == 200,
-            15,
-            message="ready once PostgreSQL is back",
-        )
-        response = chat(server, "Which bases do I have?")
-        assert response.status_code == 200, response.text
-    finally:
-        postgres.stop()
+    own_postgres.start()
+    wait_until(
+        lambda: httpx.get(server.url + "/health/ready", timeout=10).status_code == 200,
+        15,
+        message="ready once PostgreSQL is back",
+    )
+    response = chat(server, "Which bases do I have?")
+    assert response.status_code == 200, response.text

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -20,7 +18,9 @@ from mcp_types import CallToolResult
 from opentelemetry import context, trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from tests.servers import AppServer, read_spans, scrape, value
+from airscope.local.traces import Span, read_spans
+from tests.servers import Apps, AppServer, movement, scrape, start_airtable_standin, value
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.infra, pytest.mark.anyio]
 
@@ -51,44 +51,23 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_server, free_port) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("mcp-server")
-    trace_dir = tmp / "traces"
+def stack(module_apps: Apps, redis_server) -> Stack:
+    trace_dir = module_apps.directory / "traces"
     # Spans leave within 100 ms instead of the SDK's 5 s, so the trace test need not wait long.
     fast_export = {"AIRSCOPE_TRACE_DIR": str(trace_dir), "OTEL_BSP_SCHEDULE_DELAY": "100"}
     # A Redis database of its own: the gateway caches reads there, and another test module's
     # stand-in holds other data under the same base id.
     redis_url = redis_server.url.rsplit("/", 1)[0] + "/5"
-    servers: list[AppServer] = []
-
-    def start(module: str, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
-        server = AppServer(module, free_port(), env=env, log_dir=tmp / "logs", ready_path=ready_path)
-        servers.append(server)
-        return server.start()
-
-    try:
-        airtable = start(
-            "airscope.standins.airtable",
-            # No rate limit: the paging test creates tables faster than Airtable's 5 requests/s.
-            {"STANDIN_AIRTABLE_DB": str(tmp / "airtable.sqlite"), "STANDIN_AIRTABLE_RATE_LIMIT": "0"},
-            ready_path="/_admin/health",
-        )
-        gateway = start(
-            "airscope.services.airtable_gateway",
-            {
-                "AIRTABLE_API_URL": airtable.url,
-                "AIRTABLE_API_KEY": "test",
-                "REDIS_URL": redis_url,
-                **fast_export,
-            },
-        )
-        mcp = start(
-            "airscope.services.mcp_server", {"AIRSCOPE_URL_AIRTABLE_GATEWAY": gateway.url, **fast_export}
-        )
-        yield Stack(mcp=mcp, gateway=gateway, trace_dir=trace_dir)
-    finally:
-        for server in reversed(servers):
-            server.stop()
+    # No rate limit: the paging test creates tables faster than Airtable's 5 requests/s.
+    airtable = start_airtable_standin(module_apps, STANDIN_AIRTABLE_RATE_LIMIT="0")
+    gateway = module_apps.start(
+        "airscope.services.airtable_gateway",
+        {"AIRTABLE_API_URL": airtable.url, "AIRTABLE_API_KEY": "test", "REDIS_URL": redis_url, **fast_export},
+    )
+    mcp = module_apps.start(
+        "airscope.services.mcp_server", {"AIRSCOPE_URL_AIRTABLE_GATEWAY": gateway.url, **fast_export}
+    )
+    return Stack(mcp=mcp, gateway=gateway, trace_dir=trace_dir)
 
 
 def payload(result: CallToolResult) -> dict:
@@ -229,9 +208,7 @@ async def test_failing_call_is_a_tool_error_and_the_session_goes_on(stack: Stack
     assert "cannot reference" in error_text(bad_field)
     assert len(after_errors["tables"]) == 3
 
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
+    moved = movement(before, after)
     assert moved("mcp_tool_calls_total", tool="search_records", outcome="error") == 1
     assert moved("mcp_tool_calls_total", tool="count_records", outcome="error") == 1
     assert moved("mcp_tool_calls_total", tool="list_tables", outcome="ok") == 1
@@ -247,11 +224,7 @@ async def test_unknown_tool_is_counted_as_other(stack: Stack) -> None:
     after = scrape(stack.mcp.url)
 
     assert result.is_error
-    assert (
-        value(after, "mcp_tool_calls_total", tool="other", outcome="error")
-        - value(before, "mcp_tool_calls_total", tool="other", outcome="error")
-        == 1
-    )
+    assert movement(before, after)("mcp_tool_calls_total", tool="other", outcome="error") == 1
     assert not any(dict(labels).get("tool") == "drop_all_tables" for _, labels in after)
 
 
@@ -276,27 +249,24 @@ async def test_tool_call_continues_the_callers_trace_into_airtable_gateway(stack
             payload(await client.call_tool("list_bases", {}))
 
     wanted = format(trace_id, "032x")
-    deadline = time.monotonic() + 10
-    while True:
-        spans = [s for s in read_spans(stack.trace_dir) if s["traceId"] == wanted]
-        gateway_servers = [s for s in spans if s["service"] == "airtable-gateway" and s["kind"] == SERVER]
-        tool_calls = [
-            s for s in spans if s["service"] == "mcp-server" and s["name"] == "tools/call list_bases"
-        ]
+
+    def both_sides() -> list[Span]:
         # Each process exports on its own schedule, and the tool call's span ends only after
         # its answer has been sent: wait for both sides, not only the first to arrive.
-        if (gateway_servers and tool_calls) or time.monotonic() > deadline:
-            break
-        await anyio.sleep(0.1)
+        spans = [s for s in read_spans(stack.trace_dir) if s.trace_id == wanted]
+        assert any(s.service == "airtable-gateway" and s.kind == SERVER for s in spans), spans
+        assert any(s.service == "mcp-server" and s.name == "tools/call list_bases" for s in spans), spans
+        return spans
 
-    (tool_call,) = tool_calls
-    assert tool_call["kind"] == SERVER
-    assert tool_call["parentSpanId"] == format(span_id, "016x")
-    (to_gateway,) = [s for s in spans if s["service"] == "mcp-server" and s["kind"] == CLIENT]
-    assert to_gateway["parentSpanId"] == tool_call["spanId"]
-    (gateway_server,) = gateway_servers
-    assert gateway_server["name"] == "GET /bases"
-    assert gateway_server["parentSpanId"] == to_gateway["spanId"]
+    spans = wait_until(both_sides, message=f"the spans of trace {wanted} from both services")
+    (tool_call,) = [s for s in spans if s.service == "mcp-server" and s.name == "tools/call list_bases"]
+    assert tool_call.kind == SERVER
+    assert tool_call.parent_span_id == format(span_id, "016x")
+    (to_gateway,) = [s for s in spans if s.service == "mcp-server" and s.kind == CLIENT]
+    assert to_gateway.parent_span_id == tool_call.span_id
+    (gateway_server,) = [s for s in spans if s.service == "airtable-gateway" and s.kind == SERVER]
+    assert gateway_server.name == "GET /bases"
+    assert gateway_server.parent_span_id == to_gateway.span_id
 
 
 def test_mcp_answers_at_exactly_mcp_without_a_redirect(stack: Stack) -> None:
@@ -311,26 +281,16 @@ def test_mcp_answers_at_exactly_mcp_without_a_redirect(stack: Stack) -> None:
 
 
 async def test_without_airtable_gateway_health_fails_naming_it_and_tools_fail_cleanly(
-    tmp_path: Path, free_port
+    run_app, free_port
 ) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
-    with AppServer(
-        "airscope.services.mcp_server",
-        free_port(),
-        env={"AIRSCOPE_URL_AIRTABLE_GATEWAY": nowhere},
-        log_dir=tmp_path,
-        ready_path="/health/live",
-    ) as mcp:
-        async with httpx.AsyncClient() as http:
-            health = await http.get(mcp.url + "/health", timeout=10)
-        assert health.status_code == 503
-        failing = [
-            name for name, results in health.json()["checks"].items() if results[0]["status"] == "fail"
-        ]
-        assert [name.split(":")[0] for name in failing] == ["airtable-gateway"]
-        async with Client(mcp.url + "/mcp") as client:
-            result = await client.call_tool("list_bases", {})
-        assert "airtable-gateway" in error_text(result)
+    mcp = run_app(
+        "airscope.services.mcp_server", {"AIRSCOPE_URL_AIRTABLE_GATEWAY": nowhere}, ready_path="/health/live"
+    )
+    assert mcp.failing_checks() == {"airtable-gateway"}
+    async with Client(mcp.url + "/mcp") as client:
+        result = await client.call_tool("list_bases", {})
+    assert "airtable-gateway" in error_text(result)
 
 
 async def test_answers_are_compact_json_and_search_says_when_more_matched(stack: Stack) -> None:

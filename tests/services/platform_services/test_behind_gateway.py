@@ -7,8 +7,6 @@ outside caller of a deployed gateway is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -41,17 +39,16 @@ GATEWAY_REASONS = {
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory, free_port, postgres_server: PostgresServer) -> Iterator[AppServer]:
+def platform(module_apps, postgres_server: PostgresServer) -> AppServer:
     # A database of its own: the per-client count of 127.0.0.1 must start at zero.
     postgres_server.ensure_database("platform_gateway_test", "pw")
     database_url = postgres_server.dsn("platform_gateway_test", "platform_gateway_test", "pw")
     env = service_env(database_url, PLATFORM_LOGIN_MAX_FAILURES_PER_CLIENT=str(MAX_FAILURES_PER_CLIENT))
-    with AppServer(MODULE, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(MODULE, env)
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory, free_port, redis_server, platform: AppServer) -> Iterator[AppServer]:
+def gateway(module_apps, free_port, redis_server, platform: AppServer) -> AppServer:
     nowhere = f"http://127.0.0.1:{free_port()}"  # the other upstreams: not part of this test
     env = {
         f"AIRSCOPE_URL_{service.env_name}": nowhere
@@ -64,8 +61,7 @@ def gateway(tmp_path_factory, free_port, redis_server, platform: AppServer) -> I
         REDIS_URL=redis_server.url,
         FORWARDED_ALLOW_IPS="",
     )
-    with AppServer(GATEWAY, free_port(), env=env, log_dir=tmp_path_factory.mktemp("logs")) as server:
-        yield server
+    return module_apps.start(GATEWAY, env)
 
 
 def gateway_me(gateway: AppServer, token: str) -> httpx.Response:

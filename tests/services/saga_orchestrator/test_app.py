@@ -10,15 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from airscope.local.postgres import PostgresServer
-from tests.servers import AppServer, scrape, value
-from tests.support import wait_until
+from tests.servers import Apps, AppServer, clear_faults, scrape, set_faults, start_airtable_standin, value
+from tests.support import redis_database, wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -27,31 +25,18 @@ SAGA = "airscope.services.saga_orchestrator"
 GATEWAY_REDIS_DB, AUTOMATION_REDIS_DB = 11, 12
 
 
-def _redis_url(server_url: str, db: int) -> str:
-    url = server_url.rsplit("/", 1)[0] + f"/{db}"
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-    return url
-
-
 @dataclass
 class Stack:
-    directory: Path
-    free_port: Callable[[], int]
+    apps: Apps
     postgres: PostgresServer
-    apps: list[AppServer]
     standin: AppServer | None = None
     gateway: AppServer | None = None
     platform: AppServer | None = None
     automation: AppServer | None = None
     orchestrator: AppServer | None = None
 
-    def start(self, module: str, env: dict[str, str], ready_path: str = "/health/ready") -> AppServer:
-        app = AppServer(
-            module, self.free_port(), env=env, log_dir=self.directory / "logs", ready_path=ready_path
-        )
-        self.apps.append(app)
-        return app.start()
+    def start(self, module: str, env: dict[str, str]) -> AppServer:
+        return self.apps.start(module, env)
 
     def database(self, name: str) -> str:
         self.postgres.ensure_database(name, "pw")
@@ -67,13 +52,6 @@ class Stack:
             "SAGA_LEASE_SECONDS": "2",
             **extra,
         }
-
-    def faults(self, **faults: float) -> None:
-        assert self.standin
-        if faults:
-            httpx.put(self.standin.url + "/_admin/faults", json=faults, timeout=5).raise_for_status()
-        else:
-            httpx.delete(self.standin.url + "/_admin/faults", timeout=5).raise_for_status()
 
     def tables_named(self, name: str) -> list[dict]:
         assert self.standin
@@ -93,52 +71,42 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, free_port, postgres_server, redis_server) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("saga-stack"), free_port, postgres_server, [])
-    try:
-        stack.standin = stack.start(
-            "airscope.standins.airtable",
-            {
-                "STANDIN_AIRTABLE_DB": str(stack.directory / "airtable.sqlite"),
-                "STANDIN_AIRTABLE_RATE_LIMIT": "0",
-            },
-            ready_path="/_admin/health",
-        )
-        stack.gateway = stack.start(
-            "airscope.services.airtable_gateway",
-            {
-                "AIRTABLE_API_URL": stack.standin.url,
-                "AIRTABLE_API_KEY": "patSagaTest.secret",
-                "REDIS_URL": _redis_url(redis_server.url, GATEWAY_REDIS_DB),
-                "AIRTABLE_RATE_LIMIT_PER_SECOND": "100",
-            },
-        )
-        stack.platform = stack.start(
-            "airscope.services.platform_services",
-            {
-                "DATABASE_URL": stack.database("platform_saga"),
-                "AIRSCOPE_JWT_SECRET": "saga-test-secret-" + "x" * 32,
-            },
-        )
-        stack.automation = stack.start(
-            "airscope.services.automation_services",
-            {
-                "DATABASE_URL": stack.database("automation_saga"),
-                "REDIS_URL": _redis_url(redis_server.url, AUTOMATION_REDIS_DB),
-                "AIRSCOPE_URL_AIRTABLE_GATEWAY": stack.gateway.url,
-            },
-        )
-        stack.orchestrator = stack.start(SAGA, stack.orchestrator_env(stack.database("saga_orchestrator")))
-        yield stack
-    finally:
-        for app in reversed(stack.apps):
-            app.stop()
+def stack(module_apps: Apps, postgres_server, redis_server) -> Stack:
+    stack = Stack(module_apps, postgres_server)
+    stack.standin = start_airtable_standin(module_apps, STANDIN_AIRTABLE_RATE_LIMIT="0")
+    stack.gateway = stack.start(
+        "airscope.services.airtable_gateway",
+        {
+            "AIRTABLE_API_URL": stack.standin.url,
+            "AIRTABLE_API_KEY": "patSagaTest.secret",
+            "REDIS_URL": redis_database(redis_server.url, GATEWAY_REDIS_DB),
+            "AIRTABLE_RATE_LIMIT_PER_SECOND": "100",
+        },
+    )
+    stack.platform = stack.start(
+        "airscope.services.platform_services",
+        {
+            "DATABASE_URL": stack.database("platform_saga"),
+            "AIRSCOPE_JWT_SECRET": "saga-test-secret-" + "x" * 32,
+        },
+    )
+    stack.automation = stack.start(
+        "airscope.services.automation_services",
+        {
+            "DATABASE_URL": stack.database("automation_saga"),
+            "REDIS_URL": redis_database(redis_server.url, AUTOMATION_REDIS_DB),
+            "AIRSCOPE_URL_AIRTABLE_GATEWAY": stack.gateway.url,
+        },
+    )
+    stack.orchestrator = stack.start(SAGA, stack.orchestrator_env(stack.database("saga_orchestrator")))
+    return stack
 
 
 @pytest.fixture(autouse=True)
 def no_faults(stack: Stack) -> Iterator[None]:
     yield
-    stack.faults()
+    assert stack.standin
+    clear_faults(stack.standin)
 
 
 def onboard(url: str, workspace: str, *, wait: bool = True, **extra: str) -> httpx.Response:
@@ -220,7 +188,7 @@ def test_without_waiting_the_saga_is_accepted_and_finishes_in_the_background(sta
 def test_airtable_failing_compensates_the_workspace(stack: Stack) -> None:
     assert stack.orchestrator and stack.platform
     workspace = unique("Faulty")
-    stack.faults(error_rate=1.0)
+    set_faults(stack.standin, error_rate=1.0)
     before = scrape(stack.orchestrator.url)
 
     answer = onboard(stack.orchestrator.url, workspace)
@@ -282,7 +250,7 @@ def test_a_restart_resumes_the_saga_in_flight_without_duplicates(stack: Stack) -
     database = stack.database("saga_restart")
     first = stack.start(SAGA, stack.orchestrator_env(database))
     workspace = unique("Restarted")
-    stack.faults(extra_latency_ms=1500)  # step 2 (the table) is slow: the process dies during it
+    set_faults(stack.standin, extra_latency_ms=1500)  # step 2 (the table) is slow: the process dies during it
 
     started = onboard(first.url, workspace, wait=False)
     assert started.status_code == 202
@@ -291,7 +259,7 @@ def test_a_restart_resumes_the_saga_in_flight_without_duplicates(stack: Stack) -
     assert first.process is not None
     first.process.kill()  # SIGKILL: no shutdown, the saga is left as written
     first.process.wait()
-    stack.faults()
+    clear_faults(stack.standin)
 
     second = stack.start(SAGA, stack.orchestrator_env(database))
     saga = wait_for_saga(second.url, saga_id, lambda s: s["status"] not in ("running", "compensating"))
@@ -322,26 +290,13 @@ def test_bad_input_is_422_and_unknown_sagas_404(stack: Stack) -> None:
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 
-def test_postgres_down_makes_health_fail_naming_it(stack: Stack, reachable_tmp, free_port) -> None:
-    postgres = PostgresServer(reachable_tmp("saga-pg") / "data", free_port())
-    postgres.start()
-    try:
-        postgres.ensure_database("saga_down", "pw")
-        server = stack.start(SAGA, stack.orchestrator_env(postgres.dsn("saga_down", "saga_down", "pw")))
-        assert httpx.get(server.url + "/health", timeout=10).status_code == 200
-    finally:
-        postgres.stop()
-    health = wait_until(
-        lambda: (r := httpx.get(server.url + "/health", timeout=10)).status_code == 503 and r,
-        10,
-        message="/health fails without PostgreSQL",
-    )
-    failing = {
-        name.split(":")[0]
-        for name, results in health.json()["checks"].items()
-        if results[0]["status"] == "fail"
-    }
-    assert failing == {"postgres"}
+def test_postgres_down_makes_health_fail_naming_it(stack: Stack, own_postgres: PostgresServer) -> None:
+    own_postgres.start()
+    own_postgres.ensure_database("saga_down", "pw")
+    server = stack.start(SAGA, stack.orchestrator_env(own_postgres.dsn("saga_down", "saga_down", "pw")))
+    assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+    own_postgres.stop()
+    assert server.failing_checks() == {"postgres"}
     refused = onboard(server.url, "No Database")
     assert refused.status_code == 503
     assert refused.json()["error"] == "postgres_unavailable"
