@@ -44,7 +44,6 @@ from airscope.services.common import (
     ServiceError,
     errors,
     install_error_handlers,
-    service_url,
 )
 from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.background import refresh_gauges, stop
@@ -151,7 +150,7 @@ def _lifespan(config: Config, redis_client: redis.asyncio.Redis) -> Callable[[Fa
             app.state.store = data
             app.state.imports = imports
             app.state.runs = runs
-            app.state.activity = ActivityReporter(client, service_url("platform-services"))
+            app.state.activity = ActivityReporter(client, config.platform_url)
             background = [
                 *(asyncio.create_task(consume(imports, importer)) for _ in range(config.workers)),
                 *(asyncio.create_task(consume(runs, runner)) for _ in range(config.workers)),

@@ -8,13 +8,15 @@ message that says which variable to fix, instead of failing the first request th
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
 from airscope import catalog
 from airscope.telemetry import ConfigError, EnvSettings
+
+# ConfigError and EnvSettings are the kit's: the services take them from here, with the rest.
+__all__ = ["URL", "ConfigError", "EnvSettings", "ServiceLocation", "service_url_field"]
 
 
 def _without_trailing_slash(url: str) -> str:
@@ -44,45 +46,3 @@ class ServiceLocation(EnvSettings):
     url: URL | None = Field(None, validation_alias="AIRSCOPE_URL_<NAME>")
     """Base URL of the service `<NAME>` (local mode and compose set it); unset: `http://127.0.0.1:<catalog
     port>`."""
-
-
-def service_url(name: str) -> str:
-    """Base URL of another catalog service: ``AIRSCOPE_URL_<NAME>``, else its catalog port on 127.0.0.1."""
-    read = ServiceLocation.templated(NAME=catalog.env_name(name)).from_env()
-    return read.url or _catalog_url(name)
-
-
-def env_str(name: str, default: str | None = None) -> str:
-    """The variable's value; without a default, an unset or empty variable is an error."""
-    value = os.environ.get(name, "")
-    if value:
-        return value
-    if default is None:
-        raise ConfigError(f"{name} is not set")
-    return default
-
-
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value

@@ -16,7 +16,6 @@ from airscope.services.common import (
     ActivityReporter,
     errors,
     install_error_handlers,
-    service_url,
 )
 from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.background import refresh_gauges, stop
@@ -100,7 +99,7 @@ def create_app() -> FastAPI:
         )
         async with httpx.AsyncClient() as activity_client, mcp_http_client() as mcp_http:
             app.state.chat = Chat(config, store, budget, llm, mcp_http)
-            app.state.activity = ActivityReporter(activity_client, service_url("platform-services"))
+            app.state.activity = ActivityReporter(activity_client, config.platform_url)
             try:
                 yield
             finally:
@@ -144,7 +143,7 @@ def create_app() -> FastAPI:
             postgres_check(config.database_url),
             redis_check(redis_client),
             # Without mcp-server a chat still answers, only without Airtable data: warn, stay ready.
-            http_check("mcp-server", service_url("mcp-server"), critical=False),
+            http_check("mcp-server", config.mcp_server_url, critical=False),
         ],
     )
     return app

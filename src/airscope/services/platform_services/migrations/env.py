@@ -14,8 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from airscope.services.common import env_str
-from airscope.services.platform_services.config import sqlalchemy_url
+from airscope.services.platform_services.config import DatabaseSettings
 from airscope.services.platform_services.models import Base
 
 
@@ -26,7 +25,7 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_standalone() -> None:
-    engine = create_async_engine(sqlalchemy_url(env_str("DATABASE_URL")))
+    engine = create_async_engine(DatabaseSettings.from_env().sqlalchemy_url)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_on)
@@ -36,7 +35,7 @@ async def run_standalone() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=sqlalchemy_url(env_str("DATABASE_URL")), target_metadata=Base.metadata)
+    context.configure(url=DatabaseSettings.from_env().sqlalchemy_url, target_metadata=Base.metadata)
     with context.begin_transaction():
         context.run_migrations()
 elif (given := context.config.attributes.get("connection")) is not None:
