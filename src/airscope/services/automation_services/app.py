@@ -48,7 +48,7 @@ from airscope.services.common import (
 from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.background import refresh_gauges, stop
 from airscope.services.common.datastores import dependency_errors
-from airscope.services.common.storable import STORABLE, problem
+from airscope.services.common.storable import STORABLE, problem, trimmed_text
 from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
 
 log = get_logger(__name__)
@@ -84,8 +84,11 @@ UPLOAD_BODY = {
 ResourceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
+WorkflowName = trimmed_text(100)
+
+
 class NewWorkflow(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
+    name: WorkflowName
     kind: Literal["csv-import", "record-count"]
     workspace_id: Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE] | None = None
     schedule_seconds: Annotated[int, Field(ge=5, le=7 * 24 * 3600)] | None = None

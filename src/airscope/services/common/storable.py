@@ -10,9 +10,9 @@ A request carrying either is refused with a 422 that names the field, instead of
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 T = TypeVar("T")
 
@@ -48,3 +48,20 @@ def storable(value: T) -> T:
 
 # In a field's Annotated[...]: Annotated[str, StringConstraints(max_length=100), STORABLE]
 STORABLE = AfterValidator(storable)
+
+
+def _trim(value: str) -> str:
+    trimmed = value.strip()
+    if not trimmed:
+        raise ValueError("must not be blank")
+    return trimmed
+
+
+def trimmed_text(max_length: int) -> Any:
+    """A storable text field stored without surrounding whitespace, its limits measured on the text as
+    sent, as its OpenAPI schema says (minLength 1, maxLength ``max_length``); blank text is refused.
+    pydantic's ``strip_whitespace`` measures the stripped text, so it accepted 101 characters (one a
+    space) where the schema promised at most 100."""
+    return Annotated[
+        str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_trim), STORABLE
+    ]

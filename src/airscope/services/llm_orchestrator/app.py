@@ -20,7 +20,7 @@ from airscope.services.common import (
 from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.background import refresh_gauges, stop
 from airscope.services.common.datastores import dependency_errors
-from airscope.services.common.storable import STORABLE
+from airscope.services.common.storable import trimmed_text
 from airscope.services.llm_orchestrator import history, metrics
 from airscope.services.llm_orchestrator.budget import Budget
 from airscope.services.llm_orchestrator.chat import Chat
@@ -39,10 +39,11 @@ GAUGE_REFRESH_SECONDS = 10.0
 SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID)]
 
 
+Message = trimmed_text(MAX_MESSAGE_CHARS)
+
+
 class ChatRequest(BaseModel):
-    message: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS), STORABLE
-    ]
+    message: Message
     session_id: SessionId | None = None
 
 

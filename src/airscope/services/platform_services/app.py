@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import airscope
 from airscope.services.common import ServiceError, errors, install_error_handlers
 from airscope.services.common.background import stop
-from airscope.services.common.storable import STORABLE
+from airscope.services.common.storable import STORABLE, trimmed_text
 from airscope.services.platform_services import activity, workspaces
 from airscope.services.platform_services.auth import Auth, client_key
 from airscope.services.platform_services.config import Config
@@ -55,16 +55,14 @@ LoginEmail = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=254), STORABLE
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Name = trimmed_text(100)
 RefreshTokenText = Annotated[str, StringConstraints(min_length=1, max_length=512), STORABLE]
 
 
 class RegisterRequest(BaseModel):
     email: Email
     password: Password
-    display_name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
-        | None
-    ) = None
+    display_name: Name | None = None
 
 
 class LoginRequest(BaseModel):
@@ -109,7 +107,7 @@ class ActivityReport(BaseModel):
 
 
 class WorkspaceRequest(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE]
+    name: Name
     owner: Annotated[str, StringConstraints(min_length=1, max_length=128), STORABLE] | None = None
 
 

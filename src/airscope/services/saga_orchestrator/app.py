@@ -28,7 +28,7 @@ import airscope
 from airscope.services.common import ActivityReporter, ServiceError, errors, install_error_handlers
 from airscope.services.common.background import stop
 from airscope.services.common.datastores import postgres_errors
-from airscope.services.common.storable import STORABLE
+from airscope.services.common.storable import trimmed_text
 from airscope.services.saga_orchestrator import metrics, onboarding
 from airscope.services.saga_orchestrator.config import Config
 from airscope.services.saga_orchestrator.engine import Engine, new_owner_id
@@ -42,15 +42,14 @@ MAX_WAIT_SECONDS = 30.0
 SAGA_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
+WorkspaceName = trimmed_text(100)
+Owner = trimmed_text(128)
+
+
 class OnboardingRequest(BaseModel):
-    workspace_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), STORABLE
-    ]
+    workspace_name: WorkspaceName
     base_id: Annotated[str, StringConstraints(pattern=r"^app[A-Za-z0-9]{14}$")] = onboarding.DEFAULT_BASE_ID
-    owner: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), STORABLE]
-        | None
-    ) = None
+    owner: Owner | None = None
 
 
 async def _keep_sagas_owned(engine: Engine, store: Store, every_seconds: float) -> None:
