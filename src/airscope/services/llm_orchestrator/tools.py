@@ -1,6 +1,6 @@
 """mcp-server's tools for the model: listed over MCP, offered as OpenAI function tools, called on request.
 
-One MCP session per chat request (Streamable HTTP at ``service_url("mcp-server") + "/mcp"``): the
+One MCP session per chat request (Streamable HTTP at ``config.mcp_url``, mcp-server's ``/mcp``): the
 tool list is fresh for every chat and no session state outlives a request. The HTTP client under
 the sessions is one per process (``mcp_http_client``): a new one per chat built a TLS context each
 time, half of this service's CPU per chat, and opened a new connection. The mcp SDK puts
