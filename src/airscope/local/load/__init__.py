@@ -1,7 +1,7 @@
 """``airscope load``: realistic mixed traffic through the api-gateway, and exactly what it sent.
 
 Every flow the gateway serves, in a weighted mix (``WEIGHTS``): chat messages that make the LLM
-stand-in call MCP tools (``standins/llm/rules.py``), Airtable reads and now and then a record
+stand-in call MCP tools (``standins/llm/rules/``), Airtable reads and now and then a record
 created in the seeded demo base, registrations, logins and wrong passwords, CSV uploads whose
 columns are a seeded table's (polled once), onboarding sagas (polled once), and the aggregated health.
 The sagas run in the stand-in's load base (``LOAD_BASE_ID``): each adds a "<workspace> Tasks" table,

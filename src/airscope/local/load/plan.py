@@ -26,7 +26,7 @@ SESSION_READ_SHARE = 0.1  # chats followed by a read of their session's history
 
 TABLES = {table.name: table for table in SEED_TABLES}
 
-# Each one makes the LLM stand-in call tools (see standins/llm/rules.py), except the last.
+# Each one makes the LLM stand-in call tools (see standins/llm/rules/), except the last.
 CHAT_MESSAGES = (
     "Which bases do I have?",
     "List my bases, please.",
