@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from airscope import checkout
+from airscope.cli._types import Duration
 
 # The generators, the static checks and the live check are imported inside the command that uses
 # them, for start-up time: `airscope --help` imports this module, and the generators pull in the
@@ -41,7 +42,13 @@ def gen(check: bool) -> None:
     help="Instead: run `airscope load` on the local platform, then check every dashboard query has "
     "data and the gateway's counts and p95s match what the load saw.",
 )
-@click.option("--duration", default=60.0, show_default=True, help="With --live: seconds of load.")
+@click.option(
+    "--duration",
+    type=Duration(),
+    default="60s",
+    show_default=True,
+    help="With --live: how long the load runs.",
+)
 @click.option("--rps", default=5.0, show_default=True, help="With --live: actions per second.")
 def check(as_json: bool, live: bool, duration: float, rps: float) -> None:
     """Check the generated stack statically: promtool, amtool, PromQL against exported metrics,
