@@ -402,11 +402,23 @@ def _retention_section() -> Iterator[str]:
 CHANGELOG = """
 ## Changelog
 
+Issue 17 (one layered package) changed what some values mean:
+
 - One grammar for durations and sizes everywhere (see [Durations and sizes](#durations-and-sizes)).
-  A bare number means seconds for every duration: it meant milliseconds in
-  `airscope traces --min-duration` and was refused by `airscope logs --since`.
-- `AIRSCOPE_LOG_MAX_BYTES` reads sizes in that grammar: `KB`, `MB`, `GB` are powers of 1000 and
-  `KiB`, `MiB`, `GiB` powers of 1024 (the default, 50 MiB, is unchanged).
+  A bare number means seconds for every duration:
+  - `airscope traces --min-duration 500` is now 500 s (it was 500 ms); write `500ms`. `0` is allowed.
+  - `airscope logs --since 90` and `airscope traces --since 90` now mean 90 s ago (a bare number was
+    refused); units and RFC 3339 times work as before.
+  - `airscope load --duration`, `airscope check --live --duration`, `airscope soak --duration
+    --sample --warmup`, `airscope bench --step-seconds --normal-seconds` and the wrk `--duration`
+    of `airscope bench overhead` and `telemetry-outage`: a bare number is still seconds; `ms`, `d`,
+    `w` and compounds such as `1h30m` are new.
+  - `AIRSCOPE_LOG_MAX_AGE`: a bare number is seconds (it was refused).
+- `AIRSCOPE_LOG_MAX_BYTES`: `KB`, `MB`, `GB` are now powers of 1000 (they were 1024) and `KiB`, `MiB`,
+  `GiB` powers of 1024; a bare `K`, `M` or `G` without `B` is refused. The default, 50 MiB, is
+  unchanged.
+- Library code raises `airscope.errors.AirscopeError`; the command line prints it as one line, as
+  before.
 """
 
 
