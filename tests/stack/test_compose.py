@@ -15,9 +15,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import yaml
+from pydantic import create_model
 
 from airscope import catalog
-from airscope.services.common import config as service_config
+from airscope.services.common.config import URL, EnvSettings, service_url_field
 from airscope.stack import blackbox, compose, compose_env, compose_parts, compose_stack, prometheus, settings
 from airscope.stack.checks import compose as compose_check
 
@@ -116,7 +117,9 @@ def test_a_service_finds_every_other_by_its_compose_name(monkeypatch):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     for service in catalog.load().services.values():
-        assert service_config.service_url(service.name) == f"http://{service.name}:{service.port}"
+        # The field every service's Config declares for another service's URL.
+        located = create_model("Located", __base__=EnvSettings, url=(URL, service_url_field(service.name)))
+        assert located.from_env().url == f"http://{service.name}:{service.port}"
 
 
 def test_services_reach_their_own_database_redis_and_the_saas_they_use():
