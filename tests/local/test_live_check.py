@@ -102,18 +102,22 @@ def test_counts_must_match_exactly_per_route_and_status_and_other_routes_are_ign
     ]
 
 
-def test_a_p95_more_than_one_bucket_away_or_missing_is_reported_and_a_quiet_route_is_skipped():
+def test_a_p95_more_than_one_bucket_and_50_ms_away_or_missing_is_reported_and_a_quiet_route_is_skipped():
     server = [
         ({"method": "GET", "route": "/a"}, 0.1),
         ({"method": "GET", "route": "/b"}, 2.0),
         ({"method": "GET", "route": "/c"}, "NaN"),  # no requests in the window: no value
+        ({"method": "GET", "route": "/e"}, 0.025),  # two narrow buckets below, but only 43 ms
+        ({"method": "GET", "route": "/f"}, 0.025),  # two buckets below and 80 ms
     ]
     fake = prometheus(lambda expr, at: server if expr.startswith("histogram_quantile(0.95, ") else [])
     client = {("GET", "/a"): 0.09, ("GET", "/b"): 0.1, ("GET", "/c"): 0.1, ("GET", "/d"): 5.0}
-    counts = {("GET", "/a"): 30, ("GET", "/b"): 30, ("GET", "/c"): 30, ("GET", "/d"): 3}
+    client |= {("GET", "/e"): 0.068, ("GET", "/f"): 0.105}
+    counts = {key: 30 for key in client} | {("GET", "/d"): 3}
     assert gateway.p95_mismatches(fake, client, 1.0, 2.0, "g", counts=counts) == [
         "GET /b: p95 2000 ms in Prometheus, 100 ms at the client: more than one bucket apart",
         "GET /c: no histogram in Prometheus",
+        "GET /f: p95 25 ms in Prometheus, 105 ms at the client: more than one bucket apart",
     ]
 
 

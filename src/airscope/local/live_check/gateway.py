@@ -10,6 +10,10 @@ from airscope.telemetry import LATENCY_BUCKETS
 
 REQUESTS = "http_server_request_duration_seconds_count"
 BUCKETS = "http_server_request_duration_seconds_bucket"
+# The client's p95 also holds what the server's timer cannot see: the wait before the gateway's
+# event loop takes the request up and the client's own scheduling. On a busy 2-core machine that
+# is tens of milliseconds, two of the narrow buckets below 0.1 s (seen: 25 ms served, 68 ms seen).
+CLIENT_SLACK_SECONDS = 0.05
 
 
 def _selector(metric: str, service: str) -> str:
@@ -76,7 +80,8 @@ def p95_mismatches(
     at_least: int = 20,
     counts: dict[tuple[str, str], int] | None = None,
 ) -> list[str]:
-    """Routes whose p95 from the histogram is more than one bucket away from the client's.
+    """Routes whose p95 from the histogram is more than one bucket away from the client's, and more
+    than ``CLIENT_SLACK_SECONDS`` apart.
 
     Routes with fewer than ``at_least`` requests are skipped: their p95 is one request's latency."""
     server = _server_p95(prometheus, service, start, end)
@@ -88,7 +93,7 @@ def p95_mismatches(
             problems.append(f"{key[0]} {key[1]}: no histogram in Prometheus")
             continue
         client_bucket, server_bucket = bucket_index(seconds), bucket_index(server[key])
-        if abs(client_bucket - server_bucket) > 1:
+        if abs(client_bucket - server_bucket) > 1 and abs(seconds - server[key]) > CLIENT_SLACK_SECONDS:
             problems.append(
                 f"{key[0]} {key[1]}: p95 {server[key] * 1000:.0f} ms in Prometheus, {seconds * 1000:.0f} ms "
                 "at the client: more than one bucket apart"
