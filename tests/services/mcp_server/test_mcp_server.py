@@ -124,7 +124,9 @@ async def test_reads_bases_tables_and_counts(stack: Stack) -> None:
         "Tier": "singleSelect",
         "Customer Since": "date",
     }
-    assert tables["total"] == len(tables["tables"]) and "next_offset" not in tables
+    # A page of at most 20; other tests may have grown the base beyond one page.
+    assert tables["total"] >= len(tables["tables"])
+    assert ("next_offset" in tables) == (tables["total"] > len(tables["tables"]))
     assert tables["base"] == {"id": BASE, "name": "Airscope Demo"}
     assert gold == {"table": "Customers", "count": 8, "capped": False}
     assert orders["count"] == 30
@@ -206,7 +208,8 @@ async def test_failing_call_is_a_tool_error_and_the_session_goes_on(stack: Stack
     assert "table 'Nope' not found in base appAirscopeDemo01" in error_text(unknown)
     assert "Customers, Orders, Products" in error_text(unknown)
     assert "cannot reference" in error_text(bad_field)
-    assert len(after_errors["tables"]) == 3
+    # The session still answers; other tests may have grown the base beyond its seeded tables.
+    assert {"Customers", "Orders", "Products"} <= {table["name"] for table in after_errors["tables"]}
 
     moved = movement(before, after)
     assert moved("mcp_tool_calls_total", tool="search_records", outcome="error") == 1
