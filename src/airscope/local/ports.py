@@ -8,12 +8,14 @@ import socket
 
 import psutil
 
+from airscope import catalog
 from airscope.local import LocalError
+from airscope.local.settings import PORT_ENV
 
 
 def env_var(name: str) -> str:
     """The variable that moves ``name``'s port: AIRSCOPE_PORT_POSTGRES, AIRSCOPE_PORT_API_GATEWAY, ..."""
-    return "AIRSCOPE_PORT_" + name.upper().replace("-", "_")
+    return PORT_ENV.replace("<NAME>", catalog.env_name(name))
 
 
 def port_for(name: str, default: int) -> int:
