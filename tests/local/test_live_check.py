@@ -102,22 +102,24 @@ def test_counts_must_match_exactly_per_route_and_status_and_other_routes_are_ign
     ]
 
 
-def test_a_p95_more_than_one_bucket_and_50_ms_away_or_missing_is_reported_and_a_quiet_route_is_skipped():
+def test_a_p95_over_a_bucket_above_or_far_below_the_clients_or_missing_is_reported_a_quiet_route_skipped():
     server = [
         ({"method": "GET", "route": "/a"}, 0.1),
         ({"method": "GET", "route": "/b"}, 2.0),
         ({"method": "GET", "route": "/c"}, "NaN"),  # no requests in the window: no value
-        ({"method": "GET", "route": "/e"}, 0.025),  # two narrow buckets below, but only 43 ms
-        ({"method": "GET", "route": "/f"}, 0.025),  # two buckets below and 80 ms
+        ({"method": "GET", "route": "/e"}, 0.025),  # buckets below, but only 67 ms: the client's wait
+        ({"method": "GET", "route": "/f"}, 0.025),  # buckets below and 275 ms: the timer misses work
+        ({"method": "GET", "route": "/g"}, 0.25),  # two buckets above: no client saw that
     ]
     fake = prometheus(lambda expr, at: server if expr.startswith("histogram_quantile(0.95, ") else [])
     client = {("GET", "/a"): 0.09, ("GET", "/b"): 0.1, ("GET", "/c"): 0.1, ("GET", "/d"): 5.0}
-    client |= {("GET", "/e"): 0.068, ("GET", "/f"): 0.105}
+    client |= {("GET", "/e"): 0.092, ("GET", "/f"): 0.3, ("GET", "/g"): 0.06}
     counts = {key: 30 for key in client} | {("GET", "/d"): 3}
     assert gateway.p95_mismatches(fake, client, 1.0, 2.0, "g", counts=counts) == [
         "GET /b: p95 2000 ms in Prometheus, 100 ms at the client: more than one bucket apart",
         "GET /c: no histogram in Prometheus",
-        "GET /f: p95 25 ms in Prometheus, 105 ms at the client: more than one bucket apart",
+        "GET /f: p95 25 ms in Prometheus, 300 ms at the client: more than one bucket apart",
+        "GET /g: p95 250 ms in Prometheus, 60 ms at the client: more than one bucket apart",
     ]
 
 

@@ -10,10 +10,12 @@ from airscope.telemetry import LATENCY_BUCKETS
 
 REQUESTS = "http_server_request_duration_seconds_count"
 BUCKETS = "http_server_request_duration_seconds_bucket"
-# The client's p95 also holds what the server's timer cannot see: the wait before the gateway's
-# event loop takes the request up and the client's own scheduling. On a busy 2-core machine that
-# is tens of milliseconds, two of the narrow buckets below 0.1 s (seen: 25 ms served, 68 ms seen).
-CLIENT_SLACK_SECONDS = 0.05
+# The client's time holds the server's and what its timer cannot see: the wait before the gateway's
+# event loop takes the request up and the client's own scheduling and garbage collection. On a busy
+# 2-core machine that tail is tens of milliseconds and more (seen: 25 ms served, 68 and 92 ms seen),
+# so a client p95 above the histogram's is a mismatch only when it is far above; a histogram p95
+# above the client's is one as soon as it is more than a bucket above (nothing can make it so).
+CLIENT_SLACK_SECONDS = 0.25
 
 
 def _selector(metric: str, service: str) -> str:
@@ -80,8 +82,8 @@ def p95_mismatches(
     at_least: int = 20,
     counts: dict[tuple[str, str], int] | None = None,
 ) -> list[str]:
-    """Routes whose p95 from the histogram is more than one bucket away from the client's, and more
-    than ``CLIENT_SLACK_SECONDS`` apart.
+    """Routes whose p95 from the histogram is more than one bucket above the client's, or more than
+    one bucket and ``CLIENT_SLACK_SECONDS`` below it.
 
     Routes with fewer than ``at_least`` requests are skipped: their p95 is one request's latency."""
     server = _server_p95(prometheus, service, start, end)
@@ -93,7 +95,9 @@ def p95_mismatches(
             problems.append(f"{key[0]} {key[1]}: no histogram in Prometheus")
             continue
         client_bucket, server_bucket = bucket_index(seconds), bucket_index(server[key])
-        if abs(client_bucket - server_bucket) > 1 and abs(seconds - server[key]) > CLIENT_SLACK_SECONDS:
+        overstated = server_bucket - client_bucket > 1
+        understated = client_bucket - server_bucket > 1 and seconds - server[key] > CLIENT_SLACK_SECONDS
+        if overstated or understated:
             problems.append(
                 f"{key[0]} {key[1]}: p95 {server[key] * 1000:.0f} ms in Prometheus, {seconds * 1000:.0f} ms "
                 "at the client: more than one bucket apart"
