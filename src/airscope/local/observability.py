@@ -28,6 +28,7 @@ DEFAULT_PORTS = {
     "postgres-exporter": settings.PORTS["postgres-exporter"],
     "blackbox-exporter": settings.PORTS["blackbox-exporter"],
     "alert-receiver": 9097,
+    "console": settings.PORTS["grafana"],  # Grafana's port: its links and habits carry over
     "alertmanager": settings.PORTS["alertmanager"],
     "prometheus": settings.PORTS["prometheus"],
 }
@@ -52,6 +53,7 @@ READY_PATHS = {
     "postgres-exporter": "/metrics",
     "blackbox-exporter": "/metrics",
     "alert-receiver": "/health/live",
+    "console": "/health/live",
     "alertmanager": "/-/ready",
     "prometheus": "/-/ready",
 }
@@ -186,14 +188,24 @@ def _prometheus(home: Path, listen: dict[str, str]) -> Program:
     )
 
 
+def _console(home: Path, at: dict[str, int]) -> Program:
+    # Named by module path, not imported: the console is a layer above local mode (it reads local's
+    # logs, traces and ports), and runs as its own process like every other program.
+    console = (
+        *("-m", "uvicorn", "--factory", "airscope.console.app:create_app"),
+        *("--host", "127.0.0.1", "--port", str(at["console"]), "--log-level", "warning"),
+    )
+    return Program("console", (sys.executable, *console), env={**os.environ, "AIRSCOPE_HOME": str(home)})
+
+
 def components(home: Path, at: dict[str, int], postgres_port: int, redis_port: int) -> list[Component]:
-    """In start order: the exporters and the receiver first, Prometheus last (so its first scrape
-    finds everything up)."""
+    """In start order: the exporters and the receiver first, Prometheus, then the console that reads it."""
     listen = {name: f"127.0.0.1:{port}" for name, port in at.items()}
     programs = [
         *_exporters(home, listen, postgres_port, redis_port),
         *_alerting(home, listen, at),
         _prometheus(home, listen),
+        _console(home, at),
     ]
     return [Component(program, at[program.name]) for program in programs]
 

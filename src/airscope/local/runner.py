@@ -387,6 +387,7 @@ def _summary(plat: Platform, instances: dict[str, dict[str, int]], elapsed: floa
     rows += [
         ("prometheus", f"http://127.0.0.1:{at['prometheus']}"),
         ("alertmanager", f"http://127.0.0.1:{at['alertmanager']}"),
+        ("console", f"http://127.0.0.1:{at['console']}"),
     ]
     for name, url in rows:
         print(f"{name:<20} {url}")

@@ -1,0 +1,46 @@
+"""The console's web application: its pages (one HTML shell; the browser routes Grafana's URL
+shapes) and the JSON API they read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from airscope.console import api_alerts, api_dashboards, api_logs, api_traces
+from airscope.console.settings import ConsoleConfig
+
+STATIC = Path(__file__).parent / "static"
+# Grafana's page URLs (and the console's own), all served the one shell that routes in the browser.
+PAGES = (
+    "/",
+    "/dashboards",
+    "/d/{uid}",
+    "/d/{uid}/{slug}",
+    "/explore",
+    "/alerting/list",
+    "/alerting/silences",
+    "/runbooks/{name}",
+)
+
+
+def create_app(config: ConsoleConfig | None = None) -> FastAPI:
+    app = FastAPI(title="airscope console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.config = config or ConsoleConfig.from_environment()
+    for module in (api_dashboards, api_logs, api_traces, api_alerts):
+        app.include_router(module.router)
+
+    async def shell() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    for path in PAGES:
+        app.add_api_route(path, shell, methods=["GET"], include_in_schema=False)
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> JSONResponse:
+        return JSONResponse({"status": "pass"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
