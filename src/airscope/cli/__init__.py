@@ -14,6 +14,7 @@ from airscope.cli._lazy import LazyGroup
         "alerts": "airscope.cli.platform:alerts",
         "bench": "airscope.cli.bench:bench",
         "check": "airscope.cli.stack:check",
+        "console": "airscope.cli.console:console",
         "down": "airscope.cli.platform:down",
         "drill": "airscope.cli.drills:drill_command",
         "fuzz": "airscope.cli.fuzz:fuzz_command",

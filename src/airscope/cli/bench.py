@@ -185,6 +185,24 @@ def bench_logs_command(lines: int) -> None:
     click.echo(logs.render(logs.run_benchmark(lines, progress=_progress)))
 
 
+@bench.command("console")
+@click.option(
+    "--load",
+    "load_seconds",
+    type=Duration(),
+    default="40s",
+    show_default=True,
+    help="How long `airscope load` runs at its normal rate while the Overview is opened.",
+)
+def bench_console_command(load_seconds: float) -> None:
+    """The console's goals in a real browser, side by side with the goals: the Overview drawn under
+    normal load, the console's and the platform's memory, a 100-span trace drawn, a log search over a
+    million lines (docs/performance/local.md keeps the figures)."""
+    from airscope.bench import console
+
+    click.echo(console.render(console.measure(progress=_progress, load_seconds=load_seconds)))
+
+
 @bench.command("chat-tokens")
 @click.option(
     "--grow",
