@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from airscope.local import LocalError, paths
 
+# A file's spans are written in the order they end, give or take the threads of one process racing to
+# the exporter's queue (and a clock stepping back): how far back a later line may still reach.
+ORDER_SLACK_NS = 2_000_000_000
+_ENDS = re.compile(rb'"endTimeUnixNano":"?(\d+)')
 _STATUS = {1: "OK", 2: "ERROR", "STATUS_CODE_OK": "OK", "STATUS_CODE_ERROR": "ERROR"}
 # The kit's server spans carry the stable HTTP convention; the httpx instrumentation, by default, the old.
 _HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
@@ -47,6 +52,7 @@ class Span:
     status_message: str | None
     raw_attributes: list  # OTLP key/value pairs, decoded only for the spans shown
     resource: dict[str, object]  # the resource's attributes, shared by the spans of one batch
+    raw_events: list = field(default_factory=list)  # OTLP span events, decoded only for the spans shown
 
     @property
     def duration_ns(self) -> int:
@@ -54,6 +60,19 @@ class Span:
 
     def attributes(self) -> dict[str, object]:
         return _attributes(self.raw_attributes)
+
+    def events(self) -> list[dict[str, object]]:
+        """The span's events (an exception and its stack trace, mostly), in time order: each its
+        ``name``, ``time_ns`` and ``attributes``."""
+        found = [
+            {
+                "name": event.get("name", ""),
+                "time_ns": int(event.get("timeUnixNano") or 0),
+                "attributes": _attributes(event.get("attributes")),
+            }
+            for event in self.raw_events
+        ]
+        return sorted(found, key=lambda event: event["time_ns"])
 
     def http_status(self) -> object | None:
         attributes = self.attributes()
@@ -94,6 +113,7 @@ def _span(span: dict, resource: dict[str, object]) -> Span:
         status_message=status.get("message") or None,
         raw_attributes=span.get("attributes") or [],
         resource=resource,
+        raw_events=span.get("events") or [],
     )
 
 
@@ -128,6 +148,24 @@ def read_spans(path: Path) -> list[Span]:
     """Every span in a span file, or in every span file of a directory (none when it is missing)."""
     files = span_files(path) if path.is_dir() else [path] if path.exists() else []
     return [span for file in files for span in parse_lines(file.read_bytes())]
+
+
+def spans_between(trace_dir: Path, start_ns: int, end_ns: int) -> list[Span]:
+    """The spans that ended within [start_ns, end_ns], in every file of the directory. A file's lines
+    are read from its end and reading stops at the first line whose spans all ended well before
+    ``start_ns`` (a file is written in the order its spans end, give or take ``ORDER_SLACK_NS``), so a
+    short window over a long-running platform parses only its own lines."""
+    found: list[Span] = []
+    for path in span_files(trace_dir):
+        with mapped(path) as buf:
+            for raw in lines_backward(buf):
+                ends = [int(end) for end in _ENDS.findall(raw)]
+                if ends and max(ends) < start_ns - ORDER_SLACK_NS:
+                    break
+                if ends and (min(ends) > end_ns or max(ends) < start_ns):
+                    continue
+                found += (span for span in parse_line(raw) if start_ns <= span.end_ns <= end_ns)
+    return found
 
 
 def existing_trace_dir() -> Path:
