@@ -69,10 +69,10 @@ DRAWN = """(expected) => {
         .filter((e) => e.dataset.panelType !== 'row');
     return panels.length >= expected && panels.every((e) => e.dataset.state);
 }"""
-# Explore's trace view: the waterfall has a row per span (explore.js/waterfall.js).
-TRACE_DRAWN = "(n) => document.querySelectorAll('[data-span-id]').length >= n"
+# Explore's trace view: waterfall.js marks the drawn trace, a row per span.
+TRACE_DRAWN = "(n) => document.querySelector('.wf[data-state=\"data\"]') && document.querySelectorAll('[data-span-id]').length >= n"
 # Explore's logs view: the search answered and its lines are on the page.
-LOGS_DRAWN = "() => document.querySelectorAll('[data-log-key]').length > 0"
+LOGS_DRAWN = "() => document.querySelectorAll('.log-line').length > 0"
 
 
 @contextlib.contextmanager
