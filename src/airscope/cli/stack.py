@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -50,12 +51,32 @@ def gen(check: bool) -> None:
     help="With --live: how long the load runs.",
 )
 @click.option("--rps", default=5.0, show_default=True, help="With --live: actions per second.")
-def check(as_json: bool, live: bool, duration: float, rps: float) -> None:
+@click.option(
+    "--topology",
+    is_flag=True,
+    help="Instead: compare the calls in the local span files with the catalog's (services' calls, "
+    "requires, external): list calls observed but not declared, and declared calls never seen. Make "
+    "the traffic first: `airscope up`, then `airscope load`.",
+)
+@click.option(
+    "--since",
+    metavar="AGE|TIME",
+    default="15m",
+    show_default=True,
+    help="With --topology: read the spans that ended since then: an age (15m, 2h, 1d) or an RFC 3339 "
+    "time (2026-11-28T14:00:00Z).",
+)
+def check(as_json: bool, live: bool, duration: float, rps: float, topology: bool, since: str) -> None:
     """Check the generated stack statically: promtool, amtool, PromQL against exported metrics,
     dashboards, the backends' configs and the compose file. Exits 1 on any problem."""
     from airscope.stack import checks  # start-up time: see the top of the module
 
     root = checkout.root()
+    if live and topology:
+        raise click.UsageError("--live and --topology are separate checks: pick one")
+    if topology:
+        _check_topology(as_json, since)
+        return
     if live:
         _check_live(root, as_json, duration, rps)
         return
@@ -71,6 +92,71 @@ def check(as_json: bool, live: bool, duration: float, rps: float) -> None:
     failed = sum(len(r["problems"]) for r in results)
     if failed:
         raise click.ClickException(f"{failed} problem(s) in the generated stack")
+
+
+def _check_topology(as_json: bool, since_text: str) -> None:
+    from airscope import catalog  # start-up time: see the top of the module
+    from airscope.local.logs import parse_since
+    from airscope.local.traces import existing_trace_dir, topology
+
+    try:
+        since = parse_since(since_text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    trace_dir = existing_trace_dir()
+    start_ns, end_ns = round(since.timestamp() * 1e9), time.time_ns()
+    found = topology.observed(trace_dir, catalog.load(), start_ns, end_ns)
+    spans = sum(node.spans for node in found.nodes.values())
+    if not spans:
+        raise click.ClickException(
+            f"no spans ended since {since:%Y-%m-%d %H:%M:%S %Z} under {trace_dir}: make traffic first "
+            "(`airscope up`, then `airscope load`), or read further back with --since"
+        )
+
+    def call(edge: topology.Edge) -> str:
+        return f"{edge.source} -> {edge.target} ({found.nodes[edge.target].kind})"
+
+    def calls(edge: topology.Edge) -> str:
+        return f"{call(edge)}: {edge.stats.count} calls"
+
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "window_seconds": round(found.window_s, 3),
+                    "spans": spans,
+                    "undeclared": [call(edge) for edge in found.undeclared],
+                    "unseen": [call(edge) for edge in found.unseen],
+                    "not_exercised": [call(edge) for edge in found.idle],
+                    "graph": found.frame(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        seen = [edge for edge in found.edges.values() if edge.seen]
+        click.echo(
+            f"{spans} spans since {since:%Y-%m-%d %H:%M:%S %Z} under {trace_dir}; {len(seen)} kinds of call seen"
+        )
+        for title, problems, text in (
+            ("observed calls are declared in the catalog", found.undeclared, calls),
+            ("declared calls are seen", found.unseen, call),
+        ):
+            click.echo(f"{'ok' if not problems else 'FAILED':6} {title}")
+            for edge in problems:
+                click.echo("       - " + text(edge))
+        if found.idle:
+            # Not a failure: the caller ran no code that writes spans, so the load never reached it.
+            click.echo("note   declared calls of callers that wrote no span (the load does not drive them):")
+            for edge in found.idle:
+                click.echo("       - " + call(edge))
+    problems = len(found.undeclared) + len(found.unseen)
+    if problems:
+        raise click.ClickException(
+            f"{problems} call(s) differ from the catalog: declare the new calls in "
+            "src/airscope/catalog/catalog.yaml (calls, requires, external), or find why a declared one "
+            "was not made"
+        )
 
 
 def _check_live(root: Path, as_json: bool, duration: float, rps: float) -> None:
