@@ -105,7 +105,8 @@ export const UNITS = {
 export function formatParts(value, unit, decimals) {
   if (value === null || value === undefined || (typeof value === "number" && Number.isNaN(value))) return { prefix: "", text: "", suffix: "" };
   if (typeof value !== "number") return { prefix: "", text: String(value), suffix: "" };
-  const fn = UNITS[unit || "short"] || ((v, d) => ({ text: toFixed(v, d), suffix: unit ? ` ${unit}` : "" }));
+  // No unit is Grafana's "none" (its display processor's default), not "short".
+  const fn = UNITS[unit || "none"] || ((v, d) => ({ text: toFixed(v, d), suffix: unit ? ` ${unit}` : "" }));
   const r = fn(value, decimals);
   return { prefix: r.prefix || "", text: r.text, suffix: r.suffix || "" };
 }
