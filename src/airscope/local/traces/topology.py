@@ -49,9 +49,9 @@ class Stats:
     durations_ns: list[int] = field(default_factory=list)
     errors: int = 0
 
-    def add(self, span: Span) -> None:
+    def add(self, span: Span, failed: bool = False) -> None:
         self.durations_ns.append(span.duration_ns)
-        self.errors += span.status == "ERROR"
+        self.errors += failed or span.status == "ERROR"
 
     @property
     def count(self) -> int:
@@ -279,7 +279,9 @@ def build(spans: Iterable[Span], cat: Catalog, window_s: float, resolve: Resolve
         edge = edges.get((span.service, target.id))
         if edge is None:
             edge = edges[span.service, target.id] = Edge(span.service, target.id, declared=False)
-        edge.stats.add(span)
+        # The caller's duration (what the call cost it); failed when either side says so: a client
+        # instrumentation may not mark a 5xx, the server's span does.
+        edge.stats.add(span, failed=answered is not None and answered.status == "ERROR")
     return Topology(nodes, edges, window_s)
 
 
