@@ -322,8 +322,11 @@ def test_the_values_shown_are_prometheus_answers(platform, loaded, browser_page,
                 if rows != truth:
                     problems.append(f"{where}: {rows} rows, Prometheus answers {truth} series")
             elif panel["type"] == "timeseries":
-                legend = set(
-                    element.locator(".legend-row").evaluate_all("(rows) => rows.map((r) => r.dataset.series)")
+                # Each legend entry's raw last value (data-last): what the page drew, not only what it got.
+                legend = dict(
+                    element.locator(".legend-row").evaluate_all(
+                        "(rows) => rows.map((r) => [r.dataset.series, r.dataset.last])"
+                    )
                 )
                 for frame in answers.get(panel["id"], {}).values():
                     if frame.get("kind") != "series":
@@ -340,6 +343,13 @@ def test_the_values_shown_are_prometheus_answers(platform, loaded, browser_page,
                                 f"{where}: series {series['name']!r} is not in the legend {sorted(legend)}"
                             )
                         ms, value = points[-1]
+                        drawn_last = legend.get(series["name"])
+                        if drawn_last not in (None, "") and not math.isclose(
+                            float(drawn_last), value, rel_tol=1e-9
+                        ):
+                            problems.append(
+                                f"{where}: {series['name']} drawn ending at {drawn_last}, answered {value}"
+                            )
                         truth = {
                             tuple(sorted(s.labels.items())): s.value
                             for s in prometheus.query(frame["expr"], ms / 1000)
@@ -354,17 +364,16 @@ def test_the_values_shown_are_prometheus_answers(platform, loaded, browser_page,
 
 
 def explore_metrics(page: Page, console: str, expr: str, at: float) -> list[dict[str, str]]:
-    """Runs an instant PromQL query in Explore's Metrics tab at ``at``; the table's rows as dicts."""
+    """Types an instant PromQL query into Explore's Metrics tab, its time range ending at ``at``,
+    and runs it with Enter; the result table's rows as {column: cell}."""
     at_ms = int(at * 1000)
     page.goto(f"{console}/explore?tab=metrics&from={at_ms - 60_000}&to={at_ms}")
-    box = page.get_by_label(re.compile("PromQL|query", re.I)).first
+    box = page.locator('textarea[name="expr"]')
     box.fill(expr)
-    instant = page.get_by_label(re.compile("instant", re.I))
-    if instant.count():
-        instant.first.check()
-    page.get_by_role("button", name=re.compile("^run", re.I)).first.click()
-    table = page.locator("#page table").first
-    table.wait_for()
+    page.get_by_label("Instant", exact=True).check()
+    box.press("Enter")
+    page.locator('section[aria-label="Result"][data-state="data"]').wait_for()
+    table = page.locator('table[aria-label="Query result"]')
     headers = table.locator("thead th").all_inner_texts()
     return [
         dict(zip(headers, row.locator("td").all_inner_texts(), strict=False))
@@ -544,14 +553,12 @@ def test_the_main_paths_work_with_the_keyboard_alone(platform, loaded, browser_p
 def test_a_promql_syntax_error_in_explore_says_so(platform, browser_page):
     page = browser_page
     page.goto(f"{platform['console']}/explore?tab=metrics")
-    page.get_by_label(re.compile("PromQL|query", re.I)).first.fill(
-        "sum(rate(http_server_request_duration_seconds_count[5m])"
-    )
-    page.get_by_role("button", name=re.compile("^run", re.I)).first.click()
-    message = (
-        page.get_by_role("alert").filter(has_text=re.compile("parse error|unclosed|expected", re.I)).first
-    )
-    message.wait_for()
+    box = page.locator('textarea[name="expr"]')
+    box.fill("sum(rate(http_server_request_duration_seconds_count[5m])")
+    box.press("Enter")
+    page.locator('section[aria-label="Result"][data-state="error"]').wait_for()
+    message = page.locator(".explore-error[role=alert]").inner_text()
+    assert re.search("parse error|unclosed|expected", message, re.I), message
 
 
 def test_an_unknown_dashboard_says_which_exist(platform, browser_page):
