@@ -301,7 +301,7 @@ export function timeControls({ from, to, refresh = "", onChange, onRefresh }) {
   const summary = document.createElement("summary");
   summary.className = "btn";
   summary.setAttribute("aria-label", `Time range: ${describeRange(from, to)}`);
-  summary.innerHTML = '<span aria-hidden="true">🕑</span> ';
+  summary.innerHTML = '<svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true" style="vertical-align:-2px;margin-right:4px"><circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.3"/><path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" stroke-width="1.3"/></svg>';
   const label = document.createElement("span");
   label.className = "time-label";
   label.textContent = describeRange(from, to);

@@ -14,6 +14,19 @@ const ALL = "$__all";
 // Grafana's type names to the console's module files.
 const MODULE_NAMES = { "state-timeline": "statetimeline", nodeGraph: "nodegraph", timeseries: "timeseries", stat: "stat", table: "table", heatmap: "heatmap", logs: "logs", traces: "traces", text: "text" };
 
+// Small inline icons: the fonts on a bare machine have no glyphs for ⓘ or 🔗.
+const ICONS = {
+  info: '<svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true"><circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.3"/><rect x="7.3" y="7" width="1.4" height="4.5" fill="currentColor"/><circle cx="8" cy="5" r="0.9" fill="currentColor"/></svg>',
+  link: '<svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true"><path d="M6.5 9.5l3-3M7 4.5l1.2-1.2a2.5 2.5 0 013.5 3.5L10.5 8M9 11.5l-1.2 1.2a2.5 2.5 0 01-3.5-3.5L5.5 8" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linecap="round"/></svg>',
+};
+
+function icon(name) {
+  const span = document.createElement("span");
+  span.className = "icon";
+  span.innerHTML = ICONS[name];
+  return span;
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -331,10 +344,10 @@ export async function mount(root, params, query) {
     header.append(el("h2", { class: "panel-title", id: titleId, text: interpolateUrl(panel.title || "", state) || " " }));
     if (panel.description) {
       const tip = el("span", { class: "tooltip", role: "tooltip", id: `panel-desc-${id}`, text: panel.description });
-      header.append(el("button", { type: "button", class: "panel-info", "aria-label": `About ${panel.title}`, "aria-describedby": `panel-desc-${id}` }, el("span", { "aria-hidden": "true", text: "ⓘ" }), tip));
+      header.append(el("button", { type: "button", class: "panel-info", "aria-label": `About ${panel.title}`, "aria-describedby": `panel-desc-${id}` }, icon("info"), tip));
     }
     if (panel.links && panel.links.length) {
-      const details = el("details", { class: "panel-links" }, el("summary", { "aria-label": `Links of ${panel.title}`, title: "Panel links", text: "🔗" }));
+      const details = el("details", { class: "panel-links" }, el("summary", { "aria-label": `Links of ${panel.title}`, title: "Panel links" }, icon("link")));
       const ul = el("ul");
       for (const link of panel.links) ul.append(el("li", {}, el("a", { href: linkUrl(link, state), target: link.targetBlank ? "_blank" : null, rel: link.targetBlank ? "noopener" : null, text: link.title || link.url })));
       details.append(ul);
