@@ -22,7 +22,29 @@ DEFAULT_TIMEOUT = 5.0
 
 
 class PromAPIError(AirscopeError):
-    """Prometheus or Alertmanager did not answer as its API says; the message names the URL and why."""
+    """Prometheus or Alertmanager did not answer as its API says; the message names the URL and why.
+
+    ``status`` is the HTTP status (None when nothing answered), ``error_type`` and ``detail`` the API's own
+    ``errorType`` and ``error`` (``bad_data`` and ``1:5: parse error: ...`` for a PromQL mistake), so a
+    caller can show the server's words alone, as Grafana does."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, error_type: str = "", detail: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.detail = detail
+
+    @property
+    def answered(self) -> bool:
+        """False when the server could not be reached at all (down, refused, timed out)."""
+        return self.status is not None
+
+    @property
+    def refused_query(self) -> bool:
+        """True when the server refused the query itself (bad PromQL, a bad parameter): the user's to fix."""
+        return self.status in (400, 422) and self.error_type in ("bad_data", "execution", "")
 
 
 def _number(text: str) -> float | None:
@@ -46,6 +68,16 @@ class Series:
 
     labels: Mapping[str, str]
     points: list[tuple[float, float | None]]
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """One exemplar: the labels of the series it belongs to, its own labels (``trace_id``), value, time."""
+
+    series_labels: Mapping[str, str]
+    labels: Mapping[str, str]
+    value: float | None
+    time: float
 
 
 @dataclass(frozen=True)
@@ -97,8 +129,8 @@ class _API:
     def close(self) -> None:
         self._client.close()
 
-    def _fail(self, path: str, cause: object) -> PromAPIError:
-        return PromAPIError(f"{self.name} at {self.url}{path}: {cause}")
+    def _fail(self, path: str, cause: object, **details: Any) -> PromAPIError:
+        return PromAPIError(f"{self.name} at {self.url}{path}: {cause}", **details)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -111,9 +143,19 @@ class _API:
             body = None
         if answer.is_error:
             detail = body.get("error") if isinstance(body, dict) else None
-            raise self._fail(path, f"HTTP {answer.status_code}: {detail or answer.text.strip()[:300]}")
+            error_type = body.get("errorType") if isinstance(body, dict) else None
+            text = str(detail or answer.text.strip()[:300])
+            raise self._fail(
+                path,
+                f"HTTP {answer.status_code}: {text}",
+                status=answer.status_code,
+                error_type=str(error_type or ""),
+                detail=text,
+            )
         if body is None and answer.content:
-            raise self._fail(path, f"answer is not JSON: {answer.text.strip()[:300]!r}")
+            raise self._fail(
+                path, f"answer is not JSON: {answer.text.strip()[:300]!r}", status=answer.status_code
+            )
         return body
 
     def ready(self) -> bool:
@@ -130,13 +172,15 @@ class Prometheus(_API):
     def _data(self, path: str, params: Mapping[str, object] | None = None) -> Any:
         body = self._call("GET", path, params=params)
         if not isinstance(body, dict) or body.get("status") != "success" or "data" not in body:
-            raise self._fail(path, f"not a successful API answer: {str(body)[:300]}")
+            raise self._fail(path, f"not a successful API answer: {str(body)[:300]}", status=200)
         return body["data"]
 
     def _result(self, path: str, params: dict[str, object], kind: str) -> list[dict]:
         data = self._data(path, params)
         if data.get("resultType") not in kind:
-            raise self._fail(path, f"{params['query']!r} gives a {data.get('resultType')}, not a {kind}")
+            raise self._fail(
+                path, f"{params['query']!r} gives a {data.get('resultType')}, not a {kind}", status=200
+            )
         result = data["result"]
         # A scalar or string answer is one [time, value] pair: read it as one sample without labels.
         return [{"metric": {}, "value": result}] if data["resultType"] in ("scalar", "string") else result
@@ -162,6 +206,35 @@ class Prometheus(_API):
         params: dict[str, object] = {"query": expr, "start": start, "end": end, "step": step}
         result = self._result("/api/v1/query_range", params, "matrix")
         return [Series(r["metric"], [(float(t), _number(v)) for t, v in r["values"]]) for r in result]
+
+    def query_exemplars(self, expr: str, start: float, end: float) -> list[Exemplar]:
+        """The exemplars (trace ids beside histogram samples) the series of ``expr`` hold between
+        ``start`` and ``end``, oldest first; [] when the series have none."""
+        params: dict[str, object] = {"query": expr, "start": start, "end": end}
+        found = [
+            Exemplar(
+                series["seriesLabels"],
+                exemplar.get("labels", {}),
+                _number(exemplar["value"]),
+                float(exemplar["timestamp"]),
+            )
+            for series in self._data("/api/v1/query_exemplars", params) or []
+            for exemplar in series.get("exemplars") or []
+        ]
+        return sorted(found, key=lambda e: e.time)
+
+    def label_values(
+        self, label: str, match: str | None = None, start: float | None = None, end: float | None = None
+    ) -> list[str]:
+        """The values ``label`` takes (in series matching ``match`` when given), sorted."""
+        params: dict[str, object] = {}
+        if match:
+            params["match[]"] = match
+        if start is not None:
+            params["start"] = start
+        if end is not None:
+            params["end"] = end
+        return sorted(self._data(f"/api/v1/label/{label}/values", params) or [])
 
     def targets(self, state: str = "active") -> list[Target]:
         data = self._data("/api/v1/targets", {"state": state})
@@ -191,7 +264,7 @@ class Alertmanager(_API):
         params = {"active": _flag(active), "silenced": _flag(silenced), "inhibited": _flag(inhibited)}
         body = self._call("GET", "/api/v2/alerts", params=params)
         if not isinstance(body, list):
-            raise self._fail("/api/v2/alerts", f"not a list of alerts: {str(body)[:300]}")
+            raise self._fail("/api/v2/alerts", f"not a list of alerts: {str(body)[:300]}", status=200)
         return [
             Alert(
                 a["labels"], a.get("annotations", {}), a.get("status", {}).get("state", ""), a.get("startsAt")
