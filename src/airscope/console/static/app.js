@@ -297,7 +297,7 @@ export function timeControls({ from, to, refresh = "", onChange, onRefresh }) {
   wrap.className = "time-controls";
 
   const details = document.createElement("details");
-  details.className = "time-picker";
+  details.className = "time-picker dropdown";
   const summary = document.createElement("summary");
   summary.className = "btn";
   summary.setAttribute("aria-label", `Time range: ${describeRange(from, to)}`);
@@ -422,6 +422,10 @@ function onLinkClick(event) {
 if (typeof window !== "undefined" && !window.__airscopeShell) {
   window.__airscopeShell = true;
   document.addEventListener("click", onLinkClick);
+  // A click outside an open dropdown (details.dropdown) closes it, as a menu does.
+  document.addEventListener("click", (event) => {
+    for (const open of document.querySelectorAll("details.dropdown[open]")) if (!open.contains(event.target)) open.open = false;
+  });
   window.addEventListener("popstate", () => route());
   route();
 }

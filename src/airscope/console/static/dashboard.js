@@ -112,22 +112,28 @@ function variablesBar(dashboard, state, onChange) {
       select.addEventListener("change", () => onChange(v.name, [select.value]));
       wrap.append(el("label", { for: id, text: labelText }), select);
     } else {
-      const details = el("details", { class: "var-multi" });
+      const details = el("details", { class: "var-multi dropdown" });
       const isAll = selected.includes(ALL);
       const summaryText = isAll ? "All" : selected.map((s) => (options.find((o) => o.value === s) || { text: s }).text).join(" + ") || "None";
       const summary = el("summary", { id, "aria-label": `${labelText}: ${summaryText}` }, summaryText);
       const fieldset = el("fieldset", {}, el("legend", { class: "visually-hidden", text: labelText }));
       const boxes = [];
-      const emit = () => {
+      // Like Grafana's picker, the choice applies when the list closes (the page redraws then).
+      const chosenNow = () => {
+        if (boxes[0] && boxes[0].value === ALL && boxes[0].checked) return [ALL];
         const chosen = boxes.filter((b) => b.checked && b.value !== ALL).map((b) => b.value);
-        onChange(v.name, chosen.length ? chosen : v.includeAll ? [ALL] : [options[0]?.value].filter(Boolean));
+        return chosen.length ? chosen : v.includeAll ? [ALL] : [options[0]?.value].filter(Boolean);
       };
+      details.addEventListener("toggle", () => {
+        if (details.open) return;
+        const next = chosenNow();
+        if (next.join("\u0000") !== selected.join("\u0000")) onChange(v.name, next);
+      });
       if (v.includeAll) {
         const all = el("input", { type: "checkbox", value: ALL });
         all.checked = isAll;
         all.addEventListener("change", () => {
           if (all.checked) for (const b of boxes) b.checked = b === all;
-          emit();
         });
         boxes.push(all);
         fieldset.append(el("label", {}, all, "All"));
@@ -137,7 +143,6 @@ function variablesBar(dashboard, state, onChange) {
         box.checked = !isAll && selected.includes(o.value);
         box.addEventListener("change", () => {
           if (box.checked && boxes[0] && boxes[0].value === ALL) boxes[0].checked = false;
-          emit();
         });
         boxes.push(box);
         fieldset.append(el("label", {}, box, o.text));
@@ -200,7 +205,7 @@ function dashboardLinks(dashboard, state, searchResults) {
         return d.url + (q ? `?${q}` : "");
       };
       if (link.asDropdown) {
-        const details = el("details", {}, el("summary", { text: `${link.title || "Dashboards"} ▾` }));
+        const details = el("details", { class: "dropdown" }, el("summary", { text: `${link.title || "Dashboards"} ▾` }));
         const ul = el("ul");
         for (const d of matching) ul.append(el("li", {}, el("a", { href: toUrl(d), text: d.title })));
         details.append(ul);
@@ -347,7 +352,7 @@ export async function mount(root, params, query) {
       header.append(el("button", { type: "button", class: "panel-info", "aria-label": `About ${panel.title}`, "aria-describedby": `panel-desc-${id}` }, icon("info"), tip));
     }
     if (panel.links && panel.links.length) {
-      const details = el("details", { class: "panel-links" }, el("summary", { "aria-label": `Links of ${panel.title}`, title: "Panel links" }, icon("link")));
+      const details = el("details", { class: "panel-links dropdown" }, el("summary", { "aria-label": `Links of ${panel.title}`, title: "Panel links" }, icon("link")));
       const ul = el("ul");
       for (const link of panel.links) ul.append(el("li", {}, el("a", { href: linkUrl(link, state), target: link.targetBlank ? "_blank" : null, rel: link.targetBlank ? "noopener" : null, text: link.title || link.url })));
       details.append(ul);
