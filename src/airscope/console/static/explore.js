@@ -119,7 +119,8 @@ async function logsView(body, q, stops) {
       LEVELS.map((l) => h("option", { value: l, selected: q.get("level") === l }, `${l} and above`)),
     ),
     trace: input("trace", q.get("trace"), { placeholder: "32 hex digits", size: 34, pattern: "[0-9a-fA-F]{32}" }),
-    since: input("since", q.get("since") ?? "1h", { placeholder: "15m, 2h, 1d or RFC 3339", size: 12 }),
+    // A trace's lines need no time bound (its id is enough), so a trace link finds old ones too.
+    since: input("since", q.get("since") ?? (q.get("trace") ? "" : "1h"), { placeholder: "15m, 2h, 1d or RFC 3339", size: 12 }),
     q: input("q", q.get("q"), { placeholder: "text in the line (case-sensitive)" }),
     limit: input("limit", q.get("limit") ?? "200", { type: "number", min: "0", step: "1", style: "width:6em" }),
   };

@@ -91,10 +91,11 @@ const CSS = `
 .wf-row { border-bottom: 1px solid #22252b; min-height: 26px; }
 .wf-row:hover, .wf-row.open { background: #22252b; }
 .wf-name { display: flex; align-items: center; min-width: 0; padding-right: 6px; border-right: 1px solid #2c3235; }
-.wf-toggle, .wf-spacer { flex: none; width: 18px; height: 18px; padding: 0; margin-right: 2px; }
-.wf-toggle { background: none; border: 0; color: #8e8e9e; cursor: pointer; font-size: 11px; border-radius: 2px; }
-.wf-span { flex: 1; min-width: 0; display: flex; align-items: center; gap: 6px; background: none; border: 0;
-  color: inherit; font: inherit; text-align: left; padding: 3px 4px; cursor: pointer; border-left: 3px solid var(--c); }
+.wf .wf-toggle, .wf-spacer { flex: none; width: 18px; height: 18px; padding: 0; margin-right: 2px; }
+.wf .wf-toggle { background: none; border: 0; color: #8e8e9e; cursor: pointer; font-size: 11px; border-radius: 2px; }
+.wf .wf-span, .wf .wf-span:hover { flex: 1; min-width: 0; display: flex; align-items: center; gap: 6px; background: none; border: 0;
+  color: inherit; font: inherit; text-align: left; padding: 3px 4px; cursor: pointer; border-radius: 0; line-height: 18px; border-left: 3px solid var(--c); }
+.wf .wf-toggle:hover { color: #d8d9da; }
 .wf-span:focus-visible, .wf-toggle:focus-visible { outline: 2px solid #3d71d9; outline-offset: -2px; }
 .wf-svc { color: var(--c); white-space: nowrap; }
 .wf-op { color: #ccccdc; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -132,14 +133,22 @@ function buildTree(spans) {
   }
   roots.sort((a, b) => a.orphan - b.orphan || a.span.startMs - b.span.startMs);
   const rows = [];
-  const seen = new Set();
-  const walk = (node, depth) => {
-    if (seen.has(node)) return; // a cycle in bad data must not hang the page
+  const seen = new Set(); // a cycle in bad data must not hang the page
+  // Depth first with a stack, not recursion: a trace may nest deeper than the call stack.
+  const stack = roots.map((node) => [node, 0]).reverse();
+  while (stack.length) {
+    const [node, depth] = stack.pop();
+    if (seen.has(node)) continue;
     seen.add(node);
     rows.push({ ...node, depth });
-    for (const child of node.children) walk(child, depth + 1);
-  };
-  for (const root of roots) walk(root, 0);
+    for (let i = node.children.length - 1; i >= 0; i--) stack.push([node.children[i], depth + 1]);
+    // Spans caught in a parent cycle are reached from no root: show them rather than lose them.
+    if (!stack.length && seen.size < ordered.length) {
+      const lost = ordered.find((n) => !seen.has(n));
+      lost.orphan = true;
+      stack.push([lost, 0]);
+    }
+  }
   return rows;
 }
 
@@ -350,7 +359,7 @@ export function renderWaterfall(el, trace) {
         "data-status": span.status,
         style: `--c:${color}`,
       },
-      h("div", { class: "wf-name", style: `padding-left:${4 + depth * 14}px` }, toggle, button),
+      h("div", { class: "wf-name", style: `padding-left:${4 + Math.min(depth, 24) * 14}px` }, toggle, button),
       bars,
     );
     let open = null;

@@ -6,9 +6,9 @@ import { ensureStyle, formatTime, h } from "../waterfall.js";
 const CSS = `
 .logs { font-family: monospace; font-size: 12px; color: #ccccdc; overflow: auto; height: 100%; }
 .log-line { border-left: 3px solid var(--lc, #5a5a6a); margin: 0 0 1px; }
-.log-row { display: flex; gap: 8px; align-items: baseline; width: 100%; padding: 1px 6px; background: none;
-  border: 0; color: inherit; font: inherit; text-align: left; cursor: pointer; }
-.log-row:hover { background: #22252b; }
+.logs .log-row, .logs .log-row:hover { display: flex; gap: 8px; align-items: baseline; width: 100%; padding: 1px 6px; background: none;
+  border: 0; border-radius: 0; line-height: inherit; color: inherit; font: inherit; text-align: left; cursor: pointer; }
+.logs .log-row:hover { background: #22252b; }
 .log-row:focus-visible { outline: 2px solid #3d71d9; outline-offset: -2px; }
 .log-time { color: #8e8e9e; white-space: nowrap; flex: none; }
 .log-level { flex: none; width: 5.5em; text-transform: uppercase; color: var(--lc); }

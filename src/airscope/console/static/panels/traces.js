@@ -5,7 +5,7 @@ import { ensureStyle, formatDuration, formatTime, h, serviceColor } from "../wat
 const CSS = `
 .traces-table { width: 100%; border-collapse: collapse; font-size: 13px; color: #ccccdc; }
 .traces-table th { text-align: left; font-weight: 500; color: #8e8e9e; border-bottom: 1px solid #2c3235; padding: 4px 8px; position: sticky; top: 0; background: #181b1f; }
-.traces-table th button { background: none; border: 0; color: inherit; font: inherit; padding: 0; cursor: pointer; }
+.traces-table th button, .traces-table th button:hover { background: none; border: 0; color: inherit; font: inherit; padding: 0; cursor: pointer; line-height: inherit; }
 .traces-table th button:focus-visible { outline: 2px solid #3d71d9; }
 .traces-table td { border-bottom: 1px solid #22252b; padding: 3px 8px; white-space: nowrap; }
 .traces-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
