@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -31,6 +32,15 @@ def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     app.state.config = config or ConsoleConfig.from_environment()
     for module in (api_dashboards, api_logs, api_traces, api_alerts):
         app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """Every API error is ``{"message": ...}`` (the browser shows it as is), FastAPI's own included."""
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error.get('loc', ()) if part != 'body') or 'request'}: {error.get('msg')}"
+            for error in exc.errors()
+        )
+        return JSONResponse({"message": f"bad request: {problems}"}, status_code=400)
 
     async def shell() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
