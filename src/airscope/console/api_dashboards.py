@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,7 +92,7 @@ def _down(exc: PromAPIError) -> str:
 
 
 @router.get("/api/search")
-def search(request: Request, query: str = "", tag: list[str] | None = None) -> Any:
+def search(request: Request, query: str = "", tag: Annotated[list[str] | None, Query()] = None) -> Any:
     """Grafana's dashboard search: every dashboard by title, filtered by title words and tags."""
     try:
         dashboards = _dashboards(request).all()
