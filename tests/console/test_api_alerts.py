@@ -111,7 +111,8 @@ def config(tmp_path: Path) -> ConsoleConfig:
         "# HighErrorRate\n\n## First checks\n\n"
         "See [ServiceDown](ServiceDown.md), [its checks](ServiceDown.md#first-checks), "
         "[alerting](../alerting.md), [this](#first-checks), [web](https://example.org/x).\n\n"
-        "<script>alert(1)</script>\n\n| a | b |\n| - | - |\n| 1 | 2 |\n"
+        "<script>alert(1)</script>\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n"
+        "Open `/d/airscope-service?var-service=<service>&from=now-1h` or [`/explore`](https://example.org/e).\n"
     )
     (runbooks / "ServiceDown.md").write_text("# ServiceDown\n\nNo answer.\n")
     return ConsoleConfig(
@@ -295,6 +296,13 @@ def test_runbook_rendered_with_console_links(client: TestClient) -> None:
     assert 'href="https://example.org/x"' in html
     assert "/docs/alerting.md" in html and "../alerting.md" not in html
     assert "<script>" not in html and "<table>" in html
+    assert (
+        '<a href="/d/airscope-service?from=now-1h"><code>/d/airscope-service?var-service=&lt;service&gt;'
+        in html
+    )
+    assert (
+        '<a href="https://example.org/e" rel="noopener"><code>/explore</code></a>' in html
+    )  # no link in a link
 
 
 def test_unknown_runbook_lists_the_known(client: TestClient) -> None:

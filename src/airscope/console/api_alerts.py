@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from airscope import promapi, units
 from airscope.errors import AirscopeError
@@ -35,6 +36,8 @@ NOTIFICATIONS_SHOWN = 100  # the newest; the receiver's file keeps every one, `a
 # Prometheus' label name grammar; Alertmanager refuses a matcher on anything else.
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _RUNBOOK_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# Console (and Grafana) page paths a runbook writes as code; they open the same view here.
+_CONSOLE_PATH = re.compile(r"/(?:d/[\w-]+(?:/[\w-]+)?|explore|alerting/(?:list|silences))(?:\?\S*)?")
 _SILENCE_ID = re.compile(r"[A-Za-z0-9-]+")
 _STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
 
@@ -404,6 +407,23 @@ def _console_href(href: str, runbooks_dir: Path, source: Path) -> str:
     return urljoin(RUNBOOK_BASE_URL.rstrip("/") + "/", href)
 
 
+def _link_console_paths(children: list[Token]) -> list[Token]:
+    """A console path written as code (`/d/airscope-service?var-service=<service>`) becomes a link to
+    it, its placeholder variables left out (the page then offers the variable's choices)."""
+    out: list[Token] = []
+    in_link = 0
+    for child in children:
+        in_link += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+        if in_link or child.type != "code_inline" or not _CONSOLE_PATH.fullmatch(child.content):
+            out.append(child)
+            continue
+        path, _, query = child.content.partition("?")
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if "<" not in v]
+        href = path + (f"?{urlencode(kept)}" if kept else "")
+        out += [Token("link_open", "a", 1, attrs={"href": href}), child, Token("link_close", "a", -1)]
+    return out
+
+
 def render_runbook(runbooks_dir: Path, name: str) -> dict[str, str] | None:
     """``{"name", "title", "html"}`` of docs/runbooks/<name>.md, or None when there is no such runbook."""
     if not _RUNBOOK_NAME.fullmatch(name):
@@ -426,6 +446,8 @@ def render_runbook(runbooks_dir: Path, name: str) -> dict[str, str] | None:
             token.attrSet("id", _slug(heading))
             if token.tag == "h1" and title == name:
                 title = heading
+        if token.children:
+            token.children = _link_console_paths(token.children)
         for child in token.children or []:
             if child.type == "link_open":
                 href = str(child.attrGet("href") or "")
