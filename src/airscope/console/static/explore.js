@@ -3,6 +3,7 @@
 // state, so a link opens the same view: /explore?tab=logs&service=x&trace=<id>, /explore?trace=<id>.
 import { api, navigate, setQuery, timeControls } from "./app.js";
 import { renderLogLines, logLine } from "./panels/logs.js";
+import { renderGraph } from "./panels/nodegraph.js";
 import { renderTraceTable } from "./panels/traces.js";
 import { ensureStyle, h, renderWaterfall } from "./waterfall.js";
 import * as units from "./units.js";
@@ -40,6 +41,8 @@ const CSS = `
 button[aria-pressed="true"].live { background: #1a7f4b; border-color: #1a7f4b; color: #fff; }
 .explore-back { display: inline-block; margin-bottom: 8px; }
 .explore-help { color: #8e8e9e; font-size: 12px; }
+.explore-map { margin-top: 10px; }
+.explore-map summary { cursor: pointer; padding: 4px 0; }
 `;
 
 let fieldCount = 0;
@@ -284,7 +287,7 @@ async function tracesView(body, q, stops) {
   const status = h("p", { class: "explore-status", role: "status", "aria-live": "polite" });
   const errors = h("div");
   const results = h("div", { class: "explore-box", "data-state": "loading" });
-  body.append(form, open, errors, status, results);
+  body.append(form, open, errors, status, results, serviceMap(q.get("since") || "1h"));
 
   const current = () => {
     const params = new URLSearchParams({ tab: "traces" });
@@ -340,6 +343,40 @@ async function tracesView(body, q, stops) {
     navigate(`/explore?trace=${id.toLowerCase()}`);
   });
   await search();
+}
+
+// Tempo's service graph, from the same spans: drawn only when opened (it reads every span of the range).
+function serviceMap(since) {
+  const from = /^\d+[smhdw]$/.test(since) ? `now-${since}` : "now-1h";
+  const box = h("div", { class: "explore-box", style: "height:480px" });
+  const details = h(
+    "details",
+    { class: "explore-map" },
+    h("summary", {}, `Service map (${from.replace("now-", "last ")})`),
+    box,
+  );
+  let loaded = false;
+  details.addEventListener("toggle", async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    box.dataset.state = "loading";
+    box.replaceChildren(h("p", { class: "muted" }, "Reading the spans…"));
+    try {
+      const frame = await api(`/api/servicemap?${new URLSearchParams({ from, to: "now" })}`);
+      if (frame.nodes?.length) {
+        renderGraph(box, frame);
+        box.dataset.state = "data";
+      } else {
+        box.replaceChildren(h("p", { class: "muted" }, "No calls in this range: run `airscope load` and look again."));
+        box.dataset.state = "empty";
+      }
+    } catch (error) {
+      loaded = false;
+      box.replaceChildren(errorBox(error.message));
+      box.dataset.state = "error";
+    }
+  });
+  return details;
 }
 
 async function traceView(body, q, traceId) {
