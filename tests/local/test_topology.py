@@ -296,7 +296,7 @@ def test_a_window_reads_only_its_spans(files: SpanFiles, cat: catalog.Catalog) -
         (t0 + 120_000 * MS) // (60_000 * MS),
         (t0 + 180_000 * MS) // (60_000 * MS),
     }
-    found = topology.observed(files.trace_dir, cat, t0 + 119_000 * MS, t0 + 181_000 * MS)
+    found = topology.observed(files.trace_dir, t0 + 119_000 * MS, t0 + 181_000 * MS, cat)
     assert found.edges["gateway", "orders"].stats.count == 2
 
 

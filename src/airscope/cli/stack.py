@@ -95,8 +95,7 @@ def check(as_json: bool, live: bool, duration: float, rps: float, topology: bool
 
 
 def _check_topology(as_json: bool, since_text: str) -> None:
-    from airscope import catalog  # start-up time: see the top of the module
-    from airscope.local.logs import parse_since
+    from airscope.local.logs import parse_since  # start-up time: see the top of the module
     from airscope.local.traces import existing_trace_dir, topology
 
     try:
@@ -105,7 +104,7 @@ def _check_topology(as_json: bool, since_text: str) -> None:
         raise click.BadParameter(str(error), param_hint="--since") from None
     trace_dir = existing_trace_dir()
     start_ns, end_ns = round(since.timestamp() * 1e9), time.time_ns()
-    found = topology.observed(trace_dir, catalog.load(), start_ns, end_ns)
+    found = topology.observed(trace_dir, start_ns, end_ns)
     spans = sum(node.spans for node in found.nodes.values())
     if not spans:
         raise click.ClickException(

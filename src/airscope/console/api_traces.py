@@ -17,10 +17,10 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from airscope import catalog, units
-from airscope.catalog import CatalogError
+from airscope import units
 from airscope.console import timerange
 from airscope.console.traceql import summary
+from airscope.errors import AirscopeError
 from airscope.local import LocalError
 from airscope.local.logs import parse_since, parse_trace_id
 from airscope.local.traces import Node, Trace, TraceFilter, load_trace, recent_traces
@@ -93,12 +93,9 @@ def service_map(
     except timerange.TimeRangeError as error:
         return _bad(str(error))
     try:
-        cat = catalog.load()
-    except CatalogError as error:
+        found = topologies.observed(_trace_dir(request), window.from_ms * 1_000_000, window.to_ms * 1_000_000)
+    except AirscopeError as error:  # a broken catalog: the message names the entry
         return _bad(str(error), 500)
-    found = topologies.observed(
-        _trace_dir(request), cat, window.from_ms * 1_000_000, window.to_ms * 1_000_000
-    )
     return JSONResponse(found.frame())
 
 

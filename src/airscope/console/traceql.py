@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from airscope import catalog
 from airscope.errors import AirscopeError
 from airscope.local.traces import Trace, TraceFilter, recent_traces
 from airscope.local.traces import topology as topologies
@@ -275,7 +274,7 @@ def run(target: dict, query: str, start_ms: int, end_ms: int, trace_dir: Path) -
     start_ns, end_ns = int(start_ms) * 1_000_000, int(end_ms) * 1_000_000
     if query_type == "serviceMap":
         try:
-            return topologies.observed(trace_dir, catalog.load(), start_ns, end_ns).frame()
+            return topologies.observed(trace_dir, start_ns, end_ns).frame()
         except AirscopeError as error:
             return {"kind": "error", "message": str(error)}
     text = (query or "").strip()

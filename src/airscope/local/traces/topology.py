@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from airscope import catalog
 from airscope.catalog import Catalog
 from airscope.local import ports
 from airscope.local.traces.files import Span, spans_between
@@ -285,6 +286,8 @@ def build(spans: Iterable[Span], cat: Catalog, window_s: float, resolve: Resolve
     return Topology(nodes, edges, window_s)
 
 
-def observed(trace_dir: Path, cat: Catalog, start_ns: int, end_ns: int) -> Topology:
-    """The topology of the spans that ended within the window, from the span files under ``trace_dir``."""
+def observed(trace_dir: Path, start_ns: int, end_ns: int, cat: Catalog | None = None) -> Topology:
+    """The topology of the spans that ended within the window, from the span files under ``trace_dir``,
+    against ``cat`` (default: the catalog every command reads; ``CatalogError`` when it is broken)."""
+    cat = cat or catalog.load()
     return build(spans_between(trace_dir, start_ns, end_ns), cat, (end_ns - start_ns) / 1e9)
