@@ -190,3 +190,48 @@ def test_nan_and_infinities_in_canned_vectors():
     assert [s.value for s in prometheus.query("x")] == [None, float("inf"), 0.5]
     assert prometheus.values_by("x", "i") == {"b": float("inf"), "c": 0.5}
     assert prometheus.value("x") is None
+
+
+def test_a_refused_query_carries_prometheus_own_words(servers):
+    prometheus, _ = servers
+    with pytest.raises(PromAPIError) as caught:
+        prometheus.query("sum(")
+    assert caught.value.status == 400 and caught.value.error_type == "bad_data"
+    assert caught.value.refused_query and caught.value.answered
+    assert "parse error" in caught.value.detail and prometheus.url not in caught.value.detail
+
+
+def test_label_values_and_exemplars_of_a_real_prometheus(servers):
+    prometheus, _ = servers
+    wait_until(lambda: prometheus.value('up{job="self"}') == 1.0, 30, message="Prometheus scrapes itself")
+    assert "self" in prometheus.label_values("job")
+    assert prometheus.label_values("job", 'up{job="self"}') == ["self"]
+    now = time.time()
+    assert prometheus.query_exemplars('up{job="self"}', now - 60, now) == []  # no exemplar storage: none
+
+
+def test_no_answer_is_not_answered():
+    with (
+        Prometheus(f"http://127.0.0.1:{free_port()}", timeout=1) as prometheus,
+        pytest.raises(PromAPIError) as caught,
+    ):
+        prometheus.query("up")
+    assert not caught.value.answered and not caught.value.refused_query and caught.value.status is None
+
+
+def test_exemplars_and_label_values_on_canned_answers():
+    body = (
+        b'{"status": "success", "data": [{"seriesLabels": {"__name__": "h_bucket", "le": "1"}, "exemplars": ['
+        b'{"labels": {"trace_id": "b"}, "value": "0.5", "timestamp": 20.5},'
+        b'{"labels": {"trace_id": "a"}, "value": "NaN", "timestamp": 10}]}]}'
+    )
+    prometheus = Prometheus("http://p.invalid", transport=_canned(200, body))
+    found = prometheus.query_exemplars("h_bucket", 0, 30)
+    assert [(e.labels["trace_id"], e.value, e.time, e.series_labels["le"]) for e in found] == [
+        ("a", None, 10.0, "1"),
+        ("b", 0.5, 20.5, "1"),
+    ]
+    values = Prometheus(
+        "http://p.invalid", transport=_canned(200, b'{"status": "success", "data": ["b", "a"]}')
+    )
+    assert values.label_values("job") == ["a", "b"]
