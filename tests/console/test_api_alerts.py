@@ -5,13 +5,19 @@ and expired with the API key, bad input refused with a message and nothing chang
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.support import free_port, wait_until
 
+from airscope import promapi
 from airscope.console import api_alerts
 from airscope.console.app import create_app
 from airscope.console.settings import ConsoleConfig
@@ -319,3 +325,60 @@ def test_real_runbooks_render() -> None:
         page = api_alerts.render_runbook(runbooks, source.stem)
         assert page and page["html"].startswith("<h1")
         assert 'href="HighErrorRate.md"' not in page["html"]
+
+
+@pytest.fixture(scope="module")
+def real_alertmanager(tmp_path_factory) -> Iterator[str]:
+    """Debian's Alertmanager, to prove the v2 silence payloads (regex and negative matchers) it accepts."""
+    if not shutil.which("prometheus-alertmanager"):
+        pytest.skip("Debian's prometheus-alertmanager is not installed")
+    tmp = tmp_path_factory.mktemp("alertmanager")
+    port = free_port()
+    (tmp / "am.yml").write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
+    with (tmp / "alertmanager.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                "prometheus-alertmanager",
+                f"--config.file={tmp / 'am.yml'}",
+                f"--storage.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with promapi.Alertmanager(url) as probe:
+            wait_until(probe.ready, 30, message="Alertmanager ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_silences_against_a_real_alertmanager(
+    config: ConsoleConfig, real_alertmanager: str, monkeypatch
+) -> None:
+    monkeypatch.setenv("AIRSCOPE_API_KEY", KEY)
+    client = TestClient(create_app(replace(config, alertmanager_url=real_alertmanager)))
+    matchers = [
+        {"name": "alertname", "value": "HighErrorRate", "isRegex": False, "isEqual": True},
+        {"name": "service", "value": "api-.*", "isRegex": True, "isEqual": True},
+        {"name": "severity", "value": "info", "isRegex": False, "isEqual": False},
+    ]
+    made = _silence(client, matchers=matchers, duration="30m")
+    assert made.status_code == 200, made.text
+    sid = made.json()["silenceID"]
+    (silence,) = [s for s in client.get("/api/silences").json()["silences"] if s["id"] == sid]
+    assert silence["state"] == "active" and silence["matchers"] == matchers
+    assert silence["endsMs"] - silence["startsMs"] == pytest.approx(30 * 60 * 1000, abs=2000)
+    headers = {"X-API-Key": KEY}
+    assert client.delete(f"/api/silences/{sid}", headers=headers).json() == {"expired": sid}
+    (silence,) = [s for s in client.get("/api/silences").json()["silences"] if s["id"] == sid]
+    assert silence["state"] == "expired"
+    unknown = client.delete(f"/api/silences/{uuid.uuid4()}", headers=headers)
+    assert unknown.status_code == 404, unknown.text
+    # Prometheus is not there: the alert list says so and still answers.
+    body = client.get("/api/alerts").json()
+    assert body["alerts"] == [] and "Prometheus" in body["errors"][0]

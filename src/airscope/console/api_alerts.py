@@ -376,7 +376,8 @@ def expire_silence(silence_id: str, request: Request, clients: Clients) -> Any:
     try:
         clients.alertmanager.expire_silence(silence_id)
     except promapi.PromAPIError as exc:
-        if "HTTP 404" in str(exc):
+        # Alertmanager answers an unknown id with 500 "silence not found" (0.2x), 404 in later versions.
+        if "HTTP 404" in str(exc) or "silence not found" in str(exc):
             return _error(404, f"no silence {silence_id} in Alertmanager: {exc}")
         return _error(503, f"the silence was not expired: {exc}")
     return {"expired": silence_id}
