@@ -24,6 +24,12 @@ const COLUMNS = [
   { key: "error", title: "Status" },
 ];
 
+// Today's traces show the time only, so a narrow panel keeps its Spans and Status columns.
+function startText(ms) {
+  const text = formatTime(ms);
+  return new Date(ms).toDateString() === new Date().toDateString() ? text.slice(11) : text;
+}
+
 function sortValue(trace, key) {
   if (key === "root") return `${trace.rootService} ${trace.rootName}`;
   if (key === "error") return trace.error ? 1 : 0;
@@ -66,7 +72,7 @@ export function renderTraceTable(el, traces, { label = "Traces" } = {}) {
           "tr",
           { "data-trace-id": trace.traceId },
           h("td", {}, h("a", { href: `/explore?trace=${encodeURIComponent(trace.traceId)}` }, trace.traceId)),
-          h("td", {}, formatTime(trace.startMs)),
+          h("td", { title: formatTime(trace.startMs) }, startText(trace.startMs)),
           h(
             "td",
             { title: (trace.services || []).join(", ") },
