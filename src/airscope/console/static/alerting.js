@@ -198,17 +198,24 @@ async function mountList(root) {
   );
   let timer = null;
   let alive = true;
+  let shown = null;
   async function load() {
     let body;
     try {
       body = await api("/api/alerts");
     } catch (err) {
       if (!alive) return;
+      shown = null;
       content.replaceChildren(errorBox([`The alerts could not be read: ${err.message}`]));
       root.dataset.state = "error";
       return;
     }
     if (!alive) return;
+    status.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000}s.`;
+    // Unchanged answers leave the tables alone, so a refresh never takes the keyboard focus away.
+    const seen = JSON.stringify(body);
+    if (seen === shown) return;
+    shown = seen;
     const firing = body.alerts.filter((a) => a.state === "firing").length;
     const pending = body.alerts.length - firing;
     content.replaceChildren(
@@ -229,7 +236,6 @@ async function mountList(root) {
         ),
       ].filter(Boolean),
     );
-    status.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000}s.`;
     root.dataset.state = body.errors.length ? "error" : body.alerts.length || body.notifications.length ? "data" : "empty";
   }
   await load();
