@@ -218,7 +218,13 @@ def _run_loki(
         return _error(f"the console's LogQL runner (airscope.console.logql) is missing: {exc}")
     limit = int(target.get("maxLines") or DEFAULT_LOG_LINES)
     return logql.run(
-        expr, time_range.from_ms, time_range.to_ms, intervals.step_seconds, config.log_dir, limit
+        expr,
+        time_range.from_ms,
+        time_range.to_ms,
+        intervals.step_seconds,
+        config.log_dir,
+        limit,
+        legend_format=target.get("legendFormat"),
     )
 
 
