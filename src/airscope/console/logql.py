@@ -746,7 +746,10 @@ def _count(query: MetricQuery, log_dir: Path, origin: int, last: int, width: int
                     continue
                 second = previous[:19]
                 if second not in seconds:
-                    seconds[second] = int(datetime.fromisoformat(second + "+00:00").timestamp()) * 1000
+                    try:
+                        seconds[second] = int(datetime.fromisoformat(second + "+00:00").timestamp()) * 1000
+                    except ValueError:  # a timestamp of the right shape but no real time
+                        continue
                 bucket = -(-(seconds[second] + int(previous[20:23]) - origin) // width)
                 if 0 < bucket < size:
                     counts = series[identity]
