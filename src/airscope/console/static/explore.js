@@ -41,6 +41,7 @@ const CSS = `
 button[aria-pressed="true"].live { background: #1a7f4b; border-color: #1a7f4b; color: #fff; }
 .explore-back { display: inline-block; margin-bottom: 8px; }
 .explore-help { color: #8e8e9e; font-size: 12px; }
+.explore-form input.trace-id { font-family: var(--mono, monospace); width: calc(32ch + 20px); }
 .explore-map { margin-top: 10px; }
 .explore-map summary { cursor: pointer; padding: 4px 0; }
 `;
@@ -121,9 +122,9 @@ async function logsView(body, q, stops) {
       h("option", { value: "" }, "any"),
       LEVELS.map((l) => h("option", { value: l, selected: q.get("level") === l }, `${l} and above`)),
     ),
-    trace: input("trace", q.get("trace"), { placeholder: "32 hex digits", size: 34, pattern: "[0-9a-fA-F]{32}" }),
+    trace: input("trace", q.get("trace"), { placeholder: "32 hex digits", class: "trace-id", pattern: "[0-9a-fA-F]{32}" }),
     // A trace's lines need no time bound (its id is enough), so a trace link finds old ones too.
-    since: input("since", q.get("since") ?? (q.get("trace") ? "" : "1h"), { placeholder: "15m, 2h, 1d or RFC 3339", size: 12 }),
+    since: input("since", q.get("since") ?? (q.get("trace") ? "" : "1h"), { placeholder: "15m, 2h, 1d", size: 12 }),
     q: input("q", q.get("q"), { placeholder: "text in the line (case-sensitive)" }),
     limit: input("limit", q.get("limit") ?? "200", { type: "number", min: "0", step: "1", style: "width:6em" }),
   };
@@ -144,7 +145,12 @@ async function logsView(body, q, stops) {
   const status = h("p", { class: "explore-status", role: "status", "aria-live": "polite" });
   const errors = h("div");
   const results = h("div", { class: "explore-box explore-logs", "data-state": "loading" });
-  body.append(form, errors, status, results);
+  const traceId = q.get("trace");
+  // From a trace's logs back to its waterfall in one click.
+  const back = traceId && TRACE_ID.test(traceId)
+    ? h("a", { class: "explore-back", href: `/explore?trace=${traceId.toLowerCase()}` }, `Open trace ${traceId.toLowerCase()}`)
+    : null;
+  body.append(form, errors, back, status, results);
 
   let lines = [];
   let list = null;

@@ -9,8 +9,8 @@ const PALETTE = [
   "#8ab8ff", "#ffcb7d", "#ca95e5", "#4fa39a", "#d9b38c", "#a3a3ff",
 ];
 
-// A service keeps its colour from trace to trace where it can (a hash of its name picks the slot);
-// within one trace, services that would share a slot take the next free one, so each is distinct.
+// A service's colour in a trace: the trace's services in name order take the palette in order, so
+// the few services of one trace get the most distinct colours (as Tempo does), not two near shades.
 function hashSlot(service) {
   let hash = 0;
   for (const char of String(service)) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
@@ -18,17 +18,11 @@ function hashSlot(service) {
 }
 
 export function serviceColors(services) {
-  const colors = new Map();
-  const used = new Set();
-  for (const service of [...new Set(services)].sort()) {
-    let slot = hashSlot(service);
-    for (let i = 0; i < PALETTE.length && used.has(slot); i++) slot = (slot + 1) % PALETTE.length;
-    used.add(slot);
-    colors.set(service, PALETTE[slot]);
-  }
-  return colors;
+  const sorted = [...new Set(services)].sort();
+  return new Map(sorted.map((service, i) => [service, PALETTE[i % PALETTE.length]]));
 }
 
+// Outside a trace (one root service in a table), the colour comes from the name alone.
 export function serviceColor(service) {
   return PALETTE[hashSlot(service)];
 }

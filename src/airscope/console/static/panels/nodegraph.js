@@ -37,9 +37,11 @@ function s(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function formatRate(rate) {
+// Short enough to sit inside a node; `precise` (tooltips, the table) keeps two significant digits.
+export function formatRate(rate, precise = false) {
   if (rate == null) return "–";
   if (rate === 0) return "0 r/s";
+  if (rate < 0.01 && !precise) return "<0.01 r/s";
   return `${rate >= 100 ? Math.round(rate) : rate >= 1 ? rate.toFixed(1) : rate.toPrecision(2)} r/s`;
 }
 
@@ -157,7 +159,7 @@ function nodeShape(node, p) {
   const title = s(
     "title",
     {},
-    `${node.title || node.id} (${kind})\nrate ${formatRate(node.rate)}, errors ${formatRatio(node.errorRatio)}, p95 ${formatP95(node.p95Seconds)}`,
+    `${node.title || node.id} (${kind})\nrate ${formatRate(node.rate, true)}, errors ${formatRatio(node.errorRatio)}, p95 ${formatP95(node.p95Seconds)}`,
   );
   const group = s("g", { class: "ng-node", "data-node": node.id, "data-kind": kind }, title, parts);
   if (kind === "service") {
@@ -197,7 +199,7 @@ function edgeShape(edge, position, index) {
   const marker = state === "undeclared" ? "ng-arrow-undeclared" : state === "unseen" ? "ng-arrow-unseen" : errors ? "ng-arrow-error" : "ng-arrow";
   // The drawn label stays short (rate, errors when any, the mark) so fanned-out edges stay readable;
   // p95 and the rest are in the tooltip and the table beneath.
-  const full = `${formatRate(edge.rate)}, errors ${formatRatio(edge.errorRatio)}, p95 ${formatP95(edge.p95Seconds)}`;
+  const full = `${formatRate(edge.rate, true)}, errors ${formatRatio(edge.errorRatio)}, p95 ${formatP95(edge.p95Seconds)}`;
   const title = state === "unseen" ? "declared in the catalog, never seen in the spans" : `${full}${state === "undeclared" ? ", not declared in the catalog" : ""}`;
   const label =
     state === "unseen"
@@ -254,7 +256,7 @@ function edgeTable(edges) {
             { "data-state": edgeState(e) },
             h("td", {}, e.source),
             h("td", {}, e.target),
-            h("td", { class: "num" }, formatRate(e.rate)),
+            h("td", { class: "num" }, formatRate(e.rate, true)),
             h("td", { class: "num" }, formatRatio(e.errorRatio)),
             h("td", { class: "num" }, formatP95(e.p95Seconds)),
             h("td", {}, stateText[edgeState(e)]),
