@@ -36,18 +36,18 @@ def stale_message(web: Path, out: Path) -> str:
 
 def test_a_tampered_file_is_reported(copy):
     web, out = copy
-    with (out / "uPlot.iife.min.js").open("a") as f:
+    with (out / "uPlot.esm.js").open("a") as f:
         f.write("\n// edited by hand\n")
-    assert "uPlot.iife.min.js differs" in stale_message(web, out)
+    assert "uPlot.esm.js differs" in stale_message(web, out)
 
 
 def test_a_missing_file_and_an_extra_file_are_reported(copy):
     web, out = copy
     (out / "LICENSE").unlink()
-    (out / "uPlot.esm.js").write_text("")
+    (out / "uPlot.iife.min.js").write_text("")
     message = stale_message(web, out)
     assert "LICENSE is missing" in message
-    assert "uPlot.esm.js" in message
+    assert "uPlot.iife.min.js in" in message
 
 
 def test_a_new_lockfile_makes_the_files_stale(copy):
@@ -83,7 +83,7 @@ def fake_npm(tmp_path: Path, source: Path) -> str:
         "#!/bin/sh\n"
         'test "$1" = ci || exit 2\n'
         "mkdir -p node_modules/uplot/dist\n"
-        f"cp {source}/uPlot.iife.min.js {source}/uPlot.min.css node_modules/uplot/dist/\n"
+        f"cp {source}/uPlot.esm.js {source}/uPlot.min.css node_modules/uplot/dist/\n"
         f"cp {source}/LICENSE node_modules/uplot/\n"
         'echo \'{"name": "uplot", "version": "1.6.32"}\' > node_modules/uplot/package.json\n'
     )

@@ -23,10 +23,11 @@ HERE = Path(__file__).parent
 WEB = HERE / "web"
 VENDOR = HERE / "static" / "vendor"
 PACKAGE = "uplot"
-# The vendored name -> its path inside the npm package. The IIFE build (a global `uPlot`) because the
-# console has no bundler: panels/timeseries.js adds the script tag itself when uPlot is first needed.
+# The vendored name -> its path inside the npm package. The ES module build, because the console's
+# pages are ES modules with no bundler: panels/timeseries.js imports it, so the panel module is ready
+# only with uPlot loaded and draws at once (no global, no script tag to order in index.html).
 FILES = {
-    "uPlot.iife.min.js": "dist/uPlot.iife.min.js",
+    "uPlot.esm.js": "dist/uPlot.esm.js",
     "uPlot.min.css": "dist/uPlot.min.css",
     "LICENSE": "LICENSE",
 }

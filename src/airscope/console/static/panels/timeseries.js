@@ -1,24 +1,27 @@
 // Grafana's time series panel, drawn with uPlot (the library Grafana's own panel is built on).
 //
 // `render(el, panel, frames, ctx)` draws every "series" frame of `frames` ({refId: Frame}) in one
-// chart and resolves to "data" or "empty". It honours what the generator's dashboards set and what
+// chart, synchronously, and returns "data" or "empty" (all values null). It honours what the generator's dashboards set and what
 // Grafana honours beside it: fieldConfig.defaults (unit, decimals, min, max, thresholds, color and
 // custom: drawStyle, lineWidth, fillOpacity, lineInterpolation, showPoints, spanNulls, stacking,
 // thresholdsStyle, axisPlacement, axisLabel, axisSoftMin/Max, hideFrom), overrides by name, regexp
 // or refId, options.legend (list / table / hidden, placement, calcs, sortBy) and options.tooltip
 // (single / multi / none, sort). Exemplars are links (diamonds) to /explore?trace=<id>.
 //
-// `ctx` = {from, to, variables, navigate(url), units} as dashboard.js gives it; `ctx.fromMs` /
-// `ctx.toMs` (or from/to in the console's time grammar) fix the x axis to the requested range, and
-// `ctx.fieldConfig(panel, name, refId)` (optional) replaces the override resolution here.
+// `ctx` = {from, to, fromMs, toMs, navigate(url), dashboard} as dashboard.js gives it: fromMs/toMs
+// (or from/to in Grafana's relative grammar) fix the x axis to the requested range; navigate opens
+// an exemplar's trace without reloading. Units, colours, overrides and reducers are units.js's, so
+// this panel shows a value exactly as the stat and table panels do.
 //
 // Markup the tests read: each legend entry is `.legend-row` with `data-series` (the displayed name)
 // and `data-last` (the last non-null value, raw), and `.legend-last` holds the displayed last value
 // when the legend's calcs show it; exemplars are `a.exemplar[data-trace-id]`.
 
 import * as units from "../units.js";
+// Vendored from the npm registry by `airscope console vendor` (static/vendor/MANIFEST.json).
+import uPlot from "../vendor/uPlot.esm.js";
 
-const VENDOR = "/static/vendor/";
+const UPLOT_CSS = "/static/vendor/uPlot.min.css";
 
 const EXEMPLAR_COLOR = "#FADE2A";
 // More markers than this hide the lines under them and cost a DOM node each; an even sample keeps
@@ -79,31 +82,13 @@ function ensureStyle() {
   document.head.append(style);
 }
 
-// ---- loading uPlot (the vendored IIFE build; index.html may already have loaded it) ----
-
-let loading = null;
-
-export function loadUPlot() {
-  if (window.uPlot) return Promise.resolve(window.uPlot);
-  if (!loading) {
-    if (!document.querySelector(`link[href="${VENDOR}uPlot.min.css"]`)) {
-      const link = document.createElement("link");
-      link.rel = "stylesheet";
-      link.href = `${VENDOR}uPlot.min.css`;
-      document.head.append(link);
-    }
-    loading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = `${VENDOR}uPlot.iife.min.js`;
-      script.onload = () => resolve(window.uPlot);
-      script.onerror = () => {
-        loading = null;
-        reject(new Error(`${script.src} did not load: run \`airscope console vendor\` and restart the console`));
-      };
-      document.head.append(script);
-    });
-  }
-  return loading;
+// index.html links uPlot's stylesheet; a page that does not (a test's) gets it here.
+function ensureUPlotStyle() {
+  if (document.querySelector(`link[href="${UPLOT_CSS}"]`)) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = UPLOT_CSS;
+  document.head.append(link);
 }
 
 // ---- values: units.js formats them as the stat and table panels do ----
@@ -316,27 +301,16 @@ function sweep() {
   }
 }
 
-// Synchronous when uPlot is already loaded (index.html loads it before the modules), so the
-// caller's data-state follows a drawn chart; otherwise a promise of the same answer.
+// Synchronous (uPlot came with this module), so the caller's data-state follows a drawn chart.
 export function render(el, panel, frames, ctx = {}) {
   ensureStyle();
+  ensureUPlotStyle();
   sweep();
   if (el.__timeseries) el.__timeseries.destroy();
-  if (window.uPlot) return draw(window.uPlot, el, panel, frames, ctx);
-  return loadUPlot().then(
-    (uPlot) => draw(uPlot, el, panel, frames, ctx),
-    (err) => {
-      const box = document.createElement("div");
-      box.className = "ts-empty";
-      box.setAttribute("role", "alert");
-      box.textContent = err.message;
-      el.replaceChildren(box);
-      return "error";
-    },
-  );
+  return draw(el, panel, frames, ctx);
 }
 
-function draw(uPlot, el, panel, frames, ctx) {
+function draw(el, panel, frames, ctx) {
   const { xs, series, exemplars } = collect(frames);
   const options = panel.options || {};
   const panelKey = `${ctx.dashboard ?? ""}/${panel.id ?? panel.title ?? ""}`;
