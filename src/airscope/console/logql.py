@@ -273,7 +273,7 @@ class _Parser:
                 if value in ("|=", "!="):
                     filters.append(LineFilter(value, text, needle=text.encode()))
                 else:
-                    filters.append(LineFilter(value, text, regex=_compile(text, anchored=False)))
+                    filters.append(LineFilter(value, text, regex=_compile(text)))
             elif value == "|":
                 self.take()
                 kind, stage = self.peek()
@@ -311,14 +311,15 @@ class _Parser:
                 "(production's Loki also has environment, which Alloy sets)"
             )
         value = self.string()
-        return Matcher(name, op, value, _compile(value, anchored=True) if op in ("=~", "!~") else None)
+        return Matcher(name, op, value, _compile(value) if op in ("=~", "!~") else None)
 
 
 def _matches_empty(matcher: Matcher) -> bool:
     return matcher("")
 
 
-def _compile(pattern: str, anchored: bool) -> re.Pattern:
+def _compile(pattern: str) -> re.Pattern:
+    """Compiled once; label matchers use fullmatch (anchored, as in Loki), line filters search."""
     try:
         return re.compile(pattern)
     except re.error as error:
@@ -504,10 +505,10 @@ def _blocks(log_dir: Path, start: str, end: str) -> Generator[tuple[str, list[by
                 prefix = carry if lo == 0 else b""
                 if hi > lo:
                     total += hi - lo
-                    if total > MAX_WINDOW_BYTES:
-                        raise TooMuch(total)
                     segments.append((program, path, lo, hi, prefix, _key_before(buf, lo) or start))
                 carry = b"" if is_current(path) or cut == len(buf) else bytes(buf[cut:])
+    if total > MAX_WINDOW_BYTES:
+        raise TooMuch(total)
     for program, path, lo, hi, prefix, previous in segments:
         with _mapped(path) as buf:
             if buf is None or len(buf) < hi:  # truncated since: what is left is read next time
