@@ -29,6 +29,7 @@ import json
 import math
 import mmap
 import re
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ from airscope.local.logs.timestamps import key_of_text, key_of_timestamp, own_ke
 MAX_WINDOW_BYTES = 160 * 1024 * 1024
 MAX_POINTS = 11_000  # Loki's own max_points per series
 MAX_SERIES = 500  # Loki's default max_query_series
+MAX_BUCKETS = 100_000  # counting buckets (the step and range's common divisor): their bounds cost memory
 MAX_LIMIT = 5000  # Loki's default max_entries_limit_per_query
 _SLACK = timedelta(minutes=1)  # lines slightly out of time order (clock steps, threads) still found
 _LABELS = ("service", "level")
@@ -700,7 +702,8 @@ def _count(query: MetricQuery, log_dir: Path, origin: int, last: int, width: int
     plain = not (query.logs.line_filters or query.logs.json or query.logs.label_filters)
     verdicts: dict[object, tuple | None] = {}  # stream -> series identity, or None: not matched
     series: dict[tuple, _Counts] = {}
-    seconds: dict[str, int] = {}  # epoch ms of each second seen: parsing every key costs more
+    # Bucket j ends at bounds[j]: a line's bucket is found by bisection on its key, unparsed.
+    bounds = [_key(origin + j * width) for j in range(size)]
     start, end = _key(origin + 1), _key(last)
     blocks = _blocks(log_dir, start, end)
     previous = None
@@ -745,13 +748,7 @@ def _count(query: MetricQuery, log_dir: Path, origin: int, last: int, width: int
                     identity = _identity(judge(program, raw, fields), query, series)
                 if identity is None:
                     continue
-                second = previous[:19]
-                if second not in seconds:
-                    try:
-                        seconds[second] = int(datetime.fromisoformat(second + "+00:00").timestamp()) * 1000
-                    except ValueError:  # a timestamp of the right shape but no real time
-                        continue
-                bucket = -(-(seconds[second] + int(previous[20:23]) - origin) // width)
+                bucket = bisect_left(bounds, previous)  # keys compare as times do
                 if 0 < bucket < size:
                     counts = series[identity]
                     if not counts.buckets:
@@ -803,7 +800,7 @@ def _series(
     width = math.gcd(step, window)
     origin = first - window  # bucket j holds lines in (origin + (j-1)·width, origin + j·width]
     size = ((points - 1) * step + window) // width + 1
-    if size > 2_000_000:
+    if size > MAX_BUCKETS:
         return _error(
             expr, f"the range [{query.range_seconds:g}s] and step {step_seconds:g}s are too fine to count"
         )
