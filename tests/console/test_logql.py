@@ -296,3 +296,22 @@ def test_log_line_keys_are_stable_and_distinct(log_dir: Path) -> None:
         datetime.fromtimestamp(run('{service="api-gateway"}', log_dir)["lines"][0]["ms"] / 1000, UTC).hour
         == 10
     )
+
+
+def test_selective_counts_skip_lines_without_the_literals_yet_count_exactly(log_dir: Path) -> None:
+    write(
+        log_dir,
+        "api-gateway.log",
+        raw("10:00:01.000", "boom", level="error"),
+        raw("10:00:02.000", "boom", level="info"),
+        raw("10:00:03.000", "fine", level="error"),
+        raw("10:00:04.000", "boom again", level="error", note='"mcp-server"'),
+    )
+    write(log_dir, "mcp-server.log", raw("10:00:05.000", "boom", level="critical", service="mcp-server"))
+    write(log_dir, "postgres.log", b'2026-11-28 10:00:06 UTC LOG: "error" boom "api-gateway"')
+    expr = 'sum by (service) (count_over_time({service=~"api-gateway|mcp-server", level=~"error|critical"} |= "boom" [1m]))'
+    frame = run(expr, log_dir, "10:01:00", "10:01:00")
+    assert {s["name"]: s["points"][0][1] for s in frame["series"]} == {
+        '{service="api-gateway"}': 2,
+        '{service="mcp-server"}': 1,
+    }

@@ -31,7 +31,7 @@ import mmap
 import re
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +42,7 @@ import orjson
 from airscope import units
 from airscope.local.logs import LEVELS, Line, LogStore, Query, base, format_timestamp, log_files
 from airscope.local.logs.files import is_current, mtime
+from airscope.local.logs.query import Matcher as EngineMatcher
 from airscope.local.logs.timestamps import key_of_text, key_of_timestamp, own_key, parse_json
 
 # Past this many bytes of lines in a metric query's range, counting would take longer than the
@@ -471,7 +472,7 @@ def _search(store: LogStore, query: LogQuery, start: str, end: str, limit: int) 
     # Few of the newest candidates match (a range ending in the past, a regex the engine cannot
     # narrow by): read the range itself, keeping each program's last ``limit``.
     per_program: dict[str, deque[Line]] = {}
-    for key, program, raw, fields in _window(store.log_dir, start, end):
+    for key, program, raw, fields in _window(store.log_dir, start, end, query):
         if judge(program, raw, fields) is not None:
             per_program.setdefault(program, deque(maxlen=limit)).append(Line(key, program, raw, fields))
     merged = heapq.merge(*per_program.values(), key=lambda line: line.key)
@@ -523,6 +524,14 @@ def _blocks(log_dir: Path, start: str, end: str) -> Generator[tuple[str, list[by
                 previous = yield program, block.split(b"\n"), previous
 
 
+def _literals(query: LogQuery, program: str) -> Callable[..., bool] | None:
+    """The engine's check that a line of ``program`` holds the literals every match must hold (the
+    quoted level names, the service, the ``|=`` text), done before parsing; None when there are none.
+    A skipped plain-text line gives no time to the keyless lines after it, which take the one before."""
+    matcher = EngineMatcher(_prefilter(query, datetime.now(UTC), 0), program)
+    return matcher.literals if matcher.primary else None
+
+
 def _parsed(raw: bytes, previous: str) -> tuple[dict | None, str]:
     """A line's JSON fields (None: plain text) and key (a line without a time: ``previous``), the
     kit's own timestamp taken as it is, since nearly every line has one."""
@@ -543,15 +552,19 @@ def _parsed(raw: bytes, previous: str) -> tuple[dict | None, str]:
     return fields, key_of_timestamp(stamp) or previous
 
 
-def _window(log_dir: Path, start: str, end: str) -> Iterator[tuple[str, str, bytes, dict | None]]:
-    """(key, program, raw, fields) of every line from ``start`` to ``end`` (keys), as ``_blocks``."""
+def _window(
+    log_dir: Path, start: str, end: str, query: LogQuery
+) -> Iterator[tuple[str, str, bytes, dict | None]]:
+    """(key, program, raw, fields) of the lines from ``start`` to ``end`` (keys) that hold the
+    literals any match of ``query`` holds (the exact check is the caller's), as ``_blocks``."""
     blocks = _blocks(log_dir, start, end)
     previous = None
     try:
         while True:
             program, raws, previous = blocks.send(previous)
+            literals = _literals(query, program)
             for raw in raws:
-                if raw:
+                if raw and not (literals and not literals(raw, primary=True)):
                     fields, previous = _parsed(raw, previous)
                     if start <= previous <= end:
                         yield previous, program, raw, fields
@@ -710,8 +723,9 @@ def _count(query: MetricQuery, log_dir: Path, origin: int, last: int, width: int
     try:
         while True:
             program, raws, previous = blocks.send(previous)
+            literals = _literals(query.logs, program)
             for raw in raws:
-                if not raw:
+                if not raw or (literals and not literals(raw, primary=True)):
                     continue
                 # _parsed, inlined: this loop runs once a line, a million times for a million lines
                 fields = None
