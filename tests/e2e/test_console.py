@@ -41,7 +41,8 @@ from airscope.promapi import Alertmanager, Prometheus
 from tests.e2e.conftest import API_KEY, RunningPlatform
 from tests.support import wait_until
 
-pytestmark = pytest.mark.infra
+# The first test also waits for the module's load and its settle (about a minute).
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(300)]
 
 DASHBOARDS = checkout.root() / "deploy" / "grafana" / "dashboards"
 GATEWAY = "api-gateway"
@@ -400,8 +401,17 @@ def test_the_gateways_request_counts_shown_are_what_the_load_sent(platform, load
 # --- click paths --------------------------------------------------------------------------------------
 
 
+def visible(page: Page, selector: str) -> None:
+    """Waits for ``selector``; on a timeout, says what the page showed instead."""
+    try:
+        page.locator(selector).first.wait_for()
+    except Exception:
+        shown = page.locator("#page").inner_text()[:1500]
+        pytest.fail(f"no {selector} on {page.url}; the page shows:\n{shown}")
+
+
 def trace_drawn(page: Page, trace_id: str) -> None:
-    page.locator(f'.wf[data-trace-id="{trace_id}"][data-state="data"]').wait_for()
+    visible(page, f'.wf[data-trace-id="{trace_id}"][data-state="data"]')
 
 
 def test_an_exemplar_opens_its_trace(platform, loaded, browser_page):
@@ -431,8 +441,7 @@ def test_a_span_opens_its_traces_logs_and_a_log_line_opens_the_trace(platform, l
     browser_page.wait_for_url(
         re.compile(rf"/explore\?.*tab=logs.*trace={trace_id}|/explore\?.*trace={trace_id}.*tab=logs")
     )
-    lines = browser_page.locator(".log-line")
-    lines.first.wait_for()
+    visible(browser_page, ".log-line")
     links = browser_page.locator(".log-line .log-trace").evaluate_all("(links) => links.map((a) => a.href)")
     assert links and all(f"trace={trace_id}" in link for link in links), links
 
@@ -442,10 +451,12 @@ def test_a_span_opens_its_traces_logs_and_a_log_line_opens_the_trace(platform, l
 
 
 def notified(alertname: str) -> bool:
+    """Whether the local receiver kept a notification naming ``alertname`` (each kept line holds
+    Alertmanager's webhook payload under "notification")."""
     return any(
         alert.get("labels", {}).get("alertname") == alertname
-        for notification in alert_receiver.read()
-        for alert in notification.get("alerts", [])
+        for kept in alert_receiver.read()
+        for alert in kept.get("notification", {}).get("alerts", [])
     )
 
 
@@ -574,8 +585,8 @@ def test_a_range_that_ends_before_it_starts_is_refused(platform, loaded, browser
     board = dashboard("airscope-overview")
     open_dashboard(page, platform["console"], board, "from=now-1h&to=now")
     page.get_by_label(re.compile("^Time range", re.I)).first.click()
-    page.get_by_label("From").first.fill("now")
-    page.get_by_label("To").first.fill("now-1h")
+    page.get_by_label("From", exact=True).first.fill("now")
+    page.get_by_label("To", exact=True).first.fill("now-1h")
     page.get_by_role("button", name=re.compile("apply time range", re.I)).first.click()
     error = page.locator(".time-error")
     error.wait_for()

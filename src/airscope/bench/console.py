@@ -301,6 +301,7 @@ def measure(progress: Callable[[str], None] = print, load_seconds: float = 40.0)
         with tempfile.TemporaryDirectory(prefix="airscope-bench-console-") as tmp:
             own = Path(tmp)
             progress(f"writing {LOG_LINES:,} log lines and a {TRACE_SPANS}-span trace in {own}")
+            (own / "log").mkdir()
             bench_logs.write_lines(own / "log", LOG_LINES)
             trace_id = write_trace(own / "traces")
             trace_ms, logs_s = [], []
