@@ -309,7 +309,8 @@ def test_selective_counts_skip_lines_without_the_literals_yet_count_exactly(log_
     )
     write(log_dir, "mcp-server.log", raw("10:00:05.000", "boom", level="critical", service="mcp-server"))
     write(log_dir, "postgres.log", b'2026-11-28 10:00:06 UTC LOG: "error" boom "api-gateway"')
-    expr = 'sum by (service) (count_over_time({service=~"api-gateway|mcp-server", level=~"error|critical"} |= "boom" [1m]))'
+    selector = '{service=~"api-gateway|mcp-server", level=~"error|critical"} |= "boom"'
+    expr = f"sum by (service) (count_over_time({selector} [1m]))"
     frame = run(expr, log_dir, "10:01:00", "10:01:00")
     assert {s["name"]: s["points"][0][1] for s in frame["series"]} == {
         '{service="api-gateway"}': 2,

@@ -31,7 +31,7 @@ import mmap
 import re
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -486,11 +486,12 @@ class TooMuch(Exception):
 _BLOCK = 8 * 1024 * 1024  # bytes parsed at a time: the console's memory stays small whatever the range
 
 
-def _blocks(log_dir: Path, start: str, end: str) -> Generator[tuple[str, list[bytes], str], str | None, None]:
-    """(program, lines, key of the line before) for the lines of every file from about ``start``
-    to about ``end`` (keys; the caller checks each line's), each program's in file order, a block
-    at a time; ``send`` the key of a block's last line, which keyless lines of the next inherit. Only the part of each file the range covers is read, found by bisection (files
-    are mapped, not copied); ``TooMuch`` before any line is parsed when that is more than
+def _blocks(log_dir: Path, start: str, end: str) -> Generator[tuple[str, bytes, str], str | None, None]:
+    """(program, bytes of whole lines, key of the line before them) for the lines of every file
+    from about ``start`` to about ``end`` (keys; the caller checks each line's), each program's in
+    file order, a block at a time; ``send`` the key of a block's last line, which keyless lines of
+    the next inherit. Only the part of each file the range covers is read, found by bisection
+    (files are mapped, not copied); ``TooMuch``, before any line is parsed, when that is more than
     ``MAX_WINDOW_BYTES`` altogether."""
     low = format_timestamp(datetime.fromisoformat(start) - _SLACK)
     high = format_timestamp(datetime.fromisoformat(end) + _SLACK)
@@ -521,15 +522,21 @@ def _blocks(log_dir: Path, start: str, end: str) -> Generator[tuple[str, list[by
                 stop = hi if hi - at <= _BLOCK else buf.rfind(b"\n", at, at + _BLOCK) + 1 or hi
                 block = prefix + buf[at:stop]
                 prefix, at = b"", stop
-                previous = yield program, block.split(b"\n"), previous
+                previous = yield program, block, previous
 
 
-def _literals(query: LogQuery, program: str) -> Callable[..., bool] | None:
-    """The engine's check that a line of ``program`` holds the literals every match must hold (the
-    quoted level names, the service, the ``|=`` text), done before parsing; None when there are none.
-    A skipped plain-text line gives no time to the keyless lines after it, which take the one before."""
+def _candidates(block: bytes, program: str, query: LogQuery) -> list[bytes]:
+    """The lines of ``block`` that hold the literals every match of ``query`` must hold (the quoted
+    level names, the service, the ``|=`` text), in file order, found as the engine finds them: by
+    searching the block for the most selective one, so other lines are never even split out. A
+    keyless line among them takes the time of the candidate before it, not of the line before it."""
     matcher = EngineMatcher(_prefilter(query, datetime.now(UTC), 0), program)
-    return matcher.literals if matcher.primary else None
+    if matcher.primary is None:
+        return block.split(b"\n")
+    found = [block[start:end] for start, end in matcher.spans(block, 0, len(block))]
+    found = [raw for raw in found if matcher.literals(raw)]
+    found.reverse()
+    return found
 
 
 def _parsed(raw: bytes, previous: str) -> tuple[dict | None, str]:
@@ -561,10 +568,9 @@ def _window(
     previous = None
     try:
         while True:
-            program, raws, previous = blocks.send(previous)
-            literals = _literals(query, program)
-            for raw in raws:
-                if raw and not (literals and not literals(raw, primary=True)):
+            program, block, previous = blocks.send(previous)
+            for raw in _candidates(block, program, query):
+                if raw:
                     fields, previous = _parsed(raw, previous)
                     if start <= previous <= end:
                         yield previous, program, raw, fields
@@ -678,6 +684,7 @@ def run(
     """One Loki target's frame: "logs" for a log query (the last ``limit`` lines, oldest first),
     "series" for a metric query (one point a step; null where Loki has no sample), "unsupported"
     outside the subset, "error" for a query Loki would refuse too or a range too large to count."""
+    start_ms, end_ms = int(start_ms), int(end_ms)
     try:
         query = parse(expr)
     except Unsupported as what:
@@ -722,10 +729,9 @@ def _count(query: MetricQuery, log_dir: Path, origin: int, last: int, width: int
     previous = None
     try:
         while True:
-            program, raws, previous = blocks.send(previous)
-            literals = _literals(query.logs, program)
-            for raw in raws:
-                if not raw or (literals and not literals(raw, primary=True)):
+            program, block, previous = blocks.send(previous)
+            for raw in _candidates(block, program, query.logs):
+                if not raw:
                     continue
                 # _parsed, inlined: this loop runs once a line, a million times for a million lines
                 fields = None
