@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.support import free_port, wait_until
 
 from airscope import promapi
 from airscope.console import api_alerts
 from airscope.console.app import create_app
 from airscope.console.settings import ConsoleConfig
+from tests.support import free_port, wait_until
 
 KEY = "test-key-0123456789"
 PROM = "http://prometheus.test"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.console.fake_prometheus import FakePrometheus, matrix, vector
 
 from airscope.console.app import create_app
 from airscope.console.settings import ConsoleConfig
+from tests.console.fake_prometheus import FakePrometheus, matrix, vector
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
 
@@ -175,18 +175,15 @@ def test_bad_time_ranges_and_bad_bodies_are_400_messages(client):
 
 
 def test_loki_targets_go_to_the_logql_runner(client, monkeypatch, config):
-    from airscope.console import api_dashboards
+    from airscope.console import logql
 
     calls = []
 
-    class FakeLogql:
-        @staticmethod
-        def run(expr, start_ms, end_ms, step_seconds, log_dir, limit, legend_format=None):
-            calls.append((expr, end_ms - start_ms, step_seconds, log_dir, limit, legend_format))
-            return {"kind": "logs", "lines": [], "query": expr}
+    def run(expr, start_ms, end_ms, step_seconds, log_dir, limit, legend_format=None):
+        calls.append((expr, end_ms - start_ms, step_seconds, log_dir, limit, legend_format))
+        return {"kind": "logs", "lines": [], "query": expr}
 
-    monkeypatch.setitem(__import__("sys").modules, "airscope.console.logql", FakeLogql)
-    monkeypatch.setattr(api_dashboards, "logql", FakeLogql, raising=False)
+    monkeypatch.setattr(logql, "run", run)
     body = {
         "dashboard": "airscope-logs",
         "panelId": 2,
@@ -200,18 +197,15 @@ def test_loki_targets_go_to_the_logql_runner(client, monkeypatch, config):
 
 
 def test_tempo_targets_go_to_the_traceql_runner(client, monkeypatch, config):
+    from airscope.console import traceql
+
     calls = []
 
-    class FakeTraceql:
-        @staticmethod
-        def run(target, query, start_ms, end_ms, trace_dir):
-            calls.append((target["refId"], query, trace_dir))
-            return {"kind": "traces", "traces": [], "query": query}
+    def run(target, query, start_ms, end_ms, trace_dir):
+        calls.append((target["refId"], query, trace_dir))
+        return {"kind": "traces", "traces": [], "query": query}
 
-    monkeypatch.setitem(__import__("sys").modules, "airscope.console.traceql", FakeTraceql)
-    import airscope.console
-
-    monkeypatch.setattr(airscope.console, "traceql", FakeTraceql, raising=False)
+    monkeypatch.setattr(traceql, "run", run)
     body = {"dashboard": "airscope-service", "panelId": 29, "variables": {"service": "mcp-server"}}
     frame = client.post("/api/ds/query", json=body).json()["results"]["A"]
     assert frame["query"] == '{resource.service.name="mcp-server" && status=error}'
@@ -219,15 +213,12 @@ def test_tempo_targets_go_to_the_traceql_runner(client, monkeypatch, config):
 
 
 def test_a_runner_that_fails_shows_on_its_panel(client, monkeypatch):
-    class Broken:
-        @staticmethod
-        def run(*args):
-            raise KeyError("oops")
+    from airscope.console import traceql
 
-    import airscope.console
+    def broken(*args):
+        raise KeyError("oops")
 
-    monkeypatch.setitem(__import__("sys").modules, "airscope.console.traceql", Broken)
-    monkeypatch.setattr(airscope.console, "traceql", Broken, raising=False)
+    monkeypatch.setattr(traceql, "run", broken)
     frame = client.post("/api/ds/query", json={"dashboard": "airscope-overview", "panelId": 14}).json()[
         "results"
     ]["A"]

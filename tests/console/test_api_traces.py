@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.local.test_topology import CATALOG, SpanFiles
 
 from airscope.console.app import create_app
 from airscope.console.settings import ConsoleConfig
+from tests.local.test_topology import CATALOG, SpanFiles
 
 MS = 1_000_000
 

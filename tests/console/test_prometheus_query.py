@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.console.fake_prometheus import FakePrometheus, matrix, vector
 
 from airscope.console import prometheus_query
 from airscope.console.interpolate import Intervals
 from airscope.console.prometheus_query import heatmap_buckets, legend, metric_name
 from airscope.console.timerange import TimeRange
 from airscope.promapi import PromAPIError, Prometheus, Series
+from tests.console.fake_prometheus import FakePrometheus, matrix, vector
 
 RANGE = TimeRange(1_800_000_003_500, 1_800_003_603_700, "now-1h", "now")
 STEP = Intervals(15_000, 15_000, 60_000)

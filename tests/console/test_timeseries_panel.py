@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.conftest import CHROMIUM
 
 from airscope.console.app import STATIC
+from tests.conftest import CHROMIUM
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

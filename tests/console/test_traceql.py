@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.local.test_topology import CATALOG, SpanFiles
 
 from airscope.console import traceql
+from tests.local.test_topology import CATALOG, SpanFiles
 
 MS = 1_000_000
 TABLE = {"queryType": "traceql", "limit": 20, "tableType": "traces", "refId": "A"}

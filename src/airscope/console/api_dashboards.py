@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from airscope.console import prometheus_query
+from airscope.console import logql, prometheus_query, traceql
 from airscope.console.dashboards import (
     Dashboard,
     DashboardError,
@@ -212,10 +212,6 @@ def _run_prometheus(
 def _run_loki(
     config: ConsoleConfig, target: Mapping[str, Any], expr: str, time_range: TimeRange, intervals: Intervals
 ) -> dict[str, Any]:
-    try:
-        from airscope.console import logql
-    except ImportError as exc:
-        return _error(f"the console's LogQL runner (airscope.console.logql) is missing: {exc}")
     limit = int(target.get("maxLines") or DEFAULT_LOG_LINES)
     return logql.run(
         expr,
@@ -231,10 +227,6 @@ def _run_loki(
 def _run_tempo(
     config: ConsoleConfig, target: Mapping[str, Any], query: str, time_range: TimeRange
 ) -> dict[str, Any]:
-    try:
-        from airscope.console import traceql
-    except ImportError as exc:
-        return _error(f"the console's TraceQL runner (airscope.console.traceql) is missing: {exc}")
     return traceql.run(dict(target), query, time_range.from_ms, time_range.to_ms, config.trace_dir)
 
 
