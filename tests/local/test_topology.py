@@ -159,8 +159,8 @@ def test_a_call_is_a_client_span_and_the_server_span_under_it(files: SpanFiles, 
     assert (edge.declared, edge.seen, edge.stats.count, edge.stats.errors) == (True, True, 20, 1)
     assert edge.stats.rate(found.window_s) == 0.5
     assert edge.stats.error_ratio == 0.05
-    # Nearest rank: the 19th of 20 client durations (12 ms .. 31 ms), a duration some call took.
-    assert edge.stats.p95_seconds == pytest.approx(0.030)
+    # Nearest rank: the 19th of 20 client durations (12 ms .. 31 ms), within its histogram bin's 4.4 %.
+    assert edge.stats.p95_seconds == pytest.approx(0.030, rel=0.044)
     assert found.edges["orders", "postgres"].stats.count == 20
     assert found.nodes["postgres"].kind == "store"
     # A service's own numbers are its HTTP server spans'.

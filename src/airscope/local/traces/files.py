@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -166,6 +167,50 @@ def spans_between(trace_dir: Path, start_ns: int, end_ns: int) -> list[Span]:
                     continue
                 found += (span for span in parse_line(raw) if start_ns <= span.end_ns <= end_ns)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """How far a span file has been read: its identity (a rotated or replaced file is another) and the
+    offset after the last complete line read."""
+
+    file_id: tuple[int, int]  # st_dev, st_ino
+    offset: int
+
+
+def spans_after(path: Path, position: Position | None, since_ns: int) -> tuple[list[Span], Position]:
+    """The spans that ended at or after ``since_ns`` in the complete lines of the file past ``position``,
+    and the position after them: what a reader that comes back for new spans asks. Without a position,
+    or when the file is another one now or shorter than the offset (rotated, replaced, truncated), it is
+    read from its first line that may hold such a span (found from the end, as ``spans_between`` does)."""
+    with path.open("rb") as file:
+        stat = os.fstat(file.fileno())
+        file_id = (stat.st_dev, stat.st_ino)
+        if position is None or position.file_id != file_id or position.offset > stat.st_size:
+            offset = _first_line_since(file, stat.st_size, since_ns)
+        else:
+            offset = position.offset
+        file.seek(offset)
+        data = file.read(stat.st_size - offset)
+    complete = data[: data.rfind(b"\n") + 1]
+    spans = [span for span in parse_lines(complete) if span.end_ns >= since_ns]
+    return spans, Position(file_id, offset + len(complete))
+
+
+def _first_line_since(file: BinaryIO, size: int, since_ns: int) -> int:
+    """The offset of the first line that may hold a span that ended at or after ``since_ns``: past the
+    last line whose spans all ended more than ``ORDER_SLACK_NS`` before it (no earlier line holds one)."""
+    if size == 0:
+        return 0
+    with mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ) as buf:
+        end = buf.rfind(b"\n")
+        while end > 0:
+            start = buf.rfind(b"\n", 0, end) + 1
+            ends = _ENDS.findall(buf[start:end])
+            if ends and max(map(int, ends)) < since_ns - ORDER_SLACK_NS:
+                return end + 1
+            end = start - 1
+    return 0
 
 
 def existing_trace_dir() -> Path:

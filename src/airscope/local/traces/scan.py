@@ -18,16 +18,21 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from airscope.local.traces.files import Span, lines_backward, lines_holding, mapped, parse_line, span_files
+from airscope.local.traces.files import (
+    ORDER_SLACK_NS,
+    Span,
+    lines_backward,
+    lines_holding,
+    mapped,
+    parse_line,
+    span_files,
+)
 from airscope.local.traces.model import Trace, TraceFilter
 
 _TRACE_IDS = re.compile(rb'"traceId":"([0-9a-f]{32})"')
 _STARTS = re.compile(rb'"startTimeUnixNano":"?(\d+)')
 _ENDS = re.compile(rb'"endTimeUnixNano":"?(\d+)')
 _ERROR_LITERALS = (b'"code":2', b'"STATUS_CODE_ERROR"')  # a status's: no other OTLP/JSON key is "code"
-# A file's spans are written in the order they end, give or take the threads of one process racing to
-# the exporter's queue (and a clock stepping back): how far back a later line may still reach.
-_ORDER_SLACK_NS = 2_000_000_000
 
 
 def recent_traces(trace_dir: Path, keep: TraceFilter) -> Iterator[Trace]:
@@ -110,7 +115,7 @@ class _Scan:
             self._advance(index)
         while self.heads:
             negative_horizon, index, number, times = heapq.heappop(self.heads)
-            bound = -negative_horizon + _ORDER_SLACK_NS
+            bound = -negative_horizon + ORDER_SLACK_NS
             yield from self._settle(bound)
             if self.keep.since_ns is not None and bound < self.keep.since_ns:
                 break  # whatever is left ended, so began, before --since
