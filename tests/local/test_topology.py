@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from airscope import catalog
 from airscope.cli import main
 from airscope.local.traces import read_spans, topology
-from airscope.local.traces.files import spans_between
+from airscope.local.traces.files import spans_after, spans_between
 
 MS = 1_000_000
 _KIND = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
@@ -372,3 +373,105 @@ def test_check_topology_without_traffic_says_how_to_make_it(local: Path, files: 
     assert bad.exit_code == 2 and "--since" in bad.output
     both = CliRunner().invoke(main, ["check", "--topology", "--live"])
     assert both.exit_code == 2 and "pick one" in both.output
+
+
+def _observed(files: SpanFiles, cat: catalog.Catalog, seconds: float = 3600) -> topology.Topology:
+    files.write()
+    now = time.time_ns()
+    return topology.observed(files.trace_dir, now - round(seconds * 1e9), now, cat)
+
+
+@pytest.fixture
+def read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many spans each file read returned: what a refresh parsed."""
+    counts: list[int] = []
+
+    def counting(*args: object) -> tuple:
+        spans, position = spans_after(*args)  # type: ignore[arg-type]
+        counts.append(len(spans))
+        return spans, position
+
+    monkeypatch.setattr(topology, "spans_after", counting)
+    return counts
+
+
+def test_a_refresh_reads_only_the_spans_appended_since(
+    files: SpanFiles, cat: catalog.Catalog, read: list[int]
+) -> None:
+    for second in range(3):
+        request(files, at=second * 1000)
+    assert _observed(files, cat).edges["gateway", "orders"].stats.count == 3
+    assert sum(read) == 12
+    read.clear()
+    assert _observed(files, cat).edges["gateway", "orders"].stats.count == 3
+    assert sum(read) == 0  # nothing new: nothing parsed
+    request(files, at=5000, error=True)
+    found = _observed(files, cat)
+    assert sum(read) == 4
+    edge = found.edges["gateway", "orders"]
+    assert (edge.stats.count, edge.stats.errors) == (4, 1)
+    assert found.nodes["orders"].spans == 8  # its server span and its query, four times
+
+
+def test_a_truncated_or_replaced_file_is_read_again(
+    tmp_path: Path, files: SpanFiles, cat: catalog.Catalog
+) -> None:
+    request(files)
+    assert _observed(files, cat).edges["gateway", "orders"].stats.count == 1
+    # Truncated: each file starts again, shorter than where the last read stopped.
+    for path in files.trace_dir.glob("*.jsonl"):
+        path.write_bytes(b"")
+    request(files, at=1000)
+    # The spans read before stay counted (they happened); the new file's are added.
+    assert _observed(files, cat).edges["gateway", "orders"].stats.count == 2
+    # Replaced by another file, longer than where the last read stopped: its identity tells.
+    other = SpanFiles(tmp_path / "other", files.t0)
+    request(other, at=2000)
+    other.write()
+    request(other, at=3000)
+    other.write()
+    for path in other.trace_dir.glob("*.jsonl"):
+        os.replace(path, files.trace_dir / path.name)
+    assert _observed(files, cat).edges["gateway", "orders"].stats.count == 4
+
+
+def test_a_call_waits_for_the_span_that_answers_it(tmp_path: Path, cat: catalog.Catalog) -> None:
+    """The server span may be written after the client span (another process, another batch): the
+    call is counted once, to the service that answered, even on a port the catalog does not name."""
+    files = SpanFiles(tmp_path / "traces", time.time_ns() - 2000 * MS)
+    root = files.span("gateway", "GET /users", 0, 20)
+    call = files.span("gateway", "GET", 1, 10, "client", root, **{"http.url": "http://127.0.0.1:7345/u"})
+    early = _observed(files, cat)
+    # Not answered yet: named by its address for now, and not settled.
+    assert early.edges["gateway", "127.0.0.1:7345"].stats.count == 1
+    files.span("users", "GET /u", 2, 5, "server", call, instance="users@2")
+    found = _observed(files, cat)
+    assert found.edges["gateway", "users"].stats.count == 1
+    assert ("gateway", "127.0.0.1:7345") not in found.edges
+
+
+def test_a_longer_window_than_the_buckets_hold_reads_the_files_again(
+    files: SpanFiles, cat: catalog.Catalog
+) -> None:
+    request(files)  # ten minutes ago
+    assert not _observed(files, cat, seconds=60).edges["gateway", "orders"].seen
+    assert _observed(files, cat, seconds=3600).edges["gateway", "orders"].stats.count == 1
+    # The buckets now keep the hour: a shorter window is answered from them.
+    assert not _observed(files, cat, seconds=60).edges["gateway", "orders"].seen
+
+
+def test_buckets_widen_with_age_and_go_after_the_longest_window(cat: catalog.Catalog) -> None:
+    folding = topology._Folding(cat, topology.Resolver(cat, {}), since_ns=0)
+    hour, minute = 3600 * 10**9, 60 * 10**9
+    now = 100 * 24 * hour
+    for age in (30 * minute, 90 * minute, 91 * minute, 30 * hour, 31 * hour, 8 * 24 * hour):
+        folding.bucket(now - age).spans["gateway"] = 1
+    folding.compact(now, 7 * 24 * hour)
+    widths = {bucket.width_ns for bucket in folding.buckets.values()}
+    assert widths == {10 * 10**9, 300 * 10**9, hour}
+    assert sum(b.spans["gateway"] for b in folding.buckets.values()) == 5  # the week-old one is gone
+    assert len(folding.buckets) <= 5
+    whole = folding.topology(now - 7 * 24 * hour, now, 7 * 24 * 3600)
+    assert whole.nodes["gateway"].spans == 5
+    folding.compact(now, 2 * hour)
+    assert sum(b.spans["gateway"] for b in folding.buckets.values()) == 3

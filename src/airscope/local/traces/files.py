@@ -171,30 +171,45 @@ def spans_between(trace_dir: Path, start_ns: int, end_ns: int) -> list[Span]:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """How far a span file has been read: its identity (a rotated or replaced file is another) and the
-    offset after the last complete line read."""
+    """How far a span file has been read: its identity (a rotated or replaced file is another), the
+    offset after the last complete line read, and the bytes before that offset (a file truncated and
+    written again as far has others there)."""
 
     file_id: tuple[int, int]  # st_dev, st_ino
     offset: int
+    tail: bytes = b""
 
 
 def spans_after(path: Path, position: Position | None, since_ns: int) -> tuple[list[Span], Position]:
     """The spans that ended at or after ``since_ns`` in the complete lines of the file past ``position``,
     and the position after them: what a reader that comes back for new spans asks. Without a position,
-    or when the file is another one now or shorter than the offset (rotated, replaced, truncated), it is
-    read from its first line that may hold such a span (found from the end, as ``spans_between`` does)."""
+    or when the file is not the one read then (another inode, shorter than the offset, other bytes
+    before it: rotated, replaced, truncated), it is read from its first line that may hold such a span
+    (found from the end, as ``spans_between`` does)."""
     with path.open("rb") as file:
         stat = os.fstat(file.fileno())
         file_id = (stat.st_dev, stat.st_ino)
-        if position is None or position.file_id != file_id or position.offset > stat.st_size:
+        offset = -1
+        if position is not None and position.file_id == file_id and position.offset <= stat.st_size:
+            file.seek(position.offset - len(position.tail))
+            if file.read(len(position.tail)) == position.tail:
+                offset = position.offset
+        if offset < 0:
             offset = _first_line_since(file, stat.st_size, since_ns)
-        else:
-            offset = position.offset
         file.seek(offset)
         data = file.read(stat.st_size - offset)
-    complete = data[: data.rfind(b"\n") + 1]
+        complete = data[: data.rfind(b"\n") + 1]
+        end = offset + len(complete)
+        if len(complete) < _TAIL_BYTES:
+            file.seek(max(0, end - _TAIL_BYTES))
+            tail = file.read(min(end, _TAIL_BYTES))
+        else:
+            tail = complete[-_TAIL_BYTES:]
     spans = [span for span in parse_lines(complete) if span.end_ns >= since_ns]
-    return spans, Position(file_id, offset + len(complete))
+    return spans, Position(file_id, end, tail)
+
+
+_TAIL_BYTES = 64  # a line's end: span ids and times, different in each line
 
 
 def _first_line_since(file: BinaryIO, size: int, since_ns: int) -> int:
