@@ -475,3 +475,24 @@ def test_buckets_widen_with_age_and_go_after_the_longest_window(cat: catalog.Cat
     assert whole.nodes["gateway"].spans == 5
     folding.compact(now, 2 * hour)
     assert sum(b.spans["gateway"] for b in folding.buckets.values()) == 3
+
+
+def test_a_follower_keeps_the_map_folded(local: Path, files: SpanFiles) -> None:
+    request(files)
+    files.write()
+    stop = topology.follow(files.trace_dir, every_s=0.02)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            held = topology._MAPS.get(files.trace_dir.absolute())
+            if held is not None and held.positions:
+                break
+            time.sleep(0.02)
+        request(files, at=1000)
+        files.write()
+        time.sleep(0.2)
+        # Already read by the follower: a page's request finds nothing new to parse.
+        with held.lock:
+            assert held.topology(None, None, 1).edges["gateway", "orders"].stats.count == 2
+    finally:
+        stop.set()

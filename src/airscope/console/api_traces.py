@@ -6,15 +6,19 @@
   ``startMs`` of a span and ``ms`` of its events counted from the trace's start;
 - ``GET /api/servicemap?from=now-1h&to=now``: the "graph" frame of the calls in the range.
 
-The span files are read per request (no cache): they are the only state, and a search reads only the
-ends of them it needs.
+The span files are read per request for searches and traces (a search reads only the ends of them it
+needs). The service map is folded as spans come (``topology.observed`` keeps it per directory, reading
+only what was appended): from the start of the process a thread keeps it up to date, so that the first
+page opened after an hour of load does not read the hour.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from airscope import units
@@ -26,11 +30,22 @@ from airscope.local.logs import parse_since, parse_trace_id
 from airscope.local.traces import Node, Trace, TraceFilter, load_trace, recent_traces
 from airscope.local.traces import topology as topologies
 
-router = APIRouter()
-
 MAX_LIMIT = 1000
 _KINDS = {0: "internal", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUSES = {"OK": "ok", "ERROR": "error"}
+
+
+@asynccontextmanager
+async def _follow_spans(app: FastAPI) -> AsyncIterator[None]:
+    """While the console serves, a thread keeps the service map of its span directory folded."""
+    stop = topologies.follow(Path(app.state.config.trace_dir))
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+router = APIRouter(lifespan=_follow_spans)
 
 
 def _bad(message: str, status: int = 400) -> JSONResponse:

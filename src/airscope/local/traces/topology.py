@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from airscope import catalog
 from airscope.catalog import Catalog
+from airscope.errors import AirscopeError
 from airscope.local import ports
 from airscope.local.traces.files import Position, Span, span_files, spans_after
 
@@ -520,3 +521,22 @@ def forget() -> None:
     """Drops the service maps held (a benchmark's cold start)."""
     with _MAPS_LOCK:
         _MAPS.clear()
+
+
+def follow(trace_dir: Path, every_s: float = 5.0, window_s: float = 3600.0) -> threading.Event:
+    """Keeps the directory's service map folded up to date in a background thread, as Tempo's
+    service-graph processor sees every span as it comes: a page opened after an hour of load then
+    reads only the last seconds' spans, not the hour's. Set the returned event to stop it."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            now = time.time_ns()
+            try:
+                observed(trace_dir, now - round(window_s * 1e9), now)
+            except (AirscopeError, OSError):
+                pass  # a broken catalog or an unreadable file: the page's own request says which
+            stop.wait(every_s)
+
+    threading.Thread(target=run, name="airscope-servicemap", daemon=True).start()
+    return stop
