@@ -264,7 +264,9 @@ def test_variables_endpoint(client, fake):
 
 
 def test_every_panel_of_every_dashboard_answers_a_frame_per_target(client):
-    """With the real LogQL and TraceQL runners on empty stores and an empty Prometheus: no panel fails."""
+    """With the real LogQL and TraceQL runners on empty stores and an empty Prometheus: no panel fails,
+    and none needs a production backend (a generated query outside the local LogQL/TraceQL subset
+    would show "production only" on its panel: the subset or the generator must grow first)."""
     for path in sorted(DASHBOARDS.glob("*.json")):
         data = json.loads(path.read_text())
         stack = list(data["panels"])
@@ -278,4 +280,4 @@ def test_every_panel_of_every_dashboard_answers_a_frame_per_target(client):
             frames = answer.json()["results"]
             assert sorted(frames) == sorted(t["refId"] for t in panel["targets"]), panel["title"]
             for frame in frames.values():
-                assert frame["kind"] != "error", (data["uid"], panel["title"], frame)
+                assert frame["kind"] not in ("error", "unsupported"), (data["uid"], panel["title"], frame)
