@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from airscope.promapi import Alertmanager, PromAPIError, Prometheus
+from airscope.promapi import Alertmanager, Matcher, PromAPIError, Prometheus
 from tests.support import free_port, wait_until
 
 RULES = """
@@ -114,6 +114,7 @@ def test_range_query_targets_rules_and_alerts(servers):
     alerts = wait_until(prometheus.alerts, 30, message="AlwaysFiring pending or firing")
     assert alerts[0].labels["alertname"] == "AlwaysFiring" and alerts[0].state in ("pending", "firing")
     assert alerts[0].annotations == {"summary": "it always fires"}
+    assert alerts[0].value == 1.0  # the rule's expression value, which the console shows
 
 
 def test_alertmanager_alerts_and_silences(servers):
@@ -135,6 +136,27 @@ def test_alertmanager_alerts_and_silences(servers):
     finally:
         alertmanager.expire_silence(silence)
     assert [s.state for s in alertmanager.silences() if s.id == silence] == ["expired"]
+
+
+def test_silences_with_regex_and_negative_matchers_and_who_they_mute(servers):
+    _, alertmanager = servers
+    wait_until(alertmanager.alerts, 30, message="AlwaysFiring reaches Alertmanager")
+    matchers = [Matcher("alertname", "Always.*", is_regex=True), Matcher("service", "other", is_equal=False)]
+    silence = alertmanager.create_silence(matchers, 600, created_by="me", comment="regex")
+    try:
+        [found] = [s for s in alertmanager.silences() if s.id == silence]
+        assert found.matcher_list == tuple(matchers)
+        assert found.matchers == {"alertname": "=~Always.*", "service": "!=other"}
+        assert (found.created_by, found.comment) == ("me", "regex")
+        muted = wait_until(
+            lambda: [a for a in alertmanager.alerts() if silence in a.silenced_by],
+            30,
+            message="the alert muted by the regex silence",
+        )
+        assert muted[0].labels["alertname"] == "AlwaysFiring" and muted[0].silenced_by == (silence,)
+        assert muted[0].state == "suppressed"
+    finally:
+        alertmanager.expire_silence(silence)
 
 
 def test_a_refused_query_names_the_url_and_prometheus_reason(servers):

@@ -9,7 +9,7 @@ is a ``PromAPIError`` whose message names the URL and the cause. One NaN rule: a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,17 +96,40 @@ class Alert:
     annotations: Mapping[str, str]
     state: str  # Prometheus: pending | firing; Alertmanager: active | suppressed | unprocessed
     since: str | None  # Prometheus' activeAt, Alertmanager's startsAt (RFC 3339)
+    value: float | None = None  # Prometheus only: the rule expression's value (None for NaN)
+    silenced_by: tuple[str, ...] = ()  # Alertmanager only: the ids of the silences muting it
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One matcher of a silence, as Alertmanager's API holds it: ``name`` ``=``, ``!=``, ``=~`` or ``!~``
+    ``value``."""
+
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    def as_api(self) -> dict[str, Any]:
+        """The matcher as the API writes it (what a silence is posted with)."""
+        return {"name": self.name, "value": self.value, "isRegex": self.is_regex, "isEqual": self.is_equal}
 
 
 @dataclass(frozen=True)
 class Silence:
     id: str
-    matchers: Mapping[str, str]  # equality matchers; others are shown as name -> "=~regex" etc.
+    matcher_list: tuple[Matcher, ...]  # every matcher, regex and negative ones included
     state: str  # active | pending | expired
     starts_at: str
     ends_at: str
     created_by: str
     comment: str
+
+    @property
+    def matchers(self) -> Mapping[str, str]:
+        """Name -> value, for a script that looks up one label: an equality matcher's value as is, any
+        other's with its operator in front ("=~", "!=", "!~")."""
+        return {m.name: _matcher_value(m) for m in self.matcher_list}
 
 
 class _API:
@@ -251,7 +274,13 @@ class Prometheus(_API):
     def alerts(self) -> list[Alert]:
         """Every alert Prometheus evaluates as pending or firing."""
         return [
-            Alert(a["labels"], a.get("annotations", {}), a["state"], a.get("activeAt"))
+            Alert(
+                a["labels"],
+                a.get("annotations", {}),
+                a["state"],
+                a.get("activeAt"),
+                _number(a["value"]) if a.get("value") is not None else None,
+            )
             for a in self._data("/api/v1/alerts")["alerts"]
         ]
 
@@ -259,45 +288,60 @@ class Prometheus(_API):
 class Alertmanager(_API):
     name = "Alertmanager"
 
+    def _list(self, path: str, what: str, params: Mapping[str, str] | None = None) -> list[dict]:
+        body = self._call("GET", path, params=params)
+        if not isinstance(body, list):
+            raise self._fail(path, f"not a list of {what}: {str(body)[:300]}", status=200)
+        return body
+
     def alerts(self, active: bool = True, silenced: bool = True, inhibited: bool = True) -> list[Alert]:
         """The alerts Alertmanager holds; by default every active one, silenced and inhibited ones included."""
         params = {"active": _flag(active), "silenced": _flag(silenced), "inhibited": _flag(inhibited)}
-        body = self._call("GET", "/api/v2/alerts", params=params)
-        if not isinstance(body, list):
-            raise self._fail("/api/v2/alerts", f"not a list of alerts: {str(body)[:300]}", status=200)
         return [
             Alert(
-                a["labels"], a.get("annotations", {}), a.get("status", {}).get("state", ""), a.get("startsAt")
+                a["labels"],
+                a.get("annotations", {}),
+                a.get("status", {}).get("state", ""),
+                a.get("startsAt"),
+                silenced_by=tuple(a.get("status", {}).get("silencedBy") or ()),
             )
-            for a in body
+            for a in self._list("/api/v2/alerts", "alerts", params)
         ]
 
     def silences(self) -> list[Silence]:
         return [
             Silence(
                 s["id"],
-                {m["name"]: _matcher_value(m) for m in s["matchers"]},
+                tuple(
+                    Matcher(m["name"], m["value"], m.get("isRegex", False), m.get("isEqual", True))
+                    for m in s["matchers"]
+                ),
                 s["status"]["state"],
                 s["startsAt"],
                 s["endsAt"],
                 s.get("createdBy", ""),
                 s.get("comment", ""),
             )
-            for s in self._call("GET", "/api/v2/silences")
+            for s in self._list("/api/v2/silences", "silences")
         ]
 
     def create_silence(
-        self, matchers: Mapping[str, str], duration: float, created_by: str = "airscope", comment: str = ""
+        self,
+        matchers: Mapping[str, str] | Sequence[Matcher],
+        duration: float,
+        created_by: str = "airscope",
+        comment: str = "",
     ) -> str:
-        """Silences alerts whose labels equal ``matchers`` for ``duration`` seconds from now; its id."""
+        """Silences the alerts ``matchers`` match for ``duration`` seconds from now; its id. A mapping is
+        equality matchers (name -> value), the common case of a script."""
+        if isinstance(matchers, Mapping):
+            matchers = [Matcher(name, value) for name, value in matchers.items()]
         now = datetime.now(UTC)
         body = self._call(
             "POST",
             "/api/v2/silences",
             json={
-                "matchers": [
-                    {"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()
-                ],
+                "matchers": [m.as_api() for m in matchers],
                 "startsAt": now.isoformat(),
                 "endsAt": (now + timedelta(seconds=duration)).isoformat(),
                 "createdBy": created_by,
@@ -314,9 +358,8 @@ def _flag(on: bool) -> str:
     return "true" if on else "false"
 
 
-def _matcher_value(matcher: Mapping[str, Any]) -> str:
+def _matcher_value(matcher: Matcher) -> str:
     """An equality matcher's value as is; any other with its operator in front ("=~", "!=", "!~")."""
-    equal, regex = matcher.get("isEqual", True), matcher.get("isRegex", False)
-    if equal and not regex:
-        return matcher["value"]
-    return ("=" if equal else "!") + ("~" if regex else "=") + matcher["value"]
+    if matcher.is_equal and not matcher.is_regex:
+        return matcher.value
+    return ("=" if matcher.is_equal else "!") + ("~" if matcher.is_regex else "=") + matcher.value

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
@@ -42,59 +42,18 @@ _SILENCE_ID = re.compile(r"[A-Za-z0-9-]+")
 _STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
 
 
-class _Prometheus(promapi.Prometheus):
-    def alerts_out(self) -> list[dict[str, Any]]:
-        """The alerts as /api/v1/alerts gives them: ``promapi.Alert`` leaves out ``value``, which the page shows."""
-        return self._data("/api/v1/alerts")["alerts"]
-
-
-class _Alertmanager(promapi.Alertmanager):
-    """``promapi.Alertmanager`` flattens matchers to name -> value and makes equality ones only; the
-    silences page shows and makes regex and negative matchers too, so it reads the API's own shape."""
-
-    def silences_out(self) -> list[dict[str, Any]]:
-        body = self._call("GET", "/api/v2/silences")
-        if not isinstance(body, list):
-            raise self._fail("/api/v2/silences", f"not a list of silences: {str(body)[:300]}")
-        return body
-
-    def silenced_label_sets(self) -> list[Mapping[str, str]]:
-        """The labels of every alert Alertmanager holds silenced (inhibited or not)."""
-        body = self._call("GET", "/api/v2/alerts")
-        if not isinstance(body, list):
-            raise self._fail("/api/v2/alerts", f"not a list of alerts: {str(body)[:300]}")
-        return [a.get("labels", {}) for a in body if a.get("status", {}).get("silencedBy")]
-
-    def create(
-        self, matchers: Sequence[Mapping[str, Any]], seconds: float, created_by: str, comment: str
-    ) -> str:
-        now = datetime.now(UTC)
-        body = self._call(
-            "POST",
-            "/api/v2/silences",
-            json={
-                "matchers": list(matchers),
-                "startsAt": now.isoformat(),
-                "endsAt": (now + timedelta(seconds=seconds)).isoformat(),
-                "createdBy": created_by,
-                "comment": comment,
-            },
-        )
-        return body["silenceID"]
-
-
 @dataclass
 class Backends:
-    prometheus: _Prometheus
-    alertmanager: _Alertmanager
+    prometheus: promapi.Prometheus
+    alertmanager: promapi.Alertmanager
 
 
 def backends(request: Request) -> Iterator[Backends]:
     """The clients of this request (a dependency: tests override it with clients over fake transports)."""
     config = request.app.state.config
     with (
-        _Prometheus(config.prometheus_url) as prometheus,
-        _Alertmanager(config.alertmanager_url) as alertmanager,
+        promapi.Prometheus(config.prometheus_url) as prometheus,
+        promapi.Alertmanager(config.alertmanager_url) as alertmanager,
     ):
         yield Backends(prometheus, alertmanager)
 
@@ -107,7 +66,8 @@ def open_backends(
 ) -> Backends:
     """Clients of these servers over ``transport`` (the tests' fakes)."""
     return Backends(
-        _Prometheus(prometheus_url, transport=transport), _Alertmanager(alertmanager_url, transport=transport)
+        promapi.Prometheus(prometheus_url, transport=transport),
+        promapi.Alertmanager(alertmanager_url, transport=transport),
     )
 
 
@@ -126,14 +86,6 @@ def _ms(rfc3339: str | None) -> int | None:
         return None
 
 
-def _number(text: object) -> float | None:
-    try:
-        value = float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if value != value else value  # NaN: no value, promapi's rule
-
-
 # --- alerts and notifications ---------------------------------------------------------------
 
 
@@ -150,29 +102,28 @@ def _silenced(labels: Mapping[str, str], silenced: list[Mapping[str, str]]) -> b
 
 def _alerts(backends: Backends, runbooks_dir: Path, errors: list[str]) -> list[dict[str, Any]]:
     try:
-        raw = backends.prometheus.alerts_out()
+        evaluated = backends.prometheus.alerts()
     except promapi.PromAPIError as exc:
         errors.append(f"no alerts: {exc}. Is the platform up (`make up`)?")
         return []
     try:
-        silenced = backends.alertmanager.silenced_label_sets()
+        silenced = [a.labels for a in backends.alertmanager.alerts() if a.silenced_by]
     except promapi.PromAPIError as exc:
         errors.append(f"cannot tell which alerts are silenced: {exc}")
         silenced = []
     out = []
-    for alert in raw:
-        labels = alert.get("labels", {})
-        name = labels.get("alertname", "")
+    for alert in evaluated:
+        name = alert.labels.get("alertname", "")
         out.append(
             {
                 "name": name,
-                "state": alert.get("state", ""),
-                "labels": labels,
-                "annotations": alert.get("annotations", {}),
-                "activeAt": _ms(alert.get("activeAt")),
-                "value": _number(alert.get("value")),
+                "state": alert.state,
+                "labels": dict(alert.labels),
+                "annotations": dict(alert.annotations),
+                "activeAt": _ms(alert.since),
+                "value": alert.value,
                 "runbook": _runbook_link(runbooks_dir, name),
-                "silenced": _silenced(labels, silenced),
+                "silenced": _silenced(alert.labels, silenced),
             }
         )
     # Firing before pending, then by name and labels: a stable order the page and tests can rely on.
@@ -219,34 +170,25 @@ def list_alerts(request: Request, clients: Clients) -> dict[str, Any]:
 # --- silences ---------------------------------------------------------------------------------
 
 
-def _silence_out(silence: Mapping[str, Any]) -> dict[str, Any]:
+def _silence_out(silence: promapi.Silence) -> dict[str, Any]:
     return {
-        "id": silence.get("id", ""),
-        "matchers": [
-            {
-                "name": m.get("name", ""),
-                "value": m.get("value", ""),
-                "isRegex": bool(m.get("isRegex", False)),
-                "isEqual": bool(m.get("isEqual", True)),
-            }
-            for m in silence.get("matchers", [])
-        ],
-        "startsMs": _ms(silence.get("startsAt")),
-        "endsMs": _ms(silence.get("endsAt")),
-        "createdBy": silence.get("createdBy", ""),
-        "comment": silence.get("comment", ""),
-        "state": silence.get("status", {}).get("state", ""),
+        "id": silence.id,
+        "matchers": [m.as_api() for m in silence.matcher_list],
+        "startsMs": _ms(silence.starts_at),
+        "endsMs": _ms(silence.ends_at),
+        "createdBy": silence.created_by,
+        "comment": silence.comment,
+        "state": silence.state,
     }
 
 
 @router.get("/api/silences")
 def list_silences(clients: Clients) -> Any:
-    am = clients.alertmanager
     try:
-        raw = am.silences_out()
+        silences = clients.alertmanager.silences()
     except promapi.PromAPIError as exc:
         return _error(503, f"cannot list silences: {exc}. Is the platform up (`make up`)?")
-    out = [_silence_out(s) for s in raw]
+    out = [_silence_out(s) for s in silences]
     # Active first, then pending, then expired; the newest first within each.
     out.sort(key=lambda s: (_STATE_ORDER.get(s["state"], 3), -(s["startsMs"] or 0)))
     return {"silences": out}
@@ -291,11 +233,10 @@ def _matcher_problem(index: int, matcher: object) -> str | None:
     return None
 
 
-def _matches_empty(matcher: Mapping[str, Any]) -> bool:
+def _matches_empty(matcher: promapi.Matcher) -> bool:
     """Whether the matcher matches an alert without the label (Alertmanager's empty-string rule)."""
-    value, regex, equal = matcher["value"], matcher.get("isRegex", False), matcher.get("isEqual", True)
-    hit = re.fullmatch(value, "") is not None if regex else value == ""
-    return hit if equal else not hit
+    hit = re.fullmatch(matcher.value, "") is not None if matcher.is_regex else matcher.value == ""
+    return hit if matcher.is_equal else not hit
 
 
 def _silence_request(body: object) -> tuple[dict[str, Any] | None, str | None]:
@@ -313,12 +254,7 @@ def _silence_request(body: object) -> tuple[dict[str, Any] | None, str | None]:
         if problem:
             return None, problem
     clean = [
-        {
-            "name": m["name"],
-            "value": m["value"],
-            "isRegex": m.get("isRegex", False),
-            "isEqual": m.get("isEqual", True),
-        }
+        promapi.Matcher(m["name"], m["value"], m.get("isRegex", False), m.get("isEqual", True))
         for m in matchers
     ]
     if all(_matches_empty(m) for m in clean):
@@ -343,8 +279,10 @@ def _silence_request(body: object) -> tuple[dict[str, Any] | None, str | None]:
     return {"matchers": clean, "seconds": seconds, "comment": comment.strip(), "created_by": created_by}, None
 
 
-def _create(am: _Alertmanager, silence: dict[str, Any]) -> str:
-    return am.create(silence["matchers"], silence["seconds"], silence["created_by"], silence["comment"])
+def _create(am: promapi.Alertmanager, silence: dict[str, Any]) -> str:
+    return am.create_silence(
+        silence["matchers"], silence["seconds"], silence["created_by"], silence["comment"]
+    )
 
 
 @router.post("/api/silences")
