@@ -277,7 +277,7 @@ def test_no_log_directory_or_a_backwards_range_is_an_error(tmp_path: Path, log_d
 
 def test_a_range_too_large_to_count_in_time_asks_for_a_shorter_one(log_dir: Path) -> None:
     write(log_dir, "api-gateway.log", *[raw(f"10:00:{second:02d}.000", "x" * 200) for second in range(60)])
-    with mock.patch.object(logql, "MAX_WINDOW_BYTES", 2000):
+    with mock.patch.object(logql.window, "MAX_WINDOW_BYTES", 2000):
         frame = run('sum(count_over_time({service="api-gateway"}[1m]))', log_dir)
     assert frame["kind"] == "error" and "shorter range" in frame["message"]
     points = run('sum(count_over_time({service="api-gateway"}[1d]))', log_dir, step=3600)
