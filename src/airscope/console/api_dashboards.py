@@ -87,6 +87,17 @@ def _dashboards(request: Request) -> Dashboards:
     return reader
 
 
+def _dashboard(request: Request, uid: str) -> Dashboard | JSONResponse:
+    """The dashboard ``uid``, or the answer to give instead: 404 naming the dashboards there are,
+    503 when the files cannot be read."""
+    try:
+        return _dashboards(request).get(uid)
+    except DashboardNotFound as exc:
+        return _message(404, str(exc))
+    except DashboardError as exc:
+        return _message(503, str(exc))
+
+
 def _down(exc: PromAPIError) -> str:
     return f"{exc}. Is the platform up? `make up` starts it, `airscope status` shows what runs"
 
@@ -114,12 +125,9 @@ def search(request: Request, query: str = "", tag: Annotated[list[str] | None, Q
 
 @router.get("/api/dashboards/uid/{uid}")
 def dashboard(request: Request, uid: str) -> Any:
-    try:
-        found = _dashboards(request).get(uid)
-    except DashboardNotFound as exc:
-        return _message(404, str(exc))
-    except DashboardError as exc:
-        return _message(503, str(exc))
+    found = _dashboard(request, uid)
+    if isinstance(found, JSONResponse):
+        return found
     return {"dashboard": found.json, "meta": {"slug": found.slug, "url": found.url}}
 
 
@@ -127,12 +135,9 @@ def dashboard(request: Request, uid: str) -> Any:
 def variables(request: Request, uid: str) -> Any:
     """The dashboard's template variables with their options, query variables' asked of Prometheus;
     ``var-<name>`` parameters choose values, as in a dashboard URL."""
-    try:
-        found = _dashboards(request).get(uid)
-    except DashboardNotFound as exc:
-        return _message(404, str(exc))
-    except DashboardError as exc:
-        return _message(503, str(exc))
+    found = _dashboard(request, uid)
+    if isinstance(found, JSONResponse):
+        return found
     requested = _url_variables(request.query_params.multi_items())
     try:
         time_range = resolve(
@@ -280,13 +285,13 @@ def _target_frame(
 def ds_query(request: Request, body: PanelQuery) -> Any:
     """A panel's targets, each run on its data source: ``{"results": {refId: Frame}, "interval": "15s"}``."""
     config = _config(request)
+    found = _dashboard(request, body.dashboard)
+    if isinstance(found, JSONResponse):
+        return found
     try:
-        found = _dashboards(request).get(body.dashboard)
         panel = found.panel(body.panelId)
-    except (DashboardNotFound, PanelNotFound) as exc:
+    except PanelNotFound as exc:
         return _message(404, str(exc))
-    except DashboardError as exc:
-        return _message(503, str(exc))
     try:
         time_range = resolve(body.from_, body.to)
     except TimeRangeError as exc:

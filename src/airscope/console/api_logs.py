@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from airscope.console.logql import log_line
@@ -42,8 +42,8 @@ MAX_TAIL_READ = 4 * 1024 * 1024  # bytes of one file a poll reads at most: the n
 _Positions = dict[str, tuple[int, int]]  # program -> (inode, offset) of its current file
 
 
-class _BadInput(Exception):
-    pass
+class _BadCursor(Exception):
+    """A tail cursor this console did not give (the message says what to send instead)."""
 
 
 @dataclass(frozen=True)
@@ -58,50 +58,41 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def _filters(
     request: Request,
-    service: list[str],
-    level: str | None,
-    trace: str | None,
-    since: str | None,
-    q: str | None,
-    limit: str | None,
-) -> _Filters:
-    """The query the parameters ask for; ``_BadInput`` saying what is wrong and what is accepted."""
-    level = (level or "").strip().lower() or None
-    if level is not None and level not in logs.LEVELS:
-        raise _BadInput(f"level {level!r} is not one of {', '.join(logs.LEVELS)} (that level and above)")
-    try:
-        trace_id = logs.parse_trace_id(trace.strip()) if trace and trace.strip() else None
-        moment = logs.parse_since(since) if since and since.strip() else None
-    except ValueError as error:
-        raise _BadInput(str(error)) from None
-    try:
-        count = int(limit) if limit not in (None, "") else 200
-    except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_LIMIT:
-        raise _BadInput(f"limit {limit!r} is not a number of lines from 1 to {MAX_LIMIT}")
-    services = frozenset(name.strip() for name in service if name.strip())
-    query = logs.Query(services, level, trace_id, moment, q or None, count)
-    return _Filters(query, Path(request.app.state.config.log_dir))
-
-
-ServiceParam = Annotated[list[str], Query(default_factory=list)]
-
-
-@router.get("/api/logs")
-def search(
-    request: Request,
-    service: ServiceParam,
+    service: Annotated[list[str], Query(default_factory=list)],
     level: str | None = None,
     trace: str | None = None,
     since: str | None = None,
     q: str | None = None,
     limit: str | None = None,
-) -> Any:
+) -> _Filters | JSONResponse:
+    """The query both routes' filters ask for (a dependency of each), or the 400 saying what is
+    wrong and what is accepted."""
+    level = (level or "").strip().lower() or None
+    if level is not None and level not in logs.LEVELS:
+        return _error(400, f"level {level!r} is not one of {', '.join(logs.LEVELS)} (that level and above)")
     try:
-        filters = _filters(request, service, level, trace, since, q, limit)
-    except _BadInput as error:
+        trace_id = logs.parse_trace_id(trace.strip()) if trace and trace.strip() else None
+        moment = logs.parse_since(since) if since and since.strip() else None
+    except ValueError as error:
         return _error(400, str(error))
+    try:
+        count = int(limit) if limit not in (None, "") else 200
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_LIMIT:
+        return _error(400, f"limit {limit!r} is not a number of lines from 1 to {MAX_LIMIT}")
+    services = frozenset(name.strip() for name in service if name.strip())
+    query = logs.Query(services, level, trace_id, moment, q or None, count)
+    return _Filters(query, Path(request.app.state.config.log_dir))
+
+
+Filters = Annotated[_Filters | JSONResponse, Depends(_filters)]
+
+
+@router.get("/api/logs")
+def search(filters: Filters) -> Any:
+    if isinstance(filters, JSONResponse):
+        return filters
     if not filters.log_dir.is_dir():
         return _no_logs(filters.log_dir)
     lines = [log_line(line) for line in logs.LogStore(filters.log_dir).query(filters.query)]
@@ -112,20 +103,12 @@ def search(
 
 
 @router.get("/api/logs/tail")
-def tail(
-    request: Request,
-    service: ServiceParam,
-    level: str | None = None,
-    trace: str | None = None,
-    since: str | None = None,
-    q: str | None = None,
-    limit: str | None = None,
-    after: str | None = None,
-) -> Any:
+def tail(filters: Filters, after: str | None = None) -> Any:
+    if isinstance(filters, JSONResponse):
+        return filters
     try:
-        filters = _filters(request, service, level, trace, since, q, limit)
         cursor = _decode(after) if after else None
-    except _BadInput as error:
+    except _BadCursor as error:
         return _error(400, str(error))
     if not filters.log_dir.is_dir():
         return _no_logs(filters.log_dir)
@@ -160,7 +143,7 @@ def _decode(text: str) -> _Positions:
         data = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         return {str(program): (int(inode), int(offset)) for program, (inode, offset) in data.items()}
     except (binascii.Error, ValueError, TypeError, AttributeError):
-        raise _BadInput(
+        raise _BadCursor(
             f"after={text[:40]!r} is not a cursor this console gave: send the 'next' of the last "
             "answer, or leave after out to start"
         ) from None
