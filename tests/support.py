@@ -1,5 +1,5 @@
 """What many tests need, in one place: waiting for a condition (``wait_until``, and
-``wait_until_async`` inside an event loop), timing a call (``fastest``), free ports, a local platform's ports moved to free ones,
+``wait_until_async`` inside an event loop), free ports, a local platform's ports moved to free ones,
 a Redis database of one's own, and an ASGI app served by uvicorn in this process.
 
 Apps served as subprocesses, their metrics and their spans are in ``tests.servers``; the fixtures
@@ -78,17 +78,6 @@ def _tries(condition: Callable[[], T], timeout: float, message: str) -> Generato
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message}: not so within {timeout:g} s ({last})")
         yield
-
-
-def fastest(call: Callable[[], T], tries: int = 3) -> tuple[float, T]:
-    """The shortest of ``tries`` timings of ``call`` (seconds) and its last answer: a busy machine
-    (make test runs beside other work) slows one run, not all."""
-    took, answer = [], None
-    for _ in range(tries):
-        began = time.perf_counter()
-        answer = call()
-        took.append(time.perf_counter() - began)
-    return min(took), answer  # type: ignore[return-value]
 
 
 _handed_out: set[int] = set()

@@ -11,7 +11,6 @@ import pytest
 from airscope.console import traceql
 from tests.console.spans import chat
 from tests.local.test_topology import CATALOG, SpanFiles
-from tests.support import fastest
 
 MS = 1_000_000
 TABLE = {"queryType": "traceql", "limit": 20, "tableType": "traces", "refId": "A"}
@@ -119,14 +118,13 @@ def test_the_service_map(files: SpanFiles, monkeypatch: pytest.MonkeyPatch, tmp_
     assert nodes["orders"]["errorRatio"] == 0.5
 
 
-def test_a_hundred_span_trace_fast(files: SpanFiles) -> None:
-    """The page must draw a 100-span trace within 500 ms: finding it is a small part of that."""
+def test_a_hundred_span_trace_is_found_whole_among_many(files: SpanFiles) -> None:
+    """(How fast: `airscope bench console`; timing goals live in benchmarks.)"""
     root = files.span("gateway", "POST /big", 0, 500)
     for index in range(99):
         files.span("orders", f"step {index}", index, 3, "internal", root)
     for second in range(1, 300):
         chat(files, second * 1000)
     files.write()
-    took, frame = fastest(lambda: run(files, root["traceId"]))
-    assert took < 0.1, took
+    frame = run(files, root["traceId"])
     assert frame["traces"][0]["spanCount"] == 100
