@@ -16,6 +16,7 @@ service, the request path depends on none of them, and the catalog declares none
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -532,10 +533,9 @@ def follow(trace_dir: Path, every_s: float = 5.0, window_s: float = 3600.0) -> t
     def run() -> None:
         while not stop.is_set():
             now = time.time_ns()
-            try:
+            # A broken catalog or an unreadable file: the page's own request says which.
+            with contextlib.suppress(AirscopeError, OSError):
                 observed(trace_dir, now - round(window_s * 1e9), now)
-            except (AirscopeError, OSError):
-                pass  # a broken catalog or an unreadable file: the page's own request says which
             stop.wait(every_s)
 
     threading.Thread(target=run, name="airscope-servicemap", daemon=True).start()
