@@ -414,6 +414,26 @@ def test_a_refresh_reads_only_the_spans_appended_since(
     assert found.nodes["orders"].spans == 8  # its server span and its query, four times
 
 
+def test_a_file_is_read_a_bounded_slice_at_a_time_and_whole(files: SpanFiles) -> None:
+    """An hour's file is never held at once: each read stops after about max_bytes of whole lines, and
+    reading on from each position sees every span once (a line longer than max_bytes whole)."""
+    for second in range(20):
+        request(files, at=second * 1000)
+    files.write()
+    path = max(files.trace_dir.glob("*.jsonl"), key=lambda p: p.stat().st_size)
+    whole, _ = spans_after(path, None, 0, max_bytes=2**30)
+    seen, position, reads = [], None, 0
+    while True:
+        spans, after = spans_after(path, position, 0, max_bytes=100)  # shorter than any line
+        seen += spans
+        reads += 1
+        if position is not None and after.offset == position.offset:
+            break
+        position = after
+    assert [s.span_id for s in seen] == [s.span_id for s in whole] and len(whole) >= 20
+    assert reads > len(path.read_bytes().splitlines()) / 2  # one line or so per read, not the file
+
+
 def test_a_truncated_or_replaced_file_is_read_again(
     tmp_path: Path, files: SpanFiles, cat: catalog.Catalog
 ) -> None:

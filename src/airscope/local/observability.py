@@ -195,7 +195,11 @@ def _console(home: Path, at: dict[str, int]) -> Program:
         *("-m", "uvicorn", "--factory", "airscope.console.app:create_app"),
         *("--host", "127.0.0.1", "--port", str(at["console"]), "--log-level", "warning"),
     )
-    return Program("console", (sys.executable, *console), env={**os.environ, "AIRSCOPE_HOME": str(home)})
+    # Two malloc arenas, not one per thread (8 per core): the console answers a dashboard's panels from
+    # a thread pool, and each thread's arena kept what its queries freed (112 -> 91 MiB after four
+    # dashboards, measured).
+    env = {**os.environ, "AIRSCOPE_HOME": str(home), "MALLOC_ARENA_MAX": "2"}
+    return Program("console", (sys.executable, *console), env=env)
 
 
 def components(home: Path, at: dict[str, int], postgres_port: int, redis_port: int) -> list[Component]:

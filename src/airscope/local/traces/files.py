@@ -180,12 +180,22 @@ class Position:
     tail: bytes = b""
 
 
-def spans_after(path: Path, position: Position | None, since_ns: int) -> tuple[list[Span], Position]:
+# What a reader coming back for new spans parses at a time: the spans of 1 MiB of lines are a few
+# MiB of objects, where an hour's file at once held ~100 MiB in the console for good.
+READ_BYTES = 2**20
+
+
+def spans_after(
+    path: Path, position: Position | None, since_ns: int, max_bytes: int = READ_BYTES
+) -> tuple[list[Span], Position]:
     """The spans that ended at or after ``since_ns`` in the complete lines of the file past ``position``,
     and the position after them: what a reader that comes back for new spans asks. Without a position,
     or when the file is not the one read then (another inode, shorter than the offset, other bytes
     before it: rotated, replaced, truncated), it is read from its first line that may hold such a span
-    (found from the end, as ``spans_between`` does)."""
+    (found from the end, as ``spans_between`` does).
+
+    At most about ``max_bytes`` are read per call (whole lines): the caller asks again from the
+    returned position until it stops moving, so an hour of spans is never held at once."""
     with path.open("rb") as file:
         stat = os.fstat(file.fileno())
         file_id = (stat.st_dev, stat.st_ino)
@@ -197,7 +207,9 @@ def spans_after(path: Path, position: Position | None, since_ns: int) -> tuple[l
         if offset < 0:
             offset = _first_line_since(file, stat.st_size, since_ns)
         file.seek(offset)
-        data = file.read(stat.st_size - offset)
+        data = file.read(min(max_bytes, stat.st_size - offset))
+        if b"\n" not in data and offset + len(data) < stat.st_size:
+            data += file.readline()  # one line longer than max_bytes: read it whole
         complete = data[: data.rfind(b"\n") + 1]
         end = offset + len(complete)
         if len(complete) < _TAIL_BYTES:

@@ -30,7 +30,7 @@ from airscope import catalog
 from airscope.catalog import Catalog
 from airscope.errors import AirscopeError
 from airscope.local import ports
-from airscope.local.traces.files import Position, Span, span_files, spans_after
+from airscope.local.traces.files import ORDER_SLACK_NS, Position, Span, span_files, spans_after
 
 SERVER, CLIENT, PRODUCER = 2, 3, 4
 # db.system (and messaging.system) values and the catalog's infrastructure kinds they are.
@@ -312,6 +312,19 @@ class _Bucket:
 
 
 @dataclass(slots=True)
+class _Call:
+    """A client or producer span as a call waiting for its children: what counting it needs, not the
+    span (its attributes are most of a span's memory, and an hour's calls wait at the first read)."""
+
+    span_id: str
+    service: str
+    end_ns: int
+    duration_ns: int
+    failed: bool
+    fallback: Target | None  # the callee its attributes name, for when no server span answers
+
+
+@dataclass(slots=True)
 class _Child:
     kind: int
     service: str
@@ -329,7 +342,7 @@ class _Folding:
         self.resolve = resolve
         self.since_ns = since_ns  # the buckets hold every span that ended since then
         self.buckets: dict[int, _Bucket] = {}  # start -> bucket
-        self.calls: dict[str, Span] = {}  # span id -> a call waiting for its children
+        self.calls: dict[str, _Call] = {}  # span id -> a call waiting for its children
         self.children: dict[str, list[_Child]] = {}  # parent span id -> its client and server children
         self.declared = declared_calls(cat)
 
@@ -358,9 +371,13 @@ class _Folding:
                     stats.add(span.duration_ns, span.status == "ERROR")
                     break
         elif span.kind in (CLIENT, PRODUCER):
-            self.calls[span.span_id] = span
+            fallback = self.resolve(span, span.attributes())
+            failed = span.status == "ERROR"
+            self.calls[span.span_id] = _Call(
+                span.span_id, span.service, span.end_ns, span.duration_ns, failed, fallback
+            )
 
-    def call(self, span: Span) -> tuple[Target, bool] | None:
+    def call(self, span: _Call) -> tuple[Target, bool] | None:
         """The callee of a call and whether it failed; None for a wrapper or a call to nowhere known."""
         below = self.children.get(span.span_id, ())
         if any(child.kind == CLIENT and child.service == span.service for child in below):
@@ -368,24 +385,23 @@ class _Folding:
         answered = next((c for c in below if c.kind == SERVER and c.service != span.service), None)
         if answered is not None:
             # Failed when either side says so: a client instrumentation may not mark a 5xx, the server does.
-            return Target(answered.service, "service"), answered.failed or span.status == "ERROR"
-        target = self.resolve(span, span.attributes())
-        return None if target is None else (target, span.status == "ERROR")
+            return Target(answered.service, "service"), answered.failed or span.failed
+        return None if span.fallback is None else (span.fallback, span.failed)
 
-    def count(self, span: Span, bucket: _Bucket) -> None:
+    def count(self, span: _Call, bucket: _Bucket) -> None:
         found = self.call(span)
         if found is None:
             return
         target, failed = found
         if target.kind != "service":
-            bucket.nodes.setdefault(target, Stats()).add(span.duration_ns, span.status == "ERROR")
+            bucket.nodes.setdefault(target, Stats()).add(span.duration_ns, span.failed)
         # The caller's duration: what the call cost it.
         bucket.edges.setdefault((span.service, target), Stats()).add(span.duration_ns, failed)
 
     def settle(self, now_ns: int | None) -> None:
         """Counts the calls that waited long enough (all when ``now_ns`` is None), and forgets the
         children no call will ask for."""
-        waiting: dict[str, Span] = {}
+        waiting: dict[str, _Call] = {}
         for span_id, span in self.calls.items():
             if now_ns is None or span.end_ns + WAIT_NS < now_ns:
                 self.count(span, self.bucket(span.end_ns))
@@ -471,15 +487,27 @@ class ServiceMap(_Folding):
         self.lock = threading.Lock()
 
     def refresh(self, now_ns: int) -> None:
-        """Folds in the spans appended since the last refresh."""
+        """Folds in the spans appended since the last refresh: a slice of every file in turn, so that
+        the calls that ended well before every file's front are counted (and their spans let go) as
+        the files are read, not after an hour of them is held."""
         found = set(span_files(self.trace_dir)) if self.trace_dir.is_dir() else set()
-        for path in found:
-            try:
-                spans, self.positions[path] = spans_after(path, self.positions.get(path), self.since_ns)
-            except FileNotFoundError:
-                continue  # removed since it was listed
-            for span in spans:
-                self.add(span)
+        reading, fronts = set(found), {path: self.since_ns for path in found}
+        while reading:
+            for path in sorted(reading):
+                before = self.positions.get(path)
+                try:
+                    spans, self.positions[path] = spans_after(path, before, self.since_ns)
+                except FileNotFoundError:
+                    reading.discard(path)  # removed since it was listed
+                    continue
+                for span in spans:
+                    self.add(span)
+                    fronts[path] = max(fronts[path], span.end_ns)
+                if before is not None and self.positions[path].offset == before.offset:
+                    reading.discard(path)
+            if reading:
+                # A later line of a file may reach ORDER_SLACK_NS back; a call waits WAIT_NS past that.
+                self.settle(min(fronts[path] for path in reading) - ORDER_SLACK_NS)
         for gone in set(self.positions) - found:
             del self.positions[gone]
         self.settle(now_ns)
