@@ -248,3 +248,26 @@ def test_the_buckets_keep_at_most_max_clients_forgetting_the_least_recently_seen
     assert len(buckets) == 3
     assert buckets.take("b") == 0  # a new, full bucket
     assert buckets.take("a") > 0  # still remembered and still empty
+
+
+def test_every_closed_set_series_is_exported_before_its_first_event(frontend):
+    """rate() sees no increase in a series born at 1: a vital's first page loads would never reach a
+    p75 panel, nor a first error a rate. Every label value of the closed sets is there from the start."""
+    from airscope.services.frontend import metrics
+
+    exported = {(name, labels) for name, labels in scrape(frontend.url)}
+    pages = (*metrics.PAGES, metrics.OTHER)
+    wanted = {("rum_page_views_total", frozenset({("page", p)})) for p in pages}
+    wanted |= {
+        ("rum_js_errors_total", frozenset({("kind", k), ("page", p)}))
+        for k in (*metrics.ERROR_KINDS, metrics.OTHER)
+        for p in pages
+    }
+    wanted |= {
+        ("rum_web_vital_seconds_count", frozenset({("name", v), ("page", p)}))
+        for v in metrics.TIMED_VITALS
+        for p in pages
+    }
+    wanted |= {("rum_cumulative_layout_shift_count", frozenset({("page", p)})) for p in pages}
+    wanted |= {("rum_time_to_first_chat_answer_seconds_count", frozenset())}
+    assert wanted - exported == set()

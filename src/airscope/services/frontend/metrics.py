@@ -70,3 +70,8 @@ for _page in (*PAGES, OTHER):
     PAGE_VIEWS.labels(_page)
     for _kind in (*ERROR_KINDS, OTHER):
         JS_ERRORS.labels(_kind, _page)
+    # A histogram's first observation makes its series, with count 1: rate() sees no increase, and a
+    # p75 panel stayed empty after the first page loads (the local console showed it).
+    CUMULATIVE_LAYOUT_SHIFT.labels(_page)
+    for _vital in TIMED_VITALS:
+        WEB_VITAL_SECONDS.labels(_vital, _page)
