@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING
 import httpx
 import orjson
 
-from airscope import checkout
+from airscope import catalog, checkout
 from airscope.bench import BenchError
 from airscope.bench import logs as bench_logs
-from airscope.local import api_key, load, observability, paths
+from airscope.local import api_key, load, observability, paths, ports
 from airscope.local.process import pss_bytes, tree
 from airscope.local.supervisor import Supervisor
 
@@ -82,7 +82,7 @@ def browser() -> Iterator[Browser]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise BenchError(
-            "Playwright is not installed: `make dev` installs the development tools (pip install -e '.[dev]')"
+            "Playwright is not installed: `make bootstrap` installs every pinned package (requirements.lock)"
         ) from None
     if not Path(CHROMIUM).exists():
         raise BenchError(f"no {CHROMIUM}: install Debian's package chromium (sudo apt-get install chromium)")
@@ -106,6 +106,45 @@ def console_url() -> str:
             f"the console does not answer at {url} ({e}): start the platform with `make up`"
         ) from None
     return url
+
+
+def frontend_url() -> str:
+    """The running frontend's URL (``AIRSCOPE_PORT_FRONTEND``, else the catalog's port)."""
+    return f"http://127.0.0.1:{ports.port_for('frontend', catalog.load().services['frontend'].port)}"
+
+
+def visit_as_a_user(frontend: str, progress: Callable[[str], None] = print) -> None:
+    """One user in a real browser: registers, chats once, and leaves. The frontend's real-user panels
+    (web vitals, page views, time to the first chat answer) are fed only by a browser: `airscope load`
+    calls the gateway directly."""
+    with browser() as chromium:
+        page = chromium.new_page(viewport=VIEWPORT)
+        try:
+            page.goto(frontend + "/")
+            page.wait_for_selector("#view-signin:not([hidden])", timeout=DRAW_TIMEOUT_MS)
+            page.fill("#signin-email", f"screenshots-{secrets.token_hex(4)}@example.com")
+            page.fill("#signin-password", secrets.token_urlsafe(12))
+            page.fill("#signin-name", "Screenshots")
+            page.click("#register-submit")
+            page.wait_for_selector("#view-chat:not([hidden])", timeout=DRAW_TIMEOUT_MS)
+            page.fill("#chat-input", "List the tables in my base")
+            page.click("#chat-send")
+            page.wait_for_selector("#chat-log li.assistant .trace", timeout=60_000)  # answered, not pending
+            # The first answer is measured in the frame after it was painted; a hidden page sends its
+            # beacons (what switching tabs does), before it is closed.
+            page.evaluate("() => new Promise((done) => requestAnimationFrame(done))")
+            page.evaluate(
+                """() => {
+                    Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+                    document.dispatchEvent(new Event("visibilitychange"));
+                }"""
+            )
+            page.wait_for_timeout(1000)
+        except Exception as e:  # Playwright's timeout: say which step, not a stack
+            raise BenchError(
+                f"the frontend at {frontend} did not sign a user in and answer a chat: {e}"
+            ) from None
+    progress(f"a user signed in and chatted at {frontend}")
 
 
 def dashboards(directory: Path | None = None) -> list[dict]:

@@ -39,8 +39,8 @@ def vendor_command() -> None:
     type=Duration(positive=False),
     default="60s",
     show_default=True,
-    help="First run `airscope load` at its normal rate for this long, then let Prometheus settle; "
-    "0 if a load just ran.",
+    help="First run `airscope load` at its normal rate for this long and one user's chat in a browser "
+    "(the frontend's real-user panels), then let Prometheus settle; 0 if a load just ran.",
 )
 @click.option(
     "--window", default="now-15m", show_default=True, help="The time range's start, in Grafana's grammar."
@@ -53,11 +53,14 @@ def vendor_command() -> None:
 )
 def screenshots_command(load_seconds: float, window: str, out: Path | None) -> None:
     """docs/images/console-<uid>.png of every dashboard as the running console draws it after a
-    normal `airscope load`, each labelled as the local console (docs/guide.md shows them)."""
+    normal `airscope load` and one user's visit in a browser, each labelled as the local console (docs/guide.md shows them)."""
     base = browser_console.console_url()
     if load_seconds > 0:
         click.echo(f"airscope load for {load_seconds:g} s at {browser_console.NORMAL_RPS:g}/s ...", err=True)
         tally = load.send(load.default_gateway(), api_key.api_key(), browser_console.NORMAL_RPS, load_seconds)
+        browser_console.visit_as_a_user(
+            browser_console.frontend_url(), progress=lambda line: click.echo(line, err=True)
+        )
         click.echo(f"sent {tally.sent} requests; letting Prometheus settle ({SETTLE_SECONDS} s)", err=True)
         time.sleep(SETTLE_SECONDS)
     out = out or checkout.root() / "docs" / "images"
