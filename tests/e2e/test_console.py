@@ -403,11 +403,12 @@ def explore_metrics(page: Page, console: str, expr: str, at: float) -> list[dict
 
 def test_the_gateways_request_counts_shown_are_what_the_load_sent(platform, loaded, browser_page):
     counter = f'http_server_request_duration_seconds_count{{job="services", service="{GATEWAY}"}}'
-    window = math.ceil(loaded.end - loaded.start) + 1
-    # A counter's growth over the window, exactly: now minus then (increase() would extrapolate);
-    # `or now` for a route first counted inside the window, which has no series then.
+    # A counter's growth over the window, exactly: now minus then (increase() would extrapolate), then
+    # read at the load's start itself (`@`), after the scrape the fixture waited for: an earlier
+    # reading holds the last requests of the test before; `or now` for a route first counted inside
+    # the window, which has no series then.
     now = f"sum by (method, route, status) ({counter})"
-    expr = f"({now} - sum by (method, route, status) ({counter} offset {window}s)) or {now}"
+    expr = f"({now} - sum by (method, route, status) ({counter} @ {loaded.start:.3f})) or {now}"
     rows = explore_metrics(browser_page, platform["console"], expr, loaded.end)
     counted = Counter()
     for row in rows:
