@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from airscope import catalog
 from airscope.cli import main
 from airscope.local.traces import read_spans, topology
-from airscope.local.traces.files import spans_after, spans_between
+from airscope.local.traces.files import spans_after
 
 MS = 1_000_000
 _KIND = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
@@ -292,11 +292,6 @@ def test_a_window_reads_only_its_spans(files: SpanFiles, cat: catalog.Catalog) -
         request(files, at=minute * 60_000)
         files.write()  # a batch a minute, as the exporter writes them
     t0 = files.t0
-    within = spans_between(files.trace_dir, t0 + 119_000 * MS, t0 + 181_000 * MS)
-    assert {span.start_ns // (60_000 * MS) for span in within} == {
-        (t0 + 120_000 * MS) // (60_000 * MS),
-        (t0 + 180_000 * MS) // (60_000 * MS),
-    }
     found = topology.observed(files.trace_dir, t0 + 119_000 * MS, t0 + 181_000 * MS, cat)
     assert found.edges["gateway", "orders"].stats.count == 2
 

@@ -151,24 +151,6 @@ def read_spans(path: Path) -> list[Span]:
     return [span for file in files for span in parse_lines(file.read_bytes())]
 
 
-def spans_between(trace_dir: Path, start_ns: int, end_ns: int) -> list[Span]:
-    """The spans that ended within [start_ns, end_ns], in every file of the directory. A file's lines
-    are read from its end and reading stops at the first line whose spans all ended well before
-    ``start_ns`` (a file is written in the order its spans end, give or take ``ORDER_SLACK_NS``), so a
-    short window over a long-running platform parses only its own lines."""
-    found: list[Span] = []
-    for path in span_files(trace_dir):
-        with mapped(path) as buf:
-            for raw in lines_backward(buf):
-                ends = [int(end) for end in _ENDS.findall(raw)]
-                if ends and max(ends) < start_ns - ORDER_SLACK_NS:
-                    break
-                if ends and (min(ends) > end_ns or max(ends) < start_ns):
-                    continue
-                found += (span for span in parse_line(raw) if start_ns <= span.end_ns <= end_ns)
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class Position:
     """How far a span file has been read: its identity (a rotated or replaced file is another), the
@@ -192,7 +174,7 @@ def spans_after(
     and the position after them: what a reader that comes back for new spans asks. Without a position,
     or when the file is not the one read then (another inode, shorter than the offset, other bytes
     before it: rotated, replaced, truncated), it is read from its first line that may hold such a span
-    (found from the end, as ``spans_between`` does).
+    (found from the end).
 
     At most about ``max_bytes`` are read per call (whole lines): the caller asks again from the
     returned position until it stops moving, so an hour of spans is never held at once."""
