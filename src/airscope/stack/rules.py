@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airscope.catalog import Catalog, Service
 from airscope.stack import _yaml, settings
+from airscope.stack.alert_rule import alert as _alert
 from airscope.stack.settings import COMPOSE, LOCAL, SERVICES_JOB, Profile, alert_for
 
 RECORDING_PATH = "deploy/prometheus/rules/recording.yml"
@@ -131,21 +132,6 @@ def recording(catalog: Catalog) -> dict:
             # Long windows are costly and change slowly: a slower interval for this group.
             {"name": "airscope-slo", "interval": "30s", "rules": _slo_ratios(catalog)},
         ]
-    }
-
-
-def _runbook(alert: str) -> str:
-    return f"{settings.RUNBOOK_BASE_URL}/{alert}.md"
-
-
-def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels) -> dict:
-    """Every alert gets severity, a summary, a description and its runbook from this one place."""
-    return {
-        "alert": name,
-        "expr": expr,
-        "for": for_,
-        "labels": {"severity": severity, **labels},
-        "annotations": {"summary": summary, "description": description, "runbook_url": _runbook(name)},
     }
 
 
