@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from airscope.catalog import Catalog
 from airscope.stack import _yaml, settings
+from airscope.telemetry import SAMPLE_RATIO
 
 PATH = "deploy/tempo/tempo.yml"
 DATA_DIR = "/var/tempo"  # the compose file mounts Tempo's volume here
@@ -34,6 +35,14 @@ def config() -> dict:
         },
         "compactor": {"compaction": {"block_retention": settings.TRACE_RETENTION}},
         "metrics_generator": {
+            # Production keeps 1 trace in 10: each kept span carries the ratio its trace was kept
+            # with (the kit's SAMPLE_RATIO attribute) and counts 1/ratio times, so the service map's
+            # and the span metrics' rates are the whole traffic's. Not a per-tenant override in 2.x:
+            # the processors read it from here only (modules/generator/config.go, v2.10.8).
+            "processor": {
+                "service_graphs": {"span_multiplier_key": SAMPLE_RATIO},
+                "span_metrics": {"span_multiplier_key": SAMPLE_RATIO},
+            },
             # Tells Tempo's series apart from scraped ones in Prometheus.
             "registry": {"external_labels": {"source": "tempo", "cluster": settings.CLUSTER}},
             "storage": {

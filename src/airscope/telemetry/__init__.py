@@ -23,6 +23,7 @@ from airscope.telemetry._settings import (
     Settings,
 )
 from airscope.telemetry._tracing import (
+    SAMPLE_RATIO,
     CountingBatchSpanProcessor,
     SafeExporter,
     build_resource,
@@ -36,6 +37,7 @@ __all__ = [
     "ENVIRONMENT",
     "LATENCY_BUCKETS",
     "PRODUCTION",
+    "SAMPLE_RATIO",
     "Check",
     "CheckResult",
     "ConfigError",

@@ -1,8 +1,9 @@
 """How spans leave the process: resource, sampler, exporters, and the client libraries' spans.
 
-The SDK reads the standard OTEL_* variables itself; this module only chooses exporters
-(OTLP/HTTP when an endpoint is set, OTLP/JSON lines under AIRSCOPE_TRACE_DIR) and puts each
-behind a bounded queue that counts what it drops.
+The SDK reads the standard OTEL_* variables itself; this module chooses exporters (OTLP/HTTP when
+an endpoint is set, OTLP/JSON lines under AIRSCOPE_TRACE_DIR), puts each behind a bounded queue
+that counts what it drops, and wraps the sampler OTEL_TRACES_SAMPLER names so that every kept span
+says the share of traces it stands for (``SAMPLE_RATIO``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import TraceState
 
 from airscope.telemetry._context import current_request_id
 from airscope.telemetry._metrics import DROPPED
@@ -129,8 +132,122 @@ def build_resource(service: str, version: str, settings: Settings) -> Resource:
     )
 
 
+# The span attribute Tempo's metrics-generator reads (its span_multiplier_key, stack/tempo.py): the
+# probability this span's trace was kept with. Tempo counts the span 1/ratio times in the service
+# graph and the span metrics, so 10 % sampling still draws the full request rates.
+SAMPLE_RATIO = "airscope.sample_ratio"
+# The W3C tracestate entry (airscope=ratio:0.1) that carries the root's ratio to its children, in
+# this process and downstream, since a parent-based sampler keeps a child because its root was kept.
+TRACESTATE_KEY = "airscope"
+_RATIO_PREFIX = "ratio:"
+_DEFAULT_SAMPLER = "parentbased_always_on"  # the SDK's, when OTEL_TRACES_SAMPLER is unset
+
+
+class SampleRatioSampler(sampling.Sampler):
+    """The configured sampler, unchanged in what it keeps; a kept span gets ``SAMPLE_RATIO`` where
+    that ratio is known to be true:
+
+    - a span this sampler decided by its ratio (a root, or any span under ``traceidratio``): the ratio;
+    - a span that inherits its parent's decision (``parentbased_*`` with a parent): the ratio its
+      root was kept with, read from the tracestate entry the root wrote. A trace begun elsewhere (a
+      browser, a caller that keeps every trace) carries no entry, and its spans count once each.
+
+    A propagated ratio below this service's own is not believed: a caller could otherwise make one
+    request count a million times on the service map by sending ``airscope=ratio:0.000001``.
+    """
+
+    def __init__(self, sampler: sampling.Sampler, ratio: float, parent_based: bool) -> None:
+        self._sampler = sampler
+        self._ratio = ratio
+        self._parent_based = parent_based
+
+    def should_sample(
+        self,
+        parent_context,
+        trace_id: int,
+        name: str,
+        kind=None,
+        attributes=None,
+        links=None,
+        trace_state: TraceState | None = None,
+    ) -> sampling.SamplingResult:
+        result = self._sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+        if not result.decision.is_sampled():
+            return result
+        parent = trace.get_current_span(parent_context).get_span_context()
+        state = result.trace_state
+        if self._parent_based and parent.is_valid:
+            ratio = _propagated_ratio(parent.trace_state, self._ratio)
+        else:
+            ratio = self._ratio if self._ratio < 1 else None
+            if ratio is not None and not parent.is_valid:
+                state = _with_ratio(state or TraceState(), ratio)
+        if ratio is None:
+            return result
+        return sampling.SamplingResult(result.decision, {**result.attributes, SAMPLE_RATIO: ratio}, state)
+
+    def get_description(self) -> str:
+        return f"SampleRatio{{{self._sampler.get_description()}}}"
+
+
+def _with_ratio(state: TraceState, ratio: float) -> TraceState:
+    value = f"{_RATIO_PREFIX}{ratio!r}"
+    return (
+        state.update(TRACESTATE_KEY, value) if TRACESTATE_KEY in state else state.add(TRACESTATE_KEY, value)
+    )
+
+
+def _propagated_ratio(state: TraceState | None, floor: float) -> float | None:
+    """The root's ratio from the tracestate, if there is one this service can believe."""
+    entry = (state or {}).get(TRACESTATE_KEY, "")
+    if not entry.startswith(_RATIO_PREFIX):
+        return None
+    try:
+        ratio = float(entry[len(_RATIO_PREFIX) :])
+    except ValueError:
+        return None
+    # NaN fails both comparisons; 1 needs no multiplier.
+    return ratio if floor <= ratio < 1 else None
+
+
+def configured_sampler(environ: Mapping[str, str] | None = None) -> SampleRatioSampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` name, built as the SDK builds
+    it from them (an unknown name or a bad ratio falls back as the SDK's does, with a warning), and
+    wrapped so its kept spans carry ``SAMPLE_RATIO``."""
+    environ = os.environ if environ is None else environ
+    log = logging.getLogger(__name__)
+    name = (environ.get(OTEL_TRACES_SAMPLER) or _DEFAULT_SAMPLER).strip().lower()
+    fixed = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "parentbased_always_on": sampling.DEFAULT_ON,
+        "parentbased_always_off": sampling.DEFAULT_OFF,
+    }
+    if name in fixed:
+        return SampleRatioSampler(fixed[name], 1.0, parent_based=name.startswith("parentbased_"))
+    if name not in ("traceidratio", "parentbased_traceidratio"):
+        log.warning("%s=%s is not a sampler the SDK knows: keeping every trace", OTEL_TRACES_SAMPLER, name)
+        return SampleRatioSampler(sampling.DEFAULT_ON, 1.0, parent_based=True)
+    raw = environ.get(OTEL_TRACES_SAMPLER_ARG, "")
+    try:
+        ratio = float(raw)
+        if not 0 <= ratio <= 1:
+            raise ValueError(raw)
+    except ValueError:
+        log.warning("%s=%r is not a ratio from 0 to 1: keeping every trace", OTEL_TRACES_SAMPLER_ARG, raw)
+        ratio = 1.0
+    root = sampling.TraceIdRatioBased(ratio)
+    if name == "traceidratio":
+        return SampleRatioSampler(root, ratio, parent_based=False)
+    return SampleRatioSampler(sampling.ParentBased(root), ratio, parent_based=True)
+
+
 def build_tracer_provider(service: str, version: str, settings: Settings) -> TracerProvider:
-    provider = TracerProvider(resource=build_resource(service, version, settings))
+    provider = TracerProvider(
+        resource=build_resource(service, version, settings), sampler=configured_sampler()
+    )
     for exporter in _exporters(service, settings):
         provider.add_span_processor(CountingBatchSpanProcessor(SafeExporter(exporter)))
     return provider

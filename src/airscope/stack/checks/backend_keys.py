@@ -97,7 +97,20 @@ TEMPO_KEYS = _leaves(
         ),
     ),
     metrics_generator=_leaves(
-        "ring processor traces_storage ingestion_time_range_slack",
+        "ring traces_storage ingestion_time_range_slack",
+        # modules/generator/processor/{servicegraphs,spanmetrics}/config.go at v2.10.8.
+        processor=_leaves(
+            "local_blocks host_info",
+            service_graphs=_leaves(
+                """wait max_items workers histogram_buckets dimensions enable_client_server_prefix
+                enable_messaging_system_latency_histogram peer_attributes span_multiplier_key
+                enable_virtual_node_label database_name_attributes"""
+            ),
+            span_metrics=_leaves(
+                """histogram_buckets intrinsic_dimensions dimensions dimension_mappings enable_target_info
+                span_multiplier_key filter_policies target_info_excluded_dimensions enable_instance_label"""
+            ),
+        ),
         registry=_leaves(
             "collection_interval stale_duration external_labels max_label_name_length max_label_value_length"
         ),
