@@ -7,6 +7,10 @@ import re
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 
 from airscope.telemetry import DROPPED, configure_logging, get_logger, redact, redact_text, reset_logging
 from airscope.telemetry.testing import capture_log_lines
@@ -30,6 +34,7 @@ async def test_every_line_is_json_with_the_fields_and_the_span_ids(kit):
         assert record["service"] == "sample"
         assert record["trace_id"] == trace_id == response.headers["x-trace-id"]
         assert record["span_id"] == span_id
+        assert record["trace_sampled"] is True
         assert record["request_id"] == "req-1"
     assert app_line["logger"] == "sample" and app_line["level"] == "info" and app_line["item_id"] == 7
     assert access["logger"] == "access"
@@ -41,6 +46,45 @@ async def test_every_line_is_json_with_the_fields_and_the_span_ids(kit):
         "duration_ms": 0,
     }
     assert len([r for r in records if r["event"] == "request"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("sampler", "traceparent"),
+    [
+        # Production's sampler: a new trace whose id falls outside the kept ratio.
+        (ParentBased(TraceIdRatioBased(0.0)), None),
+        # A caller that did not keep its trace: parent-based sampling follows it.
+        (ParentBased(ALWAYS_ON), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
+    ],
+)
+async def test_lines_of_a_trace_not_kept_carry_its_id_and_say_it_was_not_sampled(
+    make_kit, sampler, traceparent
+):
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    kit = make_kit(tracer_provider=provider)
+    headers = {"traceparent": traceparent} if traceparent else {}
+    async with kit.client() as client:
+        response = await client.get("/items/7", headers=headers)
+    records = [r for r in kit.logs.records() if r["event"] in ("item fetched", "request")]
+    assert len(records) == 2
+    for record in records:
+        # The id stays for searching (it is the response's X-Trace-Id); the flag withholds the link.
+        assert record["trace_id"] == response.headers["x-trace-id"]
+        assert record["trace_sampled"] is False
+    if traceparent:
+        assert response.headers["x-trace-id"] == "0af7651916cd43dd8448eb211c80319c"
+
+
+def test_a_line_outside_any_span_has_no_trace_fields():
+    stream = io.StringIO()
+    configure_logging("sample", stream=stream)
+    try:
+        get_logger("sample").info("outside")
+    finally:
+        reset_logging()
+    record = json.loads(stream.getvalue())
+    assert not {"trace_id", "span_id", "trace_sampled"} & set(record)
 
 
 async def test_probe_requests_log_at_debug_only(make_kit):

@@ -60,11 +60,17 @@ class AddService:
 
 
 def add_trace_context(logger, method_name: str, event_dict: dict) -> dict:
-    """trace_id and span_id of the current span, request_id of the current request."""
+    """trace_id, span_id and trace_sampled of the current span, request_id of the current request.
+
+    Every line inside a span carries its trace id, kept or not (a search by id finds the request's
+    lines either way); trace_sampled says whether the trace reached the trace store, so a link to it
+    is offered only when it can be opened (production keeps one trace in ten).
+    """
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event_dict["trace_id"] = format(context.trace_id, "032x")
         event_dict["span_id"] = format(context.span_id, "016x")
+        event_dict["trace_sampled"] = context.trace_flags.sampled
     request = current_request.get()
     if request is not None:
         event_dict["request_id"] = request.request_id

@@ -179,6 +179,7 @@ class TelemetryMiddleware:
                 if span is not None:
                     fields["trace_id"] = trace_id
                     fields["span_id"] = format(span_context.span_id, "016x")
+                    fields["trace_sampled"] = span_context.trace_flags.sampled
                 fields.update(
                     request_id=request_id,
                     method=method,
