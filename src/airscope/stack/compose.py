@@ -3,7 +3,8 @@
 One container per catalog service (built here), all run from the one image deploy/Dockerfile builds,
 beside PostgreSQL, Redis and the observability stack (``compose_stack``). Also written:
 deploy/.env.example (``compose_env``: every variable the compose file reads, each explained) and
-PostgreSQL's init script (``compose_stack``).
+PostgreSQL's init script (``compose_stack``), and deploy/secrets/'s README and .gitignore (the files
+Alertmanager's secrets are read from stay on the host).
 
 `docker compose -f deploy/docker-compose.yml up -d` runs it from the checkout, so every path in it is
 relative to deploy/. Only the gateway, the frontend and Grafana publish ports; everything else talks
@@ -27,11 +28,15 @@ from airscope.stack.compose_env import (
     LOG_LEVEL,
     SAMPLE_RATIO,
     SECRETS,
+    SECRETS_GITIGNORE_PATH,
+    SECRETS_README_PATH,
     VERSION,
     database,
     database_password,
     env_example,
     external_variables,
+    secrets_gitignore,
+    secrets_readme,
 )
 from airscope.stack.compose_parts import APP_USER, after, confined, container, healthcheck, published
 from airscope.stack.compose_stack import POSTGRES_INIT_PATH, POSTGRES_PORT, REDIS_PORT
@@ -63,6 +68,11 @@ def _extra_environment(service: Service) -> dict[str, str]:
             # themselves in the per-client limits, and a direct caller cannot claim another address.
             "FORWARDED_ALLOW_IPS": settings.FRONTEND_ADDRESS,
         }
+    if service.name == "frontend":
+        # Browser telemetry (the Faro Web SDK's payloads) goes on to Alloy's faro.receiver. No
+        # depends_on: like every service's OTLP export, a telemetry outage must never keep the web UI
+        # from starting, and the frontend keeps serving while Alloy is away.
+        return {"FRONTEND_FARO_FORWARD_URL": f"http://alloy:{settings.PORTS['faro']}/collect"}
     if service.name == "mcp-server":
         # Its DNS-rebinding protection rejects any Host header not listed: the name other containers
         # use, with and without the port, and the loopback the healthcheck uses.
@@ -150,12 +160,19 @@ def compose(catalog: Catalog) -> dict:
     return {
         "name": PROJECT,
         "services": services,
-        # The default network, named so that docker_sd's relabelling finds targets on it.
-        "networks": {
-            "default": {"name": settings.NETWORK, "ipam": {"config": [{"subnet": settings.NETWORK_SUBNET}]}}
-        },
+        # The default network, named so that docker_sd's relabelling finds targets on it. Containers
+        # without a fixed address get one from ip_range only, so the fixed ones (outside it) are free.
+        "networks": {"default": {"name": settings.NETWORK, "ipam": {"config": [_addresses()]}}},
         "volumes": _volumes(services),
-        "secrets": {name: {"environment": variable.name} for name, variable in SECRETS.items()},
+        "secrets": {name: {"file": secret.file()} for name, secret in SECRETS.items()},
+    }
+
+
+def _addresses() -> dict[str, str]:
+    return {
+        "subnet": settings.NETWORK_SUBNET,
+        "ip_range": settings.NETWORK_DYNAMIC_RANGE,
+        "gateway": settings.NETWORK_GATEWAY,
     }
 
 
@@ -166,4 +183,6 @@ def generate(catalog: Catalog) -> dict[str, str]:
         PATH: _yaml.dump(document, head),
         ENV_EXAMPLE_PATH: env_example(catalog, document),
         POSTGRES_INIT_PATH: compose_stack.postgres_init(catalog),
+        SECRETS_README_PATH: secrets_readme(),
+        SECRETS_GITIGNORE_PATH: secrets_gitignore(),
     }

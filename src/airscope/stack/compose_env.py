@@ -103,20 +103,90 @@ GRAFANA_COOKIE_SECURE = Variable(
     "then never sent over plain http. Over plain http it must stay false, or sign-in cannot keep a session.",
     "false",
 )
-# Alertmanager reads these through compose secrets (files under /run/secrets), never from a config file.
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A compose secret read from a file the operator writes under deploy/secrets/ (ignored by git).
+
+    A file, not an environment variable: compose bind-mounts a file secret read-only at
+    /run/secrets/<name>, which works in a read-only container; an environment-sourced secret must be
+    copied into the container, which a read-only root filesystem refuses (Compose 2.33.1 and later
+    reject it outright: "'file' is the sole supported option")."""
+
+    name: str
+    comment: str
+    example: str  # a placeholder for what the file holds, in the instructions
+
+    def file(self) -> str:
+        """Its path as the compose file names it (relative to deploy/)."""
+        return f"./{SECRETS_DIR.removeprefix('deploy/')}/{self.name}"
+
+
+SECRETS_DIR = "deploy/secrets"
+SECRETS_README_PATH = f"{SECRETS_DIR}/README.md"
+SECRETS_GITIGNORE_PATH = f"{SECRETS_DIR}/.gitignore"
+# Alertmanager's receivers read these (routing_key_file, api_url_file, url_file), so no secret is
+# ever written into a config file. Empty, notifications to that receiver fail and
+# alertmanager_notifications_failed_total counts them; the file must exist all the same.
 SECRETS = {
-    "pagerduty_routing_key": Variable(
-        "PAGERDUTY_ROUTING_KEY",
-        "Routing key of the PagerDuty Events API v2 integration critical alerts go to. Keep the line "
-        "even if empty (compose needs it set); empty, pages fail and alertmanager_notifications_failed_total "
-        "counts them.",
-    ),
-    "slack_webhook_url": Variable(
-        "SLACK_WEBHOOK_URL",
-        "Slack incoming-webhook URL warnings are posted to. Keep the line even if empty (compose needs "
-        "it set); empty, posts fail and alertmanager_notifications_failed_total counts them.",
-    ),
+    secret.name: secret
+    for secret in (
+        Secret(
+            "pagerduty_routing_key",
+            "Routing key of the PagerDuty Events API v2 integration critical alerts go to.",
+            "<the integration key>",
+        ),
+        Secret(
+            "slack_webhook_url",
+            "Slack incoming-webhook URL warnings are posted to.",
+            "https://hooks.slack.com/services/<your webhook>",
+        ),
+        Secret(
+            "deadmansswitch_url",
+            "URL of the dead man's switch the always-firing Watchdog alert is sent to (a heartbeat "
+            "check of a service such as healthchecks.io or Dead Man's Snitch): it raises the alarm when "
+            "the Watchdog stops arriving, i.e. when monitoring itself is broken.",
+            "<the ping URL of the check>",
+        ),
+    )
 }
+
+
+def secrets_readme() -> str:
+    """deploy/secrets/README.md: which files to write, what each holds, and how."""
+    lines = [f"<!-- {line} -->" for line in _yaml.header("compose_env.py").splitlines()]
+    lines += [
+        "",
+        "# Alertmanager's secrets",
+        "",
+        "One file per secret, holding only the value (written with `printf`: no trailing newline). Git",
+        "ignores everything here but this README and `.gitignore`. Compose mounts each file read-only",
+        "at `/run/secrets/<name>` in the Alertmanager container, which runs as uid 65534 and must",
+        "read it: keep this folder private (mode 700) and the files readable (mode 644).",
+        "",
+        "```sh",
+        "cd deploy && chmod 700 secrets && umask 022",
+    ]
+    lines += [f"printf '%s' '{s.example}' > secrets/{s.name}" for s in SECRETS.values()]
+    lines += [
+        "```",
+        "",
+        "Every file must exist, or `docker compose up` refuses to start (`touch` one you do not use:",
+        "empty, notifications to that receiver fail and `alertmanager_notifications_failed_total`",
+        "counts them).",
+        "",
+        "| file | holds |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{s.name}` | {s.comment} |" for s in SECRETS.values()]
+    return "\n".join(lines) + "\n"
+
+
+def secrets_gitignore() -> str:
+    header = "".join(f"# {line}\n" for line in _yaml.header("compose_env.py").splitlines())
+    why = "# The secret files never leave the host: only this file and the README are committed.\n"
+    return header + why + "*\n!.gitignore\n!README.md\n"
 
 
 def database(service: Service) -> str:
@@ -148,7 +218,7 @@ def variables(catalog: Catalog) -> list[Variable]:
     for name in catalog.external:
         found += external_variables(catalog, name)
     grafana = (GRAFANA_ADMIN_USER, GRAFANA_ADMIN_PASSWORD, GRAFANA_COOKIE_SECURE)
-    return [*found, *LLM_TUNING, *grafana, *SECRETS.values()]
+    return [*found, *LLM_TUNING, *grafana]
 
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -167,7 +237,7 @@ def _strings(node: object) -> Iterator[str]:
 
 
 def referenced(document: dict) -> set[str]:
-    """The variable names a compose document reads: ${NAME...} anywhere, and the secrets' sources."""
+    """The variable names a compose document reads: ${NAME...} anywhere, and any secret's source."""
     names = {match for text in _strings(document) for match in _REFERENCE.findall(text)}
     return names | {s["environment"] for s in document.get("secrets", {}).values() if "environment" in s}
 
@@ -184,6 +254,9 @@ def env_example(catalog: Catalog, document: dict) -> str:
         "# Copy to deploy/.env and fill in every empty value: `docker compose -f deploy/docker-compose.yml",
         "# up -d` refuses to start while a required one is empty. Commented lines show the default used",
         "# when the line stays commented. Passwords end up in URLs: keep to letters and digits (hex).",
+        "#",
+        "# Alertmanager's receivers (PagerDuty, Slack, the dead man's switch) are not set here: their",
+        f"# secrets are files under {SECRETS_DIR}/ (see its README.md).",
     ]
     for variable in (v for v in known if v.name in used):
         lines.append("")

@@ -95,3 +95,12 @@ def after(*names: str, healthy: tuple[str, ...] = ()) -> dict:
 
 def published(port: int) -> list[str]:
     return [f"{BIND_ADDRESS.ref()}:{port}:{port}"]
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def on_loopback(port: int) -> list[str]:
+    """Published on the host's loopback only, whatever AIRSCOPE_BIND_ADDRESS says: for a UI with no
+    sign-in of its own, which an operator reaches from the host itself or through an ssh tunnel."""
+    return [f"{LOOPBACK}:{port}:{port}"]

@@ -43,6 +43,7 @@ from airscope.stack.compose_parts import (
     from_deploy,
     healthcheck,
     http_probe,
+    on_loopback,
     published,
 )
 from airscope.stack.grafana import dashboards, datasources
@@ -53,6 +54,9 @@ GRAFANA_PROVISIONING_DIR = str(PurePosixPath(datasources.PATH).parents[1])
 POSTGRES_PORT = 5432  # the images' own ports (the catalog's are local mode's, which can move)
 REDIS_PORT = 6379
 DOCKER_SOCKET = alloy.DOCKER_HOST.removeprefix("unix://")
+# The container labels cAdvisor keeps on its series, as container_label_<name with _ for .>: the
+# containers dashboard selects this project's containers and names them by service.
+CADVISOR_LABELS = ("com.docker.compose.project", "com.docker.compose.service")
 
 # The init script's fixed part (what it is for, and the shell functions each step calls); the
 # generator puts the header before it and a line per role and database after it.
@@ -208,7 +212,7 @@ def _tempo() -> dict:
     )
 
 
-def _one_config(name: str, path: str, directory: str, flag: str, probe: dict) -> dict:
+def _one_config(name: str, path: str, directory: str, flag: str, probe: dict, **spec: object) -> dict:
     """A container whose one config file is all it reads (Jaeger, the blackbox exporter)."""
     mount, config = config_file(path, directory)
     return container(
@@ -217,12 +221,26 @@ def _one_config(name: str, path: str, directory: str, flag: str, probe: dict) ->
         command=[f"{flag}={config}"],
         volumes=[mount],
         healthcheck=probe,
+        **spec,
     )
 
 
 def _jaeger() -> dict:
     probe = http_probe(jaeger.HEALTH_PORT, "/status")
-    return _one_config("jaeger", jaeger.PATH, "/etc/jaeger", "--config", probe)
+    return _one_config(
+        "jaeger",
+        jaeger.PATH,
+        "/etc/jaeger",
+        "--config",
+        probe,
+        # Its traces live in memory: bounded by max_traces, and the container by a limit sized for
+        # them (jaeger.MEMORY_LIMIT_MIB); Go's collector works to stay under GOMEMLIMIT first.
+        mem_limit=f"{jaeger.MEMORY_LIMIT_MIB}m",
+        environment={"GOMEMLIMIT": f"{jaeger.GO_MEMORY_LIMIT_MIB}MiB"},
+        # Its UI has no sign-in: the host's loopback only (an ssh tunnel from elsewhere), never
+        # AIRSCOPE_BIND_ADDRESS. Grafana's Jaeger datasource reads it inside the network.
+        ports=on_loopback(settings.PORTS["jaeger"]),
+    )
 
 
 def _mimir() -> dict:
@@ -254,7 +272,14 @@ def _cadvisor() -> dict:
         # every container on the host. A privileged container has every capability, whatever cap_drop says.
         **confined("root", read_only=False, capabilities=True),
         # Containers only, and no finer than Prometheus reads them: cAdvisor's own CPU stays small.
-        command=["--docker_only=true", f"--housekeeping_interval={settings.COMPOSE.scrape_interval}"],
+        # Of the containers' labels only compose's project and service: the others (config hashes,
+        # versions) change with each deployment and would start new series.
+        command=[
+            "--docker_only=true",
+            f"--housekeeping_interval={settings.COMPOSE.scrape_interval}",
+            "--store_container_labels=false",
+            f"--whitelisted_container_labels={','.join(CADVISOR_LABELS)}",
+        ],
         volumes=[
             bind("/", "/rootfs"),
             bind("/var/run", "/var/run"),

@@ -41,7 +41,11 @@ CLUSTER = "airscope"  # the `cluster` external label: tells this deployment's se
 # --- pinned images (compose) ----------------------------------------------------------------------
 # Exact versions, never `latest`: a redeploy must not change what runs. Sources in docs/deployment.md.
 IMAGES = {
-    "python": "python:3.11-slim-bookworm",
+    # The patch release too: `3.11-slim-bookworm` moves with every Python and Debian update, so two
+    # builds of one commit could differ. 3.11.17 is the newest 3.11 published with a bookworm variant
+    # found (docker-library's library/python lists 3.11.16-slim-bookworm in August 2026; 3.11.17 is
+    # pinned by digest in public Dockerfiles since).
+    "python": "python:3.11.17-slim-bookworm",
     "postgres": "postgres:15.14-bookworm",
     "redis": "redis:7.4.6-bookworm",
     "prometheus": "prom/prometheus:v3.14.0",
@@ -54,7 +58,11 @@ IMAGES = {
     "jaeger": "jaegertracing/jaeger:2.20.0",
     "mimir": "grafana/mimir:3.1.4",
     "node-exporter": "prom/node-exporter:v1.9.1",
-    "cadvisor": "gcr.io/cadvisor/cadvisor:v0.52.1",
+    # Published on ghcr.io since v0.53; gcr.io has nothing newer (google/cadvisor#3696, #3806). v0.54
+    # reads Docker 29's containerd image store; v0.60 builds against a Docker client that negotiates
+    # the API version (google/cadvisor#3749, #3709).
+    # checks/compose_rules.KNOWN_BAD refuses the versions that collect nothing on Docker Engine 29.
+    "cadvisor": "ghcr.io/google/cadvisor:v0.60.6",
     "redis-exporter": "oliver006/redis_exporter:v1.77.0",
     "postgres-exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
     "blackbox-exporter": "prom/blackbox-exporter:v0.27.0",
@@ -69,6 +77,7 @@ PORTS = {
     "alloy": 12345,
     "otlp-grpc": 4317,  # Alloy's OTLP receiver (services export there), Tempo's and Jaeger's too
     "otlp-http": 4318,
+    "faro": 12347,  # Alloy's faro.receiver: the frontend forwards its users' browser telemetry there
     "tempo": 3200,
     "jaeger": 16686,
     "mimir": 9009,
@@ -101,6 +110,13 @@ NETWORK = "airscope"  # the compose network; targets are addressed by their IP o
 # The compose network's addresses, fixed so that the api-gateway can trust X-Forwarded-For from the
 # frontend alone (the address its per-client limits see); change it if it collides with a host network.
 NETWORK_SUBNET = "172.28.0.0/24"
+# Docker reserves no fixed address: it hands a container without one the first free address of its
+# pool, so a fixed address inside the pool is taken by whichever container starts first (the
+# frontend starts last, after twenty others). The dynamic addresses come from this upper half only;
+# fixed ones live in the lower half, outside it (`airscope check` refuses one inside).
+NETWORK_DYNAMIC_RANGE = "172.28.0.128/25"
+# Named, so that it stays the subnet's first address whatever range the dynamic ones come from.
+NETWORK_GATEWAY = "172.28.0.1"
 FRONTEND_ADDRESS = "172.28.0.10"
 
 # --- retention -------------------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 No Docker engine runs here, so nothing is started. check-jsonschema validates the file against the
 compose-spec schema (offline: the schema ships with it); Debian's docker-compose 1.29 loads it the way
-`up` would (interpolation, depends_on, volumes), with every required variable of .env.example given a
-dummy value. 1.29 predates two keys the file uses, the top-level `name` and secrets read from the
-`environment`, so it loads a copy without the first and with file-backed secrets instead; the schema
+`up` would (interpolation, depends_on, volumes, secrets), with every required variable of .env.example
+given a dummy value. 1.29 predates the top-level `name`, so it loads a copy without it; the schema
 check still sees the real file. Then the rules of our own: exact image versions, ports published only
-by the allowed services, mounted files present, every catalog service present with its labels,
-depends_on naming defined services, the Dockerfile on settings' base image, and .env.example
-explaining every variable the file reads.
+by the allowed services (others on the loopback at most), mounted files present, every catalog service
+present with its labels, depends_on naming defined services, the Dockerfile on settings' base image,
+.env.example explaining every variable the file reads, and ``compose_rules``: file secrets only, fixed
+addresses outside the dynamic range, no image version known not to work.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import yaml
 
 from airscope import catalog as service_catalog
 from airscope.stack import compose, compose_env, compose_parts, settings
+from airscope.stack.checks import compose_rules
 from airscope.stack.checks._yaml_file import read_yaml
 
 COMPOSE_PACKAGE = "docker-compose"  # Debian's, 1.29
@@ -46,6 +47,7 @@ def check(root: Path) -> list[str]:
         *_depends_on(document),
         *_dockerfile(root),
         *_env_example(root, document),
+        *compose_rules.check(document),
     ]
 
 
@@ -83,19 +85,10 @@ def _dummy_environment(root: Path) -> dict[str, str]:
     return {name: value or "dummy" for name, value in _example(root).items() if value is not None}
 
 
-def _for_compose_1(document: dict, scratch: Path) -> dict:
-    """The document as docker-compose 1.29 can load it: no `name`, secrets from files."""
-    legacy = {key: value for key, value in document.items() if key != "name"}
-    secrets = {}
-    for name, secret in document.get("secrets", {}).items():
-        if "environment" in secret:
-            stand_in = scratch / f"secret-{name}"
-            stand_in.write_text("dummy")
-            secret = {"file": str(stand_in)}
-        secrets[name] = secret
-    if secrets:
-        legacy["secrets"] = secrets
-    return legacy
+def _for_compose_1(document: dict) -> dict:
+    """The document as docker-compose 1.29 can load it: without `name`, which it predates. Nothing
+    else is changed: a key 1.29 refuses is a finding, not something to hide."""
+    return {key: value for key, value in document.items() if key != "name"}
 
 
 def _docker_compose(root: Path, document: dict) -> list[str]:
@@ -107,7 +100,7 @@ def _docker_compose(root: Path, document: dict) -> list[str]:
         ]
     with tempfile.TemporaryDirectory() as scratch:
         legacy = Path(scratch) / "docker-compose.yml"
-        legacy.write_text(yaml.safe_dump(_for_compose_1(document, Path(scratch))))
+        legacy.write_text(yaml.safe_dump(_for_compose_1(document)))
         env_file = Path(scratch) / "env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in _dummy_environment(root).items()))
         options = ("--project-directory", str(root / compose_parts.DEPLOY_DIR), "--env-file", str(env_file))
@@ -147,13 +140,24 @@ def _images(document: dict) -> list[str]:
     return problems
 
 
+def _on_loopback(port: object) -> bool:
+    if isinstance(port, dict):
+        return port.get("host_ip") == compose_parts.LOOPBACK
+    return str(port).startswith(f"{compose_parts.LOOPBACK}:")
+
+
 def _ports(document: dict) -> list[str]:
-    return [
-        f"{compose.PATH}: services.{name}.ports publishes {spec['ports']}, but only "
-        f"{', '.join(compose.PUBLISHED)} may be reachable from outside the host"
-        for name, spec in _services(document).items()
-        if spec.get("ports") and name not in compose.PUBLISHED
-    ]
+    """Only the allowed services are published on the bind address; others on the loopback at most."""
+    problems = []
+    for name, spec in _services(document).items():
+        exposed = [port for port in spec.get("ports") or () if not _on_loopback(port)]
+        if exposed and name not in compose.PUBLISHED:
+            problems.append(
+                f"{compose.PATH}: services.{name}.ports publishes {exposed}, but only "
+                f"{', '.join(compose.PUBLISHED)} may be reachable from outside the host "
+                f"(others: {compose_parts.LOOPBACK} only)"
+            )
+    return problems
 
 
 def _bind_sources(spec: dict) -> list[str]:
