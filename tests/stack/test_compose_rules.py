@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airscope.stack import compose, compose_env, compose_stack, jaeger, settings
+from airscope.stack import compose, compose_env, jaeger, settings
 from airscope.stack.checks import compose as compose_check
 from airscope.stack.checks import compose_rules
 from tests.stack.test_compose import CHECKOUT, document, generated, rewrite
@@ -198,7 +198,7 @@ def generated_jaeger() -> str:
 def test_cadvisor_keeps_only_the_compose_labels_the_containers_dashboard_selects_on():
     command = document()["services"]["cadvisor"]["command"]
     assert "--store_container_labels=false" in command
-    assert f"--whitelisted_container_labels={','.join(compose_stack.CADVISOR_LABELS)}" in command
+    assert f"--whitelisted_container_labels={','.join(settings.CADVISOR_LABELS)}" in command
 
 
 def test_the_frontend_forwards_browser_telemetry_to_alloy_without_waiting_for_it():

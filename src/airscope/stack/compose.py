@@ -43,7 +43,7 @@ from airscope.stack.compose_stack import POSTGRES_INIT_PATH, POSTGRES_PORT, REDI
 
 PATH = "deploy/docker-compose.yml"
 DOCKERFILE_PATH = "deploy/Dockerfile"
-PROJECT = "airscope"  # compose's project name: container and volume names, whatever the folder is called
+PROJECT = settings.COMPOSE_PROJECT  # container and volume names, whatever the folder is called
 PUBLISHED = ("api-gateway", "frontend", "grafana")  # the only services reachable from outside the host
 
 # Python services: a probe with the interpreter the image already has (it has no curl or wget).

@@ -54,9 +54,6 @@ GRAFANA_PROVISIONING_DIR = str(PurePosixPath(datasources.PATH).parents[1])
 POSTGRES_PORT = 5432  # the images' own ports (the catalog's are local mode's, which can move)
 REDIS_PORT = 6379
 DOCKER_SOCKET = alloy.DOCKER_HOST.removeprefix("unix://")
-# The container labels cAdvisor keeps on its series, as container_label_<name with _ for .>: the
-# containers dashboard selects this project's containers and names them by service.
-CADVISOR_LABELS = ("com.docker.compose.project", "com.docker.compose.service")
 
 # The init script's fixed part (what it is for, and the shell functions each step calls); the
 # generator puts the header before it and a line per role and database after it.
@@ -272,13 +269,12 @@ def _cadvisor() -> dict:
         # every container on the host. A privileged container has every capability, whatever cap_drop says.
         **confined("root", read_only=False, capabilities=True),
         # Containers only, and no finer than Prometheus reads them: cAdvisor's own CPU stays small.
-        # Of the containers' labels only compose's project and service: the others (config hashes,
-        # versions) change with each deployment and would start new series.
+        # Of the containers' labels, only those settings.CADVISOR_LABELS names.
         command=[
             "--docker_only=true",
             f"--housekeeping_interval={settings.COMPOSE.scrape_interval}",
             "--store_container_labels=false",
-            f"--whitelisted_container_labels={','.join(CADVISOR_LABELS)}",
+            f"--whitelisted_container_labels={','.join(settings.CADVISOR_LABELS)}",
         ],
         volumes=[
             bind("/", "/rootfs"),

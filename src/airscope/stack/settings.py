@@ -107,6 +107,12 @@ SCRAPE_LABEL = "airscope.scrape"
 SERVICE_LABEL = "airscope.service"
 METRICS_PORT_LABEL = "airscope.metrics-port"
 NETWORK = "airscope"  # the compose network; targets are addressed by their IP on it
+# Compose's project name: container and volume names, and the com.docker.compose.project label.
+COMPOSE_PROJECT = "airscope"
+# The container labels cAdvisor keeps on its series (as container_label_<label, . as _>): the
+# containers dashboard selects this project's containers by them. Only these: the others (config
+# hashes, versions) change with each deployment and would start new series.
+CADVISOR_LABELS = ("com.docker.compose.project", "com.docker.compose.service")
 # The compose network's addresses, fixed so that the api-gateway can trust X-Forwarded-For from the
 # frontend alone (the address its per-client limits see); change it if it collides with a host network.
 NETWORK_SUBNET = "172.28.0.0/24"

@@ -46,10 +46,13 @@ EXTERNAL_METRICS = {
         "redis_commands_processed_total",
     },
     "blackbox": {"probe_success", "probe_duration_seconds", "probe_http_status_code"},
+    # cAdvisor (docs/storage/prometheus.md at v0.60; OOM events from the kernel log, on by default).
     "cadvisor": {
         "container_memory_working_set_bytes",
         "container_cpu_usage_seconds_total",
         "container_spec_memory_limit_bytes",
+        "container_start_time_seconds",
+        "container_oom_events_total",
     },
     # Tempo's metrics-generator (service-graphs and span-metrics processors).
     "tempo": {

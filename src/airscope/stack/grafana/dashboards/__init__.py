@@ -10,7 +10,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from airscope.catalog import Catalog
 from airscope.stack import _yaml
-from airscope.stack.grafana.dashboards import business, logs, overview, service
+from airscope.stack.grafana.dashboards import business, containers, logs, overview, service
 
 DIRECTORY = "deploy/grafana/dashboards"
 PROVIDER_PATH = "deploy/grafana/provisioning/dashboards/dashboards.yml"
@@ -20,7 +20,13 @@ FOLDER = "airscope"
 
 
 def build_all(catalog: Catalog) -> list[dashboard.Dashboard]:
-    return [overview.build(catalog), service.build(catalog), logs.build(catalog), *business.build_all()]
+    return [
+        overview.build(catalog),
+        service.build(catalog),
+        logs.build(catalog),
+        *business.build_all(),
+        containers.build(),
+    ]
 
 
 def provider() -> dict[str, str]:
