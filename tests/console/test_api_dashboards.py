@@ -66,10 +66,43 @@ def test_search_lists_every_dashboard_by_title(client):
     assert [d["uid"] for d in client.get("/api/search", params={"tag": "logs"}).json()] == ["airscope-logs"]
 
 
-def test_one_dashboard_is_its_file_unchanged(client):
+def test_one_dashboard_is_its_file_with_the_metrics_stores_grafana_would_offer(client):
     answer = client.get("/api/dashboards/uid/airscope-service").json()
-    assert answer["dashboard"] == json.loads((DASHBOARDS / "airscope-service.json").read_text())
+    file = json.loads((DASHBOARDS / "airscope-service.json").read_text())
+    choice = file["templating"]["list"][0]
+    assert choice["type"] == "datasource" and "options" not in choice
+    # As Grafana does on load, the provisioned Prometheus-type datasources become the options; local
+    # mode has no Mimir, so it is there to see, not to choose.
+    choice["options"] = [
+        {"text": "Prometheus", "value": "prometheus"},
+        {"text": "Mimir (production only)", "value": "mimir", "disabled": True},
+    ]
+    assert answer["dashboard"] == file
     assert answer["meta"] == {"slug": "airscope-service", "url": "/d/airscope-service/airscope-service"}
+    logs = client.get("/api/dashboards/uid/airscope-logs").json()["dashboard"]
+    assert logs == json.loads((DASHBOARDS / "airscope-logs.json").read_text())
+
+
+def test_metrics_panels_read_the_local_prometheus_and_say_mimir_is_production_only(client, fake):
+    board = json.loads((DASHBOARDS / "airscope-service.json").read_text())
+    (up,) = [p for p in board["panels"] if p.get("title") == "Up"]
+
+    def ask(datasource: str | None) -> dict:
+        variables = {"service": "api-gateway", **({"datasource": datasource} if datasource else {})}
+        body = {"dashboard": "airscope-service", "panelId": up["id"], "variables": variables}
+        return client.post("/api/ds/query", json=body).json()["results"]["A"]
+
+    default, local = ask(None), ask("prometheus")
+    assert default == local and default["kind"] not in ("unsupported", "error"), default
+    assert fake.requests, "the local Prometheus was asked"
+    mimir = ask("mimir")
+    assert mimir["kind"] == "unsupported"
+    assert mimir["message"].startswith("production only: needs Mimir, which the local console does not have")
+    assert "choose Prometheus" in mimir["message"]
+    assert ask("thanos") == {
+        "kind": "error",
+        "message": "datasource 'thanos' is not one production provisions: choose Prometheus",
+    }
 
 
 def test_an_unknown_uid_is_a_404_naming_the_known_ones(client):

@@ -16,7 +16,8 @@ from airscope import catalog
 from airscope.stack import grafana, settings
 from airscope.stack.checks import dashboards as dashboards_check
 from airscope.stack.grafana import datasources
-from airscope.stack.grafana.dashboards import logs, overview, service
+from airscope.stack.grafana.dashboards import logs, overview, panels, service
+from airscope.telemetry import SAMPLE_RATIO
 
 UIDS = (
     "airscope-overview",
@@ -82,7 +83,10 @@ def test_every_query_has_a_ref_id_and_a_provisioned_datasource():
     files = grafana.generate(catalog.load())
     for uid in UIDS:
         for panel in panels_of(board(files, uid)):
-            assert panel["datasource"]["uid"] in settings.DATASOURCE_UIDS.values(), (uid, panel["title"])
+            assert panel["datasource"]["uid"] in {*settings.DATASOURCE_UIDS.values(), "${datasource}"}, (
+                uid,
+                panel["title"],
+            )
             refs = [target["refId"] for target in panel["targets"]]
             assert refs == [chr(ord("A") + i) for i in range(len(refs))], (uid, panel["title"])
 
@@ -204,3 +208,130 @@ def test_a_ninth_service_gets_an_overview_panel_and_a_place_in_the_service_varia
     assert [option["value"] for option in choice["options"]] == names
     assert choice["query"].split(",") == names
     assert ninth_service in variable(board(files, logs.UID), "service")["query"].split(",")
+
+
+# --- the long-term store ----------------------------------------------------------------------------
+
+
+def metrics_panels(dashboard: dict) -> list[dict]:
+    return [p for p in panels_of(dashboard) if p["datasource"]["type"] == "prometheus"]
+
+
+def test_every_metrics_panel_reads_the_store_the_dashboard_chooses_prometheus_first_mimir_offered():
+    files = grafana.generate(catalog.load())
+    provisioned = {d["uid"]: d for d in yaml.safe_load(files[datasources.PATH])["datasources"]}
+    for uid in UIDS:
+        dashboard = board(files, uid)
+        if not metrics_panels(dashboard):
+            # Logs: a choice of metrics store would change nothing there.
+            assert panels.DATASOURCE_VARIABLE not in [v["name"] for v in dashboard["templating"]["list"]]
+            continue
+        choice = dashboard["templating"]["list"][0]
+        assert choice["name"] == panels.DATASOURCE_VARIABLE and choice["type"] == "datasource", uid
+        # Grafana lists every provisioned datasource of that plugin type: both stores.
+        assert {d["uid"] for d in provisioned.values() if d["type"] == choice["query"]} == {
+            "prometheus",
+            "mimir",
+        }
+        assert choice["current"] == {"text": "Prometheus", "value": settings.DATASOURCE_UIDS["prometheus"]}
+        assert {p["datasource"]["uid"] for p in metrics_panels(dashboard)} == {"${datasource}"}, uid
+
+
+def test_a_dashboard_built_on_the_shared_builders_gets_the_choice_for_free():
+    built = json.loads(
+        panels.encode(
+            panels.board("new", "New", "A new one.").with_panel(panels.stat_panel("Up", [panels.prom("up")]))
+        )
+    )
+    assert [v["name"] for v in built["templating"]["list"]] == [panels.DATASOURCE_VARIABLE]
+    assert built["panels"][0]["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+def long_term_problems(root: Path) -> list[str]:
+    return [p for p in dashboards_check.check(root) if "Mimir" in p or "pinned" in p or "defaults" in p]
+
+
+def test_the_check_reports_a_dashboard_without_the_choice_of_store(root):
+    def drop_choice(dashboard):
+        dashboard["templating"]["list"] = [
+            v for v in dashboard["templating"]["list"] if v["name"] != panels.DATASOURCE_VARIABLE
+        ]
+
+    edit_dashboard(root, service.UID, drop_choice)
+    problems = dashboards_check.check(root)
+    assert problems[0] == (
+        "deploy/grafana/dashboards/airscope-service.json: has Prometheus queries but no datasource variable "
+        "offering Mimir (type datasource, query 'prometheus'; panels.board() adds one)"
+    )
+    # And each panel naming the variable that is gone.
+    assert problems[1].endswith("datasource '${datasource}' names no datasource variable of this dashboard")
+    assert len(problems) == 1 + len(
+        metrics_panels(json.loads((root / grafana.dashboard_path(service.UID)).read_text()))
+    )
+
+
+def test_the_check_reports_a_panel_pinned_to_prometheus(root):
+    def pin(dashboard):
+        metrics_panels(dashboard)[0]["datasource"]["uid"] = settings.DATASOURCE_UIDS["prometheus"]
+
+    edit_dashboard(root, overview.UID, pin)
+    (problem,) = dashboards_check.check(root)
+    assert problem.startswith("deploy/grafana/dashboards/airscope-overview.json: panel ")
+    assert problem.endswith(
+        f"pinned to datasource uid 'prometheus', so it shows nothing past {settings.PROMETHEUS_RETENTION_TIME}; "
+        "read ${datasource} (panels.source('prometheus') does)"
+    )
+
+
+def test_a_panel_pinned_to_mimir_reaches_the_long_term_store(root):
+    def pin(dashboard):
+        metrics_panels(dashboard)[0]["datasource"]["uid"] = settings.DATASOURCE_UIDS["mimir"]
+
+    edit_dashboard(root, overview.UID, pin)
+    assert dashboards_check.check(root) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"regex": "/^Prometheus$/"}, "its regex leaves Mimir out"),
+        ({"regex": "/^mimir$/"}, "Grafana's regex is case-sensitive without the i flag"),
+        ({"hide": 2}, "hidden, no one can choose Mimir"),
+        ({"query": "loki"}, "offers Loki datasources"),
+    ],
+)
+def test_the_check_reports_a_choice_that_does_not_offer_mimir(root, change, why):
+    def narrow(dashboard):
+        variable(dashboard, panels.DATASOURCE_VARIABLE).update(change)
+
+    edit_dashboard(root, service.UID, narrow)
+    problems = dashboards_check.check(root)
+    assert problems, why
+    assert problems[0].endswith("panels.board() adds one)"), why
+    assert "reads ${datasource}, which does not offer Mimir" in problems[1], why
+
+
+def test_a_regex_that_keeps_mimir_passes(root):
+    edit_dashboard(root, service.UID, lambda d: variable(d, "datasource").update({"regex": "/prom|MIMIR/i"}))
+    assert dashboards_check.check(root) == []
+
+
+def test_the_check_reports_a_choice_defaulting_to_an_unknown_store(root):
+    edit_dashboard(
+        root,
+        service.UID,
+        lambda d: variable(d, "datasource").update({"current": {"text": "Thanos", "value": "thanos"}}),
+    )
+    assert dashboards_check.check(root) == [
+        "deploy/grafana/dashboards/airscope-service.json: variable 'datasource' defaults to 'thanos', "
+        "not a provisioned uid"
+    ]
+
+
+def test_the_service_map_says_what_it_counts():
+    (panel,) = [
+        p
+        for p in panels_of(board(grafana.generate(catalog.load()), overview.UID))
+        if p["type"] == "nodeGraph"
+    ]
+    assert SAMPLE_RATIO in panel["description"] and "1/ratio" in panel["description"]

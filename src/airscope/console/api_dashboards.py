@@ -40,10 +40,16 @@ from airscope.console.settings import ConsoleConfig
 from airscope.console.timerange import TimeRange, TimeRangeError, resolve
 from airscope.errors import AirscopeError
 from airscope.promapi import PromAPIError, Prometheus
+from airscope.stack import grafana, settings
+from airscope.stack.grafana import datasources
 
 router = APIRouter()
 
 DEFAULT_LOG_LINES = 1000  # Grafana's Loki data source's default maxLines
+# The one metrics store local mode runs: Mimir (production's year of metrics) has no local stand-in,
+# so a dashboard's datasource variable offers it as "production only", not to be chosen.
+LOCAL_METRICS = settings.DATASOURCE_UIDS["prometheus"]
+PRODUCTION_ONLY = " (production only)"
 MAX_PARALLEL_TARGETS = 8
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>\w+)\s*\)\s*$", re.S)
 
@@ -123,12 +129,35 @@ def search(request: Request, query: str = "", tag: Annotated[list[str] | None, Q
     ]
 
 
+def _datasource_options(variable: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What Grafana would list in a ``datasource`` variable (the provisioned datasources it offers),
+    those local mode lacks disabled and marked production only."""
+    options = []
+    for entry in grafana.offered(variable, datasources.datasources()):
+        local = entry["uid"] == LOCAL_METRICS
+        text = entry["name"] if local else entry["name"] + PRODUCTION_ONLY
+        options.append({"text": text, "value": entry["uid"], **({} if local else {"disabled": True})})
+    return options
+
+
+def _with_datasource_options(board: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The dashboard with its datasource variables' options filled in, as Grafana fills them when it
+    loads a dashboard (the file saves none)."""
+    variables = (board.get("templating") or {}).get("list") or []
+    if not any(v.get("type") == "datasource" for v in variables):
+        return board
+    filled = [
+        {**v, "options": _datasource_options(v)} if v.get("type") == "datasource" else v for v in variables
+    ]
+    return {**board, "templating": {**board["templating"], "list": filled}}
+
+
 @router.get("/api/dashboards/uid/{uid}")
 def dashboard(request: Request, uid: str) -> Any:
     found = _dashboard(request, uid)
     if isinstance(found, JSONResponse):
         return found
-    return {"dashboard": found.json, "meta": {"slug": found.slug, "url": found.url}}
+    return {"dashboard": _with_datasource_options(found.json), "meta": {"slug": found.slug, "url": found.url}}
 
 
 @router.get("/api/dashboards/uid/{uid}/variables")
@@ -185,7 +214,33 @@ def _select(
             match.group("label"), match.group("match"), time_range.from_ms / 1000, time_range.to_ms / 1000
         )
 
-    return select(variables_of(found.json), requested, options_for=options_for)
+    return select(variables_of(_with_datasource_options(found.json)), requested, options_for=options_for)
+
+
+def _metrics_store(
+    target: Mapping[str, Any], panel: Mapping[str, Any], scope: Scope
+) -> dict[str, Any] | None:
+    """Why a Prometheus-type target cannot run locally (its datasource, after the dashboard's
+    variables, is a store other than the local Prometheus), or None when it can."""
+    source = target.get("datasource") or panel.get("datasource")
+    uid = source.get("uid") if isinstance(source, Mapping) else None
+    if not isinstance(uid, str) or not uid:
+        return None
+    resolved = interpolate(uid, scope)
+    if resolved == LOCAL_METRICS:
+        return None
+    names = {entry["uid"]: entry["name"] for entry in datasources.datasources()}
+    local = names[LOCAL_METRICS]
+    if resolved not in names:
+        return _error(f"datasource {resolved!r} is not one production provisions: choose {local}")
+    return {
+        "kind": "unsupported",
+        "message": (
+            f"production only: needs {names[resolved]}, which the local console does not have; "
+            f"choose {local} (the local one) in the dashboard's variables"
+        ),
+        "query": str(target.get("expr") or ""),
+    }
 
 
 def _datasource_type(target: Mapping[str, Any], panel: Mapping[str, Any]) -> str:
@@ -247,6 +302,9 @@ def _target_frame(
     kind = _datasource_type(target, panel)
     try:
         if kind == "prometheus":
+            elsewhere = _metrics_store(target, panel, Scope(time_range, selections))
+            if elsewhere is not None:
+                return elsewhere, None
             intervals = prometheus_intervals(
                 time_range,
                 max_data_points,

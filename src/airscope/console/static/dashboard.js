@@ -42,8 +42,10 @@ function el(tag, attrs = {}, ...children) {
 
 // ---- variables ----
 
+// A datasource variable's options come from the server (what production provisions): the stores local
+// mode lacks are listed disabled, "production only".
 function variableOptions(v) {
-  if (Array.isArray(v.options) && v.options.length) return v.options.map((o) => ({ text: String(o.text ?? o.value), value: String(o.value) }));
+  if (Array.isArray(v.options) && v.options.length) return v.options.map((o) => ({ text: String(o.text ?? o.value), value: String(o.value), disabled: !!o.disabled }));
   if (v.type === "custom" && typeof v.query === "string") {
     return v.query
       .split(/(?<!\\),/)
@@ -76,7 +78,7 @@ function defaultValues(v) {
 function readVariables(dashboard, query) {
   const out = {};
   for (const v of (dashboard.templating && dashboard.templating.list) || []) {
-    if (!v.name || v.type === "constant" || v.type === "datasource" || v.type === "interval") {
+    if (!v.name || v.type === "constant" || v.type === "interval") {
       if (v.name && v.current && v.current.value !== undefined) out[v.name] = [].concat(v.current.value).map(String);
       continue;
     }
@@ -90,7 +92,7 @@ function readVariables(dashboard, query) {
 }
 
 function variablesBar(dashboard, state, onChange) {
-  const list = ((dashboard.templating && dashboard.templating.list) || []).filter((v) => v.name && v.hide !== 2 && ["custom", "query", "textbox"].includes(v.type));
+  const list = ((dashboard.templating && dashboard.templating.list) || []).filter((v) => v.name && v.hide !== 2 && ["custom", "query", "textbox", "datasource"].includes(v.type));
   if (!list.length) return null;
   const bar = el("div", { class: "variables", role: "group", "aria-label": "Dashboard variables" });
   for (const v of list) {
@@ -104,9 +106,9 @@ function variablesBar(dashboard, state, onChange) {
       input.addEventListener("change", () => onChange(v.name, [input.value]));
       wrap.append(el("label", { for: id, text: labelText }), input);
     } else if (!v.multi) {
-      const select = el("select", { id });
+      const select = el("select", { id, title: v.description || null });
       if (v.includeAll) select.append(el("option", { value: ALL, text: "All" }));
-      for (const o of options) select.append(el("option", { value: o.value, text: o.text }));
+      for (const o of options) select.append(el("option", { value: o.value, text: o.text, disabled: o.disabled }));
       if (selected[0] && ![...select.options].some((o) => o.value === selected[0])) select.append(el("option", { value: selected[0], text: selected[0] }));
       select.value = selected[0] ?? "";
       select.addEventListener("change", () => onChange(v.name, [select.value]));
@@ -316,7 +318,7 @@ export async function mount(root, params, query) {
     const q = new URLSearchParams();
     for (const [name, values] of Object.entries(state.variables)) {
       const v = ((dashboard.templating && dashboard.templating.list) || []).find((x) => x.name === name);
-      if (v && (v.type === "constant" || v.type === "datasource" || v.type === "interval" || v.skipUrlSync)) continue;
+      if (v && (v.type === "constant" || v.type === "interval" || v.skipUrlSync)) continue;
       for (const value of values) q.append(`var-${name}`, value);
     }
     q.set("from", state.from);

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airscope.promapi import PromAPIError, Prometheus
-from airscope.stack import settings
 from airscope.stack.grafana import dashboards
+from airscope.stack.grafana.datasources import TYPES
 
-PROMETHEUS_SOURCES = {settings.DATASOURCE_UIDS["prometheus"], settings.DATASOURCE_UIDS["mimir"]}
+# By type: a panel reads Prometheus or Mimir through the dashboard's datasource variable (its uid is
+# "${datasource}"), and either answers the same queries.
+PROMETHEUS_TYPE = TYPES["prometheus"]
 # What Grafana puts for its own variables when a dashboard is viewed at the local profile's 5 s
 # scrape interval: $__rate_interval is at least four scrapes.
 GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s"}
@@ -74,11 +76,11 @@ def panel_queries(root: Path) -> list[PanelQuery]:
         dashboard = json.loads(path.read_text())
         options = _options(dashboard)
         for panel in _panels(dashboard.get("panels", [])):
-            panel_source = (panel.get("datasource") or {}).get("uid")
+            panel_source = (panel.get("datasource") or {}).get("type")
             for target in panel.get("targets", []):
-                source = (target.get("datasource") or {}).get("uid") or panel_source
+                source = (target.get("datasource") or {}).get("type") or panel_source
                 expr = target.get("expr")
-                if source in PROMETHEUS_SOURCES and expr:
+                if source == PROMETHEUS_TYPE and expr:
                     queries += _expanded(dashboard, panel, expr, options)
     return queries
 

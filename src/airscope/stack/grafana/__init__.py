@@ -4,13 +4,15 @@ grafana-foundation-sdk from the catalog and ``settings``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 
 from airscope.catalog import Catalog
 from airscope.stack.grafana import dashboards, datasources
 from airscope.stack.grafana.dashboards import panels
 
 PROMETHEUS_TYPE = datasources.TYPES["prometheus"]
+HIDDEN = 2  # a template variable's `hide`: 2 hides it altogether, so no one can change its value
 
 
 def dashboard_path(uid: str) -> str:
@@ -46,3 +48,33 @@ def promql_expressions(files: dict[str, str]) -> list[tuple[str, str]]:
                     where = f"{path}: panel {panel.get('title')!r}, query {target.get('refId')}"
                     found.append((where, target["expr"]))
     return found
+
+
+def _js_regex(text: str) -> re.Pattern[str] | None:
+    """A variable's regex as Grafana reads it (stringToJsRegex: ``/body/flags`` or a bare body)."""
+    body, flags = text, 0
+    end = text.rfind("/")
+    if text.startswith("/") and end > 0:
+        body, flags = text[1:end], re.IGNORECASE if "i" in text[end + 1 :] else 0
+    try:
+        return re.compile(body, flags)
+    except re.error:
+        return None
+
+
+def offered(variable: Mapping, entries: Iterable[Mapping]) -> list[Mapping]:
+    """The provisioned datasources (``entries``, as datasources.yml lists them) a ``datasource``
+    template variable lets a user choose, as Grafana lists them: those of the plugin type its
+    ``query`` names whose name its ``regex`` matches; none when the variable is hidden."""
+    if variable.get("type") != "datasource" or variable.get("hide") == HIDDEN:
+        return []
+    regex = str(variable.get("regex") or "")
+    pattern = _js_regex(regex) if regex else None
+    if regex and pattern is None:
+        return []  # Grafana shows an error and no choice
+    return [
+        entry
+        for entry in entries
+        if entry.get("type") == variable.get("query")
+        and (pattern is None or pattern.search(str(entry.get("name") or "")))
+    ]

@@ -15,6 +15,7 @@ from airscope.catalog import Catalog, Service
 from airscope.stack import settings
 from airscope.stack.grafana.dashboards import panels, service
 from airscope.stack.grafana.dashboards.panels import P95, REFS, prom, rule
+from airscope.telemetry import SAMPLE_RATIO
 
 UID = "airscope-overview"
 TITLE = "airscope / Overview"
@@ -103,9 +104,27 @@ def _alerts():
     )
 
 
+# What the map counts, said on the panel: it is not the RED panels' count, and reads differently.
+SERVICE_MAP_COUNTS = (
+    "Calls between services, from the spans of the traces kept (production keeps the share of new "
+    "traces OTEL_TRACES_SAMPLER_ARG sets, 1 in 10 by default; local mode keeps all). Each kept span counts "
+    f"for the traces it stands for: 1/ratio, from its {SAMPLE_RATIO} attribute (Tempo's "
+    "span_multiplier_key), so request and error rates estimate all traffic, as the panels above "
+    "count it: close to them when traffic is high, coarse when a few traces a minute are kept. A "
+    "trace begun outside the platform (the browser) counts as often as it was kept. Drawn from the "
+    "service-graph series Tempo writes to Prometheus, whatever the Metrics from choice."
+)
+
+
 def _service_map():
     # Tempo's metrics-generator writes the service-graph series the node graph is drawn from.
-    panel = nodegraph.Panel().title("Service map (from traces)").span(panels.WIDTH).height(14)
+    panel = (
+        nodegraph.Panel()
+        .title("Service map (from traces)")
+        .description(SERVICE_MAP_COUNTS)
+        .span(panels.WIDTH)
+        .height(14)
+    )
     return panels.with_queries(panel, "tempo", [tempo.TempoQuery().query_type("serviceMap")])
 
 

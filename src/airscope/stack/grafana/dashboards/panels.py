@@ -3,6 +3,8 @@ and the one JSON encoding.
 
 Every query gets its refId here (A, B, ...) and every panel its datasource, so no dashboard can
 lack either; queries select the ``services`` job, where the kit's and the domain metrics live.
+Metrics panels read the store the dashboard's ``datasource`` variable names (Prometheus by default,
+Mimir for what lies past Prometheus' retention), so every dashboard built here can read a year back.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from grafana_foundation_sdk.models import heatmap as heatmap_model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from airscope.stack import settings
-from airscope.stack.grafana.datasources import TYPES
+from airscope.stack.grafana.datasources import NAMES, TYPES
 
 REFS = string.ascii_uppercase  # refIds in query order: the first query is A
 TAG = "airscope"  # every dashboard's tag: the dashboards link on each one lists them by it
@@ -39,8 +41,39 @@ RATE = "$__rate_interval"  # Grafana widens it to cover at least four scrapes
 WIDTH = 24  # Grafana's grid
 
 
+# The dashboards' choice of metrics store, and the datasource ``with_queries`` points "prometheus"
+# panels at: Grafana offers every provisioned Prometheus-type datasource (Prometheus and Mimir).
+DATASOURCE_VARIABLE = "datasource"
+METRICS = "prometheus"  # what a panel's datasource= names to read the chosen metrics store
+
+
 def source(name: str) -> model.DataSourceRef:
+    if name == METRICS:
+        return model.DataSourceRef(type_val=TYPES[name], uid=f"${{{DATASOURCE_VARIABLE}}}")
     return model.DataSourceRef(type_val=TYPES[name], uid=settings.DATASOURCE_UIDS[name])
+
+
+def datasource_variable() -> dashboard.DatasourceVariable:
+    """Prometheus or Mimir: the same series (Prometheus remote-writes every sample to Mimir), kept
+    for different lengths of time."""
+    default = "prometheus"
+    return (
+        dashboard.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("Metrics from")
+        .type(TYPES[default])
+        .current(model.VariableOption(text=NAMES[default], value=settings.DATASOURCE_UIDS[default]))
+        .allow_custom_value(False)
+        .description(
+            f"{NAMES['prometheus']} keeps {_days(settings.PROMETHEUS_RETENTION_TIME)} of metrics; "
+            f"{NAMES['mimir']} keeps {_days(settings.MIMIR_RETENTION)}: choose it for longer ranges."
+        )
+    )
+
+
+def _days(retention: str) -> str:
+    """``15d`` or ``8760h`` as days, for people."""
+    number, unit = int(retention[:-1]), retention[-1]
+    return f"{number // 24 if unit == 'h' else number} days"
 
 
 # --- PromQL ---------------------------------------------------------------------------------------
@@ -323,6 +356,7 @@ def board(uid: str, title: str, description: str, tags: Iterable[str] = ()) -> d
     return (
         dashboard.Dashboard(title)
         .uid(uid)
+        .with_variable(datasource_variable())
         .description(description)
         .tags([TAG, *tags])
         .readonly()
@@ -351,9 +385,22 @@ def with_rows(
     return builder
 
 
+def _reads_metrics(built: model.Dashboard) -> bool:
+    metrics = source(METRICS).uid
+    for panel in built.panels or []:
+        for inner in [panel, *(getattr(panel, "panels", None) or [])]:
+            datasource = getattr(inner, "datasource", None)
+            if datasource is not None and datasource.uid == metrics:
+                return True
+    return False
+
+
 def encode(builder: dashboard.Dashboard) -> str:
-    """The dashboard as JSON, panels numbered in order so links to a panel stay stable."""
+    """The dashboard as JSON, panels numbered in order so links to a panel stay stable. A dashboard
+    without metrics panels (Logs) drops the choice of metrics store, which would change nothing."""
     built = builder.build()
     for number, panel in enumerate(built.panels or [], start=1):
         panel.id_val = number
+    if built.templating and built.templating.list_val and not _reads_metrics(built):
+        built.templating.list_val = [v for v in built.templating.list_val if v.name != DATASOURCE_VARIABLE]
     return JSONEncoder(sort_keys=True, indent=2).encode(built) + "\n"
