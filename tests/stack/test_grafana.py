@@ -168,10 +168,11 @@ def test_datasources_link_metrics_logs_and_traces():
         }
     (derived,) = by_uid["loki"]["jsonData"]["derivedFields"]
     # `$$` is provisioning's escape: Grafana would otherwise expand ${__value.raw} as an env variable.
+    # Keyed on what Alloy sets for kept traces only (tests/stack/test_alloy_logs.py).
     assert derived == {
-        "name": "trace_id",
+        "name": "sampled_trace_id",
         "matcherType": "label",
-        "matcherRegex": "trace_id",
+        "matcherRegex": "sampled_trace_id",
         "datasourceUid": "tempo",
         "url": "$${__value.raw}",
         "urlDisplayLabel": "Trace in Tempo",
@@ -335,3 +336,14 @@ def test_the_service_map_says_what_it_counts():
         if p["type"] == "nodeGraph"
     ]
     assert SAMPLE_RATIO in panel["description"] and "1/ratio" in panel["description"]
+
+
+def test_the_check_reports_mimir_gone_from_the_provisioned_datasources(root):
+    path = root / datasources.PATH
+    document = yaml.safe_load(path.read_text())
+    document["datasources"] = [d for d in document["datasources"] if d["uid"] != "mimir"]
+    path.write_text(yaml.safe_dump(document))
+    # Once, at its cause: not again on every dashboard that can no longer reach it.
+    assert dashboards_check.check(root) == [
+        f"{datasources.PATH}: datasources has no datasource with uid 'mimir'"
+    ]
