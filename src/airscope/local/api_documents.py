@@ -4,8 +4,9 @@ Most services publish theirs at ``/openapi.json``. Three do not describe what th
 - the api-gateway publishes none: its API is its upstreams' APIs under its own prefixes, behind its
   authentication and rate limit. ``gateway_document`` composes it from the upstreams' documents and
   the gateway's route table, so the routes it forwards are fuzzed through it;
-- the frontend publishes none: its own API is the RUM beacon (``POST /rum``, the receiver's pydantic
-  schema), the page's files and the pass-through ``/api/{path}``;
+- the frontend publishes none: its own API is the Faro collector (``POST /faro/collect``, the
+  receiver's pydantic schema of the Faro Web SDK's payload), the page's files and the pass-through
+  ``/api/{path}``;
 - the mcp-server's document is empty: its one endpoint, ``POST /mcp``, speaks JSON-RPC (MCP's
   streamable HTTP transport), described here at the level of the JSON-RPC envelope.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 
 from airscope.services.api_gateway.proxy import ROUTES, ProxyRoute
-from airscope.services.frontend.rum import Beacon
+from airscope.services.frontend.faro import Payload
 
 OPENAPI_PATH = "/openapi.json"
 SCHEMAS = "#/components/schemas/"
@@ -94,20 +95,21 @@ def gateway_document(upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def frontend_document() -> dict[str, Any]:
-    """The frontend's own API: the RUM beacon, the page's files, and the pass-through to the gateway."""
-    beacon = Beacon.model_json_schema(ref_template=SCHEMAS + "{model}")
-    schemas = beacon.pop("$defs", {})
-    schemas["Beacon"] = beacon
-    rum = {
+    """The frontend's own API: the Faro collector, the page's files, and the pass-through to the gateway."""
+    payload = Payload.model_json_schema(ref_template=SCHEMAS + "{model}")
+    schemas = payload.pop("$defs", {})
+    schemas["FaroPayload"] = payload
+    collect = {
         "post": {
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": SCHEMAS + "Beacon"}}},
+                "content": {"application/json": {"schema": {"$ref": SCHEMAS + "FaroPayload"}}},
             },
             "responses": {
-                "204": {"description": "accepted"},
-                "400": _error("not a beacon"),
+                "202": {"description": "accepted"},
+                "400": _error("not a Faro payload"),
                 "413": _error("too large"),
+                "415": _error("compressed"),
                 "429": _error("rate limited"),
             },
         }
@@ -128,7 +130,9 @@ def frontend_document() -> dict[str, Any]:
         }
         for method in PROXY_METHODS
     }
-    return _document("frontend", {"/rum": rum, "/static/{path}": static, "/api/{path}": api}, schemas)
+    return _document(
+        "frontend", {"/faro/collect": collect, "/static/{path}": static, "/api/{path}": api}, schemas
+    )
 
 
 def mcp_document() -> dict[str, Any]:

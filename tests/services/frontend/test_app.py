@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import airscope
 from airscope.local.traces import Span, read_spans
 from tests.servers import AppServer
 from tests.support import wait_until
@@ -48,9 +49,14 @@ def frontend(module_apps, trace_dir, gateway, free_port) -> AppServer:
     [
         ("/", "text/html; charset=utf-8", 'src="/static/app.js"'),
         ("/static/app.js", "text/javascript; charset=utf-8", "traceparent"),
-        ("/static/rum.js", "text/javascript; charset=utf-8", "sendBeacon"),
+        ("/static/monitoring.js", "text/javascript; charset=utf-8", "/faro/collect"),
         ("/static/style.css", "text/css; charset=utf-8", ".chat-log"),
-        ("/static/web-vitals.iife.js", "text/javascript; charset=utf-8", "web-vitals 4.2.4"),
+        ("/static/vendor/faro-web-sdk.iife.js", "text/javascript; charset=utf-8", "GrafanaFaroWebSdk"),
+        (
+            "/static/vendor/faro-web-tracing.iife.js",
+            "text/javascript; charset=utf-8",
+            "GrafanaFaroWebTracing",
+        ),
     ],
 )
 def test_the_page_and_its_files_are_served_with_their_content_types(frontend, path, content_type, marker):
@@ -74,7 +80,7 @@ def policy(header: str) -> dict[str, list[str]]:
         ("GET", "/static/app.js"),
         ("GET", "/static/nothing.js"),  # an error
         ("GET", "/api/chat/sessions/s-1"),  # the gateway's answer, passed on
-        ("POST", "/rum"),
+        ("POST", "/faro/collect"),
         ("GET", "/health"),  # the telemetry kit's own
     ],
 )
@@ -92,11 +98,20 @@ def test_every_answer_carries_the_security_headers(frontend, method, path):
     assert permissions["camera"] == permissions["microphone"] == permissions["geolocation"] == "()"
 
 
-def test_the_vendored_web_vitals_keeps_its_licence(frontend):
-    script = httpx.get(frontend.url + "/static/web-vitals.iife.js").text
-    assert "Apache License, Version 2.0" in script.split("*/", 1)[0]
-    assert "onINP" in script and "onTTFB" in script
-    licence = httpx.get(frontend.url + "/static/web-vitals.LICENSE.txt")
+def test_the_page_names_its_version_and_loads_faro_before_the_monitoring_and_the_app(frontend):
+    page = httpx.get(frontend.url + "/").text
+    assert f'<meta name="airscope-version" content="{airscope.__version__}">' in page
+    scripts = [line.split('src="')[1].split('"')[0] for line in page.splitlines() if "<script" in line]
+    assert scripts == [
+        "/static/vendor/faro-web-sdk.iife.js",
+        "/static/vendor/faro-web-tracing.iife.js",
+        "/static/monitoring.js",
+        "/static/app.js",
+    ]
+
+
+def test_the_vendored_faro_keeps_its_licence(frontend):
+    licence = httpx.get(frontend.url + "/static/vendor/LICENSE")
     assert licence.status_code == 200 and "Apache License" in licence.text
 
 

@@ -1,5 +1,6 @@
 """frontend (port 5173): the web UI, a same-origin proxy of /api/* to the api-gateway, and real-user
-monitoring (the page's errors, Core Web Vitals and timings, posted to /rum)."""
+monitoring (Grafana's Faro Web SDK in the page: errors, Core Web Vitals, timings and the browser's
+spans, posted to /faro/collect)."""
 
 from airscope.services.frontend.app import create_app
 

@@ -2,17 +2,20 @@
 
 - ``GET /`` and ``/static/*``: the page (plain HTML, CSS and JavaScript; no build step).
 - ``/api/{path}``: forwarded to the api-gateway (proxy.py), so the page calls its own origin.
-- ``POST /rum``: what the page measures about itself (rum.py).
+- ``POST /faro/collect``: what the page's Faro Web SDK measures about it (faro.py); forwarded to
+  Alloy's faro.receiver when ``FRONTEND_FARO_FORWARD_URL`` is set.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,9 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import airscope
 from airscope.services.common import install_error_handlers
 from airscope.services.frontend.config import SERVICE, Config
+from airscope.services.frontend.faro import BrowserSpans, ClientBuckets, FaroReceiver, Forwarder
 from airscope.services.frontend.proxy import GatewayProxy
-from airscope.services.frontend.rum import ClientBuckets, RumReceiver
-from airscope.telemetry import http_check, instrument
+from airscope.telemetry import Settings, http_check, instrument
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Room for a few users' slow chat calls and uploads without a connection per request.
@@ -78,26 +81,50 @@ class UIFiles(StaticFiles):
 def create_app() -> FastAPI:
     config = Config.from_env()
     proxy = GatewayProxy(config.gateway_url, config.gateway_timeout)
-    rum = RumReceiver(
+    kit = Settings.from_env()
+    forward = (
+        Forwarder(
+            config.faro_forward_url,
+            max_bytes=config.faro_forward_queue_bytes,
+            timeout=config.faro_forward_timeout,
+        )
+        if config.faro_forward_url
+        else None
+    )
+    faro = FaroReceiver(
         ClientBuckets(
             rate=config.rum_rate_per_second, burst=config.rum_burst, max_clients=config.rum_max_clients
-        )
+        ),
+        # Beside the services' span files, so that `airscope trace` shows the browser's side of a trace.
+        spans=(
+            BrowserSpans(Path(kit.trace_dir) / f"{kit.instance_id or SERVICE}-browser.jsonl")
+            if kit.trace_dir
+            else None
+        ),
+        forward=forward,
     )
+    # The page names its version for the monitoring (Faro's app.version): filled in once, here.
+    page = (STATIC_DIR / "index.html").read_text().replace("{{version}}", airscope.__version__)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        forwarding = asyncio.create_task(forward.run()) if forward else None
         # Opened here, after instrument(): the httpx instrumentation then sees every request.
         async with httpx.AsyncClient(limits=GATEWAY_LIMITS) as client:
             proxy.client = client
             yield
+        if forwarding is not None:  # what is still queued at shutdown is lost, like a crash would lose it
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
 
     app = FastAPI(title="airscope frontend", lifespan=lifespan, openapi_url=None)
     install_error_handlers(app)
     files = UIFiles(directory=STATIC_DIR)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     # A route rather than a mount: its template is what the kit's metrics and spans name it by.
     @app.get("/static/{path:path}", include_in_schema=False)
@@ -108,9 +135,9 @@ def create_app() -> FastAPI:
     async def api(request: Request) -> Response:
         return await proxy.forward(request)
 
-    @app.post("/rum", status_code=204)
-    async def receive_rum(request: Request) -> Response:
-        return await rum.receive(request)
+    @app.post("/faro/collect", status_code=202)
+    async def collect(request: Request) -> Response:
+        return await faro.receive(request)
 
     # Not critical: without the gateway the page still loads and says what is down.
     instrument(

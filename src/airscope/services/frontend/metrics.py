@@ -1,7 +1,8 @@
 """Real-user monitoring metrics: what the browsers report about the UI (the kit adds the RED
 metrics of the frontend's own routes).
 
-Every label value comes from a closed set below; whatever else a beacon says becomes ``other``.
+They are fed by the page's Grafana Faro Web SDK through ``POST /faro/collect`` (faro.py). Every label
+value comes from a closed set below; whatever else a payload says becomes ``other``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ JS_ERRORS = Counter(
 )
 WEB_VITAL_SECONDS = Histogram(
     "rum_web_vital_seconds",
-    "Core Web Vitals and loading timings measured in the browsers by Google's web-vitals library, in "
-    "seconds: LCP (largest contentful paint), INP (interaction to next paint), FCP (first contentful "
-    "paint), TTFB (time to first byte); by the UI view that was shown.",
+    "Core Web Vitals and loading timings measured in the browsers by the Faro Web SDK (Google's "
+    "web-vitals library), in seconds: LCP (largest contentful paint), INP (interaction to next paint), "
+    "FCP (first contentful paint), TTFB (time to first byte); by the UI view that was shown.",
     ["name", "page"],
     buckets=WEB_VITAL_BUCKETS,
 )
@@ -58,8 +59,8 @@ TIME_TO_FIRST_CHAT_ANSWER = Histogram(
 )
 BEACONS = Counter(
     "rum_beacons_total",
-    "RUM beacons posted to /rum, by outcome: accepted, or rejected (malformed, too large, rate limited). "
-    "A rejected beacon changes no other rum_* metric.",
+    "Faro payloads posted to /faro/collect by the page's monitoring, by outcome: accepted, or rejected "
+    "(malformed or compressed, too large, rate limited). A rejected payload changes no other rum_* metric.",
     ["outcome"],
 )
 

@@ -1,8 +1,10 @@
 /* The airscope UI: sign in, chat with the base, import a CSV, see the platform's status.
  *
  * Every API call goes to this page's own origin under /api (the frontend forwards it to the
- * api-gateway) with a fresh W3C traceparent, so the backend's trace of a call starts here and
- * its trace id is known to the page (shown under each chat answer, sent with RUM events).
+ * api-gateway). Faro's tracing instrumentation (monitoring.js) gives each call a span and its W3C
+ * traceparent, so the backend's trace of a call starts here and its trace id is known to the page
+ * (shown under each chat answer, sent with the monitoring's items). A click's calls run inside the
+ * click's own span (rum.action): the click and everything it asked the backend are one trace.
  */
 (function () {
   "use strict";
@@ -17,8 +19,10 @@
   var TOKEN_KEY = "airscope.accessToken";
   var EMAIL_KEY = "airscope.email";
 
+  var noAction = { run: function (send) { return send(); }, end: function () {} };
   var rum = window.airscopeRum || {
-    view: function () {}, failedCall: function () {}, slowCall: function () {}, firstChatAnswer: function () {},
+    view: function () {}, action: function () { return noAction; }, failedCall: function () {},
+    slowCall: function () {}, firstChatAnswer: function () {},
   };
   var state = { view: null, chatSession: null, chatAnswered: false, statusTimer: null, uploadTimer: null };
 
@@ -31,22 +35,6 @@
     return node;
   }
 
-  function hex(bytes) {
-    var values = new Uint8Array(bytes);
-    crypto.getRandomValues(values);
-    return Array.from(values, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-  }
-
-  /* W3C trace context: version 00, a random 16-byte trace id, an 8-byte parent id, sampled. */
-  function newTraceContext() {
-    var traceId = hex(16);
-    var spanId = hex(8);
-    // All-zero ids are invalid (a chance of 2^-128, but then the trace would be lost).
-    if (/^0+$/.test(traceId)) traceId = "1" + traceId.slice(1);
-    if (/^0+$/.test(spanId)) spanId = "1" + spanId.slice(1);
-    return { traceId: traceId, header: "00-" + traceId + "-" + spanId + "-01" };
-  }
-
   function ApiError(status, code, message, traceId) {
     this.status = status;
     this.code = code;
@@ -55,38 +43,55 @@
   }
 
   /* One API call. Resolves {data, traceId}; rejects with an ApiError carrying the server's message.
-   * options.answers: statuses >= 400 that are answers to show rather than failures (health's 503). */
+   * options.answers: statuses >= 400 that are answers to show rather than failures (health's 503).
+   * options.action: the user's action (rum.action) the call belongs to: its span is the call's parent. */
   function api(method, path, body, options) {
     options = options || {};
-    var trace = newTraceContext();
-    var headers = { traceparent: trace.header, Accept: "application/json" };
+    var headers = new Headers({ Accept: "application/json" });
     var token = sessionStorage.getItem(TOKEN_KEY);
-    if (token) headers.Authorization = "Bearer " + token;
+    if (token) headers.set("Authorization", "Bearer " + token);
     if (body != null && !(body instanceof FormData)) {
-      headers["Content-Type"] = "application/json";
+      headers.set("Content-Type", "application/json");
       body = JSON.stringify(body);
     }
+    var init = { method: method, headers: headers, body: body };
     var started = performance.now();
-    return fetch(path, { method: method, headers: headers, body: body }).then(
+    var sent = (options.action || noAction).run(function () { return fetch(path, init); });
+    // The tracing instrumentation put the call's traceparent on the request's headers while fetch() ran.
+    var traceparent = new Headers(init.headers).get("traceparent") || "";
+    var traceId = traceparent.split("-")[1] || "";
+    return sent.then(
       function (response) {
+        traceId = traceId || response.headers.get("X-Trace-Id") || ""; // without the monitoring: the server's
         var seconds = (performance.now() - started) / 1000;
-        if (seconds * 1000 >= SLOW_CALL_MS) rum.slowCall(method + " " + path, response.status, seconds, trace.traceId);
+        if (seconds * 1000 >= SLOW_CALL_MS) rum.slowCall(method + " " + path, response.status, seconds, traceparent);
         var expected = (options.answers || []).indexOf(response.status) >= 0;
         if (response.status >= 500 && !expected) {
-          rum.failedCall(method + " " + path, response.status, "HTTP " + response.status, trace.traceId);
+          rum.failedCall(method + " " + path, response.status, "HTTP " + response.status, traceparent);
         }
         var json = (response.headers.get("Content-Type") || "").indexOf("json") >= 0;
         return (json ? response.json() : response.text()).then(function (data) {
-          if (response.ok || expected) return { data: data, status: response.status, traceId: trace.traceId };
+          if (response.ok || expected) {
+            return { data: data, status: response.status, traceId: traceId, traceparent: traceparent };
+          }
           if (response.status === 401 && token) signOut("Your session has ended. Please sign in again.");
           var message = (data && data.message) || "The request failed (HTTP " + response.status + ").";
-          throw new ApiError(response.status, data && data.error, message, trace.traceId);
+          throw new ApiError(response.status, data && data.error, message, traceId);
         });
       },
       function (networkError) {
-        rum.failedCall(method + " " + path, 0, "network error: " + networkError.message, trace.traceId);
-        throw new ApiError(0, "network", "The server could not be reached. Check your connection.", trace.traceId);
+        rum.failedCall(method + " " + path, 0, "network error: " + networkError.message, traceparent);
+        throw new ApiError(0, "network", "The server could not be reached. Check your connection.", traceId);
       }
+    );
+  }
+
+  /* Runs work(action) as the user's action called name; the action ends when work's promise settles. */
+  function asAction(name, work) {
+    var action = rum.action(name);
+    return work(action).then(
+      function (result) { action.end(); return result; },
+      function (failure) { action.end(failure); throw failure; }
     );
   }
 
@@ -129,9 +134,9 @@
     return { email: $("signin-email").value.trim(), password: $("signin-password").value };
   }
 
-  function logIn() {
+  function logIn(action) {
     var creds = credentials();
-    return api("POST", "/api/auth/login", creds).then(function (answer) {
+    return api("POST", "/api/auth/login", creds, { action: action }).then(function (answer) {
       sessionStorage.setItem(TOKEN_KEY, answer.data.access_token);
       sessionStorage.setItem(EMAIL_KEY, creds.email);
       $("signin-password").value = "";
@@ -141,11 +146,11 @@
     });
   }
 
-  function register() {
+  function register(action) {
     var body = credentials();
     var name = $("signin-name").value.trim();
     if (name) body.display_name = name;
-    return api("POST", "/api/auth/register", body).then(logIn);
+    return api("POST", "/api/auth/register", body, { action: action }).then(function () { return logIn(action); });
   }
 
   function signOut(message) {
@@ -157,11 +162,11 @@
     say("signin-message", message || "");
   }
 
-  function withButton(button, action, messageId) {
+  function withButton(button, name, work, messageId) {
     if (!$("signin-form").reportValidity()) return;
     busy(button, true);
     say(messageId, "");
-    action()
+    asAction(name, work)
       .catch(function (error) { say(messageId, error.message); })
       .then(function () { busy(button, false); });
   }
@@ -200,7 +205,9 @@
     var started = performance.now();
     var body = { message: message };
     if (state.chatSession) body.session_id = state.chatSession;
-    api("POST", "/api/chat", body)
+    asAction("send chat message", function (action) {
+      return api("POST", "/api/chat", body, { action: action });
+    })
       .then(function (answer) {
         state.chatSession = answer.data.session_id || state.chatSession;
         renderAnswer(pending, answer.data, answer.traceId);
@@ -208,7 +215,7 @@
           state.chatAnswered = true;
           // Measured once the answer is painted: what the user waited for.
           requestAnimationFrame(function () {
-            rum.firstChatAnswer((performance.now() - started) / 1000, answer.traceId);
+            rum.firstChatAnswer((performance.now() - started) / 1000, answer.traceparent);
           });
         }
       })
@@ -233,21 +240,26 @@
     busy(button, true);
     say("upload-message", "");
     clearTimeout(state.uploadTimer);
-    api("POST", "/api/automation/files", form)
+    var action;
+    asAction("upload file", function (uploadAction) {
+      action = uploadAction;
+      return api("POST", "/api/automation/files", form, { action: action });
+    })
       .then(function (answer) {
         renderUpload(answer.data);
-        pollUpload(answer.data.id);
+        pollUpload(answer.data.id, action);
       })
       .catch(function (error) { say("upload-message", error.message); })
       .then(function () { busy(button, false); });
   }
 
-  function pollUpload(id) {
+  /* The upload's progress, asked within the upload's trace (action): what the one click caused. */
+  function pollUpload(id, action) {
     state.uploadTimer = setTimeout(function () {
-      api("GET", "/api/automation/files/" + encodeURIComponent(id))
+      api("GET", "/api/automation/files/" + encodeURIComponent(id), null, { action: action })
         .then(function (answer) {
           renderUpload(answer.data);
-          if (FINISHED_UPLOAD.indexOf(answer.data.status) < 0) pollUpload(id);
+          if (FINISHED_UPLOAD.indexOf(answer.data.status) < 0) pollUpload(id, action);
         })
         .catch(function (error) { say("upload-message", error.message); });
     }, UPLOAD_POLL_MS);
@@ -325,10 +337,10 @@
 
   $("signin-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    withButton($("signin-submit"), logIn, "signin-message");
+    withButton($("signin-submit"), "sign in", logIn, "signin-message");
   });
   $("register-submit").addEventListener("click", function () {
-    withButton($("register-submit"), register, "signin-message");
+    withButton($("register-submit"), "create account", register, "signin-message");
   });
   $("sign-out").addEventListener("click", function () { signOut("You are signed out."); });
   $("chat-form").addEventListener("submit", sendChat);
@@ -340,7 +352,7 @@
   });
   $("upload-form").addEventListener("submit", upload);
   $("throw-error").addEventListener("click", function () {
-    // Deliberately uncaught: it must reach window.onerror and the RUM endpoint like a real bug.
+    // Deliberately uncaught: it must reach the monitoring's error listener like a real bug.
     throw new Error("test error thrown on the " + state.view + " view");
   });
   window.addEventListener("hashchange", function () { show(location.hash.slice(1)); });
