@@ -160,7 +160,7 @@ def test_airscope_check_fails_on_each_defect_in_a_broken_copy(checkout):
 
 def test_the_check_passes_the_generated_file_with_no_secret_file_present(checkout):
     # The operator writes them on the host; the checkout holds only the README and .gitignore.
-    assert sorted(p.name for p in (checkout / compose_env.SECRETS_DIR).iterdir()) == [
+    assert sorted(p.name for p in (checkout / compose_env.RECEIVER_KEYS_DIR).iterdir()) == [
         ".gitignore",
         "README.md",
     ]

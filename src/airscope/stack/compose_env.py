@@ -120,12 +120,13 @@ class Secret:
 
     def file(self) -> str:
         """Its path as the compose file names it (relative to deploy/)."""
-        return f"./{SECRETS_DIR.removeprefix('deploy/')}/{self.name}"
+        return f"./{RECEIVER_KEYS_DIR.removeprefix('deploy/')}/{self.name}"
 
 
-SECRETS_DIR = "deploy/secrets"
-SECRETS_README_PATH = f"{SECRETS_DIR}/README.md"
-SECRETS_GITIGNORE_PATH = f"{SECRETS_DIR}/.gitignore"
+# Where the files Alertmanager's receivers read their keys from live on the host (git ignores them).
+RECEIVER_KEYS_DIR = "deploy/secrets"
+SECRETS_README_PATH = f"{RECEIVER_KEYS_DIR}/README.md"
+SECRETS_GITIGNORE_PATH = f"{RECEIVER_KEYS_DIR}/.gitignore"
 # Alertmanager's receivers read these (routing_key_file, api_url_file, url_file), so no secret is
 # ever written into a config file. Empty, notifications to that receiver fail and
 # alertmanager_notifications_failed_total counts them; the file must exist all the same.
@@ -256,7 +257,7 @@ def env_example(catalog: Catalog, document: dict) -> str:
         "# when the line stays commented. Passwords end up in URLs: keep to letters and digits (hex).",
         "#",
         "# Alertmanager's receivers (PagerDuty, Slack, the dead man's switch) are not set here: their",
-        f"# secrets are files under {SECRETS_DIR}/ (see its README.md).",
+        f"# secrets are files under {RECEIVER_KEYS_DIR}/ (see its README.md).",
     ]
     for variable in (v for v in known if v.name in used):
         lines.append("")

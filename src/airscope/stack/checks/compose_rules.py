@@ -75,7 +75,7 @@ def secrets(document: dict) -> list[str]:
                 f", which {', '.join(read_only)} (read_only: true) cannot take (Compose 2.33.1 and later "
                 "refuse it: \"'file' is the sole supported option\"; older ones fail at start)"
             )
-        problems.append(f"{PATH}: {why}; make it a file under {compose_env.SECRETS_DIR}/")
+        problems.append(f"{PATH}: {why}; make it a file under {compose_env.RECEIVER_KEYS_DIR}/")
     return problems
 
 
