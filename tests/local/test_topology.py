@@ -243,6 +243,20 @@ def test_health_probes_are_no_calls(files: SpanFiles, cat: catalog.Catalog) -> N
     assert not [edge for edge in found.edges.values() if edge.seen]
 
 
+def test_the_browsers_spans_are_no_service_of_the_map(files: SpanFiles, cat: catalog.Catalog) -> None:
+    """The frontend's Faro spans (a click, its fetch) name a service the catalog does not have: the
+    call is the ui's request, not an undeclared call of the platform."""
+    click = files.span("frontend-browser", "send chat message", 0, 40, "internal")
+    fetch = files.span(
+        "frontend-browser", "POST", 1, 30, "client", click, **{"url.full": "http://127.0.0.1:5173/x"}
+    )
+    files.span("ui", "POST /api/{path:path}", 2, 20, "server", fetch, **{"http.request.method": "POST"})
+    found = build(files, cat)
+    assert not found.undeclared
+    assert "frontend-browser" not in found.nodes
+    assert found.nodes["ui"].stats.count == 1
+
+
 def test_declared_calls_never_seen_are_told_apart_from_callers_that_never_ran(
     files: SpanFiles, cat: catalog.Catalog
 ) -> None:

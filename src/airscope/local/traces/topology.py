@@ -354,6 +354,10 @@ class _Folding:
         return found
 
     def add(self, span: Span) -> None:
+        if span.service not in self.resolve.services:
+            # The users' browsers (the frontend's Faro spans, service frontend-browser) are no service
+            # of the catalog's: their calls reach the map as the frontend's requests.
+            return
         if span.kind in (SERVER, CLIENT) and span.parent_span_id:
             self.children.setdefault(span.parent_span_id, []).append(
                 _Child(span.kind, span.service, span.status == "ERROR", span.end_ns)
