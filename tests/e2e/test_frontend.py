@@ -1,9 +1,10 @@
 """The UI in a real headless Chromium, on the platform `airscope up` starts (tests/e2e/conftest.py).
 
 A user registers, signs in and asks the chat for the base's tables; then the page throws an error
-and is hidden. The frontend's /metrics and log must show what the browser measured (page views,
-the error, web vitals, the time to the first chat answer), and the trace id of the traceparent
-the page sent with the chat must reach the api-gateway's spans.
+and is hidden. The frontend's /metrics and log must show what the page's Faro Web SDK sent to
+/faro/collect (page views, the error, web vitals, the time to the first chat answer), and the chat
+is one trace from the click to the api-gateway: the browser's click span and fetch span (written
+beside the services' span files), the frontend's, the gateway's.
 """
 
 from __future__ import annotations
@@ -99,15 +100,19 @@ def test_a_user_signs_in_chats_and_the_browser_reports_what_it_saw(platform, pag
     ):
         assert line in log, f"no {line!r} in the frontend's log"
 
-    # The chat's trace, started in the page, crossed the frontend into the gateway.
+    # The chat's trace, started by the click in the page, crossed the frontend into the gateway.
     [traceparent] = chat_traceparents
-    trace_id, page_span_id = TRACEPARENT.fullmatch(traceparent).groups()
+    trace_id, fetch_span_id = TRACEPARENT.fullmatch(traceparent).groups()
 
     def trace_reached_the_gateway() -> bool:
         spans = find_spans(home / "traces", trace_id)
+        by_id = {s.span_id: s for s in spans}
         assert any(s.service == "api-gateway" for s in spans), "no api-gateway span"
-        frontend_server = [s for s in spans if s.service == "frontend" and not s.name.startswith("POST /rum")]
-        assert any(s.parent_span_id == page_span_id for s in frontend_server), "no frontend span"
+        frontend_server = [s for s in spans if s.service == "frontend"]
+        assert any(s.parent_span_id == fetch_span_id for s in frontend_server), "no frontend span"
+        fetch = by_id.get(fetch_span_id)
+        assert fetch is not None and fetch.service == "frontend-browser", "no browser span"
+        assert by_id[fetch.parent_span_id].name == "send chat message", "the call is not the click's"
         return True
 
     wait_until(trace_reached_the_gateway, timeout=20, interval=0.25, message="the chat's trace")

@@ -130,8 +130,8 @@ def visit_as_a_user(frontend: str, progress: Callable[[str], None] = print) -> N
             page.fill("#chat-input", "List the tables in my base")
             page.click("#chat-send")
             page.wait_for_selector("#chat-log li.assistant .trace", timeout=60_000)  # answered, not pending
-            # The first answer is measured in the frame after it was painted; a hidden page sends its
-            # beacons (what switching tabs does), before it is closed.
+            # The first answer is measured in the frame after it was painted; a hidden page (what
+            # switching tabs does) has its Faro SDK report LCP, CLS and INP and send what it holds.
             page.evaluate("() => new Promise((done) => requestAnimationFrame(done))")
             page.evaluate(
                 """() => {
