@@ -179,4 +179,4 @@ def test_chat_traffic_asks_a_new_search_each_time_through_the_gateway():
     assert all(BASE_ID in message and message.startswith("Find customers named") for message in asked)
     assert traffic.statuses[200] and traffic.statuses[CHAT_TOOL_FAILED]
     with pytest.raises(ValueError, match="no drill traffic of kind"):
-        Traffic(target, kind="uploads")
+        Traffic(target, kind="floods")

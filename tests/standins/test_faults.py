@@ -44,7 +44,12 @@ def waits(client: TestClient, path: str) -> list[float]:
 
 def test_starts_without_faults(client: TestClient) -> None:
     assert client.get("/_admin/health").json() == {"status": "pass"}
-    assert client.get("/_admin/faults").json() == {"error_rate": 0.0, "extra_latency_ms": 0.0, "down": False}
+    assert client.get("/_admin/faults").json() == {
+        "error_rate": 0.0,
+        "extra_latency_ms": 0.0,
+        "down": False,
+        "rate_limited_rate": 0.0,
+    }
 
 
 def test_down_answers_503_and_leaves_the_admin_api_alone(client: TestClient) -> None:
@@ -62,6 +67,24 @@ def test_error_rate_one_answers_500_every_time(client: TestClient) -> None:
     assert responses[0].json()["error"]["type"] == "SERVER_ERROR"
 
 
+def test_rate_limited_rate_one_answers_429_with_retry_after_in_each_providers_shape(
+    client: TestClient,
+) -> None:
+    client.put("/_admin/faults", json={"rate_limited_rate": 1.0})
+    responses = [client.get(ORDERS) for _ in range(3)]
+    assert [r.status_code for r in responses] == [429] * 3
+    assert responses[0].headers["retry-after"] == "1"
+    # Airtable's own refusal, as its per-base limit answers it: clients (pyairtable) retry on it.
+    assert responses[0].json()["errors"][0]["error"] == "RATE_LIMIT_REACHED"
+    assert client.get("/_admin/health").status_code == 200
+
+    llm_client = TestClient(llm.create_app(), headers=AUTH)
+    llm_client.put("/_admin/faults", json={"rate_limited_rate": 1.0})
+    refused = llm_client.get("/v1/models")
+    assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+
+
 def test_extra_latency_is_added_to_api_requests(client: TestClient) -> None:
     assert waits(client, ORDERS) == []
     client.put("/_admin/faults", json={"extra_latency_ms": 300})
@@ -72,17 +95,25 @@ def test_extra_latency_is_added_to_api_requests(client: TestClient) -> None:
 def test_put_changes_only_what_it_names_and_delete_resets(client: TestClient) -> None:
     client.put("/_admin/faults", json={"down": True, "extra_latency_ms": 50})
     state = client.put("/_admin/faults", json={"error_rate": 0.5}).json()
-    assert state == {"error_rate": 0.5, "extra_latency_ms": 50.0, "down": True}
+    assert state == {"error_rate": 0.5, "extra_latency_ms": 50.0, "down": True, "rate_limited_rate": 0.0}
     assert client.delete("/_admin/faults").json() == {
         "error_rate": 0.0,
         "extra_latency_ms": 0.0,
         "down": False,
+        "rate_limited_rate": 0.0,
     }
     assert client.get(ORDERS).status_code == 200
 
 
 @pytest.mark.parametrize(
-    "body", [{"error_rate": 1.5}, {"extra_latency_ms": -1}, {"down": "sometimes"}, {"latency": 5}]
+    "body",
+    [
+        {"error_rate": 1.5},
+        {"extra_latency_ms": -1},
+        {"down": "sometimes"},
+        {"rate_limited_rate": -0.1},
+        {"latency": 5},
+    ],
 )
 def test_bad_fault_settings_are_refused(client: TestClient, body: dict) -> None:
     assert client.put("/_admin/faults", json=body).status_code == 422

@@ -7,7 +7,7 @@ practice); alerts read them, so a panel and the alert beside it can never disagr
 from __future__ import annotations
 
 from airscope.catalog import Catalog, Service
-from airscope.stack import _yaml, settings
+from airscope.stack import _yaml, rules_business, settings
 from airscope.stack.alert_rule import alert as _alert
 from airscope.stack.settings import COMPOSE, LOCAL, SERVICES_JOB, Profile, alert_for
 
@@ -350,7 +350,7 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
         *_login_abuse(profile),
         _chat_answers_failing(profile),
     ]
-    return {"groups": [{"name": "airscope-alerts", "rules": rules}]}
+    return {"groups": [{"name": "airscope-alerts", "rules": rules}, rules_business.group(profile)]}
 
 
 def generate(catalog: Catalog) -> dict[str, str]:

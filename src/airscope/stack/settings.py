@@ -194,6 +194,45 @@ CHAT_FAILURE_RATIO = 0.2
 # ... and at least this many chats answered over the 5-minute window, so that one or two failed
 # chats at a quiet hour (a ratio of 50% or 100% of almost nothing) do not page anyone.
 CHAT_ANSWERS_MIN = 10
+# --- business alerts (rules_business.py) ---
+# SagasFailing (warning): a saga is compensated when a step fails for good (every done step undone,
+# the user told); a few a day are users' own (a workspace name taken). Onboardings are rare, so the
+# share is over 15 minutes, with a floor of 3 undone sagas: one user's retries of a bad name do not
+# warn, Airtable or a step's service refusing every saga does.
+SAGA_WINDOW = "15m"
+SAGA_FAILURE_RATIO = 0.25
+SAGA_FAILURES_MIN = 3
+# QueueBacklog: the oldest waiting job of a queue. A small import or a workflow run takes seconds, so
+# a job waits for a free worker seconds at most; 2 minutes means the workers are stuck, or one long
+# import holds the only worker (AUTOMATION_WORKERS) while others queue behind it.
+QUEUE_OLDEST_JOB_SECONDS = 120
+# LLMBudgetNearlySpent: 80% of the day's budget spent leaves time to raise LLM_DAILY_BUDGET_USD (or
+# find who spends it) before every chat is refused.
+LLM_BUDGET_WARNING = 0.8
+# MCPToolErrors, per tool: a user naming a table that does not exist or the model passing a bad
+# argument makes a few percent; a broken tool or integration nearly all. A quarter is far from both;
+# the floor of 10 calls in 5 minutes keeps one failed call at a quiet hour from warning.
+MCP_TOOL_ERROR_RATIO = 0.25
+MCP_TOOL_CALLS_MIN = 10
+# AirtableRateLimited: the client-side limiter is meant to make 429s none at all, and Airtable answers
+# nothing to a base for 30 s after one; 5 in 5 minutes is a pattern, not a single unlucky burst.
+AIRTABLE_429_MIN = 5
+# AirtableLimiterSaturated: p95 of the wait for a token of the per-base limiter. A burst of 5 leaves at
+# once and the next waits up to a second; over a second at p95 means a base is asked for more than
+# 5 requests/s for minutes, and every user's request to it queues (a bucket boundary of the histogram).
+AIRTABLE_LIMITER_WAIT_SECONDS = 1.0
+# FrontendErrors: uncaught exceptions and unhandled rejections in the UI per page view (failed API
+# calls, kind="fetch", are the backend's alerts'). A working UI raises almost none; one view in
+# twenty is a broken release. The floor of 20 views keeps one user's broken browser from warning.
+FRONTEND_ERRORS_PER_VIEW = 0.05
+FRONTEND_VIEWS_MIN = 20
+# PoorWebVitals: Google's "poor" thresholds at the 75th percentile of page loads (web.dev/vitals):
+# LCP above 4 s, INP above 500 ms, CLS above 0.25 (each a bucket boundary of the frontend's
+# histograms). Page loads are few, so over 30 minutes, with at least 20 loads measured.
+WEB_VITALS_POOR = {"LCP": 4.0, "INP": 0.5}
+LAYOUT_SHIFT_POOR = 0.25
+WEB_VITALS_WINDOW = "30m"
+WEB_VITALS_SAMPLES_MIN = 20
 
 # How long each alert's condition must hold before it fires, per profile: (compose, local).
 # Production waits out a restart or a slow scrape (each missed 15 s scrape is a quarter minute);
@@ -222,12 +261,34 @@ ALERT_FOR = {
     # that the platform's main feature is not broken unnoticed for long (about 10 minutes to a page,
     # with the 5-minute ratio). Locally as long as the other request alerts'.
     "ChatAnswersFailing": ("5m", "30s"),
+    # The business alerts (rules_business.py). An event that should not happen (a saga undone or left
+    # half done, a job given up) fires at once: waiting adds nothing, the count will not go back down.
+    # EVENT_KEEP_FIRING then holds it through an incident's gaps.
+    "SagasFailing:compensated": ("0s", "0s"),
+    "SagasFailing:failed": ("0s", "0s"),
+    "JobsDeadLettered": ("0s", "0s"),
+    # Beyond the 2 minutes the threshold already waits: a backlog that lasts, not one long import.
+    "QueueBacklog": ("5m", "10s"),
+    # Spend only grows within a day: a minute rules out a scrape of a replica with a stale value.
+    "LLMBudgetExhausted": ("1m", "10s"),
+    "LLMBudgetNearlySpent": ("5m", "10s"),
+    # As ChatAnswersFailing: rides out a restart of airtable-gateway or a short Airtable incident.
+    "MCPToolErrors": ("5m", "30s"),
+    "AirtableRateLimited": ("2m", "10s"),
+    "AirtableLimiterSaturated": ("5m", "30s"),
+    "FrontendErrors": ("5m", "30s"),
+    # A quality trend over 30 minutes of page loads, not an outage: a quarter of an hour more.
+    "PoorWebVitals": ("15m", "30s"),
 }
 
 # How long the exporter's connection-failure alerts keep firing once PostgreSQL or Redis is back:
 # the services' own health checks (run every 10 s, then scraped and evaluated) see the return
 # later, and the alerts the exporter's one inhibits would otherwise page for seconds after recovery.
 DEPENDENCY_KEEP_FIRING = {"compose": "1m", "local": "20s"}
+# How long the business alerts on single events (SagasFailing, JobsDeadLettered) keep firing once no
+# new event came in their short window: production keeps one incident (Airtable down for ten minutes,
+# a job given up every few) one notification; local mode resolves at once, so a drill measures healing.
+EVENT_KEEP_FIRING = {"compose": "15m", "local": "0s"}
 
 
 def alert_for(key: str, profile: Profile) -> str:

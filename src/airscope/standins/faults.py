@@ -3,14 +3,17 @@
 Admin API (never affected by the faults themselves):
 
 - ``GET /_admin/health`` → 200 ``{"status": "pass"}`` (local mode's readiness probe).
-- ``GET /_admin/faults`` → the current state ``{"error_rate", "extra_latency_ms", "down"}``.
+- ``GET /_admin/faults`` → the current state ``{"error_rate", "extra_latency_ms", "down",
+  "rate_limited_rate"}``.
 - ``PUT /_admin/faults`` with any subset of ``{"error_rate": 0..1, "extra_latency_ms": >=0,
-  "down": bool}`` → changes those, answers the new state.
+  "down": bool, "rate_limited_rate": 0..1}`` → changes those, answers the new state.
 - ``DELETE /_admin/faults`` → back to no faults, answers the new state.
 
 Every other request (the provider's API) first waits the base latency (``STANDIN_LATENCY_MS``,
 default 0) plus ``extra_latency_ms``; then, when ``down``, answers 503, else with probability
-``error_rate`` answers 500. Each stand-in supplies the body in its provider's error shape.
+``error_rate`` answers 500, else with probability ``rate_limited_rate`` answers 429 with
+``Retry-After: 1`` (the provider's rate limit refusing us: Airtable's 5 requests/s per base shared
+with another client). Each stand-in supplies the body in its provider's error shape.
 
 A switch that makes the platform fail on request has no place in production: every stand-in calls
 ``airscope.standins.settings.refuse_production()`` first and will not start when ``AIRSCOPE_ENVIRONMENT=production``.
@@ -42,6 +45,11 @@ class Faults:
     error_rate: float = 0.0
     extra_latency_ms: float = 0.0
     down: bool = False
+    rate_limited_rate: float = 0.0
+
+
+# The seconds a fault switch's 429 asks the client to wait (whole seconds, as providers send it).
+RETRY_AFTER_SECONDS = 1
 
 
 class FaultUpdate(BaseModel):
@@ -50,6 +58,7 @@ class FaultUpdate(BaseModel):
     error_rate: float | None = Field(default=None, ge=0, le=1)
     extra_latency_ms: float | None = Field(default=None, ge=0)
     down: bool | None = None
+    rate_limited_rate: float | None = Field(default=None, ge=0, le=1)
 
 
 class FaultSwitch:
@@ -89,6 +98,8 @@ class FaultSwitch:
             return 503, "The service is temporarily unavailable (stand-in fault switch: down)."
         if faults.error_rate > 0 and self._rng.random() < faults.error_rate:
             return 500, "An internal server error occurred (stand-in fault switch: error_rate)."
+        if faults.rate_limited_rate > 0 and self._rng.random() < faults.rate_limited_rate:
+            return 429, "Rate limit exceeded (stand-in fault switch: rate_limited_rate)."
         return None
 
 
@@ -109,7 +120,10 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         status, message = failure
-        await JSONResponse(self.error_body(status, message), status_code=status)(scope, receive, send)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+        await JSONResponse(self.error_body(status, message), status_code=status, headers=headers)(
+            scope, receive, send
+        )
 
 
 def admin_router(switch: FaultSwitch) -> APIRouter:

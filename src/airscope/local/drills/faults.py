@@ -1,14 +1,18 @@
 """The faults a drill injects into the running local platform, how each is healed, and the traffic
-that makes a fault visible where only requests can show it (errors, latency).
+that makes a fault visible where only requests can show it (errors, latency, failing sagas, jobs).
 
-Each fault is real: a program stopped, a stand-in made to fail or slow down through its fault
-switch, a service made to hold memory through its drill switch, a small filesystem filled.
+Each fault is real: a program stopped, a stand-in made to fail, slow down or refuse with 429
+through its fault switch, a service made to hold memory through its drill switch, a small
+filesystem filled, the day's LLM spend recorded in the shared Redis store as llm-orchestrator
+records it, a long import holding automation-services' only worker, more demand than Airtable's
+limit allows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import threading
@@ -16,15 +20,20 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from airscope.errors import AirscopeError
 from airscope.local import control, runner
 from airscope.local.process import resident_bytes
 from airscope.local.supervisor import Supervisor
-from airscope.standins.airtable.seed import BASE_ID
+from airscope.services.llm_orchestrator.budget import KEY_PREFIX as BUDGET_KEY_PREFIX
+from airscope.services.llm_orchestrator.budget import KEY_TTL_SECONDS as BUDGET_KEY_TTL
+from airscope.standins.airtable.seed import ABOUT, BASE_ID, LOAD_BASE_ID
 from airscope.standins.airtable.seed import TABLES as SEED_TABLES
 
 
@@ -64,6 +73,9 @@ class Target:
 
 class Fault:
     what = ""
+    # Whether the fault lasts by itself once injected (a stopped program, a switch): `airscope train`
+    # injects only those, then exits; a fault made of this process's own traffic ends with it.
+    persistent = True
 
     def prepare(self, target: Target) -> None:
         """Checks that the fault can be injected here; raises DrillError naming the fix."""
@@ -223,6 +235,174 @@ class FillDisk(Fault):
         image.unlink(missing_ok=True)
 
 
+class BudgetError(DrillError):
+    """llm-orchestrator's budget cannot be read or written here."""
+
+
+# Where a drill keeps what it added to today's LLM spend ("<key> <amount>"), so that healing takes
+# back exactly that, once, whatever chats spent meanwhile and however often healing is asked for.
+BUDGET_MARKER = "airscope:drill:llm-budget"
+_SPEND = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], KEYS[1] .. ' ' .. ARGV[1])
+return 1
+"""
+_TAKE_BACK = """
+local kept = redis.call('GET', KEYS[1])
+if not kept then return 0 end
+local space = string.find(kept, ' ', 1, true)
+redis.call('INCRBYFLOAT', string.sub(kept, 1, space - 1), '-' .. string.sub(kept, space + 1))
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+def metric_value(exposition: str, name: str) -> float | None:
+    """The value of the unlabelled gauge ``name`` in a /metrics text, None when it is not there."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return sample.value
+    return None
+
+
+@dataclass
+class SpendBudget(Fault):
+    """Today's LLM spend recorded up to the daily budget in the Redis store every llm-orchestrator
+    replica shares (its budget module's key and TTL, the same INCRBYFLOAT), so every replica refuses
+    chats with 429 budget_exhausted; healing takes back what was added."""
+
+    service: str = "llm-orchestrator"
+    what = "a day's LLM budget of spend recorded in the shared Redis store (llm:budget:spent:<today>)"
+
+    def _redis(self, target: Target) -> redis.Redis:
+        store = target.plat.infrastructure.get("redis")
+        if store is None:
+            raise BudgetError("the platform runs no Redis: llm-orchestrator keeps its budget there")
+        return redis.Redis.from_url(store.url)
+
+    def limit(self, target: Target) -> float:
+        """The budget llm-orchestrator runs with, as it exports it (LLM_DAILY_BUDGET_USD)."""
+        try:
+            answer = httpx.get(f"{target.url(self.service)}/metrics", timeout=5)
+            answer.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise BudgetError(
+                f"{self.service} does not answer /metrics ({exc}): `airscope start {self.service}`"
+            ) from None
+        value = metric_value(answer.text, "llm_budget_limit_usd")
+        if value is None:
+            raise BudgetError(f"{self.service} exports no llm_budget_limit_usd")
+        return value
+
+    def prepare(self, target: Target) -> None:
+        self.limit(target)
+        with self._redis(target) as client:
+            client.ping()
+
+    def inject(self, target: Target) -> None:
+        key = BUDGET_KEY_PREFIX + datetime.now(UTC).date().isoformat()
+        # The whole budget on top of today's spend: at or over the limit whatever was spent before.
+        amount = max(self.limit(target), 0.01)
+        with self._redis(target) as client:
+            client.eval(_SPEND, 2, key, BUDGET_MARKER, repr(amount), BUDGET_KEY_TTL)
+
+    def heal(self, target: Target) -> None:
+        with self._redis(target) as client:
+            client.eval(_TAKE_BACK, 1, BUDGET_MARKER)
+
+    cleanup = heal
+
+
+# The queue-backlog drill's long import: batches of Airtable's 10 records, each slowed by the
+# Airtable stand-in to IMPORT_LATENCY_MS (under airtable-gateway's 10 s timeout), hold the only
+# import worker for IMPORT_ROWS / 10 * 7 s = 210 s: longer than QueueBacklog's 120 s threshold, its
+# local `for` and the drill's bound, so the next file waits behind it until the drill heals.
+IMPORT_ROWS = 300
+IMPORT_LATENCY_MS = 7000
+
+
+def about_csv(tag: str, rows: int) -> bytes:
+    """A CSV of ``rows`` rows for the load base's About table (its columns), named after ``tag``."""
+    lines = ["Name,Notes", *(f"drill {tag} {n},airscope drill" for n in range(rows))]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def upload(client: httpx.Client, name: str, content: bytes) -> httpx.Response:
+    """A file uploaded through the gateway for import into the load base's About table."""
+    return client.post(
+        "/api/automation/files",
+        files={"file": (name, content, "text/csv")},
+        data={"base_id": LOAD_BASE_ID, "table": ABOUT.name},
+    )
+
+
+@dataclass
+class LongImport(Fault):
+    """Airtable slowed while a long file is imported: it holds automation-services' import worker
+    (AUTOMATION_WORKERS, 1 locally) and a second file waits behind it. Healing lifts the slowness;
+    the long import then finishes within seconds and the queue drains."""
+
+    what = (
+        f"the airtable stand-in's fault switch: extra_latency_ms={IMPORT_LATENCY_MS}, then a file of "
+        f"{IMPORT_ROWS} rows and one of 1 row uploaded through the gateway"
+    )
+
+    def __post_init__(self) -> None:
+        self.slow = StandinFault("airtable", {"extra_latency_ms": IMPORT_LATENCY_MS})
+
+    def prepare(self, target: Target) -> None:
+        self.slow.prepare(target)
+
+    def inject(self, target: Target) -> None:
+        self.slow.inject(target)
+        tag = secrets.token_hex(3)
+        with httpx.Client(
+            base_url=target.url("api-gateway"), headers={"X-API-Key": target.plat.api_key}, timeout=30
+        ) as client:
+            for name, rows in ((f"drill-{tag}-long.csv", IMPORT_ROWS), (f"drill-{tag}-next.csv", 1)):
+                answer = upload(client, name, about_csv(tag, rows))
+                if answer.status_code != 202:
+                    raise DrillError(
+                        f"the upload of {name} was answered {answer.status_code}: {answer.text[:200]}"
+                    )
+
+    def heal(self, target: Target) -> None:
+        self.slow.heal(target)
+
+    cleanup = heal
+
+
+@dataclass
+class Burst(Fault):
+    """More demand than the platform is built for, as the fault itself: a client's steady requests
+    for as long as the fault lasts (healing stops them). Not persistent: it ends with this process."""
+
+    kind: str
+    rps: float
+    in_flight: int
+    persistent = False
+    traffic: Traffic | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def what(self) -> str:
+        return (
+            f"{self.rps:g} {self.kind} requests a second through the gateway (up to {self.in_flight} at once)"
+        )
+
+    def inject(self, target: Target) -> None:
+        self.traffic = Traffic(target, self.rps, max_in_flight=self.in_flight, kind=self.kind)
+        self.traffic.__enter__()
+
+    def heal(self, target: Target) -> None:
+        if self.traffic is not None:
+            self.traffic.__exit__(None, None, None)
+
+    cleanup = heal
+
+
 def chat_message(n: int) -> str:
     """A chat the LLM (the stand-in's rules, or a real model) answers with list_tables then
     search_records of a text no earlier chat searched, so no cache answers that last call."""
@@ -253,8 +433,11 @@ def chat_status(answer: httpx.Response) -> int | str:
 AIRTABLE_PAGE = 100
 
 
-# The traffic kinds a drill can send: Airtable reads, or chats whose tools read Airtable.
-RECORDS, CHATS = "records", "chats"
+# The traffic kinds a drill can send: Airtable reads of one table, or of every table of the demo base
+# (more distinct reads than the cache keeps in 30 s at a few a second), chats whose tools read
+# Airtable, onboarding sagas, or one-row file uploads.
+RECORDS, READS, CHATS, SAGAS, UPLOADS = "records", "reads", "chats", "sagas", "uploads"
+TRAFFIC_KINDS = (RECORDS, READS, CHATS, SAGAS, UPLOADS)
 # The key of a chat answered 200 whose answer reports a failed tool (its last tool call failed).
 CHAT_TOOL_FAILED = "200 tool failed"
 
@@ -265,6 +448,10 @@ class Traffic:
 
     ``records``: list-records reads of the demo base, each with its own maxRecords so that
     airtable-gateway's cache cannot answer them and every one reaches Airtable (the stand-in).
+    ``reads``: the same over every table of the demo base in turn (``len(tables) * 100`` distinct
+    reads: at 8 a second the same one comes back after the cache's 30 s).
+    ``sagas``: onboarding sagas in the load base, each for a workspace of its own.
+    ``uploads``: one-row CSV files for import into the load base's About table.
     ``chats``: chat messages asking to search the demo base's Customers for a text of their own, so
     that the model's last tool call (search_records) reaches Airtable every time; a chat answered
     200 whose last tool call failed is counted apart (``CHAT_TOOL_FAILED``)."""
@@ -272,9 +459,10 @@ class Traffic:
     def __init__(
         self, target: Target, rps: float = 2.0, max_in_flight: int = 16, kind: str = RECORDS
     ) -> None:
-        if kind not in (RECORDS, CHATS):
+        if kind not in TRAFFIC_KINDS:
             raise ValueError(f"no drill traffic of kind {kind!r}")
         self.kind = kind
+        self.tag = secrets.token_hex(3)  # this traffic's names: a saga's workspace, a file
         self.gateway = target.url("api-gateway")
         self.headers = {"X-API-Key": target.plat.api_key}
         self.interval = 1 / rps
@@ -301,6 +489,19 @@ class Traffic:
             if self.kind == CHATS:
                 answer = self._client.post("/api/chat", json={"message": chat_message(n)})
                 self.statuses[chat_status(answer)] += 1
+            elif self.kind == SAGAS:
+                body = {"workspace_name": f"drill-{self.tag}-{n}", "base_id": LOAD_BASE_ID}
+                self.statuses[self._client.post("/api/sagas/onboarding", json=body).status_code] += 1
+            elif self.kind == UPLOADS:
+                answer = upload(self._client, f"drill-{self.tag}-{n}.csv", about_csv(f"{self.tag}-{n}", 1))
+                self.statuses[answer.status_code] += 1
+            elif self.kind == READS:
+                table = SEED_TABLES[n % len(SEED_TABLES)].name
+                path = f"/api/airtable/bases/{BASE_ID}/tables/{table}/records"
+                answer = self._client.get(
+                    path, params={"maxRecords": n // len(SEED_TABLES) % AIRTABLE_PAGE + 1}
+                )
+                self.statuses[answer.status_code] += 1
             else:
                 answer = self._client.get(self._path, params={"maxRecords": n % AIRTABLE_PAGE + 1})
                 self.statuses[answer.status_code] += 1

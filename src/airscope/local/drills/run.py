@@ -170,10 +170,13 @@ def run(scenario: Scenario, target: Target) -> Result:
         finally:
             if traffic:
                 traffic.__exit__(None, None, None)
-                result.traffic = {
-                    str(status): count for status, count in sorted(traffic.statuses.items(), key=str)
-                }
             fault.cleanup(target)
+            # The scenario's traffic, or the fault's own when demand is the fault (faults.Burst).
+            sent = traffic or getattr(fault, "traffic", None)
+            if sent:
+                result.traffic = {
+                    str(status): count for status, count in sorted(sent.statuses.items(), key=str)
+                }
     except Unsupported as exc:
         result.skipped = str(exc)
     except (AirscopeError, httpx.HTTPError) as exc:  # a fault's own call, or Prometheus, Alertmanager

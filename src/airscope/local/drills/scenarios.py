@@ -9,7 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airscope import catalog
-from airscope.local.drills.faults import CHATS, RECORDS, FillDisk, HoldMemory, StandinFault, StopProgram
+from airscope.local.drills.faults import (
+    CHATS,
+    READS,
+    RECORDS,
+    SAGAS,
+    UPLOADS,
+    Burst,
+    FillDisk,
+    HoldMemory,
+    LongImport,
+    SpendBudget,
+    StandinFault,
+    StopProgram,
+)
 from airscope.local.drills.watch import Labels
 
 RESOLVE_WITHIN = 60.0  # seconds from healing to the resolved notification
@@ -22,6 +35,23 @@ QUICK = ("service-down", "redis-down", "postgres-down", "chat-failures", "error-
 
 # What a burst of errors or slowness also spends: the budgets are meant to notice it.
 BUDGETS = ({"alertname": "ErrorBudgetBurn"}, {"alertname": "LatencyBudgetBurn"})
+# What Airtable failing also raises beside the drill's own alert: airtable-gateway's 502s and its
+# retries' latency, the MCP tools and chats that call it, and the jobs and sagas that need it (the
+# record-count workflows earlier onboardings registered run every few minutes and may be given up).
+AIRTABLE_FAILING = (
+    {"alertname": "HighErrorRate", "service": "airtable-gateway"},
+    {"alertname": "HighLatency", "service": "airtable-gateway"},
+    {"alertname": "MCPToolErrors"},
+    {"alertname": "ChatAnswersFailing"},
+    {"alertname": "JobsDeadLettered"},
+    {"alertname": "SagasFailing"},
+    *BUDGETS,
+)
+# What Airtable slowed or throttled raises beside the drill's own: airtable-gateway's latency.
+AIRTABLE_SLOW = (
+    {"alertname": "HighLatency", "service": "airtable-gateway"},
+    {"alertname": "LatencyBudgetBurn"},
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,22 @@ CHAT_TRAFFIC_IN_FLIGHT = 4
 # a platform without chats before, up to a minute behind a window full of good ones), then the
 # local `for` (30 s), a scrape, an evaluation and Alertmanager's grouping.
 CHAT_FAILURES_WITHIN = 120
+
+# Sagas and uploads: one every two seconds, a few in flight. A failing saga waits on its step's
+# retries (seconds) before it is undone; an upload answers at once (the import runs later).
+SAGA_TRAFFIC_RPS = 0.5
+UPLOAD_TRAFFIC_RPS = 0.5
+# QueueBacklog fires once the next job has waited its threshold (120 s, the same in both profiles),
+# then its local `for` (10 s), a scrape, an evaluation and the grouping: the drill cannot notify
+# sooner than the threshold itself, so its bound is the threshold plus the usual minute.
+QUEUE_BACKLOG_WITHIN = 180
+# airtable-saturated: uncached reads of the demo base at 8 a second, above Airtable's 5 per base:
+# the limiter's queue grows to the traffic's 16 in flight, about 3 s of wait each.
+SATURATING_RPS = 8.0
+SATURATING_IN_FLIGHT = 16
+# airtable-429: the Airtable stand-in refuses half of the requests with 429 (Retry-After: 1 s):
+# airtable-gateway's retries get most reads through, about a 429 a second at 2 reads a second.
+RATE_LIMITED_SHARE = 0.5
 
 
 def _store_down(program: str, alertname: str, what: str) -> Scenario:
@@ -82,7 +128,7 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             {"alertname": "HighErrorRate", "service": "airtable-gateway"},
             90,
             # The gateway passes airtable-gateway's 502s on; retries of failing reads take longer.
-            tolerate=({"alertname": "HighErrorRate"}, {"alertname": "HighLatency"}, *BUDGETS),
+            tolerate=({"alertname": "HighErrorRate"}, {"alertname": "HighLatency"}, *AIRTABLE_FAILING),
             # One at a time: airtable-gateway retries failing reads within its 5 requests/s per base,
             # so concurrent reads pile up behind its rate limiter and stay slow long after healing.
             traffic=1,
@@ -97,11 +143,7 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             CHAT_FAILURES_WITHIN,
             # airtable-gateway answers mcp-server's tools 502 (and spends budget), slower with its
             # retries; the chats themselves are answered 200, so api-gateway raises nothing.
-            tolerate=(
-                {"alertname": "HighErrorRate", "service": "airtable-gateway"},
-                {"alertname": "HighLatency", "service": "airtable-gateway"},
-                *BUDGETS,
-            ),
+            tolerate=AIRTABLE_FAILING,
             traffic=CHAT_TRAFFIC_IN_FLIGHT,
             traffic_kind=CHATS,
             traffic_rps=CHAT_TRAFFIC_RPS,
@@ -123,6 +165,87 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             {"alertname": "HighMemoryUsage", "service": service, "scope": "service"},
             90,
             doc=f"{service} holds 95% of its catalog memory limit",
+        ),
+        Scenario(
+            "target-down",
+            StopProgram("node-exporter"),
+            {"alertname": "TargetDown", "job": "node"},
+            30,
+            doc="the node exporter stopped: the host's disks and memory go unwatched",
+        ),
+        Scenario(
+            "sagas-failing",
+            StandinFault("airtable", {"error_rate": 1.0}),
+            {"alertname": "SagasFailing", "service": "saga-orchestrator", "severity": "warning"},
+            90,
+            tolerate=AIRTABLE_FAILING,
+            traffic=4,
+            traffic_kind=SAGAS,
+            traffic_rps=SAGA_TRAFFIC_RPS,
+            doc="Airtable (the stand-in) answers every request with 500 while onboardings go through the "
+            "gateway: each is undone once creating its table fails",
+        ),
+        Scenario(
+            "jobs-dead-lettered",
+            StandinFault("airtable", {"error_rate": 1.0}),
+            {"alertname": "JobsDeadLettered", "service": "automation-services", "queue": "imports"},
+            90,
+            tolerate=AIRTABLE_FAILING,
+            traffic=4,
+            traffic_kind=UPLOADS,
+            traffic_rps=UPLOAD_TRAFFIC_RPS,
+            doc="Airtable (the stand-in) answers every request with 500 while files are uploaded through "
+            "the gateway: each import fails its 3 attempts and is given up",
+        ),
+        Scenario(
+            "queue-backlog",
+            LongImport(),
+            {"alertname": "QueueBacklog", "service": "automation-services", "queue": "imports"},
+            QUEUE_BACKLOG_WITHIN,
+            # The workflow runs read the slowed Airtable too; runs registered by earlier onboardings
+            # may queue behind each other.
+            tolerate=(*AIRTABLE_SLOW, {"alertname": "QueueBacklog", "queue": "runs"}),
+            doc="Airtable (the stand-in) answers 7 s later while a 300-row file holds the only import "
+            "worker and a second file waits behind it",
+        ),
+        Scenario(
+            "llm-budget",
+            SpendBudget(),
+            {"alertname": "LLMBudgetExhausted", "service": "llm-orchestrator"},
+            90,
+            doc="today's LLM spend recorded up to the daily budget: every chat is refused with 429",
+        ),
+        Scenario(
+            "mcp-tool-errors",
+            # chat-failures' fault and traffic, seen from mcp-server: the tools the model calls fail.
+            StandinFault("airtable", {"error_rate": 1.0}),
+            {"alertname": "MCPToolErrors", "service": "mcp-server"},
+            90,
+            tolerate=AIRTABLE_FAILING,
+            traffic=CHAT_TRAFFIC_IN_FLIGHT,
+            traffic_kind=CHATS,
+            traffic_rps=CHAT_TRAFFIC_RPS,
+            doc="Airtable (the stand-in) answers every request with 500 while chats go through the gateway: "
+            "the MCP tools the model calls fail",
+        ),
+        Scenario(
+            "airtable-429",
+            StandinFault("airtable", {"rate_limited_rate": RATE_LIMITED_SHARE}),
+            {"alertname": "AirtableRateLimited", "service": "airtable-gateway"},
+            90,
+            tolerate=AIRTABLE_SLOW,
+            traffic=4,
+            doc=f"Airtable (the stand-in) refuses {RATE_LIMITED_SHARE:.0%} of the requests with 429 while "
+            "reads go through the gateway",
+        ),
+        Scenario(
+            "airtable-saturated",
+            Burst(READS, SATURATING_RPS, SATURATING_IN_FLIGHT),
+            {"alertname": "AirtableLimiterSaturated", "service": "airtable-gateway"},
+            90,
+            tolerate=AIRTABLE_SLOW,
+            doc=f"a client reads {SATURATING_RPS:g} uncached pages of the demo base a second through the "
+            "gateway, above Airtable's 5 per base",
         ),
         Scenario(
             "disk",

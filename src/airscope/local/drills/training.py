@@ -35,17 +35,30 @@ from airscope.errors import AirscopeError
 from airscope.local import paths
 from airscope.local.drills.faults import (
     CHATS,
+    READS,
     RECORDS,
+    SAGAS,
+    UPLOADS,
+    Burst,
     DrillError,
     FillDisk,
     HoldMemory,
+    LongImport,
+    SpendBudget,
     StandinFault,
     StopProgram,
     Target,
     Traffic,
     Unsupported,
 )
-from airscope.local.drills.scenarios import CHAT_TRAFFIC_RPS, DEFAULT_SERVICE, Scenario, scenarios
+from airscope.local.drills.scenarios import (
+    CHAT_TRAFFIC_RPS,
+    DEFAULT_SERVICE,
+    SAGA_TRAFFIC_RPS,
+    UPLOAD_TRAFFIC_RPS,
+    Scenario,
+    scenarios,
+)
 from airscope.local.drills.watch import active_alerts, describe
 from airscope.local.supervisor import Program
 from airscope.promapi import PromAPIError
@@ -74,6 +87,28 @@ HINTS = {
     "memory": "Not every fault is in the requests: `airscope alerts`, then each service's resident memory "
     'against its limit (Prometheus: process_resident_memory_bytes{job="services"}; in Grafana, the '
     f'Process resources row of airscope / Service). ({GUIDE}, "Why?")',
+    "target-down": "Not every fault is in the platform: is everything Prometheus scrapes up, the exporters "
+    "too? `airscope alerts`, then `up` by job (Prometheus: up == 0). "
+    f'({GUIDE}, "Is everything up?")',
+    "sagas-failing": "Requests succeed, onboardings do not: `airscope alerts`, then how sagas end (Prometheus: "
+    "saga_runs_total by outcome) and a saga's trace (`airscope traces -s saga-orchestrator --errors`): "
+    f'which step fails, on what? ({GUIDE}, "What is failing?")',
+    "jobs-dead-lettered": "Uploads are accepted, imports fail later: `airscope alerts`, then automation-services' "
+    "log (`airscope logs -s automation-services --level warning`): why do its job attempts fail? "
+    f'({GUIDE}, "What is failing?")',
+    "queue-backlog": "Files wait to be imported: `airscope alerts`, then the queue's oldest job "
+    "(automation_queue_oldest_job_age_seconds) and what the worker waits on (`airscope traces -s "
+    f'automation-services --min-duration 5s`). ({GUIDE}, "What is slow?")',
+    "llm-budget": "Chats are refused with 429, not failing: `airscope alerts`, then a chat of your own and "
+    f'what it answers; llm_budget_spent_usd against llm_budget_limit_usd. ({GUIDE}, "What is failing?")',
+    "mcp-tool-errors": "The chats' tools fail: `airscope alerts`, then mcp_tool_calls_total by tool and outcome "
+    f'and a failing tool call\'s trace (`airscope traces -s mcp-server --errors`). ({GUIDE}, "Which request?")',
+    "airtable-429": "Airtable refuses some requests: `airscope alerts`, then airtable-gateway's retries by "
+    "reason (airtable_retries_total) and its log (`airscope logs -s airtable-gateway --grep rate_limited`). "
+    f'({GUIDE}, "What is failing?")',
+    "airtable-saturated": "Requests queue before reaching Airtable: `airscope alerts`, then the wait for "
+    "airtable-gateway's limiter (airtable_rate_limit_wait_seconds) and who sends so many reads. "
+    f'({GUIDE}, "What is slow?")',
     "disk": "Everything answers: look below the services, at the machine the stores write to: "
     "`airscope alerts`, then the free share of each filesystem (Prometheus: node_filesystem_avail_bytes / "
     f'node_filesystem_size_bytes). ({GUIDE}, "Why?")',
@@ -117,6 +152,12 @@ class Pick:
                 return service
             case FillDisk():
                 return "disk"
+            case LongImport():
+                return "standin-airtable"
+            case SpendBudget():
+                return "llm-budget"
+            case Burst():
+                return "traffic"
         raise TypeError(f"no target known for the fault of {self.scenario}")
 
 
@@ -127,6 +168,14 @@ FIXED_CAUSES = {
     "chat-failures": "airtable errors",  # the same fault, found from the chats' answers
     "latency": "airtable slow",
     "disk": "disk full",
+    "target-down": "node-exporter down",
+    "sagas-failing": "airtable errors",
+    "jobs-dead-lettered": "airtable errors",
+    "queue-backlog": "airtable slow",  # found from the imports waiting behind a slowed one
+    "llm-budget": "llm budget spent",
+    "mcp-tool-errors": "airtable errors",
+    "airtable-429": "airtable rate limited",
+    "airtable-saturated": "too many airtable reads",
 }
 
 
@@ -247,8 +296,15 @@ def _usable(target: Target, pool: list[str], named: bool, service: str | None) -
     """The scenarios of ``pool`` this platform can make; a named one that it cannot is an error."""
     usable = []
     for name in pool:
+        fault = Pick(name, service or DEFAULT_SERVICE).build().fault
+        if not fault.persistent:  # its traffic is the fault, and would end with `train start`
+            if named:
+                raise TrainingError(
+                    f"{name} cannot be injected blind: its fault lasts only while a drill runs it"
+                )
+            continue
         try:
-            Pick(name, service or DEFAULT_SERVICE).build().fault.prepare(target)
+            fault.prepare(target)
         except (DrillError, httpx.HTTPError) as exc:
             if named:
                 raise TrainingError(f"{name} cannot be injected here: {exc}") from None
@@ -339,7 +395,13 @@ def _run_traffic(in_flight: int, kinds: list[str]) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     target = Target.current()
-    rates = {RECORDS: 2.0, CHATS: CHAT_TRAFFIC_RPS}
+    rates = {
+        RECORDS: 2.0,
+        READS: 2.0,
+        CHATS: CHAT_TRAFFIC_RPS,
+        SAGAS: SAGA_TRAFFIC_RPS,
+        UPLOADS: UPLOAD_TRAFFIC_RPS,
+    }
     with contextlib.ExitStack() as running:
         traffics = [
             running.enter_context(Traffic(target, rates[kind], max_in_flight=in_flight, kind=kind))

@@ -32,6 +32,8 @@ def invalid(message: str) -> AirtableError:
 
 def fault_body(status: int, message: str) -> dict[str, Any]:
     """The fault switch's failures, in Airtable's shape."""
+    if status == 429:  # the shape of its real per-base limit's refusal (access.rate_limited)
+        return {"errors": [{"error": "RATE_LIMIT_REACHED", "message": message}]}
     return {"error": {"type": "SERVICE_UNAVAILABLE" if status == 503 else "SERVER_ERROR", "message": message}}
 
 

@@ -43,6 +43,10 @@ class OpenAIError(Exception):
 
 
 def _fault_body(status: int, message: str) -> dict[str, Any]:
+    if status == 429:  # OpenAI's refusal of a request over the rate limit
+        return {
+            "error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}
+        }
     return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
 
 
