@@ -130,10 +130,10 @@ def test_logs_dashboard_all_is_the_custom_all_value():
     assert variables[0].include_all and variables[0].multi and variables[0].all_value == ".+"
     expr = '{service=~"$service", level=~"$level"} | json'
     # Missing, and $__all, both mean All, and a custom all value goes in unescaped.
-    assert interpolate(expr, scope(variables), "loki") == '{service=~".+", level=~".+"} | json'
+    assert interpolate(expr, scope(variables), "loki") == '{service=~".+", level=~".*"} | json'
     assert (
         interpolate(expr, scope(variables, {"service": [ALL]}), "loki")
-        == '{service=~".+", level=~".+"} | json'
+        == '{service=~".+", level=~".*"} | json'
     )
     chosen = scope(variables, {"service": ["api-gateway", "mcp-server"], "level": "error"})
     assert interpolate(expr, chosen, "loki") == '{service=~"(api-gateway|mcp-server)", level=~"error"} | json'

@@ -118,7 +118,8 @@ def test_alloy_keeps_only_the_log_labels_and_moves_ids_to_structured_metadata():
         for stage in block.blocks("stage.structured_metadata"):
             metadata |= set(stage.attributes()["values"])
     assert labels == {"service", "level", "environment"} == set(settings.LOG_LABELS)
-    assert metadata == {"trace_id", "span_id"}
+    # The link to a kept trace's key besides the ids (test_alloy_logs.py: only for kept traces).
+    assert metadata == {"trace_id", "span_id", settings.LOG_SAMPLED_TRACE_ID}
     source = next(b for b in blocks if b.name == "loki.source.docker")
     assert source.attributes()["labels"] == {"environment": settings.COMPOSE.environment}
 

@@ -22,6 +22,7 @@ from airscope.stack import (
     tempo,
 )
 from airscope.stack.compose_env import (
+    FRONTEND_ORIGIN,
     GRAFANA_ADMIN_PASSWORD,
     GRAFANA_ADMIN_USER,
     GRAFANA_COOKIE_SECURE,
@@ -196,6 +197,8 @@ def _alloy() -> dict:
             "--storage.path=/var/lib/alloy/data",
             config,
         ],
+        # config.alloy reads it (sys.env): faro.receiver's CORS and source-map origins.
+        environment={FRONTEND_ORIGIN.name: FRONTEND_ORIGIN.ref()},
         volumes=[mount, "alloy-data:/var/lib/alloy/data", bind(DOCKER_SOCKET, DOCKER_SOCKET)],
         depends_on=after("loki", "tempo", "jaeger"),
         healthcheck=healthcheck("CMD", "bash", "-c", probe),

@@ -313,3 +313,10 @@ DATASOURCE_UIDS = {
 # Log labels Alloy sets (everything else in a line stays in the line or structured metadata).
 LOG_LABELS = ("service", "level", "environment")
 LOG_STRUCTURED_METADATA = ("trace_id", "span_id")
+# The `level` label's closed set (the kit's level names, structlog's): Alloy maps what the stack's own
+# containers and the browser write onto these, and leaves the label off a line it cannot place.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Structured metadata a line has only when its trace was kept (the line's trace_sampled): the key the
+# Loki datasource's trace link reads. Not trace_id, which every line inside a span carries and which a
+# query's `| json` makes a label of: a link keyed on it would end in "trace not found" nine times in ten.
+LOG_SAMPLED_TRACE_ID = "sampled_trace_id"

@@ -210,6 +210,7 @@ ALLOY_COMPONENTS = {
     "loki.process": ("receiver",),
     "loki.write": ("receiver",),
     "otelcol.receiver.otlp": (),
+    "faro.receiver": (),
     "otelcol.processor.batch": ("input",),
     "otelcol.exporter.otlp": ("input",),
 }

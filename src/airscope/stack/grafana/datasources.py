@@ -1,5 +1,6 @@
 """Grafana's datasources, wired to each other: metrics to traces by exemplar, logs to traces by the
-``trace_id`` structured metadata, traces to logs and to the kit's RED metrics.
+structured metadata Alloy sets on the lines of kept traces only, traces to logs and to the kit's RED
+metrics.
 
 Each datasource's uid is its key in ``settings.DATASOURCE_UIDS``; dashboards and the links below
 name a datasource by that uid, so a link can never point at a datasource that is not provisioned.
@@ -32,7 +33,7 @@ NAMES = {
 API_PATHS = {"mimir": "/prometheus"}
 
 UID = settings.DATASOURCE_UIDS
-TRACE_ID = "trace_id"  # the exemplar label and the logs' structured metadata key (the kit's name)
+TRACE_ID = "trace_id"  # the exemplar label (the kit's name)
 DURATION = "http_server_request_duration_seconds"
 
 
@@ -130,10 +131,12 @@ def datasources() -> list[dict]:
             {
                 "derivedFields": [
                     {
-                        # matcherType label reads structured metadata too, where Alloy puts trace_id.
-                        "name": TRACE_ID,
+                        # matcherType label reads structured metadata too. Alloy sets this key only
+                        # on lines whose trace was kept (trace_sampled): the link never opens a trace
+                        # Tempo does not have. The trace_id of every line stays, for searching.
+                        "name": settings.LOG_SAMPLED_TRACE_ID,
                         "matcherType": "label",
-                        "matcherRegex": TRACE_ID,
+                        "matcherRegex": settings.LOG_SAMPLED_TRACE_ID,
                         "datasourceUid": UID["tempo"],
                         "url": "$${__value.raw}",
                         "urlDisplayLabel": "Trace in Tempo",
