@@ -16,6 +16,7 @@ from airscope.console.settings import ConsoleConfig
 from airscope.local.logs import format_timestamp
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
+OTHER = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def line(
@@ -84,6 +85,18 @@ def test_search_filters_like_airscope_logs(client: TestClient, log_dir: Path) ->
     assert client.get("/api/logs?service=nope").json()["warnings"] == [
         "no log file for nope (there are: api-gateway, mcp-server, postgres)"
     ]
+
+
+def test_a_line_of_a_trace_not_kept_has_no_trace_link(client: TestClient, log_dir: Path) -> None:
+    append(
+        log_dir / "api-gateway.log",
+        line("kept", ago=20, trace_id=TRACE, trace_sampled=True),
+        line("not kept", ago=10, trace_id=OTHER, trace_sampled=False),
+    )
+    kept, dropped = client.get("/api/logs").json()["lines"]
+    assert kept["traceId"] == TRACE
+    # The id stays in the line's fields, for searching; only the link goes.
+    assert dropped["traceId"] is None and dropped["fields"]["trace_id"] == OTHER
 
 
 @pytest.mark.parametrize(

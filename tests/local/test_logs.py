@@ -41,12 +41,14 @@ def _at(timestamp: str) -> Iterator[None]:
 
 
 @contextmanager
-def _in_trace(trace_id: str | None) -> Iterator[None]:
-    """Inside a span of ``trace_id``, as a request's handler runs: the kit adds trace_id and span_id."""
+def _in_trace(trace_id: str | None, sampled: bool = True) -> Iterator[None]:
+    """Inside a span of ``trace_id``, as a request's handler runs: the kit adds trace_id, span_id and
+    trace_sampled (``sampled``: whether the trace is kept)."""
     if trace_id is None:
         yield
         return
-    context = SpanContext(int(trace_id, 16), int(SPAN, 16), is_remote=False, trace_flags=TraceFlags(1))
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    context = SpanContext(int(trace_id, 16), int(SPAN, 16), is_remote=False, trace_flags=flags)
     with trace.use_span(NonRecordingSpan(context)):
         yield
 
@@ -288,6 +290,24 @@ def test_human_format(log_dir: Path, monkeypatch) -> None:
     # The traceback the kit rendered, on indented lines of its own.
     assert rest[:2] == ["  exception:", "    Traceback (most recent call last):"]
     assert rest[-1] == "    ValueError: boom" and all(line.startswith("    ") for line in rest[1:])
+
+
+def test_human_format_says_when_a_trace_was_not_kept(log_dir: Path, monkeypatch) -> None:
+    # A kept trace is the local norm and goes unsaid (test_human_format); one not kept is named, as
+    # `airscope trace` will not find it.
+    stamp = "2026-11-28T10:00:00.123Z"
+    with capture_log_lines("api-gateway") as captured, _at(stamp), _in_trace(TRACE, sampled=False):
+        get_logger("app").info("chat")
+    write(log_dir / "api-gateway.log", captured.text.strip())
+
+    result = run(log_dir, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split()[-4:] == [
+        "logger=app",
+        "trace_id=0af76519",
+        "trace_sampled=false",
+        f"span_id={SPAN}",
+    ]
 
 
 def test_options_are_checked(log_dir: Path, monkeypatch) -> None:

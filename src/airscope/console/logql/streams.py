@@ -53,6 +53,8 @@ def log_line(line: Line) -> dict:
     when = datetime.fromisoformat(line.key)
     level = fields.get("level") if fields else None
     trace = fields.get("trace_id") if fields else None
+    if fields and fields.get("trace_sampled") is False:
+        trace = None  # the trace was not kept (an OTEL_TRACES_SAMPLER below 1): no link to open
     return {
         "key": f"{line.key} {line.program} {digest}",
         "ms": int(when.timestamp() * 1000),

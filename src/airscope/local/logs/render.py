@@ -12,7 +12,9 @@ from airscope.local.logs.files import base
 from airscope.local.logs.query import Line
 
 _NEEDS_QUOTES = re.compile(r'[\s"=]').search
-_SHOWN_LAST = ("logger", "trace_id", "span_id", "request_id")  # after the fields that say what happened
+# After the fields that say what happened. trace_sampled is shown only when false (the trace was not
+# kept: `airscope trace` will not find it); locally every trace is kept unless OTEL_TRACES_SAMPLER says.
+_SHOWN_LAST = ("logger", "trace_id", "trace_sampled", "span_id", "request_id")
 
 # How a caller colours the level column: (padded level text, lowercase level) -> text to print.
 LevelStyle = Callable[[str, str], str]
@@ -33,6 +35,8 @@ def render(line: Line, style: LevelStyle | None = None) -> str:
     fields.pop("timestamp", None)
     if isinstance(fields.get("trace_id"), str):
         fields["trace_id"] = fields["trace_id"][:8]
+    if fields.get("trace_sampled") is True:
+        del fields["trace_sampled"]
     shown = [key for key in fields if key not in _SHOWN_LAST] + [key for key in _SHOWN_LAST if key in fields]
     pairs, blocks = [], []
     for key in shown:

@@ -54,7 +54,8 @@ function fieldRows(line) {
     .filter(([, value]) => value != null && value !== "")
     .map(([key, value]) => {
       let cell = typeof value === "string" ? value : JSON.stringify(value);
-      if ((key === "trace_id" || key === "traceId") && typeof value === "string" && /^[0-9a-f]{32}$/.test(value)) {
+      // The line's own link only: a trace that was not kept (trace_sampled false) has none.
+      if ((key === "trace_id" || key === "traceId") && value === line.traceId && /^[0-9a-f]{32}$/.test(value)) {
         cell = h("a", { href: traceHref(value) }, value);
       }
       return h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, cell));
