@@ -129,6 +129,17 @@ def test_an_extra_alloy_stream_label_is_reported(checkout):
     assert any("['trace_id'] are not in settings.LOG_LABELS" in p for p in backends.check(checkout))
 
 
+def test_a_browser_label_from_faro_is_reported(checkout):
+    # faro.receiver can label its lines from the payload (a session or a page): unbounded streams.
+    _edit(
+        checkout,
+        alloy.PATH,
+        '  log_format = "json"\n',
+        '  log_format = "json"\n  extra_log_labels = { page_url = "" }\n',
+    )
+    assert any("['page_url'] are not in settings.LOG_LABELS" in p for p in backends.check(checkout))
+
+
 def test_alloy_keeps_only_our_containers_and_drops_probe_access_lines():
     blocks = {(b.name, b.label): b for b in parse_alloy(alloy.generate(catalog.load())[alloy.PATH])}
     keep, service = blocks["discovery.relabel", "services"].blocks("rule")

@@ -1,8 +1,10 @@
-"""config.alloy: our containers' JSON logs into Loki, and the services' OTLP traces into Tempo and Jaeger.
+"""config.alloy: every container's logs into Loki (the platform's JSON lines, the stack's own in their
+formats), the browser's telemetry through faro.receiver, and the OTLP traces into Tempo and Jaeger.
 
-Keys from grafana/alloy docs/sources/reference/components/ (discovery.docker, discovery.relabel,
-loki.source.docker, loki.process, loki.write, otelcol.receiver.otlp, otelcol.processor.batch,
-otelcol.exporter.otlp; all general-availability in v1.18).
+Keys from grafana/alloy docs/sources/reference/components/ and the stages' sources at v1.18.1
+(discovery.docker, discovery.relabel, loki.source.docker, loki.process and its stages, loki.write,
+faro.receiver, otelcol.receiver.otlp, otelcol.processor.batch, otelcol.exporter.otlp; all
+general-availability in v1.18).
 
 The catalog is not read: containers are found by their labels, so a new service needs no edit here.
 Alloy's own HTTP server (UI, /metrics, /-/ready) is not configured in this file: the compose file

@@ -297,8 +297,9 @@ def _stream_labels(components: list[AlloyBlock]) -> set[str]:
                 target = rule.attributes().get("target_label")
                 if isinstance(target, str) and not target.startswith("__"):
                     labels.add(target)
-        for name in ("labels", "external_labels"):  # loki.source.docker, loki.write
-            if block.name.startswith("loki.") and isinstance(block.attributes().get(name), dict):
+        # loki.source.docker, loki.write; faro.receiver's labels of the browser's lines.
+        for name in ("labels", "external_labels", "extra_log_labels"):
+            if isinstance(block.attributes().get(name), dict):
                 labels.update(block.attributes()[name])
         for stage in block.blocks("stage.labels") + block.blocks("stage.static_labels"):
             labels.update(stage.attributes().get("values") or {})
