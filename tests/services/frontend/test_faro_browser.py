@@ -80,6 +80,7 @@ def test_faros_payloads_move_the_metrics_and_a_click_is_one_trace_with_its_api_c
     page.wait_for_selector("#chat-log li.assistant .trace")
     page.evaluate("() => new Promise((done) => requestAnimationFrame(done))")  # the answer's frame
     page.click("#throw-error")
+    page.evaluate("() => { Promise.reject({message: 'rejected on purpose'}); }")  # nobody handles it
     hide(page)
 
     def browser_reported() -> bool:
@@ -88,6 +89,7 @@ def test_faros_payloads_move_the_metrics_and_a_click_is_one_trace_with_its_api_c
         assert moved("rum_page_views_total", page="signin") == 1
         assert moved("rum_page_views_total", page="chat") == 1
         assert moved("rum_js_errors_total", kind="error", page="chat") == 1
+        assert moved("rum_js_errors_total", kind="unhandledrejection", page="chat") == 1
         assert moved("rum_web_vital_seconds_count", name="FCP") == 1
         assert moved("rum_web_vital_seconds_count", name="TTFB") == 1
         assert moved("rum_web_vital_seconds_count", name="LCP") == 1
@@ -125,5 +127,12 @@ def test_faros_payloads_move_the_metrics_and_a_click_is_one_trace_with_its_api_c
     [chat] = sent["/api/chat"]
     chat_trace = TRACEPARENT.fullmatch(chat).group(1)
     assert page.inner_text("#chat-log li.assistant .trace") == f"trace {chat_trace}"
+    errors = {
+        r["kind"]: r["error_message"] for r in frontend.log_records() if r.get("event") == "rum js error"
+    }
+    assert errors == {
+        "error": "test error thrown on the chat view",
+        "unhandledrejection": "rejected on purpose",
+    }
     answers = [r for r in frontend.log_records() if r.get("event") == "rum first chat answer"]
     assert [r["trace_id_client"] for r in answers] == [chat_trace]

@@ -93,6 +93,7 @@
     faro.api.pushError(value, {
       context: Object.assign({ kind: kind }, context || {}),
       spanContext: spanContext(traceparent),
+      skipDedupe: true, // every error counts (as rum_js_errors_total did before Faro); bounded above
     });
   }
 
@@ -105,7 +106,9 @@
   });
 
   window.addEventListener("unhandledrejection", function (event) {
-    error("unhandledrejection", event.reason instanceof Error ? event.reason : cut(event.reason));
+    var reason = event.reason;
+    // Not always an Error: app.js's ApiError is a plain object with a message.
+    error("unhandledrejection", reason instanceof Error ? reason : cut(reason && reason.message ? reason.message : reason));
   });
 
   var noAction = {
