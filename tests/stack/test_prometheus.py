@@ -96,7 +96,7 @@ def test_every_alert_carries_severity_summary_description_and_its_runbook():
 
 def test_critical_alerts_page_and_reach_chat_and_receivers_hold_no_secret():
     config = load(stack.generate(), alertmanager.COMPOSE_PATH)
-    pager, chat = config["route"]["routes"]
+    _watchdog, pager, chat = config["route"]["routes"]  # the Watchdog's: tests/stack/test_meta_monitoring.py
     assert (pager["receiver"], pager["matchers"], pager["continue"]) == (
         "pager",
         ['severity="critical"'],
@@ -111,7 +111,11 @@ def test_critical_alerts_page_and_reach_chat_and_receivers_hold_no_secret():
 def test_local_receivers_are_webhooks_to_the_url_local_mode_gives():
     text = alertmanager.render(catalog.load(), settings.LOCAL, receiver_url="http://127.0.0.1:9555/hook")
     urls = [r["webhook_configs"][0]["url"] for r in yaml.safe_load(text)["receivers"]]
-    assert urls == ["http://127.0.0.1:9555/hook/pager", "http://127.0.0.1:9555/hook/chat"]
+    assert urls == [
+        "http://127.0.0.1:9555/hook/deadmansswitch",
+        "http://127.0.0.1:9555/hook/pager",
+        "http://127.0.0.1:9555/hook/chat",
+    ]
 
 
 def test_the_generated_stack_passes_promtool_amtool_and_the_promql_check(deployed):

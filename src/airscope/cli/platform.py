@@ -78,6 +78,8 @@ def alerts(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
+    for line in local_status.render_pipeline(found["alert_pipeline"]):
+        click.echo(line)
     if found["alertmanager_error"]:
         click.echo(found["alertmanager_error"])
     for alert in found["firing"]:

@@ -1,17 +1,20 @@
 """``airscope status`` and ``airscope alerts``: the local platform as an operator checks it first.
 
 Health comes from each instance's own /health; up, traffic, errors and latency from Prometheus
-(what the alerts see); alerts from Alertmanager and the notifications its local receiver kept.
+(what the alerts see); alerts from Alertmanager and the notifications its local receiver kept; the
+alert pipeline's health from the Watchdog's heartbeats at that receiver (docs/meta-monitoring.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 
 from airscope.local import alert_receiver, runner
 from airscope.promapi import Alertmanager, PromAPIError, Prometheus
+from airscope.stack.rules_meta import WATCHDOG
 
 TIMEOUT = 3.0  # a status that hangs is worse than one that says what did not answer
 
@@ -47,12 +50,69 @@ class Row:
         return self.health == "pass" and self.up == 1 and not self.alerts
 
 
+@dataclass(frozen=True)
+class PipelineFacts:
+    """What tells the broken link of the alert pipeline apart, gathered only when it is broken."""
+
+    receiver_up: bool
+    prometheus_error: str | None
+    watchdog_evaluated: bool  # Prometheus has the Watchdog firing
+    alertmanager_error: str | None
+    watchdog_held: bool  # Alertmanager holds it
+
+
+def diagnose(facts: PipelineFacts) -> tuple[str, str]:
+    """(the cause, the fix) of a Watchdog that does not arrive, checked from the receiver back."""
+    cli = ".venv/bin/airscope"
+    if not facts.receiver_up:
+        return "the alert receiver is down", f"{cli} start alert-receiver"
+    if facts.prometheus_error:
+        return "Prometheus is down", f"{cli} start prometheus"
+    if not facts.watchdog_evaluated:
+        return "Prometheus does not evaluate the rules", f"{cli} logs -s prometheus --since 15m"
+    if facts.alertmanager_error:
+        return "Alertmanager is down", f"{cli} start alertmanager"
+    if not facts.watchdog_held:
+        return "Prometheus does not reach Alertmanager", f"{cli} logs -s prometheus --since 15m"
+    return "Alertmanager does not deliver to the receiver", f"{cli} logs -s alertmanager --since 15m"
+
+
+@dataclass
+class PipelineReport:
+    pipeline: alert_receiver.Pipeline
+    cause: str | None = None
+    fix: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "state": self.pipeline.state,
+            "broken": self.pipeline.broken,
+            "seconds": self.pipeline.seconds,
+            "summary": self.pipeline.describe(),
+            "cause": self.cause,
+            "fix": self.fix,
+        }
+
+
+def render_pipeline(report: dict) -> list[str]:
+    """The pipeline's lines as `status` and `alerts` print them (each under 80 columns)."""
+    if report["state"] == "ok":
+        return [f"alert pipeline: OK ({report['summary']})"]
+    if not report["broken"]:
+        return [f"alert pipeline: {report['summary']}"]
+    lines = [f"alert pipeline: BROKEN, {report['summary']}"]
+    if report["cause"]:
+        lines += [f"  cause: {report['cause']}", f"  fix:   {report['fix']}"]
+    return lines
+
+
 @dataclass
 class Status:
     rows: list[Row]
     prometheus: str | None  # None when it answered, else why not
     alertmanager: str | None
     firing: list[dict]
+    pipeline: PipelineReport | None = None
 
     @property
     def healthy(self) -> bool:
@@ -61,6 +121,7 @@ class Status:
             and self.prometheus is None
             and self.alertmanager is None
             and not self.firing
+            and not (self.pipeline and self.pipeline.pipeline.broken)
         )
 
     def as_json(self) -> dict:
@@ -70,6 +131,7 @@ class Status:
             "prometheus_error": self.prometheus,
             "alertmanager_error": self.alertmanager,
             "firing_alerts": self.firing,
+            "alert_pipeline": self.pipeline and self.pipeline.as_json(),
         }
 
 
@@ -90,6 +152,8 @@ def collect() -> Status:
     except PromAPIError as exc:
         prometheus_error, values = str(exc), {}
     firing, alertmanager_error = _firing(at["alertmanager"])
+    firing, held = _without_watchdog(firing)
+    report = _pipeline(at, prometheus_error, alertmanager_error, held)
     for row in rows:
         row.up = values.get("up", {}).get(row.instance)
         row.rps = values.get("rps", {}).get(row.instance)
@@ -98,12 +162,40 @@ def collect() -> Status:
         row.alerts = sorted(
             {a["labels"]["alertname"] for a in firing if a["labels"].get("service") == row.service}
         )
-    return Status(rows, prometheus_error, alertmanager_error, firing)
+    return Status(rows, prometheus_error, alertmanager_error, firing, report)
 
 
-def _health(client: httpx.Client, port: int) -> str:
+def _without_watchdog(firing: list[dict]) -> tuple[list[dict], bool]:
+    """The firing alerts but the Watchdog, which always fires (it is the pipeline's, not a problem),
+    and whether Alertmanager holds it."""
+    rest = [a for a in firing if a["labels"].get("alertname") != WATCHDOG]
+    return rest, len(rest) < len(firing)
+
+
+def _pipeline(
+    at: dict[str, int], prometheus_error: str | None, alertmanager_error: str | None, held: bool
+) -> PipelineReport:
+    found = alert_receiver.pipeline(alert_receiver.read_heartbeat(), datetime.now(UTC))
+    if not found.broken:
+        return PipelineReport(found)
+    evaluated = False
+    if prometheus_error is None:
+        try:
+            with Prometheus(f"http://127.0.0.1:{at['prometheus']}", timeout=TIMEOUT) as prometheus:
+                evaluated = any(
+                    a.labels.get("alertname") == WATCHDOG and a.state == "firing" for a in prometheus.alerts()
+                )
+        except PromAPIError as exc:
+            prometheus_error = str(exc)
+    with httpx.Client(timeout=TIMEOUT) as client:
+        receiver_up = _health(client, at["alert-receiver"], "/health/live") == "pass"
+    facts = PipelineFacts(receiver_up, prometheus_error, evaluated, alertmanager_error, held)
+    return PipelineReport(found, *diagnose(facts))
+
+
+def _health(client: httpx.Client, port: int, path: str = "/health") -> str:
     try:
-        return client.get(f"http://127.0.0.1:{port}/health").json().get("status", "fail")
+        return client.get(f"http://127.0.0.1:{port}{path}").json().get("status", "fail")
     except (httpx.HTTPError, ValueError):
         return "down"
 
@@ -131,6 +223,8 @@ def render(status: Status) -> str:
     for problem in (status.prometheus, status.alertmanager):
         if problem:
             lines.append(problem)
+    if status.pipeline:
+        lines += render_pipeline(status.pipeline.as_json())
     for alert in status.firing:
         labels = alert["labels"]
         where = f" ({labels['service']})" if labels.get("service") else ""
@@ -147,6 +241,14 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 
 def alerts() -> dict:
-    """Firing alerts (Alertmanager) and every notification the local receiver kept."""
-    firing, error = _firing(runner.platform().observability_ports["alertmanager"])
-    return {"firing": firing, "alertmanager_error": error, "notifications": alert_receiver.read()}
+    """Firing alerts (Alertmanager) but the Watchdog, every notification the local receiver kept, and
+    whether the Watchdog arrives (the alert pipeline works)."""
+    at = runner.platform().observability_ports
+    firing, error = _firing(at["alertmanager"])
+    firing, held = _without_watchdog(firing)
+    return {
+        "firing": firing,
+        "alertmanager_error": error,
+        "notifications": alert_receiver.read(),
+        "alert_pipeline": _pipeline(at, None, error, held).as_json(),
+    }

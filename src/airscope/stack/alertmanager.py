@@ -1,20 +1,26 @@
 """alertmanager.yml for each profile: routing by severity, grouping, inhibitions, receivers.
 
 The routes and inhibitions are the same in both profiles; only the receivers differ. In compose,
-PagerDuty and Slack credentials come from the environment through compose secrets (files under
-/run/secrets), so no secret is ever written into a config file. Locally, both receivers are webhooks
-to the local receiver that keeps every notification for `airscope alerts` and the drills.
+PagerDuty and Slack credentials and the dead man's switch's URL come from compose secrets (files under
+/run/secrets), so no secret is ever written into a config file. Locally, every receiver is a webhook
+to the local receiver that keeps every notification for `airscope alerts` and the drills, and
+the Watchdog's heartbeats apart from them (docs/meta-monitoring.md).
 """
 
 from __future__ import annotations
 
 from airscope.catalog import Catalog
-from airscope.stack import _yaml
+from airscope.stack import _yaml, settings
+from airscope.stack.rules_meta import WATCHDOG
 from airscope.stack.settings import COMPOSE, LOCAL, Profile
 
 COMPOSE_PATH = "deploy/alertmanager/alertmanager.yml"
 LOCAL_PATH = "deploy/local/alertmanager.yml"
 PAGER, CHAT = "pager", "chat"
+# The Watchdog's receiver: production's dead man's switch (a URL that alarms when pings stop), the
+# local receiver's heartbeat path locally.
+DEADMANSSWITCH = "deadmansswitch"
+DEADMANSSWITCH_URL_FILE = "/run/secrets/deadmansswitch_url"
 LOCAL_RECEIVER_URL = "http://127.0.0.1:9097/alerts"  # local mode renders its own port in
 
 # What a failing dependency or a dead service explains; muted while the cause fires.
@@ -29,6 +35,13 @@ def _route(profile: Profile) -> dict:
         "group_interval": profile.group_interval,
         "repeat_interval": profile.repeat_interval_warning,
         "routes": [
+            # First and without `continue`: the heartbeat reaches the switch and no human channel.
+            {
+                "receiver": DEADMANSSWITCH,
+                "matchers": [f'alertname="{WATCHDOG}"'],
+                "group_interval": settings.WATCHDOG_INTERVAL[profile.name],
+                "repeat_interval": settings.WATCHDOG_REPEAT[profile.name],
+            },
             {
                 "receiver": PAGER,
                 "matchers": ['severity="critical"'],
@@ -80,6 +93,12 @@ def _inhibitions(catalog: Catalog) -> list[dict]:
 def _compose_receivers() -> list[dict]:
     return [
         {
+            "name": DEADMANSSWITCH,
+            # A switch alarms on silence: a resolved message would mean nothing to it. url_file is
+            # Alertmanager 0.26+; `airscope check` stands in for it before amtool 0.25 (checks/tools.py).
+            "webhook_configs": [{"url_file": DEADMANSSWITCH_URL_FILE, "send_resolved": False}],
+        },
+        {
             "name": PAGER,
             "pagerduty_configs": [
                 {"routing_key_file": "/run/secrets/pagerduty_routing_key", "send_resolved": True}
@@ -103,9 +122,13 @@ def _compose_receivers() -> list[dict]:
 
 
 def _local_receivers(url: str) -> list[dict]:
+    heartbeat = {"url": f"{url}/{DEADMANSSWITCH}", "send_resolved": False}
     return [
-        {"name": name, "webhook_configs": [{"url": f"{url}/{name}", "send_resolved": True}]}
-        for name in (PAGER, CHAT)
+        {"name": DEADMANSSWITCH, "webhook_configs": [heartbeat]},
+        *(
+            {"name": name, "webhook_configs": [{"url": f"{url}/{name}", "send_resolved": True}]}
+            for name in (PAGER, CHAT)
+        ),
     ]
 
 

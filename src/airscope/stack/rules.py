@@ -9,6 +9,7 @@ from __future__ import annotations
 from airscope.catalog import Catalog, Service
 from airscope.stack import _yaml, rules_business, settings
 from airscope.stack.alert_rule import alert as _alert
+from airscope.stack.rules_meta import meta_group
 from airscope.stack.settings import COMPOSE, LOCAL, SERVICES_JOB, Profile, alert_for
 
 RECORDING_PATH = "deploy/prometheus/rules/recording.yml"
@@ -350,7 +351,13 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
         *_login_abuse(profile),
         _chat_answers_failing(profile),
     ]
-    return {"groups": [{"name": "airscope-alerts", "rules": rules}, rules_business.group(profile)]}
+    return {
+        "groups": [
+            {"name": "airscope-alerts", "rules": rules},
+            meta_group(catalog, profile),
+            rules_business.group(profile),
+        ]
+    }
 
 
 def generate(catalog: Catalog) -> dict[str, str]:

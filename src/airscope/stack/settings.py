@@ -233,6 +233,27 @@ WEB_VITALS_POOR = {"LCP": 4.0, "INP": 0.5}
 LAYOUT_SHIFT_POOR = 0.25
 WEB_VITALS_WINDOW = "30m"
 WEB_VITALS_SAMPLES_MIN = 20
+# --- the watchers' thresholds (rules_meta.py) ---
+# AlertmanagerNotificationsFailing looks this far back for a notification given up on: longer than
+# the pager's group_interval (5m), so a receiver that fails at every flush stays firing between them.
+NOTIFICATIONS_FAILED_WINDOW = "15m"
+# PrometheusRemoteWriteFailing: the prometheus-mixin's 1% of samples Mimir refused for good (4xx:
+# out of order, too old, limits); retried 5xx and timeouts show up as PrometheusRemoteWriteBehind.
+REMOTE_WRITE_FAILED_RATIO = 0.01
+# PrometheusRemoteWriteBehind: the mixin's 2 minutes between the newest sample queued and the
+# newest one Mimir took (eight 15 s scrapes); far under the WAL's ~2 h that remote write catches up from.
+REMOTE_WRITE_BEHIND_SECONDS = 120
+# The always-firing Watchdog's own route (alertmanager.py): one heartbeat to the dead man's switch
+# per WATCHDOG_INTERVAL (the route's group_interval). Its repeat_interval is below that on purpose:
+# Alertmanager repeats at a flush when its last send is older than repeat_interval, and the last
+# send lands a little after the previous flush, so an equal value would repeat every other flush.
+# Production's switch (docs/meta-monitoring.md) is set to expect a ping every minute, with grace.
+WATCHDOG_INTERVAL = {"compose": "1m", "local": "10s"}
+WATCHDOG_REPEAT = {"compose": "30s", "local": "5s"}
+# Local mode's receiver calls the pipeline broken after this many heartbeats missed in a row (one
+# late flush is no outage), and gives a receiver that just started twice as long for its first one
+# (Prometheus and Alertmanager start after it, and Prometheus evaluates once before sending).
+WATCHDOG_MISSED_BEATS = 3
 
 # How long each alert's condition must hold before it fires, per profile: (compose, local).
 # Production waits out a restart or a slow scrape (each missed 15 s scrape is a quarter minute);
@@ -279,6 +300,31 @@ ALERT_FOR = {
     "FrontendErrors": ("5m", "30s"),
     # A quality trend over 30 minutes of page loads, not an outage: a quarter of an hour more.
     "PoorWebVitals": ("15m", "30s"),
+    # --- the watchers' own alerts (rules_meta.py, docs/meta-monitoring.md) ---
+    # Always firing by design: nothing to wait out.
+    "Watchdog": ("0s", "0s"),
+    # A component or exporter Prometheus cannot scrape. Production waits out a restart (an image
+    # update, a redeploy) and a few missed 15 s scrapes; locally the target-down drill's bound is
+    # 30 s from the stop, so a couple of 5 s scrapes.
+    "TargetDown": ("5m", "10s"),
+    # A notification Alertmanager gave up on (its own retries are over): one lost page is one too
+    # many, so it fires a minute after the first (the minute lets a burst of failures group into one
+    # alert), and stays while any failed within NOTIFICATIONS_FAILED_WINDOW.
+    "AlertmanagerNotificationsFailing": ("1m", "10s"),
+    # A rule that fails to evaluate is an alert that cannot fire. A few minutes ride out a failure of
+    # one evaluation (a scrape landing mid-relabel, two instances briefly with the same labels).
+    "PrometheusRuleFailures": ("5m", "30s"),
+    # The prometheus-mixin's 15m: remote write retries on its own for minutes, and Prometheus keeps
+    # the WAL (about 2 hours) to catch up from. Compose only: local mode writes to no Mimir, so its
+    # value is "none" (rules_meta.py never asks for it).
+    "PrometheusRemoteWriteFailing": ("15m", "none"),
+    "PrometheusRemoteWriteBehind": ("15m", "none"),
+    # Drops that go on (the short window too) for this long: Alloy or the log reader is down or
+    # overwhelmed, not a burst the kit's buffers rode out with a few losses.
+    "TelemetryDropped": ("10m", "1m"),
+    # Twice ServiceDown's: a dead process fails both its scrape and its probe, and ProbeFailing only
+    # counts while the scrape answers; longer than a probe's retry after a restart.
+    "ProbeFailing": ("2m", "20s"),
 }
 
 # How long the exporter's connection-failure alerts keep firing once PostgreSQL or Redis is back:

@@ -28,6 +28,17 @@ DASHBOARDS_DIR = grafana.dashboards.DIRECTORY
 EXTERNAL_METRICS = {
     # Prometheus itself: every target's health, and the alerts it evaluates.
     "prometheus": {"up", "scrape_duration_seconds", "ALERTS", "ALERTS_FOR_STATE"},
+    # Prometheus' own metrics (its self-scrape, job "prometheus"): rule evaluation and remote write
+    # (storage/remote/queue_manager.go in 3.14; the prometheus-mixin's alerts read the same).
+    "prometheus-self": {
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_remote_storage_samples_total",
+        "prometheus_remote_storage_samples_failed_total",
+        "prometheus_remote_storage_queue_highest_timestamp_seconds",
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+    },
+    # Alertmanager's own (notify/metrics.go in 0.34): notifications given up on, by integration.
+    "alertmanager": {"alertmanager_notifications_total", "alertmanager_notifications_failed_total"},
     # node_exporter (filesystem and meminfo collectors).
     "node": {
         "node_filesystem_avail_bytes",
