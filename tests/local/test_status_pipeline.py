@@ -34,6 +34,11 @@ def facts(**changed) -> PipelineFacts:
             ".venv/bin/airscope start alert-receiver",
         ),
         (
+            facts(kept_here=False),
+            "the receiver that answers keeps no heartbeat here",
+            "set AIRSCOPE_HOME to its platform's",
+        ),
+        (
             facts(prometheus_error="Prometheus: connection refused", watchdog_evaluated=False),
             "Prometheus is down",
             ".venv/bin/airscope start prometheus",

@@ -59,6 +59,9 @@ class PipelineFacts:
     watchdog_evaluated: bool  # Prometheus has the Watchdog firing
     alertmanager_error: str | None
     watchdog_held: bool  # Alertmanager holds it
+    # The heartbeat file exists under this home: a receiver answering on the port without one is
+    # another home's (AIRSCOPE_HOME differs from the running platform's).
+    kept_here: bool = True
 
 
 def diagnose(facts: PipelineFacts) -> tuple[str, str]:
@@ -66,6 +69,8 @@ def diagnose(facts: PipelineFacts) -> tuple[str, str]:
     cli = ".venv/bin/airscope"
     if not facts.receiver_up:
         return "the alert receiver is down", f"{cli} start alert-receiver"
+    if not facts.kept_here:
+        return "the receiver that answers keeps no heartbeat here", "set AIRSCOPE_HOME to its platform's"
     if facts.prometheus_error:
         return "Prometheus is down", f"{cli} start prometheus"
     if not facts.watchdog_evaluated:
@@ -189,7 +194,8 @@ def _pipeline(
             prometheus_error = str(exc)
     with httpx.Client(timeout=TIMEOUT) as client:
         receiver_up = _health(client, at["alert-receiver"], "/health/live") == "pass"
-    facts = PipelineFacts(receiver_up, prometheus_error, evaluated, alertmanager_error, held)
+    kept_here = found.state != "no-receiver"
+    facts = PipelineFacts(receiver_up, prometheus_error, evaluated, alertmanager_error, held, kept_here)
     return PipelineReport(found, *diagnose(facts))
 
 
