@@ -216,7 +216,7 @@ class Measurement(_Item):
                 trace_id_client=self.trace_id(),
                 session=meta.session_id,
             )
-        # Other measurements (none the page sends today) are forwarded, not counted.
+        # Other measurements (none the page sends today) count for nothing here (production forwards them).
 
 
 class FaroEvent(_Item):
@@ -252,7 +252,7 @@ class FaroEvent(_Item):
                 trace_id_client=self.trace_id(),
                 session=meta.session_id,
             )
-        # Faro's own events (session_start, securitypolicyviolation...) are forwarded, not counted.
+        # Faro's own events (session_start, faro.tracing.fetch...) count for nothing here (production forwards them).
 
 
 class FaroLog(_Item):
