@@ -105,9 +105,11 @@ def _equals(expected: str) -> BeforeValidator:
 
 class KitEnvironment(EnvSettings):
     """Every service reads these through `airscope.telemetry` (`KitEnvironment`). The OpenTelemetry SDK
-    reads its own standard variables itself (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`,
-    `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_RESOURCE_ATTRIBUTES`,
-    `OTEL_SDK_DISABLED`); the kit only decides which exporters exist.
+    reads its own standard variables itself (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED`); the kit
+    decides which exporters exist, and builds the sampler `OTEL_TRACES_SAMPLER` and
+    `OTEL_TRACES_SAMPLER_ARG` name as the SDK would, so that each kept span carries the ratio it was
+    kept at (`airscope.sample_ratio`, which Tempo multiplies its service graph and span metrics by).
     """
 
     log_level: Annotated[Level, BeforeValidator(_level)] = Field("info", validation_alias=LOG_LEVEL)
