@@ -1,7 +1,8 @@
 """The tools' own validators: promtool for the Prometheus configs and rules, amtool for Alertmanager's.
 
 Debian's Prometheus 2.42 and Alertmanager 0.25 run here; compose pins newer releases, so the configs
-keep to keys both accept (see prometheus.py).
+keep to keys both accept (see prometheus.py), but for the dead man's switch's webhook url_file, which
+amtool checks through a stand-in (URL_FILE_STANDIN).
 """
 
 from __future__ import annotations
