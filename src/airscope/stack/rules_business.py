@@ -235,7 +235,7 @@ def _frontend(profile: Profile) -> list[dict]:
         f"and on (service)\n{_increase(shifts, window)} >= {samples}",
         layout_for,
         "warning",
-        "The layout of {{ $labels.service }}'s pages shifts: CLS p75 {{ $value | printf \"%.2f\" }}",
+        'The layout of {{ $labels.service }}\'s pages shifts: CLS p75 {{ $value | printf "%.2f" }}',
         f"The 75th percentile of Cumulative Layout Shift over {window} (at least {samples} page loads) "
         f"is above Google's poor threshold ({settings.LAYOUT_SHIFT_POOR:g}), for {layout_for}.",
     )

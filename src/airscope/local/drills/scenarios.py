@@ -27,11 +27,13 @@ from airscope.local.drills.watch import Labels
 
 RESOLVE_WITHIN = 60.0  # seconds from healing to the resolved notification
 DEFAULT_SERVICE = "mcp-server"  # the target of service-down and memory unless --service names another
-# The drills `make test` runs: about a minute and a half each. chat-failures is one because nothing
-# else proves, end to end, the one alert that sees a broken chat answered 200.
+# The drills `make test` runs: about a minute and a half each (target-down about 30 s: it proves the
+# watchers' TargetDown, without which DiskSpaceLow and host memory can go blind unnoticed).
+# chat-failures is one because nothing else proves, end to end, the one alert that sees a broken
+# chat answered 200.
 # chat-failures before error-burst: both spend error budget, and the budget alerts they raise need
 # minutes to resolve; the suite's later modules expect a quiet platform about as soon as before.
-QUICK = ("service-down", "redis-down", "postgres-down", "chat-failures", "error-burst")
+QUICK = ("service-down", "redis-down", "postgres-down", "target-down", "chat-failures", "error-burst")
 
 # What a burst of errors or slowness also spends: the budgets are meant to notice it.
 BUDGETS = ({"alertname": "ErrorBudgetBurn"}, {"alertname": "LatencyBudgetBurn"})
@@ -94,9 +96,11 @@ QUEUE_BACKLOG_WITHIN = 180
 # the limiter's queue grows to the traffic's 16 in flight, about 3 s of wait each.
 SATURATING_RPS = 8.0
 SATURATING_IN_FLIGHT = 16
-# airtable-429: the Airtable stand-in refuses half of the requests with 429 (Retry-After: 1 s):
-# airtable-gateway's retries get most reads through, about a 429 a second at 2 reads a second.
-RATE_LIMITED_SHARE = 0.5
+# airtable-429: the Airtable stand-in refuses 30% of the requests with 429 (Retry-After: 1 s): about
+# one 429 every two seconds at 2 reads a second, and airtable-gateway's 3 attempts get all but
+# 0.3^3 = 2.7% of the reads through (at 50%, 1 in 8 ran out of attempts: 503 airtable_rate_limited,
+# which HighErrorRate rightly counted).
+RATE_LIMITED_SHARE = 0.3
 
 
 def _store_down(program: str, alertname: str, what: str) -> Scenario:
@@ -233,7 +237,9 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             StandinFault("airtable", {"rate_limited_rate": RATE_LIMITED_SHARE}),
             {"alertname": "AirtableRateLimited", "service": "airtable-gateway"},
             90,
-            tolerate=AIRTABLE_SLOW,
+            # A read refused 3 times in a row is answered 503 airtable_rate_limited, passed on by the
+            # gateway: a few such reads can pass HighErrorRate's 5%.
+            tolerate=(*AIRTABLE_SLOW, {"alertname": "HighErrorRate"}, {"alertname": "ErrorBudgetBurn"}),
             traffic=4,
             doc=f"Airtable (the stand-in) refuses {RATE_LIMITED_SHARE:.0%} of the requests with 429 while "
             "reads go through the gateway",
@@ -243,7 +249,11 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             Burst(READS, SATURATING_RPS, SATURATING_IN_FLIGHT),
             {"alertname": "AirtableLimiterSaturated", "service": "airtable-gateway"},
             90,
-            tolerate=AIRTABLE_SLOW,
+            # Under this load the Airtable stand-in refuses some requests with 429 although the
+            # limiter spaced them (the first run: 60 in 3 minutes): a request that leaves late on the
+            # busy event loop arrives closer to the next one than its 1.05 s window. Real, and
+            # AirtableRateLimited is right to say so.
+            tolerate=(*AIRTABLE_SLOW, {"alertname": "AirtableRateLimited", "service": "airtable-gateway"}),
             doc=f"a client reads {SATURATING_RPS:g} uncached pages of the demo base a second through the "
             "gateway, above Airtable's 5 per base",
         ),
