@@ -21,6 +21,8 @@ TRACE_DIR = "AIRSCOPE_TRACE_DIR"
 INSTANCE_ID = "AIRSCOPE_INSTANCE_ID"
 TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+TRACES_SAMPLER = "OTEL_TRACES_SAMPLER"
+TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
 DRILLS = "AIRSCOPE_DRILLS"
@@ -131,6 +133,13 @@ class KitEnvironment(EnvSettings):
     """Where OTLP spans go; set: spans are exported."""
     otlp_traces_endpoint: str | None = Field(None, validation_alias=OTLP_TRACES_ENDPOINT)
     """Where OTLP spans go, for traces only; set: spans are exported."""
+    # Read here to be documented and validated in one place; _tracing.configured_sampler builds the
+    # sampler from the same two variables, the way the SDK does.
+    traces_sampler: str | None = Field(None, validation_alias=TRACES_SAMPLER)
+    """The SDK's sampler name; unset: `parentbased_always_on` (every trace kept). Compose sets
+    `parentbased_traceidratio`."""
+    traces_sampler_arg: str | None = Field(None, validation_alias=TRACES_SAMPLER_ARG)
+    """The ratio of new traces kept by a `*traceidratio` sampler, from 0 to 1 (compose: `0.1`)."""
     sdk_disabled: Annotated[bool, _equals("true")] = Field(False, validation_alias=SDK_DISABLED)
     """`true`: no tracer provider at all."""
     drills: Annotated[bool, _equals("1")] = Field(False, validation_alias=DRILLS)
