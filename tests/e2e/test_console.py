@@ -36,7 +36,7 @@ from playwright.sync_api import Page
 from airscope import catalog, checkout
 from airscope.local import alert_receiver, load
 from airscope.local.live_check.check import SETTLE_SECONDS, wait_for_scrape
-from airscope.local.live_check.panels import MAY_BE_EMPTY
+from airscope.local.live_check.panels import EMPTY_LOCALLY, MAY_BE_EMPTY
 from airscope.promapi import Alertmanager, Prometheus
 from tests.e2e.conftest import API_KEY, RunningPlatform
 from tests.support import wait_until
@@ -172,7 +172,7 @@ def board_problems(page: Page, console: str, board: dict, window: str) -> list[s
         key = (board["title"], panel["title"])
         found = shown.get(panel["id"])
         allowed = {"data"}
-        allowed |= {"empty"} if key in REASONED_EMPTY else set()
+        allowed |= {"empty"} if key in REASONED_EMPTY or board["title"] in EMPTY_LOCALLY else set()
         allowed |= {"unsupported"} if key in REASONED_UNSUPPORTED else set()
         if found is None:
             problems.append(f"{key}: not on the page")

@@ -1,5 +1,7 @@
 """The local platform with its monitoring down: Prometheus and Alertmanager stopped, and the disk under
-every program's log full. User requests through the gateway keep succeeding, about as fast.
+every program's log full. User requests through the gateway keep succeeding, about as fast, and the
+local alert receiver notices the Watchdog's absence (`airscope status` says the pipeline is broken)
+until both are back.
 
 The full disk is a tmpfs mounted over log/ and filled; supervisord reopens its log files there on
 SIGUSR2 (as logrotate would have it), and keeps reading every program's output, dropping what it
@@ -9,6 +11,7 @@ buffered bytes still unwritable), the mount lifted, the logs reopened, both prog
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -21,6 +24,7 @@ from click.testing import CliRunner
 
 from airscope.bench.telemetry_outage import full_tmpfs
 from airscope.cli import main
+from airscope.local.alert_receiver import OVERDUE_AFTER
 from airscope.local.supervisor import Supervisor
 from tests.e2e.conftest import RunningPlatform
 from tests.support import wait_until
@@ -60,6 +64,12 @@ def _reopen_logs(supervisor: Supervisor) -> None:
     os.kill(int(supervisor.pid_file.read_text()), signal.SIGUSR2)
 
 
+def _pipeline() -> dict:
+    """The alert pipeline as `airscope status --json` reports it (from the Watchdog's heartbeats)."""
+    result = CliRunner().invoke(main, ["status", "--json"])
+    return json.loads(result.output)["alert_pipeline"]
+
+
 def _figures(durations: list[float]) -> str:
     cuts = statistics.quantiles(durations, n=100)
     return f"p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms"
@@ -89,6 +99,15 @@ def test_user_requests_succeed_with_monitoring_stopped_and_the_log_disk_full(pla
                 try:
                     during, failures = _user_requests(platform, headers)
                     assert gateway_log.stat().st_size == 0
+                    # No Watchdog arrives while Prometheus and Alertmanager are stopped: the receiver
+                    # must say so once its heartbeats are overdue, not keep reporting a working pipeline.
+                    silent = wait_until(
+                        lambda: (report := _pipeline())["broken"] and report,
+                        timeout=OVERDUE_AFTER + 30,
+                        interval=2,
+                        message="airscope status reporting the alert pipeline broken",
+                    )
+                    assert silent["state"] == "overdue", silent
                 finally:
                     # Space first: supervisord dies when a reopen's close cannot flush (disk still full).
                     (log_dir / "fill").unlink()
@@ -117,3 +136,12 @@ def test_user_requests_succeed_with_monitoring_stopped_and_the_log_disk_full(pla
         return gateway_log.stat().st_size > size
 
     wait_until(logging_again, timeout=10, interval=0.5, message="the gateway's log growing again")
+    # The heartbeats resume (Prometheus evaluates the Watchdog, Alertmanager sends it): the pipeline
+    # is healthy again, and the next tests find `airscope status` green.
+    heard = wait_until(
+        lambda: (report := _pipeline())["state"] == "ok" and report,
+        timeout=OVERDUE_AFTER + 60,
+        interval=2,
+        message="the Watchdog heard again after Prometheus and Alertmanager restarted",
+    )
+    print(f"alert pipeline: {heard['summary']}")

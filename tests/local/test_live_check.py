@@ -74,6 +74,18 @@ def test_a_panel_is_empty_when_every_query_returns_nothing_and_a_refused_query_i
     assert any(p.startswith("airscope / LLM / Tokens/s by model and type: no data (") for p in problems)
 
 
+def test_a_dashboard_with_nothing_to_show_locally_is_not_reported_empty_and_the_others_are(dashboards):
+    def handle(request: httpx.Request) -> httpx.Response:
+        empty = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        return httpx.Response(200, json=empty)
+
+    fake = Prometheus("http://prometheus.test", transport=httpx.MockTransport(handle))
+    problems = panels.empty_panels(dashboards, fake, 1.0, 2.0)
+    assert "airscope / Containers" in panels.EMPTY_LOCALLY
+    assert not [p for p in problems if p.startswith("airscope / Containers")]
+    assert [p for p in problems if p.startswith("airscope / Overview / ")], problems[:3]
+
+
 @pytest.mark.parametrize(("seconds", "index"), [(0.004, 0), (0.005, 0), (0.0051, 1), (1.0, 9), (31.0, 15)])
 def test_bucket_index(seconds, index):
     assert gateway.bucket_index(seconds) == index
