@@ -13,7 +13,7 @@ import pytest
 from airscope.local import alert_receiver
 from airscope.local.drills import report
 from airscope.local.drills.faults import CHAT_TOOL_FAILED, CHATS, Traffic, chat_status
-from airscope.local.drills.run import Result, Watch
+from airscope.local.drills.run import Result, Watch, _shown
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, scenarios
 from airscope.local.drills.watch import Notifications, describe, matches
 from airscope.standins.airtable.seed import BASE_ID
@@ -180,3 +180,8 @@ def test_chat_traffic_asks_a_new_search_each_time_through_the_gateway():
     assert traffic.statuses[200] and traffic.statuses[CHAT_TOOL_FAILED]
     with pytest.raises(ValueError, match="no drill traffic of kind"):
         Traffic(target, kind="floods")
+
+
+def test_a_drills_report_names_the_alerts_active_before_it_but_not_the_always_firing_watchdog():
+    active = [{"alertname": "Watchdog"}, {"alertname": "HighLatency", "service": "airtable-gateway"}]
+    assert _shown(active) == ['HighLatency{service="airtable-gateway"}']
