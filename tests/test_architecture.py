@@ -18,7 +18,7 @@ EDGE = re.compile(r"^\s*(\w+)\s*-->\s*(\w+)\s*$")
 
 
 # The small modules at the bottom are drawn as one node.
-FOUNDATION = {"errors", "checkout", "units", "tables", "promapi"}
+FOUNDATION = {"errors", "checkout", "units", "tables", "promapi", "npm_vendor"}
 
 
 def _package(module: str) -> str:

@@ -9,15 +9,11 @@ The outputs are committed so the console works offline with no Node at run time;
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from airscope.errors import AirscopeError
+from airscope.npm_vendor import VendorError, file_problems, find_npm, npm_ci, replace_files, sha256
 
 HERE = Path(__file__).parent
 WEB = HERE / "web"
@@ -33,15 +29,8 @@ FILES = {
 }
 MANIFEST = "MANIFEST.json"
 FIX = "run `airscope console vendor` (needs npm and the npm registry) and commit static/vendor/"
-NPM_TIMEOUT_S = 300
 
-
-class VendorError(AirscopeError):
-    """The vendored files cannot be made, or no longer match the lockfile."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+__all__ = ["VendorError", "check", "locked", "problems", "vendor"]
 
 
 def locked(web: Path = WEB) -> dict:
@@ -58,7 +47,7 @@ def locked(web: Path = WEB) -> dict:
         "pinned": wanted,
         "version": entry.get("version"),
         "integrity": entry.get("integrity"),
-        "lockfileSha256": _sha256(web / "package-lock.json"),
+        "lockfileSha256": sha256(web / "package-lock.json"),
     }
 
 
@@ -83,18 +72,7 @@ def problems(web: Path = WEB, out: Path = VENDOR) -> list[str]:
     for key in ("package", "version", "integrity", "lockfileSha256"):
         if manifest.get(key) != lock[key]:
             found.append(f"MANIFEST.json has {key} {manifest.get(key)!r}, the lockfile {lock[key]!r}")
-    hashes = manifest.get("files", {})
-    if sorted(hashes) != sorted(FILES):
-        found.append(f"MANIFEST.json lists {sorted(hashes)}, expected {sorted(FILES)}")
-    for name in FILES:
-        path = out / name
-        if not path.is_file():
-            found.append(f"{name} is missing from {out}")
-        elif _sha256(path) != hashes.get(name):
-            found.append(f"{name} differs from the sha256 in MANIFEST.json (edited or stale)")
-    for path in sorted(out.iterdir()) if out.is_dir() else ():
-        if path.name not in FILES and path.name != MANIFEST:
-            found.append(f"{path.name} in {out} is not a vendored file (remove it)")
+    found += file_problems(out, FILES, manifest.get("files", {}), MANIFEST)
     return found
 
 
@@ -110,46 +88,14 @@ def vendor(web: Path = WEB, out: Path = VENDOR, npm: str | None = None) -> dict:
     """Install the locked package with npm in a temporary directory and copy its files to ``out``.
 
     Returns the manifest written. Scripts never run (`--ignore-scripts`): only files are taken."""
-    npm = npm or shutil.which("npm")
-    if npm is None:
-        raise VendorError(
-            "npm is not installed: install Debian's package `npm` (sudo apt-get install npm),"
-            " then run `airscope console vendor` again"
-        )
+    npm = find_npm(npm, "run `airscope console vendor` again")
     lock = locked(web)
     with tempfile.TemporaryDirectory(prefix="airscope-vendor-") as tmp:
-        work = Path(tmp)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy2(web / name, work / name)
-        env = {**os.environ, "npm_config_update_notifier": "false"}
-        try:
-            done = subprocess.run(
-                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT_S,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise VendorError(f"`npm ci` could not run: {e}") from e
-        if done.returncode != 0:
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-            raise VendorError(
-                f"`npm ci` failed (exit {done.returncode}); is the npm registry reachable?\n{tail}"
-            )
-        installed = work / "node_modules" / PACKAGE
+        installed = npm_ci(web, Path(tmp), npm) / PACKAGE
         version = json.loads((installed / "package.json").read_text()).get("version")
         if version != lock["version"]:
             raise VendorError(f"npm installed {PACKAGE} {version}, the lockfile pins {lock['version']}")
-        out.mkdir(parents=True, exist_ok=True)
-        for path in out.iterdir():
-            if path.name not in FILES and path.name != MANIFEST and path.is_file():
-                path.unlink()
-        hashes = {}
-        for name, source in FILES.items():
-            shutil.copyfile(installed / source, out / name)
-            hashes[name] = _sha256(out / name)
+        hashes = replace_files(out, {name: installed / source for name, source in FILES.items()}, MANIFEST)
     manifest = {
         "package": PACKAGE,
         "version": lock["version"],

@@ -8,9 +8,8 @@ bundler is needed: each package ships ``dist/bundle/*.iife.js``, a plain script 
 copied byte for byte. They are committed so the page needs no Node and no CDN at run time;
 ``check()`` (offline, run by ``make test``) says when they no longer match the lockfile.
 
-The same mechanism as ``airscope.console.vendor`` (uPlot), kept here because the console is a layer
-above the services (``[tool.importlinter]`` in pyproject.toml): a service cannot import it. Run with
-``python -m airscope.services.frontend.vendor``.
+The mechanism is ``airscope.npm_vendor``'s, shared with the console's uPlot; the packages, files and
+manifest are this module's. Run with ``python -m airscope.services.frontend.vendor``.
 
 The bundles' source maps are not vendored: they are 1.1 MB, only developer tools ask for them (the
 bundles' last line names them; the request is a 404), and the stack frames that matter are app.js's.
@@ -18,16 +17,12 @@ bundles' last line names them; the request is a 404), and the stack frames that 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from airscope.errors import AirscopeError
+from airscope.npm_vendor import VendorError, file_problems, find_npm, npm_ci, replace_files, sha256
 
 HERE = Path(__file__).parent
 WEB = HERE / "web"
@@ -46,15 +41,8 @@ FIX = (
     "run `.venv/bin/python -m airscope.services.frontend.vendor` (needs npm and the npm registry)"
     " and commit static/vendor/"
 )
-NPM_TIMEOUT_S = 300
 
-
-class VendorError(AirscopeError):
-    """The vendored files cannot be made, or no longer match the lockfile."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+__all__ = ["VendorError", "check", "locked", "main", "problems", "vendor"]
 
 
 def locked(web: Path = WEB) -> dict:
@@ -72,7 +60,7 @@ def locked(web: Path = WEB) -> dict:
             "version": entry.get("version"),
             "integrity": entry.get("integrity"),
         }
-    return {"packages": packages, "lockfileSha256": _sha256(web / "package-lock.json")}
+    return {"packages": packages, "lockfileSha256": sha256(web / "package-lock.json")}
 
 
 def problems(web: Path = WEB, out: Path = VENDOR) -> list[str]:
@@ -104,18 +92,7 @@ def problems(web: Path = WEB, out: Path = VENDOR) -> list[str]:
                 )
     if manifest.get("lockfileSha256") != lock["lockfileSha256"]:
         found.append("MANIFEST.json was made from another package-lock.json (lockfileSha256 differs)")
-    hashes = manifest.get("files", {})
-    if sorted(hashes) != sorted(FILES):
-        found.append(f"MANIFEST.json lists {sorted(hashes)}, expected {sorted(FILES)}")
-    for name in FILES:
-        path = out / name
-        if not path.is_file():
-            found.append(f"{name} is missing from {out}")
-        elif _sha256(path) != hashes.get(name):
-            found.append(f"{name} differs from the sha256 in MANIFEST.json (edited or stale)")
-    for path in sorted(out.iterdir()) if out.is_dir() else ():
-        if path.name not in FILES and path.name != MANIFEST:
-            found.append(f"{path.name} in {out} is not a vendored file (remove it)")
+    found += file_problems(out, FILES, manifest.get("files", {}), MANIFEST)
     return found
 
 
@@ -131,48 +108,18 @@ def vendor(web: Path = WEB, out: Path = VENDOR, npm: str | None = None) -> dict:
     """Install the locked packages with npm in a temporary directory and copy their files to ``out``.
 
     Returns the manifest written. Scripts never run (`--ignore-scripts`): only files are taken."""
-    npm = npm or shutil.which("npm")
-    if npm is None:
-        raise VendorError(
-            "npm is not installed: install Debian's package `npm` (sudo apt-get install npm), then "
-            + FIX.removeprefix("run ")
-        )
+    npm = find_npm(npm, FIX.removeprefix("run "))
     lock = locked(web)
     with tempfile.TemporaryDirectory(prefix="airscope-vendor-") as tmp:
-        work = Path(tmp)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy2(web / name, work / name)
-        env = {**os.environ, "npm_config_update_notifier": "false"}
-        try:
-            done = subprocess.run(
-                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT_S,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise VendorError(f"`npm ci` could not run: {e}") from e
-        if done.returncode != 0:
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-            raise VendorError(
-                f"`npm ci` failed (exit {done.returncode}); is the npm registry reachable?\n{tail}"
-            )
+        modules = npm_ci(web, Path(tmp), npm)
         for name, entry in lock["packages"].items():
-            installed = json.loads((work / "node_modules" / name / "package.json").read_text())
+            installed = json.loads((modules / name / "package.json").read_text())
             if installed.get("version") != entry["version"]:
                 raise VendorError(
                     f"npm installed {name} {installed.get('version')}, the lockfile pins {entry['version']}"
                 )
-        out.mkdir(parents=True, exist_ok=True)
-        for path in out.iterdir():
-            if path.name not in FILES and path.name != MANIFEST and path.is_file():
-                path.unlink()
-        hashes = {}
-        for name, (package, source) in FILES.items():
-            shutil.copyfile(work / "node_modules" / package / source, out / name)
-            hashes[name] = _sha256(out / name)
+        sources = {name: modules / package / source for name, (package, source) in FILES.items()}
+        hashes = replace_files(out, sources, MANIFEST)
     manifest = {
         "packages": {
             name: {"version": entry["version"], "integrity": entry["integrity"]}
