@@ -16,6 +16,7 @@ only the questions that need a table's fields list the tables first.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,7 +120,8 @@ def matching(table: dict[str, Any], rows: list[dict[str, Any]], query: str) -> l
 
 def number(value: float) -> str:
     """The stand-in's numbers: thousands separators, two decimals unless whole."""
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    shown = round(value, 2)
+    return f"{int(shown):,}" if float(shown).is_integer() else f"{shown:,.2f}"
 
 
 def fields_text(fields: dict[str, Any], order: list[str]) -> str:
@@ -239,9 +241,10 @@ def read_record_answer(grown: Grown) -> str:
 
 def total_amount_answer(grown: Grown) -> str:
     # The seed's orders, plus any order another test added before this one (airscope load adds some).
-    seeded = sum(row["Amount"] for row in ORDERS.rows)
     added = [r["fields"].get("Amount") for r in grown.orders[len(ORDERS.rows) :]]
-    total = seeded + sum(a for a in added if isinstance(a, int | float))
+    total = math.fsum(
+        [row["Amount"] for row in ORDERS.rows] + [a for a in added if isinstance(a, int | float)]
+    )
     values = len(ORDERS.rows) + sum(1 for a in added if isinstance(a, int | float))
     return f"The total Amount of Orders is {number(total)} ({values} values)."
 

@@ -762,6 +762,22 @@ def test_a_capped_aggregate_says_it_is_partial() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(10888.999999999998, "10,889"), (10889.000000000002, "10,889"), (0.1 + 0.2, "0.30"), (7, "7")],
+)
+def test_a_sum_is_shown_to_two_decimals_without_float_noise(value: float, shown: str) -> None:
+    messages = [user(f"What is the total Amount of Orders in {BASE}?")]
+    tables = {
+        "tables": [{"name": "Orders", "primary_field": "Order", "fields": {"Amount": "number"}}],
+        "total": 1,
+    }
+    messages = answered(messages, decide(messages, ALL_TOOLS), tables)
+    result = {"field": "Amount", "op": "sum", "value": value, "values": 3, "capped": False}
+    final = decide(answered(messages, decide(messages, ALL_TOOLS), result), ALL_TOOLS)
+    assert final.text == f"The total Amount of Orders is {shown} (3 values)."
+
+
 # No tool, failures, limits ------------------------------------------------------------------------
 
 

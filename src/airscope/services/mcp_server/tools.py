@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -273,9 +274,10 @@ class AirtableTools:
         ]
         if not numbers:
             raise ToolError(f"field {field!r} has no numeric values in table {table!r}")
+        # fsum: a float sum that does not depend on the records' order, so one question gets one answer.
         aggregates = {
-            "sum": sum,
-            "avg": lambda values: sum(values) / len(values),
+            "sum": math.fsum,
+            "avg": lambda values: math.fsum(values) / len(values),
             "min": min,
             "max": max,
         }

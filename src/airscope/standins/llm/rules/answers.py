@@ -33,9 +33,11 @@ def _short(text: str, limit: int) -> str:
 def format_number(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}"
+    # Shown to two decimals, so a sum like 10888.999999999998 is a whole 10,889, not "10,889.00".
+    shown = round(value, 2)
+    if float(shown).is_integer():
+        return f"{int(shown):,}"
+    return f"{shown:,.2f}"
 
 
 def _value_text(value: Any) -> str:
