@@ -12,6 +12,7 @@ from airscope.cli._lazy import LazyGroup
     cls=LazyGroup,
     lazy={
         "alerts": "airscope.cli.platform:alerts",
+        "backup": "airscope.cli.backup:backup",
         "bench": "airscope.cli.bench:bench",
         "check": "airscope.cli.stack:check",
         "console": "airscope.cli.console:console",
@@ -21,6 +22,8 @@ from airscope.cli._lazy import LazyGroup
         "gen": "airscope.cli.stack:gen",
         "load": "airscope.cli.load:load_command",
         "logs": "airscope.cli.logs:logs_command",
+        "migrate": "airscope.cli.backup:migrate",
+        "restore": "airscope.cli.backup:restore",
         "scale": "airscope.cli.platform:scale",
         "soak": "airscope.cli.bench:soak_command",
         "start": "airscope.cli.platform:start",
