@@ -154,6 +154,15 @@ class Engine:
                 self._launch(saga_id, self._resume(saga_id), contextvars.Context())
         return claimed
 
+    async def compensate_again(self, saga_id: str) -> bool:
+        """An operator's retry of a failed saga: its failed compensations run again in the
+        background (``wait`` for them). False when the saga is not failed."""
+        if not await self.store.reopen(saga_id):
+            return False
+        log.info("failed saga reopened by an operator; compensating again", saga_id=saga_id)
+        self._launch(saga_id)
+        return True
+
     def running(self) -> list[str]:
         return list(self._tasks)
 
@@ -293,8 +302,12 @@ class Engine:
 
     async def _finish(self, definition: SagaDefinition, state: SagaState, status: str) -> None:
         seconds = await self.store.finish(state.id, status)
-        metrics.SAGA_RUNS.labels(definition.name, status).inc()
-        metrics.SAGA_DURATION.labels(definition.name).observe(seconds)
+        if state.reopened_at is not None:
+            # Its run was counted when it first ended failed; this end is an operator's clean-up.
+            metrics.SAGA_CLEANUPS.labels(definition.name, status).inc()
+        else:
+            metrics.SAGA_RUNS.labels(definition.name, status).inc()
+            metrics.SAGA_DURATION.labels(definition.name).observe(seconds)
         log.log(
             logging.ERROR if status == FAILED else logging.INFO,
             "saga ended",

@@ -12,6 +12,7 @@ SAGA_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 OUTCOMES = ("completed", "compensated", "failed")
 COMPENSATION_OUTCOMES = ("ok", "failed")
+CLEANUP_OUTCOMES = ("compensated", "failed", "closed")
 
 SAGA_RUNS = Counter(
     "saga_runs_total",
@@ -44,6 +45,29 @@ SAGA_DURATION = Histogram(
     buckets=SAGA_BUCKETS,
 )
 
+# An operator's work is counted apart from saga_runs_total: compensating 3 failed sagas again must
+# not count as 3 more undone sagas in SagasFailing's ratio.
+SAGA_CLEANUPS = Counter(
+    "saga_cleanups_total",
+    "Failed sagas an operator handled (`airscope sagas compensate` or `close`), by saga and outcome "
+    "(compensated: its failed compensations were run again and all succeeded; failed: one failed "
+    "again and the saga is failed again; closed: closed with a note after a clean-up by hand).",
+    ["saga", "outcome"],
+)
+SAGAS_FAILED_OPEN = Gauge(
+    "saga_failed_open",
+    "Sagas that ended failed and that no operator has compensated or closed yet, by saga: what is "
+    "left to clean up. Read from PostgreSQL every SAGA_LEASE_SECONDS/3 (every instance reports the "
+    "same value: read it with max()).",
+    ["saga"],
+)
+
+
+def set_failed_open(names: tuple[str, ...] | list[str], counts: dict[str, int]) -> None:
+    """The failed sagas waiting for an operator, by saga name; names without any read 0."""
+    for name in {*names, *counts}:
+        SAGAS_FAILED_OPEN.labels(name).set(counts.get(name, 0))
+
 
 def initialise(sagas: dict[str, tuple[str, ...]]) -> None:
     """Creates every series at 0 (saga name -> its step names), so rates and alerts have a baseline."""
@@ -56,3 +80,6 @@ def initialise(sagas: dict[str, tuple[str, ...]]) -> None:
                 SAGA_COMPENSATIONS.labels(step, outcome)
         SAGA_IN_PROGRESS.labels(saga)
         SAGA_DURATION.labels(saga)
+        SAGAS_FAILED_OPEN.labels(saga)
+        for outcome in CLEANUP_OUTCOMES:
+            SAGA_CLEANUPS.labels(saga, outcome)

@@ -19,15 +19,17 @@ import asyncpg
 
 from airscope.services.common import datastores
 
-# Saga statuses; running and compensating are the unfinished ones a process may resume.
-RUNNING, COMPENSATING, COMPLETED, COMPENSATED, FAILED = (
+# Saga statuses; running and compensating are the unfinished ones a process may resume. Closed is a
+# failed saga an operator cleaned up by hand and closed with a note (`airscope sagas close`).
+RUNNING, COMPENSATING, COMPLETED, COMPENSATED, FAILED, CLOSED = (
     "running",
     "compensating",
     "completed",
     "compensated",
     "failed",
+    "closed",
 )
-SagaStatus = Literal["running", "compensating", "completed", "compensated", "failed"]
+SagaStatus = Literal["running", "compensating", "completed", "compensated", "failed", "closed"]
 SAGA_STATUSES = get_args(SagaStatus)
 UNFINISHED = (RUNNING, COMPENSATING)
 # Step statuses.
@@ -70,9 +72,14 @@ CREATE TABLE IF NOT EXISTS saga_steps (
     PRIMARY KEY (saga_id, position),
     UNIQUE (saga_id, name)
 );
+-- An operator's handling of a failed saga: when its compensations were started again by hand (the
+-- engine then counts its end as a clean-up, not as a saga run), and the note it was closed with.
+ALTER TABLE sagas ADD COLUMN IF NOT EXISTS reopened_at timestamptz;
+ALTER TABLE sagas ADD COLUMN IF NOT EXISTS note text;
 """
 
 MAX_ERROR_CHARS = 1000
+MAX_NOTE_CHARS = 1000
 
 
 class LeaseLost(Exception):
@@ -113,6 +120,8 @@ class SagaState:
     created_at: datetime
     finished_at: datetime | None
     steps: list[StepState]
+    reopened_at: datetime | None = None
+    note: str | None = None
 
     def step(self, name: str) -> StepState:
         return next(step for step in self.steps if step.name == name)
@@ -131,6 +140,8 @@ class SagaState:
             "steps": [step.to_json() for step in self.steps],
             "created_at": _iso(self.created_at),
             "finished_at": _iso(self.finished_at),
+            "reopened_at": _iso(self.reopened_at),
+            "note": self.note,
         }
 
 
@@ -180,6 +191,54 @@ class Store:
         for step in steps:
             by_saga.setdefault(step["saga_id"], []).append(step)
         return [_saga(row, by_saga.get(row["id"], [])) for row in rows]
+
+    async def failed_by_saga(self) -> dict[str, int]:
+        """How many sagas of each name ended failed and are still waiting for an operator."""
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(
+                "SELECT saga, count(*) AS n FROM sagas WHERE status = $1 GROUP BY saga", FAILED
+            )
+        return {row["saga"]: row["n"] for row in rows}
+
+    # -- an operator's clean-up -------------------------------------------------------------------
+
+    async def reopen(self, saga_id: str) -> bool:
+        """A failed saga, compensating again and owned by this process: its steps whose undo failed
+        are done again (their results kept), so the engine undoes them once more. False when the
+        saga is not failed (another operator reopened or closed it first)."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            reopened = await connection.fetchval(
+                "UPDATE sagas SET status = $2, owner = $3, lease_expires_at = now() + make_interval(secs => $4),"
+                " reopened_at = now(), finished_at = NULL, updated_at = now()"
+                " WHERE id = $1 AND status = $5 RETURNING 1",
+                uuid.UUID(saga_id),
+                COMPENSATING,
+                self.owner,
+                self.lease_seconds,
+                FAILED,
+            )
+            if reopened is None:
+                return False
+            await connection.execute(
+                "UPDATE saga_steps SET status = $2, updated_at = now() WHERE saga_id = $1 AND status = $3",
+                uuid.UUID(saga_id),
+                DONE,
+                COMPENSATION_FAILED,
+            )
+        return True
+
+    async def close(self, saga_id: str, note: str) -> bool:
+        """A failed saga an operator cleaned up by hand ends closed, with their note; False when it
+        is not failed."""
+        async with self.pool.acquire() as connection:
+            closed = await connection.fetchval(
+                "UPDATE sagas SET status = $2, note = $3, updated_at = now() WHERE id = $1 AND status = $4 RETURNING 1",
+                uuid.UUID(saga_id),
+                CLOSED,
+                note[:MAX_NOTE_CHARS],
+                FAILED,
+            )
+        return closed is not None
 
     # -- a saga's life ----------------------------------------------------------------------------
 
@@ -341,6 +400,8 @@ def _saga(row: asyncpg.Record, steps: list[asyncpg.Record]) -> SagaState:
         error=row["error"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        reopened_at=row["reopened_at"],
+        note=row["note"],
         steps=[
             StepState(
                 name=step["name"],
