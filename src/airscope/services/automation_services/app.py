@@ -10,6 +10,13 @@ Routes:
   DELETE /workflows/{workflow_id}  → 204, idempotent
   POST   /workflows/{workflow_id}/runs  → 202 a run
   GET    /workflows/{workflow_id}/runs  the run history, newest first
+
+Operators' routes (api-gateway serves them as /api/admin/jobs..., to API keys only):
+  GET    /admin/jobs                          ?queue=imports|runs: the dead-lettered jobs, newest first,
+                                              with their file's or run's status and error
+  POST   /admin/jobs/{queue}/{job_id}/replay  reopens the failed file or run and queues the job anew
+                                              -> 200; 409 when its file or run is not failed
+  DELETE /admin/jobs/{queue}/{job_id}         drops the dead letter (its file or run stays failed) -> 200
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -35,7 +43,7 @@ import airscope
 from airscope.services.automation_services import metrics, store
 from airscope.services.automation_services.config import Config
 from airscope.services.automation_services.parsing import ParseError, detect_type, parse
-from airscope.services.automation_services.queue import Queue, consume, maintain
+from airscope.services.automation_services.queue import Job, Queue, consume, maintain
 from airscope.services.automation_services.store import IdempotencyConflict, Store
 from airscope.services.automation_services.worker import Gateway, Importer
 from airscope.services.automation_services.workflows import NotRunnable, Runner, Scheduler, start_run
@@ -129,6 +137,7 @@ def _form_text(form: Any, name: str) -> str:
 async def _queue_gauges(queue: Queue) -> None:
     metrics.QUEUE_DEPTH.labels(queue.name).set(await queue.depth())
     metrics.QUEUE_OLDEST_JOB_AGE.labels(queue.name).set(await queue.oldest_age_seconds())
+    metrics.DEAD_LETTERS.labels(queue.name).set(await queue.dead_count())
 
 
 def _lifespan(config: Config, redis_client: redis.asyncio.Redis) -> Callable[[FastAPI], Any]:
@@ -334,6 +343,94 @@ async def workflow_runs(
         return await request.app.state.store.runs(workflow_id, limit)
 
 
+admin = APIRouter(prefix="/admin")
+QueueName = Literal["imports", "runs"]
+# What a job's id names in each queue, for the operator's messages.
+SUBJECT = {"imports": "file", "runs": "run"}
+
+
+def _queue(request: Request, name: str) -> Queue:
+    return request.app.state.imports if name == "imports" else request.app.state.runs
+
+
+def _dead_letter_json(queue: str, job: Job, subject: dict[str, Any] | None) -> dict[str, Any]:
+    found = subject or {"status": "missing", "about": None, "error": None}
+    return {
+        "queue": queue,
+        "id": job.id,
+        "attempts": job.attempts,
+        "enqueued_at": datetime.fromtimestamp(job.enqueued_at, UTC).isoformat(),
+        **found,
+    }
+
+
+async def _dead_letter(request: Request, queue: str, job_id: str) -> Job:
+    job = await _queue(request, queue).dead_letter(job_id)
+    if job is None:
+        raise ServiceError(
+            404, "not_found", f"no dead-lettered job {job_id} in the {queue} queue (`airscope jobs list`)"
+        )
+    return job
+
+
+@admin.get("/jobs")
+async def list_dead_letters(request: Request, queue: QueueName | None = None) -> dict[str, Any]:
+    listed = []
+    with dependency_errors():
+        for name in [queue] if queue else list(SUBJECT):
+            jobs = await _queue(request, name).dead_letters()
+            subjects = await request.app.state.store.dead_letter_subjects(name, [job.id for job in jobs])
+            listed += [_dead_letter_json(name, job, subjects.get(job.id)) for job in jobs]
+    return {"jobs": listed}
+
+
+@admin.post("/jobs/{queue}/{job_id}/replay", responses=errors(404, 409))
+async def replay_dead_letter(queue: QueueName, job_id: ResourceId, request: Request) -> dict[str, Any]:
+    with dependency_errors():
+        job = await _dead_letter(request, queue, job_id)
+        refused = await request.app.state.store.reopen(queue, job_id)
+        if refused is not None:
+            raise ServiceError(
+                409,
+                "not_failed",
+                f"the {SUBJECT[queue]} {job_id} of this job is {refused}, not failed: nothing to replay; "
+                "discard the dead letter",
+            )
+        if not await _queue(request, queue).replay(job):
+            # Its file or run was just reopened, and the other operator's replay queued it.
+            raise ServiceError(
+                409, "already_handled", f"the dead letter of {job_id} was replayed or discarded meanwhile"
+            )
+        subjects = await request.app.state.store.dead_letter_subjects(queue, [job_id])
+    metrics.DEAD_LETTERS_HANDLED.labels(queue, "replayed").inc()
+    log.info(
+        "dead letter replayed by an operator",
+        queue=queue,
+        job=job_id,
+        client=request.headers.get("x-client-id"),
+    )
+    return _dead_letter_json(queue, job, subjects.get(job_id)) | {"attempts": 0}
+
+
+@admin.delete("/jobs/{queue}/{job_id}", responses=errors(404))
+async def discard_dead_letter(queue: QueueName, job_id: ResourceId, request: Request) -> dict[str, Any]:
+    with dependency_errors():
+        job = await _dead_letter(request, queue, job_id)
+        if not await _queue(request, queue).discard(job):
+            raise ServiceError(
+                404, "not_found", f"the dead letter of {job_id} was replayed or discarded meanwhile"
+            )
+        subjects = await request.app.state.store.dead_letter_subjects(queue, [job_id])
+    metrics.DEAD_LETTERS_HANDLED.labels(queue, "discarded").inc()
+    log.info(
+        "dead letter discarded by an operator",
+        queue=queue,
+        job=job_id,
+        client=request.headers.get("x-client-id"),
+    )
+    return _dead_letter_json(queue, job, subjects.get(job_id))
+
+
 def create_app() -> FastAPI:
     config = Config.from_env()
     # BLMOVE blocks for a second at a time, so reads may take longer than that.
@@ -343,6 +440,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(files)
     app.include_router(workflows)
+    app.include_router(admin)
     checks = [
         postgres_check(config.database_url),
         redis_check(redis_client),

@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 FILE_TYPES = ("csv", "json")
 FILE_OUTCOMES = ("completed", "partial", "failed")
 QUEUES = ("imports", "runs")
+DEAD_LETTER_ACTIONS = ("replayed", "discarded")
 BUILTIN_WORKFLOWS = ("csv-import", "record-count")
 # User-created workflows share one label value: their names are user input.
 CUSTOM_WORKFLOW = "custom"
@@ -68,6 +69,20 @@ JOBS_DEAD_LETTERED = Counter(
     ["queue"],
 )
 
+DEAD_LETTERS = Gauge(
+    "automation_dead_letters",
+    "Jobs held in a queue's dead letters (the newest 1000 are kept) until an operator replays or "
+    "discards them (`airscope jobs`); read from Redis every 2 s (shared by all instances: read it "
+    "with max()).",
+    ["queue"],
+)
+DEAD_LETTERS_HANDLED = Counter(
+    "automation_dead_letters_handled_total",
+    "Dead-lettered jobs an operator handled, by queue and action (replayed: queued again with "
+    "fresh attempts, its file or run reopened; discarded: dropped, its file or run stays failed).",
+    ["queue", "action"],
+)
+
 
 def workflow_label(name: str, builtin: bool) -> str:
     return name if builtin and name in BUILTIN_WORKFLOWS else CUSTOM_WORKFLOW
@@ -87,3 +102,6 @@ for _queue in QUEUES:
     QUEUE_OLDEST_JOB_AGE.labels(_queue)
     JOB_RETRIES.labels(_queue)
     JOBS_DEAD_LETTERED.labels(_queue)
+    DEAD_LETTERS.labels(_queue)
+    for _action in DEAD_LETTER_ACTIONS:
+        DEAD_LETTERS_HANDLED.labels(_queue, _action)

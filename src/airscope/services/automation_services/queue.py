@@ -69,6 +69,14 @@ end
 return {requeued, dead}
 """
 
+# Takes one dead letter out and queues its job anew (no failed attempt counted), in one step: an
+# operator's replay racing another's replay or discard queues the job at most once.
+_REPLAY = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[2])
+return 1
+"""
+
 # Moves the delayed jobs that are due to the consuming end of the waiting list.
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
@@ -129,6 +137,7 @@ class Queue:
         self.processing_key = self._processing_key(self.consumer)
         self._recover = redis.register_script(_RECOVER)
         self._promote = redis.register_script(_PROMOTE)
+        self._replay = redis.register_script(_REPLAY)
         self._registered = False
 
     def _processing_key(self, consumer: str) -> str:
@@ -228,7 +237,25 @@ class Queue:
         return max(0.0, self.clock() - Job.decode(raw).enqueued_at)
 
     async def dead_letters(self) -> list[Job]:
+        """The jobs given up, newest first."""
         return [Job.decode(raw) for raw in await self.redis.lrange(self.dead_key, 0, -1)]
+
+    async def dead_count(self) -> int:
+        return int(await self.redis.llen(self.dead_key))
+
+    async def dead_letter(self, job_id: str) -> Job | None:
+        """The newest dead letter of the job ``job_id``, if it has one."""
+        return next((job for job in await self.dead_letters() if job.id == job_id), None)
+
+    async def replay(self, job: Job) -> bool:
+        """The dead letter goes back to waiting as a new job, its attempts from zero; False when it
+        was no longer there (replayed or discarded meanwhile)."""
+        fresh = orjson.dumps({"id": job.id, "attempts": 0, "enqueued_at": self.clock()})
+        return bool(await self._replay(keys=[self.dead_key, self.waiting_key], args=[job.raw, fresh]))
+
+    async def discard(self, job: Job) -> bool:
+        """The dead letter is dropped; False when it was no longer there."""
+        return bool(await self.redis.lrem(self.dead_key, 1, job.raw))
 
 
 class Handler(Protocol):

@@ -291,6 +291,68 @@ class Store:
                 )
         return dict(final)
 
+    # -- an operator's replay of a dead letter ----------------------------------------------
+
+    async def reopen(self, queue: str, item_id: str) -> str | None:
+        """Puts the failed file (queue ``imports``) or run (``runs``) of a dead-lettered job back to
+        be done again; None when it did, else why not: the status it has, or "missing".
+
+        A file resumes after its last committed batch (the rows imported stay imported, no
+        duplicates), its give-up error goes and its duration starts again; its csv-import run
+        runs again with it."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            if queue == "imports":
+                table, reset = "automation_files", ", started_at = NULL"
+            else:
+                table, reset = "automation_workflow_runs", ""
+            status = await connection.fetchval(
+                f"SELECT status FROM {table} WHERE id = $1 FOR UPDATE", item_id
+            )
+            if status != "failed":
+                return status or "missing"
+            reopened = "queued" if queue == "imports" else "running"
+            run_id = await connection.fetchval(
+                f"UPDATE {table} SET status = $2, finished_at = NULL{reset} WHERE id = $1"
+                f" RETURNING {'run_id' if queue == 'imports' else 'id'}",
+                item_id,
+                reopened,
+            )
+            if queue == "imports":
+                await connection.execute(
+                    "DELETE FROM automation_file_errors WHERE file_id = $1 AND row_no = $2",
+                    item_id,
+                    FILE_LEVEL_ROW,
+                )
+                if run_id is not None:
+                    await connection.execute(
+                        "UPDATE automation_workflow_runs SET status = 'running', finished_at = NULL WHERE id = $1",
+                        run_id,
+                    )
+        return None
+
+    async def dead_letter_subjects(self, queue: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What each dead-lettered job was about, by id: its file's or run's status and error."""
+        async with self.pool.acquire() as connection:
+            if queue == "imports":
+                rows = await connection.fetch(
+                    "SELECT f.id, f.status, e.message AS error,"
+                    " f.filename || ' into ' || f.base_id || '/' || f.table_name AS about"
+                    " FROM automation_files f LEFT JOIN automation_file_errors e"
+                    "   ON e.file_id = f.id AND e.row_no = $2"
+                    " WHERE f.id = ANY($1::text[])",
+                    item_ids,
+                    FILE_LEVEL_ROW,
+                )
+            else:
+                rows = await connection.fetch(
+                    "SELECT id, status, detail->>'error' AS error, 'workflow ' || workflow_id AS about"
+                    " FROM automation_workflow_runs WHERE id = ANY($1::text[])",
+                    item_ids,
+                )
+        return {
+            row["id"]: {"status": row["status"], "about": row["about"], "error": row["error"]} for row in rows
+        }
+
     # -- workflows ---------------------------------------------------------------------------
 
     async def workflows(self) -> list[dict[str, Any]]:
