@@ -30,7 +30,7 @@ from airscope.catalog import Catalog, CatalogSettings
 from airscope.local import observability, paths, supervisor
 from airscope.local import settings as local_settings
 from airscope.services.common.config import ServiceLocation
-from airscope.stack import compose, compose_env, compose_parts, settings
+from airscope.stack import compose, compose_env, compose_parts, jaeger, settings
 from airscope.telemetry import KitEnvironment
 
 PATH = "docs/reference.md"
@@ -342,8 +342,10 @@ STACK_RETENTION = (
     ("Prometheus", "size", "PROMETHEUS_RETENTION_SIZE", "whichever comes first"),
     ("Mimir", "time", "MIMIR_RETENTION", "a year of metrics for capacity planning"),
     ("Loki", "time", "LOKI_RETENTION", "31 days: a month of incidents is searchable"),
-    ("Tempo (Jaeger reads Tempo)", "time", "TRACE_RETENTION", "14 days of traces (Tempo's default)"),
+    ("Tempo", "time", "TRACE_RETENTION", "14 days of traces (Tempo's default)"),
 )
+# Jaeger has a store of its own, not Tempo's: Alloy sends it the same spans, it keeps the newest in memory.
+JAEGER_WHY = "the recent view beside Tempo, in memory: the oldest go first, and every trace on a restart"
 LOCAL_PROMETHEUS_WHY = "local history: a week, bounded on disk"
 SUPERVISOR_LOG_WHY = "per file; older output moves to .1, .2, ... (retention: the two rows below)"
 
@@ -354,6 +356,7 @@ def _retention_section() -> Iterator[str]:
         ("compose", what, limit, f"`{getattr(settings, name)}`", f"`settings.{name}`", why)
         for what, limit, name, why in STACK_RETENTION
     ]
+    rows.append(("compose", "Jaeger", "traces", f"`{jaeger.MAX_TRACES}`", "`jaeger.MAX_TRACES`", JAEGER_WHY))
     options = compose_parts.log_driver()["options"]
     rows.append(
         (
