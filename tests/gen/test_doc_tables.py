@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from airscope import catalog, checkout
 from airscope.errors import AirscopeError
 from airscope.gen import doc_tables
+from airscope.services.common import redis_client
 from airscope.stack import compose, grafana, jaeger, settings
 
 ROOT = checkout.root()
@@ -192,3 +194,20 @@ def test_what_runs_where_in_deployment_md_quotes_the_settings():
     dashboards = [p for p in grafana.generate(catalog.load()) if p.endswith(".json") and "/dashboards/" in p]
     words = {10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen"}
     assert f"{words.get(len(dashboards), len(dashboards))} dashboards" in rows["`grafana/dashboards/*.json`"]
+
+
+def test_every_redis_client_of_the_services_has_the_timeouts_reliability_md_promises():
+    """docs/reliability.md: every service's Redis client has socket and connect timeouts. They all come
+    from redis_client.connect, whose timeouts are required arguments."""
+    parameters = inspect.signature(redis_client.connect).parameters
+    assert all(
+        parameters[name].default is inspect.Parameter.empty for name in ("socket_timeout", "connect_timeout")
+    )
+    services = ROOT / "src/airscope/services"
+    built_elsewhere = [
+        str(path.relative_to(ROOT))
+        for path in services.rglob("*.py")
+        if path != services / "common/redis_client.py"
+        and re.search(r"\bRedis\(|\.from_url\(|ConnectionPool\(", path.read_text())
+    ]
+    assert built_elsewhere == [], "build Redis clients with services.common.redis_client.connect"
