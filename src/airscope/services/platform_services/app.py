@@ -10,6 +10,10 @@ Routes (the contract api-gateway, saga-orchestrator and every service reporting 
   GET    /analytics/activity?days=7                                  -> counts per day and type
   POST   /workspaces      {"name", "owner"?} (+ Idempotency-Key)     -> 201
   GET    /workspaces, GET /workspaces/{id}, DELETE /workspaces/{id} (soft, idempotent)
+
+Operators' routes (api-gateway serves them as /api/admin/users/..., to API keys only):
+  POST   /admin/users/revoke-tokens {"email"}   -> every refresh token of the account revoked: its
+                                                 logins end when their access tokens expire
 """
 
 from __future__ import annotations
@@ -72,6 +76,17 @@ class LoginRequest(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: RefreshTokenText
+
+
+class RevokeTokensRequest(BaseModel):
+    email: LoginEmail
+
+
+class RevokedTokens(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    revoked: int
+    access_tokens_expire_within_seconds: int
 
 
 class UserOut(BaseModel):
@@ -240,6 +255,23 @@ async def delete_workspace(workspace_id: str, session: Session) -> Response:
     return Response(status_code=204)
 
 
+admin = APIRouter(prefix="/admin")
+
+
+@admin.post("/users/revoke-tokens", responses=errors(404))
+async def revoke_tokens(body: RevokeTokensRequest, session: Session, auth: AuthService) -> RevokedTokens:
+    found = await auth.revoke_user_tokens(session, body.email)
+    if found is None:
+        raise ServiceError(404, "not_found", "no account has this email")
+    user, revoked = found
+    return RevokedTokens(
+        user_id=user.id,
+        email=user.email,
+        revoked=revoked,
+        access_tokens_expire_within_seconds=auth.access_tokens.ttl_seconds,
+    )
+
+
 def create_app() -> FastAPI:
     config = Config.from_env()
     db = Database(config)
@@ -261,7 +293,7 @@ def create_app() -> FastAPI:
     app.state.db = db
     app.state.auth = Auth(config, Passwords())
     install_error_handlers(app)
-    for router in (accounts, analytics, workspace_routes):
+    for router in (accounts, analytics, workspace_routes, admin):
         app.include_router(router)
     instrument(
         app,

@@ -181,7 +181,7 @@ class Auth:
                 # A rotated token presented again: it leaked, or a client lost a race. Either way
                 # no token of that login can be trusted any more.
                 outcome = "invalid_token"
-                await self._revoke_family(session, stored.family_id)
+                await self._revoke_family(session, stored.family_id, "reuse")
             elif stored.expires_at <= now:
                 outcome = "expired"
             else:
@@ -203,7 +203,27 @@ class Auth:
                 .where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
                 .scalar_subquery()
             )
-            await self._revoke_family(session, family)
+            await self._revoke_family(session, family, "logout")
+
+    async def revoke_user_tokens(self, session: AsyncSession, email: str) -> tuple[User, int] | None:
+        """Revokes every refresh token of the account ``email`` (an operator's response to a possible
+        takeover); answers the user and how many tokens were live, or None for no such account.
+        Access tokens already issued stay valid until they expire (PLATFORM_ACCESS_TOKEN_TTL_SECONDS):
+        the gateway verifies them without asking here."""
+        async with session.begin():
+            user = await users.by_email(session, email)
+            if user is None:
+                return None
+            with timed("revoke_user_tokens"):
+                result = await session.execute(
+                    update(RefreshToken)
+                    .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=datetime.now(UTC))
+                )
+        revoked = result.rowcount or 0
+        metrics.REFRESH_TOKENS_REVOKED.labels("operator").inc(revoked)
+        log.warning("refresh tokens revoked by an operator", user_id=str(user.id), tokens=revoked)
+        return user, revoked
 
     async def user_for(self, session: AsyncSession, authorization: str | None) -> User:
         """The user of an ``Authorization: Bearer <access token>`` header; 401 otherwise."""
@@ -255,10 +275,11 @@ class Auth:
         metrics.AUTH_TOKENS_ISSUED.labels("refresh").inc()
         return pair
 
-    async def _revoke_family(self, session: AsyncSession, family_id: object) -> None:
+    async def _revoke_family(self, session: AsyncSession, family_id: object, reason: str) -> None:
         with timed("revoke_token_family"):
-            await session.execute(
+            result = await session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
+        metrics.REFRESH_TOKENS_REVOKED.labels(reason).inc(result.rowcount or 0)

@@ -15,6 +15,9 @@ AUTH_OUTCOMES_BY_METHOD = {
 # Which limit refused a login: too many failures for the account, or from the client address.
 LOGIN_LIMIT_SCOPES = ("account", "client")
 TOKEN_TYPES = ("access", "refresh")
+# Why refresh tokens were revoked: a logout ends a login; a rotated token presented again revokes its
+# whole login (it leaked, or a client lost a race); an operator revokes every login of a user.
+REVOCATION_REASONS = ("logout", "reuse", "operator")
 ACTIVITY_TYPES = ("login", "chat", "upload", "saga")
 # Every query the service sends has one of these names.
 DB_OPERATIONS = (
@@ -30,6 +33,7 @@ DB_OPERATIONS = (
     "refresh_token_for_update",
     "revoke_refresh_token",
     "revoke_token_family",
+    "revoke_user_tokens",
     "insert_event",
     "activity_by_day",
     "active_users",
@@ -64,6 +68,13 @@ AUTH_TOKENS_ISSUED = Counter(
     "auth_tokens_issued_total",
     "Tokens issued at login and refresh, by type (access, refresh).",
     ["type"],
+)
+REFRESH_TOKENS_REVOKED = Counter(
+    "auth_refresh_tokens_revoked_total",
+    "Refresh tokens revoked, by reason (logout; reuse: a rotated token presented again revoked its "
+    "login; operator: `airscope users revoke-tokens`, every login of one user). Rotation at refresh "
+    "is not counted: it is auth_tokens_issued_total's other half.",
+    ["reason"],
 )
 ACTIVE_USERS = Gauge(
     "platform_active_users",
@@ -100,6 +111,8 @@ for _scope in LOGIN_LIMIT_SCOPES:
     LOGIN_RATE_LIMITED.labels(_scope)
 for _type in TOKEN_TYPES:
     AUTH_TOKENS_ISSUED.labels(_type)
+for _reason in REVOCATION_REASONS:
+    REFRESH_TOKENS_REVOKED.labels(_reason)
 for _type in ACTIVITY_TYPES:
     ACTIVITY_EVENTS.labels(_type)
 for _operation in DB_OPERATIONS:
