@@ -8,6 +8,7 @@ import re
 import pytest
 
 from airscope import catalog, checkout
+from airscope.bench import capacity
 from airscope.errors import AirscopeError
 from airscope.gen import doc_tables
 from airscope.services.common import redis_client
@@ -211,3 +212,10 @@ def test_every_redis_client_of_the_services_has_the_timeouts_reliability_md_prom
         and re.search(r"\bRedis\(|\.from_url\(|ConnectionPool\(", path.read_text())
     ]
     assert built_elsewhere == [], "build Redis clients with services.common.redis_client.connect"
+
+
+def test_capacity_md_scales_by_replicas_only_what_compose_can_replicate():
+    """A service that publishes a host port or holds a fixed address cannot get a second replica."""
+    fixed = capacity.fixed_in_place()
+    assert set(fixed) == {"api-gateway", "frontend"}
+    assert f"every service but {' and '.join(fixed)}" in _page("docs/capacity.md")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from airscope import catalog as service_catalog
 from airscope import tables
 from airscope.bench.result import Result, Step
 from airscope.stack import compose, settings
@@ -214,9 +215,42 @@ def markdown(result: Result) -> str:
             "",
             "## What changes at each scale",
             "",
-            *SCALE_NOTES,
+            SCALE_NOTES[0],
+            _ten_times(),
+            SCALE_NOTES[1],
             "",
         ]
+    )
+
+
+def fixed_in_place() -> list[str]:
+    """The catalog services whose compose container publishes a host port or holds a fixed address:
+    a second replica of one cannot bind the same port or take the same address."""
+    services = service_catalog.load().services
+    return [
+        name
+        for name, spec in compose.compose(service_catalog.load())["services"].items()
+        if name in services
+        and (
+            "ports" in spec or any("ipv4_address" in (net or {}) for net in spec.get("networks", {}).values())
+        )
+    ]
+
+
+def _ten_times() -> str:
+    fixed = " and ".join(fixed_in_place())
+    return (
+        "- **10x**: the services scale out (the table above) and Prometheus discovers every instance: "
+        "series grow with instances, so keep labels bounded (route templates, closed sets) as the kit "
+        f"does. In compose, `deploy.replicas` can scale every service but {fixed}: they publish a "
+        "fixed host port (and the frontend holds the one address whose `X-Forwarded-For` the gateway "
+        "believes), so more of them means more hosts behind a load balancer (and the gateway trusting "
+        "each frontend's address), or Kubernetes. One Prometheus and one "
+        "monolithic Loki, Tempo and Mimir still carry it; move their storage to object storage "
+        "(S3, GCS) before local disks fill. Head sampling at 10 % keeps trace volume modest, but "
+        "drops most error traces with the rest: put an OpenTelemetry Collector with tail sampling "
+        "(keep every trace with an error or above the latency threshold, a share of the rest) in "
+        "front of Tempo and Jaeger."
     )
 
 
@@ -225,14 +259,6 @@ SCALE_NOTES = (
     "with local disk, Loki, Tempo and Mimir each as one monolithic process (`-target=all`) on a "
     "local volume, 10 % head sampling. Every volume above is small for one machine; Prometheus' "
     "retention size cap (`--storage.tsdb.retention.size`) is far away.",
-    "- **10x**: the services scale out (the table above; `deploy.replicas` in compose, or "
-    "Kubernetes) and Prometheus discovers every instance: series grow with instances, so keep "
-    "labels bounded (route templates, closed sets) as the kit does. One Prometheus and one "
-    "monolithic Loki, Tempo and Mimir still carry it; move their storage to object storage "
-    "(S3, GCS) before local disks fill. Head sampling at 10 % keeps trace volume modest, but "
-    "drops most error traces with the rest: put an OpenTelemetry Collector with tail sampling "
-    "(keep every trace with an error or above the latency threshold, a share of the rest) in "
-    "front of Tempo and Jaeger.",
     "- **100x**: split the backends: Mimir, Loki and Tempo in their microservices (or Loki's "
     "simple scalable) mode, distributors and ingesters scaled on their own, object storage "
     "underneath; Prometheus becomes a scraper (agent mode) that remote-writes to Mimir, one per "
