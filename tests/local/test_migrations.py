@@ -68,6 +68,16 @@ def test_upgrade_then_downgrade_one_step_and_back(database):
     assert "client" in asyncio.run(_columns(database))
 
 
+def test_every_revision_goes_down_one_step_at_a_time_and_up_again(database):
+    """Each revision's downgrade() undoes its upgrade(): the whole chain down to nothing and back."""
+    ids = [r.id for r in migrations.history()]
+    migrations.upgrade()
+    for revision, below in zip(reversed(ids), [*reversed(ids[:-1]), None], strict=True):
+        assert migrations.downgrade("-1") == (revision, below)
+    for below, revision in zip([None, *ids[:-1]], ids, strict=True):
+        assert migrations.upgrade("+1") == (below, revision)
+
+
 def test_an_unknown_revision_is_an_error_that_points_at_the_history(database):
     migrations.upgrade()
     with pytest.raises(LocalError, match=r"alembic: .*9999.*airscope migrate history"):
