@@ -90,6 +90,8 @@ def gateway_document(upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 responses["429"] = _error("rate limited")
                 if not route.public:
                     responses["401"] = _error("no valid API key or bearer token")
+                if route.admin:
+                    responses["403"] = _error("a bearer token where only an API key is accepted")
                 paths.setdefault(gateway_path, {})[method] = operation
     return _document("api-gateway", paths, schemas)
 

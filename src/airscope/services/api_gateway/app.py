@@ -69,6 +69,14 @@ class _Guards:
         await self._rate_limit(request, client_id)
         return client_id
 
+    async def operator(self, request: Request) -> str:
+        # A signed-in user's token must not reach the clean-up routes: they act on everyone's data.
+        if "x-api-key" not in request.headers and "authorization" in request.headers:
+            raise ServiceError(
+                403, "api_key_required", "the admin routes take an X-API-Key only, not a sign-in token"
+            )
+        return await self.authenticated(request)
+
     async def anonymous(self, request: Request) -> None:
         # Public routes (login, register, health) are limited per address: login is what a
         # password-guessing script would hammer.
@@ -118,7 +126,7 @@ def create_app() -> FastAPI:
     for route in ROUTES:
         app.add_api_route(
             route.template,
-            _forwarder(proxy, route, guards.anonymous if route.public else guards.authenticated),
+            _forwarder(proxy, route, _guard(guards, route)),
             methods=list(route.methods),
         )
 
@@ -147,6 +155,12 @@ def create_app() -> FastAPI:
     ]
     instrumentation = instrument(app, service=SERVICE, version=airscope.__version__, checks=checks)
     return app
+
+
+def _guard(guards: _Guards, route: ProxyRoute) -> Callable[[Request], Coroutine[Any, Any, str | None]]:
+    if route.public:
+        return guards.anonymous
+    return guards.operator if route.admin else guards.authenticated
 
 
 def _forwarder(

@@ -35,6 +35,8 @@ class ProxyRoute:
     target: str
     methods: tuple[str, ...] = ANY_METHOD
     public: bool = False
+    # An operators' route (the services' /admin/...): an API key only, never a user's sign-in token.
+    admin: bool = False
 
     @property
     def prefix(self) -> str:
@@ -52,6 +54,11 @@ ROUTES = (
     ProxyRoute("/api/automation/{path:path}", "automation-services", "/"),
     ProxyRoute("/api/sagas", "saga-orchestrator", "/sagas"),
     ProxyRoute("/api/sagas/{path:path}", "saga-orchestrator", "/sagas/"),
+    ProxyRoute("/api/admin/sagas", "saga-orchestrator", "/admin/sagas", admin=True),
+    ProxyRoute("/api/admin/sagas/{path:path}", "saga-orchestrator", "/admin/sagas/", admin=True),
+    ProxyRoute("/api/admin/jobs", "automation-services", "/admin/jobs", admin=True),
+    ProxyRoute("/api/admin/jobs/{path:path}", "automation-services", "/admin/jobs/", admin=True),
+    ProxyRoute("/api/admin/users/{path:path}", "platform-services", "/admin/users/", admin=True),
 )
 
 # Never passed on from the caller: credentials (the gateway checked them), ids the gateway sets
@@ -63,9 +70,10 @@ CALLER_ONLY = frozenset(
 )  # fmt: skip
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
 # What every service serves beside its API (the kit's /metrics and health probes, the local drill
-# switch) and the stand-ins' fault switches: for Prometheus, the orchestrator and the drills on the
-# inside, never for a caller of the public API. Matched on the decoded path the upstream will route.
-_INTERNAL = re.compile(r"^/(?:metrics|health|_drill|_admin)(?:/|$)")
+# switch, the operators' /admin routes) and the stand-ins' fault switches: for Prometheus, the
+# orchestrator, the drills and operators on the inside, never for a caller of the public API (the
+# admin routes above reach /admin, API keys only). Matched on the decoded path the upstream will route.
+_INTERNAL = re.compile(r"^/(?:metrics|health|_drill|_admin|admin)(?:/|$)")
 
 
 def upstream_path(route: ProxyRoute, request: Request) -> str:
@@ -79,7 +87,7 @@ def upstream_path(route: ProxyRoute, request: Request) -> str:
         # "/api/auth/../admin" must not reach what lies outside the route's prefix upstream.
         raise ServiceError(400, "invalid_path", "the path must not contain '.' or '..' segments")
     target = route.target + rest
-    if _INTERNAL.match(re.sub("/+", "/", unquote(target))):
+    if not route.admin and _INTERNAL.match(re.sub("/+", "/", unquote(target))):
         raise ServiceError(404, "not_found", f"no route {request.url.path}")
     return target
 
