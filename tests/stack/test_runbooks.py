@@ -243,7 +243,13 @@ def test_the_burn_rate_tables_match_the_settings(alert: str, sli: str):
 
 
 # What a placeholder in a runbook's command stands for when the command is parsed.
-PLACEHOLDERS = {"<service>": "api-gateway", "<trace_id>": "4bf92f3577b34da6a3ce929d0e0e4736"}
+PLACEHOLDERS = {
+    "<service>": "api-gateway",
+    "<trace_id>": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "<saga-id>": "0b6f0e0e-0000-4000-8000-000000000001",
+    "<job-id>": "5f0c6a3e9d2b4c1a8e7f6d5c4b3a2910",
+    "<email>": "ada@example.com",
+}
 AIRSCOPE_COMMAND = re.compile(r"(?:\.venv/bin/)?airscope [a-z]")  # not a dashboard title, `airscope / ...`
 
 
