@@ -92,5 +92,10 @@ def test_the_cli_says_where_the_database_is_and_what_it_did(database):
     assert result.output == f"upgraded base -> {migrations.head()}\n"
     result = runner.invoke(main, ["migrate", "current"])
     assert result.output == f"database at {migrations.head()}; code head {migrations.head()}\n"
+    below = migrations.history()[-2].id
+    result = runner.invoke(main, ["migrate", "downgrade", "-1"])  # a step, not an option
+    assert result.output == f"downgraded {migrations.head()} -> {below}\n"
+    result = runner.invoke(main, ["migrate", "upgrade", "+1"])
+    assert result.output == f"upgraded {below} -> {migrations.head()}\n"
     result = runner.invoke(main, ["migrate", "downgrade", "base"])
     assert result.output == f"downgraded {migrations.head()} -> base\n"

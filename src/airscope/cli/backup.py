@@ -64,15 +64,19 @@ def history() -> None:
         click.echo(f"{revision.id}  (after {revision.down or 'base'})  {revision.title}")
 
 
-@migrate.command()
+# "-1" and "+1" (relative steps) are revisions, not options.
+RELATIVE = {"ignore_unknown_options": True}
+
+
+@migrate.command(context_settings=RELATIVE)
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
-    """Upgrade to REVISION (default: head, as the service does when it starts)."""
+    """Upgrade to REVISION (default: head, as the service does when it starts; +1 for one step)."""
     before, after = migrations.upgrade(revision)
     click.echo(f"upgraded {before or 'base'} -> {after or 'base'}")
 
 
-@migrate.command()
+@migrate.command(context_settings=RELATIVE)
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade to REVISION (a revision id, -1 for one step, base for none). Stop platform-services
