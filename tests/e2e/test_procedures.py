@@ -190,7 +190,8 @@ def test_the_console_command_runs(platform: RunningPlatform, command):
 
 
 def sign_up(platform: RunningPlatform) -> dict:
-    user = {"email": f"drill-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery"}
+    # Made up at run time: a password literal is what the secret scan looks for.
+    user = {"email": f"drill-{uuid.uuid4().hex[:8]}@example.com", "password": uuid.uuid4().hex}
     answer = httpx.post(platform.api + "/auth/register", json=user, timeout=10)
     assert answer.status_code == 201, answer.text
     return user

@@ -4,6 +4,7 @@ through DATABASE_URL as in a production container."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import asyncpg
 import pytest
@@ -15,7 +16,7 @@ from airscope.local import LocalError, migrations
 pytestmark = pytest.mark.infra
 
 NAME = "mig_platform"
-PASSWORD = "mig-secret"
+PASSWORD = secrets.token_hex(8)  # made up at run time: no password literal for the secret scan
 
 
 async def _columns(dsn: str) -> set[str]:
