@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from airscope import catalog
-from airscope.catalog import CatalogError, parse
+from airscope.catalog import INFRA_TEAM, CatalogError, load, parse
 
 INTERFACE_PORTS = {
     "api-gateway": 7000,
@@ -48,6 +48,9 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
     assert not loaded.service("sample").exists()
     with pytest.raises(KeyError, match="known: sample"):
         loaded.service("nope")
+
+
+WINDOW = {"times": "02:00-04:00", "reason": "upgrades"}
 
 
 @pytest.mark.parametrize(
@@ -131,6 +134,35 @@ def test_catalog_env_var_points_at_another_file(tmp_path, monkeypatch):
             },
             "cycle",
         ),
+        (
+            {"services": {}, "teams": {"web": {"channel": "#web", "escalation": "Web", "ack_minutes": 5}}},
+            "needs a team 'infra'",
+        ),
+        (
+            {"services": {"a": {"port": 1, "module": "m", "owner": "nobody"}}},
+            "service 'a' is owned by 'nobody', which is not a team",
+        ),
+        (
+            {"services": {}, "teams": {"infra": {"channel": "infra", "escalation": "I", "ack_minutes": 5}}},
+            "team 'infra': 'channel' must be a #channel",
+        ),
+        (
+            {"services": {}, "maintenance": {"w": {"teams": ["ops"], "weekdays": ["sunday"], **WINDOW}}},
+            "maintenance 'w' mutes 'ops', which is not a team",
+        ),
+        (
+            {"services": {}, "maintenance": {"w": {"teams": ["infra"], "weekdays": ["sun"], **WINDOW}}},
+            "maintenance 'w': 'weekdays' must be weekdays or ranges",
+        ),
+        (
+            {
+                "services": {},
+                "maintenance": {
+                    "w": {"teams": ["infra"], "weekdays": ["sunday"], **WINDOW, "times": "23:00-01:00"}
+                },
+            },
+            "a window over midnight is two windows",
+        ),
     ],
 )
 def test_malformed_catalogs_are_refused_with_the_entry_named(document, message):
@@ -180,3 +212,17 @@ def test_high_latency_threshold_is_the_measured_one_else_the_slos():
     )
     assert catalog.services["measured"].alert_latency_seconds == 2.5
     assert catalog.services["unmeasured"].alert_latency_seconds == 0.75
+
+
+def test_every_service_is_owned_by_a_team_and_infra_owns_the_rest():
+    loaded = load()
+    assert {service.owner for service in loaded.services.values()} <= set(loaded.teams)
+    assert INFRA_TEAM in loaded.teams
+    (window,) = loaded.maintenance.values()
+    assert window.teams == (INFRA_TEAM,) and window.weekdays == ("sunday",)
+
+
+def test_a_catalog_without_teams_gets_the_default_owner_and_infra():
+    loaded = parse({"services": {"a": {"port": 1, "module": "m"}}})
+    assert set(loaded.teams) == {"platform-team", INFRA_TEAM}
+    assert loaded.owner("a").name == "platform-team"

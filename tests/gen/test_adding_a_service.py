@@ -71,7 +71,7 @@ def read_json(root: Path, path: str) -> dict:
 
 def test_the_catalog_takes_the_guides_entry(sample_catalog: Catalog):
     service = sample_catalog.service(NAME)
-    assert (service.port, service.module, service.tier, service.owner) == (7010, MODULE, 3, "sample-team")
+    assert (service.port, service.module, service.tier, service.owner) == (7010, MODULE, 3, "web-team")
     assert service.exists()
     order = [s.name for s in sample_catalog.start_order()]
     assert order.index("platform-services") < order.index(NAME)
@@ -134,7 +134,7 @@ def test_the_overview_has_its_panel_in_its_tier(checkout: Path):
     panels = list(walk_panels(board))
     titles = [panel["title"] for panel in panels]
     assert "Tier 3 services" in titles
-    (panel,) = [p for p in panels if p["title"] == f"{NAME} (tier 3, sample-team)"]
+    (panel,) = [p for p in panels if p["title"] == f"{NAME} (tier 3, web-team)"]
     assert titles.index("Tier 3 services") < titles.index(panel["title"])
     assert all(f'service="{NAME}"' in target["expr"] for target in panel["targets"])
     assert panel["links"][0]["url"] == f"/d/airscope-service?var-service={NAME}"

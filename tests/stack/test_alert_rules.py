@@ -169,9 +169,33 @@ def test_a_wrong_expectation_fails(tmp_path: Path):
     assert promtool_test(copied).returncode == 0, "the untouched copy must pass, or nothing below is proven"
 
     text = copied.read_text()
-    wrong = text.replace("{severity: critical, service: frontend}", "{severity: warning, service: frontend}")
+    wrong = text.replace("{severity: critical, service: frontend,", "{severity: warning, service: frontend,")
     assert wrong != text
     copied.write_text(wrong)
     result = promtool_test(copied)
     assert result.returncode != 0
     assert 'service="frontend", severity="warning"' in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("profile", settings.PROFILES, ids=lambda p: p.name)
+def test_every_alert_carries_an_owner_and_a_tier(profile: settings.Profile):
+    loaded = catalog.load()
+    join = f"* on (service) group_left (owner, tier)\n{settings.CATALOG_INFO}"
+    for group in rules.alerts(loaded, profile)["groups"]:
+        for rule in group["rules"]:
+            labels = rule["labels"]
+            if "owner" in labels:
+                # Not about a service: the infra team's, at its tier.
+                assert (labels["owner"], labels["tier"]) == (catalog.INFRA_TEAM, settings.INFRA_TIER), rule
+                assert "service" not in labels
+            else:
+                assert rule["expr"].endswith(join), rule["alert"]
+    info = [
+        r
+        for g in rules.recording(loaded)["groups"]
+        for r in g["rules"]
+        if r["record"] == settings.CATALOG_INFO
+    ]
+    assert {r["labels"]["service"]: (r["labels"]["owner"], r["labels"]["tier"]) for r in info} == {
+        s.name: (s.owner, str(s.tier)) for s in loaded.services.values()
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Callable
 from functools import cache
 from graphlib import CycleError, TopologicalSorter
@@ -26,12 +27,23 @@ CATALOG_ENV = "AIRSCOPE_CATALOG"
 DEFAULT_PATH = Path(__file__).with_name("catalog.yaml")
 INFRASTRUCTURE_KINDS = frozenset({"postgres", "redis"})
 TIERS = (1, 2, 3)
+# The team that owns what is not a service (hosts, PostgreSQL, Redis, the observability stack): its
+# alerts, and any alert without a known owner, go to it. The catalog must name it among its teams.
+INFRA_TEAM = "infra"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # What a service gets for a key that neither it nor the catalog's 'defaults' sets.
 BUILTIN_DEFAULTS = {
     "owner": "platform-team",
     "tier": 2,
     "slo": {"availability": 0.99, "latency_seconds": 0.5, "latency_target": 0.95},
     "memory_limit": 256,
+}
+
+
+# The teams of a catalog that names none (a fork's first, a test's): the default owner and infra.
+BUILTIN_TEAMS = {
+    "platform-team": {"channel": "#platform-alerts", "escalation": "Platform on-call", "ack_minutes": 15},
+    INFRA_TEAM: {"channel": "#infra-alerts", "escalation": "Infrastructure on-call", "ack_minutes": 10},
 }
 
 
@@ -126,6 +138,50 @@ class Service(_Entry):
             return False
 
 
+class Team(_Entry):
+    """Who answers for a service's alerts: where its warnings go, who is paged and how fast."""
+
+    name: str
+    channel: Annotated[str, _rule(lambda v: isinstance(v, str) and v.startswith("#"), "must be a #channel")]
+    escalation: Name  # the PagerDuty escalation policy its pages follow
+    ack_minutes: Annotated[int, _rule(lambda v: isinstance(v, int) and v > 0, "must be whole minutes")]
+    email: Annotated[
+        str | None, _rule(lambda v: v is None or (isinstance(v, str) and "@" in v), "must be an address")
+    ] = None
+
+
+def _weekdays(value: Any) -> Any:
+    days = value if isinstance(value, list) else [value]
+    for day in days:
+        ends = str(day).split(":")
+        if len(ends) > 2 or not all(end in WEEKDAYS for end in ends):
+            raise ValueError(f"must be weekdays or ranges like monday:friday, from {list(WEEKDAYS)}")
+    return tuple(days)
+
+
+def _times(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(
+        r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d", value
+    ):
+        raise ValueError('must be "HH:MM-HH:MM" (24-hour clock)')
+    start, end = value.split("-")
+    if start >= end:
+        raise ValueError("must end after it starts (a window over midnight is two windows)")
+    return value
+
+
+class MaintenanceWindow(_Entry):
+    """A declared recurring window of planned work: the named teams are not notified during it
+    (Alertmanager time intervals); alerts still fire, show and inhibit."""
+
+    name: str
+    teams: tuple[str, ...]
+    weekdays: Annotated[tuple[str, ...], BeforeValidator(_weekdays)]
+    times: Annotated[str, BeforeValidator(_times)]
+    location: Name = "UTC"
+    reason: Name
+
+
 class Infrastructure(_Entry):
     name: str
     port: Port
@@ -153,8 +209,10 @@ class External(_Entry):
 
 class Catalog(_Entry):
     services: dict[str, Service]
+    teams: dict[str, Team] = {}
     infrastructure: dict[str, Infrastructure] = {}
     external: dict[str, External] = {}
+    maintenance: dict[str, MaintenanceWindow] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -175,19 +233,30 @@ class Catalog(_Entry):
             slo = {**defaults["slo"], **(entry.get("slo") or {})}
             return {**defaults, **entry, "name": name, "slo": slo}
 
+        def named_builtin_teams() -> dict[str, Any]:
+            return {name: {**team, "name": name} for name, team in BUILTIN_TEAMS.items()}
+
         def named(section: str) -> dict[str, Any]:
             entries = data.get(section) or {}
             return {name: {**e, "name": name} if isinstance(e, dict) else e for name, e in entries.items()}
 
         return {
             "services": {name: service(name, entry) for name, entry in data["services"].items()},
+            "teams": named("teams") if data.get("teams") else named_builtin_teams(),
             "infrastructure": named("infrastructure"),
             "external": named("external"),
+            "maintenance": named("maintenance"),
         }
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
+        if INFRA_TEAM not in self.teams:
+            raise ValueError(f"the catalog needs a team {INFRA_TEAM!r}: it owns hosts, stores and the stack")
         for service in self.services.values():
+            if service.owner not in self.teams:
+                raise ValueError(
+                    f"service {service.name!r} is owned by {service.owner!r}, which is not a team"
+                )
             for kind, names, known, what in (
                 ("requires", service.requires, self.infrastructure, "which is not in 'infrastructure'"),
                 ("calls", service.calls, self.services, "which is not a service"),
@@ -205,8 +274,15 @@ class Catalog(_Entry):
             if port in users:
                 raise ValueError(f"{name!r} and {users[port]!r} both use port {port}")
             users[port] = name
+        for window in self.maintenance.values():
+            for team in window.teams:
+                if team not in self.teams:
+                    raise ValueError(f"maintenance {window.name!r} mutes {team!r}, which is not a team")
         self.start_order()  # rejects cycles now rather than at start-up
         return self
+
+    def owner(self, service: str) -> Team:
+        return self.teams[self.service(service).owner]
 
     def service(self, name: str) -> Service:
         try:
@@ -234,7 +310,13 @@ class Catalog(_Entry):
         return ordered
 
 
-_SECTIONS = {"services": "service", "infrastructure": "infrastructure", "external": "external"}
+_SECTIONS = {
+    "services": "service",
+    "teams": "team",
+    "infrastructure": "infrastructure",
+    "external": "external",
+    "maintenance": "maintenance",
+}
 
 
 def _problem(error: ErrorDetails) -> str:

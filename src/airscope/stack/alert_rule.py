@@ -13,8 +13,27 @@ def runbook_url(alert: str) -> str:
     return f"{settings.RUNBOOK_BASE_URL}/{alert}.md"
 
 
-def alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels) -> dict:
-    """Every alert gets severity, a summary, a description and its runbook from this one place."""
+def alert(
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    summary: str,
+    description: str,
+    *,
+    owner: str | None = None,
+    **labels: str,
+) -> dict:
+    """Every alert gets severity, owner, tier, a summary, a description and its runbook from here.
+
+    An alert about a service (``owner`` None: its expression keeps the ``service`` label) gets the
+    service's owner and tier from the catalog, joined in; one about a host, a store or the stack
+    names its owner (the infra team) and gets the infra tier.
+    """
+    if owner is None:
+        expr = f"(\n{expr}\n)\n* on (service) group_left (owner, tier)\n{settings.CATALOG_INFO}"
+    else:
+        labels = {"owner": owner, "tier": settings.INFRA_TIER, **labels}
     return {
         "alert": name,
         "expr": expr,

@@ -6,7 +6,7 @@ practice); alerts read them, so a panel and the alert beside it can never disagr
 
 from __future__ import annotations
 
-from airscope.catalog import Catalog, Service
+from airscope.catalog import INFRA_TEAM, Catalog, Service
 from airscope.stack import _yaml, rules_business, settings
 from airscope.stack.alert_rule import alert as _alert
 from airscope.stack.rules_meta import meta_group
@@ -78,7 +78,12 @@ def _service_constants(service: Service) -> list[dict]:
         (settings.HIGH_LATENCY_THRESHOLD, service.alert_latency_seconds),
         (settings.MEMORY_LIMIT, service.memory_limit_mib * 1024 * 1024),
     )
-    return [{"record": name, "expr": f"vector({value})", "labels": labels} for name, value in values]
+    info = {
+        "record": settings.CATALOG_INFO,
+        "expr": "vector(1)",
+        "labels": {**labels, "owner": service.owner, "tier": str(service.tier)},
+    }
+    return [info] + [{"record": name, "expr": f"vector({value})", "labels": labels} for name, value in values]
 
 
 def _slo_ratios(catalog: Catalog) -> list[dict]:
@@ -163,6 +168,7 @@ def _dependency_failure(name: str, exporter_up: str, check: str, what: str, prof
             "critical",
             f"{what} is unreachable",
             f"The {what} exporter cannot connect to {what} ({{{{ $labels.instance }}}}).",
+            owner=INFRA_TEAM,
             source="exporter",
         )
         | {"keep_firing_for": settings.DEPENDENCY_KEEP_FIRING[profile.name]},
@@ -316,6 +322,7 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
             "warning",
             "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
             f"Less than {settings.DISK_FREE_WARNING:.0%} of the filesystem is free.",
+            owner=INFRA_TEAM,
         ),
         _alert(
             "DiskSpaceLow",
@@ -325,6 +332,7 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
             "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
             f"Less than {settings.DISK_FREE_CRITICAL:.0%} of the filesystem is free: databases and "
             "Prometheus will soon fail to write.",
+            owner=INFRA_TEAM,
         ),
         _alert(
             "HighMemoryUsage",
@@ -345,6 +353,7 @@ def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
             "warning",
             "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its memory available",
             f"Less than {settings.HOST_MEMORY_AVAILABLE:.0%} of the host's memory is available.",
+            owner=INFRA_TEAM,
             scope="host",
         ),
         *_burn_rate_alerts(),

@@ -8,7 +8,7 @@ loses every page, and a stopped Alertmanager looks exactly like a quiet night.
 
 from __future__ import annotations
 
-from airscope.catalog import Catalog
+from airscope.catalog import INFRA_TEAM, Catalog
 from airscope.stack import prometheus, settings
 from airscope.stack.alert_rule import alert
 from airscope.stack.settings import COMPOSE, SERVICES_JOB, Profile, alert_for
@@ -61,6 +61,7 @@ def _watchdog(profile: Profile) -> dict:
         "The alerting pipeline works: this alert always fires",
         "Always firing, on purpose: it reaching the dead man's switch proves that Prometheus evaluates "
         "rules and Alertmanager routes and sends notifications. The switch alarms when it stops coming.",
+        owner=INFRA_TEAM,
     )
 
 
@@ -76,6 +77,7 @@ def _target_down(job: str, profile: Profile) -> dict:
         "Prometheus cannot scrape {{ $labels.job }}",
         f"While it is down, {BLINDS.get(job, UNLISTED)} Prometheus has scraped no target of job {job} "
         f"for {for_}.",
+        owner=INFRA_TEAM,
         # The job as a rule label too: each rule is told apart in the rule tests and in local mode.
         job=job,
     )
@@ -94,6 +96,7 @@ def _notifications_failing(profile: Profile) -> dict:
         "Alertmanager fails to send notifications through {{ $labels.integration }}",
         f"Over the last {window} Alertmanager gave up on {{{{ $value | humanize }}}} notification(s) "
         "through {{ $labels.integration }} after its retries: an alert reached no one that way.",
+        owner=INFRA_TEAM,
     )
 
 
@@ -108,6 +111,7 @@ def _rule_failures(profile: Profile) -> dict:
         "Prometheus fails to evaluate rules of {{ $labels.rule_group }}",
         "{{ $value | humanize }} evaluations of the rules of {{ $labels.rule_group }} failed over the "
         "last 5 minutes: those alerts and recorded series are missing while it lasts.",
+        owner=INFRA_TEAM,
     )
 
 
@@ -132,6 +136,7 @@ def _remote_write() -> list[dict]:
             "Mimir refuses {{ $value | humanizePercentage }} of the samples Prometheus writes",
             f"More than {ratio:.0%} of the samples remote-written to {{{{ $labels.url }}}} over 5 minutes "
             "failed for good (refused, not retried): the long-term store has holes.",
+            owner=INFRA_TEAM,
         ),
         alert(
             "PrometheusRemoteWriteBehind",
@@ -143,6 +148,7 @@ def _remote_write() -> list[dict]:
             f"The newest sample Mimir took ({{{{ $labels.url }}}}) is more than {behind} s older than the "
             "newest one queued for it: Mimir is down, slow or refusing, and Prometheus' WAL (about "
             "2 hours) is all it can catch up from.",
+            owner=INFRA_TEAM,
         ),
     ]
 

@@ -173,6 +173,11 @@ LATENCY_THRESHOLD = "service:slo_latency_threshold:seconds"
 # HighLatency's: the catalog's high_latency_seconds (derived from the baselines), else the SLO's.
 HIGH_LATENCY_THRESHOLD = "service:high_latency_threshold:seconds"
 MEMORY_LIMIT = "service:memory_limit:bytes"
+# 1 per catalog service, labelled with its `owner` and `tier`: every alert about a service joins it in,
+# so that Alertmanager routes by owner and the catalog stays the one place that says who owns what.
+CATALOG_INFO = "service:catalog:info"
+# The tier of the alerts the infra team owns (hosts, stores, the stack): each takes every service with it.
+INFRA_TIER = "1"
 
 # --- alert thresholds -------------------------------------------------------------------------------
 ERROR_RATIO_THRESHOLD = 0.05  # 5% of answers are 5xx: users notice, and noise stays far below it
