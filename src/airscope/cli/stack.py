@@ -20,7 +20,8 @@ from airscope.cli._types import Duration
 @click.command()
 @click.option("--check", is_flag=True, help="Change nothing; fail when a generated file is stale.")
 def gen(check: bool) -> None:
-    """Write the generated files (deploy/, docs/metrics.md, docs/reference.md) from the catalog and the code."""
+    """Write the generated files (deploy/, docs/metrics.md, docs/reference.md, the docs' generated
+    tables) from the catalog and the code."""
     from airscope import gen as generators  # start-up time: see the top of the module
 
     if check:
