@@ -257,3 +257,34 @@ def test_exemplars_and_label_values_on_canned_answers():
         "http://p.invalid", transport=_canned(200, b'{"status": "success", "data": ["b", "a"]}')
     )
     assert values.label_values("job") == ["a", "b"]
+
+
+def test_posted_alerts_are_held_and_resolved_by_an_end_in_the_past(servers):
+    _, alertmanager = servers
+    labels = {"alertname": "PostedByTest", "severity": "warning", "owner": "infra"}
+    alertmanager.post_alerts([{"labels": labels, "annotations": {"summary": "posted"}}])
+    try:
+        [held] = wait_until(
+            lambda: [a for a in alertmanager.alerts() if a.labels["alertname"] == "PostedByTest"],
+            30,
+            message="the posted alert is held",
+        )
+        assert dict(held.labels) == labels and held.annotations == {"summary": "posted"}
+    finally:
+        alertmanager.post_alerts([{"labels": labels, "endsAt": "2000-01-01T00:00:00Z"}])
+    wait_until(
+        lambda: not [a for a in alertmanager.alerts() if a.labels["alertname"] == "PostedByTest"],
+        30,
+        message="the alert ended in the past is resolved",
+    )
+
+
+def test_a_refused_alert_names_alertmanager_reason():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"code": 400, "message": "labels: empty"}, request=request)
+
+    alertmanager = Alertmanager("http://am.test", transport=httpx.MockTransport(refuse))
+    with pytest.raises(
+        PromAPIError, match=r"Alertmanager at http://am.test/api/v2/alerts: HTTP 400: labels: empty$"
+    ):
+        alertmanager.post_alerts([{"labels": {}}])

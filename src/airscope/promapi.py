@@ -165,7 +165,8 @@ class _API:
         except ValueError:
             body = None
         if answer.is_error:
-            detail = body.get("error") if isinstance(body, dict) else None
+            # Prometheus says {"error": ...}; Alertmanager's v2 API {"message": ...} or a bare JSON string.
+            detail = (body.get("error") or body.get("message")) if isinstance(body, dict) else body
             error_type = body.get("errorType") if isinstance(body, dict) else None
             text = str(detail or answer.text.strip()[:300])
             raise self._fail(
@@ -352,6 +353,13 @@ class Alertmanager(_API):
 
     def expire_silence(self, silence_id: str) -> None:
         self._call("DELETE", f"/api/v2/silence/{silence_id}")
+
+    def post_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
+        """Sends ``alerts`` as Prometheus does (``POST /api/v2/alerts``): each a mapping with ``labels``
+        and optionally ``annotations``, ``startsAt``, ``endsAt`` (RFC 3339) and ``generatorURL``.
+        Alertmanager routes them like any other; one without ``endsAt`` resolves itself after its
+        ``resolve_timeout``, and the same labels posted with ``endsAt`` in the past resolve it now."""
+        self._call("POST", "/api/v2/alerts", json=[dict(alert) for alert in alerts])
 
 
 def _flag(on: bool) -> str:
