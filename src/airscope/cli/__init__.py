@@ -27,6 +27,7 @@ from airscope.cli._lazy import LazyGroup
         "restore": "airscope.cli.backup:restore",
         "sagas": "airscope.cli.admin:sagas",
         "scale": "airscope.cli.platform:scale",
+        "silence": "airscope.cli.silence:silence",
         "soak": "airscope.cli.bench:soak_command",
         "start": "airscope.cli.platform:start",
         "status": "airscope.cli.platform:status",
