@@ -160,11 +160,11 @@ def test_stores_and_the_stack_run_from_settings_images_on_the_named_network():
     assert services["redis"]["command"] == ["redis-server", "--appendonly", "yes"]
     assert "--storage.tsdb.retention.time=15d" in services["prometheus"]["command"]
     assert "--web.enable-remote-write-receiver" in services["prometheus"]["command"]
-    assert services["alertmanager"]["secrets"] == [
-        "pagerduty_routing_key",
-        "slack_webhook_url",
-        "deadmansswitch_url",
+    assert services["alertmanager"]["secrets"][:2] == [
+        "pagerduty_routing_key_platform-team",
+        "slack_webhook_url_platform-team",
     ]
+    assert services["alertmanager"]["secrets"][-1] == "deadmansswitch_url"
     assert services["cadvisor"]["image"].startswith("ghcr.io/google/cadvisor:v0.60.")
     assert services["postgres-exporter"]["environment"]["DATA_SOURCE_NAME"].startswith(
         "postgresql://monitoring:${POSTGRES_MONITORING_PASSWORD:?"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from airscope import catalog
 from airscope.stack import compose, compose_env, jaeger, settings
 from airscope.stack.checks import compose as compose_check
 from airscope.stack.checks import compose_rules
@@ -30,12 +31,19 @@ def checkout(deployed: Path) -> Path:
 # --- secrets ----------------------------------------------------------------------------------------
 
 
-def test_alertmanager_reads_its_three_secrets_from_files_the_operator_writes():
+def test_alertmanager_reads_its_secrets_from_files_the_operator_writes():
     spec = document()
     assert spec["services"]["alertmanager"]["read_only"] is True
     assert spec["secrets"] == {
         name: {"file": f"./secrets/{name}"}
-        for name in ("pagerduty_routing_key", "slack_webhook_url", "deadmansswitch_url")
+        for name in (
+            *(
+                f"{kind}_{team}"
+                for team in catalog.load().teams
+                for kind in ("pagerduty_routing_key", "slack_webhook_url")
+            ),
+            "deadmansswitch_url",
+        )
     }
     assert spec["services"]["alertmanager"]["secrets"] == list(spec["secrets"])
     assert compose_rules.secrets(spec) == []
@@ -46,7 +54,7 @@ def test_the_secret_files_are_ignored_by_git_and_the_readme_says_how_to_write_ea
     ignore = files[compose_env.SECRETS_GITIGNORE_PATH].splitlines()
     assert [line for line in ignore if not line.startswith("#")] == ["*", "!.gitignore", "!README.md"]
     readme = files[compose_env.SECRETS_README_PATH]
-    for name in compose_env.SECRETS:
+    for name in compose_env.secrets(catalog.load()):
         assert f"> secrets/{name}" in readme
     assert "chmod 700 secrets" in readme
     assert (CHECKOUT / ".dockerignore").read_text().splitlines()[2] == "*"  # never in the image's context
@@ -54,12 +62,12 @@ def test_the_secret_files_are_ignored_by_git_and_the_readme_says_how_to_write_ea
 
 def test_a_secret_from_the_environment_is_refused_naming_the_read_only_service():
     spec = document()
-    spec["secrets"]["slack_webhook_url"] = {"environment": "SLACK_WEBHOOK_URL"}
+    spec["secrets"]["slack_webhook_url_infra"] = {"environment": "SLACK_WEBHOOK_URL"}
     spec["secrets"]["deadmansswitch_url"] = {"content": "https://example.com"}
     found = compose_rules.secrets(spec)
     assert len(found) == 2, found
     slack, deadman = found
-    assert "secrets.slack_webhook_url comes from `environment`, not a file" in slack
+    assert "secrets.slack_webhook_url_infra comes from `environment`, not a file" in slack
     assert "which alertmanager (read_only: true) cannot take" in slack
     assert "'file' is the sole supported option" in slack
     assert slack.endswith("make it a file under deploy/secrets/")
@@ -145,7 +153,7 @@ def test_the_pinned_images_pass_the_known_bad_table():
 
 def test_airscope_check_fails_on_each_defect_in_a_broken_copy(checkout):
     def corrupt(spec: dict) -> None:
-        spec["secrets"]["pagerduty_routing_key"] = {"environment": "PAGERDUTY_ROUTING_KEY"}
+        spec["secrets"]["pagerduty_routing_key_infra"] = {"environment": "PAGERDUTY_ROUTING_KEY"}
         spec["services"]["frontend"]["networks"]["default"]["ipv4_address"] = "172.28.0.130"
         spec["services"]["cadvisor"]["image"] = "gcr.io/cadvisor/cadvisor:v0.52.1"
 
@@ -153,7 +161,7 @@ def test_airscope_check_fails_on_each_defect_in_a_broken_copy(checkout):
     # docker-compose 1.29 loads the copy as it is (no stand-in file hides the environment secret), and
     # the environment variable it names is one .env.example does not list.
     problems = "\n".join(compose_check.check(checkout))
-    assert "secrets.pagerduty_routing_key comes from `environment`, not a file" in problems
+    assert "secrets.pagerduty_routing_key_infra comes from `environment`, not a file" in problems
     assert "ipv4_address 172.28.0.130 is inside the dynamic ip_range 172.28.0.128/25" in problems
     assert "services.cadvisor.image 'gcr.io/cadvisor/cadvisor:v0.52.1' is below v0.54.0" in problems
 

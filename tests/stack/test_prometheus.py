@@ -94,28 +94,41 @@ def test_every_alert_carries_severity_summary_description_and_its_runbook():
         assert alert["annotations"]["runbook_url"].endswith(f"/docs/runbooks/{alert['alert']}.md")
 
 
-def test_critical_alerts_page_and_reach_chat_and_receivers_hold_no_secret():
+def test_each_team_has_a_pager_for_critical_alerts_and_a_chat_and_receivers_hold_no_secret():
     config = load(stack.generate(), alertmanager.COMPOSE_PATH)
-    _watchdog, pager, chat = config["route"]["routes"]  # the Watchdog's: tests/stack/test_meta_monitoring.py
+    _watchdog, *teams = config["route"]["routes"]  # the Watchdog's: tests/stack/test_meta_monitoring.py
+    assert config["route"]["receiver"] == "infra-chat"  # no known owner
+    assert [route["matchers"] for route in teams] == [[f'owner="{team}"'] for team in catalog.load().teams]
+    ai_team = teams[list(catalog.load().teams).index("ai-team")]
+    pager, chat = ai_team["routes"]
     assert (pager["receiver"], pager["matchers"], pager["continue"]) == (
-        "pager",
+        "ai-team-pager",
         ['severity="critical"'],
         True,
     )
-    assert chat["receiver"] == "chat"
+    assert (chat["receiver"], chat["matchers"]) == ("ai-team-chat", ['severity=~"critical|warning"'])
     receivers = {r["name"]: r for r in config["receivers"]}
-    assert receivers["pager"]["pagerduty_configs"][0]["routing_key_file"].startswith("/run/secrets/")
-    assert receivers["chat"]["slack_configs"][0]["api_url_file"].startswith("/run/secrets/")
+    assert receivers["ai-team-pager"]["pagerduty_configs"][0]["routing_key_file"] == (
+        "/run/secrets/pagerduty_routing_key_ai-team"
+    )
+    (slack,) = receivers["ai-team-chat"]["slack_configs"]
+    assert (slack["api_url_file"], slack["channel"]) == (
+        "/run/secrets/slack_webhook_url_ai-team",
+        "#ai-alerts",
+    )
+    assert "email_configs" not in receivers["ai-team-chat"]  # the team has no address
+    assert "global" not in config  # nor has any other: no mail relay
 
 
 def test_local_receivers_are_webhooks_to_the_url_local_mode_gives():
     text = alertmanager.render(catalog.load(), settings.LOCAL, receiver_url="http://127.0.0.1:9555/hook")
     urls = [r["webhook_configs"][0]["url"] for r in yaml.safe_load(text)["receivers"]]
-    assert urls == [
+    assert urls[:3] == [
         "http://127.0.0.1:9555/hook/deadmansswitch",
-        "http://127.0.0.1:9555/hook/pager",
-        "http://127.0.0.1:9555/hook/chat",
+        "http://127.0.0.1:9555/hook/platform-team-pager",
+        "http://127.0.0.1:9555/hook/platform-team-chat",
     ]
+    assert len(urls) == 1 + 2 * len(catalog.load().teams)
 
 
 def test_the_generated_stack_passes_promtool_amtool_and_the_promql_check(deployed):

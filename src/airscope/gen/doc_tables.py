@@ -246,7 +246,7 @@ def secrets(catalog: Catalog) -> str:
             secret.comment,
             ", ".join(f"`{k}`" for k in dict.fromkeys(readers.get(secret.name, ()))),
         )
-        for secret in compose_env.SECRETS.values()
+        for secret in compose_env.secrets(catalog).values()
     ]
     return tables.markdown(("file", "holds", "Alertmanager reads it as"), rows)
 

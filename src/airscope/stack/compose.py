@@ -27,7 +27,6 @@ from airscope.stack.compose_env import (
     LLM_TUNING,
     LOG_LEVEL,
     SAMPLE_RATIO,
-    SECRETS,
     SECRETS_GITIGNORE_PATH,
     SECRETS_README_PATH,
     VERSION,
@@ -35,6 +34,7 @@ from airscope.stack.compose_env import (
     database_password,
     env_example,
     external_variables,
+    secrets,
     secrets_gitignore,
     secrets_readme,
 )
@@ -164,7 +164,7 @@ def compose(catalog: Catalog) -> dict:
         # without a fixed address get one from ip_range only, so the fixed ones (outside it) are free.
         "networks": {"default": {"name": settings.NETWORK, "ipam": {"config": [_addresses()]}}},
         "volumes": _volumes(services),
-        "secrets": {name: {"file": secret.file()} for name, secret in SECRETS.items()},
+        "secrets": {name: {"file": secret.file()} for name, secret in secrets(catalog).items()},
     }
 
 
@@ -183,6 +183,6 @@ def generate(catalog: Catalog) -> dict[str, str]:
         PATH: _yaml.dump(document, head),
         ENV_EXAMPLE_PATH: env_example(catalog, document),
         POSTGRES_INIT_PATH: compose_stack.postgres_init(catalog),
-        SECRETS_README_PATH: secrets_readme(),
+        SECRETS_README_PATH: secrets_readme(catalog),
         SECRETS_GITIGNORE_PATH: secrets_gitignore(),
     }

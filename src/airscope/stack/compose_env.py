@@ -127,34 +127,62 @@ class Secret:
 RECEIVER_KEYS_DIR = "deploy/secrets"
 SECRETS_README_PATH = f"{RECEIVER_KEYS_DIR}/README.md"
 SECRETS_GITIGNORE_PATH = f"{RECEIVER_KEYS_DIR}/.gitignore"
-# Alertmanager's receivers read these (routing_key_file, api_url_file, url_file), so no secret is
-# ever written into a config file. Empty, notifications to that receiver fail and
-# alertmanager_notifications_failed_total counts them; the file must exist all the same.
-SECRETS = {
-    secret.name: secret
-    for secret in (
+SECRETS_MOUNT = "/run/secrets/"  # where compose mounts each file secret, by its name
+SMTP_PASSWORD_SECRET = "smtp_auth_password"
+DEADMANSSWITCH_SECRET = "deadmansswitch_url"
+
+
+def pagerduty_secret(team: str) -> str:
+    return f"pagerduty_routing_key_{team}"
+
+
+def slack_secret(team: str) -> str:
+    return f"slack_webhook_url_{team}"
+
+
+def secrets(catalog: Catalog) -> dict[str, Secret]:
+    """The files Alertmanager's receivers read (routing_key_file, api_url_file, smtp_auth_password_file,
+    url_file), so no secret is ever written into a config file: a PagerDuty routing key and a Slack
+    webhook per team of the catalog, the SMTP password when a team has an email address, the dead
+    man's switch's URL. Empty, notifications to that receiver fail and
+    alertmanager_notifications_failed_total counts them; the file must exist all the same."""
+    found = []
+    for team in catalog.teams.values():
+        found += [
+            Secret(
+                pagerduty_secret(team.name),
+                f"Routing key of the PagerDuty Events API v2 integration of {team.name}'s service (escalation "
+                f"policy {team.escalation!r}): its critical alerts page there.",
+                "<the integration key>",
+            ),
+            Secret(
+                slack_secret(team.name),
+                f"Slack incoming-webhook URL of {team.channel}, where {team.name}'s alerts are posted.",
+                "https://hooks.slack.com/services/<your webhook>",
+            ),
+        ]
+    if any(team.email for team in catalog.teams.values()):
+        found.append(
+            Secret(
+                SMTP_PASSWORD_SECRET,
+                "Password of the mail relay account the teams' emails are sent through "
+                "(alertmanager.SMTP names the relay and the account).",
+                "<the password>",
+            )
+        )
+    found.append(
         Secret(
-            "pagerduty_routing_key",
-            "Routing key of the PagerDuty Events API v2 integration critical alerts go to.",
-            "<the integration key>",
-        ),
-        Secret(
-            "slack_webhook_url",
-            "Slack incoming-webhook URL warnings are posted to.",
-            "https://hooks.slack.com/services/<your webhook>",
-        ),
-        Secret(
-            "deadmansswitch_url",
+            DEADMANSSWITCH_SECRET,
             "URL of the dead man's switch the always-firing Watchdog alert is sent to (a heartbeat "
             "check of a service such as healthchecks.io or Dead Man's Snitch): it raises the alarm when "
             "the Watchdog stops arriving, i.e. when monitoring itself is broken.",
             "<the ping URL of the check>",
-        ),
+        )
     )
-}
+    return {secret.name: secret for secret in found}
 
 
-def secrets_readme() -> str:
+def secrets_readme(catalog: Catalog) -> str:
     """deploy/secrets/README.md: which files to write, what each holds, and how."""
     lines = [f"<!-- {line} -->" for line in _yaml.header("compose_env.py").splitlines()]
     lines += [
@@ -169,7 +197,7 @@ def secrets_readme() -> str:
         "```sh",
         "cd deploy && chmod 700 secrets && umask 022",
     ]
-    lines += [f"printf '%s' '{s.example}' > secrets/{s.name}" for s in SECRETS.values()]
+    lines += [f"printf '%s' '{s.example}' > secrets/{s.name}" for s in secrets(catalog).values()]
     lines += [
         "```",
         "",
@@ -180,7 +208,7 @@ def secrets_readme() -> str:
         "| file | holds |",
         "| --- | --- |",
     ]
-    lines += [f"| `{s.name}` | {s.comment} |" for s in SECRETS.values()]
+    lines += [f"| `{s.name}` | {s.comment} |" for s in secrets(catalog).values()]
     return "\n".join(lines) + "\n"
 
 

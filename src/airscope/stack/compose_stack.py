@@ -29,9 +29,9 @@ from airscope.stack.compose_env import (
     MONITORING_PASSWORD,
     MONITORING_ROLE,
     POSTGRES_PASSWORD,
-    SECRETS,
     database,
     database_password,
+    secrets,
 )
 from airscope.stack.compose_parts import (
     IMAGE_USERS,
@@ -114,7 +114,7 @@ def _prometheus() -> dict:
     )
 
 
-def _alertmanager() -> dict:
+def _alertmanager(catalog: Catalog) -> dict:
     mount, config = config_file(alertmanager.COMPOSE_PATH, "/etc/alertmanager")
     return container(
         settings.IMAGES["alertmanager"],
@@ -125,7 +125,7 @@ def _alertmanager() -> dict:
             "--cluster.listen-address=",  # a single instance: no gossip port
         ],
         volumes=[mount, "alertmanager-data:/alertmanager"],
-        secrets=list(SECRETS),  # at /run/secrets/<name>, where alertmanager.yml reads them
+        secrets=list(secrets(catalog)),  # at /run/secrets/<name>, where alertmanager.yml reads them
         healthcheck=http_probe(settings.PORTS["alertmanager"], "/-/ready"),
     )
 
@@ -325,7 +325,7 @@ def containers(catalog: Catalog) -> dict[str, dict]:
         "postgres": _postgres(catalog),
         "redis": _redis(),
         "prometheus": _prometheus(),
-        "alertmanager": _alertmanager(),
+        "alertmanager": _alertmanager(catalog),
         "grafana": _grafana(),
         "loki": _loki(),
         "alloy": _alloy(),

@@ -13,6 +13,7 @@ from pathlib import Path
 # (module, what it checks): the order `airscope check` reports them in.
 CHECKS = (
     ("tools", "Prometheus and Alertmanager configs and rules (promtool, amtool)"),
+    ("routes", "Alertmanager routes each team's alerts to its receivers (amtool config routes test)"),
     ("promql", "PromQL of rules and dashboards parses and names exported metrics"),
     ("dashboards", "Grafana dashboards round-trip through the SDK; datasources link to each other"),
     ("logql_levels", "Loki queries at All keep the lines without a level, and Loki accepts them"),

@@ -32,15 +32,24 @@ PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
 URL_FILE_STANDIN = "https://url-file.invalid/"
 
 
-def _run(tool: str, *args: str, cwd: Path | None = None) -> str | None:
-    """None when the tool accepts; else its complaint."""
+def run(tool: str, *args: str, cwd: Path | None = None) -> tuple[bool, str]:
+    """(whether the tool accepted, what it printed on stdout; else its complaint)."""
     binary = shutil.which(tool)
     if binary is None:
-        return f"{tool} is not installed (Debian package {PACKAGES[tool]}; `make bootstrap` installs it)"
+        return (
+            False,
+            f"{tool} is not installed (Debian package {PACKAGES[tool]}; `make bootstrap` installs it)",
+        )
     done = subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
     if done.returncode == 0:
-        return None
-    return (done.stdout + done.stderr).strip()
+        return True, done.stdout
+    return False, (done.stdout + done.stderr).strip()
+
+
+def _run(tool: str, *args: str, cwd: Path | None = None) -> str | None:
+    """None when the tool accepts; else its complaint."""
+    accepted, said = run(tool, *args, cwd=cwd)
+    return None if accepted else said
 
 
 def check(root: Path) -> list[str]:
@@ -63,14 +72,14 @@ def check(root: Path) -> list[str]:
     for config in ALERTMANAGER_CONFIGS:
         with tempfile.TemporaryDirectory() as scratch:
             copy = Path(scratch) / "alertmanager.yml"
-            copy.write_text(_for_amtool_025((root / config).read_text()))
+            copy.write_text(for_amtool_025((root / config).read_text()))
             complaint = _run("amtool", "check-config", str(copy))
         if complaint:
             problems.append(f"{config}: amtool check-config failed:\n{complaint}")
     return problems
 
 
-def _for_amtool_025(text: str) -> str:
+def for_amtool_025(text: str) -> str:
     """The config with each webhook url_file replaced by a url (see URL_FILE_STANDIN)."""
     config = yaml.safe_load(text)
     for receiver in (config or {}).get("receivers") or []:
