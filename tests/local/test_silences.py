@@ -4,17 +4,21 @@ their fix, and add/list/expire against a real Alertmanager (Debian's binary)."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
 
+from airscope import checkout
 from airscope.cli import main
+from airscope.cli.silence import silence as silence_group
 from airscope.errors import AirscopeError
 from airscope.local import alertmanager_api, silences
 from airscope.promapi import Alertmanager, Matcher, Silence
@@ -263,3 +267,21 @@ def test_the_author_is_the_flag_else_user(alertmanager_url, monkeypatch):
         for silence_id in (first.strip(), second.strip()):
             client.expire_silence(silence_id)
     assert (authors[first.strip()], authors[second.strip()]) == ("oncall-bob", "carol")
+
+
+@pytest.mark.parametrize("page", ["docs/on-call.md", "docs/procedures/incident.md"])
+def test_the_docs_silence_commands_parse(page):
+    """Every `airscope silence` line the on-call pages give is one the command takes (matchers,
+    duration, options), checked without asking any Alertmanager."""
+    lines = [
+        line.split(" #")[0]
+        for line in (checkout.root() / page).read_text().splitlines()
+        if line.startswith(".venv/bin/airscope silence ")
+    ]
+    assert lines, f"{page} gives no `airscope silence` command"
+    for line in lines:
+        name, *args = shlex.split(line)[2:]
+        command = silence_group.get_command(click.Context(silence_group), name)
+        assert command is not None, line
+        with command.make_context(name, args):
+            pass  # parsed: every matcher, duration and option is one the command takes
