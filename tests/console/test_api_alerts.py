@@ -171,7 +171,7 @@ def test_notifications_newest_first(client: TestClient, config: ConsoleConfig) -
     lines = [
         {
             "received_at": f"2024-05-01T10:0{i}:00.000+00:00",
-            "receiver": "pager",
+            "receiver": "platform-team-pager",
             "notification": {
                 "status": "firing" if i == 0 else "resolved",
                 "alerts": [{"status": "firing", "labels": {"alertname": "HighErrorRate", "service": "a"}}],
@@ -184,7 +184,7 @@ def test_notifications_newest_first(client: TestClient, config: ConsoleConfig) -
     assert [n["status"] for n in notes] == ["resolved", "firing"]
     assert notes[1] == {
         "receivedMs": 1714557600000,
-        "receiver": "pager",
+        "receiver": "platform-team-pager",
         "status": "firing",
         "alerts": [
             {

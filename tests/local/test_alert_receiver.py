@@ -77,9 +77,9 @@ def test_a_notification_is_kept_and_is_no_heartbeat(files):
             "status": "firing",
             "alerts": [{"status": "firing", "labels": {"alertname": "ServiceDown"}}],
         }
-        assert client.post("/alerts/pager", json=payload).json() == {"status": "kept"}
+        assert client.post("/alerts/platform-team-pager", json=payload).json() == {"status": "kept"}
     (kept,) = alert_receiver.read(notifications)
-    assert kept["receiver"] == "pager" and kept["notification"] == payload
+    assert kept["receiver"] == "platform-team-pager" and kept["notification"] == payload
     assert kept["received_at"] == T0.isoformat(timespec="milliseconds")
     assert alert_receiver.read_heartbeat(heartbeat) == Heartbeat(T0)
 

@@ -22,7 +22,7 @@ from tests.support import wait_until
 
 def notification(at: str, *alerts: tuple[str, dict]) -> str:
     payload = {"status": "firing", "alerts": [{"status": s, "labels": labels} for s, labels in alerts]}
-    return json.dumps({"received_at": at, "receiver": "pager", "notification": payload}) + "\n"
+    return json.dumps({"received_at": at, "receiver": "platform-team-pager", "notification": payload}) + "\n"
 
 
 DOWN = {"alertname": "ServiceDown", "service": "mcp-server", "severity": "critical", "cluster": "airscope"}

@@ -1,8 +1,9 @@
 """The local Alertmanager's webhook receiver: keeps every notification it gets, one JSON line each,
 in ``alerts/notifications.jsonl`` under the local home, for ``airscope alerts`` and the drills.
 
-Alertmanager posts a group of alerts per notification (its webhook payload, version 4); each line
-is ``{"received_at": ..., "receiver": "pager"|"chat", "notification": <the payload>}``.
+Alertmanager posts a group of alerts per notification (its webhook payload, version 4) to
+``/alerts/<receiver>``; each line is ``{"received_at": ..., "receiver": "<team>-pager"|"<team>-chat",
+"notification": <the payload>}`` (the receivers of stack/alertmanager.py).
 
 The always-firing Watchdog comes to a path of its own (``/alerts/deadmansswitch``) and is kept apart,
 in ``alerts/heartbeat.json``: only when it was last heard, never as a notification, so that neither

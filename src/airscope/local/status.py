@@ -15,6 +15,7 @@ import httpx
 from airscope.local import alert_receiver, runner
 from airscope.promapi import Alertmanager, PromAPIError, Prometheus
 from airscope.stack.rules_meta import WATCHDOG
+from airscope.units import format_duration
 
 TIMEOUT = 3.0  # a status that hangs is worse than one that says what did not answer
 
@@ -231,15 +232,53 @@ def render(status: Status) -> str:
             lines.append(problem)
     if status.pipeline:
         lines += render_pipeline(status.pipeline.as_json())
-    for alert in status.firing:
-        labels = alert["labels"]
-        where = f" ({labels['service']})" if labels.get("service") else ""
-        lines.append(
-            f"FIRING {labels['alertname']}{where} [{labels.get('severity', '?')}]: "
-            f"{alert['annotations'].get('summary', '')}"
-        )
+    now = datetime.now(UTC)
+    lines += [firing_line(alert, now) for alert in status.firing]
     lines.append("all healthy" if status.healthy else "NOT all healthy")
     return "\n".join(lines)
+
+
+# The labels each alert line shows: which service, how bad, whose (docs/on-call.md).
+SHOWN_LABELS = ("service", "severity", "owner")
+
+
+def since(starts_at: str | None, now: datetime) -> str:
+    """``10:58:01Z (3m ago)`` from Alertmanager's RFC 3339 ``startsAt``; the date too when not today."""
+    if not starts_at:
+        return "?"
+    try:
+        # Alertmanager writes nanoseconds; whole seconds are enough to read.
+        at = datetime.fromisoformat(starts_at[:19]).replace(tzinfo=UTC)
+    except ValueError:
+        return starts_at
+    shown = at.strftime("%H:%M:%SZ" if at.date() == now.date() else "%Y-%m-%d %H:%M:%SZ")
+    return f"{shown} ({format_duration(max(0, round((now - at).total_seconds())))} ago)"
+
+
+def _labels(labels: dict) -> str:
+    return " ".join(f"{name}={labels.get(name, '-')}" for name in SHOWN_LABELS)
+
+
+def firing_line(alert: dict, now: datetime) -> str:
+    """``FIRING ServiceDown service=api-gateway severity=critical owner=platform-team since ...: summary``."""
+    labels = alert["labels"]
+    return (
+        f"FIRING {labels.get('alertname', '?')} {_labels(labels)} since {since(alert.get('startsAt'), now)}: "
+        f"{alert.get('annotations', {}).get('summary', '')}"
+    )
+
+
+def notification_lines(kept: dict, now: datetime) -> list[str]:
+    """One line per alert of a kept notification: when it came, to which receiver, the alert's status,
+    name, labels and since when it fires."""
+    lines = []
+    for alert in kept["notification"].get("alerts", []):
+        labels = alert.get("labels", {})
+        lines.append(
+            f"  {kept['received_at'][:19]} {kept['receiver']:<20} {alert.get('status', '?'):<8} "
+            f"{labels.get('alertname', '?')} {_labels(labels)} since {since(alert.get('startsAt'), now)}"
+        )
+    return lines
 
 
 def _fmt(value: float | None, pattern: str) -> str:

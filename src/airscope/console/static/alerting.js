@@ -231,7 +231,7 @@ async function mountList(root) {
           "section",
           { "aria-labelledby": "notifications-h" },
           h("h2", { id: "notifications-h" }, "Notified to the local receiver"),
-          h("p", { class: "muted", text: "What Alertmanager sent (pager and chat are webhooks to the local receiver), newest first; in production these are PagerDuty and Slack." }),
+          h("p", { class: "muted", text: "What Alertmanager sent (each team's pager and chat receivers are webhooks to the local receiver), newest first; in production these are the team's PagerDuty service and Slack channel." }),
           notificationsTable(body.notifications),
         ),
       ].filter(Boolean),
