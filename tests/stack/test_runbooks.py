@@ -264,6 +264,9 @@ def parse_command(command: str) -> None:
     group: click.Group = main
     ctx = click.Context(main, info_name="airscope")
     while True:
+        if group.invoke_without_command and (not args or args[0].startswith("-")):
+            group.make_context(ctx.info_name, args, parent=ctx.parent)  # `airscope alerts --json`
+            return
         if not args:
             raise click.UsageError("no subcommand", ctx)
         name, *args = args

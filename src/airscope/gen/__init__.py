@@ -11,13 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from airscope import checkout, stack
-from airscope.gen import doc_tables, metrics_reference, reference
+from airscope.gen import doc_tables, escalation, metrics_reference, reference
 
 GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (
     metrics_reference.generate,
     reference.generate,
     stack.generate,
     doc_tables.generate,
+    escalation.generate,
 )
 
 
