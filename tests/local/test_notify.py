@@ -4,17 +4,20 @@ another Alertmanager it is posted to resolve itself, and the command says to che
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from airscope import catalog
+from airscope import catalog, checkout
 from airscope.cli import main
+from airscope.cli.platform import alerts
 from airscope.errors import AirscopeError
 from airscope.local import alert_receiver, notify, status
 from airscope.promapi import Alertmanager
@@ -153,3 +156,17 @@ def test_each_alert_line_says_service_severity_owner_and_since_when():
     )
     assert second.endswith("resolved Other service=- severity=- owner=- since ?")
     assert status.since("2026-05-02T10:00:00Z", now) == "2026-05-02 10:00:00Z (1d5m ago)"
+
+
+def test_the_on_call_pages_alerts_test_commands_parse():
+    lines = [
+        line.strip().removeprefix("$ ")
+        for line in (checkout.root() / "docs/on-call.md").read_text().splitlines()
+        if ".venv/bin/airscope alerts test " in line
+    ]
+    assert len(lines) >= 2
+    for line in lines:
+        _, _, name, *args = shlex.split(line)
+        command = alerts.get_command(click.Context(alerts), name)
+        with command.make_context(name, args):
+            pass  # parsed: the receiver and the URL are options it takes

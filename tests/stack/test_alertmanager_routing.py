@@ -5,13 +5,16 @@ alert of its service."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from airscope import catalog
+from airscope import catalog, checkout
 from airscope.stack import alertmanager, compose, compose_env, settings
 from airscope.stack.checks import routes, tools
 
@@ -151,3 +154,21 @@ def test_a_range_over_the_end_of_alertmanagers_week_is_split(days, written):
         "time_intervals"
     ]
     assert interval["time_intervals"][0]["weekdays"] == written
+
+
+@needs_amtool
+def test_on_calls_amtool_example_answers_what_it_shows():
+    """docs/on-call.md's `$ amtool config routes test ...` line, run from the checkout, prints the line
+    the page gives under it."""
+    lines = (checkout.root() / "docs/on-call.md").read_text().splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.strip().startswith("$ amtool config routes test")]
+    command = shlex.split(lines[at].strip().removeprefix("$ "))
+    done = subprocess.run(command, cwd=checkout.root(), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == lines[at + 1].strip()
+
+
+def test_the_deployment_guides_secret_loop_names_every_team():
+    text = (checkout.root() / "docs/deployment.md").read_text()
+    (loop,) = re.findall(r"for team in ([\w -]+); do", text)
+    assert loop.split() == list(catalog.load().teams)
