@@ -156,6 +156,12 @@ def test_each_alert_line_says_service_severity_owner_and_since_when():
     )
     assert second.endswith("resolved Other service=- severity=- owner=- since ?")
     assert status.since("2026-05-02T10:00:00Z", now) == "2026-05-02 10:00:00Z (1d5m ago)"
+    store = {"alertname": "RedisConnectionFailure", "severity": "critical", "owner": "infra", "tier": "1"}
+    store |= {"source": "exporter", "cluster": "airscope", "environment": "local"}
+    line = status.firing_line({"labels": store, "startsAt": "2026-05-03T10:04:00Z"}, now)
+    assert line.startswith(
+        "FIRING RedisConnectionFailure service=- severity=critical owner=infra source=exporter since 10:04:00Z"
+    )
 
 
 def test_the_on_call_pages_alerts_test_commands_parse():

@@ -255,8 +255,16 @@ def since(starts_at: str | None, now: datetime) -> str:
     return f"{shown} ({format_duration(max(0, round((now - at).total_seconds())))} ago)"
 
 
+# Said by the line itself, or the same on every alert: never among the labels that tell alerts apart.
+_UNSHOWN = ("alertname", "tier", "cluster", "environment", *SHOWN_LABELS)
+
+
 def _labels(labels: dict) -> str:
-    return " ".join(f"{name}={labels.get(name, '-')}" for name in SHOWN_LABELS)
+    """service, severity and owner ("-" when absent), then any other label that tells this alert
+    apart (``source=exporter``, ``scope=host``, ``window=1h``)."""
+    shown = [f"{name}={labels.get(name, '-')}" for name in SHOWN_LABELS]
+    shown += [f"{name}={value}" for name, value in sorted(labels.items()) if name not in _UNSHOWN]
+    return " ".join(shown)
 
 
 def firing_line(alert: dict, now: datetime) -> str:
