@@ -8,7 +8,6 @@ refuses a user's sign-in token there. The gateway is the local one unless ``$AIR
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import quote
 
@@ -17,15 +16,15 @@ import httpx
 from airscope import tables
 from airscope.errors import AirscopeError
 from airscope.local.load import default_gateway as local_gateway
+from airscope.local.settings import GATEWAY_URL_ENV, OperatorSettings
 
-GATEWAY_URL_ENV = "AIRSCOPE_GATEWAY_URL"
 QUEUES = ("imports", "runs")
 # A compensation runs its retries with back-off; the saga-orchestrator waits up to 30 s for them.
 TIMEOUT_SECONDS = 40.0
 
 
 def default_gateway() -> str:
-    return os.environ.get(GATEWAY_URL_ENV) or local_gateway()
+    return OperatorSettings.from_env().gateway_url or local_gateway()
 
 
 def _segment(value: str) -> str:

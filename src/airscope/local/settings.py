@@ -21,6 +21,8 @@ LOG_MAX_BYTES_ENV = "AIRSCOPE_LOG_MAX_BYTES"
 LOG_MAX_AGE_ENV = "AIRSCOPE_LOG_MAX_AGE"
 PORT_ENV = "AIRSCOPE_PORT_<NAME>"
 NO_COLOR_ENV = "NO_COLOR"
+GATEWAY_URL_ENV = "AIRSCOPE_GATEWAY_URL"
+ALERTMANAGER_URL_ENV = "AIRSCOPE_ALERTMANAGER_URL"
 
 
 def _parsed(parse: Callable[[str], object]) -> BeforeValidator:
@@ -52,6 +54,16 @@ class LocalSettings(EnvSettings):
     the traffic."""
     no_color: str | None = Field(None, validation_alias=NO_COLOR_ENV)
     """Set (to anything): `airscope logs` and `airscope traces` print without colours."""
+
+
+class OperatorSettings(EnvSettings):
+    """Where the operators' commands act: the local platform unless these name production's."""
+
+    gateway_url: str | None = Field(None, validation_alias=GATEWAY_URL_ENV)
+    """The api-gateway `airscope sagas`, `jobs` and `users` call (with the API key); unset: the local
+    one."""
+    alertmanager_url: str | None = Field(None, validation_alias=ALERTMANAGER_URL_ENV)
+    """The Alertmanager `airscope silence` and `airscope alerts test` talk to; unset: the local one."""
 
 
 class PortSettings(EnvSettings):
