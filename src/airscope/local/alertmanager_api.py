@@ -8,15 +8,15 @@ client of the API); this module only adds where it is and what to do when it doe
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from airscope.errors import AirscopeError
 from airscope.local import observability
+from airscope.local.settings import ALERTMANAGER_URL_ENV, OperatorSettings
 from airscope.promapi import DEFAULT_TIMEOUT, Alertmanager, PromAPIError
 
-URL_ENV = "AIRSCOPE_ALERTMANAGER_URL"
+URL_ENV = ALERTMANAGER_URL_ENV
 
 
 def local_url() -> str:
@@ -25,7 +25,7 @@ def local_url() -> str:
 
 def default_url() -> str:
     """``$AIRSCOPE_ALERTMANAGER_URL``, else the local platform's Alertmanager."""
-    return os.environ.get(URL_ENV, "").strip() or local_url()
+    return (OperatorSettings.from_env().alertmanager_url or "").strip() or local_url()
 
 
 @contextmanager
