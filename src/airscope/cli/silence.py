@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +39,9 @@ def _url_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _user() -> str:
+    # getpass reads $LOGNAME, $USER, $LNAME and $USERNAME before the password database.
     try:
-        return os.environ.get("USER") or getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):  # no such user in the password database (a bare container)
         return ""
 
