@@ -118,6 +118,25 @@ def automation() -> Topic:
                 ],
             ),
             (
+                # What is left for an operator (`airscope jobs`, docs/procedures/cleanup.md) and what
+                # they did with it.
+                "Dead letters",
+                [
+                    gauges_by(
+                        "Dead-lettered jobs waiting for an operator",
+                        "automation_dead_letters",
+                        "queue",
+                        width=8,
+                    ),
+                    by_rate(
+                        "Dead letters handled/s by queue and action",
+                        "automation_dead_letters_handled_total",
+                        "queue, action",
+                        width=16,
+                    ),
+                ],
+            ),
+            (
                 "Workflows",
                 [
                     wide(
@@ -157,6 +176,20 @@ def sagas() -> Topic:
                         "saga_compensations_total",
                         "step, outcome",
                         width=9,
+                    ),
+                ],
+            ),
+            (
+                # What is left for an operator (`airscope sagas`, docs/procedures/cleanup.md) and
+                # what they did with it; clean-ups are not counted in the outcomes above.
+                "Clean-up",
+                [
+                    gauges_by("Failed sagas waiting for an operator", "saga_failed_open", "saga", width=8),
+                    by_rate(
+                        "Clean-ups/s by saga and outcome",
+                        "saga_cleanups_total",
+                        "saga, outcome",
+                        width=16,
                     ),
                 ],
             ),
