@@ -47,12 +47,14 @@ from airscope.local.supervisor import Supervisor
 from airscope.local.traces import span_files
 from airscope.promapi import Prometheus
 from airscope.services.api_gateway.proxy import ROUTES
+from airscope.stack import settings
 
 MIXES: dict[str, dict[str, int]] = {
     "mixed": load.WEIGHTS,  # every flow, as `airscope load` sends them
     "chat": {"chat": 1},  # the gateway's chat path alone (issue 8's 50 requests/s goal)
 }
-PROBE_ROUTES = "/metrics|/health|/health/live|/health/ready"
+# The routes the alerts and dashboards leave out too (the recording rules read the same setting).
+PROBE_ROUTES = "|".join(settings.PROBE_ROUTES)
 REQUESTS = "http_server_request_duration_seconds"
 PROMETHEUS_TIMEOUT = 30.0
 

@@ -14,6 +14,7 @@ import httpx
 
 from airscope.local import alert_receiver, runner
 from airscope.promapi import Alertmanager, PromAPIError, Prometheus
+from airscope.stack import rules
 from airscope.stack.rules_meta import WATCHDOG
 from airscope.units import format_duration
 
@@ -21,16 +22,23 @@ TIMEOUT = 3.0  # a status that hangs is worse than one that says what did not an
 
 WINDOW = "1m"  # short: status answers "now", the dashboards and alerts use 5m
 DURATION = "http_server_request_duration_seconds"
+# Users' requests only, as the alerts count them: the probes and scrapes left out (rules.SERVED).
+SERVED = rules.SERVED
 QUERIES = {
     "up": 'up{job="services"}',
-    "rps": f'sum by (instance) (rate({DURATION}_count{{job="services"}}[{WINDOW}]))',
-    # `or ... * 0`: an instance that never answered a 5xx has no such series, and its ratio is 0.
-    "errors": (
-        f'(sum by (instance) (rate({DURATION}_count{{job="services", status=~"5.."}}[{WINDOW}]))'
-        f' or sum by (instance) (rate({DURATION}_count{{job="services"}}[{WINDOW}])) * 0)'
-        f' / sum by (instance) (rate({DURATION}_count{{job="services"}}[{WINDOW}]))'
+    # `or ... * 0`: an instance up but with no user request yet has no request series: 0 req/s, not "-".
+    "rps": (
+        f"sum by (instance) (rate({DURATION}_count{{{SERVED}}}[{WINDOW}]))"
+        f' or sum by (instance) (up{{job="services"}}) * 0'
     ),
-    "p95": f'histogram_quantile(0.95, sum by (instance, le) (rate({DURATION}_bucket{{job="services"}}[{WINDOW}])))',
+    # `or ... * 0`: an instance that never answered a 5xx has no such series, and its ratio is 0. With
+    # no request in the window there is no ratio (0/0): "-".
+    "errors": (
+        f'(sum by (instance) (rate({DURATION}_count{{{SERVED}, status=~"5.."}}[{WINDOW}]))'
+        f" or sum by (instance) (rate({DURATION}_count{{{SERVED}}}[{WINDOW}])) * 0)"
+        f" / sum by (instance) (rate({DURATION}_count{{{SERVED}}}[{WINDOW}]))"
+    ),
+    "p95": f"histogram_quantile(0.95, sum by (instance, le) (rate({DURATION}_bucket{{{SERVED}}}[{WINDOW}])))",
 }
 
 

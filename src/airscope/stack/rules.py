@@ -14,12 +14,20 @@ from airscope.stack.settings import COMPOSE, LOCAL, SERVICES_JOB, Profile, alert
 
 RECORDING_PATH = "deploy/prometheus/rules/recording.yml"
 ALERTS_PATH = "deploy/prometheus/rules/alerts.yml"
-# The local profile's alerts differ in their `for` only; written beside its prometheus.yml.
+# The local profile's alerts, written beside its prometheus.yml: the same rules but for their waits
+# (`for`, `keep_firing_for`), the short window of the alerts that have one (Profile.short_window),
+# the text that quotes them, and the alerts of what local mode does not run (rules_meta.COMPOSE_ONLY,
+# TargetDown of the compose-only backends); tests/stack/test_alert_rules.py holds it to that.
 LOCAL_ALERTS_PATH = "deploy/local/rules/alerts.yml"
 
 DURATION = "http_server_request_duration_seconds"
-REQUESTS = f'{DURATION}_count{{job="{SERVICES_JOB}"}}'
-ERRORS = f'{DURATION}_count{{job="{SERVICES_JOB}", status=~"5.."}}'
+# Users' requests: the probes and scrapes are left out of everything said of a service as a whole
+# (settings.PROBE_ROUTES says why). The rules by route keep them: labelled by route, they dilute
+# nothing there, and a readiness probe answering 503 is worth seeing on the dashboard.
+SERVED = f'job="{SERVICES_JOB}", route!~"{"|".join(settings.PROBE_ROUTES)}"'
+EVERY_ROUTE = f'job="{SERVICES_JOB}"'
+REQUESTS = f"{DURATION}_count{{{SERVED}}}"
+ERRORS = f'{DURATION}_count{{{SERVED}, status=~"5.."}}'
 
 
 def _le(seconds: float) -> str:
@@ -28,12 +36,14 @@ def _le(seconds: float) -> str:
     return f'le="{float(seconds)!r}"'
 
 
-def _error_ratio(by: str, window: str) -> str:
+def _error_ratio(by: str, window: str, selector: str = SERVED) -> str:
     # A service that never answered a 5xx has no 5xx series at all: `or ... * 0` makes its ratio 0
-    # (a dashboard shows 0%, not "No data") instead of no answer.
+    # (a dashboard shows 0%, not "No data") instead of no answer. One that answered no request in the
+    # window has no ratio at all (`> 0` in the denominator), rather than NaN: 0/0 is no share of errors.
+    errors, requests = f'{DURATION}_count{{{selector}, status=~"5.."}}', f"{DURATION}_count{{{selector}}}"
     return (
-        f"(\n  sum by ({by}) (rate({ERRORS}[{window}]))\nor\n  sum by ({by}) (rate({REQUESTS}[{window}])) * 0\n)\n"
-        f"/\nsum by ({by}) (rate({REQUESTS}[{window}]))"
+        f"(\n  sum by ({by}) (rate({errors}[{window}]))\nor\n  sum by ({by}) (rate({requests}[{window}])) * 0\n)\n"
+        f"/\n(sum by ({by}) (rate({requests}[{window}])) > 0)"
     )
 
 
@@ -47,20 +57,31 @@ def _red(by: str, prefix: str) -> list[dict]:
         ),
     }[prefix]
     window = settings.RATE_WINDOW
+    selector = SERVED if prefix == "service" else EVERY_ROUTE
+    served = f"sum by ({by}) (rate({DURATION}_count{{{selector}}}[{window}]))"
+    rate = served
+    if prefix == "service":
+        # A service that is up but has served no user yet (probes left out) has no request series:
+        # its rate is 0, not "No data". Its ratio and quantiles below stay absent: there is none.
+        rate += f'\nor\nmax by (service) (up{{job="{SERVICES_JOB}"}}) * 0'
     rules = [
-        {"record": names[0], "expr": f"sum by ({by}) (rate({REQUESTS}[{window}]))"},
+        {"record": names[0], "expr": rate},
         {
             "record": names[1],
-            "expr": _error_ratio(by, window),
+            "expr": _error_ratio(by, window, selector),
         },
     ]
     for quantile in settings.QUANTILES:
         rules.append(
             {
                 "record": names[2],
+                # No request in the window makes every bucket's rate 0 and the quantile NaN: `and`
+                # leaves such a service out instead of recording NaN ("NaN" on a dashboard).
                 "expr": (
                     f"histogram_quantile({quantile},\n"
-                    f'  sum by ({by}, le) (rate({DURATION}_bucket{{job="{SERVICES_JOB}"}}[{window}])))'
+                    f"  sum by ({by}, le) (rate({DURATION}_bucket{{{selector}}}[{window}])))\n"
+                    f"and on ({by})\n"
+                    f'(sum by ({by}) (rate({DURATION}_bucket{{{selector}, le="+Inf"}}[{window}])) > 0)'
                 ),
                 "labels": {"quantile": quantile},
             }
@@ -95,16 +116,17 @@ def _slo_ratios(catalog: Catalog) -> list[dict]:
                 "expr": _error_ratio("service", window),
             }
         )
-        # The latency threshold differs per service and is a bucket boundary: one rule each.
+        # The latency threshold differs per service and is a bucket boundary: one rule each. As the
+        # error ratio, none for a window without requests.
         for service in catalog.services.values():
-            selector = f'job="{SERVICES_JOB}", service="{service.name}"'
+            selector = f'{SERVED}, service="{service.name}"'
             rules.append(
                 {
                     "record": settings.slo_errors_ratio("latency", window),
                     "expr": (
                         f"1 - (\n  sum by (service) (rate({DURATION}_bucket{{{selector}, "
                         f"{_le(service.slo.latency_seconds)}}}[{window}]))\n  /\n"
-                        f"  sum by (service) (rate({DURATION}_count{{{selector}}}[{window}]))\n)"
+                        f"  (sum by (service) (rate({DURATION}_count{{{selector}}}[{window}])) > 0)\n)"
                     ),
                     "labels": {"service": service.name},
                 }
@@ -280,60 +302,95 @@ def _chat_answers_failing(profile: Profile) -> dict:
     )
 
 
+def _disk_space(profile: Profile) -> list[dict]:
+    """DiskSpaceLow (too little free now) and DiskSpaceFillingUp (full soon at the present trend), as
+    node-mixin and kube-prometheus write them: a read-only filesystem (a mounted image, a snapshot)
+    cannot fill up, whatever it has free."""
+    fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs", mountpoint!~"/(run|var/lib/docker)/.*"'
+    avail = f"node_filesystem_avail_bytes{{{fs}}}"
+    free = f"{avail} / node_filesystem_size_bytes{{{fs}}}"
+    writable = f"and\nnode_filesystem_readonly{{{fs}}} == 0"
+    low = [
+        _alert(
+            "DiskSpaceLow",
+            f"{free} < {threshold}\n{writable}",
+            alert_for(f"DiskSpaceLow:{severity}", profile),
+            severity,
+            "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
+            f"Less than {threshold:.0%} of the filesystem is free{consequence}",
+            owner=INFRA_TEAM,
+        )
+        for severity, threshold, consequence in (
+            ("warning", settings.DISK_FREE_WARNING, "."),
+            (
+                "critical",
+                settings.DISK_FREE_CRITICAL,
+                ": databases and Prometheus will soon fail to write.",
+            ),
+        )
+    ]
+    window = settings.DISK_FILL_TREND_WINDOW
+    filling = [
+        _alert(
+            "DiskSpaceFillingUp",
+            f"{free} < {share}\nand\npredict_linear({avail}[{window}], {_seconds(horizon)}) < 0\n{writable}",
+            alert_for(f"DiskSpaceFillingUp:{severity}", profile),
+            severity,
+            "{{ $labels.mountpoint }} on {{ $labels.instance }} fills up within " + horizon,
+            f"At the trend of the last {window}, the filesystem ({{{{ $value | humanizePercentage }}}} free, "
+            f"less than {share:.0%}) will be full within {horizon}.",
+            owner=INFRA_TEAM,
+        )
+        for severity, horizon, share in settings.DISK_FILL_ALERTS
+    ]
+    return low + filling
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
+
+
 def alerts(catalog: Catalog, profile: Profile = COMPOSE) -> dict:
     quantile = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
     short = profile.short_window
-    fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs", mountpoint!~"/(run|var/lib/docker)/.*"'
-    free = f"node_filesystem_avail_bytes{{{fs}}} / node_filesystem_size_bytes{{{fs}}}"
+    minimum = settings.HIGH_ERROR_RATE_MIN_REQUESTS
     rules = [
         _service_down(catalog, profile),
         _alert(
             "HighErrorRate",
             f"{settings.ERRORS_RATIO} > {settings.ERROR_RATIO_THRESHOLD}\nand on (service)\n"
+            f"sum by (service) (increase({REQUESTS}[{settings.RATE_WINDOW}])) >= {minimum}\n"
+            f"and on (service)\n"
             f"(\n  sum by (service) (rate({ERRORS}[{short}]))\n/\n"
             f"  sum by (service) (rate({REQUESTS}[{short}]))\n) > {settings.ERROR_RATIO_THRESHOLD}",
             alert_for("HighErrorRate", profile),
-            "critical",
+            # A warning, to the owner's chat: ErrorBudgetBurn pages for errors that spend the budget
+            # (the SRE workbook's burn-rate alerts in place of a threshold's page), and Alertmanager
+            # mutes this one while it fires for the same service (alertmanager.py).
+            "warning",
             "{{ $labels.service }} answers {{ $value | humanizePercentage }} of requests with 5xx",
             f"More than {settings.ERROR_RATIO_THRESHOLD:.0%} of {{{{ $labels.service }}}}'s answers over "
-            f"5 minutes, and over the last {short}, were server errors.",
+            f"5 minutes (at least {minimum} requests, probes left out), and over the last {short}, "
+            "were server errors.",
         ),
         _alert(
             "HighLatency",
             f"{quantile}\n> on (service)\n{settings.HIGH_LATENCY_THRESHOLD}\nand on (service)\n"
             f"histogram_quantile(0.95,\n  sum by (service, le) "
-            f'(rate({DURATION}_bucket{{job="{SERVICES_JOB}"}}[{short}])))\n'
+            f"(rate({DURATION}_bucket{{{SERVED}}}[{short}])))\n"
             f"> on (service)\n{settings.HIGH_LATENCY_THRESHOLD}",
             alert_for("HighLatency", profile),
             "warning",
             "{{ $labels.service }} p95 latency is {{ $value | humanizeDuration }}",
             "The 95th percentile of {{ $labels.service }}'s request duration over 5 minutes, and over "
-            f"the last {short}, is above its HighLatency threshold from the catalog (a multiple of its "
-            "p95 at normal load, docs/performance-baselines.md).",
+            f"the last {short}, is above its HighLatency threshold from the catalog (measured or its SLO "
+            "floor: docs/thresholds.md says which).",
         ),
         *_dependency_failure(
             "DatabaseConnectionFailure", 'pg_up{job="postgres"}', "postgres", "PostgreSQL", profile
         ),
         *_dependency_failure("RedisConnectionFailure", 'redis_up{job="redis"}', "redis", "Redis", profile),
-        _alert(
-            "DiskSpaceLow",
-            f"{free} < {settings.DISK_FREE_WARNING}",
-            alert_for("DiskSpaceLow:warning", profile),
-            "warning",
-            "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
-            f"Less than {settings.DISK_FREE_WARNING:.0%} of the filesystem is free.",
-            owner=INFRA_TEAM,
-        ),
-        _alert(
-            "DiskSpaceLow",
-            f"{free} < {settings.DISK_FREE_CRITICAL}",
-            alert_for("DiskSpaceLow:critical", profile),
-            "critical",
-            "{{ $labels.mountpoint }} on {{ $labels.instance }} has {{ $value | humanizePercentage }} free",
-            f"Less than {settings.DISK_FREE_CRITICAL:.0%} of the filesystem is free: databases and "
-            "Prometheus will soon fail to write.",
-            owner=INFRA_TEAM,
-        ),
+        *_disk_space(profile),
         _alert(
             "HighMemoryUsage",
             f'max by (service) (process_resident_memory_bytes{{job="{SERVICES_JOB}"}})\n'

@@ -90,6 +90,12 @@ PORTS = {
 
 # --- Prometheus jobs (the `job` label; rules and dashboards select on these) ----------------------
 SERVICES_JOB = "services"  # every instance of every catalog service; carries `service`
+# The telemetry kit's probe and scrape routes (telemetry/_instrument.py serves them on every service):
+# Prometheus' scrapes and the health probes arrive every few seconds whatever users do. Left out of the
+# service-level RED and SLI rules, as the bench leaves them out of its figures (bench/platform.py reads
+# this): counted, they would dilute a service's 5xx ratio, pull its p95 down to the few milliseconds a
+# probe takes, and make an idle service look busy. A dead service is ServiceDown's and ProbeFailing's.
+PROBE_ROUTES = ("/metrics", "/health", "/health/live", "/health/ready")
 EXPORTER_JOBS = {
     "node": "node-exporter",
     "cadvisor": "cadvisor",
@@ -145,6 +151,16 @@ SERVICE_UP = "service:up:max"  # 1 while at least one instance of the service an
 
 # SLOs. Windows of the multi-window, multi-burn-rate alerts (Google SRE workbook, ch. 5, table 5-8)
 # over a 30-day budget: (severity, long window, short window, burn-rate factor, for).
+# The `for`s are the kubernetes-mixin's (its API server SLO alerts), each about 1/24 of the long window,
+# half the short one. What they buy: the short window (1/12 of the long) says the burn is still going on;
+# the `for` says it has gone on at the factor for that long, so a burn that reaches the factor for a
+# moment (a ratio hovering at the threshold) does not page. What they do not buy: a burst strong enough
+# holds the short window above the factor for the window's whole length, longer than the `for`, so
+# no `for` here keeps a burst, or a few 5xx on a quiet service, from firing. What they cost: `for` x
+# factor of the budget before the alert fires, 0.07% (1h), 0.2% (6h), 0.4% (1d and 3d) of 30 days.
+# One more job for the page of 2m: it is HighErrorRate's own `for`, so the owner's chat hears of the
+# errors (HighErrorRate, a warning) before the page mutes that warning (alertmanager.py's inhibition),
+# and the local error drill measures that path instead of which alert won a race.
 SLO_PERIOD = "30d"
 BURN_RATE_ALERTS = (
     ("critical", "1h", "5m", 14.4, "2m"),  # 2% of the budget in an hour
@@ -181,8 +197,20 @@ INFRA_TIER = "1"
 
 # --- alert thresholds -------------------------------------------------------------------------------
 ERROR_RATIO_THRESHOLD = 0.05  # 5% of answers are 5xx: users notice, and noise stays far below it
+# HighErrorRate's floor of requests over its 5-minute window (probes excluded): with 20, one 5xx is at
+# most 5%, never above the threshold, so a single failure in a quiet minute cannot fire it; below
+# that a ratio is a handful of requests, not a rate. ErrorBudgetBurn still counts every failure.
+HIGH_ERROR_RATE_MIN_REQUESTS = 20
 DISK_FREE_WARNING = 0.15  # 15% free: days of headroom on a typical volume to act calmly
 DISK_FREE_CRITICAL = 0.05  # 5% free: Prometheus, Loki and PostgreSQL fail soon
+# DiskSpaceFillingUp (kube-prometheus' NodeFilesystemSpaceFillingUp): the last DISK_FILL_TREND_WINDOW's
+# trend (predict_linear) says the filesystem is full within the horizon, and less than the share is
+# free already: (severity, full within, free below). The warning leaves a day to act in working hours;
+# the critical pages while hours remain, before DiskSpaceLow's 5% (which a fast fill reaches minutes
+# before the disk is full). The free-share floor keeps a big, mostly empty volume's burst of writes (a
+# restore, a compaction) from alerting on a trend that has room to run.
+DISK_FILL_TREND_WINDOW = "6h"
+DISK_FILL_ALERTS = (("warning", "24h", 0.4), ("critical", "4h", 0.2))
 MEMORY_USAGE_THRESHOLD = 0.9  # 90% of the catalog's limit: the OOM killer is one spike away
 HOST_MEMORY_AVAILABLE = 0.1  # under 10% of the host's memory available
 # LoginAbuse{scope="platform"}: most password logins fail, and many do. Real users get about one in
@@ -278,6 +306,11 @@ ALERT_FOR = {
     "HighMemoryUsage:host": ("5m", "5m"),
     "DiskSpaceLow:warning": ("15m", "15m"),
     "DiskSpaceLow:critical": ("5m", "1m"),
+    # kube-prometheus' hour: a 6-hour trend bent by a burst (a backup written, then moved away; Loki's or
+    # Prometheus' compaction, whose space comes back) rights itself within one. The same locally: no
+    # drill fills a disk for hours.
+    "DiskSpaceFillingUp:warning": ("1h", "1h"),
+    "DiskSpaceFillingUp:critical": ("1h", "1h"),
     # A client at its limit of failed logins is abuse already: warn once it persists a scrape or so.
     "LoginAbuse:client": ("1m", "10s"),
     # Failed logins everywhere (stuffing spread over many addresses): a sustained pattern, not a burst.

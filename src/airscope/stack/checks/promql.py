@@ -43,6 +43,7 @@ EXTERNAL_METRICS = {
     "node": {
         "node_filesystem_avail_bytes",
         "node_filesystem_size_bytes",
+        "node_filesystem_readonly",
         "node_memory_MemAvailable_bytes",
         "node_memory_MemTotal_bytes",
         "node_cpu_seconds_total",

@@ -251,6 +251,7 @@ def stat_panel(
     height: int = 4,
     steps: dashboard.ThresholdsConfig | None = None,
     mappings: list | None = None,
+    no_value: str = "",
 ):
     panel = (
         stat.Panel()
@@ -267,6 +268,8 @@ def stat_panel(
         panel = panel.description(description)
     if mappings:
         panel = panel.mappings(mappings)
+    if no_value:
+        panel = panel.no_value(no_value)
     return with_queries(panel, "prometheus", queries)
 
 

@@ -52,6 +52,8 @@ def _summary():
             [prom(rule(settings.ERRORS_RATIO, ONLY), instant=True)],
             unit="percentunit",
             steps=panels.thresholds((settings.ERROR_RATIO_THRESHOLD, "red")),
+            # The rule records no share for a service that served no request (probes left out).
+            no_value="no requests",
         ),
         panels.stat_panel(
             "p95 latency / alert and SLO thresholds",
