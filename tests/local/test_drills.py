@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from airscope.local import alert_receiver
-from airscope.local.drills import report
+from airscope.local.drills import report, run
 from airscope.local.drills.faults import CHAT_TOOL_FAILED, CHATS, Traffic, chat_status
 from airscope.local.drills.run import Result, Watch, _shown
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, scenarios
@@ -91,6 +91,22 @@ def test_the_watch_sorts_notifications_and_resolves_once_every_expected_alert_ha
     assert result.unexpected == ['ServiceDown{service="frontend"}']
 
 
+def test_a_drill_first_waits_out_the_alerts_that_would_mute_its_own(monkeypatch):
+    """ErrorBudgetBurn mutes HighErrorRate of its service in Alertmanager: error-burst waits for it
+    to resolve, or its alert would notify no one and the drill time the inhibition."""
+    scenario = scenarios()["error-burst"]
+    burn = {"alertname": "ErrorBudgetBurn", "service": "airtable-gateway", "window": "1h"}
+    elsewhere = {"alertname": "ErrorBudgetBurn", "service": "platform-services", "window": "1h"}
+    answers = iter([[burn, elsewhere], [burn, elsewhere], [elsewhere]])
+    monkeypatch.setattr(run, "_before", lambda target: next(answers))
+    monkeypatch.setattr(run.time, "sleep", lambda seconds: None)
+    assert run._wait_quiet(None, scenario) == [elsewhere]  # another service's burn mutes nothing here
+    assert next(answers, None) is None
+    # chat-failures' alert is muted by no budget alert: it starts at once.
+    monkeypatch.setattr(run, "_before", lambda target: [burn])
+    assert run._wait_quiet(None, scenarios()["chat-failures"]) == [burn]
+
+
 def test_a_drill_passes_only_in_time_resolved_and_without_strays():
     good = Result("x", "", "", 30, notified_after_seconds=22.0, resolved_after_seconds=10.0)
     assert good.passed
@@ -131,9 +147,9 @@ def test_chat_failures_fails_airtable_under_chats_and_tolerates_only_what_that_e
     result = Result("chat-failures", "", "", scenario.notify_within)
     watch = Watch(scenario, [], result)
     expected = {**scenario.expect, "severity": "critical"}
-    airtable = {"alertname": "HighErrorRate", "service": "airtable-gateway", "severity": "critical"}
+    airtable = {"alertname": "HighErrorRate", "service": "airtable-gateway", "severity": "warning"}
     # The chats are answered 200: a 5xx at the gateway is not this fault's.
-    gateway = {"alertname": "HighErrorRate", "service": "api-gateway", "severity": "critical"}
+    gateway = {"alertname": "HighErrorRate", "service": "api-gateway", "severity": "warning"}
     with receiver_file.open("a") as file:
         file.write(notification("2026-11-28T10:00:40.000+00:00", ("firing", airtable), ("firing", gateway)))
         file.write(notification("2026-11-28T10:00:45.000+00:00", ("firing", expected)))

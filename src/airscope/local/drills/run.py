@@ -78,11 +78,13 @@ def _before(target: Target) -> list[dict]:
 
 
 def _wait_quiet(target: Target, scenario: Scenario) -> list[dict]:
-    """The alerts active or pending now, once none of them is the one this drill expects."""
+    """The alerts active or pending now, once none of them is the one this drill expects, nor one
+    that would mute it (``Scenario.muted_by``)."""
     deadline = time.monotonic() + QUIET_WAIT
+    watched = (scenario.expect, *scenario.muted_by)
     while True:
         active = _before(target)
-        mine = [labels for labels in active if matches(labels, scenario.expect)]
+        mine = [labels for labels in active if any(matches(labels, m) for m in watched)]
         if not mine:
             return active
         if time.monotonic() > deadline:
