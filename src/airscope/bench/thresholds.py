@@ -15,13 +15,23 @@ slower in production by the provider's own latency, which no local run can show;
 is therefore never below its SLO latency threshold, which was set for the providers' real
 latency. The derivation can raise it (airtable-gateway: normal load already queues for Airtable's
 rate limit), not lower it. The catalog holds the result (``high_latency_seconds``);
-``tests/bench/test_thresholds.py`` fails when the catalog and the kept baselines disagree.
+``tests/bench/test_platform_bench.py`` fails when the catalog and the kept baselines disagree.
+
+Production has what no local run has: weeks of real traffic. ``week_queries`` is the same rule
+applied to Prometheus' own recording rules (the typical 5-minute p95 of a range, the median of
+``service:http_server_request_duration_seconds:histogram_quantile5m``, probes left out), and
+``from_prometheus`` proposes the catalog's values from it (`airscope thresholds`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
 from airscope import catalog, tables
 from airscope.bench.result import Result, Step
+from airscope.promapi import Prometheus
+from airscope.stack import rules, settings
 from airscope.telemetry import LATENCY_BUCKETS
 
 FACTOR = 4.0
@@ -52,28 +62,149 @@ def waits_on_saas(services: dict[str, catalog.Service]) -> set[str]:
     return waiting
 
 
+def from_p95(p95_seconds: float | None, requests: float) -> float | None:
+    """The rule's measured part: the bucket at or above FACTOR x the p95 (and the floor); None when
+    there is no p95 or it stands on fewer than MIN_REQUESTS requests."""
+    if p95_seconds is None or requests < MIN_REQUESTS:
+        return None
+    return bucket_at_least(max(FLOOR_SECONDS, FACTOR * p95_seconds))
+
+
+def with_slo_floor(name: str, value: float | None, services: Mapping[str, catalog.Service]) -> float | None:
+    """A service waiting on an outside SaaS never goes below its SLO latency threshold."""
+    if value is not None and name in services and name in waits_on_saas(dict(services)):
+        return max(value, services[name].slo.latency_seconds)
+    return value
+
+
 def measured(result: Result) -> dict[str, float | None]:
     """service -> the bucket at or above FACTOR x its normal p95 (and the floor); None: too few requests."""
     step = _normal(result)
-    found: dict[str, float | None] = {}
-    for service, t in step.telemetry.items():
-        requests = t.server_rps * step.seconds
-        p95 = t.server_p95_ms
-        enough = p95 is not None and requests >= MIN_REQUESTS
-        found[service] = bucket_at_least(max(FLOOR_SECONDS, FACTOR * p95 / 1000)) if enough else None
-    return found
+    return {
+        service: from_p95(
+            None if t.server_p95_ms is None else t.server_p95_ms / 1000, t.server_rps * step.seconds
+        )
+        for service, t in step.telemetry.items()
+    }
 
 
 def derive(result: Result) -> dict[str, float | None]:
     """service -> its HighLatency threshold in seconds; None: not measured, the SLO's applies."""
     services = catalog.load().services
-    waiting = waits_on_saas(services)
-    thresholds: dict[str, float | None] = {}
-    for service, value in measured(result).items():
-        if value is not None and service in waiting and service in services:
-            value = max(value, services[service].slo.latency_seconds)
-        thresholds[service] = value
-    return thresholds
+    return {service: with_slo_floor(service, value, services) for service, value in measured(result).items()}
+
+
+# --- where each threshold comes from --------------------------------------------------------------
+
+MEASURED = "measured"
+SLO_FLOOR = "SLO floor"
+NO_DATA = "no measurement: the SLO's"
+
+
+def source(name: str, measured_value: float | None, services: Mapping[str, catalog.Service]) -> str:
+    """Whether the rule's answer for ``name`` is its measurement, or the SLO threshold it falls back
+    to (nothing measured) or is raised to (it waits on an outside SaaS and measured below it)."""
+    if measured_value is None:
+        return NO_DATA
+    derived = with_slo_floor(name, measured_value, services)
+    return MEASURED if derived == measured_value else SLO_FLOOR
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One service's HighLatency threshold as the rule derives it from a production range."""
+
+    service: str
+    requests: float  # over the range, probes left out
+    p95_seconds: float | None  # the median 5-minute p95 over the range
+    measured_seconds: float | None  # FACTOR x that p95, as a bucket (and FLOOR_SECONDS)
+    waits_on_saas: bool
+    slo_seconds: float
+    proposed_seconds: float | None  # None: too few requests, the SLO's applies
+    source: str
+    in_catalog_seconds: float | None  # the catalog's high_latency_seconds now
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def week_queries(window: str = "7d") -> dict[str, str]:
+    """The PromQL that re-derives the thresholds over ``window`` from Prometheus' recording rules."""
+    p95 = f'{settings.LATENCY_QUANTILE}{{quantile="0.95"}}'
+    return {
+        # The typical 5-minute p95 of the range: a busy hour's and a quiet night's alike. The recording
+        # rule leaves the probes out and records nothing for a window without requests.
+        "p95": f"quantile_over_time(0.5, {p95}[{window}])",
+        "requests": f"sum by (service) (increase({rules.REQUESTS}[{window}]))",
+    }
+
+
+def propose(
+    p95: Mapping[str, float], requests: Mapping[str, float], services: Mapping[str, catalog.Service]
+) -> list[Proposal]:
+    """Every catalog service's proposal from a range's median p95 and request count by service."""
+    waiting = waits_on_saas(dict(services))
+    found = []
+    for name, service in services.items():
+        value = from_p95(p95.get(name), requests.get(name, 0.0))
+        found.append(
+            Proposal(
+                service=name,
+                requests=round(requests.get(name, 0.0)),
+                p95_seconds=p95.get(name),
+                measured_seconds=value,
+                waits_on_saas=name in waiting,
+                slo_seconds=service.slo.latency_seconds,
+                proposed_seconds=with_slo_floor(name, value, services),
+                source=source(name, value, services),
+                in_catalog_seconds=service.high_latency_seconds,
+            )
+        )
+    return found
+
+
+def from_prometheus(prometheus: Prometheus, window: str = "7d") -> list[Proposal]:
+    """The proposals from what ``prometheus`` (or Mimir's Prometheus API) recorded over ``window``."""
+    queries = week_queries(window)
+    return propose(
+        prometheus.values_by(queries["p95"], "service"),
+        prometheus.values_by(queries["requests"], "service"),
+        catalog.load().services,
+    )
+
+
+def proposals_table(proposals: list[Proposal], window: str) -> str:
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:g} s"
+
+    rows = [
+        (
+            p.service,
+            f"{p.requests:.0f}",
+            "-" if p.p95_seconds is None else f"{p.p95_seconds * 1000:,.1f}",
+            seconds(p.measured_seconds),
+            "yes" if p.waits_on_saas else "no",
+            seconds(p.slo_seconds),
+            seconds(p.proposed_seconds)
+            if p.proposed_seconds is not None
+            else f"none: the SLO's {p.slo_seconds:g} s",
+            p.source,
+            seconds(p.in_catalog_seconds),
+        )
+        for p in proposals
+    ]
+    header = (
+        "service",
+        f"requests over {window}",
+        "median p95 ms",
+        f"{FACTOR:g}x p95, as a bucket",
+        "waits on an outside SaaS",
+        "SLO latency threshold",
+        "proposed high_latency_seconds",
+        "from",
+        "in the catalog",
+    )
+    return tables.markdown(header, rows)
 
 
 def markdown(result: Result) -> str:

@@ -32,6 +32,7 @@ from airscope.cli._lazy import LazyGroup
         "start": "airscope.cli.platform:start",
         "status": "airscope.cli.platform:status",
         "stop": "airscope.cli.platform:stop",
+        "thresholds": "airscope.cli.thresholds:thresholds_command",
         "train": "airscope.cli.drills:train_command",
         "trace": "airscope.cli.traces:trace_command",
         "traces": "airscope.cli.traces:traces_command",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from airscope import checkout, stack
-from airscope.gen import doc_tables, escalation, metrics_reference, reference
+from airscope.gen import doc_tables, escalation, metrics_reference, reference, thresholds
 
 GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (
     metrics_reference.generate,
@@ -19,6 +19,7 @@ GENERATORS: tuple[Callable[[], dict[str, str]], ...] = (
     stack.generate,
     doc_tables.generate,
     escalation.generate,
+    thresholds.generate,
 )
 
 
