@@ -92,15 +92,33 @@ def test_the_watch_sorts_notifications_and_resolves_once_every_expected_alert_ha
 
 
 def test_a_drill_first_waits_out_the_alerts_that_would_mute_its_own(monkeypatch):
-    """ErrorBudgetBurn mutes HighErrorRate of its service in Alertmanager: error-burst waits for it
-    to resolve, or its alert would notify no one and the drill time the inhibition."""
+    """A critical ErrorBudgetBurn mutes HighErrorRate of its service in Alertmanager: error-burst
+    waits for it to resolve, or its alert would notify no one and the drill time the inhibition."""
     scenario = scenarios()["error-burst"]
-    burn = {"alertname": "ErrorBudgetBurn", "service": "airtable-gateway", "window": "1h"}
-    elsewhere = {"alertname": "ErrorBudgetBurn", "service": "platform-services", "window": "1h"}
-    answers = iter([[burn, elsewhere], [burn, elsewhere], [elsewhere]])
+    burn = {
+        "alertname": "ErrorBudgetBurn",
+        "service": "airtable-gateway",
+        "window": "1h",
+        "severity": "critical",
+    }
+    elsewhere = {
+        "alertname": "ErrorBudgetBurn",
+        "service": "platform-services",
+        "window": "1h",
+        "severity": "critical",
+    }
+    # A slow burn's warning mutes nothing: the drill does not wait for it (it can last 30 minutes).
+    slow = {
+        "alertname": "ErrorBudgetBurn",
+        "service": "airtable-gateway",
+        "window": "1d",
+        "severity": "warning",
+    }
+    answers = iter([[burn, elsewhere, slow], [burn, elsewhere, slow], [elsewhere, slow]])
     monkeypatch.setattr(run, "_before", lambda target: next(answers))
     monkeypatch.setattr(run.time, "sleep", lambda seconds: None)
-    assert run._wait_quiet(None, scenario) == [elsewhere]  # another service's burn mutes nothing here
+    # another service's burn and the slow warning mute nothing here
+    assert run._wait_quiet(None, scenario) == [elsewhere, slow]
     assert next(answers, None) is None
     # chat-failures' alert is muted by no budget alert: it starts at once.
     monkeypatch.setattr(run, "_before", lambda target: [burn])

@@ -129,11 +129,12 @@ def test_every_team_has_its_pagerduty_key_and_slack_webhook_as_secret_files():
     assert "smtp_auth_password" not in spec["secrets"]  # no team is mailed
 
 
-def test_a_burn_rate_alert_mutes_the_threshold_alert_of_its_own_service():
+def test_a_burn_rate_page_mutes_the_threshold_alert_of_its_own_service():
     rules = alertmanager.config(catalog.load(), settings.LOCAL)["inhibit_rules"]
     for burn, threshold in (("ErrorBudgetBurn", "HighErrorRate"), ("LatencyBudgetBurn", "HighLatency")):
+        # Only the page: a slow burn's warning lasts days and must not hide a fresh spike.
         assert {
-            "source_matchers": [f'alertname="{burn}"'],
+            "source_matchers": [f'alertname="{burn}"', 'severity="critical"'],
             "target_matchers": [f'alertname="{threshold}"'],
             "equal": ["service"],
         } in rules

@@ -50,8 +50,9 @@ SMTP = {
 
 # What a failing dependency or a dead service explains; muted while the cause fires.
 SYMPTOMS = ("HighErrorRate", "HighLatency", "ErrorBudgetBurn", "LatencyBudgetBurn")
-# A burn-rate alert and the threshold alert of the same service tell one incident: the burn rate,
-# which pages, mutes the threshold alert (the SRE workbook's burn-rate alerts replace threshold alerts).
+# A burn-rate page and the threshold alert of the same service tell one incident: the page mutes the
+# threshold alert (the SRE workbook's burn-rate alerts replace threshold alerts). Only the page: a slow
+# burn's warning (1d, 3d windows) can last days, and must not hide a fresh error spike meanwhile.
 BURN_MUTES = {"ErrorBudgetBurn": "HighErrorRate", "LatencyBudgetBurn": "HighLatency"}
 
 
@@ -183,7 +184,7 @@ def _inhibitions(catalog: Catalog) -> list[dict]:
         },
         *(
             {
-                "source_matchers": [f'alertname="{burn}"'],
+                "source_matchers": [f'alertname="{burn}"', 'severity="critical"'],
                 "target_matchers": [f'alertname="{threshold}"'],
                 "equal": ["service"],
             }

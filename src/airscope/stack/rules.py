@@ -6,6 +6,7 @@ practice); alerts read them, so a panel and the alert beside it can never disagr
 
 from __future__ import annotations
 
+from airscope import units
 from airscope.catalog import INFRA_TEAM, Catalog, Service
 from airscope.stack import _yaml, rules_business, settings
 from airscope.stack.alert_rule import alert as _alert
@@ -131,6 +132,12 @@ def _slo_ratios(catalog: Catalog) -> list[dict]:
                     "labels": {"service": service.name},
                 }
             )
+        rules.append(
+            {
+                "record": settings.slo_requests_rate(window),
+                "expr": f"sum by (service) (rate({REQUESTS}[{window}]))",
+            }
+        )
         for sli in settings.SLIS:
             rules.append(
                 {
@@ -214,7 +221,11 @@ def _burn_rate_alerts() -> list[dict]:
                 _alert(
                     name,
                     f"{settings.slo_burn_rate(sli, long)} > {factor}\n"
-                    f"and\n{settings.slo_burn_rate(sli, short)} > {factor}",
+                    f"and\n{settings.slo_burn_rate(sli, short)} > {factor}\n"
+                    # The floor (settings.HIGH_ERROR_RATE_MIN_REQUESTS says why): enough requests in
+                    # the short window that one bad request is within the threshold.
+                    f"and on (service)\n{settings.slo_requests_rate(short)} * {units.parse_duration(short):g}"
+                    f" * {factor}\n* on (service) (1 - {settings.slo_objective(sli)})\n>= 1",
                     for_,
                     severity,
                     f"{{{{ $labels.service }}}} is burning its {sli} error budget {factor}x too fast",

@@ -185,6 +185,11 @@ def slo_burn_rate(sli: str, window: str) -> str:
     return f"service:slo_{sli}:burn_rate{window}"
 
 
+def slo_requests_rate(window: str) -> str:
+    """Requests a second over a window, probes excluded: the burn-rate alerts' floor reads it."""
+    return f"service:slo_requests:rate{window}"
+
+
 LATENCY_THRESHOLD = "service:slo_latency_threshold:seconds"
 # HighLatency's: the catalog's high_latency_seconds (derived from the baselines), else the SLO's.
 HIGH_LATENCY_THRESHOLD = "service:high_latency_threshold:seconds"
@@ -201,6 +206,10 @@ ERROR_RATIO_THRESHOLD = 0.05  # 5% of answers are 5xx: users notice, and noise s
 # most 5%, never above the threshold, so a single failure in a quiet minute cannot fire it; below
 # that a ratio is a handful of requests, not a rate. ErrorBudgetBurn still counts every failure.
 HIGH_ERROR_RATE_MIN_REQUESTS = 20
+# The same floor for the burn-rate alerts, which page in HighErrorRate's place: a burn counts only when
+# its short window holds enough requests that one bad request is within the alert's threshold
+# (requests x factor x (1 - objective) >= 1). A quiet service's single 5xx (or slow answer) at night is
+# then no page, however high the ratio of one failure in a few requests; a second one can be.
 DISK_FREE_WARNING = 0.15  # 15% free: days of headroom on a typical volume to act calmly
 DISK_FREE_CRITICAL = 0.05  # 5% free: Prometheus, Loki and PostgreSQL fail soon
 # DiskSpaceFillingUp (kube-prometheus' NodeFilesystemSpaceFillingUp): the last DISK_FILL_TREND_WINDOW's
