@@ -83,14 +83,16 @@ def _alerts() -> dict[str, tuple[str, str, str]]:
             "one spike from the OOM killer; the limits themselves are the catalog's",
         ),
         "ErrorBudgetBurn": (
-            f"burn rates {burn}",
+            f"burn rates {burn}; the short window holding enough requests that one 5xx is within it",
             f"{BORROWED} and {SLO}",
-            "the SRE workbook's table 5-8, over the catalog's `slo.availability`",
+            "the SRE workbook's table 5-8, over the catalog's `slo.availability`; the floor is "
+            "HighErrorRate's reasoning (judgement)",
         ),
         "LatencyBudgetBurn": (
-            f"burn rates {burn}",
+            f"burn rates {burn}; the short window holding enough requests that one slow one is within it",
             f"{BORROWED} and {SLO}",
-            "the SRE workbook's table 5-8, over the catalog's `slo.latency_seconds` and `latency_target`",
+            "the SRE workbook's table 5-8, over the catalog's `slo.latency_seconds` and `latency_target`; "
+            "the floor as ErrorBudgetBurn's",
         ),
         "LoginAbuse": (
             f"a client at its limit of failed logins; over {_pct(settings.LOGIN_FAILURE_RATIO)} of logins "
