@@ -146,7 +146,9 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             # so concurrent reads pile up behind its rate limiter and stay slow long after healing.
             traffic=1,
             doc="Airtable (the stand-in) answers every request with 500",
-            muted_by=({"alertname": "ErrorBudgetBurn", "service": "airtable-gateway", "severity": "critical"},),
+            muted_by=(
+                {"alertname": "ErrorBudgetBurn", "service": "airtable-gateway", "severity": "critical"},
+            ),
         ),
         Scenario(
             "chat-failures",
@@ -172,7 +174,9 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             traffic=8,  # 8 requests in flight through the gateway, most of them waiting on Airtable
             doc=f"Airtable (the stand-in) answers {slow:g} s later ({LATENCY_FACTOR:g}x airtable-gateway's "
             "HighLatency threshold)",
-            muted_by=({"alertname": "LatencyBudgetBurn", "service": "airtable-gateway", "severity": "critical"},),
+            muted_by=(
+                {"alertname": "LatencyBudgetBurn", "service": "airtable-gateway", "severity": "critical"},
+            ),
         ),
         Scenario(
             "memory",
