@@ -497,14 +497,15 @@ def notified(alertname: str) -> bool:
     )
 
 
-def fire(alertmanager: str, alertname: str) -> None:
-    """What Prometheus does for a firing rule: the alert posted to Alertmanager (resent while it fires)."""
+def fire(alertmanager: str, alertname: str, lasting: timedelta = timedelta(minutes=5)) -> None:
+    """What Prometheus does for a firing rule: the alert posted to Alertmanager (resent while it fires);
+    ``lasting`` 0 resolves it, as Prometheus does once the rule stops firing."""
     now = datetime.now(UTC)
     alert = {
         "labels": {"alertname": alertname, "severity": "warning", "service": "mcp-server"},
         "annotations": {"summary": "the console's silence test"},
         "startsAt": now.isoformat(),
-        "endsAt": (now + timedelta(minutes=5)).isoformat(),
+        "endsAt": (now + lasting).isoformat(),
     }
     httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=10).raise_for_status()
 
@@ -553,6 +554,8 @@ def test_a_silence_made_in_the_page_keeps_the_notification_away_until_it_is_expi
     wait_until(
         lambda: notified(alertname), timeout=30, interval=0.5, message="the notification after the expiry"
     )
+    # Resolved, so that the tests after this one see a platform with nothing firing.
+    fire(platform["alertmanager"], alertname, lasting=timedelta(0))
 
 
 # --- keyboard ---------------------------------------------------------------------------------------
