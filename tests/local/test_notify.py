@@ -136,8 +136,8 @@ def test_each_alert_line_says_service_severity_owner_and_since_when():
         "startsAt": "2026-05-03T10:02:00.123456789Z",
     }
     assert status.firing_line(alert, now) == (
-        "FIRING ServiceDown service=api-gateway severity=critical owner=platform-team since 10:02:00Z (3m ago): "
-        "api-gateway is down"
+        "FIRING ServiceDown service=api-gateway severity=critical owner=platform-team\n"
+        "  since 10:02:00Z (3m ago): api-gateway is down"
     )
     kept = {
         "received_at": "2026-05-03T10:02:02.500+00:00",
@@ -149,18 +149,18 @@ def test_each_alert_line_says_service_severity_owner_and_since_when():
             ]
         },
     }
-    first, second = status.notification_lines(kept, now)
-    assert first == (
-        "  2026-05-03T10:02:02 platform-team-pager  firing   ServiceDown service=api-gateway severity=critical "
-        "owner=platform-team since 10:02:00Z (3m ago)"
-    )
-    assert second.endswith("resolved Other service=- severity=- owner=- since ?")
+    first, labelled, second, other = status.notification_lines(kept, now)
+    assert first == "  10:02:02Z platform-team-pager  firing   ServiceDown"
+    assert labelled == "      service=api-gateway severity=critical owner=platform-team since 10:02:00Z"
+    assert second.endswith("resolved Other") and other.endswith("service=- severity=- owner=- since ?")
+    assert all(len(line) <= 80 for line in (first, labelled, second, other))
     assert status.since("2026-05-02T10:00:00Z", now) == "2026-05-02 10:00:00Z (1d5m ago)"
     store = {"alertname": "RedisConnectionFailure", "severity": "critical", "owner": "infra", "tier": "1"}
     store |= {"source": "exporter", "cluster": "airscope", "environment": "local"}
     line = status.firing_line({"labels": store, "startsAt": "2026-05-03T10:04:00Z"}, now)
     assert line.startswith(
-        "FIRING RedisConnectionFailure service=- severity=critical owner=infra source=exporter since 10:04:00Z"
+        "FIRING RedisConnectionFailure service=- severity=critical owner=infra source=exporter\n"
+        "  since 10:04:00Z"
     )
 
 

@@ -120,16 +120,10 @@ def _silence(state: str, ends: str, silence_id: str = "s") -> Silence:
 def test_the_listing_shows_id_matchers_end_author_and_comment():
     now = datetime(2026, 3, 1, 10, 0, 30, tzinfo=UTC)
     shown = silences.render([_silence("active", "2026-03-01T12:00:00.000Z", "id-1")], now=now)
-    header, row = shown.splitlines()
-    assert header.split() == ["id", "state", "matchers", "ends", "author", "comment"]
-    assert row.split() == [
-        "id-1",
-        "active",
-        "alertname=HighLatency",
-        "service=llm-orchestrator",
-        *("2026-03-01", "12:00", "UTC", "(in", "2h)"),
-        "ann",
-        "inc-1",
+    assert shown.splitlines() == [
+        "id-1  active  ends 2026-03-01 12:00 UTC (in 2h)  by ann",
+        "  matchers: alertname=HighLatency service=llm-orchestrator",
+        "  comment:  inc-1",
     ]
     assert "--all" in silences.render([])
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from airscope import tables, units
+from airscope import units
 from airscope.errors import AirscopeError
 from airscope.promapi import Alertmanager, Matcher, PromAPIError, Silence
 
@@ -152,15 +152,12 @@ def render(silences: Sequence[Silence], every: bool = False, now: datetime | Non
             else "no active or pending silence (`airscope silence list --all`: expired too)"
         )
     now = now or datetime.now(UTC)
-    rows = [
-        (
-            s.id,
-            s.state,
-            " ".join(format_matcher(m) for m in s.matcher_list),
-            _when(s.ends_at, now),
-            s.created_by,
-            s.comment,
-        )
+    # A block per silence, not a table row: an id is 36 characters, and matchers and comments are as
+    # long as people make them, so one row each would wrap at 80 columns.
+    blocks = [
+        f"{s.id}  {s.state}  ends {_when(s.ends_at, now)}  by {s.created_by or '?'}\n"
+        f"  matchers: {' '.join(format_matcher(m) for m in s.matcher_list)}\n"
+        f"  comment:  {s.comment}"
         for s in silences
     ]
-    return tables.text(("id", "state", "matchers", "ends", "author", "comment"), rows, width=200)
+    return "\n".join(blocks)

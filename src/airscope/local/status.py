@@ -276,11 +276,12 @@ def _labels(labels: dict) -> str:
 
 
 def firing_line(alert: dict, now: datetime) -> str:
-    """``FIRING ServiceDown service=api-gateway severity=critical owner=platform-team since ...: summary``."""
+    """``FIRING ServiceDown service=api-gateway severity=critical owner=platform-team``, then on a
+    line of its own ``  since ...: summary``: one line would wrap at 80 columns."""
     labels = alert["labels"]
     return (
-        f"FIRING {labels.get('alertname', '?')} {_labels(labels)} since {since(alert.get('startsAt'), now)}: "
-        f"{alert.get('annotations', {}).get('summary', '')}"
+        f"FIRING {labels.get('alertname', '?')} {_labels(labels)}\n"
+        f"  since {since(alert.get('startsAt'), now)}: {alert.get('annotations', {}).get('summary', '')}"
     )
 
 
@@ -288,12 +289,15 @@ def notification_lines(kept: dict, now: datetime) -> list[str]:
     """One line per alert of a kept notification: when it came, to which receiver, the alert's status,
     name, labels and since when it fires."""
     lines = []
+    received = since(kept["received_at"], now).split(" (")[0]  # the clock time, the date when not today
     for alert in kept["notification"].get("alerts", []):
         labels = alert.get("labels", {})
+        started = since(alert.get("startsAt"), now).split(" (")[0]
+        # Two lines each, to fit 80 columns: who got what, then which and since when.
         lines.append(
-            f"  {kept['received_at'][:19]} {kept['receiver']:<20} {alert.get('status', '?'):<8} "
-            f"{labels.get('alertname', '?')} {_labels(labels)} since {since(alert.get('startsAt'), now)}"
+            f"  {received} {kept['receiver']:<20} {alert.get('status', '?'):<8} {labels.get('alertname', '?')}"
         )
+        lines.append(f"      {_labels(labels)} since {started}")
     return lines
 
 
