@@ -417,7 +417,8 @@ export async function mount(root, params, query) {
       return;
     }
     if (!withData.length) {
-      message(view, "empty", "No data");
+      // Grafana's "No value" option (fieldConfig.defaults.noValue) says what an empty panel means.
+      message(view, "empty", panel.fieldConfig?.defaults?.noValue || "No data");
       setState(view, "empty");
       return;
     }
