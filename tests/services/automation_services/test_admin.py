@@ -98,7 +98,9 @@ def test_a_dead_letter_is_listed_with_its_file_and_replayed_once_airtable_is_bac
     answer = api.post(f"/admin/jobs/imports/{file_id}/replay")
 
     assert answer.status_code == 200, answer.text
-    assert (answer.json()["id"], answer.json()["attempts"], answer.json()["status"]) == (file_id, 0, "queued")
+    assert (answer.json()["id"], answer.json()["attempts"]) == (file_id, 0)
+    # Reopened and queued; a free worker may have taken it before the answer was read back.
+    assert answer.json()["status"] in ("queued", "processing")
     assert file_id not in _dead_letters(api)
     done = _file_finished(api, file_id)
     assert (done["status"], done["rows_imported"], done["errors"]) == ("completed", 1, [])
