@@ -24,6 +24,7 @@ WINDOW = "1m"  # short: status answers "now", the dashboards and alerts use 5m
 DURATION = "http_server_request_duration_seconds"
 # Users' requests only, as the alerts count them: the probes and scrapes left out (rules.SERVED).
 SERVED = rules.SERVED
+FAILED = rules.FAILED
 QUERIES = {
     "up": 'up{job="services"}',
     # `or ... * 0`: an instance up but with no user request yet has no request series: 0 req/s, not "-".
@@ -34,7 +35,7 @@ QUERIES = {
     # `or ... * 0`: an instance that never answered a 5xx has no such series, and its ratio is 0. With
     # no request in the window there is no ratio (0/0): "-".
     "errors": (
-        f'(sum by (instance) (rate({DURATION}_count{{{SERVED}, status=~"5.."}}[{WINDOW}]))'
+        f'(sum by (instance) (rate({DURATION}_count{{{SERVED}, status=~"{FAILED}"}}[{WINDOW}]))'
         f" or sum by (instance) (rate({DURATION}_count{{{SERVED}}}[{WINDOW}])) * 0)"
         f" / sum by (instance) (rate({DURATION}_count{{{SERVED}}}[{WINDOW}]))"
     ),

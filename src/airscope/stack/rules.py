@@ -27,8 +27,9 @@ DURATION = "http_server_request_duration_seconds"
 # nothing there, and a readiness probe answering 503 is worth seeing on the dashboard.
 SERVED = f'job="{SERVICES_JOB}", route!~"{"|".join(settings.PROBE_ROUTES)}"'
 EVERY_ROUTE = f'job="{SERVICES_JOB}"'
+FAILED = settings.FAILED_STATUS
 REQUESTS = f"{DURATION}_count{{{SERVED}}}"
-ERRORS = f'{DURATION}_count{{{SERVED}, status=~"5.."}}'
+ERRORS = f'{DURATION}_count{{{SERVED}, status=~"{FAILED}"}}'
 
 
 def _le(seconds: float) -> str:
@@ -41,7 +42,10 @@ def _error_ratio(by: str, window: str, selector: str = SERVED) -> str:
     # A service that never answered a 5xx has no 5xx series at all: `or ... * 0` makes its ratio 0
     # (a dashboard shows 0%, not "No data") instead of no answer. One that answered no request in the
     # window has no ratio at all (`> 0` in the denominator), rather than NaN: 0/0 is no share of errors.
-    errors, requests = f'{DURATION}_count{{{selector}, status=~"5.."}}', f"{DURATION}_count{{{selector}}}"
+    errors, requests = (
+        f'{DURATION}_count{{{selector}, status=~"{FAILED}"}}',
+        f"{DURATION}_count{{{selector}}}",
+    )
     return (
         f"(\n  sum by ({by}) (rate({errors}[{window}]))\nor\n  sum by ({by}) (rate({requests}[{window}])) * 0\n)\n"
         f"/\n(sum by ({by}) (rate({requests}[{window}])) > 0)"

@@ -96,6 +96,10 @@ SERVICES_JOB = "services"  # every instance of every catalog service; carries `s
 # this): counted, they would dilute a service's 5xx ratio, pull its p95 down to the few milliseconds a
 # probe takes, and make an idle service look busy. A dead service is ServiceDown's and ProbeFailing's.
 PROBE_ROUTES = ("/metrics", "/health", "/health/live", "/health/ready")
+# The `status` values that count as a failed request in every error ratio, SLI and alert: the 5xx, and
+# 499 (nginx's "client closed request"), which the kit records when the caller left before the answer.
+# Without 499 a meltdown where clients give up while servers answer 200 long after looked healthy.
+FAILED_STATUS = "5..|499"
 EXPORTER_JOBS = {
     "node": "node-exporter",
     "cadvisor": "cadvisor",

@@ -78,7 +78,7 @@ def _traces_to_metrics() -> dict:
             {
                 "name": "5xx share",
                 "query": (
-                    f'sum(rate({DURATION}_count{{job="{settings.SERVICES_JOB}", status=~"5..", $$__tags}}'
+                    f'sum(rate({DURATION}_count{{job="{settings.SERVICES_JOB}", status=~"{settings.FAILED_STATUS}", $$__tags}}'
                     f"[{window}])) / sum(rate({DURATION}_count{selector}[{window}]))"
                 ),
             },
