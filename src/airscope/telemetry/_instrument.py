@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from airscope.telemetry import _logging, _tracing
+from airscope.telemetry._admission import Admission
 from airscope.telemetry._drills import drill_routes
 from airscope.telemetry._health import (
     DEFAULT_CACHE_TTL,
@@ -29,7 +30,7 @@ from airscope.telemetry._health import (
     health_document,
 )
 from airscope.telemetry._metrics import HttpServerMetrics
-from airscope.telemetry._middleware import TelemetryMiddleware
+from airscope.telemetry._middleware import KNOWN_METHODS, OTHER_METHOD, TelemetryMiddleware
 from airscope.telemetry._settings import Settings
 
 
@@ -50,6 +51,8 @@ class Instrumentation:
     _middleware: Middleware = field(repr=False)
     _lifespan: Callable = field(repr=False)
     _native_telemetry: dict | None = field(repr=False, default=None)
+    # The concurrency limit; None when the service has none.
+    admission: Admission | None = None
 
     def uninstrument(self) -> None:
         self.app.user_middleware.remove(self._middleware)
@@ -59,6 +62,8 @@ class Instrumentation:
             self.app._telemetry.update(self._native_telemetry)
         self.metrics.unregister()
         self.health.unregister()
+        if self.admission is not None:
+            self.admission.unregister()
 
 
 def instrument(
@@ -75,12 +80,14 @@ def instrument(
     health_timeout: float = DEFAULT_TIMEOUT,
     health_interval: float = DEFAULT_INTERVAL,
     health_cache_ttl: float = DEFAULT_CACHE_TTL,
+    max_concurrent_requests: int | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Instrumentation:
     """Instruments ``app`` for ``service`` at ``version``.
 
     Adds /metrics, /health, /health/live and /health/ready, the telemetry middleware, and the
-    background health loop (run by the app's lifespan). The process-wide parts (JSON logging,
+    background health loop (run by the app's lifespan). Past ``max_concurrent_requests`` in flight
+    (default: ``AIRSCOPE_MAX_CONCURRENT_REQUESTS``; 0: no limit) a request is refused with 503. The process-wide parts (JSON logging,
     the tracer provider and its exporters) are configured from the environment on first use;
     tests pass their own ``registry``, ``tracer_provider`` and ``clock``.
     """
@@ -107,6 +114,9 @@ def instrument(
         clock=clock,
     )
 
+    limit = settings.max_concurrent_requests if max_concurrent_requests is None else max_concurrent_requests
+    admission = Admission(limit, registry, KNOWN_METHODS | {OTHER_METHOD}) if limit > 0 else None
+
     probes = _probes(service, version, settings, registry, health)
     original_lifespan = app.router.lifespan_context
     # Spans of the provider the kit configured are flushed when the app stops: uvicorn re-raises
@@ -122,6 +132,8 @@ def instrument(
         tracer=tracer,
         access_log=access_log,
         probes=probes,
+        admission=admission,
+        router=app.router,
     )
     app.user_middleware.insert(0, middleware)
     return Instrumentation(
@@ -134,6 +146,7 @@ def instrument(
         _middleware=middleware,
         _lifespan=original_lifespan,
         _native_telemetry=native,
+        admission=admission,
     )
 
 

@@ -1,10 +1,17 @@
-"""The pure ASGI middleware: RED metrics, the server span, the access line, trace/request ids.
+"""The pure ASGI middleware: RED metrics, the server span, the access line, trace/request ids, and
+the admission limit (``_admission``).
 
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, streaming untouched.
+
+A request whose client left before the response started is recorded as 499 (nginx's "client closed
+request"), whatever the app went on to answer: the answer reached no one, so the error ratios, SLIs
+and alerts (which count 499 as failed) must see what the user saw, not the 200 sent into a closed
+connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import re
@@ -15,9 +22,10 @@ import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Router
 
 from airscope.telemetry import _logging
+from airscope.telemetry._admission import Admission
 from airscope.telemetry._context import RequestContext, current_request
 from airscope.telemetry._metrics import HttpServerMetrics
 
@@ -29,6 +37,8 @@ KNOWN_METHODS = frozenset(
 OTHER_METHOD = "_OTHER"
 # The one route label of every request that matched no route (404s, scans, redirects).
 UNMATCHED_ROUTE = "_unmatched"
+# nginx's status for a request whose client closed the connection before the response started.
+CLIENT_CLOSED_REQUEST = 499
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._\-]{1,64}")
 _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
@@ -45,6 +55,17 @@ def route_template(scope: dict, root_path: str) -> str:
     return mount_prefix + path if mount_prefix else path
 
 
+def _server_saw_disconnect(receive) -> bool:
+    """Whether the server knows the client is gone, asked without waiting.
+
+    ASGI has no way to ask this but an awaited ``receive()``, and uvicorn drops what is sent to a
+    closed connection without a word; its request cycle (the owner of ``receive``, which Starlette
+    passes on unwrapped, unlike ``send``) keeps the flag it checks itself. Other servers: False, and
+    only ``http.disconnect`` or a cancellation tell.
+    """
+    return getattr(getattr(receive, "__self__", None), "disconnected", False) is True
+
+
 class TelemetryMiddleware:
     def __init__(
         self,
@@ -55,6 +76,8 @@ class TelemetryMiddleware:
         tracer: trace.Tracer | None,
         access_log: bool,
         probes: Mapping[str, BaseRoute],
+        admission: Admission | None = None,
+        router: Router | None = None,
     ) -> None:
         self.app = app
         # Probes and scrapes (/metrics, /health...) are served here, counted in metrics, but get
@@ -65,6 +88,9 @@ class TelemetryMiddleware:
         self.metrics = metrics
         self.tracer = tracer
         self.access_log = access_log
+        self.admission = admission
+        # Only to name the route of a refused request, which never reaches the router itself.
+        self.router = router
         self._error_log = _logging.get_logger("server")
 
     # One long function on purpose: it runs for every request, and helper calls would add to the
@@ -123,23 +149,50 @@ class TelemetryMiddleware:
 
         status = 500
         started = False
+        disconnected = False
+
+        async def receive_watching() -> dict:
+            nonlocal disconnected
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                disconnected = True
+            return message
 
         async def send_with_ids(message) -> None:
-            nonlocal status, started
+            nonlocal status, started, disconnected
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
+                if _server_saw_disconnect(receive):
+                    disconnected = True
                 message["headers"] = [*message.get("headers", ()), *response_headers]
             await send(message)
 
+        admission = self.admission if probe is None else None
+        refused = admission is not None and admission.in_flight >= admission.limit
         self.metrics.active_requests += 1
+        if admission is not None and not refused:
+            admission.in_flight += 1
         try:
-            if probe is None:
-                await self.app(scope, receive, send_with_ids)
+            if refused:
+                await admission.refuse(scope, self.router, method, send_with_ids)
+            elif probe is None:
+                await self.app(scope, receive_watching, send_with_ids)
             else:
                 scope["route"] = probe
                 await probe.handle(scope, receive, send_with_ids)
+        except asyncio.CancelledError:
+            # The server gave up on the request (some cancel the app when the client leaves).
+            if not started:
+                disconnected = True
+            raise
         except Exception as exc:
+            if disconnected or (not started and _server_saw_disconnect(receive)):
+                # The client left, and the app failed reading what would never come: not a bug.
+                disconnected = True
+                if started:
+                    raise
+                return
             if recording:
                 span.record_exception(exc)
             self._error_log.error("unhandled exception", exc_info=exc)
@@ -158,6 +211,10 @@ class TelemetryMiddleware:
         finally:
             duration = time.perf_counter() - start
             self.metrics.active_requests -= 1
+            if admission is not None and not refused:
+                admission.in_flight -= 1
+            if disconnected:
+                status = CLIENT_CLOSED_REQUEST
             route = route_template(scope, root_path)
             child = self.metrics.duration_child(method, route, status)
             if recording:
@@ -167,7 +224,7 @@ class TelemetryMiddleware:
                     span.set_attributes({"http.route": route, "http.response.status_code": status})
                 else:
                     span.set_attribute("http.response.status_code", status)
-                if status >= 500:
+                if status >= 500 or status == CLIENT_CLOSED_REQUEST:
                     span.set_attribute("error.type", str(status))
                     span.set_status(Status(StatusCode.ERROR))
             else:

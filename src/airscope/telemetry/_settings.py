@@ -26,6 +26,10 @@ TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
 DRILLS = "AIRSCOPE_DRILLS"
+MAX_CONCURRENT_REQUESTS = "AIRSCOPE_MAX_CONCURRENT_REQUESTS"
+# Well above what a service holds at its normal load (a few dozen requests in flight at the chat
+# path's 50/s) and low enough that past it the answers of what is admitted stay within seconds.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 100
 PRODUCTION = "production"
 
 Level = Literal["debug", "info", "warning", "error", "critical"]
@@ -145,6 +149,12 @@ class KitEnvironment(EnvSettings):
     drills: Annotated[bool, _equals("1")] = Field(False, validation_alias=DRILLS)
     """`1` mounts the drill switches (faults a service puts on itself for `airscope drill`); refused in
     production. Local mode sets it; the compose file never does."""
+    max_concurrent_requests: int = Field(
+        DEFAULT_MAX_CONCURRENT_REQUESTS, ge=0, validation_alias=MAX_CONCURRENT_REQUESTS
+    )
+    """Requests a service serves at once; the next is refused at once with 503 and `Retry-After`
+    (counted in `http_server_requests_shed_total`) instead of slowing every answer. Health probes and
+    `/metrics` are never refused. `0`: no limit."""
 
     @model_validator(mode="after")
     def _no_drills_in_production(self) -> Self:
@@ -174,11 +184,20 @@ class Settings:
     otlp_enabled: bool = False
     tracing_disabled: bool = False
     drills: bool = False
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         read = KitEnvironment.from_env(env)
         same = read.model_dump(
-            include={"log_level", "environment", "commit", "trace_dir", "instance_id", "drills"}
+            include={
+                "log_level",
+                "environment",
+                "commit",
+                "trace_dir",
+                "instance_id",
+                "drills",
+                "max_concurrent_requests",
+            }
         )
         return cls(**same, otlp_enabled=read.otlp_enabled, tracing_disabled=read.sdk_disabled)
