@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,9 +23,11 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace import Event, ReadableSpan, Tracer, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import TraceState
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.util._decorator import _agnosticcontextmanager
 
 from airscope.telemetry._context import current_request_id
 from airscope.telemetry._metrics import DROPPED
@@ -141,6 +144,8 @@ SAMPLE_RATIO = "airscope.sample_ratio"
 TRACESTATE_KEY = "airscope"
 _RATIO_PREFIX = "ratio:"
 _DEFAULT_SAMPLER = "parentbased_always_on"  # the SDK's, when OTEL_TRACES_SAMPLER is unset
+_TRACE_ID_LIMIT = sampling.TraceIdRatioBased.TRACE_ID_LIMIT
+_KEEP_ALL = _TRACE_ID_LIMIT + 1
 
 
 class SampleRatioSampler(sampling.Sampler):
@@ -156,10 +161,23 @@ class SampleRatioSampler(sampling.Sampler):
     request count a million times on the service map by sending ``airscope=ratio:0.000001``.
     """
 
-    def __init__(self, sampler: sampling.Sampler, ratio: float, parent_based: bool) -> None:
+    def __init__(
+        self, sampler: sampling.Sampler, ratio: float, parent_based: bool, keep_below: int | None = None
+    ) -> None:
         self._sampler = sampler
         self._ratio = ratio
         self._parent_based = parent_based
+        # The wrapped sampler keeps a root (or, when not parent-based, any span) whose trace id's
+        # low 64 bits are below this bound, as TraceIdRatioBased decides; None when that is unknown.
+        self._keep_below = keep_below
+
+    def drops(self, parent: SpanContext | None, trace_id: int) -> bool:
+        """Whether the wrapped sampler certainly drops a span of ``trace_id`` under ``parent`` (None
+        for a root): the decision a tracer can take before building anything (SamplingFirstTracer).
+        False when unsure: should_sample then decides, as always."""
+        if parent is not None and self._parent_based:
+            return not parent.trace_flags.sampled
+        return self._keep_below is not None and trace_id & _TRACE_ID_LIMIT >= self._keep_below
 
     def should_sample(
         self,
@@ -219,17 +237,20 @@ def configured_sampler(environ: Mapping[str, str] | None = None) -> SampleRatioS
     environ = os.environ if environ is None else environ
     log = logging.getLogger(__name__)
     name = (environ.get(OTEL_TRACES_SAMPLER) or _DEFAULT_SAMPLER).strip().lower()
-    fixed = {
-        "always_on": sampling.ALWAYS_ON,
-        "always_off": sampling.ALWAYS_OFF,
-        "parentbased_always_on": sampling.DEFAULT_ON,
-        "parentbased_always_off": sampling.DEFAULT_OFF,
+    fixed = {  # each with the bound below which it keeps a root's trace id
+        "always_on": (sampling.ALWAYS_ON, _KEEP_ALL),
+        "always_off": (sampling.ALWAYS_OFF, 0),
+        "parentbased_always_on": (sampling.DEFAULT_ON, _KEEP_ALL),
+        "parentbased_always_off": (sampling.DEFAULT_OFF, 0),
     }
     if name in fixed:
-        return SampleRatioSampler(fixed[name], 1.0, parent_based=name.startswith("parentbased_"))
+        sampler, keep_below = fixed[name]
+        return SampleRatioSampler(
+            sampler, 1.0, parent_based=name.startswith("parentbased_"), keep_below=keep_below
+        )
     if name not in ("traceidratio", "parentbased_traceidratio"):
         log.warning("%s=%s is not a sampler the SDK knows: keeping every trace", OTEL_TRACES_SAMPLER, name)
-        return SampleRatioSampler(sampling.DEFAULT_ON, 1.0, parent_based=True)
+        return SampleRatioSampler(sampling.DEFAULT_ON, 1.0, parent_based=True, keep_below=_KEEP_ALL)
     raw = environ.get(OTEL_TRACES_SAMPLER_ARG, "")
     try:
         ratio = float(raw)
@@ -240,12 +261,132 @@ def configured_sampler(environ: Mapping[str, str] | None = None) -> SampleRatioS
         ratio = 1.0
     root = sampling.TraceIdRatioBased(ratio)
     if name == "traceidratio":
-        return SampleRatioSampler(root, ratio, parent_based=False)
-    return SampleRatioSampler(sampling.ParentBased(root), ratio, parent_based=True)
+        return SampleRatioSampler(root, ratio, parent_based=False, keep_below=root.bound)
+    return SampleRatioSampler(sampling.ParentBased(root), ratio, parent_based=True, keep_below=root.bound)
+
+
+class _DecidedTraceIds(RandomIdGenerator):
+    """Random ids, except that the next trace id of a thread can be set beforehand: the one a
+    SamplingFirstTracer already decided to keep, which the SDK's tracer must then use (its sampler,
+    asked again, decides the same on the same id)."""
+
+    def __init__(self) -> None:
+        self._next = threading.local()
+
+    def decided(self, trace_id: int | None) -> None:
+        self._next.trace_id = trace_id
+
+    def random_trace_id(self) -> int:
+        return super().generate_trace_id()
+
+    def generate_trace_id(self) -> int:
+        trace_id = getattr(self._next, "trace_id", None)
+        if trace_id is None:
+            return super().generate_trace_id()
+        self._next.trace_id = None
+        return trace_id
+
+
+# What the SDK gives an unsampled span: no sampled bit, the random-trace-id bit (W3C level 2) as
+# the trace's, since ids here are random.
+_UNSAMPLED = {False: TraceFlags(TraceFlags.DEFAULT), True: TraceFlags(TraceFlags.RANDOM_TRACE_ID)}
+_NO_TRACE_STATE = TraceState()
+
+
+class SamplingFirstTracer(trace.Tracer):
+    """The SDK's tracer, with the sampling decision taken before any span object is built.
+
+    An unsampled span (90 % of requests at 10 % sampling, and every span under them) needs only
+    its context, to propagate and to log: here it is a NonRecordingSpan with the same trace id,
+    flags and trace state the SDK would give it, without the SDK's sampler results, flags objects
+    and internal metrics on the way. Every span that may be kept goes through the SDK's
+    ``start_span`` unchanged (a kept root with the trace id decided here)."""
+
+    def __init__(self, tracer: Tracer, sampler: SampleRatioSampler, ids: _DecidedTraceIds) -> None:
+        self._tracer = tracer
+        self._sampler = sampler
+        self._ids = ids
+
+    def start_span(
+        self,
+        name: str,
+        context=None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes=None,
+        links=None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        if parent.is_valid:
+            trace_id = parent.trace_id
+        else:
+            parent = None
+            trace_id = self._ids.random_trace_id()
+        if self._sampler.drops(parent, trace_id):
+            if parent is None:
+                flags, state = _UNSAMPLED[True], _NO_TRACE_STATE
+            else:
+                flags, state = _UNSAMPLED[parent.trace_flags.random_trace_id], parent.trace_state
+            span_id = self._ids.generate_span_id()
+            return NonRecordingSpan(SpanContext(trace_id, span_id, False, flags, state))
+        if parent is not None:
+            return self._tracer.start_span(
+                name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+            )
+        self._ids.decided(trace_id)
+        try:
+            return self._tracer.start_span(
+                name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+            )
+        finally:
+            # Used by now, unless the SDK's tracer returned early (disabled): never for another root.
+            self._ids.decided(None)
+
+    # As the SDK's tracer has it, around this start_span.
+    @_agnosticcontextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        context=None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes=None,
+        links=None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ):
+        span = self.start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+        with trace.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+class SamplingFirstTracerProvider(TracerProvider):
+    """The SDK's TracerProvider, whose tracers decide sampling first (SamplingFirstTracer) when its
+    sampler is the kit's."""
+
+    def __init__(self, **kwargs) -> None:
+        self._decided_ids = _DecidedTraceIds()
+        super().__init__(id_generator=self._decided_ids, **kwargs)
+
+    def get_tracer(self, *args, **kwargs) -> trace.Tracer:
+        tracer = super().get_tracer(*args, **kwargs)
+        if isinstance(tracer, Tracer) and isinstance(self.sampler, SampleRatioSampler):
+            return SamplingFirstTracer(tracer, self.sampler, self._decided_ids)
+        return tracer
 
 
 def build_tracer_provider(service: str, version: str, settings: Settings) -> TracerProvider:
-    provider = TracerProvider(
+    provider = SamplingFirstTracerProvider(
         resource=build_resource(service, version, settings), sampler=configured_sampler()
     )
     for exporter in _exporters(service, settings):
