@@ -347,6 +347,7 @@ def test_api_health_fails_when_an_upstream_is_down_and_names_it(gateway) -> None
         "status": "warn",
         "output": "not deployed in this build",
         "time": checks["mcp-server:health"]["time"],
+        "ageSeconds": checks["mcp-server:health"]["ageSeconds"],
     }
 
 

@@ -1,16 +1,17 @@
 """create_app(): the api-gateway, the platform's one public door.
 
 Per request: authenticate (API key or bearer JWT) -> take a token from the client's bucket ->
-forward to the upstream of the route table, or answer /api/health from every service's /health.
+forward to the upstream of the route table (within that upstream's concurrency limit), or answer
+/api/health from every service's last /health, which one background task refreshes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
@@ -18,21 +19,20 @@ from starlette.middleware.cors import CORSMiddleware
 import airscope
 from airscope.services.api_gateway.auth import Authenticator
 from airscope.services.api_gateway.config import SERVICE, Config
-from airscope.services.api_gateway.health import PlatformHealth, worst
+from airscope.services.api_gateway.health import PlatformHealth
 from airscope.services.api_gateway.metrics import RATE_LIMITED
 from airscope.services.api_gateway.proxy import ANY_METHOD, ROUTES, Proxy, ProxyRoute
 from airscope.services.api_gateway.ratelimit import RateLimiter
-from airscope.services.common import ServiceError, install_error_handlers
+from airscope.services.common import ServiceError, http_clients, install_error_handlers
 from airscope.services.common import redis_client as redis_client_module
-from airscope.telemetry import get_logger, http_check, instrument, redis_check
+from airscope.services.common.background import stop
+from airscope.telemetry import CheckResult, get_logger, http_check, instrument, redis_check
 
 log = get_logger(__name__)
 
-# Room for a burst of slow chat calls without opening a connection per request. An idle connection
-# is dropped well before the upstream's uvicorn closes it (--timeout-keep-alive, 5 s): at equal
-# timeouts a request sent as the server closes fails with RemoteProtocolError (a soak saw /api/health
-# answer 503 every few minutes so, when an upstream's connection had been idle for about 5 s).
-UPSTREAM_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0)
+# Room for every upstream's concurrency limit (config.py) without opening a connection per request;
+# idle connections expire before the upstream's uvicorn closes them (common/http_clients says why).
+UPSTREAM_LIMITS = http_clients.limits(max_connections=200, max_keepalive_connections=50)
 # The limiter runs on every request: a Redis that hangs must cost milliseconds, not seconds.
 REDIS_TIMEOUT_SECONDS = 0.5
 # What the frontend's pages send and read across origins. Credentials travel in headers (a bearer
@@ -102,11 +102,16 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Opened here, after instrument(): the httpx instrumentation then sees every request.
-        async with httpx.AsyncClient(limits=UPSTREAM_LIMITS) as client:
+        async with http_clients.internal_client(
+            max_connections=UPSTREAM_LIMITS.max_connections,
+            max_keepalive_connections=UPSTREAM_LIMITS.max_keepalive_connections,
+        ) as client:
             proxy.client = client
+            refresher = asyncio.create_task(platform.run(client))
             try:
                 yield
             finally:
+                await stop([refresher])
                 await redis_client.aclose()
 
     # The gateway's API is its upstreams' APIs: no schema of its own to publish.
@@ -130,20 +135,9 @@ def create_app() -> FastAPI:
             methods=list(route.methods),
         )
 
-    async def own_status() -> str:
-        return worst([result.status for result in await instrumentation.health.results()])
-
-    platform = PlatformHealth(
-        config.health_targets,
-        timeout=config.health_timeout,
-        own_status=own_status,
-        version=airscope.__version__,
-    )
-
     @app.get("/api/health", dependencies=[Depends(guards.anonymous)])
     async def api_health() -> Response:
-        assert proxy.client is not None
-        status, body = await platform.document(proxy.client)
+        status, body = await platform.document()
         return HealthJSONResponse(body, status_code=status)
 
     # Redis is critical: without it no limit is enforced (requests still pass, see ratelimit.py).
@@ -154,6 +148,20 @@ def create_app() -> FastAPI:
         if upstream.deployed
     ]
     instrumentation = instrument(app, service=SERVICE, version=airscope.__version__, checks=checks)
+    monitor = instrumentation.health
+
+    async def own_results() -> list[CheckResult]:
+        # What the kit's health loop last found; asking anew would run every check again.
+        return await monitor.results(max_age=monitor.interval)
+
+    platform = PlatformHealth(
+        config.health_targets,
+        timeout=config.health_timeout,
+        interval=config.health_interval,
+        own_results=own_results,
+        own_interval=monitor.interval,
+        version=airscope.__version__,
+    )
     return app
 
 

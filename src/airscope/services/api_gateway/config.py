@@ -20,6 +20,10 @@ ORIGIN = re.compile(r"https?://[^/?#*\s]+")
 # An LLM answer with a few tool rounds takes tens of seconds; everything else answers in well under 10.
 DEFAULT_TIMEOUTS = {"llm-orchestrator": 60.0}
 DEFAULT_TIMEOUT = 10.0
+# Half of the requests the gateway itself admits at once (AIRSCOPE_MAX_CONCURRENT_REQUESTS, 100): a
+# slow upstream (the chat path under overload) cannot take every slot, and the gateway refuses its
+# excess before the upstream's own limit (the same 100) has to.
+DEFAULT_MAX_CONCURRENT = 50
 
 
 class Settings(EnvSettings):
@@ -43,7 +47,10 @@ class Settings(EnvSettings):
     redis_url: str = Field(validation_alias="REDIS_URL")
     """The Redis that holds the rate limits."""
     health_timeout: float = Field(2.0, ge=0.01, validation_alias="GATEWAY_HEALTH_TIMEOUT_SECONDS")
-    """How long /api/health waits for each service's health."""
+    """How long each refresh of /api/health waits for each service's /health."""
+    health_interval: float = Field(2.0, ge=0.1, validation_alias="GATEWAY_HEALTH_INTERVAL_SECONDS")
+    """How often one background task asks every service's /health; /api/health answers from the last
+    answers (an entry older than 3 refreshes is reported stale)."""
     cors_origins: str | None = Field(None, validation_alias=CORS_ORIGINS_ENV)
     """The origins whose pages may call the gateway from a browser (CORS), comma-separated
     scheme://host[:port]; unset: the origin of AIRSCOPE_URL_FRONTEND, which local mode sets (compose sets
@@ -64,6 +71,14 @@ class UpstreamSettings(EnvSettings):
         + " (an LLM answer with a few tool rounds takes tens of seconds; everything else answers in well "
         "under 10).",
     )
+    max_concurrent: int | None = Field(
+        None,
+        ge=1,
+        validation_alias="GATEWAY_MAX_CONCURRENT_<SERVICE>",
+        description=f"Requests forwarded to the service at once; the next is answered 503 with Retry-After "
+        f"(`upstream_overloaded`), so one slow upstream cannot hold every connection of the gateway; unset: "
+        f"{DEFAULT_MAX_CONCURRENT}.",
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class Upstream:
     url: str
     timeout: float
     deployed: bool
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,7 @@ class Config:
     # Every catalog service but the gateway itself, with the URL /api/health asks.
     health_targets: Mapping[str, Upstream]
     health_timeout: float
+    health_interval: float
     cors_origins: tuple[str, ...]
 
     @classmethod
@@ -127,4 +144,5 @@ def _upstream(service: catalog.Service) -> Upstream:
         timeout=read.timeout or DEFAULT_TIMEOUTS.get(service.name, DEFAULT_TIMEOUT),
         # The build does not change while the process runs: decide once, not per request.
         deployed=service.exists(),
+        max_concurrent=read.max_concurrent or DEFAULT_MAX_CONCURRENT,
     )

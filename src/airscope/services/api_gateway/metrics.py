@@ -17,7 +17,8 @@ AUTH_FAILURE_REASONS = (
 UPSTREAM_DURATION = Histogram(
     "gateway_upstream_request_duration_seconds",
     "Duration of each request the gateway forwarded, by upstream service and outcome: the upstream's "
-    "status code, or timeout / unreachable / not_deployed. Its _count is the upstream request count.",
+    "status code, or timeout / unreachable / not_deployed / shed (refused at the upstream's concurrency "
+    "limit, GATEWAY_MAX_CONCURRENT_<SERVICE>). Its _count is the upstream request count.",
     ["upstream", "status"],
     buckets=LATENCY_BUCKETS,
 )

@@ -1,6 +1,9 @@
 """The route table and the forwarding of a request to its upstream service.
 
 The request body is streamed to the upstream and its answer read whole (``common.forwarding``).
+At most ``Upstream.max_concurrent`` requests are forwarded to one upstream at once; the next is
+refused at once (503, Retry-After): past an upstream's capacity waiting only makes every caller
+of it slower, and a slow chat path must not take the connections the other routes need.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from starlette.responses import Response
 
 from airscope.services.api_gateway.config import Upstream
 from airscope.services.api_gateway.metrics import UPSTREAM_DURATION
-from airscope.services.common import ServiceError, forwarding
+from airscope.services.common import ServiceError, forwarding, http_clients
 from airscope.services.common.forwarding import HOP_BY_HOP
 from airscope.telemetry import current_request_id
 
 ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CREDENTIALS_UPSTREAM = "platform-services"
+# Long enough for a burst to drain; the kit's own refusals say the same.
+RETRY_AFTER_SECONDS = "1"
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class Proxy:
     def __init__(self, upstreams: Mapping[str, Upstream]) -> None:
         self.upstreams = upstreams
         self.client: httpx.AsyncClient | None = None  # opened by the app's lifespan
+        # Requests in flight per upstream; the event loop's one thread is the only writer.
+        self.in_flight = dict.fromkeys(upstreams, 0)
 
     async def forward(self, route: ProxyRoute, request: Request, client_id: str | None) -> Response:
         upstream = self.upstreams[route.upstream]
@@ -132,6 +139,15 @@ class Proxy:
                 f"{upstream.name} is not part of this build yet, so {route.template} cannot be served",
             )
         assert self.client is not None, "the app's lifespan opens the client"
+        if self.in_flight[upstream.name] >= upstream.max_concurrent:
+            UPSTREAM_DURATION.labels(upstream.name, "shed").observe(0)
+            raise ServiceError(
+                503,
+                "upstream_overloaded",
+                f"{upstream.name} is at its limit of {upstream.max_concurrent} requests at once; "
+                f"retry in {RETRY_AFTER_SECONDS}s",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
         path = upstream_path(route, request)
         query = request.url.query
         outgoing = self.client.build_request(
@@ -139,11 +155,19 @@ class Proxy:
             upstream.url + path + (f"?{query}" if query else ""),
             headers=upstream_headers(request, upstream.name, client_id),
             content=forwarding.body(request),
-            timeout=upstream.timeout,
+            # A short connect timeout: an upstream that cannot be reached fails fast, not after
+            # the whole answer's timeout.
+            timeout=httpx.Timeout(
+                upstream.timeout, connect=min(http_clients.CONNECT_TIMEOUT_SECONDS, upstream.timeout)
+            ),
         )
         started = time.perf_counter()
 
         def outcome(outcome: str) -> None:
             UPSTREAM_DURATION.labels(upstream.name, outcome).observe(time.perf_counter() - started)
 
-        return await forwarding.exchange(self.client, outgoing, upstream.name, upstream.timeout, outcome)
+        self.in_flight[upstream.name] += 1
+        try:
+            return await forwarding.exchange(self.client, outgoing, upstream.name, upstream.timeout, outcome)
+        finally:
+            self.in_flight[upstream.name] -= 1

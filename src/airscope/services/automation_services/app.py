@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
-import httpx
 import orjson
 import redis.asyncio
 import redis.exceptions
@@ -51,6 +50,7 @@ from airscope.services.common import (
     ActivityReporter,
     ServiceError,
     errors,
+    http_clients,
     install_error_handlers,
 )
 from airscope.services.common import redis_client as redis_client_module
@@ -155,7 +155,7 @@ def _lifespan(config: Config, redis_client: redis.asyncio.Redis) -> Callable[[Fa
         }
         imports = Queue(redis_client, "imports", **queue_options)
         runs = Queue(redis_client, "runs", consumer=imports.consumer, **queue_options)
-        async with httpx.AsyncClient() as client:
+        async with http_clients.internal_client(timeout=config.gateway_timeout_seconds) as client:
             gateway = Gateway(client, config.airtable_gateway_url, config.gateway_timeout_seconds)
             importer = Importer(data, gateway, config.batch_size)
             runner = Runner(data, gateway, config.record_count_base_id)

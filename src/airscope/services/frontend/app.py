@@ -13,7 +13,6 @@ import contextlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import MutableHeaders
@@ -21,15 +20,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import airscope
-from airscope.services.common import install_error_handlers
+from airscope.services.common import http_clients, install_error_handlers
 from airscope.services.frontend.config import SERVICE, Config
 from airscope.services.frontend.faro import BrowserSpans, ClientBuckets, FaroReceiver, Forwarder
 from airscope.services.frontend.proxy import GatewayProxy
 from airscope.telemetry import Settings, http_check, instrument
 
 STATIC_DIR = Path(__file__).parent / "static"
-# Room for a few users' slow chat calls and uploads without a connection per request.
-GATEWAY_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# Room for a few users' slow chat calls and uploads without a connection per request; idle
+# connections expire before the gateway's uvicorn closes them (common/http_clients says why).
+GATEWAY_LIMITS = http_clients.limits(max_connections=100, max_keepalive_connections=20)
 # On every response. The page loads only its own scripts and styles (no inline script or style, no
 # eval) and talks only to its own origin: an injected script does not run, and no other site may
 # frame the page (clickjacking) or learn where its users came from.
@@ -110,7 +110,11 @@ def create_app() -> FastAPI:
     async def lifespan(app: FastAPI):
         forwarding = asyncio.create_task(forward.run()) if forward else None
         # Opened here, after instrument(): the httpx instrumentation then sees every request.
-        async with httpx.AsyncClient(limits=GATEWAY_LIMITS) as client:
+        async with http_clients.internal_client(
+            timeout=config.gateway_timeout,
+            max_connections=GATEWAY_LIMITS.max_connections,
+            max_keepalive_connections=GATEWAY_LIMITS.max_keepalive_connections,
+        ) as client:
             proxy.client = client
             yield
         if forwarding is not None:  # what is still queued at shutdown is lost, like a crash would lose it

@@ -1,7 +1,7 @@
 """saga-orchestrator: multi-service workflows (sagas) that finish or are undone, surviving restarts.
 
 Routes:
-  POST /sagas/onboarding  {"workspace_name", "base_id"?, "owner"?}  (?wait=true waits up to 30 s)
+  POST /sagas/onboarding  {"workspace_name", "base_id"?, "owner"?}  (?wait=true waits up to 8 s)
                           -> 202 the saga as started, or 201 the saga as ended when waited for
   GET  /sagas/{id}        -> the saga and its steps
   GET  /sagas             ?status=running|completed|compensating|compensated|failed|closed&limit=
@@ -9,7 +9,7 @@ Routes:
 Operators' routes (api-gateway serves them as /api/admin/sagas..., to API keys only):
   GET  /admin/sagas                 ?status= (default failed: the ones someone must clean up)&limit=
   GET  /admin/sagas/{id}            the saga, its steps, their results and errors
-  POST /admin/sagas/{id}/compensate runs its failed compensations again, waiting up to 30 s for them
+  POST /admin/sagas/{id}/compensate runs its failed compensations again, waiting up to 8 s for them
                                     (?wait=false: not at all) -> 200 the saga as ended, or 202 still
                                     compensating; 409 unless failed
   POST /admin/sagas/{id}/close      {"note"}: cleaned up by hand -> 200 the saga, closed; 409 unless failed
@@ -27,13 +27,18 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
-import httpx
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StringConstraints
 
 import airscope
-from airscope.services.common import ActivityReporter, ServiceError, errors, install_error_handlers
+from airscope.services.common import (
+    ActivityReporter,
+    ServiceError,
+    errors,
+    http_clients,
+    install_error_handlers,
+)
 from airscope.services.common.background import stop
 from airscope.services.common.datastores import postgres_errors
 from airscope.services.common.storable import trimmed_text
@@ -54,7 +59,9 @@ from airscope.telemetry import get_logger, http_check, instrument, postgres_chec
 log = get_logger(__name__)
 
 SERVICE = "saga-orchestrator"
-MAX_WAIT_SECONDS = 30.0
+# Shorter than the api-gateway's timeout for this service (10 s): a waited call that runs long
+# answers 202 (poll GET /sagas/{id}) instead of the gateway answering 504 while the saga goes on.
+MAX_WAIT_SECONDS = 8.0
 SAGA_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -209,7 +216,7 @@ def create_app() -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(config.database_url)
-        client = httpx.AsyncClient(timeout=httpx.Timeout(config.step_timeout_seconds))
+        client = http_clients.internal_client(timeout=config.step_timeout_seconds)
         store = Store(pool, new_owner_id(), config.lease_seconds)
         saga = onboarding.definition(
             client,
