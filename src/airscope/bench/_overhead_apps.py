@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from prometheus_client import CollectorRegistry
 
 from airscope import __version__
@@ -74,16 +74,18 @@ class DropSpans(SpanExporter):
 # --- The kit ----------------------------------------------------------------------------------
 
 
-def _kit_provider(sampler: Sampler) -> TracerProvider:
-    """The kit's own span pipeline (as build_tracer_provider makes it) with the final I/O dropped."""
+def _kit_provider(ratio: float) -> TracerProvider:
+    """The kit's own span pipeline (build_tracer_provider) with the final I/O dropped."""
     # Imported in the variant that uses it: a library variant's process must not load the kit.
-    from airscope.telemetry import CountingBatchSpanProcessor, SafeExporter, Settings, build_resource
+    from airscope.telemetry import Settings
+    from airscope.telemetry._tracing import build_tracer_provider, configured_sampler
 
-    provider = TracerProvider(
-        resource=build_resource(SERVICE, __version__, Settings.from_env()), sampler=sampler
+    sampler = configured_sampler(
+        {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(ratio)}
     )
-    provider.add_span_processor(CountingBatchSpanProcessor(SafeExporter(DropSpans())))
-    return provider
+    return build_tracer_provider(
+        SERVICE, __version__, Settings.from_env(), sampler=sampler, exporters=[DropSpans()]
+    )
 
 
 def _kit(flush: Callable[[], object] | None = None, **options) -> FastAPI:
@@ -104,12 +106,12 @@ def kit_access_log() -> FastAPI:
 
 
 def kit_tracing_100() -> FastAPI:
-    provider = _kit_provider(ParentBased(ALWAYS_ON))
+    provider = _kit_provider(1.0)
     return _kit(provider.shutdown, tracer_provider=provider)
 
 
 def kit_tracing_10() -> FastAPI:
-    provider = _kit_provider(ParentBased(TraceIdRatioBased(0.1)))
+    provider = _kit_provider(0.1)
     return _kit(provider.shutdown, tracer_provider=provider)
 
 
