@@ -43,6 +43,39 @@ QUERIES = {
 }
 
 
+# What airtable-gateway saves of Airtable's 5 requests/s per base (its dashboard: airscope-airtable).
+AIRTABLE_QUERIES = {
+    "calls": f"sum(rate(airtable_request_duration_seconds_count[{WINDOW}]))",
+    "hit_ratio": (
+        f'sum(rate(airtable_cache_requests_total{{result="hit"}}[{WINDOW}]))'
+        f" / sum(rate(airtable_cache_requests_total[{WINDOW}]))"
+    ),
+    "coalesced": f'sum(rate(airtable_calls_saved_total{{reason="coalesced"}}[{WINDOW}]))',
+    "batched": f'sum(rate(airtable_calls_saved_total{{reason="batched"}}[{WINDOW}]))',
+}
+
+
+@dataclass
+class AirtableSavings:
+    """Requests/s sent to Airtable, the share of reads the cache answered, and requests/s saved by
+    single flight (coalesced) and write batches (batched); None where Prometheus has no value."""
+
+    calls: float | None = None
+    hit_ratio: float | None = None
+    coalesced: float | None = None
+    batched: float | None = None
+
+    def line(self) -> str | None:
+        """One line under 80 columns, or None when no airtable-gateway reports."""
+        if all(value is None for value in asdict(self).values()):
+            return None
+        return (
+            f"airtable: {_fmt(self.calls, '{:.1f}')} calls/s, cache hit "
+            f"{_fmt(self.hit_ratio and self.hit_ratio * 100, '{:.0f} %')}, saved/s "
+            f"{_fmt(self.coalesced, '{:.1f}')} coalesced, {_fmt(self.batched, '{:.1f}')} batched"
+        )
+
+
 @dataclass
 class Row:
     service: str
@@ -128,6 +161,7 @@ class Status:
     alertmanager: str | None
     firing: list[dict]
     pipeline: PipelineReport | None = None
+    airtable: AirtableSavings = field(default_factory=AirtableSavings)
 
     @property
     def healthy(self) -> bool:
@@ -147,6 +181,7 @@ class Status:
             "alertmanager_error": self.alertmanager,
             "firing_alerts": self.firing,
             "alert_pipeline": self.pipeline and self.pipeline.as_json(),
+            "airtable": asdict(self.airtable),
         }
 
 
@@ -164,8 +199,9 @@ def collect() -> Status:
     try:
         with Prometheus(f"http://127.0.0.1:{at['prometheus']}", timeout=TIMEOUT) as prometheus:
             values = {key: prometheus.values_by(query, "instance") for key, query in QUERIES.items()}
+            airtable = AirtableSavings(**{key: prometheus.value(q) for key, q in AIRTABLE_QUERIES.items()})
     except PromAPIError as exc:
-        prometheus_error, values = str(exc), {}
+        prometheus_error, values, airtable = str(exc), {}, AirtableSavings()
     firing, alertmanager_error = _firing(at["alertmanager"])
     firing, held = _without_watchdog(firing)
     report = _pipeline(at, prometheus_error, alertmanager_error, held)
@@ -177,7 +213,7 @@ def collect() -> Status:
         row.alerts = sorted(
             {a["labels"]["alertname"] for a in firing if a["labels"].get("service") == row.service}
         )
-    return Status(rows, prometheus_error, alertmanager_error, firing, report)
+    return Status(rows, prometheus_error, alertmanager_error, firing, report, airtable)
 
 
 def _without_watchdog(firing: list[dict]) -> tuple[list[dict], bool]:
@@ -236,6 +272,8 @@ def render(status: Status) -> str:
             f"{_fmt(row.error_ratio and row.error_ratio * 100, '{:.1f}'):>7} "
             f"{_fmt(row.p95_seconds and row.p95_seconds * 1000, '{:.0f} ms'):>9}  {', '.join(row.alerts)}"
         )
+    if airtable := status.airtable.line():
+        lines.append(airtable)
     for problem in (status.prometheus, status.alertmanager):
         if problem:
             lines.append(problem)

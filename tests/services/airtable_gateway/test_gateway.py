@@ -207,6 +207,69 @@ def test_reads_after_writes_see_the_writes(api: httpx.Client) -> None:
     assert "Mary Somerville" not in names
 
 
+def test_concurrent_creates_to_a_table_leave_in_fewer_requests_each_with_its_own_record(
+    gateway: AppServer,
+) -> None:
+    before = scrape(gateway.url)
+    names = [f"Batched {n}" for n in range(10)]
+
+    with httpx.Client(base_url=gateway.url, timeout=30) as client, ThreadPoolExecutor(10) as pool:
+        answers = list(
+            pool.map(
+                lambda name: client.post(
+                    _records("Customers"), json={"records": [{"fields": {"Name": name}}]}
+                ),
+                names,
+            )
+        )
+
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert [answer.json()["records"][0]["fields"]["Name"] for answer in answers] == names
+    assert len({answer.json()["records"][0]["id"] for answer in answers}) == 10
+    moved = movement(before, scrape(gateway.url))
+    sent = moved("airtable_request_duration_seconds_count", operation="create_records")
+    assert sent < 10
+    assert moved("airtable_calls_saved_total", reason="batched") == 10 - sent
+
+
+def test_many_reads_a_second_with_writes_among_them_and_airtable_never_past_its_limit(
+    api: httpx.Client, gateway: AppServer
+) -> None:
+    # A table of its own, so that only this test's writes move its generation.
+    table = api.post(f"/bases/{BASE}/tables", json=_new_table("Busy Readings")).json()["name"]
+    api.post(_records(table), json={"records": [{"fields": {"Task": "seed"}}]}).raise_for_status()
+    before = scrape(gateway.url)
+    deadline = time.monotonic() + 4
+
+    def reader(n: int) -> tuple[int, int]:
+        served = failed = 0
+        with httpx.Client(base_url=gateway.url, timeout=30) as client:
+            while time.monotonic() < deadline:
+                if n == 0:  # one writer among the readers: every write makes the table's reads miss
+                    answer = client.post(_records(table), json={"records": [{"fields": {"Task": "more"}}]})
+                    time.sleep(0.3)
+                else:
+                    answer = client.get(_records(table), params={"maxRecords": 1 + n % 3})
+                    served += 1
+                failed += answer.status_code != 200
+        return served, failed
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(9) as pool:
+        results = list(pool.map(reader, range(9)))
+    elapsed = time.monotonic() - started
+    reads, failures = sum(r for r, _ in results), sum(f for _, f in results)
+    moved = movement(before, scrape(gateway.url))
+    queries = moved("airtable_request_duration_seconds_count")
+
+    assert failures == 0
+    # The stand-in refuses (429) any request past 5 in a sliding second, as Airtable does: none came.
+    assert moved("airtable_rate_limited_responses_total") == 0
+    assert queries <= 5 * (elapsed + 1)
+    assert reads / elapsed >= 5 * queries / elapsed and reads / elapsed > 25
+    assert moved("airtable_cache_requests_total", operation="list_records", result="hit") > 0
+
+
 # -- bad input ----------------------------------------------------------------------------------
 
 

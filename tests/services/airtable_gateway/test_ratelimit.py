@@ -1,4 +1,5 @@
-"""The per-base limiter: a burst of `limit` passes at once, then at most `limit` per window, bounded keys."""
+"""The per-base limiter: a burst of `limit` passes at once, then at most `limit` per window, bounded
+keys; its margin widens on Airtable's 429s (after the silence asked for) and creeps back."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from airscope.services.airtable_gateway.ratelimit import RateLimiter, TokenWindow
+from airscope.services.airtable_gateway.ratelimit import MAX_WIDENING, Paused, RateLimiter, TokenWindow
 
 BASE_A = "appAAAAAAAAAAAAAA"
 BASE_B = "appBBBBBBBBBBBBBB"
@@ -95,3 +96,66 @@ async def test_idle_keys_are_dropped_once_there_are_many() -> None:
     assert len(limiter) == 1
     await limiter.acquire("d")  # "c" spent a token within the window, so it is kept
     assert len(limiter) == 2
+
+
+# -- adaptive to Airtable's 429s ----------------------------------------------------------------
+
+
+def test_a_429_holds_every_request_until_retry_after_then_widens_the_window() -> None:
+    time = FakeTime()
+    tokens = TokenWindow(5, 1.0, clock=time.clock)
+    tokens.rate_limited(retry_after=2.0)
+    assert tokens.reserve() == pytest.approx(2.0)  # nothing leaves before Airtable's Retry-After
+    assert tokens.window == pytest.approx(1.5)
+    tokens.rate_limited(retry_after=2.0)  # the same burst's next 429: one signal, not two
+    assert tokens.window == pytest.approx(1.5)
+    time.now += 1.5
+    tokens.rate_limited(retry_after=1.0)
+    assert tokens.window == pytest.approx(2.25)
+    for _ in range(20):
+        tokens.rate_limited(retry_after=1.0)
+        time.now += 10
+    assert tokens.window == pytest.approx(MAX_WIDENING)
+
+
+def test_answers_without_429_creep_back_to_the_configured_window_and_never_below() -> None:
+    time = FakeTime()
+    tokens = TokenWindow(5, 1.05, clock=time.clock)
+    tokens.rate_limited(retry_after=1.0)
+    narrowed = []
+    for _ in range(40):
+        tokens.answered()
+        narrowed.append(tokens.window)
+    assert narrowed == sorted(narrowed, reverse=True)
+    assert narrowed[5] > 1.05  # creeps, does not jump
+    assert narrowed[-1] == 1.05
+
+
+def test_never_more_than_the_limit_in_any_configured_window_while_the_margin_moves() -> None:
+    time = FakeTime()
+    tokens = TokenWindow(5, 1.0, clock=time.clock)
+    sends = []
+    for step in range(200):
+        time.now = 100.0 + step * 0.05  # 20 requests/s offered, four times the limit
+        if step % 37 == 0:
+            tokens.rate_limited(retry_after=1.0)
+        else:
+            tokens.answered()
+        sends.append(time.now + tokens.reserve())
+    assert sends == sorted(sends)  # callers leave in the order they booked
+    for first in sends:
+        assert sum(1 for t in sends if first <= t < first + 1.0) <= 5
+
+
+@pytest.mark.anyio
+async def test_a_pause_longer_than_a_caller_may_wait_is_refused_at_once() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(5, window=1.0, max_pause=10.0, clock=time.clock, sleep=time.sleep)
+    limiter.rate_limited(BASE_A, 30.0)  # Airtable's "30 s of silence"
+    with pytest.raises(Paused) as paused:
+        await limiter.acquire(BASE_A)
+    assert paused.value.seconds == pytest.approx(30.0)
+    assert await limiter.acquire(BASE_B) == 0  # other bases are not held
+    time.now += 21
+    assert await limiter.acquire(BASE_A) == pytest.approx(9.0)  # within the budget: waits it out
+    assert limiter.widest_window() == pytest.approx(1.5)

@@ -13,6 +13,11 @@ Routes (the contract mcp-server and automation-services call):
                                           -> 201 the table; honours Idempotency-Key; 409 table_name_taken
   PATCH  /bases/{base_id}/tables/{table}  {"name"?, "description"?} -> the table
 
+Serving more than Airtable's 5 requests/s per base with fewer calls: reads are cached in Redis and
+identical ones in flight share one call (cache.py), concurrent writes to a table leave in one
+request of up to 10 records (batch.py), and the limiter's margin widens on Airtable's 429s and
+narrows back while it agrees (ratelimit.py).
+
 Airtable's API cannot delete a table, so neither can the gateway: undoing a creation means renaming
 the table (saga-orchestrator's compensation marks it ``[archived] <name>``), and a person deletes
 it in Airtable's UI if it must go.
@@ -45,10 +50,15 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 import airscope
+from airscope.services.airtable_gateway.batch import WriteBatcher
 from airscope.services.airtable_gateway.cache import ReadCache
 from airscope.services.airtable_gateway.client import AirtableClient
 from airscope.services.airtable_gateway.config import Config
-from airscope.services.airtable_gateway.metrics import POOL_CONNECTIONS, POOL_CONNECTIONS_LIMIT
+from airscope.services.airtable_gateway.metrics import (
+    POOL_CONNECTIONS,
+    POOL_CONNECTIONS_LIMIT,
+    RATE_LIMIT_WINDOW,
+)
 from airscope.services.airtable_gateway.ratelimit import RateLimiter
 from airscope.services.common import ServiceError, errors, install_error_handlers, redis_client
 from airscope.services.common.storable import STORABLE
@@ -214,17 +224,38 @@ def _entry(state: str, fingerprint: str, **answer: Any) -> bytes:
     return orjson.dumps({"state": state, "fingerprint": fingerprint, **answer})
 
 
-async def write(cache: ReadCache, base_id: str, call: Awaitable[T]) -> T:
-    """Runs a write, then makes the base's cached reads unreachable, so a read after it sees it."""
+async def write(cache: ReadCache, base_id: str, call: Awaitable[T], *, table: str | None = None) -> T:
+    """Runs a write, then makes the cached reads it may change unreachable (the table's records when
+    ``table`` is given, else the whole base's), so a read after it sees it."""
     try:
         result = await call
     except ServiceError as error:
         # A timeout or 5xx leaves unknown whether the write happened; a 4xx means it did not.
         if error.status >= 500:
-            await cache.invalidate(base_id)
+            await cache.invalidate(base_id, table)
         raise
-    await cache.invalidate(base_id)
+    await cache.invalidate(base_id, table)
     return result
+
+
+class RecordWrites:
+    """Creates and updates of records, through the batcher (batch.py)."""
+
+    def __init__(self, airtable: AirtableClient, batcher: WriteBatcher) -> None:
+        self._airtable = airtable
+        self._batcher = batcher
+
+    async def create(self, base_id: str, table: str, records: list[dict], typecast: bool) -> list[dict]:
+        async def send(batch: list[dict], reserved: bool) -> list[dict]:
+            return await self._airtable.create_records(base_id, table, batch, typecast, reserved=reserved)
+
+        return await self._batcher.write(("create", base_id, table, typecast), base_id, records, send)
+
+    async def update(self, base_id: str, table: str, records: list[dict], typecast: bool) -> list[dict]:
+        async def send(batch: list[dict], reserved: bool) -> list[dict]:
+            return await self._airtable.update_records(base_id, table, batch, typecast, reserved=reserved)
+
+        return await self._batcher.write(("update", base_id, table, typecast), base_id, records, send)
 
 
 def _tables_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
@@ -282,7 +313,7 @@ def _tables_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idem
     return router
 
 
-def _records_router(airtable: AirtableClient, cache: ReadCache) -> APIRouter:
+def _records_router(airtable: AirtableClient, cache: ReadCache, writes: RecordWrites) -> APIRouter:
     """The records of a table."""
     router = APIRouter(responses=errors(404))
 
@@ -316,46 +347,55 @@ def _records_router(airtable: AirtableClient, cache: ReadCache) -> APIRouter:
             "sort_field": sort_field,
             "sort_direction": sort_direction if sort_field else None,
         }
-        return await cache.get_or_load("list_records", base_id, query, load)
+        return await cache.get_or_load("list_records", base_id, query, load, table=table)
 
     @router.get("/bases/{base_id}/tables/{table}/records/{record_id}")
     async def get_record(base_id: BaseId, table: TableName, record_id: RecordId) -> dict:
         async def load() -> dict:
             return await airtable.get_record(base_id, table, record_id)
 
-        return await cache.get_or_load("get_record", base_id, {"table": table, "record": record_id}, load)
+        query = {"table": table, "record": record_id}
+        return await cache.get_or_load("get_record", base_id, query, load, table=table)
 
     @router.post("/bases/{base_id}/tables/{table}/records")
     async def create_records(base_id: BaseId, table: TableName, body: CreateRecords) -> dict:
         records = [record.model_dump() for record in body.records]
-        written = await write(cache, base_id, airtable.create_records(base_id, table, records, body.typecast))
+        written = await write(
+            cache, base_id, writes.create(base_id, table, records, body.typecast), table=table
+        )
         return {"records": written}
 
     @router.patch("/bases/{base_id}/tables/{table}/records")
     async def update_records(base_id: BaseId, table: TableName, body: UpdateRecords) -> dict:
         records = [record.model_dump() for record in body.records]
-        written = await write(cache, base_id, airtable.update_records(base_id, table, records, body.typecast))
+        written = await write(
+            cache, base_id, writes.update(base_id, table, records, body.typecast), table=table
+        )
         return {"records": written}
 
     @router.patch("/bases/{base_id}/tables/{table}/records/{record_id}")
     async def update_record(
         base_id: BaseId, table: TableName, record_id: RecordId, body: UpdateRecord
     ) -> dict:
-        return await write(
-            cache, base_id, airtable.update_record(base_id, table, record_id, body.fields, body.typecast)
+        change = [{"id": record_id, "fields": body.fields}]
+        (written,) = await write(
+            cache, base_id, writes.update(base_id, table, change, body.typecast), table=table
         )
+        return written
 
     @router.delete("/bases/{base_id}/tables/{table}/records/{record_id}")
     async def delete_record(base_id: BaseId, table: TableName, record_id: RecordId) -> dict:
-        return await write(cache, base_id, airtable.delete_record(base_id, table, record_id))
+        return await write(cache, base_id, airtable.delete_record(base_id, table, record_id), table=table)
 
     return router
 
 
-def build_router(airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency) -> APIRouter:
+def build_router(
+    airtable: AirtableClient, cache: ReadCache, idempotency: Idempotency, writes: RecordWrites
+) -> APIRouter:
     router = APIRouter()
     router.include_router(_tables_router(airtable, cache, idempotency))
-    router.include_router(_records_router(airtable, cache))
+    router.include_router(_records_router(airtable, cache, writes))
     return router
 
 
@@ -363,12 +403,16 @@ def create_app() -> FastAPI:
     config = Config.from_env()
     # Short socket timeouts: a hanging Redis must cost a read a second at most, not stall it.
     redis = redis_client.connect(config.redis_url, socket_timeout=1.0, connect_timeout=1.0)
-    airtable = AirtableClient(config, RateLimiter(config.rate_limit_per_second))
+    # A pause Airtable asks for that is longer than a request may back off is answered at once.
+    limiter = RateLimiter(config.rate_limit_per_second, max_pause=config.max_retry_wait_seconds)
+    airtable = AirtableClient(config, limiter)
     cache = ReadCache(redis, config.cache_ttl_seconds)
+    writes = RecordWrites(airtable, WriteBatcher(config.write_batch_window_ms / 1000, airtable.reserve))
 
     POOL_CONNECTIONS.labels("in_use").set_function(lambda: airtable.pool_connections()["in_use"])
     POOL_CONNECTIONS.labels("idle").set_function(lambda: airtable.pool_connections()["idle"])
     POOL_CONNECTIONS_LIMIT.set(config.max_connections)
+    RATE_LIMIT_WINDOW.set_function(limiter.widest_window)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -380,7 +424,7 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
-    app.include_router(build_router(airtable, cache, Idempotency(redis)))
+    app.include_router(build_router(airtable, cache, Idempotency(redis), writes))
     instrument(
         app,
         service=SERVICE,

@@ -1,7 +1,8 @@
 """The Airtable REST client: one pooled httpx client, the per-base limiter, pagination and retries.
 
 Retries: a 429 is retried for every method (Airtable refused it, so nothing happened), after the
-``Retry-After`` it sends; 5xx answers, timeouts and unreachable hosts only for reads, since a
+``Retry-After`` it sends, which the limiter then holds every request to that base to (one that
+would wait longer than the retry budget is answered 503 at once, with the ``Retry-After``); 5xx answers, timeouts and unreachable hosts only for reads, since a
 write may have taken effect. Attempts and the total time spent backing off are both bounded, so a
 caller gets an answer (or a clear error) within a known time. Failures become ``ServiceError``s
 with the codes of the gateway's contract.
@@ -25,7 +26,7 @@ from airscope.services.airtable_gateway.metrics import (
     REQUEST_DURATION,
     RETRIES,
 )
-from airscope.services.airtable_gateway.ratelimit import RateLimiter
+from airscope.services.airtable_gateway.ratelimit import Paused, RateLimiter
 from airscope.services.common import ServiceError
 from airscope.telemetry import get_logger
 
@@ -119,29 +120,22 @@ class AirtableClient:
         )
 
     async def create_records(
-        self, base_id: str, table: str, records: list[dict], typecast: bool
+        self, base_id: str, table: str, records: list[dict], typecast: bool, *, reserved: bool = False
     ) -> list[dict]:
         body = {"records": records, "typecast": typecast}
         answer = await self._request(
-            "create_records", "POST", _table_path(base_id, table), base_id, json=body
+            "create_records", "POST", _table_path(base_id, table), base_id, json=body, reserved=reserved
         )
         return answer.get("records", [])
 
     async def update_records(
-        self, base_id: str, table: str, records: list[dict], typecast: bool
+        self, base_id: str, table: str, records: list[dict], typecast: bool, *, reserved: bool = False
     ) -> list[dict]:
         body = {"records": records, "typecast": typecast}
         answer = await self._request(
-            "update_records", "PATCH", _table_path(base_id, table), base_id, json=body
+            "update_records", "PATCH", _table_path(base_id, table), base_id, json=body, reserved=reserved
         )
         return answer.get("records", [])
-
-    async def update_record(
-        self, base_id: str, table: str, record_id: str, fields: dict[str, Any], typecast: bool
-    ) -> dict:
-        path = f"{_table_path(base_id, table)}/{_seg(record_id)}"
-        body = {"fields": fields, "typecast": typecast}
-        return await self._request("update_records", "PATCH", path, base_id, json=body)
 
     async def delete_record(self, base_id: str, table: str, record_id: str) -> dict:
         path = f"{_table_path(base_id, table)}/{_seg(record_id)}"
@@ -162,6 +156,14 @@ class AirtableClient:
         return await self._request("update_table", "PATCH", path, base_id, json=changes)
 
     # -- the machinery --------------------------------------------------------------------------
+
+    async def reserve(self, base_id: str) -> None:
+        """Waits for a limiter token of ``base_id``, for a request sent next with ``reserved=True``
+        (a batch of writes fills while it waits: see batch.py)."""
+        try:
+            RATE_LIMIT_WAIT.observe(await self._limiter.acquire(base_id))
+        except Paused as paused:
+            raise _rate_limited(paused.seconds) from None
 
     async def _paginate(
         self,
@@ -195,11 +197,14 @@ class AirtableClient:
         *,
         params: list[tuple[str, str | int]] | None = None,
         json: dict | None = None,
+        reserved: bool = False,
     ) -> dict:
+        """``reserved``: the caller already holds the first attempt's limiter token (``reserve``)."""
         idempotent = method == "GET"
         backed_off = 0.0
         for attempt in range(1, self._max_attempts + 1):
-            RATE_LIMIT_WAIT.observe(await self._limiter.acquire(limiter_key))
+            if attempt > 1 or not reserved:
+                await self.reserve(limiter_key)
             started = time.perf_counter()
             try:
                 response = await self._http.request(method, path, params=params, json=json)
@@ -220,6 +225,8 @@ class AirtableClient:
             else:
                 status = response.status_code
                 REQUEST_DURATION.labels(operation, str(status)).observe(time.perf_counter() - started)
+                if status != 429:
+                    self._limiter.answered(limiter_key)
                 if status < 300:
                     return _json_body(response)
                 if status == 429:
@@ -227,12 +234,9 @@ class AirtableClient:
                     retry_after = _retry_after(response)
                     reason, retryable = "rate_limited", True
                     delay = retry_after if retry_after is not None else max(1.0, self._backoff(attempt))
-                    error = ServiceError(
-                        503,
-                        "airtable_rate_limited",
-                        "Airtable's rate limit for this base is exhausted; try again later",
-                        headers={"Retry-After": str(math.ceil(delay))},
-                    )
+                    # Every request to this base waits it out in the limiter, this retry included.
+                    self._limiter.rate_limited(limiter_key, delay)
+                    error = _rate_limited(delay)
                 elif status >= 500:
                     reason, retryable, delay = "server_error", idempotent, self._backoff(attempt)
                     error = ServiceError(
@@ -250,7 +254,8 @@ class AirtableClient:
                 attempt=attempt,
                 delay_s=round(delay, 3),
             )
-            await asyncio.sleep(delay)
+            if reason != "rate_limited":  # the limiter holds a rate-limited retry until Retry-After
+                await asyncio.sleep(delay)
             backed_off += delay
         raise AssertionError("unreachable: the last attempt raises")
 
@@ -277,6 +282,15 @@ def _json_body(response: httpx.Response) -> dict:
     if not isinstance(body, dict):
         raise ServiceError(502, "airtable_error", "Airtable answered with JSON that is not an object")
     return body
+
+
+def _rate_limited(retry_after: float) -> ServiceError:
+    return ServiceError(
+        503,
+        "airtable_rate_limited",
+        "Airtable's rate limit for this base is exhausted; try again later",
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+    )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

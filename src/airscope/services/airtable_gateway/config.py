@@ -35,3 +35,9 @@ class Config(EnvSettings):
     max_retry_wait_seconds: float = Field(10.0, ge=0, validation_alias="AIRTABLE_MAX_RETRY_WAIT_SECONDS")
     """The total time one request may spend backing off between attempts; the next wait would pass it: the
     error is answered instead."""
+    write_batch_window_ms: float = Field(
+        5.0, ge=0, le=1000, validation_alias="AIRTABLE_WRITE_BATCH_WINDOW_MS"
+    )
+    """How long the first create or update of a table waits for others to the same table, to send them
+    in one request of up to 10 records (Airtable's 5 requests/s per base count requests, not records);
+    0 sends each write alone."""

@@ -23,6 +23,7 @@ OPERATIONS = (
 )
 CACHED_OPERATIONS = ("list_bases", "list_tables", "list_records", "get_record")
 RETRY_REASONS = ("rate_limited", "server_error", "timeout", "unreachable")
+SAVED_REASONS = ("coalesced", "batched")
 
 REQUEST_DURATION = Histogram(
     "airtable_request_duration_seconds",
@@ -50,6 +51,18 @@ CACHE_REQUESTS = Counter(
     "Lookups in the Redis read cache by operation; result is hit or miss (a failing Redis counts as a miss).",
     ["operation", "result"],
 )
+CALLS_SAVED = Counter(
+    "airtable_calls_saved_total",
+    "Requests to Airtable not sent because the answer of another one served them: coalesced (an "
+    "identical read in flight shared its answer) or batched (a write rode in another's request of up "
+    "to 10 records).",
+    ["reason"],
+)
+RATE_LIMIT_WINDOW = Gauge(
+    "airtable_rate_limit_window_seconds",
+    "The widest window of the client-side per-base limiter (AIRTABLE_RATE_LIMIT_PER_SECOND requests "
+    "per window): 1.05 s, wider for a while after Airtable answered 429.",
+)
 POOL_CONNECTIONS = Gauge(
     "airtable_pool_connections",
     "Connections to Airtable in the HTTP client's pool, by state (in_use, idle), read at scrape time.",
@@ -67,3 +80,5 @@ for _operation in OPERATIONS:
 for _operation in CACHED_OPERATIONS:
     for _result in ("hit", "miss"):
         CACHE_REQUESTS.labels(_operation, _result)
+for _reason in SAVED_REASONS:
+    CALLS_SAVED.labels(_reason)

@@ -11,7 +11,16 @@ without an ``await``, so concurrent tasks on one event loop cannot take the same
 callers that must wait sleep until their booked time, in the order they booked. A caller cancelled
 while it waits keeps its booking, which only makes the limiter stricter.
 
-It limits one process; several replicas share Airtable's limit, which the 429 retries then absorb.
+The margin adapts to Airtable's answers. A 429 says our count and Airtable's disagree (another
+replica or client spends the same base's budget, or transit times bunched our requests): the base
+then sends nothing until the ``Retry-After`` Airtable asked for, and its window widens by half (at
+most once per window, so the 429s of one burst are one signal, and to at most 4 windows). Every
+other answer narrows it again by 3 %, so about 14 answers undo one widening: the limiter creeps
+back to the full rate while Airtable agrees. The window never goes below the configured one, so a
+base never gets more than ``limit`` requests per window (5 per 1.05 s), whatever happened before.
+
+It limits one process; several replicas share Airtable's limit, which the adaptive margin and the
+429 retries then absorb.
 """
 
 from __future__ import annotations
@@ -24,31 +33,75 @@ from collections.abc import Awaitable, Callable
 # Airtable counts a request when it arrives; ours are spaced by when they leave. The margin
 # absorbs the difference in transit time between two requests a window apart.
 WINDOW_SECONDS = 1.05
+WIDEN = 1.5  # the window after a 429, as a multiple of the one before
+NARROW = 0.97  # the window after any other answer, as a multiple of the one before
+MAX_WIDENING = 4.0  # the widest window, as a multiple of the configured one
+
+
+class Paused(Exception):
+    """Airtable asked this base to wait longer than a caller may: answer now instead of queueing."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Airtable asked for {seconds:.1f} s of silence on this base")
+        self.seconds = seconds
 
 
 class TokenWindow:
-    """``limit`` tokens for one key; a token spent at time t is usable again at t + ``window``."""
+    """``limit`` tokens for one key; a token spent at time t is usable again at t + ``window``.
+
+    ``window`` widens on a 429 (``rate_limited``) and narrows back to ``floor`` on other answers
+    (``answered``); see the module docstring.
+    """
 
     def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("a token window needs limit >= 1 and window > 0")
+        self.floor = window
         self.window = window
         self._clock = clock
         # When each of the last `limit` tokens was (or will be) spent; never decreasing.
         self._spent: deque[float] = deque(maxlen=limit)
+        self._paused_until = 0.0
+        self._widened_at = float("-inf")
+
+    def due(self) -> float:
+        """When a token booked now could be used."""
+        due = max(self._clock(), self._paused_until)
+        if self._spent:
+            # Never before the last booking: callers wake in the order they booked, even after the
+            # window narrowed.
+            due = max(due, self._spent[-1])
+            if len(self._spent) == self._spent.maxlen:
+                due = max(due, self._spent[0] + self.window)
+        return due
 
     def reserve(self) -> float:
         """Takes a token now or books the next one due; returns the seconds until it may be used."""
-        now = self._clock()
-        due = now
-        if len(self._spent) == self._spent.maxlen:
-            due = max(now, self._spent[0] + self.window)
+        due = self.due()
         self._spent.append(due)
-        return due - now
+        return due - self._clock()
+
+    def paused_for(self) -> float:
+        """Seconds left of the silence Airtable asked for (0 when none)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    def rate_limited(self, retry_after: float) -> None:
+        """Airtable answered 429: wait ``retry_after`` seconds, then send with a wider margin."""
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + retry_after)
+        if now >= self._widened_at + self.window:
+            self.window = min(self.window * WIDEN, self.floor * MAX_WIDENING)
+            self._widened_at = now
+
+    def answered(self) -> None:
+        """Airtable answered without a 429: creep back towards the configured window."""
+        self.window = max(self.floor, self.window * NARROW)
 
     def is_idle(self) -> bool:
-        """Every token is back: the same as a new one."""
-        return not self._spent or self._spent[-1] + self.window <= self._clock()
+        """Every token is back and the margin is the configured one: the same as a new one."""
+        return self.window == self.floor and (
+            not self._spent or max(self._spent[-1] + self.window, self._paused_until) <= self._clock()
+        )
 
 
 class RateLimiter:
@@ -63,12 +116,14 @@ class RateLimiter:
         limit: int,
         *,
         window: float = WINDOW_SECONDS,
+        max_pause: float = float("inf"),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         max_keys: int = 1000,
     ) -> None:
         self.limit = limit
         self.window = window
+        self._max_pause = max_pause
         self._clock = clock
         self._sleep = sleep
         self._max_keys = max_keys
@@ -77,14 +132,36 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._windows)
 
-    async def acquire(self, key: str) -> float:
-        """Waits until ``key`` may send one request; returns how long that took in seconds."""
+    def _tokens(self, key: str) -> TokenWindow:
         tokens = self._windows.get(key)
         if tokens is None:
             if len(self._windows) >= self._max_keys:
                 self._windows = {k: w for k, w in self._windows.items() if not w.is_idle()}
             tokens = self._windows[key] = TokenWindow(self.limit, self.window, clock=self._clock)
+        return tokens
+
+    async def acquire(self, key: str) -> float:
+        """Waits until ``key`` may send one request; returns how long that took in seconds.
+
+        Raises ``Paused`` instead of waiting when Airtable asked for more silence than ``max_pause``.
+        """
+        tokens = self._tokens(key)
+        paused = tokens.paused_for()
+        if paused > self._max_pause:
+            raise Paused(paused)
         wait = tokens.reserve()
         if wait > 0:
             await self._sleep(wait)
         return wait
+
+    def rate_limited(self, key: str, retry_after: float) -> None:
+        self._tokens(key).rate_limited(retry_after)
+
+    def answered(self, key: str) -> None:
+        tokens = self._windows.get(key)
+        if tokens is not None:
+            tokens.answered()
+
+    def widest_window(self) -> float:
+        """The widest current window of any key: the configured one while Airtable sends no 429."""
+        return max((tokens.window for tokens in self._windows.values()), default=self.window)

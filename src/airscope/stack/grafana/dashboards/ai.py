@@ -173,7 +173,8 @@ def airtable() -> Topic:
     return Topic(
         "airscope-airtable",
         "airscope / Airtable",
-        "Requests to Airtable through the airtable-gateway: rate limiting, 429s, retries, cache, pool.",
+        "Requests to Airtable through the airtable-gateway: rate limiting, 429s, retries, calls saved "
+        "(cache, single flight, write batches), pool.",
         (
             (
                 "Requests",
@@ -207,17 +208,44 @@ def airtable() -> Topic:
                 ],
             ),
             (
-                "Cache and connection pool",
+                "Calls saved: cache, single flight, write batches",
                 [
                     graph(
-                        "Cache hit ratio by operation",
+                        "Cache hit ratio",
                         [
+                            prom(ratio("airtable_cache_requests_total", 'result="hit"'), "all reads"),
                             prom(
                                 ratio("airtable_cache_requests_total", 'result="hit"', by="operation"),
                                 "{{operation}}",
-                            )
+                            ),
                         ],
                         unit="percentunit",
+                        description="Reads the Redis cache answered; a write to a table makes its "
+                        "cached reads miss (a change of the schema: the whole base's).",
+                    ),
+                    graph(
+                        "Calls to Airtable saved/s",
+                        [
+                            prom(rate("airtable_cache_requests_total", 'result="hit"'), "cache hits"),
+                            prom(rate("airtable_calls_saved_total", by="reason"), "{{reason}}"),
+                            prom(rate("airtable_request_duration_seconds_count"), "sent"),
+                        ],
+                        unit="ops",
+                        description="What was answered without a request to Airtable: from the cache, "
+                        "by an identical read in flight (coalesced), or inside another write's request "
+                        "of up to 10 records (batched); against the requests sent (at most 5/s per base).",
+                    ),
+                ],
+            ),
+            (
+                "Limiter margin and connection pool",
+                [
+                    graph(
+                        "Limiter window (widest base)",
+                        [prom(f"max({series('airtable_rate_limit_window_seconds')})", "window")],
+                        unit="s",
+                        description="At most 5 requests per window per base: 1.05 s, wider for a while "
+                        "after Airtable answered 429, narrowing back while it agrees.",
                     ),
                     pool("airtable_pool_connections"),
                 ],
