@@ -187,11 +187,9 @@ class TelemetryMiddleware:
                 disconnected = True
             raise
         except Exception as exc:
-            if disconnected or (not started and _server_saw_disconnect(receive)):
+            if not started and (disconnected or _server_saw_disconnect(receive)):
                 # The client left, and the app failed reading what would never come: not a bug.
                 disconnected = True
-                if started:
-                    raise
                 return
             if recording:
                 span.record_exception(exc)
