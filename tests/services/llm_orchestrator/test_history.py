@@ -62,17 +62,19 @@ async def test_cache_is_filled_on_read_and_extended_on_write(store) -> None:
     assert await store.load(session) == TURN
 
 
-async def test_active_sessions_count_the_window(store) -> None:
+async def test_appending_marks_the_session_active_and_counts_the_window(store) -> None:
     await store.redis.delete(history.ACTIVE_KEY)
     now = 1_000_000.0
     store.clock = lambda: now
-    assert await store.touch("a") == 1
-    assert await store.touch("b") == 2
-    assert await store.touch("a") == 2
+    a, b, c = (uuid.uuid4().hex for _ in range(3))
+    assert await store.append(a, TURN[:1]) == 1
+    assert await store.append(b, TURN[:1]) == 2
+    assert await store.append(a, TURN[1:]) == 2
     now += history.ACTIVE_WINDOW_SECONDS - 1
-    assert await store.touch("c") == 3
+    assert await store.append(c, TURN[:1]) == 3
     now += 2  # a and b fell out of the window
     assert await store.active_sessions() == 1
+    assert await store.load(a) == TURN
 
 
 def test_recent_starts_at_a_user_message() -> None:

@@ -7,7 +7,6 @@ import contextlib
 from functools import partial
 from typing import Annotated
 
-import httpx
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel, StringConstraints
 
@@ -20,13 +19,14 @@ from airscope.services.common import (
 from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.background import refresh_gauges, stop
 from airscope.services.common.datastores import dependency_errors
+from airscope.services.common.http_clients import internal_client
 from airscope.services.common.storable import trimmed_text
 from airscope.services.llm_orchestrator import history, metrics
 from airscope.services.llm_orchestrator.budget import Budget
 from airscope.services.llm_orchestrator.chat import Chat
 from airscope.services.llm_orchestrator.config import Config
 from airscope.services.llm_orchestrator.llm import LLM
-from airscope.services.llm_orchestrator.tools import mcp_http_client
+from airscope.services.llm_orchestrator.tools import McpTools, mcp_http_client
 from airscope.telemetry import get_logger, http_check, instrument, postgres_check, redis_check
 
 log = get_logger(__name__)
@@ -98,14 +98,16 @@ def create_app() -> FastAPI:
         refresher = asyncio.create_task(
             refresh_gauges(partial(_gauges, store, budget), GAUGE_REFRESH_SECONDS, log)
         )
-        async with httpx.AsyncClient() as activity_client, mcp_http_client() as mcp_http:
-            app.state.chat = Chat(config, store, budget, llm, mcp_http)
+        async with internal_client() as activity_client, mcp_http_client() as mcp_http:
+            tools = McpTools(config.mcp_url, mcp_http)
+            app.state.chat = Chat(config, store, budget, llm, tools)
             app.state.activity = ActivityReporter(activity_client, config.platform_url)
             try:
                 yield
             finally:
                 await stop([refresher])
                 await app.state.activity.drain()
+                await tools.aclose()
                 await llm.close()
                 await pool.close()
                 await redis_client.aclose()

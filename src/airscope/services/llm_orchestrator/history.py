@@ -89,31 +89,31 @@ class History:
                 await pipe.execute()
         return messages
 
-    async def append(self, session_id: str, messages: Sequence[dict]) -> None:
-        """Stores the new messages, then adds them to the cached session (write-through).
+    async def append(self, session_id: str, messages: Sequence[dict]) -> int:
+        """Stores the new messages, adds them to the cached session (write-through) and marks the
+        session active now; answers how many sessions were active in the window.
 
+        One statement (the session's row and its messages together, atomic as any statement) and
+        one Redis round trip: a transaction of three statements cost four round trips a chat.
         RPUSHX only extends a list that is cached: an evicted session is refilled by the next
         load instead of being cached with only its newest messages.
         """
-        async with self.pool.acquire() as connection, connection.transaction():
+        async with self.pool.acquire() as connection:
             await connection.execute(
-                "INSERT INTO chat_sessions (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET updated_at = now()",
+                "WITH session AS ("
+                " INSERT INTO chat_sessions (id) VALUES ($1)"
+                " ON CONFLICT (id) DO UPDATE SET updated_at = now() RETURNING id)"
+                " INSERT INTO chat_messages (session_id, message)"
+                " SELECT session.id, message FROM session, unnest($2::jsonb[]) WITH ORDINALITY AS m(message, n)"
+                " ORDER BY n",
                 session_id,
-            )
-            await connection.executemany(
-                "INSERT INTO chat_messages (session_id, message) VALUES ($1, $2)",
-                [(session_id, message) for message in messages],
+                list(messages),
             )
         key = _cache_key(session_id)
+        now = self.clock()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpushx(key, *(orjson.dumps(m) for m in messages))
             pipe.expire(key, CACHE_TTL_SECONDS)
-            await pipe.execute()
-
-    async def touch(self, session_id: str) -> int:
-        """Marks the session active now; answers how many sessions were active in the window."""
-        now = self.clock()
-        async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(ACTIVE_KEY, {session_id: now})
             pipe.zremrangebyscore(ACTIVE_KEY, "-inf", now - ACTIVE_WINDOW_SECONDS)
             pipe.expire(ACTIVE_KEY, ACTIVE_WINDOW_SECONDS)

@@ -2,7 +2,9 @@
 
 The SDK's own retries are off: ours count every attempt in ``llm_requests_total`` and give each
 one its span: a CLIENT span following the OpenTelemetry GenAI semantic conventions (model, token
-counts), with the kit's HTTP client span of the attempt under it.
+counts, and the HTTP status of a failed attempt). It is the attempt's only span: the kit's HTTP
+client span under it told nothing more of the same request (and the provider, outside the
+platform, joins no trace), so the request is made without one (``suppress_http_instrumentation``).
 Prompts and answers never go into spans: they are user data.
 """
 
@@ -18,10 +20,11 @@ from urllib.parse import urlsplit
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from airscope.services.common import ServiceError
-from airscope.services.llm_orchestrator import metrics
+from airscope.services.llm_orchestrator import keepalive, metrics
 from airscope.services.llm_orchestrator.config import Config
 from airscope.telemetry import get_logger
 
@@ -29,6 +32,9 @@ log = get_logger(__name__)
 
 BACKOFF_BASE_SECONDS = 0.25
 MAX_RETRY_AFTER_SECONDS = 10.0
+# Connections to the provider: about the chats waiting for a completion at once.
+MAX_CONNECTIONS = 200
+MAX_KEEPALIVE_CONNECTIONS = 50
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ class LLM:
             api_key=config.llm_api_key,
             timeout=config.llm_timeout_seconds,
             max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(
+                limits=keepalive.limits(MAX_CONNECTIONS, MAX_KEEPALIVE_CONNECTIONS)
+            ),
         )
         self.sleep = sleep
         url = urlsplit(config.llm_base_url)
@@ -144,9 +153,10 @@ class LLM:
             started = time.perf_counter()
             outcome = "ok"
             try:
-                response = await self.client.chat.completions.create(
-                    model=self.model, messages=list(messages), tools=list(tools) or openai.omit
-                )
+                with suppress_http_instrumentation():
+                    response = await self.client.chat.completions.create(
+                        model=self.model, messages=list(messages), tools=list(tools) or openai.omit
+                    )
             except openai.APITimeoutError:
                 outcome = "timeout"
                 raise _Retryable(outcome, "timeout") from None
@@ -154,9 +164,11 @@ class LLM:
                 outcome = "error"
                 raise _Retryable(outcome, "provider unreachable") from None
             except openai.RateLimitError as exc:
+                span.set_attribute("http.response.status_code", 429)
                 outcome = "rate_limited"
                 raise _Retryable(outcome, "HTTP 429 rate limited", _retry_after(exc)) from None
             except openai.APIStatusError as exc:
+                span.set_attribute("http.response.status_code", exc.status_code)
                 if exc.status_code >= 500:
                     outcome = "error"
                     raise _Retryable(outcome, f"HTTP {exc.status_code}") from None

@@ -18,7 +18,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -27,6 +26,7 @@ from starlette.types import Scope
 
 import airscope
 from airscope.services.common import install_error_handlers
+from airscope.services.common.http_clients import internal_client
 from airscope.services.mcp_server.config import Config
 from airscope.services.mcp_server.metrics import InFlightRequests, ToolCallMetrics
 from airscope.services.mcp_server.tools import AirtableGateway, AirtableTools
@@ -63,8 +63,8 @@ def _transport_security(config: Config) -> TransportSecuritySettings:
 
 def create_app() -> FastAPI:
     config = Config.from_env()
-    gateway_client = httpx.AsyncClient(
-        base_url=config.airtable_gateway_url, timeout=config.gateway_timeout_seconds
+    gateway_client = internal_client(
+        timeout=config.gateway_timeout_seconds, base_url=config.airtable_gateway_url
     )
 
     @asynccontextmanager
