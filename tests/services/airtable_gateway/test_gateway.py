@@ -208,8 +208,10 @@ def test_reads_after_writes_see_the_writes(api: httpx.Client) -> None:
 
 
 def test_concurrent_creates_to_a_table_leave_in_fewer_requests_each_with_its_own_record(
-    gateway: AppServer,
+    own_gateway: Callable[..., AppServer],
 ) -> None:
+    # A window wide enough for ten threads' requests on a busy machine (5 ms by default).
+    gateway = own_gateway(AIRTABLE_WRITE_BATCH_WINDOW_MS="200")
     before = scrape(gateway.url)
     names = [f"Batched {n}" for n in range(10)]
 
@@ -228,7 +230,7 @@ def test_concurrent_creates_to_a_table_leave_in_fewer_requests_each_with_its_own
     assert len({answer.json()["records"][0]["id"] for answer in answers}) == 10
     moved = movement(before, scrape(gateway.url))
     sent = moved("airtable_request_duration_seconds_count", operation="create_records")
-    assert sent < 10
+    assert sent <= 5
     assert moved("airtable_calls_saved_total", reason="batched") == 10 - sent
 
 
