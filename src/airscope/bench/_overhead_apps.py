@@ -9,11 +9,12 @@ factory imports its own libraries where it runs: a variant's process loads only 
 
 from __future__ import annotations
 
+import gzip
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from fastapi import FastAPI
@@ -22,6 +23,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from airscope import __version__
 
@@ -29,6 +34,9 @@ SERVICE = "overhead-bench"
 ENDPOINT = "/hello/{name}"
 # What the load generator and the checks request.
 PATH = "/hello/world"
+# Where OTLP/HTTP exports spans, and where the sink says how many it received.
+OTLP_TRACES_PATH = "/v1/traces"
+SINK_COUNT_PATH = "/spans"
 # DropSpans writes this to stderr when its provider shuts down; the runner reads the tally back
 # from the server's log to show that the tracing variants really traced (and how much).
 SPANS_MARKER = "overhead-bench exporter received spans: "
@@ -115,10 +123,41 @@ def kit_tracing_10() -> FastAPI:
     return _kit(provider.shutdown, tracer_provider=provider)
 
 
-def kit_trace_file() -> FastAPI:
-    """As a service runs locally: the kit builds its provider from AIRSCOPE_TRACE_DIR and OTEL_*."""
+def kit_from_environment() -> FastAPI:
+    """As a service runs: the kit builds its provider from the environment (AIRSCOPE_TRACE_DIR for
+    the OTLP JSON file, OTEL_EXPORTER_OTLP_ENDPOINT for OTLP/HTTP, OTEL_TRACES_SAMPLER)."""
     # The provider is the process-wide one the kit sets while instrumenting, looked up at shutdown.
     return _kit(lambda: trace.get_tracer_provider().shutdown())
+
+
+def otlp_sink() -> Starlette:
+    """What the OTLP/HTTP row exports to, in place of a collector: answers every POST /v1/traces
+    with 200 and counts the spans it received (GET /spans), so the run shows they arrived."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+
+    received = 0
+    answer = ExportTraceServiceResponse().SerializeToString()
+
+    async def traces(request: Request) -> Response:
+        nonlocal received
+        body = await request.body()
+        if request.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        export = ExportTraceServiceRequest.FromString(body)
+        received += sum(
+            len(scope.spans) for resource in export.resource_spans for scope in resource.scope_spans
+        )
+        return Response(answer, media_type="application/x-protobuf")
+
+    async def spans(request: Request) -> Response:
+        return JSONResponse({"spans": received})
+
+    return Starlette(
+        routes=[Route(OTLP_TRACES_PATH, traces, methods=["POST"]), Route(SINK_COUNT_PATH, spans)]
+    )
 
 
 # --- The libraries people use today -------------------------------------------------------------
@@ -220,9 +259,17 @@ class Variant:
     # Writes one access line per request (counted afterwards, to show it did).
     access_log: bool = False
     # Where its spans go: "dropped" (into DropSpans, whose tally ends up in the log), "file" (the
-    # kit's OTLP JSON file under AIRSCOPE_TRACE_DIR, configured from the environment, which sets
-    # the process-wide tracer provider), or None for no tracing.
-    traces: Literal["dropped", "file"] | None = None
+    # kit's OTLP JSON file under AIRSCOPE_TRACE_DIR) or "otlp" (OTLP/HTTP to the run's sink, which
+    # counts them), both configured from the environment, which sets the process-wide tracer
+    # provider; or None for no tracing.
+    traces: Literal["dropped", "file", "otlp"] | None = None
+    # More environment for its process (e.g. OTEL_BSP_* to try batch sizes).
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def from_environment(self) -> bool:
+        """Configures the process-wide tracer provider: runs in a process of its own."""
+        return self.traces in ("file", "otlp")
 
     @property
     def import_path(self) -> str:
@@ -255,10 +302,18 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "kit-trace-file",
         "kit: metrics + log + tracing 100 % to its OTLP JSON file",
-        kit_trace_file,
+        kit_from_environment,
         metric=KIT_METRIC,
         access_log=True,
         traces="file",
+    ),
+    Variant(
+        "kit-trace-otlp",
+        "kit: metrics + log + tracing 100 % over OTLP/HTTP",
+        kit_from_environment,
+        metric=KIT_METRIC,
+        access_log=True,
+        traces="otlp",
     ),
     Variant(
         "instrumentator", "prometheus-fastapi-instrumentator", instrumentator, metric=INSTRUMENTATOR_METRIC

@@ -51,6 +51,8 @@ class Row:
     requests: int  # every request wrk completed against it, warm-up included
     access_lines: int | None
     spans: int | None
+    # Its ratio to bare in each round (each round ran every variant once), in the order of the rounds.
+    round_ratios: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,19 @@ class Goal:
     kit_key: str
     measure: str  # "rps_ratio" or "p99_ratio"
     bound: float
+    # Judged on the ratio of every round, not on the median: a goal the machine's drift could meet
+    # in one round and miss in the next is not met.
+    every_round: bool = False
 
     @property
     def text(self) -> str:
-        return (
-            f"at least {self.bound:.2f}"
-            if self.measure == "rps_ratio"
-            else f"at most {self.bound:g}x bare p99"
-        )
+        if self.measure == "p99_ratio":
+            return f"at most {self.bound:g}x bare p99"
+        return f"at least {self.bound:.2f}" + (" in every round" if self.every_round else "")
 
     def met(self, row: Row) -> bool:
+        if self.every_round:
+            return bool(row.round_ratios) and min(row.round_ratios) >= self.bound
         value = getattr(row, self.measure)
         return value >= self.bound if self.measure == "rps_ratio" else value <= self.bound
 
@@ -83,14 +88,23 @@ GOALS = (
         "kit-metrics",
         "rps_ratio",
         0.90,
+        every_round=True,
     ),
     Goal(
-        "metrics + one JSON access line + tracing at 100 % sampling",
+        "metrics + one JSON access line + tracing at 100 % sampling, spans dropped",
         "instrumentator + OTel FastAPI instrumentation + structlog line: 0.27 (OTel alone: 0.37)",
         ("libraries-full", "otel-fastapi"),
         "kit-trace-100",
         "rps_ratio",
         0.60,
+    ),
+    Goal(
+        "the same with spans exported over OTLP/HTTP",
+        "(not measured)",
+        (),
+        "kit-trace-otlp",
+        "rps_ratio",
+        0.50,
     ),
     Goal("the same at 10 % head sampling", "(not measured)", (), "kit-trace-10", "rps_ratio", 0.75),
     Goal(
@@ -100,6 +114,14 @@ GOALS = (
         "kit-trace-100",
         "p99_ratio",
         1.5,
+    ),
+    Goal(
+        "p99 latency, spans to the OTLP JSON file (local mode)",
+        "(not measured)",
+        (),
+        "kit-trace-file",
+        "p99_ratio",
+        2.0,
     ),
 )
 
@@ -160,7 +182,10 @@ def goals_table(rows: Sequence[Row]) -> str:
     def measured(goal: Goal, key: str) -> str:
         row = by_key[key]
         value = getattr(row, goal.measure)
-        return f"{row.label}: {value:.2f}" + ("x" if goal.measure == "p99_ratio" else "")
+        text = f"{row.label}: {value:.2f}" + ("x" if goal.measure == "p99_ratio" else "")
+        if goal.every_round and key == goal.kit_key:
+            text += " (rounds: " + ", ".join(f"{ratio:.2f}" for ratio in row.round_ratios) + ")"
+        return text
 
     return tables.markdown(
         [
@@ -242,10 +267,14 @@ app's.
 
 Spans of the tracing variants go through a batch span processor into an exporter that accepts
 and drops them, so the rows measure making spans, not shipping them. The kit's rows use its own
-pipeline (`CountingBatchSpanProcessor` and the redacting `SafeExporter`); "{labels["kit-trace-file"]}"
-is the kit as a local service runs it, configured from the environment (`AIRSCOPE_TRACE_DIR`)
-and writing OTLP JSON lines to a file. 10 % is head sampling,
-`ParentBased(TraceIdRatioBased(0.1))`. The libraries' full-stack row logs one structlog JSON line
+pipeline (its tracer provider, `CountingBatchSpanProcessor` and the redacting `SafeExporter`);
+"{labels["kit-trace-file"]}" is the kit as a local service runs it, configured from the
+environment (`AIRSCOPE_TRACE_DIR`) and writing OTLP JSON lines to a file; "{labels["kit-trace-otlp"]}"
+is the kit as a service runs it in production, configured from the environment
+(`OTEL_EXPORTER_OTLP_ENDPOINT`) and exporting with the SDK's OTLP/HTTP exporter to a sink that
+stands for the collector: a uvicorn process on the load generator's CPU that answers 200 and
+counts the spans it received (the Checks table). 10 % is head sampling,
+`parentbased_traceidratio` at 0.1. The libraries' full-stack row logs one structlog JSON line
 per request from an `@app.middleware("http")` function, as FastAPI's documentation shows
 middleware, with the trace id added by a processor.
 
@@ -258,7 +287,8 @@ middleware, with the trace id added by a processor.
 {goals_table(rows)}
 
 The full-stack goals are judged on "{labels["kit-trace-100"]}", which drops its spans as the
-libraries' rows do. Where the kit's time goes, and why the goals it misses are missed:
+libraries' rows do, and on the rows that ship them. "In every round" is judged on the ratio to
+bare of each round (each round ran every variant once), not on the median. Where the kit's time goes, and why the goals it misses are missed:
 [where-the-time-goes.md](where-the-time-goes.md).
 
 ## Checks

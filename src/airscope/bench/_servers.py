@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from airscope.bench import BenchError
-from airscope.bench._overhead_apps import PATH, SPANS_MARKER, Variant
+from airscope.bench._overhead_apps import PATH, SINK_COUNT_PATH, SPANS_MARKER, Variant, otlp_sink
 from airscope.local.traces import parse_line, span_files
 
 # Ports other parts of the project (or common tools) claim on this machine.
@@ -38,10 +38,17 @@ def free_ports(count: int) -> list[int]:
 
 
 class Server:
-    def __init__(self, variant: Variant, port: int, workdir: Path, *, cpu: int) -> None:
+    # What answers once the app is up.
+    ready_path = PATH
+
+    def __init__(
+        self, variant: Variant, port: int, workdir: Path, *, cpu: int, sink: Sink | None = None
+    ) -> None:
         self.variant = variant
         self.port = port
         self.cpu = cpu
+        # Where an "otlp" variant exports its spans to, and which counts them.
+        self.sink = sink
         self.log = workdir / f"{variant.key}.log"
         self.trace_dir = workdir / "traces" / variant.key
         self.base_url = f"http://127.0.0.1:{port}"
@@ -60,9 +67,15 @@ class Server:
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env["LOG_LEVEL"] = "info"
+        if self.variant.from_environment:
+            env["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
         if self.variant.traces == "file":
             env["AIRSCOPE_TRACE_DIR"] = str(self.trace_dir)
-            env["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
+        if self.variant.traces == "otlp":
+            if self.sink is None:
+                raise BenchError(f"{self.variant.key}: exports over OTLP/HTTP, and the run has no sink")
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.sink.base_url
+        env.update(self.variant.environment)
         return env
 
     def start(self) -> None:
@@ -81,7 +94,7 @@ class Server:
                     f"{self.variant.key}: the server on port {self.port} exited.\n{self.log_tail()}"
                 )
             try:
-                httpx.get(self.base_url + PATH, timeout=1.0)
+                httpx.get(self.base_url + self.ready_path, timeout=1.0)
                 return
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -132,13 +145,34 @@ class Server:
         return sum(1 for _ in _matches(self.log, _ACCESS_LINE))
 
     def spans_exported(self) -> int | None:
-        """Spans that reached the exporter (read after stop, once the provider has flushed)."""
+        """Spans that reached the exporter (read after stop, once the provider has flushed): for the
+        "otlp" variant, the spans its sink received."""
         if self.variant.traces == "file":
             return sum(_spans_in(path) for path in span_files(self.trace_dir))
+        if self.variant.traces == "otlp" and self.sink is not None:
+            return self.sink.spans_received()
         if self.variant.traces == "dropped":
             tallies = [int(match.group(1)) for match in _matches(self.log, _SPANS_TALLY)]
             return sum(tallies) if tallies else None
         return None
+
+
+class Sink(Server):
+    """The OTLP/HTTP sink (``otlp_sink``), on the load generator's CPU: a collector would not share
+    the service's core either."""
+
+    ready_path = SINK_COUNT_PATH
+
+    def __init__(self, port: int, workdir: Path, *, cpu: int) -> None:
+        super().__init__(SINK, port, workdir, cpu=cpu)
+
+    def spans_received(self) -> int:
+        response = httpx.get(self.base_url + SINK_COUNT_PATH, timeout=5.0)
+        response.raise_for_status()
+        return response.json()["spans"]
+
+
+SINK = Variant("otlp-sink", "OTLP/HTTP sink", otlp_sink)
 
 
 def _spans_in(path: Path) -> int:

@@ -1,7 +1,8 @@
 """``airscope bench overhead``: the telemetry kit's cost against a bare app and the usual libraries.
 
-Ten uvicorn servers (see ``_overhead_apps``), one wrk; interleaved rounds; medians; a Markdown
-report with the issue's goals beside the results (see ``_report``).
+A uvicorn server per variant (see ``_overhead_apps``), an OTLP/HTTP sink for the row that exports
+spans, one wrk; interleaved rounds; medians; a Markdown report with the issue's goals beside the
+results (see ``_report``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from airscope.bench import BenchError, _report, _wrk
 from airscope.bench._overhead_apps import PATH, VARIANTS, Variant
 from airscope.bench._report import Row
-from airscope.bench._servers import Server, free_ports
+from airscope.bench._servers import Server, Sink, free_ports
 from airscope.bench._wrk import WrkResult
 
 SERVER_CPU = 0
@@ -89,9 +90,12 @@ def _progress(message: str) -> None:
 
 def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connections: int) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix="airscope-overhead-"))
+    sink_port, *ports = free_ports(len(variants) + 1)
+    # On the load generator's CPU: it stands for a collector, which would not share the service's.
+    sink = Sink(sink_port, workdir, cpu=WRK_CPU) if any(v.traces == "otlp" for v in variants) else None
     servers = [
-        Server(variant, port, workdir, cpu=SERVER_CPU)
-        for variant, port in zip(variants, free_ports(len(variants)), strict=True)
+        Server(variant, port, workdir, cpu=SERVER_CPU, sink=sink)
+        for variant, port in zip(variants, ports, strict=True)
     ]
     runs: dict[str, list[WrkResult]] = {variant.key: [] for variant in variants}
     requests = dict.fromkeys(runs, 0)
@@ -108,12 +112,13 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
         requests[server.variant.key] += result.requests
         return result
 
+    processes = [*servers, *([sink] if sink else [])]
     try:
-        for server in servers:
-            server.start()
+        for process in processes:
+            process.start()
         # All up before any load: a server still importing would compete for CPU 0.
-        for server in servers:
-            server.wait_ready()
+        for process in processes:
+            process.wait_ready()
         for server in servers:
             server.check()
             warm = load(server, WARMUP_SECONDS)
@@ -129,15 +134,17 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
                     f"round {round_index + 1}/{rounds}  {server.variant.key:<20} {result.rps:>9,.0f} req/s"
                     f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
                 )
-        # Stopped before counting: the tracer providers flush their spans on shutdown.
+        # Stopped before counting: the tracer providers flush their spans on shutdown (to the sink,
+        # which is counted before it stops).
         for server in servers:
             server.stop()
         rows = _rows(servers, runs, requests)
     except BaseException:
-        for server in servers:
-            server.stop()
         _progress(f"the servers' logs are kept in {workdir}")
         raise
+    finally:
+        for process in processes:
+            process.stop()
     shutil.rmtree(workdir, ignore_errors=True)
     return rows
 
@@ -151,6 +158,10 @@ def _rows(servers: Sequence[Server], runs: dict[str, list[WrkResult]], requests:
     for server in servers:
         key = server.variant.key
         rps, p99 = median(key, "rps"), median(key, "p99_ms")
+        # Each round ran every variant once: a round's ratio is to the bare app of the same round.
+        round_ratios = tuple(
+            result.rps / bare.rps for result, bare in zip(runs[key], runs["bare"], strict=True)
+        )
         rows.append(
             Row(
                 key=key,
@@ -162,6 +173,7 @@ def _rows(servers: Sequence[Server], runs: dict[str, list[WrkResult]], requests:
                 p99_ratio=p99 / bare_p99,
                 rps_min=min(result.rps for result in runs[key]),
                 rps_max=max(result.rps for result in runs[key]),
+                round_ratios=round_ratios,
                 requests=requests[key],
                 access_lines=server.access_lines() if server.variant.access_log else None,
                 spans=server.spans_exported(),
