@@ -82,20 +82,6 @@ class DropSpans(SpanExporter):
 # --- The kit ----------------------------------------------------------------------------------
 
 
-def _kit_provider(ratio: float) -> TracerProvider:
-    """The kit's own span pipeline (build_tracer_provider) with the final I/O dropped."""
-    # Imported in the variant that uses it: a library variant's process must not load the kit.
-    from airscope.telemetry import Settings
-    from airscope.telemetry._tracing import build_tracer_provider, configured_sampler
-
-    sampler = configured_sampler(
-        {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(ratio)}
-    )
-    return build_tracer_provider(
-        SERVICE, __version__, Settings.from_env(), sampler=sampler, exporters=[DropSpans()]
-    )
-
-
 def _kit(flush: Callable[[], object] | None = None, **options) -> FastAPI:
     # Imported in the variant that uses it: a library variant's process must not load the kit.
     from airscope.telemetry import instrument
@@ -113,21 +99,22 @@ def kit_access_log() -> FastAPI:
     return _kit(tracing=False, access_log=True)
 
 
-def kit_tracing_100() -> FastAPI:
-    provider = _kit_provider(1.0)
-    return _kit(provider.shutdown, tracer_provider=provider)
-
-
-def kit_tracing_10() -> FastAPI:
-    provider = _kit_provider(0.1)
-    return _kit(provider.shutdown, tracer_provider=provider)
-
-
 def kit_from_environment() -> FastAPI:
-    """As a service runs: the kit builds its provider from the environment (AIRSCOPE_TRACE_DIR for
-    the OTLP JSON file, OTEL_EXPORTER_OTLP_ENDPOINT for OTLP/HTTP, OTEL_TRACES_SAMPLER)."""
-    # The provider is the process-wide one the kit sets while instrumenting, looked up at shutdown.
+    """As a service runs: the kit builds the process-wide tracer provider from the environment
+    (OTEL_TRACES_SAMPLER, AIRSCOPE_TRACE_DIR for the OTLP JSON file, OTEL_EXPORTER_OTLP_ENDPOINT for
+    OTLP/HTTP)."""
+    # Looked up at shutdown: the provider is the one the kit sets while instrumenting.
     return _kit(lambda: trace.get_tracer_provider().shutdown())
+
+
+def kit_dropping_spans() -> FastAPI:
+    """The kit from the environment, with no exporter there but DropSpans behind the kit's own
+    batch processor and redaction: the cost of making spans, as for the libraries' rows."""
+    from airscope.telemetry import CountingBatchSpanProcessor, SafeExporter
+
+    app = kit_from_environment()
+    trace.get_tracer_provider().add_span_processor(CountingBatchSpanProcessor(SafeExporter(DropSpans())))
+    return app
 
 
 def otlp_sink() -> Starlette:
@@ -260,16 +247,13 @@ class Variant:
     access_log: bool = False
     # Where its spans go: "dropped" (into DropSpans, whose tally ends up in the log), "file" (the
     # kit's OTLP JSON file under AIRSCOPE_TRACE_DIR) or "otlp" (OTLP/HTTP to the run's sink, which
-    # counts them), both configured from the environment, which sets the process-wide tracer
-    # provider; or None for no tracing.
+    # counts them); or None for no tracing.
     traces: Literal["dropped", "file", "otlp"] | None = None
-    # More environment for its process (e.g. OTEL_BSP_* to try batch sizes).
+    # Sets the process-wide tracer provider, as a service does (so its tests run it in a process
+    # of its own), sampling as OTEL_TRACES_SAMPLER says (100 % unless ``environment`` says else).
+    global_provider: bool = False
+    # More environment for its process (the sampler; OTEL_BSP_* to try batch sizes).
     environment: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def from_environment(self) -> bool:
-        """Configures the process-wide tracer provider: runs in a process of its own."""
-        return self.traces in ("file", "otlp")
 
     @property
     def import_path(self) -> str:
@@ -286,18 +270,21 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "kit-trace-100",
         "kit: metrics + log + tracing 100 %",
-        kit_tracing_100,
+        kit_dropping_spans,
         metric=KIT_METRIC,
         access_log=True,
         traces="dropped",
+        global_provider=True,
     ),
     Variant(
         "kit-trace-10",
         "kit: metrics + log + tracing 10 %",
-        kit_tracing_10,
+        kit_dropping_spans,
         metric=KIT_METRIC,
         access_log=True,
         traces="dropped",
+        global_provider=True,
+        environment={"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
     ),
     Variant(
         "kit-trace-file",
@@ -306,6 +293,7 @@ VARIANTS: tuple[Variant, ...] = (
         metric=KIT_METRIC,
         access_log=True,
         traces="file",
+        global_provider=True,
     ),
     Variant(
         "kit-trace-otlp",
@@ -314,6 +302,7 @@ VARIANTS: tuple[Variant, ...] = (
         metric=KIT_METRIC,
         access_log=True,
         traces="otlp",
+        global_provider=True,
     ),
     Variant(
         "instrumentator", "prometheus-fastapi-instrumentator", instrumentator, metric=INSTRUMENTATOR_METRIC

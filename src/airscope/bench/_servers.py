@@ -67,7 +67,7 @@ class Server:
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env["LOG_LEVEL"] = "info"
-        if self.variant.from_environment:
+        if self.variant.global_provider:
             env["OTEL_TRACES_SAMPLER"] = "parentbased_always_on"
         if self.variant.traces == "file":
             env["AIRSCOPE_TRACE_DIR"] = str(self.trace_dir)

@@ -385,20 +385,11 @@ class SamplingFirstTracerProvider(TracerProvider):
         return tracer
 
 
-def build_tracer_provider(
-    service: str,
-    version: str,
-    settings: Settings,
-    *,
-    sampler: SampleRatioSampler | None = None,
-    exporters: Sequence[SpanExporter] | None = None,
-) -> TracerProvider:
-    """The kit's span pipeline; ``sampler`` and ``exporters`` default to what the environment and
-    ``settings`` configure (the overhead benchmark passes its own)."""
+def build_tracer_provider(service: str, version: str, settings: Settings) -> TracerProvider:
     provider = SamplingFirstTracerProvider(
-        resource=build_resource(service, version, settings), sampler=sampler or configured_sampler()
+        resource=build_resource(service, version, settings), sampler=configured_sampler()
     )
-    for exporter in _exporters(service, settings) if exporters is None else exporters:
+    for exporter in _exporters(service, settings):
         provider.add_span_processor(CountingBatchSpanProcessor(SafeExporter(exporter)))
     return provider
 
