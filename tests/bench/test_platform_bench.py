@@ -3,6 +3,7 @@ client's view per route and service, the knee, the thresholds, the capacity mode
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -295,3 +296,96 @@ def test_the_kept_figures_read_and_write_back_byte_for_byte() -> None:
     # The dataclasses are the JSON file's format: reading and writing it changes nothing.
     text = (ROOT / JSON_PATH).read_text()
     assert json.dumps(Result.from_json(json.loads(text)).as_json(), indent=1) + "\n" == text
+
+
+# --- issue 21's goals and the row at 2x the knee ----------------------------------------------------------
+
+
+def _overload(**changes) -> dict:
+    return {
+        "mix": "chat",
+        "knee_rate": 50,
+        "rate": 100,
+        "seconds": 20,
+        "normal_rate": 30,
+        "patience_seconds": 10.0,
+        "offered": 2000,
+        "admitted": 1100,
+        "shed": 900,
+        "failed": 0,
+        "gave_up": 0,
+        "refusal_p95_ms": 12.0,
+        "admitted_p95_ms": 640.0,
+        "normal_p95_ms": 110.0,
+        "after_failed": 0,
+        "recovery_seconds": 4.0,
+    } | changes
+
+
+def _goals_result(**overload) -> Result:
+    data = _result_json()
+    for step in data["steps"]:
+        step |= {"airtable_calls_peak_per_second": 4.6, "airtable_429s": 0, "user_429s": 0}
+        step["routes"]["GET /api/health"] = step["overall"] | {"p95_ms": 12.0}
+    data["overload"] = _overload(**overload)
+    return Result.from_json(data)
+
+
+def test_the_goals_are_met_or_not_with_their_figures() -> None:
+    verdicts = {goal.name: (goal.met, goal.figure) for goal in baselines.goals(_goals_result())}
+    assert verdicts["Chat: 50 chats/s with p95 under 300 ms"] == (
+        True,
+        "at 50/s: 50.0 chats/s answered, p95 280 ms.",
+    )
+    # 0.3 cores in each of the 8 services and 0.05 in postgres over 30 s, for 1,500 chats: 49 ms a chat.
+    cpu = verdicts["Chat: CPU per chat at most 25 ms across the platform's processes"]
+    assert cpu == (False, "49.0 ms at 50 chats/s")
+    assert verdicts["Mixed: the knee at at least 20 actions/s"] == (
+        False,
+        "highest step below the knee 5 actions/s",
+    )
+    assert verdicts["Mixed: calls to Airtable never above 5/s per base"][0] is True
+    assert verdicts["Mixed: no 429 reaching a user (below the knee)"] == (True, "0 answered 429")
+    assert verdicts["`GET /api/health` p95 under 20 ms at the normal load"] == (
+        True,
+        "p95 12.0 ms (600 requests)",
+    )
+    assert verdicts["At 2x the knee: admitted p95 under 1000 ms"][0] is True
+    assert verdicts["At 2x the knee: the excess refused within 50 ms (p95)"] == (True, "12.0 ms, 45% shed")
+    assert verdicts["At 2x the knee: back to the normal p95 within 10 s"] == (True, "4 s")
+
+    slow = {g.name: g.met for g in baselines.goals(_goals_result(recovery_seconds=None, refusal_p95_ms=80.0))}
+    assert slow["At 2x the knee: back to the normal p95 within 10 s"] is False
+    assert slow["At 2x the knee: the excess refused within 50 ms (p95)"] is False
+
+
+def test_a_run_from_before_the_goals_renders_without_them(tmp_path: Path) -> None:
+    old = _result()
+    assert not baselines.goals_measured(old)
+    document = baselines.markdown(old, tmp_path)
+    assert "## Goals" not in document and "## At 2x the knee" not in document
+    assert "not measured" in baselines.goals_text(old)
+
+
+def test_the_goals_and_the_overload_row_are_in_the_document_and_the_terminal(tmp_path: Path) -> None:
+    result = _goals_result()
+    document = baselines.markdown(result, tmp_path)
+    assert "## Goals" in document and "| Chat: 50 chats/s with p95 under 300 ms |" in document
+    assert (
+        "| 100 (2 x 50) | 20 s | 2000 | 1100 | 900 (45%) | 0 | 0 | 12.0 | 640.0 | 110.0 | 4 s | 0 |"
+        in document
+    )
+    assert "where-the-time-goes.md#the-chat-path" in baselines.chat_cpu_section(result)
+    text = baselines.goals_text(result)
+    assert text.count("  met ") == 7 and text.count("not met") == 2
+    assert max(len(line) for line in text.splitlines()) <= 80
+    # The new fields go to the JSON and come back.
+    assert Result.from_json(json.loads(json.dumps(result.as_json()))) == result
+
+
+def test_the_knee_rate_is_the_highest_rate_below_the_knee() -> None:
+    steps = [_step(5, 100), _step(10, 200), _step(20, 400)]
+    steps = [dataclasses.replace(s, mix="chat") for s in steps]
+    assert bench.knee_rate(steps, "chat") == 10
+    assert bench.knee_rate(steps[:2], "chat") == 10
+    assert bench.knee_rate(steps, "mixed") is None

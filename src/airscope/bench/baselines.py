@@ -7,10 +7,12 @@ again from a kept run (``airscope bench --from-json``) without measuring again.
 from __future__ import annotations
 
 import re
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 from airscope import tables
-from airscope.bench import capacity, chat_tokens, thresholds
+from airscope.bench import capacity, chat_tokens, overload, thresholds
 from airscope.bench.charts import CHAT_GOAL, CHAT_ROUTE, LATENCY_CHART, SERVICES_CHART, charts
 from airscope.bench.result import (
     JSON_PATH,
@@ -113,12 +115,245 @@ def _summary(result: Result) -> list[str]:
     return lines
 
 
+# --- the goals (issue 21), met or not ----------------------------------------------------------------
+
+CHAT_CPU_GOAL_MS = 25.0  # across the platform's processes, the load generator left out
+MIXED_KNEE_GOAL = 20.0  # actions/s
+AIRTABLE_LIMIT = 5  # requests/s per base: Airtable's own limit
+HEALTH_ROUTE = "GET /api/health"
+HEALTH_P95_GOAL_MS = 20.0
+ADMITTED_P95_GOAL_MS = 1000.0
+REFUSAL_P95_GOAL_MS = 50.0
+RECOVERY_GOAL_SECONDS = 10.0
+TERMINAL_WIDTH = 80
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    met: bool | None  # None: this run did not measure it
+    figure: str
+
+
+def goals_measured(result: Result) -> bool:
+    """Whether the run is from after issue 21's goals (older kept runs render as they always did)."""
+    return result.overload is not None or any(step.user_429s is not None for step in result.steps)
+
+
+def _chat_step(result: Result) -> Step | None:
+    """The chat mix's step the goals read: its highest below the knee (else its first)."""
+    below, ran = result.below_knee("chat"), result.steps_of("chat")
+    return below[-1] if below else (ran[0] if ran else None)
+
+
+def _chats(step: Step) -> int:
+    route = step.routes.get(CHAT_ROUTE)
+    return max(1, route.count if route else 0)
+
+
+def cpu_ms_per_chat(step: Step, *, load_generator: bool) -> float:
+    usage = step.with_load_generator() if load_generator else step.processes
+    return sum(u.cpu_cores for u in usage.values()) * step.seconds / _chats(step) * 1000
+
+
+def _chat_goals(result: Result) -> list[Goal]:
+    rps, p95 = CHAT_GOAL
+    line = chat_goal(result)
+    figure = line.split(": met** ", 1)[-1] if ": met**" in line else line.split("on this machine: ", 1)[-1]
+    step = _chat_step(result)
+    cpu = (
+        Goal(
+            f"Chat: CPU per chat at most {CHAT_CPU_GOAL_MS:g} ms across the platform's processes",
+            None,
+            "no chat mix in this run",
+        )
+        if step is None
+        else Goal(
+            f"Chat: CPU per chat at most {CHAT_CPU_GOAL_MS:g} ms across the platform's processes",
+            cpu_ms_per_chat(step, load_generator=False) <= CHAT_CPU_GOAL_MS,
+            f"{cpu_ms_per_chat(step, load_generator=False):.1f} ms at {step.rate:g} chats/s",
+        )
+    )
+    return [
+        Goal(
+            f"Chat: {rps:g} chats/s with p95 under {p95:g} ms", ": met**" in line, figure.split(". Where")[0]
+        ),
+        cpu,
+    ]
+
+
+def _mixed_goals(result: Result) -> list[Goal]:
+    below, ran = result.below_knee("mixed"), result.steps_of("mixed")
+    knee = below[-1].rate if below else None
+    watched = [step for step in ran if step.airtable_429s is not None]
+    refused = sum(step.airtable_429s or 0 for step in watched)
+    peak = max((step.airtable_calls_peak_per_second or 0.0 for step in watched), default=0.0)
+    to_users = [step.user_429s for step in below if step.user_429s is not None]
+    return [
+        Goal(
+            f"Mixed: the knee at at least {MIXED_KNEE_GOAL:g} actions/s",
+            None if not ran else (knee or 0) >= MIXED_KNEE_GOAL,
+            f"highest step below the knee {knee:g} actions/s" if knee else "no step below the knee",
+        ),
+        Goal(
+            f"Mixed: calls to Airtable never above {AIRTABLE_LIMIT}/s per base",
+            None if not watched else refused == 0,
+            f"{refused} 429s from Airtable (its stand-in refuses past {AIRTABLE_LIMIT}/s per base); "
+            f"peak {peak:.1f} calls/s over 10 s, all bases"
+            if watched
+            else "not measured",
+        ),
+        Goal(
+            "Mixed: no 429 reaching a user (below the knee)",
+            None if not to_users else sum(to_users) == 0,
+            f"{sum(to_users)} answered 429" if to_users else "not measured",
+        ),
+    ]
+
+
+def _health_goal(result: Result) -> Goal:
+    normal = result.normal_step()
+    route = normal.routes.get(HEALTH_ROUTE) if normal else None
+    return Goal(
+        f"`{HEALTH_ROUTE}` p95 under {HEALTH_P95_GOAL_MS:g} ms at the normal load",
+        None if route is None else route.p95_ms < HEALTH_P95_GOAL_MS,
+        f"p95 {route.p95_ms:,.1f} ms ({route.count} requests)" if route else "not measured",
+    )
+
+
+def _overload_goals(result: Result) -> list[Goal]:
+    row = result.overload
+    if row is None:
+        return [Goal("At 2x the knee", None, "not measured (no chat mix, or --overload-seconds 0)")]
+
+    def within(value: float | None, goal: float) -> bool:
+        return value is not None and value <= goal
+
+    return [
+        Goal(
+            f"At 2x the knee: admitted p95 under {ADMITTED_P95_GOAL_MS:g} ms",
+            row.admitted_p95_ms is not None and row.admitted_p95_ms < ADMITTED_P95_GOAL_MS,
+            f"{_ms(row.admitted_p95_ms)} ms, {row.admitted} of {row.offered} admitted",
+        ),
+        Goal(
+            f"At 2x the knee: the excess refused within {REFUSAL_P95_GOAL_MS:g} ms (p95)",
+            within(row.refusal_p95_ms, REFUSAL_P95_GOAL_MS),
+            f"{_ms(row.refusal_p95_ms)} ms, {row.shed_share:.0%} shed"
+            if row.shed
+            else f"nothing shed; {row.failed} failed",
+        ),
+        Goal(
+            f"At 2x the knee: back to the normal p95 within {RECOVERY_GOAL_SECONDS:g} s",
+            within(row.recovery_seconds, RECOVERY_GOAL_SECONDS),
+            f"{row.recovery_seconds:g} s"
+            if row.recovery_seconds is not None
+            else f"not within {row.seconds:g} s",
+        ),
+    ]
+
+
+def goals(result: Result) -> list[Goal]:
+    """The platform's goals of issue 21 (the kit's are `airscope bench overhead`'s)."""
+    return [*_chat_goals(result), *_mixed_goals(result), _health_goal(result), *_overload_goals(result)]
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "not met", None: "not measured"}[met]
+
+
+def goals_section(result: Result) -> list[str]:
+    if not goals_measured(result):
+        return []
+    rows = [(goal.name, goal.figure, f"**{_verdict(goal.met)}**") for goal in goals(result)]
+    return [
+        "## Goals",
+        "",
+        "Issue 21's goals for the platform, from this run (the telemetry kit's are in "
+        "[overhead.md](performance/overhead.md)):",
+        "",
+        tables.markdown(("goal", "measured", ""), rows),
+        "",
+    ]
+
+
+def goals_text(result: Result) -> str:
+    """The goals for the terminal: one per line, its verdict first, its figure below (80 columns)."""
+    lines = ["goals:"]
+    indent = " " * 15
+    for goal in goals(result):
+        lines.append(
+            textwrap.fill(
+                goal.name.replace("`", ""),
+                TERMINAL_WIDTH,
+                initial_indent=f"  {_verdict(goal.met):<13}",
+                subsequent_indent=indent,
+            )
+        )
+        lines.append(
+            textwrap.fill(goal.figure, TERMINAL_WIDTH, initial_indent=indent, subsequent_indent=indent)
+        )
+    return "\n".join(lines)
+
+
+def overload_section(result: Result) -> list[str]:
+    row = result.overload
+    if row is None:
+        return []
+    table = tables.markdown(
+        (
+            "chats/s offered",
+            "for",
+            "offered",
+            "admitted",
+            "shed (429/503 with Retry-After)",
+            "failed",
+            "of which the client gave up",
+            "refusals p95 ms",
+            "admitted p95 ms",
+            "normal p95 ms",
+            "back to normal after",
+            "failed after",
+        ),
+        [
+            (
+                f"{row.rate:g} (2 x {row.knee_rate:g})",
+                f"{row.seconds:g} s",
+                row.offered,
+                row.admitted,
+                f"{row.shed} ({row.shed_share:.0%})",
+                row.failed,
+                row.gave_up,
+                _ms(row.refusal_p95_ms),
+                _ms(row.admitted_p95_ms),
+                _ms(row.normal_p95_ms),
+                f"{row.recovery_seconds:g} s" if row.recovery_seconds is not None else "not yet",
+                row.after_failed,
+            )
+        ],
+    )
+    return [
+        "## At 2x the knee",
+        "",
+        f"Chats offered open loop at twice the chat mix's highest rate below its knee, for {row.seconds:g} s, "
+        f"between two stretches of {row.seconds:g} s at {row.normal_rate:g} chats/s (the first gives the normal "
+        f"p95). The client gives up on a chat after {row.patience_seconds:g} s: a failure. Shed: refused with "
+        "429 or 503 and a `Retry-After`. Back to normal: from the end of the overload to the first "
+        f"{overload.RECOVERY_WINDOW_SECONDS:g} s window of chats from which every window has a p95 within "
+        f"{overload.RECOVERY_FACTOR:g}x the normal p95 and nothing failed or shed.",
+        "",
+        table,
+        "",
+    ]
+
+
 def markdown(result: Result, root: Path) -> str:
     """docs/performance-baselines.md but its last section (``chat_cpu_section``)."""
     parts = [*_head(result), "## Summary", "", *_summary(result)]
     parts += ["", chat_goal(result), ""]
+    parts += goals_section(result)
     parts += ["## Steps", "", _steps_table(result), ""]
     parts += [f"![latency against load](performance/{Path(LATENCY_CHART).name})", ""]
+    parts += overload_section(result)
     if normal := result.normal_step():
         parts += [
             f"## Per route at the normal load ({normal.rate:g} actions/s, mixed)",
@@ -387,7 +622,7 @@ def chat_cpu_section(result: Result) -> str:
         return ""
     step = result.below_knee("chat")[-1] if result.below_knee("chat") else chat[0]
     chat_route = step.routes.get(CHAT_ROUTE)
-    chats = max(1, chat_route.count if chat_route else 0)
+    chats = _chats(step)
     chat_rps = max(chat_route.rps if chat_route else 0, 1e-9)
     usage = step.with_load_generator()
     rows = []
@@ -398,7 +633,7 @@ def chat_cpu_section(result: Result) -> str:
         spans = f"{t.spans / chats:.1f}" if t else "-"
         if ms >= 0.05:
             rows.append((name, f"{ms:.2f}", served, spans))
-    total = sum(u.cpu_cores for u in usage.values()) * step.seconds / chats * 1000
+    total = cpu_ms_per_chat(step, load_generator=True)
     cores = result.machine.cores
     return "\n".join(
         [
@@ -424,16 +659,31 @@ def chat_cpu_section(result: Result) -> str:
             "statement and Redis command too) and encodes it to OTLP/JSON in the process. llm-orchestrator's share is the OpenAI SDK building and parsing each completion, the "
             "mcp SDK's session machinery (anyio streams and tasks), and its spans.",
             "",
-            f"Reaching {CHAT_GOAL[0]:g} chats/s on {cores} cores, with the load generator on them too, "
-            f"needs about {cores * 1000 * 0.8 / CHAT_GOAL[0]:.0f} ms of CPU per chat at 80 % busy: "
-            "about half of the above. What would get there, in the order of what it saves: one long-lived "
-            "MCP session per llm-orchestrator process instead of one per chat (two of mcp-server's three "
-            "requests per chat, and their spans on both sides, go away; it needs re-initialising the session when "
-            "mcp-server restarts); production's 10 % trace sampling instead of local mode's 100 % (most "
-            "span encoding goes away); and more than one uvicorn worker for llm-orchestrator on a machine "
-            "with more cores. The first was left for now: one session per chat is the MCP SDK's simple, "
-            "robust use, and this machine's two cores are the limit, not the design.",
+            _chat_cpu_outlook(result, total),
         ]
+    )
+
+
+def _chat_cpu_outlook(result: Result, total: float) -> str:
+    cores = result.machine.cores
+    budget = f"needs about {cores * 1000 * 0.8 / CHAT_GOAL[0]:.0f} ms of CPU per chat at 80 % busy"
+    if goals_measured(result):
+        return (
+            f"Reaching {CHAT_GOAL[0]:g} chats/s on {cores} cores, with the load generator on them too, "
+            f"{budget}; this run spent {total:.1f} ms. Where each service's share goes, function by "
+            "function, as py-spy sampled it (`airscope bench profile`): "
+            "[where-the-time-goes.md](performance/where-the-time-goes.md#the-chat-path)."
+        )
+    return (
+        f"Reaching {CHAT_GOAL[0]:g} chats/s on {cores} cores, with the load generator on them too, "
+        f"{budget}: "
+        "about half of the above. What would get there, in the order of what it saves: one long-lived "
+        "MCP session per llm-orchestrator process instead of one per chat (two of mcp-server's three "
+        "requests per chat, and their spans on both sides, go away; it needs re-initialising the session when "
+        "mcp-server restarts); production's 10 % trace sampling instead of local mode's 100 % (most "
+        "span encoding goes away); and more than one uvicorn worker for llm-orchestrator on a machine "
+        "with more cores. The first was left for now: one session per chat is the MCP SDK's simple, "
+        "robust use, and this machine's two cores are the limit, not the design."
     )
 
 

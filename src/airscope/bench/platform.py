@@ -11,7 +11,11 @@ run plans the same actions. Measured per step:
 - what the telemetry costs: log bytes the services wrote, spans they exported (and their bytes),
   per request; series per service and samples/s, as Prometheus counts them;
 - as Prometheus saw it: each service's request rate and p95 (probes excluded), the figures the
-  HighLatency thresholds derive from (``airscope.bench.thresholds``).
+  HighLatency thresholds derive from (``airscope.bench.thresholds``);
+- Airtable's limit: calls to Airtable per second (the step's mean and its busiest 10 s), the 429s
+  Airtable answered, and the 429s that reached the load's users.
+
+After the mixes, the row at 2x the chat mix's knee (``airscope.bench.overload``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from airscope import catalog
+from airscope.bench import overload
 from airscope.bench.counters import Snapshot, SpanFiles, grown_bytes, gzip_ratio, machine
 from airscope.bench.result import (
     MAX_IN_FLIGHT,
@@ -35,6 +40,7 @@ from airscope.bench.result import (
     WARMUP,
     Compression,
     Latency,
+    Overload,
     Result,
     Settings,
     Step,
@@ -57,6 +63,9 @@ MIXES: dict[str, dict[str, int]] = {
 PROBE_ROUTES = "|".join(settings.PROBE_ROUTES)
 REQUESTS = "http_server_request_duration_seconds"
 PROMETHEUS_TIMEOUT = 30.0
+OVERLOAD_SECONDS = 20.0  # each of the overload row's three phases
+PEAK_WINDOW, PEAK_STEP = "10s", "5s"  # two local scrapes per window, a window per scrape
+TOO_MANY_REQUESTS = 429
 
 
 def latency_of(seconds: list[float], errors: int, window: float) -> Latency:
@@ -88,6 +97,8 @@ class PrometheusView:
     samples: float
     airtable_calls: float
     airtable_wait: float | None
+    airtable_calls_peak: float | None
+    airtable_429s: float | None
 
     @classmethod
     def read(cls, prometheus: Prometheus, window: int) -> PrometheusView:
@@ -96,6 +107,9 @@ class PrometheusView:
         buckets = f"rate({REQUESTS}_bucket{{{selector}}}[{window}s])"
         wait = f'rate(airtable_rate_limit_wait_seconds_bucket{{job="services"}}[{window}s])'
         calls = f'rate(airtable_request_duration_seconds_count{{job="services"}}[{window}s])'
+        # Over 10 s windows, every scrape (5 s locally): the busiest stretch of the step, not its mean.
+        peak = f'sum(rate(airtable_request_duration_seconds_count{{job="services"}}[{PEAK_WINDOW}]))'
+        refused = f'sum(increase(airtable_rate_limited_responses_total{{job="services"}}[{window}s]))'
         return cls(
             series=prometheus.values_by('count by (service) ({job="services"})', "service"),
             rps=prometheus.values_by(f"sum by (service) ({rate})", "service"),
@@ -107,6 +121,8 @@ class PrometheusView:
             or 0.0,
             airtable_calls=prometheus.value(f"sum({calls})") or 0.0,
             airtable_wait=prometheus.value(f"histogram_quantile(0.95, sum by (le) ({wait}))"),
+            airtable_calls_peak=prometheus.value(f"max_over_time(({peak})[{window}s:{PEAK_STEP}])"),
+            airtable_429s=prometheus.value(refused),
         )
 
 
@@ -258,6 +274,9 @@ def measure_step(target: Target, mix: str, rate: float, seconds: float) -> Step:
         samples_per_second=round(view.samples, 1),
         airtable_calls_per_second=round(view.airtable_calls, 2),
         airtable_wait_p95_ms=None if view.airtable_wait is None else round(view.airtable_wait * 1000, 1),
+        airtable_calls_peak_per_second=round(view.airtable_calls_peak or 0.0, 2),
+        airtable_429s=round(view.airtable_429s or 0.0),
+        user_429s=sum(n for (_, _, status, _), n in tally.counts.items() if status == TOO_MANY_REQUESTS),
     )
 
 
@@ -308,13 +327,37 @@ def run(
     return steps, stopped
 
 
+def knee_rate(steps: list[Step], mix: str) -> float | None:
+    """The highest rate of ``mix`` below its knee (the last step ran past it, if any did)."""
+    ran = [step for step in steps if step.mix == mix]
+    first = ran[0] if ran else None
+    below = [step.rate for step in ran if not step.past_knee(first)]
+    return max(below) if below else None
+
+
+def measure_overload(
+    target: Target, steps: list[Step], seconds: float, progress: Callable[[str], None]
+) -> Overload | None:
+    """The row at 2x the chat mix's knee, between stretches of its first rate; None without a chat mix."""
+    chat = [step for step in steps if step.mix == "chat"]
+    knee = knee_rate(steps, "chat")
+    if not chat or knee is None or seconds <= 0:
+        return None
+    time.sleep(SETTLE_SECONDS)  # the last step's backlog drains first
+    return overload.measure(target.gateway, target.api_key, knee, chat[0].rate, seconds, progress)
+
+
 def compression(target: Target) -> Compression:
     logs = [path for program, path in target.log_files().items() if program.split("@")[0] in target.services]
     return Compression(logs=gzip_ratio(logs), spans=gzip_ratio(span_files(target.trace_dir)))
 
 
 def measure(
-    rates: dict[str, tuple[float, ...]], step_seconds: float, normal_seconds: float, command: str
+    rates: dict[str, tuple[float, ...]],
+    step_seconds: float,
+    normal_seconds: float,
+    command: str,
+    overload_seconds: float = OVERLOAD_SECONDS,
 ) -> Result:
     """Runs the bench against the running local platform; the result the documents are written from."""
 
@@ -324,6 +367,7 @@ def measure(
     target = Target.running()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     steps, stopped = run(target, rates, step_seconds, normal_seconds, progress)
+    overloaded = measure_overload(target, steps, overload_seconds, progress)
     return Result(
         command=command,
         started_at=started,
@@ -341,4 +385,5 @@ def measure(
         stopped=stopped,
         compression=compression(target),
         steps=steps,
+        overload=overloaded,
     )

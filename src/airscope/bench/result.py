@@ -79,6 +79,12 @@ class Step:
     # Airtable allows 5 requests/s per base; airtable-gateway queues its calls to stay under it.
     airtable_calls_per_second: float
     airtable_wait_p95_ms: float | None
+    # Since issue 21 (None in older runs, and then left out of the JSON): the peak of the calls' rate
+    # over 10 s windows, the 429s Airtable answered airtable-gateway (the stand-in refuses past 5/s
+    # per base, so none means the limit held every second), and the 429s the load's users received.
+    airtable_calls_peak_per_second: float | None = None
+    airtable_429s: int | None = None
+    user_429s: int | None = None
 
     @property
     def error_ratio(self) -> float:
@@ -113,7 +119,7 @@ class Step:
         return sum(t.series for t in self.telemetry.values())
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "error_ratio": round(self.error_ratio, 4)}
+        return _without_absent({**asdict(self), "error_ratio": round(self.error_ratio, 4)}, LATER_STEP_FIELDS)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Step:
@@ -129,6 +135,41 @@ class Step:
                 "telemetry": {k: Telemetry(**v) for k, v in data["telemetry"].items()},
             }
         )
+
+
+LATER_STEP_FIELDS = ("airtable_calls_peak_per_second", "airtable_429s", "user_429s")
+
+
+def _without_absent(data: dict[str, Any], later: tuple[str, ...]) -> dict[str, Any]:
+    """A kept run from before a field existed reads and writes back byte for byte."""
+    return {key: value for key, value in data.items() if not (key in later and value is None)}
+
+
+@dataclass
+class Overload:
+    """The row "at 2x the knee" (``airscope.bench.overload``): the overload's chats, and the normal
+    load's before and after it."""
+
+    mix: str
+    knee_rate: float  # the highest rate of the mix below its knee
+    rate: float  # offered during the overload: twice the knee
+    seconds: float
+    normal_rate: float
+    patience_seconds: float  # the client gives up after this: a failure
+    offered: int
+    admitted: int  # 2xx
+    shed: int  # 429 or 503 with Retry-After
+    failed: int  # anything else: errors, no answer, the client gave up
+    gave_up: int
+    refusal_p95_ms: float | None
+    admitted_p95_ms: float | None
+    normal_p95_ms: float
+    after_failed: int  # failures in the normal load after the overload
+    recovery_seconds: float | None  # None: not back to normal before the run ended
+
+    @property
+    def shed_share(self) -> float:
+        return self.shed / self.offered if self.offered else 0.0
 
 
 @dataclass
@@ -172,6 +213,7 @@ class Result:
     stopped: dict[str, str]  # mix -> why it stopped
     compression: Compression
     steps: list[Step]
+    overload: Overload | None = None  # since issue 21; left out of the JSON when not measured
 
     def steps_of(self, mix: str) -> list[Step]:
         return [step for step in self.steps if step.mix == mix]
@@ -186,7 +228,9 @@ class Result:
         return steps[:-1] if "past the knee" in self.stopped.get(mix, "") else steps
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "steps": [step.as_json() for step in self.steps]}
+        return _without_absent(
+            {**asdict(self), "steps": [step.as_json() for step in self.steps]}, ("overload",)
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
@@ -198,6 +242,7 @@ class Result:
             stopped=data["stopped"],
             compression=Compression(**data["compression"]),
             steps=[Step.from_json(step) for step in data["steps"]],
+            overload=Overload(**data["overload"]) if data.get("overload") else None,
         )
 
     @classmethod

@@ -73,6 +73,13 @@ def _progress(message: str) -> None:
     help="Length of the normal-load step (mixed at 5/s), which the HighLatency thresholds come from.",
 )
 @click.option(
+    "--overload-seconds",
+    type=Duration(positive=False),
+    default=platform.OVERLOAD_SECONDS,
+    show_default=True,
+    help="Each phase of the row at 2x the chat knee (normal load, overload, normal load); 0 skips it.",
+)
+@click.option(
     "--from-json",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Write the documents again from a kept run's JSON instead of measuring.",
@@ -84,10 +91,12 @@ def bench(
     chat_rates: str,
     step_seconds: float,
     normal_seconds: float,
+    overload_seconds: float,
     from_json: Path | None,
 ) -> None:
     """Performance baselines of the running local platform (`make up` first): a fixed mix through the
-    gateway at stepped rates until past the knee. Writes docs/performance-baselines.md, its JSON and
+    gateway at stepped rates until past the knee, then chats at twice the chat knee between stretches
+    of normal load; prints the issue's goals, met or not. Writes docs/performance-baselines.md, its JSON and
     charts, and docs/capacity.md. The subcommands measure parts alone."""
     if ctx.invoked_subcommand is not None:
         return
@@ -101,12 +110,14 @@ def bench(
             [
                 *(".venv/bin/airscope", "bench", "--mixed", mixed_rates, "--chat", chat_rates),
                 *("--step-seconds", f"{step_seconds:g}", "--normal-seconds", f"{normal_seconds:g}"),
+                *("--overload-seconds", f"{overload_seconds:g}"),
             ]
         )
-        result = platform.measure(rates, step_seconds, normal_seconds, command)
+        result = platform.measure(rates, step_seconds, normal_seconds, command, overload_seconds)
         click.echo(f"wrote {result.write(root)}")
     for path in baselines.render_all(result, root):
         click.echo(f"wrote {path}")
+    click.echo(baselines.goals_text(result))
 
 
 def _wrk_options(rounds: int, connections: int, per: str) -> Callable[[F], F]:
@@ -278,3 +289,39 @@ def soak_command(
     click.echo(json.dumps(report, indent=2) if as_json else soak.render(report))
     if not report["verdict"]["met"]:
         raise SystemExit(1)
+
+
+@bench.command("profile")
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    required=True,
+    help="A running service to record (repeat for several); every instance of it is recorded.",
+)
+@click.option("--duration", type=Duration(), default="20s", show_default=True, help="How long to record.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Chats/s sent through the gateway meanwhile (0: none, to profile under another load).",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the speedscope files go [default: <platform home>/profiles].",
+)
+@click.option("--top", default=15, show_default=True, type=click.IntRange(min=1), help="Rows per table.")
+def profile_command(
+    services: tuple[str, ...], duration: float, rate: float, output: Path | None, top: int
+) -> None:
+    """Where a running service's CPU goes under chat load: py-spy records it from outside, unchanged;
+    prints CPU per chat, its samples by package and the functions with the most own time, and writes
+    a speedscope file per process."""
+    from airscope.bench import profile
+    from airscope.local import paths
+
+    run = profile.measure(services, duration, rate, output or paths.home() / "profiles", progress=_progress)
+    click.echo(profile.render(run, top=top))
