@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -98,15 +98,19 @@ def create_app() -> FastAPI:
         audience=config.jwt_audience,
     )
     proxy = Proxy(config.upstreams)
+    # One client for forwarding, /api/health and the health checks: a client per check would build
+    # a TLS context (tens of ms of CPU) every time they run. (The httpx instrumentation wraps the
+    # transport class: a client made before instrument() is traced too.)
+    client = http_clients.internal_client(
+        max_connections=UPSTREAM_LIMITS.max_connections,
+        max_keepalive_connections=UPSTREAM_LIMITS.max_keepalive_connections,
+    )
+    proxy.client = client
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Opened here, after instrument(): the httpx instrumentation then sees every request.
-        async with http_clients.internal_client(
-            max_connections=UPSTREAM_LIMITS.max_connections,
-            max_keepalive_connections=UPSTREAM_LIMITS.max_keepalive_connections,
-        ) as client:
-            proxy.client = client
+        # Closed, not "opened" here: the kit's health loop may have used it already.
+        async with aclosing(client):
             refresher = asyncio.create_task(platform.run(client))
             try:
                 yield
@@ -143,7 +147,7 @@ def create_app() -> FastAPI:
     # Redis is critical: without it no limit is enforced (requests still pass, see ratelimit.py).
     # Upstreams are not: one of them down leaves every other route working.
     checks = [redis_check(redis_client)] + [
-        http_check(upstream.name, upstream.url, critical=False)
+        http_check(upstream.name, upstream.url, client=client, critical=False)
         for upstream in config.upstreams.values()
         if upstream.deployed
     ]

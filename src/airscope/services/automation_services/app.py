@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
+import httpx
 import orjson
 import redis.asyncio
 import redis.exceptions
@@ -140,7 +141,9 @@ async def _queue_gauges(queue: Queue) -> None:
     metrics.DEAD_LETTERS.labels(queue.name).set(await queue.dead_count())
 
 
-def _lifespan(config: Config, redis_client: redis.asyncio.Redis) -> Callable[[FastAPI], Any]:
+def _lifespan(
+    config: Config, redis_client: redis.asyncio.Redis, client: httpx.AsyncClient
+) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await store.create_pool(
@@ -155,7 +158,8 @@ def _lifespan(config: Config, redis_client: redis.asyncio.Redis) -> Callable[[Fa
         }
         imports = Queue(redis_client, "imports", **queue_options)
         runs = Queue(redis_client, "runs", consumer=imports.consumer, **queue_options)
-        async with http_clients.internal_client(timeout=config.gateway_timeout_seconds) as client:
+        # Closed, not "opened" here: the kit's health loop may have used it already.
+        async with contextlib.aclosing(client):
             gateway = Gateway(client, config.airtable_gateway_url, config.gateway_timeout_seconds)
             importer = Importer(data, gateway, config.batch_size)
             runner = Runner(data, gateway, config.record_count_base_id)
@@ -435,7 +439,12 @@ def create_app() -> FastAPI:
     config = Config.from_env()
     # BLMOVE blocks for a second at a time, so reads may take longer than that.
     redis_client = redis_client_module.connect(config.redis_url, socket_timeout=5, connect_timeout=2)
-    app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=_lifespan(config, redis_client))
+    # One client for the workers, the activity reports and the health check: a client per check
+    # would build a TLS context (tens of ms of CPU) every time /health is asked.
+    client = http_clients.internal_client(timeout=config.gateway_timeout_seconds)
+    app = FastAPI(
+        title=SERVICE, version=airscope.__version__, lifespan=_lifespan(config, redis_client, client)
+    )
     app.state.config = config
     install_error_handlers(app)
     app.include_router(files)
@@ -445,7 +454,7 @@ def create_app() -> FastAPI:
         postgres_check(config.database_url),
         redis_check(redis_client),
         # Uploads are stored and queued while airtable-gateway is down; the workers retry.
-        http_check("airtable-gateway", config.airtable_gateway_url, critical=False),
+        http_check("airtable-gateway", config.airtable_gateway_url, client=client, critical=False),
     ]
     instrument(app, service=SERVICE, version=airscope.__version__, checks=checks)
     return app

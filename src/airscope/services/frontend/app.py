@@ -106,16 +106,21 @@ def create_app() -> FastAPI:
     # The page names its version for the monitoring (Faro's app.version): filled in once, here.
     page = (STATIC_DIR / "index.html").read_text().replace("{{version}}", airscope.__version__)
 
+    # One client for the /api proxy and the health check of the gateway: a client per check would
+    # build a TLS context (tens of ms of CPU) every time /health is asked. (The httpx
+    # instrumentation wraps the transport class: clients made before instrument() are traced too.)
+    client = http_clients.internal_client(
+        timeout=config.gateway_timeout,
+        max_connections=GATEWAY_LIMITS.max_connections,
+        max_keepalive_connections=GATEWAY_LIMITS.max_keepalive_connections,
+    )
+    proxy.client = client
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         forwarding = asyncio.create_task(forward.run()) if forward else None
-        # Opened here, after instrument(): the httpx instrumentation then sees every request.
-        async with http_clients.internal_client(
-            timeout=config.gateway_timeout,
-            max_connections=GATEWAY_LIMITS.max_connections,
-            max_keepalive_connections=GATEWAY_LIMITS.max_keepalive_connections,
-        ) as client:
-            proxy.client = client
+        # Closed, not "opened" here: the kit's health loop may have used it already.
+        async with contextlib.aclosing(client):
             yield
         if forwarding is not None:  # what is still queued at shutdown is lost, like a crash would lose it
             forwarding.cancel()
@@ -148,7 +153,7 @@ def create_app() -> FastAPI:
         app,
         service=SERVICE,
         version=airscope.__version__,
-        checks=[http_check("api-gateway", config.gateway_url, critical=False)],
+        checks=[http_check("api-gateway", config.gateway_url, client=client, critical=False)],
     )
     # After instrument(): outside the kit's middleware, so its own answers (/health, /metrics) get them too.
     app.add_middleware(SecurityHeaders)

@@ -212,11 +212,13 @@ async def close_saga(saga_id: SagaId, body: CloseRequest, request: Request) -> d
 
 def create_app() -> FastAPI:
     config = Config.from_env()
+    # One client for the steps, the activity reports and the health checks: a client per check
+    # would build a TLS context (tens of ms of CPU) every time /health is asked.
+    client = http_clients.internal_client(timeout=config.step_timeout_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(config.database_url)
-        client = http_clients.internal_client(timeout=config.step_timeout_seconds)
         store = Store(pool, new_owner_id(), config.lease_seconds)
         saga = onboarding.definition(
             client,
@@ -261,9 +263,9 @@ def create_app() -> FastAPI:
             postgres_check(config.database_url),
             # A service that is down fails the step that needs it (retried, then compensated):
             # reported as a warning, but no reason to take this one out of rotation.
-            http_check("platform-services", config.platform_url, critical=False),
-            http_check("airtable-gateway", config.airtable_gateway_url, critical=False),
-            http_check("automation-services", config.automation_url, critical=False),
+            http_check("platform-services", config.platform_url, client=client, critical=False),
+            http_check("airtable-gateway", config.airtable_gateway_url, client=client, critical=False),
+            http_check("automation-services", config.automation_url, client=client, critical=False),
         ],
     )
     return app
