@@ -300,8 +300,12 @@ class McpTools:
     async def _list_on_a_session(self) -> _Listed:
         try:
             session = await self._session()
-            with suppress_http_instrumentation():
-                tools = await _list_tools(await session.opened)
+            try:
+                with suppress_http_instrumentation():
+                    tools = await _list_tools(await session.opened)
+            except Exception:
+                await self._close(session)  # the next listing starts on a new session
+                raise
         except Exception:
             self._failed_at = self.clock()
             raise
