@@ -357,6 +357,12 @@ def test_the_goals_are_met_or_not_with_their_figures() -> None:
     slow = {g.name: g.met for g in baselines.goals(_goals_result(recovery_seconds=None, refusal_p95_ms=80.0))}
     assert slow["At 2x the knee: back to the normal p95 within 10 s"] is False
     assert slow["At 2x the knee: the excess refused within 50 ms (p95)"] is False
+    # Nothing shed: right only if there was no excess to refuse (all admitted, in time).
+    refused = "At 2x the knee: the excess refused within 50 ms (p95)"
+    took_all = _goals_result(shed=0, refusal_p95_ms=None, admitted=2000)
+    assert {g.name: g.met for g in baselines.goals(took_all)}[refused] is True
+    melted = _goals_result(shed=0, refusal_p95_ms=None, failed=300, gave_up=300)
+    assert {g.name: g.met for g in baselines.goals(melted)}[refused] is False
 
 
 def test_a_run_from_before_the_goals_renders_without_them(tmp_path: Path) -> None:

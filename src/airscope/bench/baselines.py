@@ -229,6 +229,9 @@ def _overload_goals(result: Result) -> list[Goal]:
     def within(value: float | None, goal: float) -> bool:
         return value is not None and value <= goal
 
+    # Nothing shed is only right when there was no excess: everything admitted, in time.
+    took_it_all = row.failed == 0 and within(row.admitted_p95_ms, ADMITTED_P95_GOAL_MS)
+
     return [
         Goal(
             f"At 2x the knee: admitted p95 under {ADMITTED_P95_GOAL_MS:g} ms",
@@ -237,7 +240,7 @@ def _overload_goals(result: Result) -> list[Goal]:
         ),
         Goal(
             f"At 2x the knee: the excess refused within {REFUSAL_P95_GOAL_MS:g} ms (p95)",
-            within(row.refusal_p95_ms, REFUSAL_P95_GOAL_MS),
+            within(row.refusal_p95_ms, REFUSAL_P95_GOAL_MS) if row.shed else took_it_all,
             f"{_ms(row.refusal_p95_ms)} ms, {row.shed_share:.0%} shed"
             if row.shed
             else f"nothing shed; {row.failed} failed",
@@ -650,17 +653,32 @@ def chat_cpu_section(result: Result) -> str:
                 ("process", "CPU ms per chat", "requests served per chat", "spans per chat"), rows
             ),
             "",
-            "A chat is two completions from the LLM stand-in (the model asks for a tool, then answers), one "
-            "MCP session with mcp-server (the SDK's server/discover, tools/list, then a tools/call per tool "
-            "the model asks for: a request each), the tool's call to airtable-gateway (a Redis-cached "
-            "Airtable read), the session history read and written in PostgreSQL and Redis, the day's LLM "
-            "budget in Redis, and an activity report to platform-services. Every hop runs through uvicorn "
-            "with the kit, which records every span in local mode (a client span for each HTTP call, SQL "
-            "statement and Redis command too) and encodes it to OTLP/JSON in the process. llm-orchestrator's share is the OpenAI SDK building and parsing each completion, the "
-            "mcp SDK's session machinery (anyio streams and tasks), and its spans.",
+            _what_a_chat_is(result),
             "",
             _chat_cpu_outlook(result, total),
         ]
+    )
+
+
+def _what_a_chat_is(result: Result) -> str:
+    if goals_measured(result):
+        return (
+            "A chat is two completions from the LLM stand-in (the model asks for a tool, then answers), a "
+            "tools/call to mcp-server per tool the model asks for, on the MCP session llm-orchestrator keeps "
+            "open, the tool's call to airtable-gateway (a cached Airtable read), the session history read "
+            "and written in PostgreSQL and Redis, the day's LLM budget in Redis, and an activity report to "
+            "platform-services. Every hop runs through uvicorn with the kit, which records every span in "
+            "local mode and encodes it to OTLP/JSON in the process."
+        )
+    return (
+        "A chat is two completions from the LLM stand-in (the model asks for a tool, then answers), one "
+        "MCP session with mcp-server (the SDK's server/discover, tools/list, then a tools/call per tool "
+        "the model asks for: a request each), the tool's call to airtable-gateway (a Redis-cached "
+        "Airtable read), the session history read and written in PostgreSQL and Redis, the day's LLM "
+        "budget in Redis, and an activity report to platform-services. Every hop runs through uvicorn "
+        "with the kit, which records every span in local mode (a client span for each HTTP call, SQL "
+        "statement and Redis command too) and encodes it to OTLP/JSON in the process. llm-orchestrator's share is the OpenAI SDK building and parsing each completion, the "
+        "mcp SDK's session machinery (anyio streams and tasks), and its spans."
     )
 
 

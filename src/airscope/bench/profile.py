@@ -153,7 +153,9 @@ def read_speedscope(program: str, path: Path) -> Profile:
     functions = [Function(frame["name"], area(frame.get("file") or "")) for frame in frames]
     profile = Profile(program, path)
     for thread in document["profiles"]:
-        name = thread["name"].split('"')[1] if '"' in thread["name"] else thread["name"]
+        # py-spy names a thread 'Thread <id> "<its Python name>"'; an unnamed one keeps the whole.
+        name = thread["name"].split('"')[1] if '"' in thread["name"] else ""
+        name = name or thread["name"]
         for stack in thread["samples"]:
             if not stack:
                 continue
