@@ -212,7 +212,7 @@ async def test_identical_reads_in_flight_share_one_load(redis: Redis, base: str)
     airtable.gate.set()
     answers = await asyncio.gather(*readers[1:], other)
 
-    assert airtable.loads == ["records:Orders", "records:Customers"]
+    assert sorted(airtable.loads) == ["records:Customers", "records:Orders"]
     assert all(answer == answers[0] for answer in answers[:-1])
     assert _saved() - before == 7
     airtable.gate = None

@@ -1,11 +1,12 @@
 """The Airtable REST client: one pooled httpx client, the per-base limiter, pagination and retries.
 
 Retries: a 429 is retried for every method (Airtable refused it, so nothing happened), after the
-``Retry-After`` it sends, which the limiter then holds every request to that base to (one that
-would wait longer than the retry budget is answered 503 at once, with the ``Retry-After``); 5xx answers, timeouts and unreachable hosts only for reads, since a
-write may have taken effect. Attempts and the total time spent backing off are both bounded, so a
-caller gets an answer (or a clear error) within a known time. Failures become ``ServiceError``s
-with the codes of the gateway's contract.
+``Retry-After`` it sends, until which the limiter holds every request to that base (one that would
+wait longer than a request may back off is answered 503 at once, with the ``Retry-After``); 5xx
+answers, timeouts and unreachable hosts only for reads, since a write may have taken effect.
+Attempts and the total time spent backing off are both bounded, so a caller gets an answer (or a
+clear error) within a known time, and the retries of all failed reads together stay within a
+budget (``RetryBudget``). Failures become ``ServiceError``s with the codes of the gateway's contract.
 """
 
 from __future__ import annotations
@@ -35,7 +36,34 @@ log = get_logger(__name__)
 PAGE_SIZE = 100  # Airtable's largest page
 MAX_PAGES = 100  # a runaway offset chain must end somewhere
 BACKOFF_BASE_SECONDS = 0.1
+RETRY_RATIO = 0.2  # retries of failed reads: at most a fifth more requests...
+RETRY_CAP = 10.0  # ...after the first ten, which let an isolated failure retry at once
 META_LIMITER_KEY = "meta"  # the bases list is not a base's request; it gets a bucket of its own
+
+
+class RetryBudget:
+    """Retries of failed reads (5xx, timeouts, unreachable) add at most ``ratio`` of the requests:
+    each request earns ``ratio`` of a retry, each retry spends one, at most ``cap`` kept.
+
+    While Airtable fails everything, three attempts per read would spend the base's 5 requests/s on
+    calls bound to fail and queue every other read behind them (a retry storm); with the budget a
+    read gets its first attempt and the retries left. A 429's retry is not counted: the limiter
+    holds it to Airtable's ``Retry-After``, so it cannot storm.
+    """
+
+    def __init__(self, ratio: float = RETRY_RATIO, cap: float = RETRY_CAP) -> None:
+        self._ratio = ratio
+        self._cap = cap
+        self._tokens = cap
+
+    def earn(self) -> None:
+        self._tokens = min(self._cap, self._tokens + self._ratio)
+
+    def spend(self) -> bool:
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class AirtableClient:
@@ -47,6 +75,7 @@ class AirtableClient:
         backoff_base: float = BACKOFF_BASE_SECONDS,
     ) -> None:
         self._limiter = limiter
+        self._retry_budget = RetryBudget()
         self._max_attempts = config.max_attempts
         self._max_retry_wait = config.max_retry_wait_seconds
         self._backoff_base = backoff_base
@@ -202,6 +231,7 @@ class AirtableClient:
         """``reserved``: the caller already holds the first attempt's limiter token (``reserve``)."""
         idempotent = method == "GET"
         backed_off = 0.0
+        self._retry_budget.earn()
         for attempt in range(1, self._max_attempts + 1):
             if attempt > 1 or not reserved:
                 await self.reserve(limiter_key)
@@ -245,6 +275,9 @@ class AirtableClient:
                 else:
                     raise _client_error(response)
             if not retryable or attempt == self._max_attempts or backed_off + delay > self._max_retry_wait:
+                raise error
+            if reason != "rate_limited" and not self._retry_budget.spend():
+                log.info("retry budget spent: answering the error", operation=operation, reason=reason)
                 raise error
             RETRIES.labels(operation, reason).inc()
             log.info(
