@@ -8,8 +8,9 @@ psutil measures. Meanwhile `airscope load`'s chat mix runs through the gateway a
 seconds over the chats answered.
 
 Writes one speedscope file per process (open it at https://www.speedscope.app) and answers, per
-process, its CPU per chat, its samples by area (the package of the function on top of the stack)
-and the functions with the most own time (time in the function itself, not in what it calls).
+process, its CPU per chat, its samples by area (the package of the function on top of the stack),
+on behalf of whom (the nearest caller that is not a go-between, ``GO_BETWEENS``) and the functions
+with the most own time (time in the function itself, not in what it calls).
 C code (uvloop, orjson, the SSL and JSON accelerators) shows as the Python function that called it.
 """
 

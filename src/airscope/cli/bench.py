@@ -318,8 +318,8 @@ def profile_command(
     services: tuple[str, ...], duration: float, rate: float, output: Path | None, top: int
 ) -> None:
     """Where a running service's CPU goes under chat load: py-spy records it from outside, unchanged;
-    prints CPU per chat, its samples by package and the functions with the most own time, and writes
-    a speedscope file per process."""
+    prints CPU per chat, its samples by package, by the caller they worked for and by function (own
+    time), and writes a speedscope file per process."""
     from airscope.bench import profile
     from airscope.local import paths
 
