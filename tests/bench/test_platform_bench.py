@@ -319,6 +319,7 @@ def _overload(**changes) -> dict:
         "normal_p95_ms": 110.0,
         "after_failed": 0,
         "recovery_seconds": 4.0,
+        "shed_by_service": {"api-gateway": 880, "llm-orchestrator": 20},
     } | changes
 
 
@@ -379,6 +380,10 @@ def test_the_goals_and_the_overload_row_are_in_the_document_and_the_terminal(tmp
     assert "## Goals" in document and "| Chat: 50 chats/s with p95 under 300 ms |" in document
     assert (
         "| 100 (2 x 50) | 20 s | 2000 | 1100 | 900 (45%) | 0 | 0 | 12.0 | 640.0 | 110.0 | 4 s | 0 |"
+        in document
+    )
+    assert (
+        "(`http_server_requests_shed_total`, the whole row): api-gateway 880, llm-orchestrator 20."
         in document
     )
     assert "where-the-time-goes.md#the-chat-path" in baselines.chat_cpu_section(result)

@@ -346,6 +346,10 @@ def overload_section(result: Result) -> list[str]:
         "",
         table,
         "",
+        "Refused as the services counted them (`http_server_requests_shed_total`, the whole row): "
+        + (", ".join(f"{service} {n:,}" for service, n in row.shed_by_service.items()) or "none")
+        + ".",
+        "",
     ]
 
 

@@ -344,7 +344,16 @@ def measure_overload(
     if not chat or knee is None or seconds <= 0:
         return None
     time.sleep(SETTLE_SECONDS)  # the last step's backlog drains first
-    return overload.measure(target.gateway, target.api_key, knee, chat[0].rate, seconds, progress)
+    started = time.monotonic()
+    row = overload.measure(target.gateway, target.api_key, knee, chat[0].rate, seconds, progress)
+    time.sleep(SETTLE_SECONDS)  # a scrape puts the last refusals in Prometheus
+    window = int(time.monotonic() - started)
+    shed = target.prometheus.values_by(
+        f'sum by (service) (increase(http_server_requests_shed_total{{job="services"}}[{window}s]))',
+        "service",
+    )
+    row.shed_by_service = {service: round(n) for service, n in sorted(shed.items()) if round(n)}
+    return row
 
 
 def compression(target: Target) -> Compression:

@@ -8,7 +8,7 @@ boundary: the file's format is these dataclasses' fields, in their order.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,8 @@ class Overload:
     normal_p95_ms: float
     after_failed: int  # failures in the normal load after the overload
     recovery_seconds: float | None  # None: not back to normal before the run ended
+    # What each service counted in http_server_requests_shed_total over the row (Prometheus).
+    shed_by_service: dict[str, int] = field(default_factory=dict)
 
     @property
     def shed_share(self) -> float:
