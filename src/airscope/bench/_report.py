@@ -53,6 +53,8 @@ class Row:
     spans: int | None
     # Its ratio to bare in each round (each round ran every variant once), in the order of the rounds.
     round_ratios: tuple[float, ...] = ()
+    # The server's CPU time per request (all its threads), median over the rounds.
+    cpu_us: float | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def results_table(rows: Sequence[Row]) -> str:
             "p99 ms",
             "p99 ratio to bare",
             "req/s over the rounds",
+            "CPU µs per request",
         ],
         [
             [
@@ -170,6 +173,7 @@ def results_table(rows: Sequence[Row]) -> str:
                 f"{row.p99_ms:.2f}",
                 f"{row.p99_ratio:.2f}x",
                 f"{row.rps_min:,.0f} to {row.rps_max:,.0f}",
+                "-" if row.cpu_us is None else f"{row.cpu_us:.0f}",
             ]
             for row in rows
         ],
@@ -263,7 +267,9 @@ machine affects all variants alike. The servers stay up for the whole run: resta
 round would add start-up and warm-up to every round, and an idle server only sleeps, so it does
 not take CPU 0 from the one under load. The table gives per variant the median over the rounds
 of requests per second and of wrk's p50 and p99 latency, and each median's ratio to the bare
-app's.
+app's; and the CPU time the server process used (all its threads, the span export thread among
+them) per request wrk completed, median over the rounds: a figure that other load on the machine
+moves much less than requests per second, which compares variants when the machine is shared.
 
 Spans of the tracing variants go through a batch span processor into an exporter that accepts
 and drops them, so the rows measure making spans, not shipping them. The kit's rows use its own

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from airscope.bench import BenchError
 from airscope.bench._overhead_apps import PATH, SINK_COUNT_PATH, SPANS_MARKER, Variant, otlp_sink
@@ -132,6 +133,13 @@ class Server:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far, all its threads (the span export thread too)."""
+        if self._process is None:
+            raise BenchError(f"{self.variant.key}: not running")
+        times = psutil.Process(self._process.pid).cpu_times()
+        return times.user + times.system
 
     def log_tail(self, lines: int = 20) -> str:
         try:

@@ -90,18 +90,27 @@ def _progress(message: str) -> None:
 
 def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connections: int) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix="airscope-overhead-"))
-    sink_port, *ports = free_ports(len(variants) + 1)
-    # On the load generator's CPU: it stands for a collector, which would not share the service's.
-    sink = Sink(sink_port, workdir, cpu=WRK_CPU) if any(v.traces == "otlp" for v in variants) else None
+    exporting = [variant for variant in variants if variant.traces == "otlp"]
+    ports = free_ports(len(variants) + len(exporting))
+    # One per variant that exports over OTLP/HTTP, so that each count is that variant's; on the load
+    # generator's CPU: it stands for a collector, which would not share the service's core.
+    sinks = {
+        variant.key: Sink(port, workdir / variant.key, cpu=WRK_CPU)
+        for variant, port in zip(exporting, ports[len(variants) :], strict=True)
+    }
     servers = [
-        Server(variant, port, workdir, cpu=SERVER_CPU, sink=sink)
+        Server(variant, port, workdir, cpu=SERVER_CPU, sink=sinks.get(variant.key))
         for variant, port in zip(variants, ports, strict=True)
     ]
     runs: dict[str, list[WrkResult]] = {variant.key: [] for variant in variants}
+    cpu_us: dict[str, list[float]] = {variant.key: [] for variant in variants}
     requests = dict.fromkeys(runs, 0)
 
-    def load(server: Server, seconds: int) -> WrkResult:
+    def load(server: Server, seconds: int) -> tuple[WrkResult, float]:
+        """wrk's result, and the server's CPU microseconds per request meanwhile."""
+        cpu_before = server.cpu_seconds()
         result = _wrk.run(server.base_url + PATH, duration=seconds, connections=connections, cpu=WRK_CPU)
+        cpu = (server.cpu_seconds() - cpu_before) / max(result.requests, 1) * 1e6
         if result.non_2xx:
             raise BenchError(
                 f"{server.variant.key}: {result.non_2xx} of {result.requests} responses were not 2xx.\n"
@@ -110,9 +119,11 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
         if result.socket_errors:
             _progress(f"  warning: {server.variant.key}: {result.socket_errors} socket errors")
         requests[server.variant.key] += result.requests
-        return result
+        return result, cpu
 
-    processes = [*servers, *([sink] if sink else [])]
+    for sink in sinks.values():
+        sink.log.parent.mkdir()
+    processes = [*servers, *sinks.values()]
     try:
         for process in processes:
             process.start()
@@ -121,24 +132,25 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
             process.wait_ready()
         for server in servers:
             server.check()
-            warm = load(server, WARMUP_SECONDS)
+            warm, _ = load(server, WARMUP_SECONDS)
             _progress(f"warm-up  {server.variant.key:<20} {warm.rps:>9,.0f} req/s")
         for round_index in range(rounds):
             # Rotated, so that no variant always runs first (or right after the heaviest one).
             shift = round_index % len(servers)
             for server in servers[shift:] + servers[:shift]:
                 time.sleep(SETTLE_SECONDS)
-                result = load(server, duration)
+                result, cpu = load(server, duration)
                 runs[server.variant.key].append(result)
+                cpu_us[server.variant.key].append(cpu)
                 _progress(
                     f"round {round_index + 1}/{rounds}  {server.variant.key:<20} {result.rps:>9,.0f} req/s"
-                    f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+                    f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  CPU {cpu:5.0f} us/request"
                 )
         # Stopped before counting: the tracer providers flush their spans on shutdown (to the sink,
         # which is counted before it stops).
         for server in servers:
             server.stop()
-        rows = _rows(servers, runs, requests)
+        rows = _rows(servers, runs, cpu_us, requests)
     except BaseException:
         _progress(f"the servers' logs are kept in {workdir}")
         raise
@@ -149,7 +161,12 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
     return rows
 
 
-def _rows(servers: Sequence[Server], runs: dict[str, list[WrkResult]], requests: dict[str, int]) -> list[Row]:
+def _rows(
+    servers: Sequence[Server],
+    runs: dict[str, list[WrkResult]],
+    cpu_us: dict[str, list[float]],
+    requests: dict[str, int],
+) -> list[Row]:
     def median(key: str, field: str) -> float:
         return statistics.median(getattr(result, field) for result in runs[key])
 
@@ -174,6 +191,7 @@ def _rows(servers: Sequence[Server], runs: dict[str, list[WrkResult]], requests:
                 rps_min=min(result.rps for result in runs[key]),
                 rps_max=max(result.rps for result in runs[key]),
                 round_ratios=round_ratios,
+                cpu_us=statistics.median(cpu_us[key]),
                 requests=requests[key],
                 access_lines=server.access_lines() if server.variant.access_log else None,
                 spans=server.spans_exported(),
