@@ -30,7 +30,7 @@ class FakeTime:
 def test_a_burst_of_the_limit_passes_at_once_and_the_next_waits_for_the_first_token_back() -> None:
     time = FakeTime()
     tokens = TokenWindow(5, 1.0, clock=time.clock)
-    waits = [tokens.reserve() for _ in range(12)]
+    waits = [tokens.reserve().wait for _ in range(12)]
     assert waits == pytest.approx([0] * 5 + [1.0] * 5 + [2.0] * 2)
 
 
@@ -41,7 +41,7 @@ def test_no_window_ever_holds_more_than_the_limit() -> None:
     sends = []
     for step in range(40):  # callers arriving every 0.13 s, faster than the limit allows
         time.now = 100.0 + step * 0.13
-        sends.append(time.now + tokens.reserve())
+        sends.append(time.now + tokens.reserve().wait)
     for first in sends:
         assert sum(1 for t in sends if first <= t < first + 1.0) <= 5
 
@@ -53,10 +53,10 @@ def test_tokens_come_back_one_window_after_they_were_spent() -> None:
         tokens.reserve()
     assert not tokens.is_idle()
     time.now += 0.4
-    assert tokens.reserve() == pytest.approx(0.6)
+    assert tokens.reserve().wait == pytest.approx(0.6)
     time.now += 60
     assert tokens.is_idle()
-    assert [tokens.reserve() for _ in range(5)] == [0] * 5
+    assert [tokens.reserve().wait for _ in range(5)] == [0] * 5
 
 
 def test_invalid_settings_are_refused() -> None:
@@ -105,7 +105,7 @@ def test_a_429_holds_every_request_until_retry_after_then_widens_the_window() ->
     time = FakeTime()
     tokens = TokenWindow(5, 1.0, clock=time.clock)
     tokens.rate_limited(retry_after=2.0)
-    assert tokens.reserve() == pytest.approx(2.0)  # nothing leaves before Airtable's Retry-After
+    assert tokens.reserve().wait == pytest.approx(2.0)  # nothing leaves before Airtable's Retry-After
     assert tokens.window == pytest.approx(1.5)
     tokens.rate_limited(retry_after=2.0)  # the same burst's next 429: one signal, not two
     assert tokens.window == pytest.approx(1.5)
@@ -141,7 +141,7 @@ def test_never_more_than_the_limit_in_any_configured_window_while_the_margin_mov
             tokens.rate_limited(retry_after=1.0)
         else:
             tokens.answered()
-        sends.append(time.now + tokens.reserve())
+        sends.append(time.now + tokens.reserve().wait)
     assert sends == sorted(sends)  # callers leave in the order they booked
     for first in sends:
         assert sum(1 for t in sends if first <= t < first + 1.0) <= 5
@@ -159,3 +159,16 @@ async def test_a_pause_longer_than_a_caller_may_wait_is_refused_at_once() -> Non
     time.now += 21
     assert await limiter.acquire(BASE_A) == pytest.approx(9.0)  # within the budget: waits it out
     assert limiter.widest_window() == pytest.approx(1.5)
+
+
+def test_a_caller_that_woke_late_holds_back_the_one_whose_token_follows_its_own() -> None:
+    time = FakeTime()
+    tokens = TokenWindow(2, 1.0, clock=time.clock)
+    first, second, third = (tokens.reserve() for _ in range(3))
+    assert (first.wait, second.wait, third.wait) == (0, 0, 1.0)
+    time.now += 0.3  # the event loop was busy: the first caller goes on 0.3 s late
+    assert tokens.went(first) == 0
+    assert tokens.went(second) == 0
+    time.now = 101.0  # the third wakes when due, but the first token left at 100.3
+    assert tokens.went(third) == pytest.approx(0.3)
+    assert third.token.at == pytest.approx(101.3)

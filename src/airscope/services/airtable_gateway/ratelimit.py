@@ -9,7 +9,10 @@ burst at once (burst = limit), the rest as earlier tokens return.
 Each caller books the time its token is due: the booking (one comparison and an append) runs
 without an ``await``, so concurrent tasks on one event loop cannot take the same token, and
 callers that must wait sleep until their booked time, in the order they booked. A caller cancelled
-while it waits keeps its booking, which only makes the limiter stricter.
+while it waits keeps its booking, which only makes the limiter stricter. A token counts from when
+its caller actually went on, not from its booking: on a busy event loop a caller wakes late, and
+the caller whose token comes back one window after it waits for that, so the two never arrive at
+Airtable closer than a window apart.
 
 The margin adapts to Airtable's answers. A 429 says our count and Airtable's disagree (another
 replica or client spends the same base's budget, or transit times bunched our requests): the base
@@ -29,6 +32,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 # Airtable counts a request when it arrives; ours are spaced by when they leave. The margin
 # absorbs the difference in transit time between two requests a window apart.
@@ -46,6 +50,18 @@ class Paused(Exception):
         self.seconds = seconds
 
 
+@dataclass
+class Token:
+    at: float  # when it is due; once its caller went on, when that was
+
+
+@dataclass
+class Booking:
+    wait: float  # seconds until the token is due
+    token: Token
+    returning: Token | None  # the token spent `limit` tokens before: this one is usable a window after it
+
+
 class TokenWindow:
     """``limit`` tokens for one key; a token spent at time t is usable again at t + ``window``.
 
@@ -59,8 +75,8 @@ class TokenWindow:
         self.floor = window
         self.window = window
         self._clock = clock
-        # When each of the last `limit` tokens was (or will be) spent; never decreasing.
-        self._spent: deque[float] = deque(maxlen=limit)
+        # The last `limit` tokens spent (or booked), in booking order.
+        self._spent: deque[Token] = deque(maxlen=limit)
         self._paused_until = 0.0
         self._widened_at = float("-inf")
 
@@ -70,16 +86,26 @@ class TokenWindow:
         if self._spent:
             # Never before the last booking: callers wake in the order they booked, even after the
             # window narrowed.
-            due = max(due, self._spent[-1])
+            due = max(due, self._spent[-1].at)
             if len(self._spent) == self._spent.maxlen:
-                due = max(due, self._spent[0] + self.window)
+                due = max(due, self._spent[0].at + self.window)
         return due
 
-    def reserve(self) -> float:
-        """Takes a token now or books the next one due; returns the seconds until it may be used."""
-        due = self.due()
-        self._spent.append(due)
-        return due - self._clock()
+    def reserve(self) -> Booking:
+        """Takes a token now or books the next one due."""
+        returning = self._spent[0] if len(self._spent) == self._spent.maxlen else None
+        token = Token(self.due())
+        self._spent.append(token)
+        return Booking(token.at - self._clock(), token, returning)
+
+    def went(self, booking: Booking) -> float:
+        """``booking``'s caller goes on once due: its token counts from then, which is later than due
+        when it woke late, or when the token it follows left late (the seconds it must then still
+        wait are returned)."""
+        start = max(booking.token.at, self._clock())
+        at = start if booking.returning is None else max(start, booking.returning.at + self.window)
+        booking.token.at = at
+        return at - start
 
     def paused_for(self) -> float:
         """Seconds left of the silence Airtable asked for (0 when none)."""
@@ -100,7 +126,7 @@ class TokenWindow:
     def is_idle(self) -> bool:
         """Every token is back and the margin is the configured one: the same as a new one."""
         return self.window == self.floor and (
-            not self._spent or max(self._spent[-1] + self.window, self._paused_until) <= self._clock()
+            not self._spent or max(self._spent[-1].at + self.window, self._paused_until) <= self._clock()
         )
 
 
@@ -149,10 +175,13 @@ class RateLimiter:
         paused = tokens.paused_for()
         if paused > self._max_pause:
             raise Paused(paused)
-        wait = tokens.reserve()
-        if wait > 0:
-            await self._sleep(wait)
-        return wait
+        booking = tokens.reserve()
+        if booking.wait > 0:
+            await self._sleep(booking.wait)
+        late = tokens.went(booking)
+        if late > 0:
+            await self._sleep(late)
+        return booking.wait + late
 
     def rate_limited(self, key: str, retry_after: float) -> None:
         self._tokens(key).rate_limited(retry_after)
