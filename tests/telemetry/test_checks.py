@@ -30,6 +30,33 @@ async def test_postgres_check_passes_on_a_dsn_and_on_a_pool(postgres_server):
         await pool.close()
 
 
+@pytest.mark.infra
+async def test_postgres_check_on_a_dsn_keeps_one_connection_and_replaces_a_lost_one(postgres_server):
+    check = postgres_check(postgres_server.dsn())
+    admin = await asyncpg.connect(postgres_server.dsn())
+    try:
+        await run(check)
+        first = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        )
+        await run(check)
+        await run(check)
+        again = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        )
+        assert again == first  # no connection opened per probe
+        # PostgreSQL restarted under the check: its kept connection is gone.
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        with pytest.raises(Exception):  # noqa: B017 (asyncpg raises several kinds for a lost backend)
+            await run(check)
+        await run(check)  # the next probe reconnects
+    finally:
+        await admin.close()
+
+
 async def test_postgres_check_fails_when_nothing_listens():
     with pytest.raises(OSError):
         await run(postgres_check(f"postgresql://app:pw@127.0.0.1:{closed_port()}/app"))
