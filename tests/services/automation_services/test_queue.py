@@ -27,7 +27,7 @@ def clock() -> Clock:
 
 
 def _queue(client: Redis, clock: Clock, consumer: str, **options) -> Queue:
-    defaults = {"max_attempts": 3, "backoff_seconds": 10.0, "clock": clock}
+    defaults = {"max_attempts": 3, "backoff_seconds": 10.0, "clock": clock, "jitter": lambda: 0.0}
     return Queue(client, "test", consumer=consumer, **{**defaults, **options})
 
 
@@ -50,6 +50,16 @@ async def test_jobs_are_taken_first_in_first_out_and_leave_when_acknowledged(
     assert await client.llen(queue.processing_key) == 0
     assert (await queue.take(timeout_seconds=0.1)).id == "second"
     assert await queue.take(timeout_seconds=0.1) is None
+
+
+async def test_a_retry_waits_its_backoff_plus_up_to_half_of_it_again(client: Redis, clock: Clock) -> None:
+    queue = _queue(client, clock, "j", jitter=lambda: 1.0)
+    await queue.enqueue("job")
+    await queue.fail(await queue.take(timeout_seconds=0.1))
+    clock.now += 14.9
+    assert await queue.take(timeout_seconds=0.1) is None
+    clock.now += 0.1
+    assert (await queue.take(timeout_seconds=0.1)).id == "job"
 
 
 async def test_failed_attempts_wait_out_a_growing_backoff_then_go_to_the_dead_letters(

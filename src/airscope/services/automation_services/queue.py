@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -122,6 +123,7 @@ class Queue:
         consumer: str | None = None,
         heartbeat_ttl_seconds: float = HEARTBEAT_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.redis = redis
         self.name = name
@@ -130,6 +132,9 @@ class Queue:
         self.consumer = consumer or uuid.uuid4().hex
         self.heartbeat_ttl_seconds = heartbeat_ttl_seconds
         self.clock = clock
+        # Jobs that failed together (an upstream down for a minute) must not all come back in the same
+        # instant and fail together again: each waits its backoff plus up to half of it again.
+        self.jitter = jitter
         self.waiting_key = f"{PREFIX}:{name}"
         self.delayed_key = f"{PREFIX}:{name}:delayed"
         self.dead_key = f"{PREFIX}:{name}:dead"
@@ -179,7 +184,8 @@ class Queue:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lrem(self.processing_key, 1, job.raw)
             if attempts < self.max_attempts:
-                due = self.clock() + self.backoff_seconds * 2 ** (attempts - 1)
+                step = self.backoff_seconds * 2 ** (attempts - 1)
+                due = self.clock() + step * (1 + self.jitter() / 2)
                 pipe.zadd(self.delayed_key, {raw: due})
             else:
                 pipe.lpush(self.dead_key, raw)

@@ -108,6 +108,18 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def retry_after(exc: BaseException) -> float:
+    """The seconds a 429 or 503 answer's ``Retry-After`` asks for (its delay form), at most
+    ``BACKOFF_MAX_SECONDS``; 0 when it asks for nothing."""
+    if not isinstance(exc, httpx.HTTPStatusError) or exc.response.status_code not in (429, 503):
+        return 0.0
+    try:
+        seconds = float(exc.response.headers.get("retry-after", ""))
+    except ValueError:
+        return 0.0
+    return min(max(seconds, 0.0), BACKOFF_MAX_SECONDS)
+
+
 def describe(exc: BaseException) -> str:
     """A short account of a failure for the saga's record (no headers: they may carry secrets)."""
     if isinstance(exc, httpx.HTTPStatusError):
@@ -236,7 +248,7 @@ class Engine:
                     error = describe(exc)
                     if is_transient(exc) and attempt < self.step_max_attempts:
                         await self.store.step_retrying(state.id, step.name, error)
-                        delay = self._backoff(attempt)
+                        delay = self._backoff(attempt, exc)
                         log.info(
                             "retrying saga step",
                             saga_id=state.id,
@@ -281,7 +293,7 @@ class Engine:
                 error = describe(exc)
                 if is_transient(exc) and attempt < self.compensation_max_attempts:
                     await self.store.compensation_retrying(state.id, step.name, error)
-                    await asyncio.sleep(self._backoff(attempt))
+                    await asyncio.sleep(self._backoff(attempt, exc))
                     continue
                 await self.store.compensation_failed(state.id, step.name, error)
                 metrics.SAGA_COMPENSATIONS.labels(step.name, "failed").inc()
@@ -317,10 +329,12 @@ class Engine:
             duration_s=round(seconds, 3),
         )
 
-    def _backoff(self, attempt: int) -> float:
-        # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
+    def _backoff(self, attempt: int, exc: BaseException) -> float:
+        # "Equal jitter": at least half the exponential step, so retries never bunch at zero. A service
+        # that shed the call (429/503) says when to come back: never sooner, so that sagas retrying
+        # together do not keep an overloaded service overloaded.
         step = min(BACKOFF_MAX_SECONDS, self.backoff_base_seconds * 2 ** (attempt - 1))
-        return step / 2 + random.uniform(0, step / 2)
+        return max(step / 2 + random.uniform(0, step / 2), retry_after(exc))
 
 
 def new_owner_id() -> str:
