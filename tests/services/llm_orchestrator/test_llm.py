@@ -138,3 +138,22 @@ async def test_genai_span_carries_usage_and_no_text() -> None:
     # The request carried the question and the key; the span carries neither.
     assert "secret question" in json.loads(seen[0].content)["messages"][0]["content"]
     assert "secret question" not in str(span.attributes) and "sk-unit" not in str(span.attributes)
+
+
+async def test_the_request_is_the_model_messages_and_tools_as_given() -> None:
+    tool = {"type": "function", "function": {"name": "list_bases", "parameters": {"type": "object"}}}
+    messages = [{"role": "user", "content": "Which bases?"}]
+    llm, seen, _ = scripted((200, COMPLETION), (200, COMPLETION))
+    await llm.complete(messages, [tool])
+    await llm.complete(messages, [])
+    assert json.loads(seen[0].content) == {"model": MODEL, "messages": messages, "tools": [tool]}
+    assert json.loads(seen[1].content) == {"model": MODEL, "messages": messages}
+
+
+async def test_a_failed_attempt_span_says_the_http_status() -> None:
+    llm, _, exporter = scripted((503, ERROR), (200, COMPLETION))
+    await llm.complete([{"role": "user", "content": "hi"}], [])
+    failed, ok = exporter.get_finished_spans()
+    assert failed.attributes["http.response.status_code"] == 503
+    assert failed.attributes["error.type"] == "error"
+    assert "http.response.status_code" not in ok.attributes

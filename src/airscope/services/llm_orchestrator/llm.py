@@ -154,8 +154,8 @@ class LLM:
             outcome = "ok"
             try:
                 with suppress_http_instrumentation():
-                    response = await self.client.chat.completions.create(
-                        model=self.model, messages=list(messages), tools=list(tools) or openai.omit
+                    response = await self.client.post(
+                        "/chat/completions", body=self._body(messages, tools), cast_to=ChatCompletion
                     )
             except openai.APITimeoutError:
                 outcome = "timeout"
@@ -187,6 +187,16 @@ class LLM:
                 span.set_attribute("gen_ai.usage.input_tokens", response.usage.prompt_tokens)
                 span.set_attribute("gen_ai.usage.output_tokens", response.usage.completion_tokens)
             return response
+
+    def _body(self, messages: Sequence[dict], tools: Sequence[dict]) -> dict:
+        """The request as JSON. Sent with the SDK's plain ``post`` (its documented way to any
+        endpoint): ``chat.completions.create`` first walks every message and tool schema to
+        transform typed parameters, a tenth of this service's CPU per chat, while ours are plain
+        JSON already (stored messages, tool schemas)."""
+        body: dict = {"model": self.model, "messages": list(messages)}
+        if tools:
+            body["tools"] = list(tools)
+        return body
 
     def _account(self, response: ChatCompletion) -> Completion:
         if not response.choices:
