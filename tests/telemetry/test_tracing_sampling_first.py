@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Tracer, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
@@ -43,12 +43,19 @@ def outgoing(span: trace.Span) -> dict[str, str]:
     return headers
 
 
-def test_the_kit_builds_its_provider_with_tracers_that_sample_first():
+def test_the_kit_builds_its_provider_with_tracers_that_sample_first(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.1")
     provider = build_tracer_provider("svc", "1", Settings())
     try:
         assert isinstance(provider.get_tracer("x"), SamplingFirstTracer)
     finally:
         provider.shutdown()
+
+
+def test_at_100_percent_the_tracer_is_the_sdks_own():
+    # Nothing to decide first where every root is kept: no microsecond added to each kept span.
+    assert type(tracer(OTEL_TRACES_SAMPLER="parentbased_always_on")[0]) is Tracer
 
 
 def test_an_unsampled_root_is_a_context_only_span_that_still_propagates():
