@@ -19,6 +19,7 @@ the context into each request's ``_meta``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import re
 import time
@@ -235,7 +236,9 @@ class _Session:
             if not self.opened.done():
                 self.opened.set_exception(exc)
             else:
-                log.warning("mcp session broke", error=_cause(exc))
+                # Logged outside the context this task inherited from the chat that opened the
+                # session, maybe long ago: the line is about the process, not that chat.
+                contextvars.Context().run(log.warning, "mcp session broke", error=_cause(exc))
 
     @property
     def alive(self) -> bool:
