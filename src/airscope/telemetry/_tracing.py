@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import socket
@@ -78,6 +79,12 @@ def _clean_attributes(attributes) -> dict | None:
     """A redacted copy of the attributes, or None when nothing in them is secret."""
     if not attributes:
         return None
+    # Nearly every span holds no secret: look first, copy only when there is something to redact.
+    for key, value in attributes.items():
+        if is_secret_key(key) or (isinstance(value, str) and _holds_secret(value)):
+            break
+    else:
+        return None
     cleaned, changed = {}, False
     for key, value in attributes.items():
         if is_secret_key(key):
@@ -89,6 +96,23 @@ def _clean_attributes(attributes) -> dict | None:
         changed = changed or (new is not value and new != value)
         cleaned[key] = new
     return cleaned if changed else None
+
+
+def _holds_secret(text: str) -> bool:
+    if len(text) > _REMEMBERED_LENGTH:
+        return redact_text(text) != text
+    return _short_holds_secret(text)
+
+
+# Short span attribute values repeat (methods, routes, schemes, addresses): their verdicts are
+# remembered, the LRU bound keeping one-off values (paths with ids) from growing it; long ones
+# (a prompt, a query) are not kept alive for it.
+_REMEMBERED_LENGTH = 256
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_holds_secret(text: str) -> bool:
+    return redact_text(text) != text
 
 
 def _redacted(span: ReadableSpan) -> ReadableSpan:
