@@ -114,6 +114,9 @@ def test_the_report_shares_the_cpu_per_chat_out_by_samples_in_80_columns(tmp_pat
     assert "CPU ms per chat, every program: 40.0 (llm-orchestrator 30.0, mcp-server 10.0)" in text
     assert "llm-orchestrator: 30.00 ms CPU per chat" in text
     assert max(len(line) for line in text.splitlines()) <= profile.WIDTH
+    kept = json.loads(json.dumps(run.as_json()))
+    assert kept["programs_cpu_seconds"] == {"llm-orchestrator": 3.0, "mcp-server": 1.0}
+    assert kept["profiles"]["llm-orchestrator"]["on_behalf_of"]["openai"] == 2
 
 
 def test_py_spy_records_a_running_process_from_outside(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from airscope.bench.platform import Target
 from airscope.errors import AirscopeError
@@ -64,6 +65,7 @@ GO_BETWEENS = frozenset(
 STDLIB = "python"  # the areas of the standard library are its modules, marked by this prefix
 EVENT_LOOP = "event loop (its C code, wake-ups, go-betweens)"
 WIDTH = 80
+SUMMARY = "profile.json"  # beside the speedscope files: what the report prints, every row of it
 BUSIEST = 8  # programs named in the line of CPU per chat
 
 
@@ -105,6 +107,26 @@ class Run:
     rate: float
     profiles: list[Profile]
     programs: dict[str, float]  # every program of the platform -> its CPU seconds over the run
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures the report prints, every program's and every area's, for a document to quote."""
+        return {
+            "seconds": self.seconds,
+            "rate": self.rate,
+            "chats": self.chats,
+            "failed": dict(self.failed),
+            "programs_cpu_seconds": {p: round(s, 3) for p, s in sorted(self.programs.items())},
+            "profiles": {
+                profile.program: {
+                    "cpu_seconds": round(profile.cpu_seconds, 3),
+                    "samples": profile.samples,
+                    "areas": dict(profile.areas.most_common()),
+                    "on_behalf_of": dict(profile.owners.most_common()),
+                    "threads": dict(profile.threads.most_common()),
+                }
+                for profile in self.profiles
+            },
+        }
 
     def ms_per_chat(self, profile: Profile, count: int | None = None) -> float | None:
         """The process's CPU per chat, or the part of it ``count`` of its samples stand for."""
@@ -311,7 +333,7 @@ def measure(
         samples_per_second=samples_per_second,
     )
     chats, failed = answered[0] if answered else (0, Counter[str]())
-    return Run(
+    run = Run(
         seconds=recording.seconds,
         chats=chats,
         failed=failed,
@@ -319,6 +341,8 @@ def measure(
         profiles=recording.profiles,
         programs=recording.groups_cpu,
     )
+    (output / SUMMARY).write_text(json.dumps(run.as_json(), indent=1) + "\n")
+    return run
 
 
 # --- the report, 80 columns ---------------------------------------------------------------------------
@@ -380,4 +404,6 @@ def render(run: Run, top: int = 15) -> str:
         threads = ", ".join(f"{name} {profile.share(n):.0%}" for name, n in profile.threads.most_common(3))
         lines.append(_fit(f"  threads: {threads}", WIDTH))
         lines.append(_fit(f"  speedscope: {profile.file}", WIDTH))
+    if run.profiles:
+        lines.append(_fit(f"every figure: {run.profiles[0].file.with_name(SUMMARY)}", WIDTH))
     return "\n".join(lines)
