@@ -389,6 +389,7 @@ def test_the_goals_and_the_overload_row_are_in_the_document_and_the_terminal(tmp
     assert "where-the-time-goes.md#the-chat-path" in baselines.chat_cpu_section(result)
     text = baselines.goals_text(result)
     assert text.count("  met ") == 7 and text.count("not met") == 2
+    assert "Kit:" not in document  # no overhead.md under tmp_path
     assert max(len(line) for line in text.splitlines()) <= 80
     # The new fields go to the JSON and come back.
     assert Result.from_json(json.loads(json.dumps(result.as_json()))) == result
@@ -400,3 +401,15 @@ def test_the_knee_rate_is_the_highest_rate_below_the_knee() -> None:
     assert bench.knee_rate(steps, "chat") == 10
     assert bench.knee_rate(steps[:2], "chat") == 10
     assert bench.knee_rate(steps, "mixed") is None
+
+
+def test_the_kits_goals_come_from_the_overhead_documents_own_table(tmp_path: Path) -> None:
+    (tmp_path / baselines.OVERHEAD_DOC).parent.mkdir(parents=True)
+    (tmp_path / baselines.OVERHEAD_DOC).write_text((ROOT / baselines.OVERHEAD_DOC).read_text())
+    kit = baselines.kit_goals(tmp_path)
+    assert kit and all(goal.name.startswith("Kit: ") and goal.met is not None for goal in kit)
+    assert any(goal.name == "Kit: metrics only: at least 0.90" for goal in kit)
+    result = _goals_result()
+    assert "| Kit: metrics only: at least 0.90 |" in baselines.markdown(result, tmp_path)
+    assert "Kit: metrics only: at least 0.90" in baselines.goals_text(result, tmp_path)
+    assert baselines.kit_goals(tmp_path / "elsewhere") == []

@@ -256,34 +256,69 @@ def _overload_goals(result: Result) -> list[Goal]:
 
 
 def goals(result: Result) -> list[Goal]:
-    """The platform's goals of issue 21 (the kit's are `airscope bench overhead`'s)."""
+    """The platform's goals of issue 21 (the kit's are `airscope bench overhead`'s: ``kit_goals``)."""
     return [*_chat_goals(result), *_mixed_goals(result), _health_goal(result), *_overload_goals(result)]
+
+
+def kit_goals(root: Path) -> list[Goal]:
+    """The kit's goals as `airscope bench overhead` last judged them, from its table in overhead.md
+    (its own run: the platform's bench does not load one process alone)."""
+    try:
+        text = (root / OVERHEAD_DOC).read_text()
+    except FileNotFoundError:
+        return []
+    lines = [
+        line
+        for line in text.split("## The goals", 1)[-1].split("\n## ", 1)[0].splitlines()
+        if line.startswith("|")
+    ]
+    if len(lines) < 3:
+        return []
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    wanted = ("stack", "our goal", "the kit, this run", "met / not met")
+    if not set(wanted) <= set(header):
+        return []
+    found = []
+    for line in lines[2:]:
+        cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=False))
+        verdict = cells["met / not met"].strip("*")
+        found.append(
+            Goal(
+                f"Kit: {cells['stack']}: {cells['our goal']}",
+                {"met": True, "not met": False}.get(verdict),
+                f"{cells['the kit, this run']} (overhead.md's run)",
+            )
+        )
+    return found
 
 
 def _verdict(met: bool | None) -> str:
     return {True: "met", False: "not met", None: "not measured"}[met]
 
 
-def goals_section(result: Result) -> list[str]:
+def goals_section(result: Result, root: Path) -> list[str]:
     if not goals_measured(result):
         return []
-    rows = [(goal.name, goal.figure, f"**{_verdict(goal.met)}**") for goal in goals(result)]
+    rows = [
+        (goal.name, goal.figure, f"**{_verdict(goal.met)}**") for goal in [*goals(result), *kit_goals(root)]
+    ]
     return [
         "## Goals",
         "",
-        "Issue 21's goals for the platform, from this run (the telemetry kit's are in "
-        "[overhead.md](performance/overhead.md)):",
+        "Issue 21's goals: the platform's from this run, the telemetry kit's from "
+        "[overhead.md](performance/overhead.md)'s own run:",
         "",
         tables.markdown(("goal", "measured", ""), rows),
         "",
     ]
 
 
-def goals_text(result: Result) -> str:
-    """The goals for the terminal: one per line, its verdict first, its figure below (80 columns)."""
+def goals_text(result: Result, root: Path | None = None) -> str:
+    """The goals for the terminal: one per line, its verdict first, its figure below (80 columns);
+    the kit's too, from overhead.md, given the checkout's ``root``."""
     lines = ["goals:"]
     indent = " " * 15
-    for goal in goals(result):
+    for goal in [*goals(result), *(kit_goals(root) if root else [])]:
         lines.append(
             textwrap.fill(
                 goal.name.replace("`", ""),
@@ -357,7 +392,7 @@ def markdown(result: Result, root: Path) -> str:
     """docs/performance-baselines.md but its last section (``chat_cpu_section``)."""
     parts = [*_head(result), "## Summary", "", *_summary(result)]
     parts += ["", chat_goal(result), ""]
-    parts += goals_section(result)
+    parts += goals_section(result, root)
     parts += ["## Steps", "", _steps_table(result), ""]
     parts += [f"![latency against load](performance/{Path(LATENCY_CHART).name})", ""]
     parts += overload_section(result)

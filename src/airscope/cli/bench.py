@@ -117,7 +117,7 @@ def bench(
         click.echo(f"wrote {result.write(root)}")
     for path in baselines.render_all(result, root):
         click.echo(f"wrote {path}")
-    click.echo(baselines.goals_text(result))
+    click.echo(baselines.goals_text(result, root))
 
 
 def _wrk_options(rounds: int, connections: int, per: str) -> Callable[[F], F]:
