@@ -2,8 +2,8 @@
 may take to answer: otherwise the caller gives up (504) while the callee goes on working for no
 one, and under overload that wasted work is what keeps the platform from recovering.
 
-A callee's longest answer is read from its own settings' defaults: its longest wait, or every
-attempt of its own outbound call with the back-off between them.
+A callee's longest answer is read from its own settings' defaults: its longest wait, or its own
+deadline (services/common/deadline.py), past which it stops and answers 504 itself.
 """
 
 from __future__ import annotations
@@ -30,24 +30,14 @@ def gateway_timeout(upstream: str) -> float:
 
 
 def airtable_gateway_longest() -> float:
-    """Every attempt of one Airtable request, and the back-off budget between them."""
-    attempts = default(AirtableGatewayConfig, "max_attempts")
-    return attempts * default(AirtableGatewayConfig, "timeout_seconds") + default(
-        AirtableGatewayConfig, "max_retry_wait_seconds"
-    )
+    """Its own deadline: every attempt of one Airtable request, its limiter wait and back-off within it."""
+    return default(AirtableGatewayConfig, "request_deadline_seconds")
 
 
 def chat_longest() -> float:
-    """Every completion of one chat's tool rounds, each with its retries."""
-    tries = 1 + default(LlmOrchestratorConfig, "llm_max_retries")
-    return (
-        default(LlmOrchestratorConfig, "chat_max_steps")
-        * tries
-        * default(LlmOrchestratorConfig, "llm_timeout_seconds")
-    )
+    """A chat's own deadline: every completion of its tool rounds, each with its retries, within it."""
+    return default(LlmOrchestratorConfig, "chat_deadline_seconds")
 
-
-NOT_YET = "the callee has no deadline of its own shorter than its caller's (issue 21, reported)"
 
 CHAINS = [
     pytest.param(
@@ -62,31 +52,26 @@ CHAINS = [
         gateway_timeout("airtable-gateway"),
         airtable_gateway_longest(),
         id="api-gateway > airtable-gateway",
-        marks=pytest.mark.xfail(reason=NOT_YET),
     ),
     pytest.param(
         default(McpServerConfig, "gateway_timeout_seconds"),
         airtable_gateway_longest(),
         id="mcp-server > airtable-gateway",
-        marks=pytest.mark.xfail(reason=NOT_YET),
     ),
     pytest.param(
         default(AutomationConfig, "gateway_timeout_seconds"),
         airtable_gateway_longest(),
         id="automation-services > airtable-gateway",
-        marks=pytest.mark.xfail(reason=NOT_YET),
     ),
     pytest.param(
         default(SagaConfig, "step_timeout_seconds"),
         airtable_gateway_longest(),
         id="saga-orchestrator's step > airtable-gateway",
-        marks=pytest.mark.xfail(reason=NOT_YET),
     ),
     pytest.param(
         gateway_timeout("llm-orchestrator"),
         chat_longest(),
         id="api-gateway > a chat's completions",
-        marks=pytest.mark.xfail(reason=NOT_YET),
     ),
 ]
 

@@ -61,6 +61,7 @@ from airscope.services.airtable_gateway.metrics import (
 )
 from airscope.services.airtable_gateway.ratelimit import RateLimiter
 from airscope.services.common import ServiceError, errors, install_error_handlers, redis_client
+from airscope.services.common.deadline import RequestDeadline
 from airscope.services.common.storable import STORABLE
 from airscope.telemetry import Check, instrument, redis_check
 
@@ -424,6 +425,7 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title=SERVICE, version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(RequestDeadline, seconds=config.request_deadline_seconds, code="airtable_deadline")
     app.include_router(build_router(airtable, cache, Idempotency(redis), writes))
     instrument(
         app,

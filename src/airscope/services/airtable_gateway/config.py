@@ -35,6 +35,10 @@ class Config(EnvSettings):
     max_retry_wait_seconds: float = Field(10.0, ge=0, validation_alias="AIRTABLE_MAX_RETRY_WAIT_SECONDS")
     """The total time one request may spend backing off between attempts; the next wait would pass it: the
     error is answered instead."""
+    request_deadline_seconds: float = Field(8.0, gt=0, validation_alias="AIRTABLE_REQUEST_DEADLINE_SECONDS")
+    """The longest one request may take, its limiter wait, attempts and back-off included: past it the
+    request is stopped and answered 504 ``airtable_deadline``. Below every caller's timeout (the
+    api-gateway's and a saga step's 10 s), so no call goes on for a caller that has left."""
     write_batch_window_ms: float = Field(
         5.0, ge=0, le=1000, validation_alias="AIRTABLE_WRITE_BATCH_WINDOW_MS"
     )

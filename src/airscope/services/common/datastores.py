@@ -67,7 +67,16 @@ async def create_pool(dsn: str, schema: SchemaOnce) -> asyncpg.Pool:
         await json_codec(connection)
         await schema.ensure(connection)
 
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=10, init=init)
+    return await asyncpg.create_pool(dsn, min_size=0, max_size=10, init=init, reset=_rollback_if_open)
+
+
+async def _rollback_if_open(connection: asyncpg.Connection) -> None:
+    # asyncpg's default reset on release (unlock advisory locks, UNLISTEN, RESET ALL, CLOSE ALL) was a
+    # round trip and a span per request, for session state the services never keep: their advisory
+    # locks are transaction-scoped, they LISTEN to nothing and SET nothing. An open transaction is all
+    # a released connection can carry.
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from airscope.services.common import (
 from airscope.services.common import redis_client as redis_client_module
 from airscope.services.common.background import refresh_gauges, stop
 from airscope.services.common.datastores import dependency_errors
+from airscope.services.common.deadline import RequestDeadline
 from airscope.services.common.http_clients import internal_client
 from airscope.services.common.storable import trimmed_text
 from airscope.services.llm_orchestrator import history, metrics
@@ -114,6 +115,7 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="llm-orchestrator", version=airscope.__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(RequestDeadline, seconds=config.chat_deadline_seconds, code="chat_deadline")
 
     @app.post("/chat", responses=errors(404, 429))
     async def chat(body: ChatRequest, request: Request) -> ChatResponse:

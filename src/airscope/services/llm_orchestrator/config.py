@@ -90,6 +90,10 @@ class Config(EnvSettings):
     """Daily LLM spend in USD after which chats are refused with 429."""
     chat_max_steps: int = Field(6, ge=1, validation_alias="CHAT_MAX_STEPS")
     """Completions (tool rounds) one chat may take."""
+    chat_deadline_seconds: float = Field(50.0, gt=0, validation_alias="CHAT_DEADLINE_SECONDS")
+    """The longest one chat may take, all its completions and tool calls with their retries: past it
+    the chat is stopped and answered 504 ``chat_deadline``. Below the api-gateway's 60 s timeout, so
+    no chat goes on working for a caller that has left."""
     database_url: str = Field(validation_alias="DATABASE_URL")
     """Its PostgreSQL database (chat history)."""
     redis_url: str = Field(validation_alias="REDIS_URL")
