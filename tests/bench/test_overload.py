@@ -4,6 +4,7 @@ open-loop run against an app that sheds past its concurrency limit (no platform,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 from starlette.applications import Starlette
@@ -38,8 +39,8 @@ def test_refusals_with_retry_after_are_shed_and_everything_else_not_admitted_fai
     assert (row.offered, row.admitted, row.shed, row.failed, row.gave_up) == (60, 20, 20, 20, 10)
     assert row.shed_share == 20 / 60
     assert (row.refusal_p95_ms, row.admitted_p95_ms, row.normal_p95_ms) == (10.0, 500.0, 100.0)
-    # Windows of 2 s from the overload's end: [0, 2) and [2, 4) hold slow chats, [4, 6) is back.
-    assert row.recovery_seconds == 4.0
+    # Windows of 4 s, one a second, from the overload's end: the first three hold slow chats.
+    assert row.recovery_seconds == 3.0
     assert row.after_failed == 0
 
 
@@ -49,10 +50,14 @@ def test_recovery_needs_every_later_window_back_to_normal() -> None:
         *_attempts("after", 6, 10, 2, 0.1, status=503, retry_after=True),  # shed again
         *_attempts("after", 8, 10, 6, 0.1),
     ]
-    assert overload.recovery_seconds(relapse, 4, normal_p95_ms=100) == 4.0
+    assert overload.recovery_seconds(relapse, 4, normal_p95_ms=100, after_seconds=10) == 4.0
     never = [*_attempts("after", 4, 10, 8, 0.1), *_attempts("after", 12, 10, 2, 0.3)]
-    assert overload.recovery_seconds(never, 4, normal_p95_ms=100) is None
-    assert overload.recovery_seconds(_attempts("after", 4, 10, 4, 0.1), 4, normal_p95_ms=100) == 0.0
+    assert overload.recovery_seconds(never, 4, normal_p95_ms=100, after_seconds=10) is None
+    at_once = _attempts("after", 4, 10, 4, 0.1)
+    assert overload.recovery_seconds(at_once, 4, normal_p95_ms=100, after_seconds=4) == 0.0
+    # One slow chat of forty in a window is not its p95: a busy machine's noise is not a relapse.
+    noisy = [*at_once[:-1], dataclasses.replace(at_once[-1], seconds=0.9)]
+    assert overload.recovery_seconds(noisy, 4, normal_p95_ms=100, after_seconds=4) == 0.0
 
 
 def _shedding_app(limit: int, work: float) -> Starlette:
@@ -76,10 +81,10 @@ def _shedding_app(limit: int, work: float) -> Starlette:
 
 
 def test_an_open_loop_past_the_limit_is_shed_fast_and_recovers() -> None:
-    phases = (Phase("before", 20, 1), Phase("overload", 300, 1), Phase("after", 20, 4))
+    phases = (Phase("before", 20, 1), Phase("overload", 300, 1), Phase("after", 20, 6))
     transport = httpx.ASGITransport(app=_shedding_app(limit=5, work=0.05))
     attempts = asyncio.run(overload.offer("http://gateway", "key", phases, patience=2.0, transport=transport))
-    assert len(attempts) == 20 + 300 + 80
+    assert len(attempts) == 20 + 300 + 120
     row = overload.summarize(attempts, phases, knee=150, patience=2.0)
     assert row.offered == 300 and row.shed > 150 and row.failed == 0
     assert row.admitted + row.shed == row.offered

@@ -376,7 +376,8 @@ def overload_section(result: Result) -> list[str]:
         f"between two stretches of {row.seconds:g} s at {row.normal_rate:g} chats/s (the first gives the normal "
         f"p95). The client gives up on a chat after {row.patience_seconds:g} s: a failure. Shed: refused with "
         "429 or 503 and a `Retry-After`. Back to normal: from the end of the overload to the first "
-        f"{overload.RECOVERY_WINDOW_SECONDS:g} s window of chats from which every window has a p95 within "
+        f"{overload.RECOVERY_WINDOW_SECONDS:g} s window of chats (one starts every "
+        f"{overload.RECOVERY_STEP_SECONDS:g} s) from which every window has a p95 within "
         f"{overload.RECOVERY_FACTOR:g}x the normal p95 and nothing failed or shed.",
         "",
         table,
