@@ -100,7 +100,7 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
     }
     servers = [
         Server(variant, port, workdir, cpu=SERVER_CPU, sink=sinks.get(variant.key))
-        for variant, port in zip(variants, ports, strict=True)
+        for variant, port in zip(variants, ports[: len(variants)], strict=True)
     ]
     runs: dict[str, list[WrkResult]] = {variant.key: [] for variant in variants}
     cpu_us: dict[str, list[float]] = {variant.key: [] for variant in variants}
