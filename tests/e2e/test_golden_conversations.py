@@ -160,13 +160,18 @@ def grown(platform: RunningPlatform) -> Grown:
     assert grew["tables_created"] == GROW["tables"]
     assert grew["records_created"] == GROW["tables"] * GROW["records_per_table"]
 
-    # Through the gateway: a write to the base also drops the gateway's cached reads of it.
     created = airtable(
         platform,
         "POST",
         f"/bases/{BASE_ID}/tables/Customers/records",
         json={"records": [{"fields": {"Name": INJECTION, "City": "Nowhere"}}]},
     )["records"][0]
+    # The tables grown behind the gateway's back (as another integration would) show once its cached
+    # reads of the base are dropped: a record write drops only its table's, a schema change through
+    # the gateway the whole base's.
+    airtable(
+        platform, "PATCH", f"/bases/{BASE_ID}/tables/Customers", json={"description": "People who order"}
+    )
     grown_tables = tables(platform)
     assert len(grown_tables) == before + GROW["tables"]
     return Grown(
