@@ -96,12 +96,27 @@ class _Entry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class SLOReasons(_Entry):
+    """Why each target is what it is, in a line: docs/slo.md, `airscope slo` and the OpenSLO export say it."""
+
+    availability: str = ""
+    latency: str = ""
+
+
 class SLO(_Entry):
     """Availability: share of requests without a 5xx. Latency: share faster than the threshold."""
 
     availability: Fraction
     latency_seconds: Bucket
     latency_target: Fraction
+    why: SLOReasons = SLOReasons()
+
+    def objective(self, sli: str) -> float:
+        """The target share of good requests of an SLI (``availability`` or ``latency``)."""
+        return {"availability": self.availability, "latency": self.latency_target}[sli]
+
+    def reason(self, sli: str) -> str:
+        return getattr(self.why, sli)
 
 
 class Service(_Entry):

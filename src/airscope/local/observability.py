@@ -57,7 +57,8 @@ READY_PATHS = {
     "alertmanager": "/-/ready",
     "prometheus": "/-/ready",
 }
-PROMETHEUS_RETENTION = ("7d", "2GB")  # local history: a week, bounded on disk
+# Local history: the SLO period and a day (`airscope slo` reads 30 days), bounded on disk.
+PROMETHEUS_RETENTION = ("31d", "2GB")
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,47 @@ def _slo_ratios(catalog: Catalog) -> list[dict]:
     return rules
 
 
+def _slo_budget(catalog: Catalog) -> list[dict]:
+    """Each step's requests and bad requests (settings.SLO_BUDGET_STEP says why counts), and the budget
+    left over the SLO period from their sums."""
+    step = settings.SLO_BUDGET_STEP
+    rules = [
+        {"record": settings.slo_step_requests(), "expr": f"sum by (service) (increase({REQUESTS}[{step}]))"},
+        {
+            "record": settings.slo_step_errors("availability"),
+            "expr": (
+                f"sum by (service) (increase({ERRORS}[{step}]))\nor\n"
+                f"sum by (service) (increase({REQUESTS}[{step}])) * 0"
+            ),
+        },
+    ]
+    for service in catalog.services.values():
+        selector = f'{SERVED}, service="{service.name}"'
+        # Each series' increase is extrapolated on its own: the difference can dip a hair below 0.
+        rules.append(
+            {
+                "record": settings.slo_step_errors("latency"),
+                "expr": (
+                    f"clamp_min(\n  sum by (service) (increase({DURATION}_count{{{selector}}}[{step}]))\n  -\n"
+                    f"  sum by (service) (increase({DURATION}_bucket{{{selector}, "
+                    f"{_le(service.slo.latency_seconds)}}}[{step}])),\n  0\n)"
+                ),
+                "labels": {"service": service.name},
+            }
+        )
+    for sli in settings.SLIS:
+        rules.append(
+            {
+                "record": settings.slo_budget_remaining(sli),
+                "expr": (
+                    f"1 - (\n{settings.slo_period_errors_ratio(sli)}\n)\n"
+                    f"/ on (service)\n(1 - {settings.slo_objective(sli)})"
+                ),
+            }
+        )
+    return rules
+
+
 def recording(catalog: Catalog) -> dict:
     constants = [rule for service in catalog.services.values() for rule in _service_constants(service)]
     return {
@@ -170,6 +211,11 @@ def recording(catalog: Catalog) -> dict:
             {"name": "airscope-catalog", "rules": constants},
             # Long windows are costly and change slowly: a slower interval for this group.
             {"name": "airscope-slo", "interval": "30s", "rules": _slo_ratios(catalog)},
+            {
+                "name": settings.SLO_BUDGET_GROUP,
+                "interval": settings.SLO_BUDGET_STEP,
+                "rules": _slo_budget(catalog),
+            },
         ]
     }
 

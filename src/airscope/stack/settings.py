@@ -194,6 +194,41 @@ def slo_requests_rate(window: str) -> str:
     return f"service:slo_requests:rate{window}"
 
 
+# The budget over the SLO period (and any calendar month) counts events, not averages of ratios: each
+# SLO_BUDGET_STEP the bad and all requests of that step are recorded per service (increase over
+# exactly the group's interval, so consecutive evaluations tile time without overlap), and a period's
+# figures are sums of those over the period. A sliding 5m rate summed instead would count the last
+# five minutes' requests only partly, which a drill's own failures fall in. Sums of a minute's
+# counts over 30 days read about 130 k samples a service: well under a second.
+SLO_BUDGET_STEP = "1m"
+SLO_BUDGET_GROUP = "airscope-slo-budget"
+
+
+def slo_step_requests() -> str:
+    """Requests of the last SLO_BUDGET_STEP, by service (probes excluded)."""
+    return f"service:slo_requests:increase{SLO_BUDGET_STEP}"
+
+
+def slo_step_errors(sli: str) -> str:
+    """Bad requests of an SLI over the last SLO_BUDGET_STEP, by service."""
+    return f"service:slo_{sli}_errors:increase{SLO_BUDGET_STEP}"
+
+
+def slo_period_errors_ratio(sli: str, window: str = SLO_PERIOD, at: float | None = None) -> str:
+    """The share of bad requests over a window (``30d``, a month's ``2592000s``) ending now or ``at``:
+    bad requests / requests, both counted; no requests, no ratio."""
+    at_ = f" @ {at:.3f}" if at is not None else ""
+    return (
+        f"sum by (service) (sum_over_time({slo_step_errors(sli)}[{window}]{at_}))\n/ on (service)\n"
+        f"(sum by (service) (sum_over_time({slo_step_requests()}[{window}]{at_})) > 0)"
+    )
+
+
+def slo_budget_remaining(sli: str) -> str:
+    """The share of the SLO period's error budget left: 1 untouched, 0 spent, below 0 overspent."""
+    return f"service:slo_{sli}:error_budget_remaining"
+
+
 LATENCY_THRESHOLD = "service:slo_latency_threshold:seconds"
 # HighLatency's: the catalog's high_latency_seconds (derived from the baselines), else the SLO's.
 HIGH_LATENCY_THRESHOLD = "service:high_latency_threshold:seconds"
