@@ -23,6 +23,7 @@ GENERATORS = (
     "mimir",
     "blackbox",
     "compose",
+    "slo_specs",
 )
 
 

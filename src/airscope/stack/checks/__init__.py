@@ -19,6 +19,7 @@ CHECKS = (
     ("logql_levels", "Loki queries at All keep the lines without a level, and Loki accepts them"),
     ("backends", "Loki, Alloy, Tempo, Jaeger and Mimir configs use documented keys and wire up"),
     ("compose", "the compose file: compose-spec schema, docker-compose config, images, ports, mounts"),
+    ("slo_specs", "the SLO exports (OpenSLO, Sloth, Pyrra) against each tool's pinned schema"),
 )
 
 
