@@ -135,7 +135,7 @@ def _sloth_problems(document: dict) -> list[str]:
     if problems:
         return problems
     problems += [f"unknown key {key}: Sloth ignores it" for key in _unknown_keys(_sloth().schema, spec)]
-    for slo in document["slos"]:
+    for slo in document.get("slos", []):
         if not 0 < slo["objective"] <= 100:
             problems.append(
                 f"SLO {slo['name']}: objective {slo['objective']} is not a percentage in (0, 100]"
