@@ -174,6 +174,37 @@ def burn_rates(catalog: Catalog) -> str:
     return tables.markdown(header, rows)
 
 
+def slos(catalog: Catalog) -> str:
+    """Every catalog SLO: what a good request is, the objective, its budget over the SLO period in
+    full outage (or every request slow), and the catalog's reason."""
+    period = _seconds(settings.SLO_PERIOD)
+    rows = []
+    for service in catalog.services.values():
+        for sli in settings.SLIS:
+            objective = service.slo.objective(sli)
+            good = "no 5xx, no 499" if sli == "availability" else f"within {service.slo.latency_seconds:g} s"
+            budget = round((1 - objective) * period / 60) * 60
+            rows.append(
+                (
+                    service.name,
+                    sli,
+                    good,
+                    f"{objective * 100:g}%",
+                    _budget(budget),
+                    service.slo.reason(sli),
+                )
+            )
+    header = ("service", "SLI", "a good request", "objective", f"budget over {settings.SLO_PERIOD}", "why")
+    return tables.markdown(header, rows, align="lllrrl")
+
+
+def _budget(seconds: int) -> str:
+    hours, rest = divmod(seconds // 60, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
 def _seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
@@ -260,6 +291,7 @@ PAGES: dict[str, dict[str, Callable[[Catalog], str]]] = {
         "time-to-notify": time_to_notify,
     },
     "docs/deployment.md": {"alert-summary": alert_summary, "secrets": secrets},
+    "docs/slo.md": {"slos": slos},
 }
 
 
