@@ -22,6 +22,7 @@ from airscope.telemetry import SAMPLE_RATIO
 UIDS = (
     "airscope-overview",
     "airscope-service",
+    "airscope-slo",
     "airscope-logs",
     "airscope-llm",
     "airscope-mcp",

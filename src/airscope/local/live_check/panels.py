@@ -34,6 +34,14 @@ MAY_BE_EMPTY: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("airscope / Service", "5xx share"): ("frontend",),
     ("airscope / Service", "Availability SLO burn rate"): ("frontend",),
     ("airscope / Service", "Latency SLO burn rate"): ("frontend",),
+    # The same on the SLO dashboard: no requests, no budget (nor anything spending it); the SLI panels
+    # still draw the objective.
+    **{
+        ("airscope / SLO error budgets", title): ("frontend",)
+        for sli in ("Availability", "Latency")
+        for title in (f"{sli} budget left", f"{sli} burn rate (1h, 6h, 3d)", f"{sli} bad requests per minute")
+    },
+    ("airscope / SLO error budgets", "Requests per minute the budgets count"): ("frontend",),
 }
 
 

@@ -10,7 +10,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from airscope.catalog import Catalog
 from airscope.stack import _yaml
-from airscope.stack.grafana.dashboards import business, containers, logs, overview, service
+from airscope.stack.grafana.dashboards import business, containers, logs, overview, service, slo
 
 DIRECTORY = "deploy/grafana/dashboards"
 PROVIDER_PATH = "deploy/grafana/provisioning/dashboards/dashboards.yml"
@@ -23,6 +23,7 @@ def build_all(catalog: Catalog) -> list[dashboard.Dashboard]:
     return [
         overview.build(catalog),
         service.build(catalog),
+        slo.build(catalog),
         logs.build(catalog),
         *business.build_all(),
         containers.build(),
