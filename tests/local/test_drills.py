@@ -142,8 +142,13 @@ def test_a_drill_passes_only_in_time_resolved_and_without_strays():
 def test_the_docs_table_replaces_only_what_is_between_its_markers(tmp_path):
     doc = tmp_path / "alerting.md"
     doc.write_text(f"# Alerting\n\nbefore\n\n{report.START}\nold table\n{report.END}\n\nafter\n")
+    spent = {
+        "api-gateway": {"availability": 0.38, "latency": 0.012},
+        "airtable-gateway": {"availability": 2.5},
+    }
     results = [
-        Result("service-down", "", 'ServiceDown{service="mcp-server"}', 30, 22.8, 19.6),
+        Result("service-down", "", 'ServiceDown{service="mcp-server"}', 30, 22.8, 19.6, started="t"),
+        Result("error-burst", "", "HighErrorRate{}", 90, 40.1, 30.2, started="t", budget_spent=spent),
         Result("disk", "", "DiskSpaceLow{}", 90, skipped="needs root"),
     ]
     report.write(results, doc)
@@ -151,7 +156,11 @@ def test_the_docs_table_replaces_only_what_is_between_its_markers(tmp_path):
     assert "old table" not in text
     assert text.startswith("# Alerting\n\nbefore\n\n") and text.endswith("\n\nafter\n")
     assert (
-        '| `service-down` | `ServiceDown{service="mcp-server"}` | 22.8 s (30 s) | 19.6 s (60 s) | none | none |'
+        '| `service-down` | `ServiceDown{service="mcp-server"}` | 22.8 s (30 s) | 19.6 s (60 s) | none | none '
+        "| not measured |" in text
+    )
+    assert (
+        "| none | none | airtable-gateway availability 250 %; api-gateway availability 38 %, latency 1.2 % |"
         in text
     )
     assert "skipped: needs root" in text

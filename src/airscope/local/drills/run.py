@@ -5,6 +5,9 @@ A drill fails (exit 1) when the expected alert is not notified within its bound,
 not notified within RESOLVE_WITHIN of healing, or any other alert fires that the fault does not
 explain. Alerts already active when the drill began are left out (and named), so drills can run
 back to back while a slow budget alert of an earlier one winds down.
+
+Each drill also says how much error budget its fault spent (airscope.slo.spent, from the fault to
+healing), and appends itself to the drills' record (record.py), which the month's SLO report reads.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from datetime import UTC, datetime
 
 import httpx
 
+from airscope import units
 from airscope.errors import AirscopeError
 from airscope.local import alert_receiver, load
+from airscope.local.drills import record
 from airscope.local.drills.faults import DrillError, Target, Traffic, Unsupported
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, Scenario
 from airscope.local.drills.watch import (
@@ -29,11 +34,19 @@ from airscope.local.drills.watch import (
     matches,
     rule_alerts,
 )
+from airscope.promapi import Prometheus
+from airscope.slo import spent
 from airscope.stack.rules_meta import WATCHDOG
+from airscope.stack.settings import LOCAL, SLO_BUDGET_GROUP, SLO_PERIOD
 
 QUIET_WAIT = 180.0  # how long a drill waits for its own alert from an earlier run to resolve
 QUIET_SETTLE = 45.0  # after the quiet load: above the longest local `for` of a request alert (30 s)
 POLL = 0.5
+# A request is counted by the first scrape after it, in the budget step evaluated after that scrape:
+# a drill's budget is measured up to healing plus a scrape, once the SLO budget group has evaluated
+# past that (at most a step later; the margin is for an evaluation that runs late).
+SCRAPE_SECONDS = units.parse_duration(LOCAL.scrape_interval)
+BUDGET_WAIT_MARGIN = 30.0
 
 
 @dataclass
@@ -50,6 +63,13 @@ class Result:
     traffic: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # the fault cannot be made on this machine; the reason
+    started: str | None = None  # the fault injected (ISO 8601, UTC)
+    healed: str | None = None
+    ended: str | None = None  # the traffic stopped and the fault cleaned up
+    # {service: {sli: share of the SLO period's error budget}} spent from `started` to `budget_until`
+    # (healing plus a scrape); None: not measured (no fault injected, or Prometheus did not say).
+    budget_spent: dict[str, dict[str, float]] | None = None
+    budget_until: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -66,6 +86,21 @@ class Result:
 
     def as_json(self) -> dict:
         return {**asdict(self), "passed": self.passed}
+
+    def entry(self) -> record.Entry:
+        return record.Entry(
+            self.scenario,
+            self.started,
+            self.healed,
+            self.ended or _now(),
+            self.passed,
+            self.budget_spent,
+            self.budget_until,
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def _say(text: str) -> None:
@@ -168,6 +203,7 @@ def run(scenario: Scenario, target: Target) -> Result:
                 traffic.__enter__()
                 time.sleep(3)  # a baseline of answered requests before the fault
             injected = datetime.now(UTC)
+            result.started = injected.isoformat()
             fault.inject(target)
             _say(f"  fault injected: {fault.what}")
             # Waits past the bound (twice it) so that a late alert is still measured, and failed.
@@ -177,6 +213,7 @@ def run(scenario: Scenario, target: Target) -> Result:
                 result.notified_after_seconds = round((watch.fired - injected).total_seconds(), 1)
                 _say(f"  notified after {result.notified_after_seconds} s")
             healed = datetime.now(UTC)
+            result.healed = healed.isoformat()
             fault.heal(target)
             _say("  healed")
             if watch.fired and _wait(
@@ -194,11 +231,57 @@ def run(scenario: Scenario, target: Target) -> Result:
                 result.traffic = {
                     str(status): count for status, count in sorted(sent.statuses.items(), key=str)
                 }
+            result.ended = _now()
     except Unsupported as exc:
         result.skipped = str(exc)
     except (AirscopeError, httpx.HTTPError) as exc:  # a fault's own call, or Prometheus, Alertmanager
         result.error = str(exc) if isinstance(exc, AirscopeError) else f"{type(exc).__name__}: {exc}"
+    if result.started is not None:
+        healed = datetime.fromisoformat(result.healed or result.ended or _now())
+        result.budget_spent, until = budget_spent(target, datetime.fromisoformat(result.started), healed)
+        if result.budget_spent is not None:
+            result.budget_until = until.isoformat()
+    record.append(target.plat.home, result.entry())
     return result
+
+
+def budget_spent(
+    target: Target, started: datetime, healed: datetime
+) -> tuple[dict[str, dict[str, float]] | None, datetime]:
+    """The error budget spent from ``started`` to ``healed`` plus a scrape (that end is returned too),
+    once the SLO budget group has counted that far: slo.spent's figures, or None when Prometheus
+    cannot say (the reason is printed)."""
+    until = healed.timestamp() + SCRAPE_SECONDS
+    deadline = until + spent.STEP_SECONDS + BUDGET_WAIT_MARGIN
+    found = None
+    try:
+        with Prometheus(target.url("prometheus")) as prometheus:
+            if _evaluated(prometheus) < until:
+                _say(
+                    f"  waiting for the SLO budget rules to count the requests up to healing (at most "
+                    f"{max(0.0, deadline - time.time()):.0f} s) ..."
+                )
+            while _evaluated(prometheus) < until:
+                if time.time() > deadline:
+                    raise DrillError(f"Prometheus has not evaluated {SLO_BUDGET_GROUP} since healing")
+                time.sleep(1)
+            found = spent.spent(prometheus, target.plat.catalog, started.timestamp(), until)
+    except AirscopeError as exc:
+        _say(f"  budget spent: not measured ({exc})")
+    else:
+        _say(f"  budget spent: {spent.line(found)}")
+    return found, datetime.fromtimestamp(until, UTC)
+
+
+def _evaluated(prometheus: Prometheus) -> float:
+    """When the SLO budget group last evaluated (unix seconds; year 1 before its first time)."""
+    for group in prometheus.rules("record"):
+        if group["name"] == SLO_BUDGET_GROUP:
+            return datetime.fromisoformat(group["lastEvaluation"]).timestamp()
+    raise DrillError(
+        f"the running Prometheus has no rule group {SLO_BUDGET_GROUP}: its rules predate error budgets; "
+        "`airscope down && airscope up` writes them"
+    )
 
 
 def render(result: Result) -> str:
@@ -227,6 +310,13 @@ def render(result: Result) -> str:
             lines.append(f"  left out, active before the drill: {', '.join(result.already_active)}")
         if result.traffic:
             lines.append("  traffic:    " + ", ".join(f"{s}: {n}" for s, n in result.traffic.items()))
+    if result.started is not None:
+        if result.budget_spent is None:
+            lines.append("  budget:     not measured")
+        else:
+            lines.append(
+                f"  budget:     {spent.line(result.budget_spent)} (spent, of the {SLO_PERIOD} budget)"
+            )
     return "\n".join(lines)
 
 
