@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from airscope.local.drills import record
 from airscope.local.drills.run import Result
+from airscope.slo.report import Episode
 
 SPENT = {"airtable-gateway": {"availability": 0.25}}
 
@@ -45,19 +46,11 @@ def test_a_drill_that_injected_a_fault_is_an_episode_up_to_what_its_budget_measu
         record.Entry("latency", at(4), None, at(6), False, None, None),  # failed before healing
     ):
         record.append(tmp_path, entry)
+
+    def moment(text: str) -> float:
+        return datetime.fromisoformat(text).timestamp()
+
     assert record.episodes(tmp_path) == [
-        {
-            "kind": "drill",
-            "name": "error-burst",
-            "service": None,
-            "start": datetime.fromisoformat(at(0)).timestamp(),
-            "end": datetime.fromisoformat(at(1, 35)).timestamp(),
-        },
-        {
-            "kind": "drill",
-            "name": "latency",
-            "service": None,
-            "start": datetime.fromisoformat(at(4)).timestamp(),
-            "end": datetime.fromisoformat(at(6)).timestamp(),
-        },
+        Episode("drill", "error-burst", None, moment(at(0)), moment(at(1, 35))),
+        Episode("drill", "latency", None, moment(at(4)), moment(at(6))),
     ]

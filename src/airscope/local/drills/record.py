@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from airscope.slo.report import Episode
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -25,18 +27,18 @@ class Entry:
     budget_spent: dict[str, dict[str, float]] | None  # slo.spent's figures; None: not measured
     budget_until: str | None  # the end of the interval budget_spent measured, from `started`
 
-    def episode(self) -> dict | None:
+    def episode(self) -> Episode | None:
         """The drill as an episode of a month's report: from the fault to the end of what its budget
         figure measured (or to the drill's end); None for a drill that injected nothing."""
         if self.started is None:
             return None
-        return {
-            "kind": "drill",
-            "name": self.scenario,
-            "service": None,  # a fault spends the budgets of every service it reaches
-            "start": datetime.fromisoformat(self.started).timestamp(),
-            "end": datetime.fromisoformat(self.budget_until or self.ended).timestamp(),
-        }
+        return Episode(
+            kind="drill",
+            name=self.scenario,
+            service=None,  # a fault spends the budgets of every service it reaches
+            start=datetime.fromisoformat(self.started).timestamp(),
+            end=datetime.fromisoformat(self.budget_until or self.ended).timestamp(),
+        )
 
 
 def path(home: Path) -> Path:
@@ -59,6 +61,6 @@ def entries(home: Path) -> list[Entry]:
     return [Entry(**json.loads(line)) for line in text.splitlines() if line.strip()]
 
 
-def episodes(home: Path) -> list[dict]:
-    """The recorded drills that injected a fault, as the fields of ``airscope.slo.report`` episodes."""
+def episodes(home: Path) -> list[Episode]:
+    """The recorded drills that injected a fault, as ``airscope.slo.report`` episodes."""
     return [episode for entry in entries(home) if (episode := entry.episode()) is not None]
