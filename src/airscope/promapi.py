@@ -19,6 +19,7 @@ import httpx
 from airscope.errors import AirscopeError
 
 DEFAULT_TIMEOUT = 5.0
+TENANT_HEADER = "X-Scope-OrgID"  # Mimir's (and Loki's, Tempo's): which tenant's data a request reads
 
 
 class PromAPIError(AirscopeError):
@@ -138,10 +139,15 @@ class _API:
     name = "server"
 
     def __init__(
-        self, url: str, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None
+        self,
+        url: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """``headers`` go with every request: Mimir's tenant (``X-Scope-OrgID``), a proxy's token."""
         self.url = url.rstrip("/")
-        self._client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self._client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport, headers=headers)
 
     def __enter__(self):
         return self

@@ -28,6 +28,7 @@ from airscope.cli._lazy import LazyGroup
         "sagas": "airscope.cli.admin:sagas",
         "scale": "airscope.cli.platform:scale",
         "silence": "airscope.cli.silence:silence",
+        "slo": "airscope.cli.slo:slo",
         "soak": "airscope.cli.bench:soak_command",
         "start": "airscope.cli.platform:start",
         "status": "airscope.cli.platform:status",
