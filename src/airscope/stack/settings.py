@@ -136,7 +136,9 @@ NETWORK_GATEWAY = "172.28.0.1"
 FRONTEND_ADDRESS = "172.28.0.10"
 
 # --- retention -------------------------------------------------------------------------------------
-PROMETHEUS_RETENTION_TIME = "15d"  # Mimir keeps the long term; local disk holds two weeks
+# The SLO period and a day: the error budget is summed inside Prometheus over SLO_PERIOD (a shorter
+# retention would quietly shrink the budget's window). Mimir keeps the long term.
+PROMETHEUS_RETENTION_TIME = "31d"
 PROMETHEUS_RETENTION_SIZE = "10GB"  # whichever comes first
 LOKI_RETENTION = "744h"  # 31 days: a month of incidents is searchable
 TRACE_RETENTION = "336h"  # 14 days of traces (Tempo's default)
