@@ -325,3 +325,25 @@ def profile_command(
 
     run = profile.measure(services, duration, rate, output or paths.home() / "profiles", progress=_progress)
     click.echo(profile.render(run, top=top))
+
+
+@bench.command("slo")
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 62),
+    help="Days of history, ending at the start of this month (UTC).",
+)
+@click.option(
+    "--runs", default=5, show_default=True, type=click.IntRange(min=1), help="Times budgets() is timed."
+)
+def slo_command(days: int, runs: int) -> None:
+    """`airscope slo`'s error budgets over a synthetic history of every catalog service (steady traffic,
+    incidents and deploys at known times) in a throwaway Prometheus, with the SLO rules recorded over it
+    by promtool: budgets() timed (goal: under 1 s), and each SLO's budget left and the last month's
+    compliance beside the truth counted from the requests themselves."""
+    from airscope import catalog
+    from airscope.bench import slo
+
+    click.echo(slo.render(slo.measure(catalog.load(), days, runs, progress=_progress)))
