@@ -177,12 +177,11 @@ def check_budget(platform: RunningPlatform, counters: Sampler, report: dict) -> 
     those of the minute-steps counted, from the minute before the first (a step holds the minute
     before its stamp) to the last.
 
-    The recorded counts are Prometheus' increase() over each step, which extrapolates the step's
-    rate over the seconds its first and last scrapes leave uncovered: where requests start or stop
-    within a step (the fault, healing; a drill's traffic) that adds or drops up to a scrape's worth
-    of them, and a series born there (the first 502 of a route) counts its first scrape only in
-    part. So each count may be off by a scrape's worth of requests at each of the interval's two
-    edges, and the recorded share must lie between the ground truth's shares with that taken from
+    The recorded counts are the differences of the samples each step's evaluation saw, so they
+    cover the requests up to the scrape before each stamp, not up to the stamp, and the sampler's
+    readings are a second apart and a few seconds off Prometheus' scrapes; a series new on a target
+    Prometheus had not scraped a step before (the platform's first minute) is not counted. So each
+    count may be off by a scrape's worth of requests at each of the interval's two edges, and the recorded share must lie between the ground truth's shares with that taken from
     or added to each count (a scrape's worth at the drill's rate, one request at least)."""
     started = datetime.fromisoformat(report["started"]).timestamp()
     until = datetime.fromisoformat(report["budget_until"]).timestamp()

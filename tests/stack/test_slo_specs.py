@@ -45,9 +45,12 @@ def _budget_steps(services: catalog.Catalog) -> list[dict]:
 
 
 def _budget_rules(services: catalog.Catalog) -> dict[tuple[str, str | None], set[Selector]]:
-    """The selectors of the per-step counts, by (record, service label or None)."""
+    """The selectors of the per-step counts, by (record, service label or None); without `up`,
+    which the rules read only to tell a new series from one back after a gap."""
     return {
-        (rule["record"], rule.get("labels", {}).get("service")): _selectors(rule["expr"])
+        (rule["record"], rule.get("labels", {}).get("service")): {
+            selector for selector in _selectors(rule["expr"]) if selector[0] != "up"
+        }
         for rule in _budget_steps(services)
     }
 

@@ -5,8 +5,7 @@ Every catalog service's requests over ``days`` (30 by default) ending at the sta
 (``slo_history``), go into a throwaway Prometheus with the SLO rules recorded over them
 (``slo_backfill``). Then ``airscope.slo.budget.budgets()`` is timed there several times (the goal:
 under a second), and each SLO's budget left is printed beside the truth counted from the requests
-themselves, with the error the rules' per-minute counting is expected to make (``counting_noise``),
-and the month's report's compliance beside the truth's.
+themselves, and the month's report's compliance beside the truth's.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import httpx
 
 from airscope import tables, units
 from airscope.bench.slo_backfill import Backfilled, backfilled
-from airscope.bench.slo_history import Deploy, History, Incident, Traffic, counting_noise
+from airscope.bench.slo_history import Deploy, History, Incident, Traffic
 from airscope.catalog import Catalog
 from airscope.promapi import Prometheus
 from airscope.slo.budget import Budget, budgets, month_bounds
@@ -35,8 +34,7 @@ GOAL_SECONDS = 1.0
 PERIOD_SECONDS = units.parse_duration(settings.SLO_PERIOD)
 RUNS = 5
 # Requests a second at the daily peak, and a normal day's failing and slow shares: one to tens of
-# requests a second, a small platform's traffic, at which the rules' counting error is the size it
-# would be in production (it shrinks as the budget's requests grow: counting_noise).
+# requests a second, a small platform's traffic, where one request more or less shows in the budget.
 TRAFFIC = {
     "api-gateway": Traffic(30, failing=0.001, slow=0.002),
     "frontend": Traffic(20, failing=0.001, slow=0.002),
@@ -96,7 +94,6 @@ class Row:
     found: float | None
     truth: float | None  # over the window asked for
     counted: float | None  # over the minutes the budget counts (cut at the steps' stamps)
-    noise: float | None  # the rules' expected counting error (one standard deviation)
 
     @property
     def compliant(self) -> bool | None:
@@ -121,7 +118,7 @@ class Measurement:
 
 
 def _rows(found: list[Budget], source: Backfilled, start: float, end: float) -> list[Row]:
-    truth, history = source.truth, source.history
+    truth = source.truth
     rows = []
     for budget in sorted(found, key=lambda b: (b.service, b.sli)):
         events = truth.counts(budget.service, start, end)
@@ -134,7 +131,6 @@ def _rows(found: list[Budget], source: Backfilled, start: float, end: float) -> 
                 budget.remaining,
                 events.remaining(budget.sli, budget.objective),
                 counted.remaining(budget.sli, budget.objective),
-                counting_noise(counted, budget.sli, budget.objective, history.scrape_interval),
             )
         )
     return rows
@@ -207,13 +203,10 @@ def _rolling(rows: list[Row]) -> str:
             _percent(row.truth),
             _points(_off(row, row.truth)),
             _points(_off(row, row.counted)),
-            "-" if row.noise is None else f"{row.noise * 100:.3f}",
         ]
         for row in rows
     ]
-    return tables.text(
-        ("service", "SLI", "left", "truth", "off pp", "count pp", "noise ±"), body, align="llrrrrr"
-    )
+    return tables.text(("service", "SLI", "left", "truth", "off pp", "count pp"), body, align="llrrrr")
 
 
 def _monthly(rows: list[Row]) -> str:
@@ -257,9 +250,7 @@ def render(m: Measurement) -> str:
                 "left: airscope.slo's budget left; truth: counted from the generated requests; off: left "
                 "minus truth, in percentage points of the budget; count: the same against the truth over "
                 "the minutes the per-minute counts cover (cut at the rule group's evaluations, not at the "
-                "window's edges); noise: the error the rules' counting is expected to make, one standard "
-                "deviation (each minute's increase is stretched from the samples inside it); truly: met "
-                "by the truth."
+                "window's edges); truly: met by the truth."
             ),
             textwrap.fill(
                 f"Largest counting error: {worst[0] * 100:.3f} pp ({worst[1]} {worst[2]}). Compliance "

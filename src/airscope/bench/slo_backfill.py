@@ -62,13 +62,15 @@ class Backfilled:
     def counted(self, start: float, end: float) -> tuple[float, float]:
         """The span whose requests the counts stamped after ``start`` up to ``end`` cover: the
         window a budget over (start, end] reads, cut where the minutes are, not where it asks, and
-        within the minutes counted."""
+        within the minutes counted. A count is the difference of the samples two evaluations saw,
+        so the span runs between the scrapes before its first step's start and its last stamp."""
         first = max(
             start + ((self.step_offset - start) % STEP_SECONDS or STEP_SECONDS),
             self.counts_from + (self.step_offset - self.counts_from) % STEP_SECONDS,
         )
         end = min(end, self.history.end)
-        return first - STEP_SECONDS, end - (end - self.step_offset) % STEP_SECONDS
+        last = end - (end - self.step_offset) % STEP_SECONDS
+        return self.history.scraped_by(first - STEP_SECONDS), self.history.scraped_by(last)
 
 
 def counts_from(history: History) -> float:

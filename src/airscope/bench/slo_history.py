@@ -26,7 +26,7 @@ from pathlib import Path
 
 from airscope import units
 from airscope.catalog import Catalog
-from airscope.stack import rules, settings
+from airscope.stack import rules
 from airscope.stack.settings import COMPOSE, SERVICES_JOB
 from airscope.telemetry import LATENCY_BUCKETS
 
@@ -124,6 +124,11 @@ class History:
         first = self.start + SCRAPE_PHASE % self.scrape_interval
         for i in range(int((self.end - first) // self.scrape_interval) + 1):
             yield first + i * self.scrape_interval
+
+    def scraped_by(self, at: float) -> float:
+        """The last scrape at or before ``at``: what a rule evaluated at ``at`` has seen."""
+        first = self.start + SCRAPE_PHASE % self.scrape_interval
+        return first + max(math.floor((at - first) / self.scrape_interval), 0) * self.scrape_interval
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,9 @@ class _Process:
         counts[2] += count
 
     def lines(self, stamp: str) -> Iterator[str]:
+        # The target answers every scrape: the budget rules count a series that is new on a target
+        # scraped a step before in full.
+        yield f'up{{job="{SERVICES_JOB}",service="{self.name}"}} 1 {stamp}\n'
         for key, counts in self.series.items():
             names = self._names.get(key) or self._name(key)
             for name, value in zip(names, counts, strict=True):
@@ -335,17 +343,3 @@ def _write(directory: Path, block: int, lines: list[str]) -> Path:
         out.writelines(lines)
         out.write("# EOF\n")
     return path
-
-
-def counting_noise(counts: Counts, sli: str, objective: float, scrape_interval: float) -> float | None:
-    """The standard deviation of the recording rules' error on the budget left (a share), from how
-    they count: each minute's ``increase`` reads only the samples inside that minute (4 of a 15-second
-    scrape) and stretches what they span (45 s) to the whole minute, so the bad requests between one
-    minute's last sample and the next one's first are estimated from the others, never seen. With bad
-    requests arriving at random (Poisson), a minute's estimate errs with a variance of 1/(k-1) of its
-    bad requests, for k samples a minute: over a window, ``bad / (k-1)``."""
-    allowed = (1 - objective) * counts.requests
-    if allowed <= 0:
-        return None
-    samples = units.parse_duration(settings.SLO_BUDGET_STEP) / scrape_interval
-    return math.sqrt(counts.bad(sli) / (samples - 1)) / allowed

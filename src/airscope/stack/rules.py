@@ -155,30 +155,44 @@ def _slo_ratios(catalog: Catalog) -> list[dict]:
     return rules
 
 
+def _counted(series: str) -> str:
+    """What each series counted since the step before, exactly: the difference of its samples at
+    the two evaluations (the group runs every step, so the differences tile time), or its whole
+    value when it is new on a target that was scraped a step ago (a route's first 5xx, a restarted
+    process' series). increase() would extrapolate each step's few samples to the step's edges, a
+    random error of tenths of a budget point over a month, and count a new series' first scrape only
+    in part (`airscope bench slo`); it stays for the rare step with a reset (a restart), which it
+    alone sees across. After a gap in scraping longer than the 5-minute lookback (Prometheus down)
+    nothing of the gap is counted, and nothing twice."""
+    step = settings.SLO_BUDGET_STEP
+    before = f"{series} offset {step}"
+    scraped = f'up{{job="{SERVICES_JOB}"}} offset {step}'
+    return (
+        f"(({series} - {before}) >= 0"
+        f" or (increase({series}[{step}]) and ({series} < {before}))"
+        f" or (({series} unless {before}) and on (job, instance) {scraped}))"
+    )
+
+
 def _slo_budget(catalog: Catalog) -> list[dict]:
     """Each step's requests and bad requests (settings.SLO_BUDGET_STEP says why counts), and the budget
     left over the SLO period from their sums."""
-    step = settings.SLO_BUDGET_STEP
     rules = [
-        {"record": settings.slo_step_requests(), "expr": f"sum by (service) (increase({REQUESTS}[{step}]))"},
+        {"record": settings.slo_step_requests(), "expr": f"sum by (service) {_counted(REQUESTS)}"},
         {
             "record": settings.slo_step_errors("availability"),
-            "expr": (
-                f"sum by (service) (increase({ERRORS}[{step}]))\nor\n"
-                f"sum by (service) (increase({REQUESTS}[{step}])) * 0"
-            ),
+            "expr": f"sum by (service) {_counted(ERRORS)}\nor\nsum by (service) {_counted(REQUESTS)} * 0",
         },
     ]
     for service in catalog.services.values():
         selector = f'{SERVED}, service="{service.name}"'
-        # Each series' increase is extrapolated on its own: the difference can dip a hair below 0.
+        fast = f"{DURATION}_bucket{{{selector}, {_le(service.slo.latency_seconds)}}}"
         rules.append(
             {
                 "record": settings.slo_step_errors("latency"),
                 "expr": (
-                    f"clamp_min(\n  sum by (service) (increase({DURATION}_count{{{selector}}}[{step}]))\n  -\n"
-                    f"  sum by (service) (increase({DURATION}_bucket{{{selector}, "
-                    f"{_le(service.slo.latency_seconds)}}}[{step}])),\n  0\n)"
+                    f"sum by (service) {_counted(f'{DURATION}_count{{{selector}}}')}\n-\n"
+                    f"sum by (service) {_counted(fast)}"
                 ),
                 "labels": {"service": service.name},
             }

@@ -197,9 +197,9 @@ def slo_requests_rate(window: str) -> str:
 
 
 # The budget over the SLO period (and any calendar month) counts events, not averages of ratios: each
-# SLO_BUDGET_STEP the bad and all requests of that step are recorded per service (increase over
-# exactly the group's interval, so consecutive evaluations tile time without overlap), and a period's
-# figures are sums of those over the period. A sliding 5m rate summed instead would count the last
+# SLO_BUDGET_STEP the bad and all requests of that step are recorded per service (each counter's
+# difference since the previous evaluation, so consecutive steps tile time without overlap), and a
+# period's figures are sums of those over the period. A sliding 5m rate summed instead would count the last
 # five minutes' requests only partly, which a drill's own failures fall in. Sums of a minute's
 # counts over 30 days read about 130 k samples a service: well under a second.
 SLO_BUDGET_STEP = "1m"
