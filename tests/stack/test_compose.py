@@ -158,7 +158,10 @@ def test_stores_and_the_stack_run_from_settings_images_on_the_named_network():
             assert services[name]["image"] == image
     assert spec["networks"]["default"]["name"] == settings.NETWORK
     assert services["redis"]["command"] == ["redis-server", "--appendonly", "yes"]
-    assert "--storage.tsdb.retention.time=15d" in services["prometheus"]["command"]
+    assert (
+        f"--storage.tsdb.retention.time={settings.PROMETHEUS_RETENTION_TIME}"
+        in services["prometheus"]["command"]
+    )
     assert "--web.enable-remote-write-receiver" in services["prometheus"]["command"]
     assert services["alertmanager"]["secrets"][:2] == [
         "pagerduty_routing_key_platform-team",

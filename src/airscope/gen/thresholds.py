@@ -295,7 +295,7 @@ and prints the proposals beside the catalog's values:
 $ .venv/bin/airscope thresholds --prometheus-url http://127.0.0.1:9090
 ```
 
-Against production, give it Prometheus' URL (it keeps 15 days) or Mimir's Prometheus API
+Against production, give it Prometheus' URL (it keeps 31 days) or Mimir's Prometheus API
 (`http://<mimir>:9009/prometheus`, a year), `--range` another length, `--json` for a script. Pick a
 week without an incident in it, and one a week after this version's rules were deployed: the
 recording rule counted the probes before. Copy a proposal into

@@ -125,7 +125,7 @@ def _remote_write() -> list[dict]:
         # max_over_time: a failed self-scrape must not hide the lag (the prometheus-mixin's reason).
         return f"max by (remote_name, url) (max_over_time(prometheus_remote_storage_{metric}{selector}[5m]))"
 
-    # Warnings: Mimir holds the history past Prometheus' 15 days; a gap there hurts capacity planning,
+    # Warnings: Mimir holds the history past Prometheus' 31 days; a gap there hurts capacity planning,
     # not users, and Prometheus keeps every sample locally meanwhile.
     return [
         alert(
