@@ -35,7 +35,7 @@ from playwright.sync_api import Page
 
 from airscope import catalog, checkout
 from airscope.local import alert_receiver, load
-from airscope.local.live_check.check import SETTLE_SECONDS, wait_for_scrape
+from airscope.local.live_check.check import SETTLE_SECONDS, wait_for_budgets, wait_for_scrape
 from airscope.local.live_check.panels import EMPTY_LOCALLY, MAY_BE_EMPTY
 from airscope.promapi import Alertmanager, Prometheus
 from tests.e2e.conftest import API_KEY, RunningPlatform
@@ -101,6 +101,7 @@ def panels(board: dict) -> list[dict]:
 def loaded(platform: RunningPlatform) -> Loaded:
     """One known `airscope load` through the gateway, and a chat whose trace is on disk."""
     with Prometheus(platform["prometheus"], timeout=30) as prometheus:
+        wait_for_budgets(prometheus)
         wait_for_scrape(prometheus, time.time(), catalog.load().services)
     start = time.time()
     tally = load.send(platform[GATEWAY], API_KEY, LOAD_RPS, LOAD_SECONDS)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airscope import catalog as service_catalog
+from airscope import units
 from airscope.local import load
 from airscope.local.live_check.domain import domain_mismatches
 from airscope.local.live_check.gateway import count_mismatches, p95_mismatches
@@ -21,6 +22,9 @@ GATEWAY = "api-gateway"  # where the load enters: its counts are the ones the cl
 # the slower SLO rule group (30 s) records the burn rates the SLO panels show.
 SETTLE_SECONDS = 30 + 5 + 1
 SCRAPE_WAIT_SECONDS = 30  # six scrapes locally
+# The SLO budget group counts a minute once Prometheus scraped the minute before: on a platform just
+# started its budgets appear after two of its runs at most, and the budget panels are empty till then.
+BUDGET_WAIT_SECONDS = 2 * units.parse_duration(settings.SLO_BUDGET_STEP) + 15
 QUERY_TIMEOUT_SECONDS = 30  # a range query of a heavy panel on a busy machine
 
 
@@ -46,6 +50,14 @@ def wait_for_scrape(
         time.sleep(0.5)
 
 
+def wait_for_budgets(prometheus: Prometheus, timeout: float = BUDGET_WAIT_SECONDS) -> None:
+    """Until the SLO budget group has recorded a budget, for at most ``timeout`` (then the budget
+    panels are reported empty): immediate on a platform older than two of its runs."""
+    deadline = time.monotonic() + timeout
+    while not prometheus.query(settings.slo_budget_remaining("availability")) and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 @dataclass
 class LiveReport:
     sent: int
@@ -67,6 +79,7 @@ def run(
     """`airscope load` for ``duration``, then every check over its window."""
     with Prometheus(prometheus_url, timeout=QUERY_TIMEOUT_SECONDS) as prometheus:
         # Requests that ended just before must be in a scrape older than `start`, or they count in it.
+        wait_for_budgets(prometheus)
         wait_for_scrape(prometheus, time.time(), service_catalog.load().services)
         start = time.time()
         tally = load.send(gateway, api_key, rps, duration)
