@@ -116,10 +116,10 @@ def _window_seconds(window: str) -> float:
     return units.parse_duration(window)
 
 
-def _range(seconds: float) -> str:
-    """A PromQL range of ``seconds`` that leaves out a count stamped exactly at its start: Prometheus 2
-    includes both ends of a range, and such a count is the minute before the window (a backfill, or a
-    month's start, puts counts on whole minutes)."""
+def counts_range(seconds: float) -> str:
+    """A PromQL range of ``seconds`` over the per-minute counts that leaves out a count stamped exactly
+    at its start: Prometheus 2 includes both ends of a range, and such a count is the minute before
+    the window (two adjacent windows would both count it)."""
     return f"{round(seconds * 1000) - 1}ms"
 
 
@@ -128,7 +128,7 @@ def _budgets(
 ) -> list[Budget]:
     services = _services(catalog, service)
     selector = f'{{service="{service}"}}' if service else ""
-    span = _range(end - start)
+    span = counts_range(end - start)
     requests_series = settings.slo_step_requests() + selector
 
     def by_service(expr: str) -> Mapping[str, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from airscope import units
 from airscope.catalog import Catalog
 from airscope.promapi import Prometheus
+from airscope.slo.budget import counts_range
 from airscope.stack import settings
 
 STEP_SECONDS = units.parse_duration(settings.SLO_BUDGET_STEP)
@@ -31,14 +32,14 @@ def spent(prometheus: Prometheus, catalog: Catalog, start: float, end: float) ->
     after, before = steps(start, end)
     at = before - 0.001  # a step stamped exactly a step after `end` holds nothing of [start, end]
     requests = prometheus.values_by(
-        f"sum by (service) (sum_over_time({settings.slo_step_requests()}[{_range(_PERIOD_SECONDS)}]))",
+        f"sum by (service) (sum_over_time({settings.slo_step_requests()}[{counts_range(_PERIOD_SECONDS)}]))",
         "service",
         at,
     )
     found: dict[str, dict[str, float]] = {}
     for sli in settings.SLIS:
         bad = prometheus.values_by(
-            f"sum by (service) (sum_over_time({settings.slo_step_errors(sli)}[{_range(at - after)}]))",
+            f"sum by (service) (sum_over_time({settings.slo_step_errors(sli)}[{counts_range(at - after)}]))",
             "service",
             at,
         )
@@ -48,12 +49,6 @@ def spent(prometheus: Prometheus, catalog: Catalog, start: float, end: float) ->
             allowed = (1 - catalog.services[service].slo.objective(sli)) * requests[service]
             found.setdefault(service, {})[sli] = count / allowed
     return found
-
-
-def _range(seconds: float) -> str:
-    """A PromQL range of ``seconds`` that leaves out a step stamped exactly at its start (Prometheus 2
-    includes both ends of a range)."""
-    return f"{round(seconds * 1000) - 1}ms"
 
 
 def line(found: dict[str, dict[str, float]]) -> str:
