@@ -4,7 +4,8 @@ Every service gets, beside the runner's own environment:
 - AIRSCOPE_HOME, AIRSCOPE_API_KEY (the key clients send as X-API-Key), AIRSCOPE_JWT_SECRET (signs
   and verifies login tokens; kept in ``secrets/jwt``), LOG_LEVEL (default info),
   AIRSCOPE_TRACE_DIR (``traces/``: spans as OTLP JSON lines), AIRSCOPE_INSTANCE_ID (the program
-  name: ``api-gateway``, ``api-gateway@2``), AIRSCOPE_DRILLS=1 (the drill switches);
+  name: ``api-gateway``, ``api-gateway@2``), AIRSCOPE_DRILLS=1 (the drill switches),
+  AIRSCOPE_PROFILE_SWITCH=1 (the memory profiling switch of `airscope profile --memory`);
 - AIRSCOPE_PORT_<NAME> of every service and infrastructure kind, and
   AIRSCOPE_URL_<NAME>=http://127.0.0.1:<port> of every service (its own included);
 - DATABASE_URL when it requires postgres: its own role and database, both named after it
@@ -29,6 +30,7 @@ from airscope.local.settings import JWT_SECRET_ENV
 
 INSTANCE_ENV = "AIRSCOPE_INSTANCE_ID"
 DRILLS_ENV = "AIRSCOPE_DRILLS"
+PROFILE_SWITCH_ENV = "AIRSCOPE_PROFILE_SWITCH"
 STANDIN_KEY = "local-standin"
 
 
@@ -79,6 +81,7 @@ def shared_env(
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info"),
             "AIRSCOPE_TRACE_DIR": os.environ.get("AIRSCOPE_TRACE_DIR") or str(paths.trace_dir()),
             DRILLS_ENV: "1",  # `airscope drill memory` needs the services' drill switches
+            PROFILE_SWITCH_ENV: "1",  # and `airscope profile --memory` the profiling switch
             # Every local client (browser, `airscope load`, the drills) reaches the gateway from
             # 127.0.0.1, so the per-client failed-login limit would count them all as one caller and
             # turn the load's deliberate wrong passwords into 429s within minutes.

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airscope.telemetry import _logging, _tracing
+from airscope.telemetry import _logging, _pyroscope, _tracing
 from airscope.telemetry._admission import Admission
 from airscope.telemetry._drills import drill_routes
 from airscope.telemetry._health import (
@@ -31,6 +31,7 @@ from airscope.telemetry._health import (
 )
 from airscope.telemetry._metrics import HttpServerMetrics
 from airscope.telemetry._middleware import KNOWN_METHODS, OTHER_METHOD, TelemetryMiddleware
+from airscope.telemetry._profile_switch import profile_routes
 from airscope.telemetry._settings import Settings
 
 
@@ -101,6 +102,7 @@ def instrument(
     if tracing:
         provider = tracer_provider or _tracing.configure_tracing(service, version, settings)
     tracer = provider.get_tracer("airscope.telemetry", version) if provider is not None else None
+    _pyroscope.start(service, version, settings, provider)
 
     metrics = HttpServerMetrics(
         registry, version=version, commit=settings.commit, process=registry is not REGISTRY
@@ -153,7 +155,7 @@ def instrument(
 def _probes(
     service: str, version: str, settings: Settings, registry: CollectorRegistry, health: HealthMonitor
 ) -> dict[str, Route]:
-    """/metrics, the health probes and (when on) the drill switches, by path."""
+    """/metrics, the health probes and (when on) the drill and profiling switches, by path."""
 
     async def metrics_endpoint(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
@@ -184,6 +186,7 @@ def _probes(
             Route("/health/live", live_endpoint, methods=["GET"]),
             Route("/health/ready", ready_endpoint, methods=["GET"]),
             *(drill_routes(service) if settings.drills else ()),
+            *(profile_routes(service) if settings.profile_switch else ()),
         )
     }
 

@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Router
 from airscope.telemetry import _logging
 from airscope.telemetry._admission import Admission
 from airscope.telemetry._context import RequestContext, current_request
+from airscope.telemetry._drills import burn_cpu, cpu_burner
 from airscope.telemetry._metrics import HttpServerMetrics
 
 # OpenTelemetry's known HTTP methods; anything else is recorded as _OTHER so that a scanner
@@ -91,6 +92,8 @@ class TelemetryMiddleware:
         self.admission = admission
         # Only to name the route of a refused request, which never reaches the router itself.
         self.router = router
+        # The CPU drill's burner when the drill switches are on (None otherwise: one test per request).
+        self.burner = cpu_burner(probes)
         self._error_log = _logging.get_logger("server")
 
     # One long function on purpose: it runs for every request, and helper calls would add to the
@@ -177,6 +180,8 @@ class TelemetryMiddleware:
             if refused:
                 await admission.refuse(scope, self.router, method, send_with_ids)
             elif probe is None:
+                if self.burner is not None and self.burner.ms_per_request:
+                    burn_cpu(self.burner.ms_per_request)
                 await self.app(scope, receive_watching, send_with_ids)
             else:
                 scope["route"] = probe
