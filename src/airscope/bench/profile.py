@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from collections import Counter
@@ -32,9 +30,10 @@ from typing import Any
 
 from airscope.bench.platform import Target
 from airscope.errors import AirscopeError
-from airscope.local import load
+from airscope.local import load, profiling
 from airscope.local.load.run import DRAIN_TIMEOUT_SECONDS
 from airscope.local.process import cpu_seconds
+from airscope.local.profiling import speedscope
 
 CHAT_MIX = {"chat": 1}
 SAMPLES_PER_SECOND = 100  # py-spy's default; enough for shares of a few percent over 20 s
@@ -170,50 +169,29 @@ def _on_behalf_of(leaf_first: Iterable[Function]) -> str:
 
 
 def read_speedscope(program: str, path: Path) -> Profile:
-    """A py-spy speedscope file: every sample's leaf frame (the last of its stack) counted."""
-    document = json.loads(path.read_text())
-    frames = document["shared"]["frames"]
-    functions = [Function(frame["name"], area(frame.get("file") or "")) for frame in frames]
+    """A py-spy speedscope file (read by the one reader, ``profiling.speedscope``): every sample's
+    leaf frame (the last of its stack) counted."""
+    functions: dict[speedscope.Frame, Function] = {}
+
+    def function(frame: speedscope.Frame) -> Function:
+        if frame not in functions:
+            functions[frame] = Function(frame.name, area(frame.file))
+        return functions[frame]
+
     profile = Profile(program, path)
-    for thread in document["profiles"]:
-        # py-spy names a thread 'Thread <id> "<its Python name>"'; an unnamed one keeps the whole.
-        name = thread["name"].split('"')[1] if '"' in thread["name"] else ""
-        name = name or thread["name"]
-        for stack in thread["samples"]:
-            if not stack:
-                continue
-            leaf = functions[stack[-1]]
-            profile.samples += 1
-            profile.own[leaf] += 1
-            profile.areas[leaf.area] += 1
-            profile.owners[_on_behalf_of(functions[i] for i in reversed(stack))] += 1
-            profile.threads[name] += 1
+    for thread, frames in speedscope.read(path).samples():
+        stack = [function(frame) for frame in frames]
+        leaf = stack[-1]
+        profile.samples += 1
+        profile.own[leaf] += 1
+        profile.areas[leaf.area] += 1
+        profile.owners[_on_behalf_of(reversed(stack))] += 1
+        profile.threads[thread] += 1
     return profile
 
 
-def py_spy() -> str:
-    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(found).exists():
-        raise AirscopeError("py-spy is not installed: pip install py-spy (the bench extras have it)")
-    return found
-
-
 def _record(pid: int, seconds: float, output: Path, rate: int) -> subprocess.Popen[bytes]:
-    command = [
-        py_spy(),
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(int(seconds)),
-        "--rate",
-        str(rate),
-        "--format",
-        "speedscope",
-        "--output",
-        str(output),
-        "--nonblocking",
-    ]
+    command = profiling.record_command(pid, output, seconds=seconds, rate=rate)
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

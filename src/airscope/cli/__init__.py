@@ -24,6 +24,7 @@ from airscope.cli._lazy import LazyGroup
         "load": "airscope.cli.load:load_command",
         "logs": "airscope.cli.logs:logs_command",
         "migrate": "airscope.cli.backup:migrate",
+        "profile": "airscope.cli.profile:profile_command",
         "restore": "airscope.cli.backup:restore",
         "sagas": "airscope.cli.admin:sagas",
         "scale": "airscope.cli.platform:scale",

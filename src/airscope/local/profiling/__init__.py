@@ -12,7 +12,7 @@ and ``<YYYYmmddTHHMMSSZ>-<program>-memory.json``; the local console opens them (
 
 from __future__ import annotations
 
-from airscope.local.profiling._cpu import CpuProfile, dump, py_spy, record_cpu
+from airscope.local.profiling._cpu import CpuProfile, dump, py_spy, record_command, record_cpu
 from airscope.local.profiling._files import ProfileError, console_url, profiles_dir
 from airscope.local.profiling._memory import MemoryLine, MemoryProfile, record_memory
 from airscope.local.profiling._target import Target, locate
@@ -30,6 +30,7 @@ __all__ = [
     "locate",
     "profiles_dir",
     "py_spy",
+    "record_command",
     "record_cpu",
     "record_memory",
 ]
