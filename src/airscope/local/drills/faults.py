@@ -2,7 +2,8 @@
 that makes a fault visible where only requests can show it (errors, latency, failing sagas, jobs).
 
 Each fault is real: a program stopped, a stand-in made to fail, slow down or refuse with 429
-through its fault switch, a service made to hold memory through its drill switch, a small
+through its fault switch, a service made to hold memory or to burn CPU in every request through its
+drill switches, a small
 filesystem filled, the day's LLM spend recorded in the shared Redis store as llm-orchestrator
 records it, a long import holding automation-services' only worker, more demand than Airtable's
 limit allows.
@@ -139,6 +140,20 @@ class StandinFault(Fault):
     cleanup = heal
 
 
+def _drill_switch(target: Target, service: str, path: str) -> None:
+    """Checks that ``service`` runs with its drill switch ``path`` (it is reset there: nothing an
+    earlier drill left stays on); raises DrillError naming the fix."""
+    if target.sup.pid(service) is None:
+        raise DrillError(f"{service} is not running: `airscope start {service}`")
+    answer = httpx.delete(f"{target.url(service)}{path}", timeout=5)
+    if answer.status_code == 404:
+        raise DrillError(
+            f"{service} has no drill switch {path}: it was started without AIRSCOPE_DRILLS=1 (or before "
+            "the switch existed); `make down && make up` starts every service with it"
+        )
+    answer.raise_for_status()
+
+
 @dataclass
 class HoldMemory(Fault):
     service: str
@@ -157,14 +172,7 @@ class HoldMemory(Fault):
         return pid
 
     def prepare(self, target: Target) -> None:
-        self._pid(target)
-        answer = httpx.delete(f"{target.url(self.service)}/_drill/memory", timeout=5)
-        if answer.status_code == 404:
-            raise DrillError(
-                f"{self.service} has no drill switch: it was started without AIRSCOPE_DRILLS=1; "
-                "`make down && make up` starts every service with it"
-            )
-        answer.raise_for_status()
+        _drill_switch(target, self.service, "/_drill/memory")
 
     def inject(self, target: Target) -> None:
         limit = target.plat.catalog.services[self.service].memory_limit_mib * 1024 * 1024
@@ -179,6 +187,39 @@ class HoldMemory(Fault):
 
     def cleanup(self, target: Target) -> None:
         with contextlib.suppress(httpx.HTTPError):  # the service is gone; so is the memory it held
+            self.heal(target)
+
+
+@dataclass
+class BurnCpu(Fault):
+    """The service burns ``ms_per_request`` of CPU in every request it serves (its drill switch's
+    ``burn_cpu``, synchronously on its event loop): slow by its own code, with nothing it waits on
+    slow, and the one function a profile taken meanwhile must name."""
+
+    service: str
+    ms_per_request: int
+
+    @property
+    def what(self) -> str:
+        return (
+            f"{self.service}'s drill switch burns {self.ms_per_request} ms of CPU in every request "
+            "(PUT /_drill/cpu)"
+        )
+
+    def prepare(self, target: Target) -> None:
+        _drill_switch(target, self.service, "/_drill/cpu")
+
+    def inject(self, target: Target) -> None:
+        httpx.put(
+            f"{target.url(self.service)}/_drill/cpu", json={"ms_per_request": self.ms_per_request}, timeout=10
+        ).raise_for_status()
+
+    def heal(self, target: Target) -> None:
+        # A request burning when this arrives holds the event loop that long: the timeout allows it.
+        httpx.delete(f"{target.url(self.service)}/_drill/cpu", timeout=10).raise_for_status()
+
+    def cleanup(self, target: Target) -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the service is gone; so is its switch's state
             self.heal(target)
 
 

@@ -1,5 +1,6 @@
 """Every drill run, one JSON line each in ``<home>/drills/record.jsonl``: when its fault went in, was
-healed and the drill ended, whether it passed, and the error budget it spent.
+healed and the drill ended, whether it passed, the error budget it spent, and the profile it took
+while the fault was active.
 
 ``airscope slo report`` reads the lines back as episodes of its month (``episodes``): a drill spends
 budget like an incident, and a month's report says which spent what.
@@ -26,6 +27,10 @@ class Entry:
     passed: bool
     budget_spent: dict[str, dict[str, float]] | None  # slo.spent's figures; None: not measured
     budget_until: str | None  # the end of the interval budget_spent measured, from `started`
+    # The profile taken while the fault was active (run.Result.profile: its file, top functions or
+    # lines, console URL); None: the drill takes none, or it could not be taken. Lines written before
+    # drills took profiles have none.
+    profile: dict | None = None
 
     def episode(self) -> Episode | None:
         """The drill as an episode of a month's report: from the fault to the end of what its budget

@@ -8,6 +8,8 @@ back to back while a slow budget alert of an earlier one winds down.
 
 Each drill also says how much error budget its fault spent (airscope.slo.spent, from the fault to
 healing), and appends itself to the drills' record (record.py), which the month's SLO report reads.
+The latency, cpu-hog and memory drills attach a profile taken while their fault is active
+(profiles.py): its top functions or lines in the report, the file in the console.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import httpx
 from airscope import units
 from airscope.errors import AirscopeError
 from airscope.local import alert_receiver, load
-from airscope.local.drills import record
+from airscope.local.drills import profiles, record
 from airscope.local.drills.faults import DrillError, Target, Traffic, Unsupported
 from airscope.local.drills.scenarios import RESOLVE_WITHIN, Scenario
 from airscope.local.drills.watch import (
@@ -70,6 +72,10 @@ class Result:
     # (healing plus a scrape); None: not measured (no fault injected, or Prometheus did not say).
     budget_spent: dict[str, dict[str, float]] | None = None
     budget_until: str | None = None
+    # The profile taken while the fault was active (airscope.local.profiling's entry(), with its
+    # `kind` and console `url`); None: the scenario takes none, or it could not be taken (`profile_error`).
+    profile: dict | None = None
+    profile_error: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -96,6 +102,7 @@ class Result:
             self.passed,
             self.budget_spent,
             self.budget_until,
+            self.profile,
         )
 
 
@@ -198,14 +205,21 @@ def run(scenario: Scenario, target: Target) -> Result:
             if scenario.traffic
             else None
         )
+        profile = profiles.Taking(scenario.profile, target, _say) if scenario.profile else None
         try:
             if traffic:
                 traffic.__enter__()
                 time.sleep(3)  # a baseline of answered requests before the fault
+            if profile and profile.attach.kind == profiles.MEMORY:
+                # Tracing before the allocation, or the profile could not see it.
+                _start_profile(profile)
+                time.sleep(profiles.TRACING_STARTS)
             injected = datetime.now(UTC)
             result.started = injected.isoformat()
             fault.inject(target)
             _say(f"  fault injected: {fault.what}")
+            if profile and profile.attach.kind == profiles.CPU:
+                _start_profile(profile)
             # Waits past the bound (twice it) so that a late alert is still measured, and failed.
             if _wait(
                 f"{result.expected} to be notified", lambda: watch.fired, 2 * scenario.notify_within, watch
@@ -225,6 +239,8 @@ def run(scenario: Scenario, target: Target) -> Result:
             if traffic:
                 traffic.__exit__(None, None, None)
             fault.cleanup(target)
+            if profile:
+                _end_profile(profile, result)
             # The scenario's traffic, or the fault's own when demand is the fault (faults.Burst).
             sent = traffic or getattr(fault, "traffic", None)
             if sent:
@@ -243,6 +259,21 @@ def run(scenario: Scenario, target: Target) -> Result:
             result.budget_until = until.isoformat()
     record.append(target.plat.home, result.entry())
     return result
+
+
+def _start_profile(profile: profiles.Taking) -> None:
+    attach = profile.attach
+    _say(f"  taking a {attach.kind} profile of {profile.program} for {attach.seconds:g} s (beside the drill)")
+    profile.start()
+
+
+def _end_profile(profile: profiles.Taking, result: Result) -> None:
+    """The profile's outcome into the result (said as soon as it was known; it ended long before any
+    drill heals, unless the drill failed early)."""
+    if not profile.started:
+        return
+    profile.wait()
+    result.profile, result.profile_error = profile.entry, profile.why_not
 
 
 def budget_spent(
@@ -310,6 +341,11 @@ def render(result: Result) -> str:
             lines.append(f"  left out, active before the drill: {', '.join(result.already_active)}")
         if result.traffic:
             lines.append("  traffic:    " + ", ".join(f"{s}: {n}" for s, n in result.traffic.items()))
+    if result.profile is not None:
+        head, *rest = profiles.summary(result.profile)
+        lines += [f"  profile:    {head}", *(f"              {line}" for line in rest)]
+    elif result.profile_error is not None:
+        lines.append(f"  profile:    not taken ({result.profile_error})")
     if result.started is not None:
         if result.budget_spent is None:
             lines.append("  budget:     not measured")

@@ -15,6 +15,7 @@ from airscope.local.drills.faults import (
     RECORDS,
     SAGAS,
     UPLOADS,
+    BurnCpu,
     Burst,
     FillDisk,
     HoldMemory,
@@ -23,6 +24,7 @@ from airscope.local.drills.faults import (
     StandinFault,
     StopProgram,
 )
+from airscope.local.drills.profiles import CPU, MEMORY, Attach
 from airscope.local.drills.watch import Labels
 
 RESOLVE_WITHIN = 60.0  # seconds from healing to the resolved notification
@@ -74,11 +76,24 @@ class Scenario:
     # notifies no one, so the drill first waits for these to resolve too, or it would time the
     # inhibition instead of the path from the fault to the owner.
     muted_by: tuple[Labels, ...] = ()
+    # The profile the drill attaches to its report, taken while the fault is active (profiles.py).
+    profile: Attach | None = None
 
 
 # The latency drill slows Airtable to this multiple of airtable-gateway's HighLatency threshold:
 # every request lands in the bucket above the threshold, well under the 10 s Airtable timeout.
 LATENCY_FACTOR = 1.5
+
+# The cpu-hog drill: the service whose HighLatency the drill's own traffic trips most cheaply. Its
+# threshold is the lowest (1 s, with platform-services'), and one upload through the gateway is one
+# request to it: at the uploads' half a request a second, a burn of a second per request keeps its
+# event loop half busy, so every upload is slow by the burn itself, not by a queue that would also
+# delay its scrapes and probes. platform-services, the other 1 s service, sees no drill traffic of
+# its own (only activity reports beside other requests).
+CPU_HOG_SERVICE = "automation-services"
+# The switch's ceiling (PUT /_drill/cpu takes 1 to 1000 ms): with the request's own work each upload
+# takes longer than its 1 s threshold, in the histogram bucket above it.
+CPU_HOG_MS = 1000
 
 # The chat-failures drill's chats: one a second, well above ChatAnswersFailing's floor of chats
 # answered in 5 minutes. A failing chat waits on airtable-gateway's retries of Airtable (seconds):
@@ -177,6 +192,27 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             muted_by=(
                 {"alertname": "LatencyBudgetBurn", "service": "airtable-gateway", "severity": "critical"},
             ),
+            # The slowed service's CPU: next to nothing, its time is spent waiting on Airtable (which
+            # is what tells this fault from cpu-hog's).
+            profile=Attach(CPU, "airtable-gateway"),
+        ),
+        Scenario(
+            "cpu-hog",
+            BurnCpu(CPU_HOG_SERVICE, CPU_HOG_MS),
+            {"alertname": "HighLatency", "service": CPU_HOG_SERVICE},
+            90,
+            # Every upload is slow: the service's latency budget burns too, and its critical burn
+            # would mute the drill's alert (waited out first, as the latency drill does).
+            tolerate=BUDGETS,
+            traffic=4,
+            traffic_kind=UPLOADS,
+            traffic_rps=UPLOAD_TRAFFIC_RPS,
+            doc=f"{CPU_HOG_SERVICE} burns {CPU_HOG_MS} ms of CPU in every request while files are "
+            "uploaded through the gateway: slow by its own code, nothing it waits on is slow",
+            muted_by=(
+                {"alertname": "LatencyBudgetBurn", "service": CPU_HOG_SERVICE, "severity": "critical"},
+            ),
+            profile=Attach(CPU, CPU_HOG_SERVICE),
         ),
         Scenario(
             "memory",
@@ -184,6 +220,8 @@ def scenarios(service: str = DEFAULT_SERVICE) -> dict[str, Scenario]:
             {"alertname": "HighMemoryUsage", "service": service, "scope": "service"},
             90,
             doc=f"{service} holds 95% of its catalog memory limit",
+            # Started before the memory is held, so that the allocation is traced.
+            profile=Attach(MEMORY, service),
         ),
         Scenario(
             "target-down",

@@ -39,6 +39,7 @@ from airscope.local.drills.faults import (
     RECORDS,
     SAGAS,
     UPLOADS,
+    BurnCpu,
     Burst,
     DrillError,
     FillDisk,
@@ -84,6 +85,10 @@ HINTS = {
     f'--errors`): which tool call failed, and on what? ({GUIDE}, "What is failing?", "Which request?")',
     "latency": "What is slow? p95 per service in `airscope status`, then `airscope traces --min-duration 2s`: "
     f'which span of a slow request holds the time, and what does it wait on? ({GUIDE}, "What is slow?")',
+    "cpu-hog": "What is slow, and is it waiting or working? p95 per service in `airscope status`, a slow "
+    "request's trace (`airscope traces --min-duration 1s`): when no child span holds the time, the service "
+    "spends it itself; `airscope profile SERVICE` names the function on its CPU. "
+    f'({GUIDE}, "What is slow?", "Which function?")',
     "memory": "Not every fault is in the requests: `airscope alerts`, then each service's resident memory "
     'against its limit (Prometheus: process_resident_memory_bytes{job="services"}; in Grafana, the '
     f'Process resources row of airscope / Service). ({GUIDE}, "Why?")',
@@ -137,6 +142,8 @@ class Pick:
                 return f"{self.service} down"
             case "memory":
                 return f"memory leak in {self.service}"
+            case "cpu-hog":
+                return f"cpu hog in {self.build().fault.service}"
         return FIXED_CAUSES[self.scenario]
 
     @property
@@ -148,7 +155,7 @@ class Pick:
                 return program
             case StandinFault(saas=saas):
                 return f"standin-{saas}"
-            case HoldMemory(service=service):
+            case HoldMemory(service=service) | BurnCpu(service=service):
                 return service
             case FillDisk():
                 return "disk"
@@ -185,11 +192,13 @@ def services() -> list[str]:
 
 
 def causes(names: list[str]) -> list[str]:
-    """The closed list of answers: every service down, each fixed cause, a leak in any service."""
+    """The closed list of answers: every service down, each fixed cause, a leak or a CPU hog in any
+    service (cpu-hog burns one service, but naming which is part of the answer)."""
     return [
         *(f"{name} down" for name in names),
         *dict.fromkeys(FIXED_CAUSES.values()),  # two drills may make one cause
         *(f"memory leak in {name}" for name in names),
+        *(f"cpu hog in {name}" for name in names),
     ]
 
 
