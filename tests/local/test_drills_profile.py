@@ -6,21 +6,24 @@ progress and the record say, and a profile that cannot be taken failing nothing.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
 from airscope import catalog
 from airscope.local import alert_receiver
 from airscope.local.drills import profiles, record, run
 from airscope.local.drills.faults import UPLOADS, BurnCpu, DrillError, Fault
-from airscope.local.drills.profiles import CPU, MEMORY, Attach
+from airscope.local.drills.profiles import CPU, MEMORY, Attach, Taking
 from airscope.local.drills.scenarios import (
     BUDGETS,
     CPU_HOG_MS,
@@ -31,6 +34,7 @@ from airscope.local.drills.scenarios import (
 )
 from airscope.local.drills.training import HINTS, Pick, causes, services
 from airscope.local.profiling import CpuProfile, FunctionShare, MemoryLine, MemoryProfile, ProfileError
+from airscope.telemetry import Settings, instrument
 from tests.support import serve_app
 
 SWITCH_CEILING_MS = 1000  # PUT /_drill/cpu takes 0 < ms_per_request <= 1000
@@ -322,3 +326,93 @@ def test_profiles_run_beside_the_drill_not_in_its_way(drill, monkeypatch):
     result = run.run(_scenario(fault, CPU), target)
     assert fault.healed is not None and fault.healed - fault.injected < 0.5
     assert result.profile_error == "py-spy gave up"
+
+
+# --- against the kit's real switches, served in this process ------------------------------------
+
+
+@pytest.fixture
+def kit_service(tmp_path):
+    """An instrumented app with the drill and profiling switches on, as local mode starts a service."""
+    app = FastAPI()
+
+    @app.get("/work")
+    async def work() -> dict:
+        return {"ok": True}
+
+    instrumentation = instrument(
+        app,
+        service="sample",
+        version="0",
+        registry=CollectorRegistry(),
+        tracing=False,
+        access_log=False,
+        settings=Settings(drills=True, profile_switch=True),
+    )
+    try:
+        with serve_app(app) as url:
+            yield SimpleNamespace(
+                url=lambda program: {"console": "http://127.0.0.1:3000"}.get(program, url),
+                plat=SimpleNamespace(home=tmp_path),
+                sup=SimpleNamespace(pid=lambda program: os.getpid()),
+                base=url,
+            )
+    finally:
+        instrumentation.uninstrument()
+
+
+def test_the_cpu_hog_fault_slows_every_request_by_its_burn_and_healing_stops_it(kit_service):
+    fault = BurnCpu("sample", 300)
+    fault.prepare(kit_service)
+    fault.inject(kit_service)
+    began = time.perf_counter()
+    assert httpx.get(f"{kit_service.base}/work", timeout=10).status_code == 200
+    assert time.perf_counter() - began >= 0.3
+    assert (
+        httpx.get(f"{kit_service.base}/health/live", timeout=10).elapsed.total_seconds() < 0.3
+    )  # probes never
+    fault.heal(kit_service)
+    began = time.perf_counter()
+    httpx.get(f"{kit_service.base}/work", timeout=10)
+    assert time.perf_counter() - began < 0.3
+
+
+def test_a_memory_profile_started_before_the_memory_is_held_names_the_ballast(kit_service):
+    taking = Taking(Attach(MEMORY, "sample", seconds=1.5), kit_service)
+    taking.start()
+    time.sleep(profiles.TRACING_STARTS)
+    httpx.put(
+        f"{kit_service.base}/_drill/memory", json={"bytes": 16 * 1024**2}, timeout=10
+    ).raise_for_status()
+    taking.wait()
+    httpx.delete(f"{kit_service.base}/_drill/memory", timeout=10)
+    assert taking.why_not is None, taking.why_not
+    first = taking.entry["top"][0]
+    assert first["file"].endswith("telemetry/_drills.py") and first["grown_bytes"] >= 16 * 1024**2
+    assert Path(taking.entry["path"]).parent == kit_service.plat.home / "profiles"
+    assert taking.entry["url"].endswith("/profiles/" + Path(taking.entry["path"]).name)
+
+
+def test_a_cpu_profile_of_a_burning_service_names_burn_cpu(kit_service):
+    fault = BurnCpu("sample", 50)
+    fault.inject(kit_service)
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            httpx.get(f"{kit_service.base}/work", timeout=10)
+
+    sender = threading.Thread(target=traffic, daemon=True)
+    sender.start()
+    try:
+        taking = Taking(Attach(CPU, "sample", seconds=2), kit_service)
+        taking.start()
+        taking.wait()
+    finally:
+        stop.set()
+        sender.join(timeout=10)
+        fault.heal(kit_service)
+    assert taking.why_not is None, taking.why_not
+    names = [function["name"] for function in taking.entry["top"][:3]]
+    assert "burn_cpu" in names, taking.entry["top"][:5]
+    assert taking.entry["samples"] > 0 and taking.entry["pid"] == os.getpid()
