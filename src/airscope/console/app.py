@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from airscope.console import api_alerts, api_dashboards, api_logs, api_traces
+from airscope.console import api_alerts, api_dashboards, api_logs, api_profiles, api_traces
 from airscope.console.settings import ConsoleConfig
 
 STATIC = Path(__file__).parent / "static"
@@ -24,13 +24,15 @@ PAGES = (
     "/alerting/list",
     "/alerting/silences",
     "/runbooks/{name}",
+    "/profiles",
+    "/profiles/{name}",
 )
 
 
 def create_app(config: ConsoleConfig | None = None) -> FastAPI:
     app = FastAPI(title="airscope console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config or ConsoleConfig.from_environment()
-    for module in (api_dashboards, api_logs, api_traces, api_alerts):
+    for module in (api_dashboards, api_logs, api_traces, api_alerts, api_profiles):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -16,6 +16,8 @@ const PAGE_MODULES = [
   ["/alerting/list", "./alerting.js"],
   ["/alerting/silences", "./alerting.js"],
   ["/runbooks/:name", "./runbook.js"],
+  ["/profiles", "./profiles.js"],
+  ["/profiles/:name", "./profiles.js"],
 ];
 
 const routes = [];
@@ -160,7 +162,7 @@ export async function route() {
   markNav(location.pathname);
   if (!found) {
     document.title = "Not found · airscope console";
-    showError(el, `No page at ${location.pathname}. The console has /, /dashboards, /d/<uid>, /explore, /alerting/list, /alerting/silences and /runbooks/<name>.`, "Page not found");
+    showError(el, `No page at ${location.pathname}. The console has /, /dashboards, /d/<uid>, /explore, /alerting/list, /alerting/silences, /runbooks/<name> and /profiles.`, "Page not found");
     return;
   }
   let module = found.route.module;
