@@ -166,6 +166,15 @@ def test_a_cpu_profile_is_drawn_by_speedscope(page, requested):
         page.screenshot(path=str(SCREENSHOT))
 
 
+def test_a_cpu_profile_without_samples_says_why(page, home):
+    name = "20261207T181800Z-mcp-server@2-cpu.speedscope.json"
+    write_cpu(home / "profiles", name, burning=0, idle=0)
+    page.goto(f"{ORIGIN}/profiles/{name}")
+    empty = page.locator('.profiles-empty[data-state="empty"]')
+    assert "airscope profile mcp-server --idle" in empty.inner_text()
+    assert page.locator("iframe").count() == 0
+
+
 def test_a_memory_profile_is_a_table(page):
     page.goto(f"{ORIGIN}/profiles/{MEMORY}")
     table = page.locator('.memory-table[data-state="data"]')

@@ -44,6 +44,7 @@ function linksCard() {
       <li><a href="/explore?tab=metrics">Explore metrics</a> <span class="muted">· a PromQL box</span></li>
       <li><a href="/alerting/list">Alerts</a> <span class="muted">· firing, pending, notified</span></li>
       <li><a href="/alerting/silences">Silences</a> <span class="muted">· Alertmanager's</span></li>
+      <li><a href="/profiles">Profiles</a> <span class="muted">· CPU and memory, from airscope profile and the drills</span></li>
     </ul>
     <p class="muted">This is the local console: it renders the same dashboard files production Grafana loads,
     against the local Prometheus, logs and traces.</p>`;

@@ -182,6 +182,16 @@ function cpu(el, entry) {
   links.style.margin = "0 0 6px";
   links.append("Flame graph by speedscope (left heavy: the same stacks merged; Sandwich lists every function) · ", own, " · ", raw);
   head.append(top, links);
+  if (!entry.samples) {
+    // speedscope would open an empty profile on its start screen: say why there is nothing instead.
+    const empty = document.createElement("p");
+    empty.className = "profiles-empty";
+    empty.dataset.state = "empty";
+    empty.textContent = `No samples: ${entry.program} ran no Python on a CPU while it was sampled (idle). \`airscope profile ${entry.program.split("@")[0]} --idle\` samples its waiting threads too.`;
+    head.append(empty);
+    el.append(head);
+    return;
+  }
   const frame = document.createElement("iframe");
   frame.className = "profile-frame";
   frame.title = `speedscope: ${entry.name}`;
