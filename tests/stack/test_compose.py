@@ -392,7 +392,7 @@ def test_check_reports_missing_files_labels_dangling_depends_on_and_a_wrong_base
 
     def corrupt(spec: dict) -> None:
         del spec["services"]["frontend"]["labels"]["airscope.service"]
-        spec["services"]["grafana"]["depends_on"]["pyroscope"] = {"condition": "service_started"}
+        spec["services"]["grafana"]["depends_on"]["parca"] = {"condition": "service_started"}
         del spec["services"]["saga-orchestrator"]
 
     rewrite(checkout, corrupt)
@@ -401,7 +401,7 @@ def test_check_reports_missing_files_labels_dangling_depends_on_and_a_wrong_base
     problems = "\n".join(compose_check.check(checkout))
     assert "services.loki.volumes mounts ./loki/loki.yml" in problems
     assert "services.frontend.labels.airscope.service is None" in problems
-    assert "services.grafana.depends_on names pyroscope" in problems
+    assert "services.grafana.depends_on names parca" in problems
     assert "catalog service saga-orchestrator has no container" in problems
     assert "FROM is python:3.12-slim" in problems
 

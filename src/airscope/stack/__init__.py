@@ -21,6 +21,7 @@ GENERATORS = (
     "tempo",
     "jaeger",
     "mimir",
+    "pyroscope",
     "blackbox",
     "compose",
     "slo_specs",

@@ -92,6 +92,9 @@ def _app_environment(service: Service, catalog: Catalog) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://alloy:{settings.PORTS['otlp-http']}",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": SAMPLE_RATIO.ref(),
+        # Continuous CPU profiles (the kit's agent). No depends_on, as for OTLP: a profiling outage
+        # must never keep a service from starting, and the agent's pushes just fail meanwhile.
+        "AIRSCOPE_PYROSCOPE_URL": f"http://pyroscope:{settings.PORTS['pyroscope']}",
         **_service_urls(catalog),
     }
     if "postgres" in service.requires:

@@ -25,6 +25,7 @@ IMAGE_USERS = {
     "grafana": "472:0",  # grafana, in the root group as the image has it
     "loki": "10001:10001",
     "tempo": "10001:10001",
+    "pyroscope": "10001:10001",  # pyroscope; the image's /data volume is owned by it
     "jaeger": "10001",
     "node-exporter": "65534:65534",
     "redis-exporter": "59000:59000",

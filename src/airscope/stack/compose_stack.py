@@ -18,6 +18,7 @@ from airscope.stack import (
     loki,
     mimir,
     prometheus,
+    pyroscope,
     settings,
     tempo,
 )
@@ -151,13 +152,13 @@ def _grafana() -> dict:
             bind(from_deploy(dashboards.DIRECTORY), dashboards.MOUNT),
         ],
         ports=published(port),
-        depends_on=after("prometheus", "mimir", "loki", "tempo", "jaeger", "alertmanager"),
+        depends_on=after("prometheus", "mimir", "loki", "tempo", "jaeger", "alertmanager", "pyroscope"),
         healthcheck=http_probe(port, "/api/health"),
     )
 
 
 def _grafana_backend(name: str, path: str, data_dir: str, user: str, **spec: object) -> dict:
-    """Loki, Tempo and Mimir: one config file, and a data volume that is also the working directory
+    """Loki, Tempo, Mimir and Pyroscope: one config file, and a data volume that is also the working directory
     (whatever a default names relative to it lands on the volume: Loki's ruler WAL, Mimir's
     activity-tracker file)."""
     mount, config = config_file(path, f"/etc/{name}")
@@ -240,6 +241,18 @@ def _jaeger() -> dict:
         # Its UI has no sign-in: the host's loopback only (an ssh tunnel from elsewhere), never
         # AIRSCOPE_BIND_ADDRESS. Grafana's Jaeger datasource reads it inside the network.
         ports=on_loopback(settings.PORTS["jaeger"]),
+    )
+
+
+def _pyroscope() -> dict:
+    # Distroless, but the image ships profilecli beside the server: `profilecli ready` asks /ready
+    # (its default URL is the container's own port 4040).
+    return _grafana_backend(
+        "pyroscope",
+        pyroscope.PATH,
+        pyroscope.DATA_DIR,
+        IMAGE_USERS["pyroscope"],
+        healthcheck=healthcheck("CMD", "/usr/bin/profilecli", "ready"),
     )
 
 
@@ -332,6 +345,7 @@ def containers(catalog: Catalog) -> dict[str, dict]:
         "tempo": _tempo(),
         "jaeger": _jaeger(),
         "mimir": _mimir(),
+        "pyroscope": _pyroscope(),
         "node-exporter": _node_exporter(),
         "cadvisor": _cadvisor(),
         "redis-exporter": _redis_exporter(),

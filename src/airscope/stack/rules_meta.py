@@ -36,6 +36,8 @@ BLINDS = {
     "alloy": "no log, trace or browser telemetry reaches Loki and Tempo; the services drop what they "
     "cannot export (TelemetryDropped).",
     "tempo": "traces are not stored; the service map and span metrics stop.",
+    "pyroscope": "no CPU profile is stored: the services' pushes fail (without slowing them), the "
+    "traces' Profiles links and the Pyroscope datasource show a gap.",
     "mimir": "the long-term store takes nothing: remote write falls behind (PrometheusRemoteWriteBehind) "
     "and dashboards reading Mimir show a gap.",
 }

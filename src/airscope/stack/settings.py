@@ -57,6 +57,9 @@ IMAGES = {
     "tempo": "grafana/tempo:2.10.8",
     "jaeger": "jaegertracing/jaeger:2.20.0",
     "mimir": "grafana/mimir:3.1.4",
+    # 2.2 or later: its distributor keeps the trace_id sample label the kit's span processor sends off
+    # the series (grafana/pyroscope#5220), where it would make a series a trace.
+    "pyroscope": "grafana/pyroscope:2.2.1",
     "node-exporter": "prom/node-exporter:v1.9.1",
     # Published on ghcr.io since v0.53; gcr.io has nothing newer (google/cadvisor#3696, #3806). v0.54
     # reads Docker 29's containerd image store; v0.60 builds against a Docker client that negotiates
@@ -81,6 +84,7 @@ PORTS = {
     "tempo": 3200,
     "jaeger": 16686,
     "mimir": 9009,
+    "pyroscope": 4040,  # the services push profiles, Grafana queries, Prometheus scrapes: one port
     "node-exporter": 9100,
     "cadvisor": 8080,
     "redis-exporter": 9121,
@@ -108,7 +112,7 @@ EXPORTER_JOBS = {
 }
 BLACKBOX_JOB = "blackbox"  # probes every service's /health/live from outside the process
 BLACKBOX_MODULE = "http_2xx"  # the blackbox exporter module those probes use
-STACK_JOBS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "tempo", "mimir")
+STACK_JOBS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "tempo", "mimir", "pyroscope")
 
 # Container labels that put a compose container into the `services` job (docker_sd). Docker label
 # names are sanitised for Prometheus: `airscope.service` becomes
@@ -143,6 +147,9 @@ PROMETHEUS_RETENTION_SIZE = "10GB"  # whichever comes first
 LOKI_RETENTION = "744h"  # 31 days: a month of incidents is searchable
 TRACE_RETENTION = "336h"  # 14 days of traces (Tempo's default)
 MIMIR_RETENTION = "8760h"  # a year of metrics for capacity planning
+# 14 days, as traces: a span's *Profiles* link needs both, and two weeks hold this week's profiles
+# and last week's to compare (a flame graph diff across a release).
+PROFILE_RETENTION = "336h"
 
 # --- recording rules: the names dashboards and alerts share ----------------------------------------
 RATE_WINDOW = "5m"
@@ -442,6 +449,7 @@ DATASOURCE_UIDS = {
     "tempo": "tempo",
     "jaeger": "jaeger",
     "alertmanager": "alertmanager",
+    "pyroscope": "pyroscope",
 }
 
 # Log labels Alloy sets (everything else in a line stays in the line or structured metadata).

@@ -17,7 +17,7 @@ CHECKS = (
     ("promql", "PromQL of rules and dashboards parses and names exported metrics"),
     ("dashboards", "Grafana dashboards round-trip through the SDK; datasources link to each other"),
     ("logql_levels", "Loki queries at All keep the lines without a level, and Loki accepts them"),
-    ("backends", "Loki, Alloy, Tempo, Jaeger and Mimir configs use documented keys and wire up"),
+    ("backends", "Loki, Alloy, Tempo, Jaeger, Mimir and Pyroscope configs use documented keys and wire up"),
     ("compose", "the compose file: compose-spec schema, docker-compose config, images, ports, mounts"),
     ("slo_specs", "the SLO exports (OpenSLO, Sloth, Pyrra) against each tool's pinned schema"),
 )

@@ -201,6 +201,40 @@ MIMIR_KEYS = _leaves(
     ),
 )
 
+# grafana/pyroscope v2.2.1: cmd/pyroscope/pyroscope.yaml (the reference config, every key with its
+# default), pkg/pyroscope/pyroscope.go (top level), pkg/validation/limits.go and
+# pkg/metastore/index/cleaner/retention/retention.go (`limits.retention_period`, the v2 retention).
+PYROSCOPE_KEYS = _leaves(
+    """target multitenancy_enabled architecture_storage show_banner shutdown_delay api distributor
+    segment_writer memberlist pyroscopedb tracing overrides_exporter runtime_config admin_server
+    embedded_grafana query_backend compaction_worker frontend frontend_worker tenant_settings""",
+    server=_leaves(
+        """http_listen_network http_listen_address http_listen_port http_listen_conn_limit
+        grpc_listen_network grpc_listen_address grpc_listen_port register_instrumentation
+        graceful_shutdown_timeout http_server_read_timeout http_server_write_timeout
+        http_server_idle_timeout grpc_server_max_recv_msg_size grpc_server_max_send_msg_size
+        log_format log_level http_path_prefix"""
+    ),
+    storage=_leaves("backend s3 gcs azure swift cos prefix", filesystem=_leaves("dir")),
+    metastore=_leaves(
+        "levels cleanupbatchsize cleanupdelay cleanupjobminlevel cleanupjobmaxlevel",
+        raft=_leaves("dir"),
+        data_dir=None,
+    ),
+    limits=_leaves(
+        """ingestion_rate_mb ingestion_burst_size_mb max_label_name_length max_label_value_length
+        max_label_names_per_series max_sessions_per_series enforce_labels_order max_profile_size_bytes
+        max_profile_stacktrace_samples max_profile_stacktrace_sample_labels max_profile_stacktrace_depth
+        max_profile_symbol_value_length max_query_lookback max_query_length max_query_parallelism
+        max_flamegraph_nodes_default compactor_blocks_retention_period retention_period
+        reject_older_than reject_newer_than write_path"""
+    ),
+    self_profiling=_leaves(
+        "disable_push mutex_profile_fraction block_profile_rate use_k6_middleware tenant_id"
+    ),
+    analytics=_leaves("reporting_enabled"),
+)
+
 # grafana/alloy docs/sources/reference/components/<namespace>/<name>.md ("Exported fields"): the
 # general-availability components this project uses, with what each exports.
 ALLOY_COMPONENTS = {

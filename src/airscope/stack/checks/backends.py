@@ -1,4 +1,5 @@
-"""Static checks of the Loki, Alloy, Tempo, Jaeger and Mimir configs (none of them can run here).
+"""Static checks of the Loki, Alloy, Tempo, Jaeger, Mimir and Pyroscope configs (none of them can
+run here).
 
 Each YAML file is walked against a table of the documented keys this project relies on
 (``backend_keys``): a key the table does not know, at any level it models, is reported, so a typo
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from airscope.stack import alloy, jaeger, loki, mimir, settings, tempo
+from airscope.stack import alloy, jaeger, loki, mimir, pyroscope, settings, tempo
 from airscope.stack.checks._yaml_file import read_yaml
 from airscope.stack.checks.alloy_syntax import (
     AlloyBlock,
@@ -29,6 +30,7 @@ from airscope.stack.checks.backend_keys import (
     JAEGER_KEYS,
     LOKI_KEYS,
     MIMIR_KEYS,
+    PYROSCOPE_KEYS,
     TEMPO_3_ONLY,
     TEMPO_KEYS,
     Components,
@@ -218,6 +220,33 @@ def _mimir(data: dict) -> list[str]:
     return problems
 
 
+def _pyroscope(data: dict) -> list[str]:
+    targets = str(_get(data, "target")).split(",")
+    problems = (
+        []
+        if "all" in targets
+        else [f"`target` is {_get(data, 'target')!r}: a monolithic Pyroscope needs `all`"]
+    )
+    problems += _expect(data, "multitenancy_enabled", False, "the kit's agent sends no X-Scope-OrgID")
+    problems += _expect(
+        data, "server.http_listen_port", settings.PORTS["pyroscope"], "the services push there, Grafana reads"
+    )
+    if _get(data, "server.http_listen_address") not in (_MISSING, "", "0.0.0.0"):
+        problems.append("`server.http_listen_address` must be empty or 0.0.0.0 to be reachable in compose")
+    # v2 (the image's v1-v2-dual default too) keeps profiles only in the object store.
+    if _get(data, "architecture_storage") == "v1":
+        problems.append("`architecture_storage` is 'v1': Pyroscope 2.x's ingesters are deprecated; use v2")
+    problems += _expect(data, "storage.backend", "filesystem", "profiles live on the volume")
+    for path in ("storage.filesystem.dir", "metastore.raft.dir", "metastore.data_dir"):
+        where = _get(data, path)
+        if not (isinstance(where, str) and where.startswith(pyroscope.DATA_DIR + "/")):
+            problems.append(f"`{path}` is {where!r}: it must be under {pyroscope.DATA_DIR}, the volume")
+    problems += _expect(
+        data, "limits.retention_period", settings.PROFILE_RETENTION, "settings.PROFILE_RETENTION"
+    )
+    return problems
+
+
 @dataclass(frozen=True)
 class _YamlFile:
     path: str
@@ -231,6 +260,7 @@ YAML_FILES = (
     _YamlFile(tempo.PATH, "Tempo 2.x", TEMPO_KEYS, _tempo),
     _YamlFile(jaeger.PATH, "Jaeger v2", JAEGER_KEYS, _jaeger),
     _YamlFile(mimir.PATH, "Mimir", MIMIR_KEYS, _mimir),
+    _YamlFile(pyroscope.PATH, "Pyroscope 2.x", PYROSCOPE_KEYS, _pyroscope),
 )
 
 
@@ -365,7 +395,7 @@ def _check_alloy(root: Path) -> list[str]:
 
 
 def check(root: Path) -> list[str]:
-    """Problems in the generated Loki, Alloy, Tempo, Jaeger and Mimir configs under root/deploy."""
+    """Problems in the generated Loki, Alloy, Tempo, Jaeger, Mimir and Pyroscope configs under root/deploy."""
     problems = []
     for spec in YAML_FILES:
         problems += _check_yaml(root, spec)

@@ -214,7 +214,7 @@ def _references(json_data: dict) -> list[tuple[str, object]]:
     """(key, uid) of every link from one datasource's jsonData to another datasource."""
     refs = [
         (f"jsonData.{key}.datasourceUid", json_data[key].get("datasourceUid"))
-        for key in ("tracesToLogsV2", "tracesToMetrics", "serviceMap", "lokiSearch")
+        for key in ("tracesToLogsV2", "tracesToMetrics", "tracesToProfiles", "serviceMap", "lokiSearch")
         if isinstance(json_data.get(key), dict)
     ]
     for key in ("derivedFields", "exemplarTraceIdDestinations"):

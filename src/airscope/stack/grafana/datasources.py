@@ -1,6 +1,6 @@
 """Grafana's datasources, wired to each other: metrics to traces by exemplar, logs to traces by the
-structured metadata Alloy sets on the lines of kept traces only, traces to logs and to the kit's RED
-metrics.
+structured metadata Alloy sets on the lines of kept traces only, traces to logs, to the kit's RED
+metrics and to the CPU profile of their root span (Pyroscope).
 
 Each datasource's uid is its key in ``settings.DATASOURCE_UIDS``; dashboards and the links below
 name a datasource by that uid, so a link can never point at a datasource that is not provisioned.
@@ -8,7 +8,7 @@ name a datasource by that uid, so a link can never point at a datasource that is
 
 from __future__ import annotations
 
-from airscope.stack import _yaml, settings
+from airscope.stack import _yaml, pyroscope, settings
 
 PATH = "deploy/grafana/provisioning/datasources/datasources.yml"
 
@@ -20,6 +20,7 @@ TYPES = {
     "tempo": "tempo",
     "jaeger": "jaeger",
     "alertmanager": "alertmanager",
+    "pyroscope": "grafana-pyroscope-datasource",  # the core plugin's id (Grafana 10.1 and later)
 }
 NAMES = {
     "prometheus": "Prometheus",
@@ -28,6 +29,7 @@ NAMES = {
     "tempo": "Tempo",
     "jaeger": "Jaeger",
     "alertmanager": "Alertmanager",
+    "pyroscope": "Pyroscope",
 }
 # Paths under each server's port where its query API lives.
 API_PATHS = {"mimir": "/prometheus"}
@@ -90,6 +92,18 @@ def _traces_to_metrics() -> dict:
     }
 
 
+def _traces_to_profiles() -> dict:
+    # A kept root span carries pyroscope.profile.id (the kit's span processor): the link and the
+    # embedded flame graph show that span's CPU samples. The span's service.name is the agent's
+    # service_name; without customQuery Grafana queries the profile type by those tags.
+    return {
+        "datasourceUid": UID["pyroscope"],
+        "profileTypeId": pyroscope.CPU_PROFILE_TYPE,
+        "tags": [{"key": "service.name", "value": "service_name"}],
+        "customQuery": False,
+    }
+
+
 def _source(name: str, json_data: dict | None = None, **extra) -> dict:
     entry = {
         "name": NAMES[name],
@@ -149,6 +163,7 @@ def datasources() -> list[dict]:
             {
                 "tracesToLogsV2": _traces_to_logs(),
                 "tracesToMetrics": _traces_to_metrics(),
+                "tracesToProfiles": _traces_to_profiles(),
                 # Tempo's metrics-generator remote-writes the service-graph series to Prometheus.
                 "serviceMap": {"datasourceUid": UID["prometheus"]},
                 "nodeGraph": {"enabled": True},
@@ -158,6 +173,8 @@ def datasources() -> list[dict]:
         ),
         _source("jaeger", {"tracesToLogsV2": _traces_to_logs(), "nodeGraph": {"enabled": True}}),
         _source("alertmanager", {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}),
+        # minStep: the agent pushes every 10 s, so a finer step only draws empty points.
+        _source("pyroscope", {"minStep": "15s"}),
     ]
 
 
