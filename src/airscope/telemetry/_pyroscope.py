@@ -6,10 +6,11 @@ thread (py-spy's reader, in-process: no ptrace, no capability, no GIL taken to s
 profile every ``UPLOAD_INTERVAL`` seconds from that thread. A request never waits for it: Pyroscope
 down or unreachable costs a failed push in the background and nothing else.
 
-With a tracer provider, pyroscope-otel's span processor marks each root span of a kept trace with
-``pyroscope.profile.id`` and tags the samples taken meanwhile with its span id, which Grafana's
-Tempo datasource turns into the span's *Profiles* link (tracesToProfiles). The tags are per thread:
-on the event loop, requests that interleave with the span's lend it their samples too.
+With a tracer provider, pyroscope-otel's span processor (less its span-name label) marks each root
+span of a kept trace with ``pyroscope.profile.id`` and tags the samples taken meanwhile with its
+span id, which Grafana's Tempo datasource turns into the span's *Profiles* link (tracesToProfiles).
+The tags are per thread: on the event loop, requests that interleave with the span lend it their
+samples too.
 """
 
 from __future__ import annotations
@@ -85,10 +86,43 @@ def start(
             _configured = service
         add_span_processor = getattr(provider, "add_span_processor", None)
         if add_span_processor is not None and provider not in _linked:
-            from pyroscope.otel import PyroscopeSpanProcessor
-
-            add_span_processor(PyroscopeSpanProcessor())
+            add_span_processor(_root_span_processor())
             _linked.add(provider)
+
+
+def _root_span_processor():
+    """pyroscope-otel's span processor without its ``span_name`` sample label.
+
+    It tags the samples with the root span's name when the span starts and untags them by its name
+    when it ends; the kit names its server span after the method at start and renames it to
+    ``GET /route`` once routed, so the tag would never come off the event loop's thread (and says
+    only ``GET`` meanwhile). The span id and trace id it tags by, and the ``pyroscope.profile.id``
+    attribute Grafana's link reads, are kept as they are."""
+    import pyroscope
+    from pyroscope.otel import (
+        PROFILE_ID_PYROSCOPE_TAG_KEY,
+        PROFILE_ID_SPAN_ATTRIBUTE_KEY,
+        TRACE_ID_PYROSCOPE_TAG_KEY,
+        PyroscopeSpanProcessor,
+        _get_span_id,
+        _get_trace_id,
+        _is_root_span,
+    )
+
+    class RootSpanProfiles(PyroscopeSpanProcessor):
+        def on_start(self, span, parent_context=None) -> None:
+            if _is_root_span(span):
+                span_id = _get_span_id(span)
+                span.set_attribute(PROFILE_ID_SPAN_ATTRIBUTE_KEY, span_id)
+                pyroscope.add_thread_tag(PROFILE_ID_PYROSCOPE_TAG_KEY, span_id)
+                pyroscope.add_thread_tag(TRACE_ID_PYROSCOPE_TAG_KEY, _get_trace_id(span))
+
+        def on_end(self, span) -> None:
+            if _is_root_span(span):
+                pyroscope.remove_thread_tag(PROFILE_ID_PYROSCOPE_TAG_KEY, _get_span_id(span))
+                pyroscope.remove_thread_tag(TRACE_ID_PYROSCOPE_TAG_KEY, _get_trace_id(span))
+
+    return RootSpanProfiles()
 
 
 def started() -> str | None:
