@@ -18,18 +18,23 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from airscope.bench import _wrk
+from airscope.bench import BenchError, _wrk
 from airscope.bench._overhead_apps import (
     OTLP_TRACES_PATH,
     PATH,
+    PYROSCOPE_INGEST_PATH,
+    PYROSCOPE_PUSH_PATH,
     SINK_COUNT_PATH,
+    SINK_PUSHES_PATH,
     SPANS_MARKER,
+    TRACEMALLOC_FRAMES,
     VARIANTS,
     Variant,
     otlp_sink,
+    pyroscope_sink,
 )
-from airscope.bench._report import Row, goals_table, markdown
-from airscope.bench._servers import Server, Sink, free_ports
+from airscope.bench._report import Row, checks_table, goals_table, markdown, relative_ratio
+from airscope.bench._servers import PyroscopeSink, Server, Sink, free_ports
 from airscope.telemetry import reset_logging
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,13 +165,25 @@ def sink(tmp_path_factory):
         sink.stop()
 
 
+@pytest.fixture(scope="module")
+def profile_sink(tmp_path_factory):
+    sink = PyroscopeSink(free_ports(1)[0], tmp_path_factory.mktemp("pyroscope-sink"), cpu=0)
+    sink.start()
+    try:
+        sink.wait_ready()
+        yield sink
+    finally:
+        sink.stop()
+
+
 GLOBAL = [variant for variant in VARIANTS if variant.global_provider]
 
 
 @pytest.mark.parametrize("variant", GLOBAL, ids=[variant.key for variant in GLOBAL])
-def test_env_configured_variant_answers_and_writes_its_spans(variant, sink, tmp_path):
+def test_env_configured_variant_answers_and_writes_its_spans(variant, sink, profile_sink, tmp_path):
     # It sets the process-wide tracer provider (and instruments httpx): a process of its own.
-    server = Server(variant, 0, tmp_path, cpu=0, sink=sink)  # never started: lends environment and counting
+    # Never started: lends environment and counting.
+    server = Server(variant, 0, tmp_path, cpu=0, sink=sink, profile_sink=profile_sink)
     before = sink.spans_received()
     script = textwrap.dedent(
         f"""
@@ -175,6 +192,9 @@ def test_env_configured_variant_answers_and_writes_its_spans(variant, sink, tmp_
         from tests.bench.test_overhead import _serve_once
 
         asyncio.run(_serve_once(next(v for v in VARIANTS if v.key == {variant.key!r})))
+        from airscope.telemetry import _pyroscope
+        import tracemalloc
+        print("agent:", _pyroscope.started(), "tracemalloc:", tracemalloc.is_tracing())
         """
     )
     done = subprocess.run(
@@ -187,6 +207,9 @@ def test_env_configured_variant_answers_and_writes_its_spans(variant, sink, tmp_
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    # The profiling rows run what they claim, and only they.
+    assert f"agent: {'overhead-bench' if variant.profiles else None} " in done.stdout
+    assert f"tracemalloc: {variant.key == 'kit-tracemalloc'}" in done.stdout
     if variant.traces == "dropped":
         # Into DropSpans, which reports its tally as the app stops (at 10 %, one request is
         # sampled or not by chance).
@@ -212,6 +235,32 @@ async def test_the_otlp_sink_answers_exports_and_counts_their_spans(compress):
         assert (await client.post(OTLP_TRACES_PATH, content=body, headers=headers)).status_code == 200
         assert (await client.post(OTLP_TRACES_PATH, content=body, headers=headers)).status_code == 200
         assert (await client.get(SINK_COUNT_PATH)).json() == {"spans": 6}
+
+
+@pytest.mark.anyio
+async def test_the_pyroscope_sink_answers_pushes_and_counts_them():
+    transport = httpx.ASGITransport(app=pyroscope_sink())
+    async with httpx.AsyncClient(transport=transport, base_url="http://sink") as client:
+        assert (await client.post(PYROSCOPE_PUSH_PATH, content=b"\x1f\x8b")).status_code == 200
+        assert (await client.post(PYROSCOPE_INGEST_PATH, content=b"x")).status_code == 200
+        assert (await client.get(SINK_PUSHES_PATH)).json() == {"pushes": 2}
+
+
+def test_the_profiling_variant_points_its_agent_at_the_runs_sink(tmp_path):
+    (variant,) = [v for v in VARIANTS if v.profiles]
+    sink = PyroscopeSink(4321, tmp_path, cpu=1)
+    env = Server(variant, 0, tmp_path, cpu=0, profile_sink=sink).environment()
+    assert env["AIRSCOPE_PYROSCOPE_URL"] == "http://127.0.0.1:4321"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"  # the row it is compared with samples 10 % too
+    with pytest.raises(BenchError, match="no Pyroscope sink"):
+        Server(variant, 0, tmp_path, cpu=0).environment()
+    assert "AIRSCOPE_PYROSCOPE_URL" not in Server(VARIANTS[0], 0, tmp_path, cpu=0).environment()
+
+
+def test_the_tracemalloc_row_traces_as_deep_as_the_memory_switch():
+    from airscope.telemetry import _profile_switch
+
+    assert TRACEMALLOC_FRAMES == _profile_switch.FRAMES
 
 
 def _row(key: str, rps_ratio: float = 0.5, p99_ratio: float = 3.0, rounds=(0.5, 0.5, 0.5)) -> Row:
@@ -242,8 +291,28 @@ def test_goals_are_judged_on_the_kits_rows_of_the_run():
     rows["kit-trace-100"] = _row("kit-trace-100", rps_ratio=0.59, p99_ratio=1.4)
     rows["kit-trace-otlp"] = _row("kit-trace-otlp", rps_ratio=0.51)
     rows["kit-trace-file"] = _row("kit-trace-file", p99_ratio=1.9)
-    # metrics only, 100 % dropped, 100 % over OTLP/HTTP, 10 %, p99 at 100 %, p99 to the file
-    assert _verdicts(rows) == ["met", "**not met**", "met", "**not met**", "met", "met"]
+    rows["kit-trace-10"] = _row("kit-trace-10", rps_ratio=0.7, rounds=(0.7, 0.8, 0.7))
+    rows["kit-profile"] = _row("kit-profile", rps_ratio=0.68, rounds=(0.68, 0.76, 0.67))
+    # metrics only, 100 % dropped, 100 % over OTLP/HTTP, 10 %, p99 at 100 %, p99 to the file, profiling
+    assert _verdicts(rows) == ["met", "**not met**", "met", "**not met**", "met", "met", "met"]
+
+
+def test_profiling_is_judged_against_the_10_percent_row_round_by_round():
+    rows = {variant.key: _row(variant.key) for variant in VARIANTS}
+    rows["kit-trace-10"] = _row("kit-trace-10", rps_ratio=0.7, rounds=(0.7, 0.8, 0.7))
+    # 0.63/0.7 = 0.90, 0.78/0.8 = 0.975, 0.66/0.7 = 0.94: the median, 0.94, is below 0.95.
+    rows["kit-profile"] = _row("kit-profile", rps_ratio=0.66, rounds=(0.63, 0.78, 0.66))
+    assert relative_ratio(rows["kit-profile"], rows["kit-trace-10"]) == pytest.approx(0.66 / 0.7)
+    assert _verdicts(rows)[-1] == "**not met**"
+    assert "kit-profile: 0.94 of kit-trace-10" in goals_table(list(rows.values()))
+
+
+def test_the_checks_table_counts_the_profiles_pushed():
+    rows = [_row(variant.key) for variant in VARIANTS]
+    rows[0] = Row(**{**rows[0].__dict__, "profiles": 31})
+    table = checks_table(rows)
+    assert "| profiles pushed |" in table.splitlines()[0]
+    assert table.splitlines()[2].endswith("| 31 |")
 
 
 def test_metrics_only_must_meet_its_goal_in_every_round_and_says_each_rounds_ratio():

@@ -1,4 +1,4 @@
-"""The apps the overhead benchmark serves: one trivial endpoint, instrumented ten ways.
+"""The apps the overhead benchmark serves: one trivial endpoint, instrumented a dozen ways.
 
 Every factory builds a fresh FastAPI app with the same ``GET /hello/{name}``, so the only
 difference between two variants is their telemetry. uvicorn loads each factory by its import
@@ -37,6 +37,14 @@ PATH = "/hello/world"
 # Where OTLP/HTTP exports spans, and where the sink says how many it received.
 OTLP_TRACES_PATH = "/v1/traces"
 SINK_COUNT_PATH = "/spans"
+# What the kit's profiling agent (pyroscope-io) pushes to, and where the Pyroscope sink says how many
+# profiles it received.
+PYROSCOPE_PUSH_PATH = "/push.v1.PusherService/Push"
+PYROSCOPE_INGEST_PATH = "/ingest"  # the older agents' endpoint, answered too
+SINK_PUSHES_PATH = "/pushes"
+# tracemalloc's depth in the kit's memory switch (telemetry/_profile_switch.FRAMES): the cost of a
+# trace grows with the frames it keeps.
+TRACEMALLOC_FRAMES = 25
 # DropSpans writes this to stderr when its provider shuts down; the runner reads the tally back
 # from the server's log to show that the tracing variants really traced (and how much).
 SPANS_MARKER = "overhead-bench exporter received spans: "
@@ -115,6 +123,40 @@ def kit_dropping_spans() -> FastAPI:
     app = kit_from_environment()
     trace.get_tracer_provider().add_span_processor(CountingBatchSpanProcessor(SafeExporter(DropSpans())))
     return app
+
+
+def kit_tracemalloc() -> FastAPI:
+    """The kit at 10 % as a local service runs it, with tracemalloc tracing every allocation as the
+    memory switch (POST /_profile/memory) does while its window lasts: here for the whole run, since
+    a window is at most 300 s."""
+    import tracemalloc
+
+    app = kit_dropping_spans()
+    tracemalloc.start(TRACEMALLOC_FRAMES)
+    return app
+
+
+def pyroscope_sink() -> Starlette:
+    """What the profiling row's agent pushes to, in place of Pyroscope: answers every push with 200
+    and counts them (GET /pushes), so the run shows the agent pushed."""
+    received = 0
+
+    async def push(request: Request) -> Response:
+        nonlocal received
+        await request.body()
+        received += 1
+        return Response(b"", media_type="application/proto")
+
+    async def pushes(request: Request) -> Response:
+        return JSONResponse({"pushes": received})
+
+    return Starlette(
+        routes=[
+            Route(PYROSCOPE_PUSH_PATH, push, methods=["POST"]),
+            Route(PYROSCOPE_INGEST_PATH, push, methods=["POST"]),
+            Route(SINK_PUSHES_PATH, pushes),
+        ]
+    )
 
 
 def otlp_sink() -> Starlette:
@@ -254,6 +296,8 @@ class Variant:
     global_provider: bool = False
     # More environment for its process (the sampler; OTEL_BSP_* to try batch sizes).
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Runs the kit's profiling agent, pushing to the run's Pyroscope sink (AIRSCOPE_PYROSCOPE_URL).
+    profiles: bool = False
 
     @property
     def import_path(self) -> str:
@@ -261,6 +305,8 @@ class Variant:
 
 
 KIT_METRIC = "http_server_request_duration_seconds"
+# Production's head sampling (compose's OTEL_TRACES_SAMPLER_ARG default).
+SAMPLED_10 = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 INSTRUMENTATOR_METRIC = "http_requests_total"
 
 VARIANTS: tuple[Variant, ...] = (
@@ -284,7 +330,30 @@ VARIANTS: tuple[Variant, ...] = (
         access_log=True,
         traces="dropped",
         global_provider=True,
-        environment={"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+        environment=SAMPLED_10,
+    ),
+    # The two rows of continuous and on-demand profiling, each the 10 % row plus one thing: their
+    # cost is their ratio to that row.
+    Variant(
+        "kit-profile",
+        "kit: metrics + log + tracing 10 % + profiling (Pyroscope push)",
+        kit_dropping_spans,
+        metric=KIT_METRIC,
+        access_log=True,
+        traces="dropped",
+        global_provider=True,
+        environment=SAMPLED_10,
+        profiles=True,
+    ),
+    Variant(
+        "kit-tracemalloc",
+        "kit: metrics + log + tracing 10 % + tracemalloc on",
+        kit_tracemalloc,
+        metric=KIT_METRIC,
+        access_log=True,
+        traces="dropped",
+        global_provider=True,
+        environment=SAMPLED_10,
     ),
     Variant(
         "kit-trace-file",

@@ -15,7 +15,15 @@ import httpx
 import psutil
 
 from airscope.bench import BenchError
-from airscope.bench._overhead_apps import PATH, SINK_COUNT_PATH, SPANS_MARKER, Variant, otlp_sink
+from airscope.bench._overhead_apps import (
+    PATH,
+    SINK_COUNT_PATH,
+    SINK_PUSHES_PATH,
+    SPANS_MARKER,
+    Variant,
+    otlp_sink,
+    pyroscope_sink,
+)
 from airscope.local.traces import parse_line, span_files
 
 # Ports other parts of the project (or common tools) claim on this machine.
@@ -43,13 +51,22 @@ class Server:
     ready_path = PATH
 
     def __init__(
-        self, variant: Variant, port: int, workdir: Path, *, cpu: int, sink: Sink | None = None
+        self,
+        variant: Variant,
+        port: int,
+        workdir: Path,
+        *,
+        cpu: int,
+        sink: Sink | None = None,
+        profile_sink: PyroscopeSink | None = None,
     ) -> None:
         self.variant = variant
         self.port = port
         self.cpu = cpu
         # Where an "otlp" variant exports its spans to, and which counts them.
         self.sink = sink
+        # Where a profiling variant's agent pushes, and which counts the pushes.
+        self.profile_sink = profile_sink
         self.log = workdir / f"{variant.key}.log"
         self.trace_dir = workdir / "traces" / variant.key
         self.base_url = f"http://127.0.0.1:{port}"
@@ -76,6 +93,10 @@ class Server:
             if self.sink is None:
                 raise BenchError(f"{self.variant.key}: exports over OTLP/HTTP, and the run has no sink")
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.sink.base_url
+        if self.variant.profiles:
+            if self.profile_sink is None:
+                raise BenchError(f"{self.variant.key}: pushes profiles, and the run has no Pyroscope sink")
+            env["AIRSCOPE_PYROSCOPE_URL"] = self.profile_sink.base_url
         env.update(self.variant.environment)
         return env
 
@@ -181,6 +202,24 @@ class Sink(Server):
 
 
 SINK = Variant("otlp-sink", "OTLP/HTTP sink", otlp_sink)
+
+
+class PyroscopeSink(Server):
+    """The Pyroscope stand-in (``pyroscope_sink``) the profiling row's agent pushes to; on the load
+    generator's CPU, as Pyroscope would not share the service's core."""
+
+    ready_path = SINK_PUSHES_PATH
+
+    def __init__(self, port: int, workdir: Path, *, cpu: int) -> None:
+        super().__init__(PYROSCOPE_SINK, port, workdir, cpu=cpu)
+
+    def pushes_received(self) -> int:
+        response = httpx.get(self.base_url + SINK_PUSHES_PATH, timeout=5.0)
+        response.raise_for_status()
+        return response.json()["pushes"]
+
+
+PYROSCOPE_SINK = Variant("pyroscope-sink", "Pyroscope sink", pyroscope_sink)
 
 
 def _spans_in(path: Path) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from airscope.bench import BenchError, _report, _wrk
 from airscope.bench._overhead_apps import PATH, VARIANTS, Variant
 from airscope.bench._report import Row
-from airscope.bench._servers import Server, Sink, free_ports
+from airscope.bench._servers import PyroscopeSink, Server, Sink, free_ports
 from airscope.bench._wrk import WrkResult
 
 SERVER_CPU = 0
@@ -91,15 +91,29 @@ def _progress(message: str) -> None:
 def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connections: int) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix="airscope-overhead-"))
     exporting = [variant for variant in variants if variant.traces == "otlp"]
-    ports = free_ports(len(variants) + len(exporting))
+    profiling = [variant for variant in variants if variant.profiles]
+    ports = free_ports(len(variants) + len(exporting) + len(profiling))
+    sink_ports = ports[len(variants) : len(variants) + len(exporting)]
     # One per variant that exports over OTLP/HTTP, so that each count is that variant's; on the load
     # generator's CPU: it stands for a collector, which would not share the service's core.
     sinks = {
         variant.key: Sink(port, workdir / variant.key, cpu=WRK_CPU)
-        for variant, port in zip(exporting, ports[len(variants) :], strict=True)
+        for variant, port in zip(exporting, sink_ports, strict=True)
+    }
+    # The same for the profiling agent's pushes: a Pyroscope stand-in per profiling variant.
+    profile_sinks = {
+        variant.key: PyroscopeSink(port, workdir / f"{variant.key}-pyroscope", cpu=WRK_CPU)
+        for variant, port in zip(profiling, ports[len(variants) + len(exporting) :], strict=True)
     }
     servers = [
-        Server(variant, port, workdir, cpu=SERVER_CPU, sink=sinks.get(variant.key))
+        Server(
+            variant,
+            port,
+            workdir,
+            cpu=SERVER_CPU,
+            sink=sinks.get(variant.key),
+            profile_sink=profile_sinks.get(variant.key),
+        )
         for variant, port in zip(variants, ports[: len(variants)], strict=True)
     ]
     runs: dict[str, list[WrkResult]] = {variant.key: [] for variant in variants}
@@ -121,9 +135,9 @@ def _measure(variants: Sequence[Variant], *, rounds: int, duration: int, connect
         requests[server.variant.key] += result.requests
         return result, cpu
 
-    for sink in sinks.values():
+    for sink in [*sinks.values(), *profile_sinks.values()]:
         sink.log.parent.mkdir()
-    processes = [*servers, *sinks.values()]
+    processes = [*servers, *sinks.values(), *profile_sinks.values()]
     try:
         for process in processes:
             process.start()
@@ -195,6 +209,7 @@ def _rows(
                 requests=requests[key],
                 access_lines=server.access_lines() if server.variant.access_log else None,
                 spans=server.spans_exported(),
+                profiles=server.profile_sink.pushes_received() if server.profile_sink else None,
             )
         )
     return rows
