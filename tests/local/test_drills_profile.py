@@ -416,3 +416,31 @@ def test_a_cpu_profile_of_a_burning_service_names_burn_cpu(kit_service):
     names = [function["name"] for function in taking.entry["top"][:3]]
     assert "burn_cpu" in names, taking.entry["top"][:5]
     assert taking.entry["samples"] > 0 and taking.entry["pid"] == os.getpid()
+
+
+def test_an_idle_service_or_nothing_grown_is_said_as_such():
+    idle = {
+        "kind": "cpu",
+        "program": "airtable-gateway",
+        "seconds": 10.0,
+        "samples": 0,
+        "top": [],
+        "url": "u",
+    }
+    assert (
+        profiles.summary(idle)[1]
+        == "  nothing: no sample caught it on a CPU (it waits; its traces say on what)"
+    )
+    flat = {
+        "kind": "memory",
+        "program": "mcp-server",
+        "seconds": 10.0,
+        "traced_bytes": 2048,
+        "top": [],
+        "url": "u",
+    }
+    assert profiles.summary(flat) == [
+        "memory of mcp-server over 10 s: 2 KiB traced, grown most at",
+        "  nothing grew",
+        "u",
+    ]

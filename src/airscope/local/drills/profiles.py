@@ -133,5 +133,9 @@ def summary(entry: dict[str, Any]) -> list[str]:
             f"{t['own']:.0%} own, {t['total']:.0%} total: {t['name']} ({t['file']}:{t['line']})" for t in top
         ]
     if not lines:
-        lines = ["nothing grew" if entry.get("kind") == MEMORY else "nothing: no sample caught it on CPU"]
+        lines = [
+            "nothing grew"
+            if entry.get("kind") == MEMORY
+            else "nothing: no sample caught it on a CPU (it waits; its traces say on what)"
+        ]
     return [head, *(f"  {line}" for line in lines), entry["url"]]
