@@ -26,6 +26,12 @@ TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
 DRILLS = "AIRSCOPE_DRILLS"
+PROFILE_SWITCH = "AIRSCOPE_PROFILE_SWITCH"
+PYROSCOPE_URL = "AIRSCOPE_PYROSCOPE_URL"
+PYROSCOPE_SAMPLE_RATE = "AIRSCOPE_PYROSCOPE_SAMPLE_RATE"
+# pyroscope-io's own default: a sample every 10 ms of each thread, enough for shares of a percent in
+# a minute of a busy service.
+DEFAULT_PYROSCOPE_SAMPLE_RATE = 100
 MAX_CONCURRENT_REQUESTS = "AIRSCOPE_MAX_CONCURRENT_REQUESTS"
 # Well above what a service holds at its normal load (a few dozen requests in flight at the chat
 # path's 50/s) and low enough that past it the answers of what is admitted stay within seconds.
@@ -149,6 +155,18 @@ class KitEnvironment(EnvSettings):
     drills: Annotated[bool, _equals("1")] = Field(False, validation_alias=DRILLS)
     """`1` mounts the drill switches (faults a service puts on itself for `airscope drill`); refused in
     production. Local mode sets it; the compose file never does."""
+    profile_switch: Annotated[bool, _equals("1")] = Field(False, validation_alias=PROFILE_SWITCH)
+    """`1` mounts the profiling switch (`/_profile/memory`: tracemalloc for a bounded time, for
+    `airscope profile --memory`); refused in production. Local mode sets it; the compose file never
+    does (production has Pyroscope)."""
+    pyroscope_url: str | None = Field(None, validation_alias=PYROSCOPE_URL)
+    """Where the service pushes continuous CPU profiles (Pyroscope's URL, e.g. `http://pyroscope:4040`);
+    unset: no profiling agent. Compose sets it."""
+    pyroscope_sample_rate: int = Field(
+        DEFAULT_PYROSCOPE_SAMPLE_RATE, ge=1, le=1000, validation_alias=PYROSCOPE_SAMPLE_RATE
+    )
+    """Stack samples per second the profiling agent takes of each thread, when `AIRSCOPE_PYROSCOPE_URL`
+    is set."""
     max_concurrent_requests: int = Field(
         DEFAULT_MAX_CONCURRENT_REQUESTS, ge=0, validation_alias=MAX_CONCURRENT_REQUESTS
     )
@@ -162,6 +180,12 @@ class KitEnvironment(EnvSettings):
             raise ConfigError(
                 f"{DRILLS}=1 is refused when {ENVIRONMENT}={PRODUCTION}: drill switches inject faults; "
                 f"unset {DRILLS}"
+            )
+        if self.profile_switch and self.environment == PRODUCTION:
+            raise ConfigError(
+                f"{PROFILE_SWITCH}=1 is refused when {ENVIRONMENT}={PRODUCTION}: anyone who reaches the "
+                f"service could make it trace every allocation; unset {PROFILE_SWITCH} (production "
+                f"profiles go to Pyroscope: {PYROSCOPE_URL})"
             )
         return self
 
@@ -184,6 +208,9 @@ class Settings:
     otlp_enabled: bool = False
     tracing_disabled: bool = False
     drills: bool = False
+    profile_switch: bool = False
+    pyroscope_url: str | None = None
+    pyroscope_sample_rate: int = DEFAULT_PYROSCOPE_SAMPLE_RATE
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
 
     @classmethod
@@ -197,6 +224,9 @@ class Settings:
                 "trace_dir",
                 "instance_id",
                 "drills",
+                "profile_switch",
+                "pyroscope_url",
+                "pyroscope_sample_rate",
                 "max_concurrent_requests",
             }
         )
