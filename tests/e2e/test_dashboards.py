@@ -5,13 +5,22 @@ what the load's answers prove (the short version of `airscope check --live`)."""
 
 from __future__ import annotations
 
+import pytest
+
 from airscope import checkout
 from airscope.local import live_check
+from airscope.local.live_check.check import BUDGET_WAIT_SECONDS, SETTLE_SECONDS
 from tests.e2e.conftest import API_KEY, RunningPlatform
 
+LOAD_SECONDS = 20
 
+
+# The load, its settling, and on a young platform the wait for the budgets of the services it reached.
+@pytest.mark.timeout(LOAD_SECONDS + SETTLE_SECONDS + BUDGET_WAIT_SECONDS + 60)
 def test_dashboards_have_data_and_match_the_load_that_made_it(platform: RunningPlatform):
-    report = live_check.run(checkout.root(), platform["prometheus"], platform["api-gateway"], API_KEY, 20, 5)
+    report = live_check.run(
+        checkout.root(), platform["prometheus"], platform["api-gateway"], API_KEY, LOAD_SECONDS, 5
+    )
     assert report.sent > 50
     # Exact although the platform is shared with the other end-to-end tests: the window starts once
     # every service has a scrape newer than their last request (live_check.check.wait_for_scrape).

@@ -9,6 +9,8 @@ time passes that time plus a scrape interval as ``end`` (airscope.local.drills.r
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from airscope import units
 from airscope.catalog import Catalog
 from airscope.promapi import Prometheus
@@ -17,6 +19,15 @@ from airscope.stack import settings
 
 STEP_SECONDS = units.parse_duration(settings.SLO_BUDGET_STEP)
 _PERIOD_SECONDS = units.parse_duration(settings.SLO_PERIOD)
+
+
+def counted_until(prometheus: Prometheus) -> float | None:
+    """When the SLO budget group last evaluated (unix seconds; year 1 before its first run), or None
+    when Prometheus has no such group (its rules predate error budgets)."""
+    for group in prometheus.rules("record"):
+        if group["name"] == settings.SLO_BUDGET_GROUP:
+            return datetime.fromisoformat(group["lastEvaluation"]).timestamp()
+    return None
 
 
 def steps(start: float, end: float) -> tuple[float, float]:

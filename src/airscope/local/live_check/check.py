@@ -15,6 +15,7 @@ from airscope.local.live_check.domain import domain_mismatches
 from airscope.local.live_check.gateway import count_mismatches, p95_mismatches
 from airscope.local.live_check.panels import empty_panels, panel_queries
 from airscope.promapi import Prometheus
+from airscope.slo import spent
 from airscope.stack import settings
 
 GATEWAY = "api-gateway"  # where the load enters: its counts are the ones the client's can match
@@ -25,6 +26,8 @@ SCRAPE_WAIT_SECONDS = 30  # six scrapes locally
 # The SLO budget group counts a minute once Prometheus scraped the minute before: on a platform just
 # started its budgets appear after two of its runs at most, and the budget panels are empty till then.
 BUDGET_WAIT_SECONDS = 2 * units.parse_duration(settings.SLO_BUDGET_STEP) + 15
+# In the queries of the panels the SLO budget group feeds (per-minute counts, budget left).
+BUDGET_SERIES = ("error_budget_remaining", ":increase1m")
 QUERY_TIMEOUT_SECONDS = 30  # a range query of a heavy panel on a busy machine
 
 
@@ -58,6 +61,26 @@ def wait_for_budgets(prometheus: Prometheus, timeout: float = BUDGET_WAIT_SECOND
         time.sleep(1)
 
 
+def _budget_empties(empty: list[str]) -> bool:
+    return any(series in line for line in empty for series in BUDGET_SERIES)
+
+
+def _empty_panels(root: Path, prometheus: Prometheus, start: float, end: float) -> list[str]:
+    """The empty panels; while budget panels are among them, again after each run of the SLO budget
+    group, for at most BUDGET_WAIT_SECONDS: on a young platform a service the load reached first has
+    no per-minute counts, nor budget, before a step or two past the load."""
+    empty = empty_panels(root, prometheus, start, end)
+    deadline = time.monotonic() + BUDGET_WAIT_SECONDS
+    counted = spent.counted_until(prometheus) or 0.0
+    while _budget_empties(empty) and time.monotonic() < deadline:
+        time.sleep(1)
+        now = spent.counted_until(prometheus) or 0.0
+        if now > counted:
+            counted = now
+            empty = empty_panels(root, prometheus, start, time.time())
+    return empty
+
+
 @dataclass
 class LiveReport:
     sent: int
@@ -79,7 +102,6 @@ def run(
     """`airscope load` for ``duration``, then every check over its window."""
     with Prometheus(prometheus_url, timeout=QUERY_TIMEOUT_SECONDS) as prometheus:
         # Requests that ended just before must be in a scrape older than `start`, or they count in it.
-        wait_for_budgets(prometheus)
         wait_for_scrape(prometheus, time.time(), service_catalog.load().services)
         start = time.time()
         tally = load.send(gateway, api_key, rps, duration)
@@ -96,7 +118,7 @@ def run(
             sent=tally.sent,
             window_seconds=int(end - start) + 1,
             panels=len(panel_queries(root)),
-            empty=empty_panels(root, prometheus, start, end),
+            empty=_empty_panels(root, prometheus, start, end),
             counts=count_mismatches(prometheus, dict(sent), start, end, GATEWAY),
             p95=p95_mismatches(prometheus, client_p95, start, end, GATEWAY, counts=counts),
             domain=domain_mismatches(prometheus, tally.domain, start, end),
