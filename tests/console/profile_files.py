@@ -1,11 +1,23 @@
 """Profile files as `airscope profile` writes them, for the console's tests: a CPU profile in py-spy's
 speedscope shape (the frames and fields py-spy 0.4 writes) and a memory profile as the kit's
-``POST /_profile/memory`` answers."""
+``POST /_profile/memory`` answers, both written here with known numbers; and two recorded ones in
+``data/`` (``RECORDED``).
+
+The recorded ones are the frontend service's, run alone under uvicorn with the kit's switches on
+(AIRSCOPE_DRILLS=1, AIRSCOPE_PROFILE_SWITCH=1) and two clients loading its page in a loop:
+``airscope.local.profiling.record_cpu`` for 5 s while ``PUT /_drill/cpu`` burned 20 ms in every
+request (py-spy 0.4.3, 524 samples, burn_cpu 92 % own), then ``record_memory`` for 4 s while
+``PUT /_drill/memory`` held 64 MiB. docs/images/console-profiles.png shows the first."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+RECORDED_CPU = DATA / "20261207T194515Z-frontend-cpu.speedscope.json"
+RECORDED_MEMORY = DATA / "20261207T194521Z-frontend-memory.json"
+RECORDED = (RECORDED_CPU, RECORDED_MEMORY)
 
 BURN = {"name": "burn_cpu", "file": "/srv/airscope/telemetry/_drills.py", "line": 41, "col": None}
 HANDLE = {

@@ -75,7 +75,7 @@ def test_the_list_is_newest_first_with_each_top(client, profiles):
     assert older["top"]["name"] == "select"  # 90 of 100 samples idle
     assert memory["kind"] == "memory"
     assert memory["top"] == {
-        "file": "/srv/airscope/telemetry/_drills.py",
+        "file": "airscope/telemetry/_drills.py",
         "line": 88,
         "grown_bytes": 52_428_800,
         "count": 50,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from airscope import checkout
 from airscope.console.app import create_app
 from airscope.console.settings import ConsoleConfig
 from tests.conftest import CHROMIUM
-from tests.console.profile_files import write_cpu, write_memory
+from tests.console.profile_files import RECORDED, RECORDED_CPU, RECORDED_MEMORY, write_cpu, write_memory
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -28,7 +29,7 @@ ORIGIN = "http://console.test"
 CPU = "20261207T181500Z-mcp-server-cpu.speedscope.json"
 MEMORY = "20261207T181200Z-mcp-server-memory.json"
 SCREENSHOT = checkout.root() / "docs" / "images" / "console-profiles.png"
-# Set to 1 to write SCREENSHOT from the CPU profile's page (docs/local.md shows it).
+# Set to 1 to write SCREENSHOT from the recorded CPU profile's page (docs/guide.md shows it).
 WRITE_SCREENSHOT = os.environ.get("AIRSCOPE_TEST_WRITE_SCREENSHOT") == "1"
 # speedscope draws its flame graph's boxes with WebGL and their names on a 2D canvas over them: drawn
 # when some 2D canvas of its frame holds text (ink, not a clear canvas).
@@ -74,6 +75,8 @@ def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     write_cpu(home / "profiles", CPU)
     write_memory(home / "profiles", MEMORY)
+    for path in RECORDED:  # py-spy's and the kit's own files
+        shutil.copy(path, home / "profiles" / path.name)
     return home
 
 
@@ -129,11 +132,19 @@ def test_the_list_shows_each_profile_with_its_top(page):
     page.goto(f"{ORIGIN}/profiles")
     page.locator('.profiles-table[data-state="data"]').wait_for()
     rows = page.locator("tr[data-profile]")
-    assert rows.evaluate_all("rows => rows.map(r => r.dataset.profile)") == [CPU, MEMORY]
-    cpu = rows.nth(0).inner_text()
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.profile)") == [
+        RECORDED_MEMORY.name,
+        RECORDED_CPU.name,
+        CPU,
+        MEMORY,
+    ]
+    cpu = rows.nth(2).inner_text()
     assert "mcp-server" in cpu and "CPU" in cpu
     assert "burn_cpu (airscope/telemetry/_drills.py:41) 70% own" in cpu
-    assert "airscope/telemetry/_drills.py:88 +50 MiB" in rows.nth(1).inner_text()
+    assert "airscope/telemetry/_drills.py:88 +50 MiB" in rows.nth(3).inner_text()
+    recorded = rows.nth(1).inner_text()
+    assert "frontend" in recorded and "burn_cpu (airscope/telemetry/_drills.py:60) 92% own" in recorded
+    assert "airscope/telemetry/_drills.py:50 +64.0 MiB" in rows.nth(0).inner_text()
     assert page.locator('nav a[href="/profiles"]').get_attribute("aria-current") == "page"
 
 
@@ -145,9 +156,11 @@ def test_an_empty_directory_says_how_to_take_one(page, home):
 
 
 def test_a_cpu_profile_is_drawn_by_speedscope(page, requested):
+    """py-spy's own file of a service burning 20 ms a request (profile_files.RECORDED_CPU)."""
+    name = RECORDED_CPU.name
     page.goto(f"{ORIGIN}/profiles")
-    page.locator(f'tr[data-profile="{CPU}"] a').click()  # the shell's own navigation, no reload
-    page.wait_for_url(f"{ORIGIN}/profiles/{CPU}")
+    page.locator(f'tr[data-profile="{name}"] a').click()  # the shell's own navigation, no reload
+    page.wait_for_url(f"{ORIGIN}/profiles/{name}")
     page.locator(".profile-top li").first.wait_for()
     top = page.locator(".profile-top li").evaluate_all("items => items.map(i => i.dataset.function)")
     assert top[0] == "burn_cpu"
@@ -155,14 +168,19 @@ def test_a_cpu_profile_is_drawn_by_speedscope(page, requested):
     assert frame.get_attribute("src").startswith("/static/speedscope/index.html#profileURL=")
     speedscope = frame.element_handle().content_frame()
     speedscope.wait_for_function(LABELLED, timeout=20_000)
-    assert f"/api/profiles/{CPU}" in requested  # speedscope fetched the file itself, from the console
+    assert f"/api/profiles/{name}" in requested  # speedscope fetched the file itself, from the console
     assert "/static/speedscope/speedscope-Y2522XSH.js" in requested
-    assert "mcp-server" in speedscope.locator("body").inner_text()  # its title, from the hash
-    # The boxes under the names are on screen: three rows (loop, request, burn_cpu / select) as wide as
-    # the frame, in the minimap and the flame graph, are a fifth of it; nothing drawn is none.
+    assert "frontend" in speedscope.locator("body").inner_text()  # its title, from the hash
+    # The boxes under the names are on screen: the request's stack (uvicorn, starlette, the kit's
+    # middleware, burn_cpu) as wide as the frame, in the minimap and the flame graph, is more than a
+    # tenth of it; nothing drawn is none.
     shot = base64.b64encode(frame.screenshot()).decode()
     assert page.evaluate(PASTEL, shot) > 0.1
     if WRITE_SCREENSHOT:
+        # Tall enough for the request's whole stack, down to burn_cpu, in the flame graph.
+        page.set_viewport_size({"width": 1280, "height": 1280})
+        speedscope.wait_for_function(LABELLED)
+        page.wait_for_timeout(500)  # speedscope redraws on the next animation frames after a resize
         page.screenshot(path=str(SCREENSHOT))
 
 
@@ -180,7 +198,7 @@ def test_a_memory_profile_is_a_table(page):
     table = page.locator('.memory-table[data-state="data"]')
     table.wait_for()
     rows = table.locator("tbody tr").evaluate_all("rows => rows.map(r => [r.dataset.file, r.dataset.line])")
-    assert rows[0] == ["/srv/airscope/telemetry/_drills.py", "88"]
+    assert rows[0] == ["airscope/telemetry/_drills.py", "88"]
     assert len(rows) == 3
     assert "50 MiB" in table.locator("tbody tr").first.inner_text()
     assert "peak" in page.locator(".profile-facts").inner_text()

@@ -93,7 +93,7 @@ def _memory_summary(path: Path) -> dict[str, Any]:
     document = json.loads(path.read_text())
     lines = [
         {
-            "file": str(line["file"]),
+            "file": speedscope.short_file(str(line["file"])),
             "line": int(line["line"]),
             "grown_bytes": int(line["grown_bytes"]),
             "count": int(line["count"]),
