@@ -189,7 +189,7 @@ def test_a_cpu_profile_without_samples_says_why(page, home):
     write_cpu(home / "profiles", name, burning=0, idle=0)
     page.goto(f"{ORIGIN}/profiles/{name}")
     empty = page.locator('.profiles-empty[data-state="empty"]')
-    assert "airscope profile mcp-server --idle" in empty.inner_text()
+    assert "airscope profile mcp-server --instance 2 --idle" in empty.inner_text()
     assert page.locator("iframe").count() == 0
 
 

@@ -37,6 +37,18 @@ function when(entry) {
   return formatTime(entry.whenMs);
 }
 
+// `airscope profile`'s arguments for a supervisor program name: mcp-server@2 is --instance 2.
+function profileArgs(program) {
+  const [service, instance] = program.split("@");
+  return instance ? `${service} --instance ${instance}` : service;
+}
+
+function code(text) {
+  const c = document.createElement("code");
+  c.textContent = text;
+  return c;
+}
+
 function cell(text, className) {
   const td = document.createElement("td");
   if (className) td.className = className;
@@ -100,13 +112,13 @@ async function list(el) {
   }
   const intro = document.createElement("p");
   intro.className = "muted";
-  intro.textContent = `CPU profiles (py-spy) and memory profiles (tracemalloc) taken by \`airscope profile SERVICE\` and by the drills, newest first, from ${answer.directory}.`;
+  intro.append("CPU profiles (py-spy) and memory profiles (tracemalloc) taken by ", code("airscope profile SERVICE"), ` and by the drills, newest first, from ${answer.directory}.`);
   el.append(intro);
   if (!answer.profiles.length) {
     const empty = document.createElement("p");
     empty.className = "profiles-empty";
     empty.dataset.state = "empty";
-    empty.textContent = "No profile yet. Take one with `.venv/bin/airscope profile mcp-server --duration 10s` (CPU) or add `--memory`; a drill that slows or fills a service attaches one too.";
+    empty.append("No profile yet. Take one with ", code(".venv/bin/airscope profile mcp-server --duration 10s"), " (CPU) or add ", code("--memory"), "; a drill that slows or fills a service attaches one too.");
     el.append(empty);
     return;
   }
@@ -187,7 +199,7 @@ function cpu(el, entry) {
     const empty = document.createElement("p");
     empty.className = "profiles-empty";
     empty.dataset.state = "empty";
-    empty.textContent = `No samples: ${entry.program} ran no Python on a CPU while it was sampled (idle). \`airscope profile ${entry.program.split("@")[0]} --idle\` samples its waiting threads too.`;
+    empty.append(`No samples: ${entry.program} ran no Python on a CPU while it was sampled (idle). `, code(`airscope profile ${profileArgs(entry.program)} --idle`), " samples its waiting threads too.");
     head.append(empty);
     el.append(head);
     return;
