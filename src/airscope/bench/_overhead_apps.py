@@ -42,9 +42,9 @@ SINK_COUNT_PATH = "/spans"
 PYROSCOPE_PUSH_PATH = "/push.v1.PusherService/Push"
 PYROSCOPE_INGEST_PATH = "/ingest"  # the older agents' endpoint, answered too
 SINK_PUSHES_PATH = "/pushes"
-# tracemalloc's depth in the kit's memory switch (telemetry/_profile_switch.FRAMES): the cost of a
-# trace grows with the frames it keeps.
-TRACEMALLOC_FRAMES = 25
+# tracemalloc's depth in the kit's memory switch (telemetry/_profile_switch.FRAMES, which a test
+# keeps equal): the cost of a trace grows steeply with the frames it keeps.
+TRACEMALLOC_FRAMES = 1
 # DropSpans writes this to stderr when its provider shuts down; the runner reads the tally back
 # from the server's log to show that the tracing variants really traced (and how much).
 SPANS_MARKER = "overhead-bench exporter received spans: "

@@ -334,7 +334,7 @@ kit's Pyroscope agent as compose does (`AIRSCOPE_PYROSCOPE_URL`; pyroscope-io sa
 process's on-CPU Python stacks 100 times a second from its native thread, which shares the server's
 CPU, and pushing a profile every 10 s; pyroscope-otel's span processor on every kept root span) to a
 stand-in for Pyroscope on the load generator's CPU that answers 200 and counts the pushes (the
-Checks table). "{labels["kit-tracemalloc"]}" has tracemalloc tracing every allocation with 25 frames,
+Checks table). "{labels["kit-tracemalloc"]}" has tracemalloc tracing every allocation with one frame,
 as the kit's memory switch (`POST /_profile/memory`) does for the window it is asked for, here for
 the whole run. Their goal is judged against the 10 % row: the median over the rounds of the two
 rows' ratio within each round.
