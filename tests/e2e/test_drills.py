@@ -25,7 +25,7 @@ from airscope.local.drills.faults import CHAT_TOOL_FAILED, CHATS
 from airscope.local.drills.run import BUDGET_WAIT_MARGIN, QUIET_WAIT, SCRAPE_SECONDS
 from airscope.local.drills.scenarios import QUICK, RESOLVE_WITHIN, scenarios
 from airscope.slo.spent import STEP_SECONDS, steps
-from airscope.stack.settings import FAILED_STATUS, PROBE_ROUTES, SLIS, slo_step_errors, slo_step_requests
+from airscope.stack.settings import FAILED_STATUS, KIT_ROUTES, SLIS, slo_step_errors, slo_step_requests
 from tests.e2e.conftest import RunningPlatform
 
 # A drill waits for its alert from before to resolve, then twice each bound at most, then for the
@@ -59,7 +59,7 @@ def read_counts(url: str, threshold: float) -> Counts:
             labels = sample.labels
             if sample.name == "process_start_time_seconds":
                 started = sample.value
-            if labels.get("route") in PROBE_ROUTES:
+            if labels.get("route") in KIT_ROUTES:
                 continue
             if sample.name == DURATION + "_count":
                 requests += sample.value

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from airscope.stack.settings import PROBE_ROUTES
+from airscope.stack.settings import KIT_ROUTES
 from tests.e2e.conftest import RunningPlatform
 from tests.support import wait_until
 
@@ -39,7 +39,7 @@ def served(url: str) -> float:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
         if sample.name == "http_server_request_duration_seconds_count"
-        and sample.labels.get("route") not in PROBE_ROUTES
+        and sample.labels.get("route") not in KIT_ROUTES
     )
 
 

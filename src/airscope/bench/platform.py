@@ -60,7 +60,7 @@ MIXES: dict[str, dict[str, int]] = {
     "chat": {"chat": 1},  # the gateway's chat path alone (issue 8's 50 requests/s goal)
 }
 # The routes the alerts and dashboards leave out too (the recording rules read the same setting).
-PROBE_ROUTES = "|".join(settings.PROBE_ROUTES)
+KIT_ROUTES = "|".join(settings.KIT_ROUTES)
 REQUESTS = "http_server_request_duration_seconds"
 PROMETHEUS_TIMEOUT = 30.0
 OVERLOAD_SECONDS = 20.0  # each of the overload row's three phases
@@ -102,7 +102,7 @@ class PrometheusView:
 
     @classmethod
     def read(cls, prometheus: Prometheus, window: int) -> PrometheusView:
-        selector = f'job="services", route!~"{PROBE_ROUTES}"'
+        selector = f'job="services", route!~"{KIT_ROUTES}"'
         rate = f"rate({REQUESTS}_count{{{selector}}}[{window}s])"
         buckets = f"rate({REQUESTS}_bucket{{{selector}}}[{window}s])"
         wait = f'rate(airtable_rate_limit_wait_seconds_bucket{{job="services"}}[{window}s])'

@@ -23,9 +23,9 @@ LOCAL_ALERTS_PATH = "deploy/local/rules/alerts.yml"
 
 DURATION = "http_server_request_duration_seconds"
 # Users' requests: the probes and scrapes are left out of everything said of a service as a whole
-# (settings.PROBE_ROUTES says why). The rules by route keep them: labelled by route, they dilute
+# (settings.KIT_ROUTES says why). The rules by route keep them: labelled by route, they dilute
 # nothing there, and a readiness probe answering 503 is worth seeing on the dashboard.
-SERVED = f'job="{SERVICES_JOB}", route!~"{"|".join(settings.PROBE_ROUTES)}"'
+SERVED = f'job="{SERVICES_JOB}", route!~"{"|".join(settings.KIT_ROUTES)}"'
 EVERY_ROUTE = f'job="{SERVICES_JOB}"'
 FAILED = settings.FAILED_STATUS
 REQUESTS = f"{DURATION}_count{{{SERVED}}}"

@@ -94,12 +94,22 @@ PORTS = {
 
 # --- Prometheus jobs (the `job` label; rules and dashboards select on these) ----------------------
 SERVICES_JOB = "services"  # every instance of every catalog service; carries `service`
-# The telemetry kit's probe and scrape routes (telemetry/_instrument.py serves them on every service):
-# Prometheus' scrapes and the health probes arrive every few seconds whatever users do. Left out of the
+# The telemetry kit's own routes (telemetry/_instrument.py serves them on every service): Prometheus'
+# scrapes and the health probes arrive every few seconds whatever users do, and the local switches are
+# a drill's or an operator's calls (a memory profile's lasts its whole window). Left out of the
 # service-level RED and SLI rules, as the bench leaves them out of its figures (bench/platform.py reads
 # this): counted, they would dilute a service's 5xx ratio, pull its p95 down to the few milliseconds a
-# probe takes, and make an idle service look busy. A dead service is ServiceDown's and ProbeFailing's.
-PROBE_ROUTES = ("/metrics", "/health", "/health/live", "/health/ready")
+# probe takes (or up to a profile's minute), and make an idle service look busy. A dead service is
+# ServiceDown's and ProbeFailing's.
+KIT_ROUTES = (
+    "/metrics",
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/_drill/memory",
+    "/_drill/cpu",
+    "/_profile/memory",
+)
 # The `status` values that count as a failed request in every error ratio, SLI and alert: the 5xx, and
 # 499 (nginx's "client closed request"), which the kit records when the caller left before the answer.
 # Without 499 a meltdown where clients give up while servers answer 200 long after looked healthy.

@@ -30,7 +30,7 @@ MAY_BE_EMPTY: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("airscope / Frontend (real users)", "Web vitals p75 by name"): None,
     ("airscope / Frontend (real users)", "Cumulative layout shift p75 by page"): None,
     # `airscope load` goes through the gateway; only a browser asks the frontend, and its probes and
-    # scrapes are no requests (settings.PROBE_ROUTES): with none, there is no share and no burn rate.
+    # scrapes are no requests (settings.KIT_ROUTES): with none, there is no share and no burn rate.
     ("airscope / Service", "5xx share"): ("frontend",),
     ("airscope / Service", "Availability SLO burn rate"): ("frontend",),
     ("airscope / Service", "Latency SLO burn rate"): ("frontend",),
