@@ -306,13 +306,13 @@ def budget_spent(
 
 def _evaluated(prometheus: Prometheus) -> float:
     """When the SLO budget group last evaluated (unix seconds; year 1 before its first time)."""
-    for group in prometheus.rules("record"):
-        if group["name"] == SLO_BUDGET_GROUP:
-            return datetime.fromisoformat(group["lastEvaluation"]).timestamp()
-    raise DrillError(
-        f"the running Prometheus has no rule group {SLO_BUDGET_GROUP}: its rules predate error budgets; "
-        "`airscope down && airscope up` writes them"
-    )
+    counted = spent.counted_until(prometheus)
+    if counted is None:
+        raise DrillError(
+            f"the running Prometheus has no rule group {SLO_BUDGET_GROUP}: its rules predate error "
+            "budgets; `airscope down && airscope up` writes them"
+        )
+    return counted
 
 
 def render(result: Result) -> str:
