@@ -311,7 +311,7 @@ def soak_command(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the speedscope files go [default: <platform home>/profiles].",
+    help="Where the speedscope files go [default: <platform home>/profiles/bench].",
 )
 @click.option("--top", default=15, show_default=True, type=click.IntRange(min=1), help="Rows per table.")
 def profile_command(
@@ -323,7 +323,9 @@ def profile_command(
     from airscope.bench import profile
     from airscope.local import paths
 
-    run = profile.measure(services, duration, rate, output or paths.home() / "profiles", progress=_progress)
+    run = profile.measure(
+        services, duration, rate, output or paths.home() / "profiles" / "bench", progress=_progress
+    )
     click.echo(profile.render(run, top=top))
 
 

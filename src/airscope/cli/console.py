@@ -24,10 +24,17 @@ def console() -> None:
 
 @console.command("vendor")
 def vendor_command() -> None:
-    """Install uPlot from the npm lockfile and copy its files into the console's static/vendor/
-    (with a MANIFEST.json of their hashes that `make test` checks)."""
+    """Install uPlot and speedscope from the npm lockfile and copy their files into the console's
+    static/vendor/ and static/speedscope/ (each with a MANIFEST.json of their hashes that `make test`
+    checks)."""
     manifest = console_vendor.vendor()
-    click.echo(f"vendored {manifest['package']} {manifest['version']} into {console_vendor.VENDOR}")
+    packages = ", ".join(
+        f"{package} {version}"
+        for package, version in zip(
+            manifest["package"].split(", "), manifest["version"].split(", "), strict=True
+        )
+    )
+    click.echo(f"vendored {packages} into {console_vendor.STATIC}")
     for name, digest in sorted(manifest["files"].items()):
         click.echo(f"  {name}  sha256:{digest[:16]}")
 
