@@ -18,6 +18,12 @@ MAX_INSTANCES = 10
 DISCOVERY_TIMEOUT = 60.0  # Prometheus re-reads file_sd files within seconds; this is far beyond
 
 
+def instance_program(service: str, instance: int) -> str:
+    """supervisord's name for instance ``instance`` (1: the first) of ``service``: the service's own
+    name, then ``<service>@<n>``."""
+    return service if instance == 1 else f"{service}@{instance}"
+
+
 def programs_of(sup: Supervisor, name: str) -> list[str]:
     """The programs ``name`` means: a service's every instance, or one program by its exact name."""
     known = sup.names()
@@ -61,7 +67,7 @@ def scale(service_name: str, count: int) -> dict[str, int]:
     sup = runner.running_supervisor(plat)
     instances = runner.load_instances(plat)
     members = instances[service.name]
-    wanted = [service.name] + [f"{service.name}@{k}" for k in range(2, count + 1)]
+    wanted = [instance_program(service.name, k) for k in range(1, count + 1)]
     for program in wanted:
         if program not in members:
             members[program] = _free_port()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from airscope import catalog
 from airscope.local import paths
+from airscope.local.control import instance_program
 from airscope.local.profiling._files import ProfileError
 from airscope.local.supervisor import Supervisor
 
@@ -20,10 +21,6 @@ class Target:
     home: Path
 
 
-def program_name(service: str, instance: int) -> str:
-    return service if instance == 1 else f"{service}@{instance}"
-
-
 def locate(service: str, instance: int = 1, home: Path | None = None) -> Target:
     """Instance ``instance`` (1: the first) of ``service`` on the running local platform."""
     known = catalog.load().services
@@ -33,7 +30,7 @@ def locate(service: str, instance: int = 1, home: Path | None = None) -> Target:
     sup = Supervisor(home)
     if not sup.running():
         raise ProfileError(f"the local platform is not running (home {home}): start it with `make up`")
-    program = program_name(service, instance)
+    program = instance_program(service, instance)
     names = sup.names()
     if program not in names:
         running = sorted(n for n in names if n == service or n.startswith(f"{service}@"))
