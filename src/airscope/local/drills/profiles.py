@@ -99,17 +99,11 @@ class Taking:
         except Exception as exc:
             self.why_not = f"{type(exc).__name__}: {exc}"
         else:
-            # The kind and console URL for the report, unless the entry says them itself.
-            self.entry = {"kind": self.attach.kind, "url": url(self.target, taken.path.name), **taken.entry()}
+            self.entry = taken.entry()  # its kind and console URL among the rest
         if self.entry is None:
             self.say(f"  profile: not taken ({self.why_not}); the drill goes on without it")
         else:
             self.say("  profile: " + "\n  ".join(summary(self.entry)))
-
-
-def url(target: Target, name: str) -> str:
-    """Where the local console opens a profile of ``<home>/profiles/``."""
-    return f"{target.url('console')}/profiles/{name}"
 
 
 def _bytes(count: int) -> str:
