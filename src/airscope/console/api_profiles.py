@@ -15,8 +15,6 @@ anything else (``..``, a slash, a link out of the directory) is a 404 saying whi
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,12 +25,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from airscope.local import profiling
 from airscope.local.profiling import speedscope
 
-# <YYYYmmddTHHMMSSZ>-<program>-cpu.speedscope.json | -memory.json, as airscope.local.profiling names
-# them; the program is a supervisor name (mcp-server, mcp-server@2).
-NAME = re.compile(
-    r"^(?P<when>\d{8}T\d{6}Z)-(?P<program>[a-z0-9][a-z0-9_.@-]*)-"
-    r"(?:(?P<cpu>cpu\.speedscope\.json)|(?P<memory>memory\.json))$"
-)
 TOP_FUNCTIONS = 15  # a CPU profile's summary: more than the terminal's 10, fewer than a screen
 RAW_HEADERS = {"Cache-Control": "no-cache"}
 
@@ -58,7 +50,7 @@ def _missing(name: str, where: Path) -> JSONResponse:
 def _profile(where: Path, name: str) -> Path | None:
     """The profile file ``name`` names in ``where``, or None when the name is not a profile's or the
     file is not there."""
-    if not NAME.match(name):
+    if not profiling.NAME.match(name):
         return None
     path = where / name
     try:
@@ -71,10 +63,6 @@ def _profile(where: Path, name: str) -> Path | None:
 
 def _file(request: Request, name: str) -> Path | None:
     return _profile(directory(request.app.state.config.home), name)
-
-
-def _when(stamp: str) -> datetime:
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=256)
@@ -109,11 +97,11 @@ def _memory_summary(path: Path) -> dict[str, Any]:
 
 
 def _entry(path: Path, *, full: bool) -> dict[str, Any]:
-    match = NAME.match(path.name)
+    match = profiling.NAME.match(path.name)
     assert match is not None  # only called with names that matched
     kind = "cpu" if match["cpu"] else "memory"
     stat = path.stat()
-    when = _when(match["when"])
+    when = profiling.taken_at(match["when"])
     entry: dict[str, Any] = {
         "name": path.name,
         "kind": kind,

@@ -13,12 +13,13 @@ and ``<YYYYmmddTHHMMSSZ>-<program>-memory.json``; the local console opens them (
 from __future__ import annotations
 
 from airscope.local.profiling._cpu import CpuProfile, dump, py_spy, record_command, record_cpu
-from airscope.local.profiling._files import ProfileError, console_url, profiles_dir
+from airscope.local.profiling._files import NAME, ProfileError, console_url, profiles_dir, taken_at
 from airscope.local.profiling._memory import MemoryLine, MemoryProfile, record_memory
 from airscope.local.profiling._target import Target, locate
 from airscope.local.profiling.speedscope import FunctionShare
 
 __all__ = [
+    "NAME",
     "CpuProfile",
     "FunctionShare",
     "MemoryLine",
@@ -33,4 +34,5 @@ __all__ = [
     "record_command",
     "record_cpu",
     "record_memory",
+    "taken_at",
 ]

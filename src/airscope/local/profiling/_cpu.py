@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from airscope.local.profiling import speedscope
-from airscope.local.profiling._files import ProfileError, console_url, new_path
+from airscope.local.profiling._files import CPU_FILE, ProfileError, console_url, new_path
 from airscope.local.profiling.speedscope import FunctionShare
 
 RATE = 100  # py-spy's default: a sample every 10 ms, shares of a percent over a few seconds
@@ -114,7 +114,7 @@ def record_cpu(
     ``progress`` is called about once a second with the seconds sampled so far.
     """
     _check_alive(pid, program)
-    path = new_path(out_dir, program, "cpu.speedscope.json")
+    path = new_path(out_dir, program, CPU_FILE)
     command = record_command(pid, path, seconds=seconds + SAFETY_SECONDS, rate=rate, idle=idle)
     with tempfile.TemporaryFile() as said:
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,14 @@ from airscope.errors import AirscopeError
 from airscope.local import observability
 
 STAMP = "%Y%m%dT%H%M%SZ"
+CPU_FILE = "cpu.speedscope.json"
+MEMORY_FILE = "memory.json"
+# The names new_path gives, for whoever reads the directory back (the console); the program is a
+# supervisor name (mcp-server, mcp-server@2).
+NAME = re.compile(
+    r"^(?P<when>\d{8}T\d{6}Z)-(?P<program>[a-z0-9][a-z0-9_.@-]*)-"
+    rf"(?:(?P<cpu>{re.escape(CPU_FILE)})|(?P<memory>{re.escape(MEMORY_FILE)}))$"
+)
 
 
 class ProfileError(AirscopeError):
@@ -30,6 +39,11 @@ def new_path(out_dir: Path, program: str, kind: str, now: datetime | None = None
     while (path := out_dir / f"{when.strftime(STAMP)}-{program}-{kind}").exists():
         when += timedelta(seconds=1)
     return path
+
+
+def taken_at(stamp: str) -> datetime:
+    """When a profile was taken, from the stamp that leads its name (NAME's ``when``)."""
+    return datetime.strptime(stamp, STAMP).replace(tzinfo=UTC)
 
 
 def console_url(path: Path) -> str:

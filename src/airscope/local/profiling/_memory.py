@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from airscope.local.profiling._files import ProfileError, console_url, new_path
+from airscope.local.profiling._files import MEMORY_FILE, ProfileError, console_url, new_path
 
 PATH = "/_profile/memory"
 MAX_SECONDS = 300  # the switch's own bound
@@ -85,7 +85,7 @@ def record_memory(
     if answer.status_code != 200:
         raise ProfileError(f"{program} answered {answer.status_code} to {PATH}: {answer.text[:300]}")
     body = answer.json()
-    path = new_path(out_dir, program, "memory.json", taken)
+    path = new_path(out_dir, program, MEMORY_FILE, taken)
     document = {"service": service, "program": program, "taken": taken.isoformat(), **body}
     path.write_text(json.dumps(document, indent=1) + "\n")
     return MemoryProfile(
