@@ -23,6 +23,10 @@ PORT_ENV = "AIRSCOPE_PORT_<NAME>"
 NO_COLOR_ENV = "NO_COLOR"
 GATEWAY_URL_ENV = "AIRSCOPE_GATEWAY_URL"
 ALERTMANAGER_URL_ENV = "AIRSCOPE_ALERTMANAGER_URL"
+PROMETHEUS_URL_ENV = "AIRSCOPE_PROMETHEUS_URL"
+LOKI_URL_ENV = "AIRSCOPE_LOKI_URL"
+TEMPO_URL_ENV = "AIRSCOPE_TEMPO_URL"
+TENANT_ENV = "AIRSCOPE_TENANT"
 
 
 def _parsed(parse: Callable[[str], object]) -> BeforeValidator:
@@ -63,7 +67,18 @@ class OperatorSettings(EnvSettings):
     """The api-gateway `airscope sagas`, `jobs` and `users` call (with the API key); unset: the local
     one."""
     alertmanager_url: str | None = Field(None, validation_alias=ALERTMANAGER_URL_ENV)
-    """The Alertmanager `airscope silence` and `airscope alerts test` talk to; unset: the local one."""
+    """The Alertmanager `airscope silence`, `airscope alerts test` and `airscope mcp` talk to; unset: the
+    local one."""
+    prometheus_url: str | None = Field(None, validation_alias=PROMETHEUS_URL_ENV)
+    """The Prometheus API `airscope mcp` reads (Mimir's is `http://mimir:9009/prometheus`); unset: the
+    local one."""
+    loki_url: str | None = Field(None, validation_alias=LOKI_URL_ENV)
+    """The Loki `airscope mcp` reads logs from; unset: the local log files."""
+    tempo_url: str | None = Field(None, validation_alias=TEMPO_URL_ENV)
+    """The Tempo `airscope mcp` reads traces from; unset: the local span files."""
+    tenant: str | None = Field(None, validation_alias=TENANT_ENV)
+    """The tenant `airscope mcp` sends as `X-Scope-OrgID` to Mimir, Loki and Tempo when they are
+    multi-tenant; unset: none."""
 
 
 class PortSettings(EnvSettings):
