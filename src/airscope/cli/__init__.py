@@ -23,6 +23,7 @@ from airscope.cli._lazy import LazyGroup
         "jobs": "airscope.cli.admin:jobs",
         "load": "airscope.cli.load:load_command",
         "logs": "airscope.cli.logs:logs_command",
+        "mcp": "airscope.cli.mcp:mcp_command",
         "migrate": "airscope.cli.backup:migrate",
         "profile": "airscope.cli.profile:profile_command",
         "restore": "airscope.cli.backup:restore",

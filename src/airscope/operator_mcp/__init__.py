@@ -3,4 +3,9 @@ or Streamable HTTP on 127.0.0.1 behind the local API key). docs/mcp.md says how 
 
 - ``sources``: where logs and traces are read, the local files (``LocalLogs``, ``LocalTraces``) or
   production's ``loki`` and ``tempo``;
+- ``backends``: which Prometheus, Alertmanager, log and trace sources a server reads (``Backends``);
+- ``limits``: how much one call may read and return; ``promql``: PromQL under those bounds;
+- ``tools``: the read-only tools; ``answers``: their answers, redacted, as MCP carries them;
+- ``runbooks`` and ``prompts``: docs/runbooks as resources, and the ``investigate`` prompt;
+- ``server``: the ``MCPServer`` and its two transports (stdio; HTTP behind a bearer key).
 """
