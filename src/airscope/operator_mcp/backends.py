@@ -12,7 +12,9 @@ from airscope.errors import AirscopeError
 from airscope.local import observability, paths
 from airscope.local.settings import OperatorSettings
 from airscope.operator_mcp import limits, runbooks
+from airscope.operator_mcp.loki import LokiLogs
 from airscope.operator_mcp.sources import LocalLogs, LocalTraces, LogSource, TraceSource
+from airscope.operator_mcp.tempo import TempoTraces
 from airscope.promapi import TENANT_HEADER, Alertmanager, Prometheus
 
 
@@ -63,9 +65,6 @@ class Backends:
                 "production mode needs both --prometheus URL and --alertmanager-url URL "
                 "(or AIRSCOPE_PROMETHEUS_URL and AIRSCOPE_ALERTMANAGER_URL); give neither for the local platform"
             )
-        from airscope.operator_mcp.loki import LokiLogs
-        from airscope.operator_mcp.tempo import TempoTraces
-
         return cls(
             prometheus,
             alertmanager,

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resources import FunctionResource
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 from pydantic import Field
 
-from airscope.errors import AirscopeError
 from airscope.operator_mcp import runbooks
 
 # How a runbook's commands map onto the tools: the runbooks are written for a person at a terminal.
@@ -49,7 +50,8 @@ def register(server: MCPServer, book: runbooks.Runbooks) -> None:
         checks = book.first_checks(alert)
         if checks is None:
             known = ", ".join(book.names()) or "none"
-            raise AirscopeError(f"no runbook with first checks for {alert!r} (runbooks: {known})")
+            # An MCPError reaches the client with its message; any other exception the SDK hides.
+            raise MCPError(INVALID_PARAMS, f"no runbook with first checks for {alert!r} (runbooks: {known})")
         where = f" for {service}" if service else ""
         return (
             f"Investigate the alert {alert}{where} on the PyAirtable platform, with the airscope tools only.\n\n"
