@@ -14,7 +14,7 @@ from airscope.operator_mcp.loki import LokiLogs, logql
 from airscope.operator_mcp.sources import LogQuery
 
 URL = "http://loki.example:3100"
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACE = "4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b"
 SINCE = datetime(2026, 12, 7, 10, 0, 0, 250_000, tzinfo=UTC)
 UNTIL = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 SINCE_NS = 1_796_637_600_250_000_000
@@ -71,7 +71,7 @@ def test_the_request_is_a_backward_query_range_with_the_tenant():
     assert request.url.path == "/loki/api/v1/query_range"
     assert dict(request.url.params) == {
         "query": '{service=~"api-gateway|llm\\\\.orchestrator", level=~"error|critical"}'
-        ' |= "said \\"no\\" \\\\ twice" | trace_id="4bf92f3577b34da6a3ce929d0e0e4736"',
+        ' |= "said \\"no\\" \\\\ twice" | trace_id="4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b"',
         "start": str(SINCE_NS),
         "end": str(UNTIL_NS + 1),  # Loki's end is exclusive
         "limit": "7",

@@ -17,7 +17,7 @@ from airscope.operator_mcp.sources import TraceQuery
 from airscope.operator_mcp.tempo import TempoTraces, traceql
 
 URL = "http://tempo.example:3200"
-TRACE = "00f92f3577b34da6a3ce929d0e0e4736"  # leading zeros: Tempo's search leaves them out
+TRACE = "00f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9"  # leading zeros: Tempo's search leaves them out
 SINCE = datetime(2026, 12, 7, 10, 0, 0, 500_000, tzinfo=UTC)
 T0 = 1_796_637_601_000_000_000  # 2026-12-07T10:00:01Z, after SINCE
 
@@ -38,7 +38,7 @@ def _found(trace_id: str, start_ns: int, **fields) -> dict:
 SEARCH_ANSWER = {
     "traces": [
         _found(
-            "f92f3577b34da6a3ce929d0e0e4736",
+            "f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9",
             T0,
             rootServiceName="api-gateway",
             rootTraceName="POST /v1/chat",
@@ -47,7 +47,7 @@ SEARCH_ANSWER = {
                 {
                     "spans": [
                         {
-                            "spanID": "00f067aa0ba902b7",
+                            "spanID": "00f0f0f0f0f0f0f0",
                             "startTimeUnixNano": str(T0),
                             "durationNanos": "250000000",
                             "attributes": [{"key": "status", "value": {"stringValue": "error"}}],
@@ -63,14 +63,14 @@ SEARCH_ANSWER = {
         ),
         # Newer, its root span not in Tempo yet, shorter than a millisecond (jsonpb leaves 0 out).
         _found(
-            "2f3e0cee77ae5dc9c17ade3689eb2e54",
+            "2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f",
             T0 + 4_000_000_000,
             rootServiceName="<root span not yet received>",
             serviceStats={"automation-services": {"spanCount": 3}},
         ),
         # Began before SINCE: in Tempo's window because it reached into it.
         _found(
-            "7a1d2dd4deaf177e0acf55b3c4903200",
+            "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a",
             T0 - 2_000_000_000,
             rootServiceName="api-gateway",
             rootTraceName="GET /v1/conversations",
@@ -129,7 +129,7 @@ def test_summaries_newest_first_began_since_and_limited():
     summaries = _tempo(SEARCH_ANSWER).recent(TraceQuery(since=SINCE))
     assert summaries == [
         {
-            "trace_id": "2f3e0cee77ae5dc9c17ade3689eb2e54",
+            "trace_id": "2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f",
             "root": {"service": None, "name": None, "parent_missing": True},
             "start_time": "2026-12-07T10:00:05.000Z",
             "duration_ms": 0.0,
@@ -148,7 +148,7 @@ def test_summaries_newest_first_began_since_and_limited():
         },
     ]
     assert [s["trace_id"] for s in _tempo(SEARCH_ANSWER).recent(TraceQuery(since=SINCE, limit=1))] == [
-        "2f3e0cee77ae5dc9c17ade3689eb2e54"
+        "2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f2f"
     ]
 
 
@@ -162,7 +162,7 @@ def test_what_a_search_answer_does_not_say_is_none():
 
 def _span(span_id: str, parent: str | None, name: str, kind: str, start_ms: int, end_ms: int, **more) -> dict:
     span = {
-        "traceId": "APkvNXezTaajzpKdDg5HNg==",
+        "traceId": "APn5+fn5+fn5+fn5+fn5+Q==",
         "spanId": span_id,
         "name": name,
         "kind": kind,
@@ -187,8 +187,8 @@ def _resource(service: str, instance: str, spans: list[dict]) -> dict:
     }
 
 
-# GET /api/v2/traces/<id>: base64 ids (00f067aa0ba902b7 = APBnqgupArc=, 53995c3f42cd8ad8 = U5lcP0LNitg=,
-# 1a2b3c4d5e6f7081 = Gis8TV5vcIE=).
+# GET /api/v2/traces/<id>: base64 ids (00f0f0f0f0f0f0f0 = APDw8PDw8PA=, 5353535353535353 = U1NTU1NTU1M=,
+# 1a1a1a1a1a1a1a1a = GhoaGhoaGho=).
 TRACE_ANSWER = {
     "trace": {
         "resourceSpans": [
@@ -197,7 +197,7 @@ TRACE_ANSWER = {
                 "api-gateway-7f9c",
                 [
                     _span(
-                        "APBnqgupArc=",
+                        "APDw8PDw8PA=",
                         None,
                         "POST /v1/chat",
                         "SPAN_KIND_SERVER",
@@ -212,10 +212,10 @@ TRACE_ANSWER = {
                 "llm-orchestrator",
                 "llm-orchestrator-1b2c",
                 [
-                    _span("U5lcP0LNitg=", "APBnqgupArc=", "POST /complete", "SPAN_KIND_SERVER", 10, 240),
+                    _span("U1NTU1NTU1M=", "APDw8PDw8PA=", "POST /complete", "SPAN_KIND_SERVER", 10, 240),
                     _span(
-                        "Gis8TV5vcIE=",
-                        "U5lcP0LNitg=",
+                        "GhoaGhoaGho=",
+                        "U1NTU1NTU1M=",
                         "llm.call",
                         "SPAN_KIND_CLIENT",
                         20,
@@ -234,10 +234,10 @@ def _as_hex(answer: dict) -> dict:
     """The same trace with OTLP/JSON's hex ids, as the span files hold it."""
     hexed = copy.deepcopy(answer)
     ids = {
-        "APkvNXezTaajzpKdDg5HNg==": TRACE,
-        "APBnqgupArc=": "00f067aa0ba902b7",
-        "U5lcP0LNitg=": "53995c3f42cd8ad8",
-        "Gis8TV5vcIE=": "1a2b3c4d5e6f7081",
+        "APn5+fn5+fn5+fn5+fn5+Q==": TRACE,
+        "APDw8PDw8PA=": "00f0f0f0f0f0f0f0",
+        "U1NTU1NTU1M=": "5353535353535353",
+        "GhoaGhoaGho=": "1a1a1a1a1a1a1a1a",
     }
     for batch in hexed["trace"]["resourceSpans"]:
         for span in batch["scopeSpans"][0]["spans"]:
@@ -267,17 +267,17 @@ def test_a_trace_with_base64_ids_is_airscope_trace_json():
     )
     (root,) = tree["spans"]
     assert (root["span_id"], root["status"], root["attributes"]) == (
-        "00f067aa0ba902b7",
+        "00f0f0f0f0f0f0f0",
         "ERROR",
         {"http.response.status_code": 502},
     )
     (child,) = root["children"]
     assert (child["span_id"], child["parent_span_id"], child["service"]) == (
-        "53995c3f42cd8ad8",
-        "00f067aa0ba902b7",
+        "5353535353535353",
+        "00f0f0f0f0f0f0f0",
         "llm-orchestrator",
     )
-    assert child["children"][0]["span_id"] == "1a2b3c4d5e6f7081"
+    assert child["children"][0]["span_id"] == "1a1a1a1a1a1a1a1a"
 
 
 def test_hex_ids_and_the_older_batches_key_read_the_same():
@@ -328,7 +328,7 @@ def test_a_trace_tempo_does_not_hold_is_not_there_yet(answer):
         ),
         (
             "trace",
-            {"trace": {"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "APBnqgupArc="}]}]}]}},
+            {"trace": {"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "APDw8PDw8PA="}]}]}]}},
             "not in OTLP's shape",
         ),
     ],
