@@ -55,6 +55,9 @@ class LokiLogs:
     def close(self) -> None:
         self._api.close()
 
+    def describe(self, query: LogQuery) -> str:
+        return logql(query)
+
     def lines(self, query: LogQuery) -> list[dict]:
         until = query.until or datetime.now(UTC)
         since = query.since or until - DEFAULT_SINCE

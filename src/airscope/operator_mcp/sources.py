@@ -9,6 +9,7 @@ summary is ``airscope traces --json``'s shape, a whole trace ``airscope trace --
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,11 @@ class LogSource(Protocol):
 
     where: str
 
+    def describe(self, query: LogQuery) -> str:
+        """The query as this source runs it (LogQL; the equivalent `airscope logs` command locally),
+        for the answer to show."""
+        ...
+
     def lines(self, query: LogQuery) -> list[dict]:
         """The last ``query.limit`` matching lines, oldest first. Raises ``AirscopeError`` (a message
         naming the source and the cause) when the source cannot answer."""
@@ -53,6 +59,10 @@ class LogSource(Protocol):
 
 class TraceSource(Protocol):
     where: str
+
+    def describe(self, query: TraceQuery) -> str:
+        """The search as this source runs it (TraceQL; the equivalent `airscope traces` command locally)."""
+        ...
 
     def recent(self, query: TraceQuery) -> list[dict]:
         """The newest matching traces, newest first, at most ``query.limit``: summaries."""
@@ -70,6 +80,18 @@ class LocalLogs:
         self.log_dir = log_dir
         self.where = f"the log files under {log_dir}"
 
+    def describe(self, query: LogQuery) -> str:
+        return _command(
+            "airscope logs --json",
+            *(f"--service {name}" for name in query.services),
+            query.level and f"--level {query.level}",
+            query.trace_id and f"--trace {query.trace_id}",
+            query.since and f"--since {logs.format_timestamp(query.since)}",
+            query.grep and f"--grep {shlex.quote(query.grep)}",
+            f"--limit {query.limit}",
+            query.until and f"(lines until {logs.format_timestamp(query.until)})",
+        )
+
     def lines(self, query: LogQuery) -> list[dict]:
         asked = logs.Query(
             frozenset(query.services), query.level, query.trace_id, query.since, query.grep, query.limit
@@ -85,6 +107,16 @@ class LocalTraces:
     def __init__(self, trace_dir: Path) -> None:
         self.trace_dir = trace_dir
         self.where = f"the span files under {trace_dir}"
+
+    def describe(self, query: TraceQuery) -> str:
+        return _command(
+            "airscope traces --json",
+            query.service and f"--service {query.service}",
+            query.min_duration_ns and f"--min-duration {query.min_duration_ns / 1e6:g}ms",
+            query.errors and "--errors",
+            query.since and f"--since {logs.format_timestamp(query.since)}",
+            f"--limit {query.limit}",
+        )
 
     def recent(self, query: TraceQuery) -> list[dict]:
         keep = traces.TraceFilter(
@@ -102,6 +134,10 @@ class LocalTraces:
 
     def trace(self, trace_id: str) -> dict:
         return traces.trace_json(traces.load_trace(_existing(self.trace_dir, "traces"), trace_id))
+
+
+def _command(*parts: object) -> str:
+    return " ".join(str(part) for part in parts if part)
 
 
 def _existing(directory: Path, what: str) -> Path:

@@ -64,6 +64,9 @@ class TempoTraces:
     def close(self) -> None:
         self._api.close()
 
+    def describe(self, query: TraceQuery) -> str:
+        return traceql(query)
+
     def recent(self, query: TraceQuery) -> list[dict]:
         now = datetime.now(UTC)
         since = query.since or now - DEFAULT_SINCE

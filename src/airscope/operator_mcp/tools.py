@@ -106,6 +106,8 @@ class Tools:
         when, the rule's value, summary and description, whether Alertmanager silences it, and the first
         checks of its runbook (the whole runbook is the resource runbook://NAME). The Watchdog, which
         always fires to prove the pipeline, is left out."""
+        if service:
+            self._service(service)
         with self.backends.prometheus() as prometheus:
             found = [a for a in prometheus.alerts() if a.labels.get("alertname") != "Watchdog"]
         silenced, problem = self._silenced()
@@ -136,13 +138,10 @@ class Tools:
                     },
                 }
             )
+        # Firing before pending, critical before warning, the newest first among equals.
         out.sort(key=lambda a: a["since"] or "", reverse=True)
-        names = [f"{a['name']} ({a['labels'].get('service', '-')}, {a['state']})" for a in out]
-        summary = (
-            f"{len(out)} alert(s): {', '.join(names)}"
-            if out
-            else f"no {'' if state == 'all' else state + ' '}alert"
-        )
+        out.sort(key=lambda a: (a["state"] != "firing", a["labels"].get("severity") != "critical"))
+        summary = _alerts_line(out) if out else f"no {'' if state == 'all' else state + ' '}alert"
         return answer(summary, {"alerts": out, "alertmanager_error": problem})
 
     def query(
@@ -257,8 +256,8 @@ class Tools:
         p95 = latency.get("p95")
         summary = (
             f"{service} over {units.format_duration(seconds)} to {_rfc3339(at)}: {requests} requests "
-            f"({requests / seconds:.2f}/s), {errors} 5xx"
-            + (f" ({errors / requests:.1%})" if requests else "")
+            f"({requests / seconds:.2f}/s), {errors} failed"
+            + (f" ({errors / requests:.1%}, 5xx and 499)" if requests else "")
             + (f", p95 {p95 * 1000:.0f} ms" if p95 is not None else ", no latency (no request)")
         )
         return answer(summary, data)
@@ -279,6 +278,8 @@ class Tools:
     ) -> Answer:
         """Recent traces, newest first, as `airscope traces` lists them: trace id, root span, start,
         duration, span count, services, whether a span failed. At most 50; `trace` gives one whole."""
+        if service:
+            self._service(service.partition("@")[0])
         source = self.backends.trace_source()
         query = TraceQuery(
             service=service,
@@ -289,7 +290,7 @@ class Tools:
         )
         found = source.recent(query)[:limit]
         summary = f"{len(found)} trace(s) from {source.where}"
-        return answer(summary, {"where": source.where, "traces": found})
+        return answer(summary, {"where": source.where, "query": source.describe(query), "traces": found})
 
     def trace(
         self,
@@ -354,7 +355,7 @@ class Tools:
         )
         lines = [_cut_line(line) for line in source.lines(query)[-limit:]]
         summary = f"{len(lines)} line(s) from {source.where}"
-        return answer(summary, {"where": source.where, "lines": lines})
+        return answer(summary, {"where": source.where, "query": source.describe(query), "lines": lines})
 
     def slo_budgets(
         self,
@@ -488,6 +489,25 @@ def _bounded(method: Callable[..., Answer]) -> Callable[..., Any]:
             raise ToolError(str(exc).strip("\"'")) from None
 
     return call
+
+
+def _alerts_line(alerts: list[dict]) -> str:
+    """``5 alert(s): firing ServiceDown (airtable-gateway), MCPToolErrors x3 (mcp-server); pending ...``:
+    one entry per state, name and service, so that an alert with a label per tool or window is one."""
+    groups: dict[tuple[str, str, str], int] = {}
+    for alert in alerts:
+        key = (alert["state"], alert["name"], alert["labels"].get("service", "-"))
+        groups[key] = groups.get(key, 0) + 1
+    parts = []
+    for state in ("firing", "pending"):
+        named = [
+            f"{name}{f' x{n}' if n > 1 else ''} ({service})"
+            for (s, name, service), n in groups.items()
+            if s == state
+        ]
+        if named:
+            parts.append(f"{state} {', '.join(named)}")
+    return f"{len(alerts)} alert(s): {'; '.join(parts)}"
 
 
 def _description(method: Callable[..., Any]) -> str:
