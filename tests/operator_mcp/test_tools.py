@@ -259,6 +259,12 @@ async def test_no_answer_holds_a_secret_planted_where_the_tools_read(
     ]
     text = json.dumps(answers)
     assert [secret for secret in SECRETS if secret in text] == []
+    # Each answer shows the query it ran: here the airscope command that reads the same.
+    assert (
+        answers[1]["query"].startswith("airscope logs --json --since ")
+        and "--grep planted" in answers[1]["query"]
+    )
+    assert answers[2]["query"].startswith("airscope traces --json --since ")
     # Read, not missed: the planted line, span and alert are there, redacted.
     lines = answers[0]["lines"]
     assert lines[0]["authorization"] == "[REDACTED]" and "password=[REDACTED]" in lines[0]["event"]
@@ -286,6 +292,8 @@ async def test_logs_and_traces_are_bounded_and_say_what_was_cut(
     cut = await ok(client, "trace", trace_id=root["traceId"])
     assert cut["spans_cut"] == 3 and cut["span_count"] == 6
     assert len(cut["spans"]) == 1 and len(cut["spans"][0]["children"]) == 2
+    assert "no service 'api-gatway'" in await refused(client, "traces", service="api-gatway@2")
+    assert "no service 'nope'" in await refused(client, "alerts", service="nope")
     missing = await refused(client, "trace", trace_id="0" * 32)
     assert "not found" in missing
     assert "is not a trace id" in await refused(client, "trace", trace_id="nope")
