@@ -111,9 +111,9 @@ def test_the_watchdog_is_left_out_of_the_firing_alerts():
         {"labels": {"alertname": "Watchdog", "severity": "warning"}},
         {"labels": {"alertname": "ServiceDown", "service": "mcp-server", "severity": "critical"}},
     ]
-    rest, held = status._without_watchdog(firing)
+    rest, held = status.without_watchdog(firing)
     assert [a["labels"]["alertname"] for a in rest] == ["ServiceDown"] and held
-    assert status._without_watchdog(rest) == (rest, False)
+    assert status.without_watchdog(rest) == (rest, False)
 
 
 def test_a_broken_pipeline_makes_the_status_unhealthy_and_a_waiting_one_does_not():

@@ -192,6 +192,33 @@ async def test_red_summary_counts_requests_exactly_and_shows_its_queries(
     )
 
 
+async def test_production_status_is_prometheus_and_alertmanager_alone(client: Client, fakes: Fakes) -> None:
+    up = {"__name__": "up", "job": "services"}
+    fakes.prometheus.on(
+        "/api/v1/query",
+        'up{job="services"}',
+        vector(
+            ({**up, "service": "api-gateway", "instance": "api-gateway"}, 1),
+            ({**up, "service": "frontend", "instance": "frontend"}, 0),
+        ),
+    )
+    fakes.alertmanager = [
+        {
+            "labels": {"alertname": name, "service": "frontend"},
+            "annotations": {},
+            "status": {"state": "active"},
+            "startsAt": stamp(60),
+        }
+        for name in ("Watchdog", "ServiceDown")
+    ]
+    found = await client.call_tool("status", {})
+    rows = {row["instance"]: row for row in found.structured_content["services"]}
+    assert found.content[0].text == "1 of 2 instances healthy (not: frontend); firing: ServiceDown"
+    assert (rows["api-gateway"]["healthy"], rows["frontend"]["healthy"]) == (True, False)
+    assert rows["frontend"]["alerts"] == ["ServiceDown"] and rows["api-gateway"]["alerts"] == []
+    assert [a["labels"]["alertname"] for a in found.structured_content["firing_alerts"]] == ["ServiceDown"]
+
+
 def plant(home: Path) -> str:
     """Secrets where a tool reads, written past the kit (which would have redacted them)."""
     line = {

@@ -203,7 +203,7 @@ def collect() -> Status:
     except PromAPIError as exc:
         prometheus_error, values, airtable = str(exc), {}, AirtableSavings()
     firing, alertmanager_error = _firing(at["alertmanager"])
-    firing, held = _without_watchdog(firing)
+    firing, held = without_watchdog(firing)
     report = _pipeline(at, prometheus_error, alertmanager_error, held)
     for row in rows:
         row.up = values.get("up", {}).get(row.instance)
@@ -216,7 +216,7 @@ def collect() -> Status:
     return Status(rows, prometheus_error, alertmanager_error, firing, report, airtable)
 
 
-def _without_watchdog(firing: list[dict]) -> tuple[list[dict], bool]:
+def without_watchdog(firing: list[dict]) -> tuple[list[dict], bool]:
     """The firing alerts but the Watchdog, which always fires (it is the pipeline's, not a problem),
     and whether Alertmanager holds it."""
     rest = [a for a in firing if a["labels"].get("alertname") != WATCHDOG]
@@ -252,16 +252,21 @@ def _health(client: httpx.Client, port: int, path: str = "/health") -> str:
         return "down"
 
 
+def firing_alerts(alertmanager: Alertmanager) -> list[dict]:
+    """The alerts firing and neither silenced nor inhibited, as `status --json` lists them."""
+    return [
+        {"labels": dict(a.labels), "annotations": dict(a.annotations), "startsAt": a.since}
+        for a in alertmanager.alerts(active=True, silenced=False, inhibited=False)
+    ]
+
+
 def _firing(port: int) -> tuple[list[dict], str | None]:
     """The alerts firing and neither silenced nor inhibited, or none and why Alertmanager did not tell."""
     try:
         with Alertmanager(f"http://127.0.0.1:{port}", timeout=TIMEOUT) as alertmanager:
-            found = alertmanager.alerts(active=True, silenced=False, inhibited=False)
+            return firing_alerts(alertmanager), None
     except PromAPIError as exc:
         return [], str(exc)
-    return [
-        {"labels": dict(a.labels), "annotations": dict(a.annotations), "startsAt": a.since} for a in found
-    ], None
 
 
 def render(status: Status) -> str:
@@ -349,7 +354,7 @@ def alerts() -> dict:
     whether the Watchdog arrives (the alert pipeline works)."""
     at = runner.platform().observability_ports
     firing, error = _firing(at["alertmanager"])
-    firing, held = _without_watchdog(firing)
+    firing, held = without_watchdog(firing)
     return {
         "firing": firing,
         "alertmanager_error": error,

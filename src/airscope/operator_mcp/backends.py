@@ -75,10 +75,6 @@ class Backends:
             tenant=tenant,
         )
 
-    @property
-    def where(self) -> str:
-        return "the local platform" if self.local else f"Prometheus at {self.prometheus_url}"
-
     def prometheus(self) -> Prometheus:
         headers = {TENANT_HEADER: self.tenant} if self.tenant else None
         return Prometheus(

@@ -36,6 +36,7 @@ from airscope.operator_mcp.sources import LogQuery, TraceQuery
 from airscope.promapi import PromAPIError
 from airscope.slo import budget as slo_budget
 from airscope.stack import rules
+from airscope.stack.rules_meta import WATCHDOG
 
 # A tool makes a few backend requests at most, each under limits.CALL_TIMEOUT_SECONDS.
 TOOL_TIMEOUT_SECONDS = 30.0
@@ -109,7 +110,7 @@ class Tools:
         if service:
             self._service(service)
         with self.backends.prometheus() as prometheus:
-            found = [a for a in prometheus.alerts() if a.labels.get("alertname") != "Watchdog"]
+            found = [a for a in prometheus.alerts() if a.labels.get("alertname") != WATCHDOG]
         silenced, problem = self._silenced()
         out = []
         for alert in found:
@@ -436,11 +437,7 @@ class Tools:
         problem = None
         try:
             with self.backends.alertmanager() as alertmanager:
-                firing = [
-                    {"labels": dict(a.labels), "annotations": dict(a.annotations), "startsAt": a.since}
-                    for a in alertmanager.alerts(active=True, silenced=False, inhibited=False)
-                    if a.labels.get("alertname") != "Watchdog"
-                ]
+                firing, _ = local_status.without_watchdog(local_status.firing_alerts(alertmanager))
         except PromAPIError as exc:
             problem = str(exc)
         rows = []
@@ -543,7 +540,7 @@ def _trace_id(text: str) -> str:
 
 
 def _rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return local_logs.format_timestamp(datetime.fromtimestamp(seconds, UTC))
 
 
 def _series_name(labels: dict[str, str]) -> str:
