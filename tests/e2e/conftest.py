@@ -8,14 +8,16 @@ session (about 15 s) and stopped at its end.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from airscope import catalog
-from airscope.local import observability, runner
+from airscope.local import load, observability, runner
 from airscope.local.process import group_members
 from airscope.local.supervisor import Supervisor
 from tests.support import moved_ports
@@ -51,6 +53,25 @@ class RunningPlatform:
     @property
     def api(self) -> str:
         return self.urls["api-gateway"] + "/api"
+
+
+def known_load(platform: RunningPlatform, rps: float, seconds: float) -> tuple[Counter, str]:
+    """`airscope load` through the gateway, then a chat: the requests answered by (method, route,
+    status), the chat's included, and the chat's trace id (its trace goes through every AI service)."""
+    tally = load.send(platform["api-gateway"], API_KEY, rps, seconds)
+    answer = httpx.post(
+        platform.api + "/chat",
+        headers={"X-API-Key": API_KEY},
+        json={"message": "List the tables in my base"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    sent = Counter()
+    for (method, route, status, _), n in tally.counts.items():
+        if status is not None:
+            sent[(method, route, status)] += n
+    sent[("POST", "/api/chat", 200)] += 1
+    return sent, answer.headers["x-trace-id"]
 
 
 @contextlib.contextmanager

@@ -34,11 +34,11 @@ import pytest
 from playwright.sync_api import Page
 
 from airscope import catalog, checkout
-from airscope.local import alert_receiver, load
+from airscope.local import alert_receiver
 from airscope.local.live_check.check import SETTLE_SECONDS, wait_for_budgets, wait_for_scrape
 from airscope.local.live_check.panels import EMPTY_LOCALLY, MAY_BE_EMPTY
 from airscope.promapi import Alertmanager, Prometheus
-from tests.e2e.conftest import API_KEY, RunningPlatform
+from tests.e2e.conftest import API_KEY, RunningPlatform, known_load
 from tests.support import wait_until
 
 # The first test also waits for the module's load and its settle (about a minute).
@@ -104,21 +104,9 @@ def loaded(platform: RunningPlatform) -> Loaded:
         wait_for_budgets(prometheus)
         wait_for_scrape(prometheus, time.time(), catalog.load().services)
     start = time.time()
-    tally = load.send(platform[GATEWAY], API_KEY, LOAD_RPS, LOAD_SECONDS)
-    answer = httpx.post(
-        platform.api + "/chat",
-        headers={"X-API-Key": API_KEY},
-        json={"message": "List the tables in my base"},
-        timeout=60,
-    )
-    assert answer.status_code == 200, answer.text
-    sent = Counter()
-    for (method, route, status, _), n in tally.counts.items():
-        if status is not None:
-            sent[(method, route, status)] += n
-    sent[("POST", "/api/chat", 200)] += 1
+    sent, trace_id = known_load(platform, LOAD_RPS, LOAD_SECONDS)
     time.sleep(SETTLE_SECONDS)
-    return Loaded(start, time.time(), sent, answer.headers["x-trace-id"])
+    return Loaded(start, time.time(), sent, trace_id)
 
 
 @pytest.fixture

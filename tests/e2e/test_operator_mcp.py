@@ -29,10 +29,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from airscope import catalog
-from airscope.local import load
 from airscope.local.live_check.check import SETTLE_SECONDS, wait_for_scrape
 from airscope.promapi import Prometheus
-from tests.e2e.conftest import API_KEY, RunningPlatform
+from tests.e2e.conftest import API_KEY, RunningPlatform, known_load
 from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -58,23 +57,11 @@ def loaded(platform: RunningPlatform) -> Loaded:
     with Prometheus(platform["prometheus"], timeout=30) as prometheus:
         wait_for_scrape(prometheus, time.time(), [GATEWAY])
     start = time.time()
-    tally = load.send(platform[GATEWAY], API_KEY, LOAD_RPS, LOAD_SECONDS)
-    answer = httpx.post(
-        platform.api + "/chat",
-        headers={"X-API-Key": API_KEY},
-        json={"message": "List the tables in my base"},
-        timeout=60,
-    )
-    assert answer.status_code == 200, answer.text
-    sent = Counter()
-    for (method, route, status, _), n in tally.counts.items():
-        if status is not None:
-            sent[(method, route, str(status))] += n
-    sent[("POST", "/api/chat", "200")] += 1
+    sent, trace_id = known_load(platform, LOAD_RPS, LOAD_SECONDS)
     time.sleep(SETTLE_SECONDS)
     with Prometheus(platform["prometheus"], timeout=30) as prometheus:
         wait_for_scrape(prometheus, time.time(), [GATEWAY])
-    return Loaded(start, time.time(), sent, answer.headers["x-trace-id"])
+    return Loaded(start, time.time(), sent, trace_id)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +142,7 @@ async def test_the_gateways_request_count_is_what_the_load_sent(client: Client, 
     routes = {(method, route) for method, route, _ in loaded.sent}
     counted = Counter(
         {
-            (r["method"], r["route"], r["status"]): r["requests"]
+            (r["method"], r["route"], int(r["status"])): r["requests"]
             for r in red["by_route"]
             if (r["method"], r["route"]) in routes
         }
